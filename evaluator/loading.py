@@ -1,0 +1,565 @@
+"""Load and validate COCO ground truth and detection results into column arrays.
+
+Files are decoded with a typed msgspec decoder straight into small structs (no
+per-object dicts), then turned into NumPy columns. When the fast decoder rejects
+the input, the slow path parses it with the standard library (which also accepts
+``NaN``) and walks it to say exactly what is wrong and where.
+
+Locations in error messages are JSON paths rooted at ``ground_truth`` or
+``predictions``, e.g. ``predictions[17].bbox``.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import InputError
+
+Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruth:
+    """COCO ground truth as columns.
+
+    Attributes
+    ----------
+    image_ids : ndarray of shape (I,), dtype int64
+        Declared image ids, sorted, unique.
+    category_ids : ndarray of shape (K,), dtype int64
+        Declared category ids, sorted, unique.
+    category_names : tuple of str, length K
+        Name of each category (``""`` when the file gives none).
+    ann_ids, ann_image_ids, ann_category_ids : ndarray of shape (N,), dtype int64
+        One entry per annotation, in file order (nothing is dropped here).
+    boxes : ndarray of shape (N, 4), dtype float64
+        ``[x, y, width, height]``.
+    areas : ndarray of shape (N,), dtype float64
+        The ``area`` field (COCO: the segment's area), ``width * height`` when absent.
+    iscrowd, ignore, difficult : ndarray of shape (N,), dtype bool
+        The ``iscrowd``, ``ignore`` and (VOC) ``difficult`` fields, False when absent.
+    warnings : tuple of str
+        Valid-but-suspicious input found while loading.
+    """
+
+    image_ids: NDArray[np.int64]
+    category_ids: NDArray[np.int64]
+    category_names: tuple[str, ...]
+    ann_ids: NDArray[np.int64]
+    ann_image_ids: NDArray[np.int64]
+    ann_category_ids: NDArray[np.int64]
+    boxes: NDArray[np.float64]
+    areas: NDArray[np.float64]
+    iscrowd: NDArray[np.bool_]
+    ignore: NDArray[np.bool_]
+    difficult: NDArray[np.bool_]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_annotations(self) -> int:
+        return int(self.ann_ids.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """COCO detection results as columns, in file order.
+
+    Attributes
+    ----------
+    image_ids, category_ids : ndarray of shape (D,), dtype int64
+    boxes : ndarray of shape (D, 4), dtype float64
+        ``[x, y, width, height]``.
+    scores : ndarray of shape (D,), dtype float64
+    warnings : tuple of str
+    """
+
+    image_ids: NDArray[np.int64]
+    category_ids: NDArray[np.int64]
+    boxes: NDArray[np.float64]
+    scores: NDArray[np.float64]
+    warnings: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+# --- fast path: typed structs -------------------------------------------------------------
+
+
+class _Image(msgspec.Struct, gc=False):
+    id: int
+
+
+class _Category(msgspec.Struct, gc=False):
+    id: int
+    name: str = ""
+
+
+class _Annotation(msgspec.Struct, gc=False):
+    id: int
+    image_id: int
+    category_id: int
+    bbox: tuple[float, float, float, float]
+    area: float | None = None
+    iscrowd: bool | int = 0
+    ignore: bool | int | None = None
+    difficult: bool | int = 0
+
+
+class _GroundTruthFile(msgspec.Struct, gc=False):
+    images: list[_Image]
+    categories: list[_Category]
+    annotations: list[_Annotation] = []
+
+
+class _Prediction(msgspec.Struct, gc=False):
+    image_id: int
+    category_id: int
+    bbox: tuple[float, float, float, float]
+    score: float
+
+
+class _PredictionFile(msgspec.Struct, gc=False):
+    annotations: list[_Prediction]
+
+
+_GT_DECODER = msgspec.json.Decoder(_GroundTruthFile)
+_PRED_LIST_DECODER = msgspec.json.Decoder(list[_Prediction])
+_PRED_DICT_DECODER = msgspec.json.Decoder(_PredictionFile)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Decoding builds ~10^6 small objects; generational GC passes over them cost more
+    # than the decoding itself.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_bytes(src: str | os.PathLike[str], root: str) -> bytes:
+    try:
+        return Path(src).read_bytes()
+    except FileNotFoundError:
+        raise InputError(root, f"file not found: {os.fspath(src)}") from None
+    except IsADirectoryError:
+        raise InputError(root, f"is a directory, not a JSON file: {os.fspath(src)}") from None
+
+
+def _parse_slow(data: bytes, root: str) -> Any:
+    """Parse with the standard library to locate syntax errors (and accept NaN)."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise InputError(root, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            root, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+# --- slow path: walk parsed objects, say what and where -------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _get(obj: Any, key: str, loc: str, default: Any = ...) -> Any:
+    if key in obj:
+        return obj[key]
+    if default is ...:
+        raise InputError(f"{loc}.{key}", "missing")
+    return default
+
+
+def _as_int(value: Any, loc: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(loc, f"expected an integer, got {_type_name(value)} ({value!r})")
+    return value
+
+
+def _as_number(value: Any, loc: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(loc, f"expected a number, got {_type_name(value)} ({value!r})")
+    return float(value)
+
+
+def _as_flag(value: Any, loc: str) -> bool:
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise InputError(loc, f"expected 0, 1, true or false, got {value!r}")
+
+
+def _as_box(value: Any, loc: str) -> tuple[float, ...]:
+    if not isinstance(value, list | tuple):
+        raise InputError(loc, f"expected 4 numbers [x, y, width, height], got {_type_name(value)}")
+    if len(value) != 4:
+        raise InputError(loc, f"expected 4 numbers [x, y, width, height], got {len(value)}")
+    return tuple(_as_number(v, f"{loc}[{i}]") for i, v in enumerate(value))
+
+
+def _as_list(value: Any, loc: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(loc, f"expected an array, got {_type_name(value)}")
+    return value
+
+
+def _as_object(value: Any, loc: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(loc, f"expected an object, got {_type_name(value)}")
+    return value
+
+
+def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
+    root = "ground_truth"
+    doc = _as_object(doc, root)
+    images = [
+        _Image(id=_as_int(_get(_as_object(img, f"{root}.images[{i}]"), "id", loc), f"{loc}.id"))
+        for i, img in enumerate(_as_list(_get(doc, "images", root), f"{root}.images"))
+        for loc in [f"{root}.images[{i}]"]
+    ]
+    categories = []
+    for i, cat in enumerate(_as_list(_get(doc, "categories", root), f"{root}.categories")):
+        loc = f"{root}.categories[{i}]"
+        cat = _as_object(cat, loc)
+        name = _get(cat, "name", loc, "")
+        if not isinstance(name, str):
+            raise InputError(f"{loc}.name", f"expected a string, got {_type_name(name)}")
+        categories.append(_Category(id=_as_int(_get(cat, "id", loc), f"{loc}.id"), name=name))
+    annotations = []
+    for i, ann in enumerate(_as_list(_get(doc, "annotations", root, []), f"{root}.annotations")):
+        loc = f"{root}.annotations[{i}]"
+        ann = _as_object(ann, loc)
+        area = _get(ann, "area", loc, None)
+        ignore = _get(ann, "ignore", loc, None)
+        annotations.append(
+            _Annotation(
+                id=_as_int(_get(ann, "id", loc), f"{loc}.id"),
+                image_id=_as_int(_get(ann, "image_id", loc), f"{loc}.image_id"),
+                category_id=_as_int(_get(ann, "category_id", loc), f"{loc}.category_id"),
+                bbox=_as_box(_get(ann, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
+                area=None if area is None else _as_number(area, f"{loc}.area"),
+                iscrowd=_as_flag(_get(ann, "iscrowd", loc, 0), f"{loc}.iscrowd"),
+                ignore=None if ignore is None else _as_flag(ignore, f"{loc}.ignore"),
+                difficult=_as_flag(_get(ann, "difficult", loc, 0), f"{loc}.difficult"),
+            )
+        )
+    return _GroundTruthFile(images=images, categories=categories, annotations=annotations)
+
+
+def _walk_predictions(doc: Any) -> list[_Prediction]:
+    root = "predictions"
+    if isinstance(doc, dict):
+        if "annotations" not in doc:
+            raise InputError(
+                root, "expected a list of results, or an object with an 'annotations' list"
+            )
+        doc = doc["annotations"]
+        root = "predictions.annotations"
+    preds = []
+    for i, det in enumerate(_as_list(doc, root)):
+        loc = f"{root}[{i}]"
+        det = _as_object(det, loc)
+        preds.append(
+            _Prediction(
+                image_id=_as_int(_get(det, "image_id", loc), f"{loc}.image_id"),
+                category_id=_as_int(_get(det, "category_id", loc), f"{loc}.category_id"),
+                bbox=_as_box(_get(det, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
+                score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+            )
+        )
+    return preds
+
+
+# --- structs to columns, value checks -----------------------------------------------------
+
+
+def _column(items: Sequence[Any], field: str, dtype: Any) -> NDArray[Any]:
+    return np.fromiter((getattr(o, field) for o in items), dtype=dtype, count=len(items))
+
+
+def _box_column(items: Sequence[Any]) -> NDArray[np.float64]:
+    flat = itertools.chain.from_iterable(o.bbox for o in items)
+    return np.fromiter(flat, dtype=np.float64, count=4 * len(items)).reshape(-1, 4)
+
+
+def _check_boxes(boxes: NDArray[np.float64], loc: str) -> None:
+    bad = ~np.isfinite(boxes).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{loc}[{i}].bbox", f"must be finite numbers, got {boxes[i].tolist()}")
+    negative = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+    if negative.any():
+        i = int(np.argmax(negative))
+        raise InputError(
+            f"{loc}[{i}].bbox",
+            f"width and height must be >= 0, got {boxes[i].tolist()} ([x, y, width, height])",
+        )
+
+
+def _check_values(values: NDArray[np.float64], loc: str, field: str, minimum: float | None) -> None:
+    bad = ~np.isfinite(values)
+    if minimum is not None:
+        bad |= values < minimum
+    if bad.any():
+        i = int(np.argmax(bad))
+        rule = "a finite number" if minimum is None else f"a finite number >= {minimum:g}"
+        raise InputError(f"{loc}[{i}].{field}", f"must be {rule}, got {values[i]!r}")
+
+
+def _duplicates(ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    uniq, counts = np.unique(ids, return_counts=True)
+    return uniq[counts > 1]
+
+
+def _preview(values: NDArray[Any], limit: int = 5) -> str:
+    shown = ", ".join(str(v) for v in values[:limit].tolist())
+    return shown + (", ..." if values.shape[0] > limit else "")
+
+
+def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
+    root = "ground_truth"
+    warnings: list[str] = []
+    image_ids = _column(doc.images, "id", np.int64)
+    dup_images = _duplicates(image_ids)
+    if dup_images.size:
+        warnings.append(f"{root}.images: duplicate image ids ({_preview(dup_images)}); kept once")
+    cat_ids_all = _column(doc.categories, "id", np.int64)
+    category_ids, first = np.unique(cat_ids_all, return_index=True)
+    if category_ids.size < cat_ids_all.size:
+        warnings.append(f"{root}.categories: duplicate category ids; the first name is kept")
+    if not category_ids.size:
+        warnings.append(f"{root}.categories: empty, so there is nothing to evaluate")
+    names = tuple(doc.categories[i].name for i in first.tolist())
+
+    anns = doc.annotations
+    loc = f"{root}.annotations"
+    boxes = _box_column(anns)
+    _check_boxes(boxes, loc)
+    raw_area = [o.area for o in anns]
+    missing_area = np.fromiter((a is None for a in raw_area), dtype=bool, count=len(anns))
+    areas = np.fromiter((0.0 if a is None else a for a in raw_area), np.float64, len(anns))
+    if missing_area.any():
+        areas[missing_area] = boxes[missing_area, 2] * boxes[missing_area, 3]
+        warnings.append(
+            f"{loc}: {int(missing_area.sum())} annotations have no 'area'; width*height is used "
+            "(pycocotools would fail)"
+        )
+    _check_values(areas, loc, "area", 0.0)
+    ann_ids = _column(anns, "id", np.int64)
+    ignore_raw = [o.ignore for o in anns]
+    has_ignore = any(v is not None for v in ignore_raw)
+    if has_ignore:
+        warnings.append(
+            f"{loc}: the 'ignore' field is present; pycocotools overwrites it with 'iscrowd' "
+            "(mode='corrected' honours it)"
+        )
+    if (ann_ids == 0).any():
+        warnings.append(
+            f"{loc}: annotation id 0 found (index {int(np.argmax(ann_ids == 0))}); pycocotools "
+            "never counts a match to it (mode='corrected' does)"
+        )
+    dup_anns = _duplicates(ann_ids)
+    if dup_anns.size:
+        warnings.append(
+            f"{loc}: duplicate annotation ids ({_preview(dup_anns)}); pycocotools replaces each "
+            "by the last annotation with that id (mode='corrected' keeps them all)"
+        )
+    ann_image_ids = _column(anns, "image_id", np.int64)
+    ann_category_ids = _column(anns, "category_id", np.int64)
+    unknown_img = ~np.isin(ann_image_ids, image_ids)
+    if unknown_img.any():
+        i = int(np.argmax(unknown_img))
+        warnings.append(
+            f"{loc}: {int(unknown_img.sum())} annotations refer to images not in 'images' "
+            f"(first: {loc}[{i}].image_id = {int(ann_image_ids[i])}); they are not evaluated"
+        )
+    unknown_cat = ~np.isin(ann_category_ids, category_ids)
+    if unknown_cat.any():
+        i = int(np.argmax(unknown_cat))
+        warnings.append(
+            f"{loc}: {int(unknown_cat.sum())} annotations have categories not in 'categories' "
+            f"(first: {loc}[{i}].category_id = {int(ann_category_ids[i])}); they are not evaluated"
+        )
+    return GroundTruth(
+        image_ids=np.unique(image_ids),
+        category_ids=category_ids,
+        category_names=names,
+        ann_ids=ann_ids,
+        ann_image_ids=ann_image_ids,
+        ann_category_ids=ann_category_ids,
+        boxes=boxes,
+        areas=areas,
+        iscrowd=np.fromiter((bool(o.iscrowd) for o in anns), bool, len(anns)),
+        ignore=np.fromiter((bool(v) for v in ignore_raw), bool, len(anns)),
+        difficult=np.fromiter((bool(o.difficult) for o in anns), bool, len(anns)),
+        warnings=tuple(warnings),
+    )
+
+
+# --- public loaders ----------------------------------------------------------------------------
+
+
+def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
+    """Load COCO ground truth from a path, JSON bytes or a parsed dict.
+
+    Raises
+    ------
+    InputError
+        With the location of the first problem: malformed JSON, a missing or mistyped
+        field, a box that is not 4 finite numbers, a negative width, height or area.
+    """
+    if isinstance(src, GroundTruth):
+        return src
+    root = "ground_truth"
+    if isinstance(src, dict):
+        doc = _walk_ground_truth(src)
+    else:
+        if isinstance(src, list):
+            raise InputError(root, "expected a COCO object with 'images' and 'categories'")
+        data = src if isinstance(src, bytes) else _read_bytes(src, root)
+        try:
+            with _gc_paused():
+                doc = _GT_DECODER.decode(data)
+        except msgspec.MsgspecError:
+            with _gc_paused():
+                doc = _walk_ground_truth(_parse_slow(data, root))
+    with _gc_paused():
+        return _ground_truth_columns(doc)
+
+
+def _decode_predictions(data: bytes) -> list[_Prediction]:
+    head = data[:64].lstrip()
+    decoder = _PRED_DICT_DECODER if head.startswith(b"{") else _PRED_LIST_DECODER
+    with _gc_paused():
+        decoded = decoder.decode(data)
+    return decoded.annotations if isinstance(decoded, _PredictionFile) else decoded
+
+
+def _predictions_from_array(array: NDArray[Any]) -> tuple[NDArray[Any], ...]:
+    """Columns of an (n, 7) array ``[image_id, x, y, w, h, score, category_id]``."""
+    if array.ndim != 2 or array.shape[1] != 7:
+        raise InputError(
+            "predictions",
+            f"expected an array of shape (n, 7) [image_id, x, y, w, h, score, category_id], "
+            f"got {array.shape}",
+        )
+    values = np.asarray(array, dtype=np.float64)
+    ids = values[:, [0, 6]]
+    if not np.array_equal(ids, np.round(ids)):
+        raise InputError("predictions", "columns 0 (image_id) and 6 (category_id) must be integers")
+    return (
+        values[:, 0].astype(np.int64),
+        values[:, 6].astype(np.int64),
+        np.ascontiguousarray(values[:, 1:5]),
+        np.ascontiguousarray(values[:, 5]),
+    )
+
+
+def load_predictions(
+    src: Source | NDArray[Any] | Predictions,
+    gt: GroundTruth,
+    unknown_categories: Literal["drop", "error"] = "drop",
+) -> Predictions:
+    """Load COCO detection results and check them against the ground truth.
+
+    Parameters
+    ----------
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, or ndarray (n, 7)
+        Results as COCO writes them: ``{"image_id", "category_id", "bbox", "score"}``.
+    gt : GroundTruth
+    unknown_categories : {"drop", "error"}
+        What to do with results whose category is not in the ground truth: pycocotools
+        drops them silently; ``"drop"`` drops them with a warning.
+
+    Raises
+    ------
+    InputError
+        Malformed input, non-finite or negative values, an image id that is not in the
+        ground truth (pycocotools refuses these too), or with ``unknown_categories="error"``
+        an unknown category id.
+    """
+    if isinstance(src, Predictions):
+        preds = src
+        root = "predictions"
+    else:
+        root = "predictions"
+        if isinstance(src, np.ndarray):
+            image_ids, category_ids, boxes, scores = _predictions_from_array(src)
+        else:
+            if isinstance(src, list | dict):
+                with _gc_paused():
+                    items = _walk_predictions(src)
+            else:
+                data = src if isinstance(src, bytes) else _read_bytes(src, root)
+                try:
+                    items = _decode_predictions(data)
+                except msgspec.MsgspecError:
+                    with _gc_paused():
+                        items = _walk_predictions(_parse_slow(data, root))
+            image_ids = _column(items, "image_id", np.int64)
+            category_ids = _column(items, "category_id", np.int64)
+            boxes = _box_column(items)
+            scores = _column(items, "score", np.float64)
+        preds = Predictions(image_ids, category_ids, boxes, scores)
+    if isinstance(src, dict):
+        root = "predictions.annotations"
+    _check_boxes(preds.boxes, root)
+    _check_values(preds.scores, root, "score", None)
+    warnings = list(preds.warnings)
+    unknown_img = ~np.isin(preds.image_ids, gt.image_ids)
+    if unknown_img.any():
+        i = int(np.argmax(unknown_img))
+        raise InputError(
+            f"{root}[{i}].image_id",
+            f"unknown image id {int(preds.image_ids[i])} (not in the ground truth's images; "
+            f"{int(unknown_img.sum())} results in all)",
+        )
+    unknown_cat = ~np.isin(preds.category_ids, gt.category_ids)
+    if unknown_cat.any():
+        i = int(np.argmax(unknown_cat))
+        where = f"{root}[{i}].category_id"
+        if unknown_categories == "error":
+            raise InputError(
+                where,
+                f"unknown category id {int(preds.category_ids[i])} (not in the ground truth's "
+                f"categories; {int(unknown_cat.sum())} results in all)",
+            )
+        warnings.append(
+            f"{root}: {int(unknown_cat.sum())} results have categories not in the ground truth "
+            f"(first: {where} = {int(preds.category_ids[i])}); they are dropped"
+        )
+    if not len(preds):
+        warnings.append(f"{root}: no results; every AP is 0")
+    return Predictions(
+        preds.image_ids, preds.category_ids, preds.boxes, preds.scores, tuple(warnings)
+    )

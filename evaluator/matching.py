@@ -1,0 +1,363 @@
+"""COCO's greedy detection-to-ground-truth matching, vectorised over all images and classes.
+
+pycocotools matches one (image, category) at a time in Python. Here every detection is
+placed in its group (image and category, or image alone when class-agnostic), all
+(detection, ground truth) pairs of the same group get their IoU in one array operation,
+and the greedy match steps through score rank ``k`` for *all* groups at once, with the
+IoU thresholds as an extra axis. Rank ``k`` of one group only competes with ranks
+``< k`` of the same group, so the result is the same as the per-group loop.
+
+The rule pycocotools applies to a detection, given the ground truths of its group sorted
+non-ignored first (stable): among those still free (a crowd region is never used up)
+with IoU >= threshold, take the non-ignored one with the highest IoU, or failing that
+the ignored one with the highest IoU; on equal IoU the later one in that order wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .boxes import paired_iou
+from .loading import GroundTruth, Predictions
+from .params import CocoParams
+
+Progress = Callable[[float], None]
+
+# Pairs of (detection, ground truth) handled per chunk when computing IoUs, to bound memory.
+_PAIR_CHUNK = 1 << 21
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatedGroundTruth:
+    """The ground truths an evaluation scores, grouped, in pycocotools' order.
+
+    Attributes
+    ----------
+    source : ndarray of shape (G,), dtype int64
+        Index of each into the :class:`GroundTruth` annotations. In pycocotools mode an
+        annotation can appear twice (duplicate ids) or not at all (unknown image/category).
+    group : ndarray of shape (G,), dtype int64
+        Group key, sorted ascending.
+    category : ndarray of shape (G,), dtype int64
+        Index into ``GroundTruth.category_ids``.
+    boxes : ndarray of shape (G, 4), dtype float64
+    areas : ndarray of shape (G,), dtype float64
+    crowd : ndarray of shape (G,), dtype bool
+    ignore : ndarray of shape (G,), dtype bool
+        Ignored in every area range (crowd, or ``ignore`` in corrected mode).
+    counts_as_match : ndarray of shape (G,), dtype bool
+        False for annotation id 0 in pycocotools mode, whose matches read as no match.
+    """
+
+    source: NDArray[np.int64]
+    group: NDArray[np.int64]
+    category: NDArray[np.int64]
+    boxes: NDArray[np.float64]
+    areas: NDArray[np.float64]
+    crowd: NDArray[np.bool_]
+    ignore: NDArray[np.bool_]
+    counts_as_match: NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class Matching:
+    """Outcome of matching for every kept detection, in accumulation order.
+
+    Detections are sorted by (category, descending score, image, rank in group): the order
+    in which pycocotools accumulates them, ties included. A detection is kept when its
+    category is evaluated and it is among the ``max_dets[-1]`` best of its group.
+
+    Attributes
+    ----------
+    det_source : ndarray of shape (D,), dtype int64
+        Index into the :class:`Predictions`.
+    det_category : ndarray of shape (D,), dtype int64
+        Index into ``GroundTruth.category_ids`` (all 0 when class-agnostic... see
+        ``det_class``).
+    det_class : ndarray of shape (D,), dtype int64
+        Accumulation class: ``det_category`` with categories, 0 without.
+    det_image : ndarray of shape (D,), dtype int64
+        Index into ``GroundTruth.image_ids``.
+    det_rank : ndarray of shape (D,), dtype int64
+        0 for the best-scored detection of its group.
+    det_score : ndarray of shape (D,), dtype float64
+    matched_gt : ndarray of shape (A, T, D), dtype int64
+        Index into ``gt`` of the match at each area range and IoU threshold, -1 if none.
+    true_positive, ignored : ndarray of shape (A, T, D), dtype bool
+        A detection that is neither is a false positive.
+    gt : EvaluatedGroundTruth
+    gt_ignored : ndarray of shape (A, G), dtype bool
+    n_positive : ndarray of shape (C, A), dtype int64
+        Non-ignored ground truths per accumulation class and area range.
+    """
+
+    det_source: NDArray[np.int64]
+    det_category: NDArray[np.int64]
+    det_class: NDArray[np.int64]
+    det_image: NDArray[np.int64]
+    det_rank: NDArray[np.int64]
+    det_score: NDArray[np.float64]
+    matched_gt: NDArray[np.int64]
+    true_positive: NDArray[np.bool_]
+    ignored: NDArray[np.bool_]
+    gt: EvaluatedGroundTruth
+    gt_ignored: NDArray[np.bool_]
+    n_positive: NDArray[np.int64]
+
+
+def _index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
+    """Position of each id in ``sorted_ids`` and whether it is there at all."""
+    if sorted_ids.size == 0:
+        return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
+    return pos, sorted_ids[pos] == ids
+
+
+def _last_with_same_id(ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For each annotation, the index of the last annotation in the file with its id."""
+    if ids.size == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort((np.arange(ids.shape[0]), ids))  # by id, then file order
+    sorted_ids = ids[order]
+    run_end = np.flatnonzero(np.r_[sorted_ids[1:] != sorted_ids[:-1], True])  # last of each id
+    run_of = np.cumsum(np.r_[0, sorted_ids[1:] != sorted_ids[:-1]])  # run index per sorted item
+    last = np.empty_like(order)
+    last[order] = order[run_end[run_of]]
+    return last
+
+
+def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGroundTruth:
+    """The ground truths pycocotools evaluates, sorted by group then by its list order.
+
+    pycocotools collects annotation ids image by image (images in id order, annotations
+    in file order), filters them by category, then *looks each id up again*, which turns
+    every duplicated id into the last annotation carrying it. Corrected mode skips the
+    look-up.
+    """
+    n_images = gt.image_ids.shape[0]
+    img_pos, img_ok = _index_of(gt.image_ids, gt.ann_image_ids)
+    cat_pos, cat_ok = _index_of(gt.category_ids, gt.ann_category_ids)
+    entries = np.flatnonzero(img_ok & cat_ok if params.use_cats else img_ok)
+    if params.mode == "pycocotools":
+        resolved = _last_with_same_id(gt.ann_ids)[entries]
+    else:
+        resolved = entries
+    usable = img_ok[resolved] & cat_ok[resolved]
+    entries, resolved = entries[usable], resolved[usable]
+    if params.use_cats:
+        group = cat_pos[resolved] * n_images + img_pos[resolved]
+        within_group = np.zeros_like(group)
+    else:
+        group = img_pos[resolved]
+        within_group = cat_pos[resolved]
+    order = np.lexsort((entries, img_pos[entries], within_group, group))
+    src = resolved[order]
+    ignore = gt.iscrowd[src] | (gt.ignore[src] if params.mode == "corrected" else False)
+    counts = gt.ann_ids[src] != 0 if params.mode == "pycocotools" else np.ones(src.size, bool)
+    return EvaluatedGroundTruth(
+        source=src,
+        group=group[order],
+        category=cat_pos[src],
+        boxes=gt.boxes[src],
+        areas=gt.areas[src],
+        crowd=gt.iscrowd[src],
+        ignore=ignore,
+        counts_as_match=counts,
+    )
+
+
+def _rank_detections(
+    gt: GroundTruth, preds: Predictions, params: CocoParams
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Kept detections sorted by (group, descending score, pycocotools' list order).
+
+    Returns
+    -------
+    source, group, rank : ndarray of shape (D,), dtype int64
+    """
+    n_images = gt.image_ids.shape[0]
+    img_pos, img_ok = _index_of(gt.image_ids, preds.image_ids)
+    cat_pos, cat_ok = _index_of(gt.category_ids, preds.category_ids)
+    keep = np.flatnonzero(img_ok & cat_ok)
+    img_pos, cat_pos = img_pos[keep], cat_pos[keep]
+    if params.use_cats:
+        group = cat_pos * n_images + img_pos
+        within_group = np.zeros_like(group)
+    else:
+        # Class-agnostic lists are concatenated category by category before sorting.
+        group = img_pos
+        within_group = cat_pos
+    order = np.lexsort((keep, within_group, -preds.scores[keep], group))
+    group = group[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sizes = np.diff(np.r_[starts, group.shape[0]])
+    rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
+    kept = rank < params.max_dets[-1]
+    return keep[order][kept], group[kept], rank[kept]
+
+
+def _candidate_pairs(
+    det_boxes: NDArray[np.float64],
+    det_group: NDArray[np.int64],
+    gts: EvaluatedGroundTruth,
+    min_iou: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Every (detection, ground truth) pair of one group with IoU >= ``min_iou``.
+
+    Returns
+    -------
+    det, gt : ndarray of shape (P,), dtype int64
+        Sorted by detection, then by ground-truth order within the group.
+    iou : ndarray of shape (P,), dtype float64
+    """
+    first = np.searchsorted(gts.group, det_group, side="left")  # (D,)
+    count = np.searchsorted(gts.group, det_group, side="right") - first  # (D,)
+    pair_end = np.cumsum(count)
+    dets_out, gts_out, ious_out = [], [], []
+    d0 = 0
+    while d0 < det_group.shape[0]:
+        # Take detections until about _PAIR_CHUNK pairs.
+        base = pair_end[d0 - 1] if d0 else 0
+        d1 = max(int(np.searchsorted(pair_end, base + _PAIR_CHUNK, side="right")), d0 + 1)
+        d1 = min(d1, det_group.shape[0])
+        n_pairs = int(pair_end[d1 - 1] - base)
+        det = np.repeat(np.arange(d0, d1), count[d0:d1])  # (p,)
+        offset = np.arange(n_pairs) - np.repeat(pair_end[d0:d1] - count[d0:d1] - base, count[d0:d1])
+        gt = first[det] + offset  # (p,)
+        iou = paired_iou(det_boxes[det], gts.boxes[gt], gts.crowd[gt])
+        hit = iou >= min_iou
+        dets_out.append(det[hit])
+        gts_out.append(gt[hit])
+        ious_out.append(iou[hit])
+        d0 = d1
+    if not dets_out:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out)
+
+
+def _greedy_match(
+    pair_det: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    pair_iou: NDArray[np.float64],
+    det_rank: NDArray[np.int64],
+    gt_crowd: NDArray[np.bool_],
+    gt_ignored: NDArray[np.bool_],
+    thresholds: NDArray[np.float64],
+    n_dets: int,
+) -> NDArray[np.int64]:
+    """Greedy matching at every threshold for one area range.
+
+    Parameters
+    ----------
+    pair_det, pair_gt, pair_iou : ndarray of shape (P,)
+        Candidate pairs sorted by (rank of the detection, detection, ground-truth order).
+    det_rank : ndarray of shape (D,), dtype int64
+    gt_crowd, gt_ignored : ndarray of shape (G,), dtype bool
+    thresholds : ndarray of shape (T,), dtype float64
+        Effective thresholds (pycocotools caps them at ``1 - 1e-10``).
+
+    Returns
+    -------
+    matched_gt : ndarray of shape (T, D), dtype int64
+        Matched ground truth of each detection at each threshold, -1 if none.
+    """
+    n_thr = thresholds.shape[0]
+    matched = np.full((n_thr, n_dets), -1, dtype=np.int64)
+    if pair_det.size == 0:
+        return matched
+    used = np.zeros((n_thr, gt_crowd.shape[0]), dtype=bool)  # non-crowd ground truths taken
+    rank_of_pair = det_rank[pair_det]
+    bounds = np.flatnonzero(np.r_[True, rank_of_pair[1:] != rank_of_pair[:-1], True])
+    thr = thresholds[:, None]  # (T, 1)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        det = pair_det[lo:hi]  # (p,) all of one rank, grouped by detection
+        gt = pair_gt[lo:hi]
+        iou = pair_iou[lo:hi]
+        seg_start = np.flatnonzero(np.r_[True, det[1:] != det[:-1]])  # (d,)
+        seg = np.cumsum(np.r_[0, det[1:] != det[:-1]])  # (p,) segment of each pair
+        free = (iou >= thr) & ~(used[:, gt] & ~gt_crowd[gt])  # (T, p)
+        ign = gt_ignored[gt]  # (p,)
+        iou_regular = np.where(free & ~ign, iou, -1.0)  # (T, p)
+        iou_ignored = np.where(free & ign, iou, -1.0)  # (T, p)
+        best_regular = np.maximum.reduceat(iou_regular, seg_start, axis=1)  # (T, d)
+        best_ignored = np.maximum.reduceat(iou_ignored, seg_start, axis=1)  # (T, d)
+        take_regular = best_regular >= 0  # (T, d)
+        target = np.where(take_regular, best_regular, best_ignored)  # (T, d), -1: no match
+        candidate = np.where(take_regular[:, seg], iou_regular, iou_ignored)  # (T, p)
+        hit = (candidate == target[:, seg]) & (target[:, seg] >= 0)  # (T, p)
+        # On equal IoU the later ground truth wins: take the last hit of each segment.
+        last_hit = np.maximum.reduceat(np.where(hit, np.arange(hit.shape[1]), -1), seg_start, axis=1)
+        t_idx, d_idx = np.nonzero(last_hit >= 0)
+        chosen = gt[last_hit[t_idx, d_idx]]
+        matched[t_idx, det[seg_start[d_idx]]] = chosen
+        used[t_idx, chosen] = True
+    return matched
+
+
+def match_detections(
+    gt: GroundTruth,
+    preds: Predictions,
+    params: CocoParams,
+    progress: Progress | None = None,
+) -> Matching:
+    """Match detections to ground truth exactly as pycocotools' ``evaluate()`` does."""
+    gts = _select_ground_truth(gt, params)
+    det_src, det_group, det_rank = _rank_detections(gt, preds, params)
+    det_boxes = preds.boxes[det_src]
+    det_area = det_boxes[:, 2] * det_boxes[:, 3]  # as pycocotools' loadRes: w * h
+    thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
+    pair_det, pair_gt, pair_iou = _candidate_pairs(det_boxes, det_group, gts, thresholds.min())
+    by_rank = np.argsort(det_rank[pair_det], kind="stable")
+    pair_det, pair_gt, pair_iou = pair_det[by_rank], pair_gt[by_rank], pair_iou[by_rank]
+
+    n_area, n_thr, n_det = len(params.area_ranges), thresholds.shape[0], det_src.shape[0]
+    matched = np.empty((n_area, n_thr, n_det), dtype=np.int64)
+    true_positive = np.empty((n_area, n_thr, n_det), dtype=bool)
+    ignored = np.empty((n_area, n_thr, n_det), dtype=bool)
+    gt_ignored = np.empty((n_area, gts.source.shape[0]), dtype=bool)
+    for a, (_, lo, hi) in enumerate(params.area_ranges):
+        gt_ignored[a] = gts.ignore | (gts.areas < lo) | (gts.areas > hi)
+        m = _greedy_match(
+            pair_det, pair_gt, pair_iou, det_rank, gts.crowd, gt_ignored[a], thresholds, n_det
+        )
+        # A trailing False makes index -1 (no match) read as False.
+        counted = np.append(gts.counts_as_match, False)[m]  # pycocotools' dtm != 0
+        matched_ignored = np.append(gt_ignored[a], False)[m]
+        outside = (det_area < lo) | (det_area > hi)  # (D,)
+        ignored[a] = matched_ignored | (~counted & outside[None, :])
+        true_positive[a] = counted & ~ignored[a]
+        matched[a] = m
+        if progress is not None:
+            progress(0.8 * (a + 1) / n_area)
+
+    n_images = gt.image_ids.shape[0]
+    det_category = det_group // n_images if params.use_cats else gt.category_ids.searchsorted(
+        preds.category_ids[det_src]
+    )
+    det_image = det_group % n_images if params.use_cats else det_group
+    det_class = det_category if params.use_cats else np.zeros_like(det_category)
+    order = np.lexsort((det_rank, det_image, -preds.scores[det_src], det_class))
+    n_classes = gt.category_ids.shape[0] if params.use_cats else 1
+    gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
+    n_positive = np.stack(
+        [np.bincount(gt_class[~gt_ignored[a]], minlength=n_classes) for a in range(n_area)],
+        axis=1,
+    ).astype(np.int64)
+    return Matching(
+        det_source=det_src[order],
+        det_category=det_category[order],
+        det_class=det_class[order],
+        det_image=det_image[order],
+        det_rank=det_rank[order],
+        det_score=preds.scores[det_src][order],
+        matched_gt=matched[:, :, order],
+        true_positive=true_positive[:, :, order],
+        ignored=ignored[:, :, order],
+        gt=gts,
+        gt_ignored=gt_ignored,
+        n_positive=n_positive.reshape(n_classes, n_area),
+    )

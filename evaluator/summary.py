@@ -1,0 +1,97 @@
+"""The 12 COCO summary numbers, from the accumulated arrays, as ``COCOeval.summarize()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .params import CocoParams
+
+
+@dataclass(frozen=True)
+class StatSpec:
+    """One summary number: AP or AR at an IoU threshold (None: all), area and max_dets."""
+
+    name: str
+    kind: str  # "AP" or "AR"
+    iou: float | None
+    area: str
+    max_dets_index: int | None  # index into max_dets; None: the literal 100 (see below)
+
+
+# pycocotools' order. stats[0] looks up maxDets == 100 literally (so it is -1 when 100 is
+# not among max_dets); the others take max_dets[0], [1] or [2] by position.
+STAT_SPECS: tuple[StatSpec, ...] = (
+    StatSpec("AP", "AP", None, "all", None),
+    StatSpec("AP50", "AP", 0.5, "all", 2),
+    StatSpec("AP75", "AP", 0.75, "all", 2),
+    StatSpec("APs", "AP", None, "small", 2),
+    StatSpec("APm", "AP", None, "medium", 2),
+    StatSpec("APl", "AP", None, "large", 2),
+    StatSpec("AR1", "AR", None, "all", 0),
+    StatSpec("AR10", "AR", None, "all", 1),
+    StatSpec("AR100", "AR", None, "all", 2),
+    StatSpec("ARs", "AR", None, "small", 2),
+    StatSpec("ARm", "AR", None, "medium", 2),
+    StatSpec("ARl", "AR", None, "large", 2),
+)
+STAT_NAMES = tuple(spec.name for spec in STAT_SPECS)
+
+
+def _max_dets_value(spec: StatSpec, params: CocoParams) -> int | None:
+    if spec.max_dets_index is None:
+        return params.max_dets[-1] if params.mode == "corrected" else 100
+    if spec.max_dets_index >= len(params.max_dets):
+        return None
+    return params.max_dets[spec.max_dets_index]
+
+
+def summarize_one(
+    spec: StatSpec,
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    params: CocoParams,
+    category: int | None = None,
+) -> float:
+    """One summary number, -1 when undefined.
+
+    Parameters
+    ----------
+    precision : ndarray of shape (T, R, K, A, M)
+    recall : ndarray of shape (T, K, A, M)
+    category : int, optional
+        Restrict to one class index (per-class tables); all classes when None.
+
+    Notes
+    -----
+    The mean is ``np.mean`` over the values > -1 of the same slice, flattened in the same
+    order as pycocotools, so the floating-point sum is the same.
+    """
+    area_idx = [i for i, label in enumerate(params.area_labels) if label == spec.area]
+    max_det = _max_dets_value(spec, params)
+    det_idx = [i for i, m in enumerate(params.max_dets) if m == max_det]
+    values = precision if spec.kind == "AP" else recall
+    if spec.iou is not None:
+        values = values[np.flatnonzero(spec.iou == params.iou_thresholds)]
+    if spec.kind == "AP":
+        values = values[:, :, :, area_idx, det_idx] if category is None else (
+            values[:, :, [category]][:, :, :, area_idx, det_idx]
+        )
+    else:
+        values = values[:, :, area_idx, det_idx] if category is None else (
+            values[:, [category]][:, :, area_idx, det_idx]
+        )
+    defined = values[values > -1]
+    return float(np.mean(defined)) if defined.size else -1.0
+
+
+def summarize(
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    params: CocoParams,
+    category: int | None = None,
+) -> NDArray[np.float64]:
+    """The 12 numbers of ``COCOeval.stats``, shape (12,), -1 where undefined."""
+    return np.array([summarize_one(s, precision, recall, params, category) for s in STAT_SPECS])
