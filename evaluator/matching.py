@@ -76,8 +76,7 @@ class Matching:
     det_source : ndarray of shape (D,), dtype int64
         Index into the :class:`Predictions`.
     det_category : ndarray of shape (D,), dtype int64
-        Index into ``GroundTruth.category_ids`` (all 0 when class-agnostic... see
-        ``det_class``).
+        Index into ``GroundTruth.category_ids``.
     det_class : ndarray of shape (D,), dtype int64
         Accumulation class: ``det_category`` with categories, 0 without.
     det_image : ndarray of shape (D,), dtype int64
@@ -85,7 +84,7 @@ class Matching:
     det_rank : ndarray of shape (D,), dtype int64
         0 for the best-scored detection of its group.
     det_score : ndarray of shape (D,), dtype float64
-    matched_gt : ndarray of shape (A, T, D), dtype int64
+    matched_gt : ndarray of shape (A, T, D), dtype int32
         Index into ``gt`` of the match at each area range and IoU threshold, -1 if none.
     true_positive, ignored : ndarray of shape (A, T, D), dtype bool
         A detection that is neither is a false positive.
@@ -101,7 +100,7 @@ class Matching:
     det_image: NDArray[np.int64]
     det_rank: NDArray[np.int64]
     det_score: NDArray[np.float64]
-    matched_gt: NDArray[np.int64]
+    matched_gt: NDArray[np.int32]
     true_positive: NDArray[np.bool_]
     ignored: NDArray[np.bool_]
     gt: EvaluatedGroundTruth
@@ -142,10 +141,7 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     img_pos, img_ok = _index_of(gt.image_ids, gt.ann_image_ids)
     cat_pos, cat_ok = _index_of(gt.category_ids, gt.ann_category_ids)
     entries = np.flatnonzero(img_ok & cat_ok if params.use_cats else img_ok)
-    if params.mode == "pycocotools":
-        resolved = _last_with_same_id(gt.ann_ids)[entries]
-    else:
-        resolved = entries
+    resolved = _last_with_same_id(gt.ann_ids)[entries] if params.mode == "pycocotools" else entries
     usable = img_ok[resolved] & cat_ok[resolved]
     entries, resolved = entries[usable], resolved[usable]
     if params.use_cats:
@@ -184,14 +180,14 @@ def _rank_detections(
     cat_pos, cat_ok = _index_of(gt.category_ids, preds.category_ids)
     keep = np.flatnonzero(img_ok & cat_ok)
     img_pos, cat_pos = img_pos[keep], cat_pos[keep]
+    # np.lexsort is stable, so equal scores keep file order as pycocotools' mergesort does.
     if params.use_cats:
         group = cat_pos * n_images + img_pos
-        within_group = np.zeros_like(group)
+        order = np.lexsort((-preds.scores[keep], group))
     else:
         # Class-agnostic lists are concatenated category by category before sorting.
         group = img_pos
-        within_group = cat_pos
-    order = np.lexsort((keep, within_group, -preds.scores[keep], group))
+        order = np.lexsort((cat_pos, -preds.scores[keep], group))
     group = group[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     sizes = np.diff(np.r_[starts, group.shape[0]])
@@ -248,7 +244,7 @@ def _greedy_match(
     gt_ignored: NDArray[np.bool_],
     thresholds: NDArray[np.float64],
     n_dets: int,
-) -> NDArray[np.int64]:
+) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
     """Greedy matching at every threshold for one area range.
 
     Parameters
@@ -262,13 +258,16 @@ def _greedy_match(
 
     Returns
     -------
-    matched_gt : ndarray of shape (T, D), dtype int64
+    matched_gt : ndarray of shape (T, D), dtype int32
         Matched ground truth of each detection at each threshold, -1 if none.
+    matched_ignored : ndarray of shape (T, D), dtype bool
+        Whether that ground truth is ignored (False where unmatched).
     """
     n_thr = thresholds.shape[0]
-    matched = np.full((n_thr, n_dets), -1, dtype=np.int64)
+    matched = np.full((n_thr, n_dets), -1, dtype=np.int32)
+    matched_ignored = np.zeros((n_thr, n_dets), dtype=bool)
     if pair_det.size == 0:
-        return matched
+        return matched, matched_ignored
     used = np.zeros((n_thr, gt_crowd.shape[0]), dtype=bool)  # non-crowd ground truths taken
     rank_of_pair = det_rank[pair_det]
     bounds = np.flatnonzero(np.r_[True, rank_of_pair[1:] != rank_of_pair[:-1], True])
@@ -290,12 +289,15 @@ def _greedy_match(
         candidate = np.where(take_regular[:, seg], iou_regular, iou_ignored)  # (T, p)
         hit = (candidate == target[:, seg]) & (target[:, seg] >= 0)  # (T, p)
         # On equal IoU the later ground truth wins: take the last hit of each segment.
-        last_hit = np.maximum.reduceat(np.where(hit, np.arange(hit.shape[1]), -1), seg_start, axis=1)
+        last_hit = np.maximum.reduceat(
+            np.where(hit, np.arange(hit.shape[1]), -1), seg_start, axis=1
+        )
         t_idx, d_idx = np.nonzero(last_hit >= 0)
         chosen = gt[last_hit[t_idx, d_idx]]
         matched[t_idx, det[seg_start[d_idx]]] = chosen
+        matched_ignored[t_idx, det[seg_start[d_idx]]] = ~take_regular[t_idx, d_idx]
         used[t_idx, chosen] = True
-    return matched
+    return matched, matched_ignored
 
 
 def match_detections(
@@ -307,26 +309,44 @@ def match_detections(
     """Match detections to ground truth exactly as pycocotools' ``evaluate()`` does."""
     gts = _select_ground_truth(gt, params)
     det_src, det_group, det_rank = _rank_detections(gt, preds, params)
+    n_images = gt.image_ids.shape[0]
+    if params.use_cats:
+        det_category = det_group // n_images
+        det_image = det_group % n_images
+        det_class = det_category
+    else:
+        det_category = gt.category_ids.searchsorted(preds.category_ids[det_src])
+        det_image = det_group
+        det_class = np.zeros_like(det_category)
+    det_score = preds.scores[det_src]
+    # Accumulation order: (class, descending score, image, rank). Detections are sorted
+    # by (group, rank) now, and a stable sort on (class, -score) keeps that for ties.
+    order = np.lexsort((-det_score, det_class))
+    det_src, det_group, det_rank = det_src[order], det_group[order], det_rank[order]
+    det_category, det_image, det_class = det_category[order], det_image[order], det_class[order]
+    det_score = det_score[order]
+
     det_boxes = preds.boxes[det_src]
     det_area = det_boxes[:, 2] * det_boxes[:, 3]  # as pycocotools' loadRes: w * h
     thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
     pair_det, pair_gt, pair_iou = _candidate_pairs(det_boxes, det_group, gts, thresholds.min())
-    by_rank = np.argsort(det_rank[pair_det], kind="stable")
+    # Step through ranks; within a rank, detection by detection, ground truths in order.
+    by_rank = np.lexsort((pair_gt, pair_det, det_rank[pair_det]))
     pair_det, pair_gt, pair_iou = pair_det[by_rank], pair_gt[by_rank], pair_iou[by_rank]
 
     n_area, n_thr, n_det = len(params.area_ranges), thresholds.shape[0], det_src.shape[0]
-    matched = np.empty((n_area, n_thr, n_det), dtype=np.int64)
+    matched = np.empty((n_area, n_thr, n_det), dtype=np.int32)
     true_positive = np.empty((n_area, n_thr, n_det), dtype=bool)
     ignored = np.empty((n_area, n_thr, n_det), dtype=bool)
     gt_ignored = np.empty((n_area, gts.source.shape[0]), dtype=bool)
     for a, (_, lo, hi) in enumerate(params.area_ranges):
         gt_ignored[a] = gts.ignore | (gts.areas < lo) | (gts.areas > hi)
-        m = _greedy_match(
+        m, matched_ignored = _greedy_match(
             pair_det, pair_gt, pair_iou, det_rank, gts.crowd, gt_ignored[a], thresholds, n_det
         )
-        # A trailing False makes index -1 (no match) read as False.
-        counted = np.append(gts.counts_as_match, False)[m]  # pycocotools' dtm != 0
-        matched_ignored = np.append(gt_ignored[a], False)[m]
+        # pycocotools' dtm != 0; a trailing False makes index -1 (no match) read as False.
+        no_id_zero = gts.counts_as_match.all()
+        counted = m >= 0 if no_id_zero else np.append(gts.counts_as_match, False)[m]
         outside = (det_area < lo) | (det_area > hi)  # (D,)
         ignored[a] = matched_ignored | (~counted & outside[None, :])
         true_positive[a] = counted & ~ignored[a]
@@ -334,13 +354,6 @@ def match_detections(
         if progress is not None:
             progress(0.8 * (a + 1) / n_area)
 
-    n_images = gt.image_ids.shape[0]
-    det_category = det_group // n_images if params.use_cats else gt.category_ids.searchsorted(
-        preds.category_ids[det_src]
-    )
-    det_image = det_group % n_images if params.use_cats else det_group
-    det_class = det_category if params.use_cats else np.zeros_like(det_category)
-    order = np.lexsort((det_rank, det_image, -preds.scores[det_src], det_class))
     n_classes = gt.category_ids.shape[0] if params.use_cats else 1
     gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
     n_positive = np.stack(
@@ -348,15 +361,15 @@ def match_detections(
         axis=1,
     ).astype(np.int64)
     return Matching(
-        det_source=det_src[order],
-        det_category=det_category[order],
-        det_class=det_class[order],
-        det_image=det_image[order],
-        det_rank=det_rank[order],
-        det_score=preds.scores[det_src][order],
-        matched_gt=matched[:, :, order],
-        true_positive=true_positive[:, :, order],
-        ignored=ignored[:, :, order],
+        det_source=det_src,
+        det_category=det_category,
+        det_class=det_class,
+        det_image=det_image,
+        det_rank=det_rank,
+        det_score=det_score,
+        matched_gt=matched,
+        true_positive=true_positive,
+        ignored=ignored,
         gt=gts,
         gt_ignored=gt_ignored,
         n_positive=n_positive.reshape(n_classes, n_area),

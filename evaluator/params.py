@@ -14,7 +14,9 @@ Mode = Literal["pycocotools", "corrected"]
 # Built exactly as pycocotools builds them: np.linspace, never np.arange, so that
 # 0.75 is the same double in both and `iouThr == p.iouThrs` finds it.
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-COCO_RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+COCO_RECALL_THRESHOLDS = np.linspace(
+    0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True
+)
 COCO_AREA_RANGES: dict[str, tuple[float, float]] = {
     "all": (0.0**2, 1e5**2),
     "small": (0.0**2, 32.0**2),

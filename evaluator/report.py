@@ -70,9 +70,11 @@ class CocoReport:
         **fields: Any,
     ) -> CocoReport:
         n_classes = precision.shape[2]
-        per_class = np.stack(
-            [summarize(precision, recall, params, category=k) for k in range(n_classes)]
-        ) if n_classes else np.zeros((0, len(STAT_SPECS)))
+        per_class = (
+            np.stack([summarize(precision, recall, params, category=k) for k in range(n_classes)])
+            if n_classes
+            else np.zeros((0, len(STAT_SPECS)))
+        )
         return cls(
             stats=summarize(precision, recall, params),
             precision=precision,

@@ -76,12 +76,16 @@ def summarize_one(
     if spec.iou is not None:
         values = values[np.flatnonzero(spec.iou == params.iou_thresholds)]
     if spec.kind == "AP":
-        values = values[:, :, :, area_idx, det_idx] if category is None else (
-            values[:, :, [category]][:, :, :, area_idx, det_idx]
+        values = (
+            values[:, :, :, area_idx, det_idx]
+            if category is None
+            else (values[:, :, [category]][:, :, :, area_idx, det_idx])
         )
     else:
-        values = values[:, :, area_idx, det_idx] if category is None else (
-            values[:, [category]][:, :, area_idx, det_idx]
+        values = (
+            values[:, :, area_idx, det_idx]
+            if category is None
+            else (values[:, [category]][:, :, area_idx, det_idx])
         )
     defined = values[values > -1]
     return float(np.mean(defined)) if defined.size else -1.0

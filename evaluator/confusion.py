@@ -1,0 +1,233 @@
+"""Detection confusion matrix: which class each object was taken for, at one operating point.
+
+The rules, applied to each image on its own:
+
+1. Predictions scoring below ``score_threshold`` are dropped (``score >= threshold`` stays).
+2. Ground truth flagged ``iscrowd`` or ``difficult`` is *ignored*: it never appears in
+   the matrix and never turns a prediction into an error.
+3. The remaining predictions are taken in descending score (ties in input order). Each
+   one matches the not-yet-matched, non-ignored ground truth **of any class** that it
+   overlaps most, provided the IoU is ``>= iou_threshold``; on equal IoU the ground truth
+   earlier in the input wins. The pair adds one to ``counts[true class, predicted class]``
+   (the diagonal when the classes agree). Each ground truth is matched at most once.
+4. A prediction left unmatched is ignored if it overlaps an ignored ground truth with
+   IoU ``>= iou_threshold`` (COCO's crowd IoU, intersection over the prediction's area,
+   for a crowd region; ordinary IoU for a difficult object; such ground truth may absorb
+   any number of predictions). Otherwise it adds one to
+   ``counts["background", predicted class]``.
+5. A non-ignored ground truth left unmatched adds one to ``counts[true class, "missed"]``.
+6. ``counts["background", "missed"]`` is always 0.
+
+IoU is continuous (COCO's geometry, no +1 pixel). Row sums over the class rows are the
+non-ignored ground truth per class; column sums over the class columns are the kept,
+non-ignored predictions per class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evaluator.boxes import paired_iou
+from evaluator.voc import DetectionArrays, GroundTruthArrays
+
+
+@dataclass(frozen=True, eq=False)
+class ConfusionMatrix:
+    """Counts of (true class, predicted class) at one IoU and score threshold.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (K + 1, K + 1), dtype int64
+        Rows: the K categories then ``"background"`` (a prediction that matched nothing).
+        Columns: the K categories then ``"missed"`` (ground truth that nothing matched).
+    category_ids : tuple of int
+        The K categories, ascending.
+    names : tuple of str
+        Their names (the id as text where no name was given).
+    iou_threshold, score_threshold : float
+    n_ignored : int
+        Predictions absorbed by crowd or difficult ground truth (in no cell).
+    """
+
+    counts: NDArray[np.int64]
+    category_ids: tuple[int, ...]
+    names: tuple[str, ...]
+    iou_threshold: float
+    score_threshold: float
+    n_ignored: int
+
+    @property
+    def row_labels(self) -> tuple[str, ...]:
+        """Labels of the ``K + 1`` rows: the class names, then ``"background"``."""
+        return (*self.names, "background")
+
+    @property
+    def column_labels(self) -> tuple[str, ...]:
+        """Labels of the ``K + 1`` columns: the class names, then ``"missed"``."""
+        return (*self.names, "missed")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: settings, labels and ``counts`` as nested lists (rows first)."""
+        return {
+            "iou_threshold": self.iou_threshold,
+            "score_threshold": self.score_threshold,
+            "category_ids": list(self.category_ids),
+            "row_labels": list(self.row_labels),
+            "column_labels": list(self.column_labels),
+            "counts": self.counts.tolist(),
+            "n_ignored_predictions": self.n_ignored,
+        }
+
+
+def _image_pairs(
+    gt_image: NDArray[np.int64], det_image: NDArray[np.int64]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Every (detection, ground truth) pair on the same image, as two index arrays (p,)."""
+    gt_order = np.argsort(gt_image, kind="stable")
+    sorted_image = gt_image[gt_order]
+    start = np.searchsorted(sorted_image, det_image, side="left")  # (n_det,)
+    count = np.searchsorted(sorted_image, det_image, side="right") - start  # (n_det,)
+    first_pair = np.cumsum(count) - count
+    pair_det = np.repeat(np.arange(det_image.shape[0]), count)  # (p,)
+    pair_gt = gt_order[start[pair_det] + np.arange(pair_det.shape[0]) - first_pair[pair_det]]
+    return pair_det, pair_gt
+
+
+def _greedy_match(
+    pair_det: NDArray[np.intp],
+    pair_gt: NDArray[np.intp],
+    iou: NDArray[np.float64],
+    rank: NDArray[np.intp],
+    n_det: int,
+    n_gt: int,
+) -> NDArray[np.int64]:
+    """Greedy one-to-one matching over candidate pairs, all images at once.
+
+    Parameters
+    ----------
+    pair_det, pair_gt : ndarray of shape (p,)
+        Candidate pairs (IoU already above the threshold).
+    iou : ndarray of shape (p,), dtype float64
+    rank : ndarray of shape (n_det,)
+        Rank of each detection inside its image (0 = highest score).
+
+    Returns
+    -------
+    matched_gt : ndarray of shape (n_det,), dtype int64
+        Ground truth matched by each detection, -1 if none.
+
+    Notes
+    -----
+    Detections of equal rank sit on different images, so they never compete for the
+    same ground truth: one step per rank resolves every image at once.
+    """
+    matched_gt = np.full(n_det, -1, dtype=np.int64)
+    taken = np.zeros(n_gt, dtype=bool)
+    # Candidates by rank, then detection, then best IoU first, then ground-truth order.
+    order = np.lexsort((pair_gt, -iou, pair_det, rank[pair_det]))
+    pair_det, pair_gt = pair_det[order], pair_gt[order]
+    pair_rank = rank[pair_det]
+    _, starts = np.unique(pair_rank, return_index=True)
+    bounds = np.append(starts, pair_rank.shape[0]).tolist()  # one slice of pairs per rank
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        free = start + np.flatnonzero(~taken[pair_gt[start:stop]])
+        winners, first = np.unique(pair_det[free], return_index=True)
+        chosen = pair_gt[free[first]]
+        matched_gt[winners] = chosen
+        taken[chosen] = True
+    return matched_gt
+
+
+def detection_confusion_matrix(
+    ground_truth: GroundTruthArrays,
+    detections: DetectionArrays,
+    *,
+    score_threshold: float,
+    iou_threshold: float = 0.5,
+    category_names: Mapping[int, str] | None = None,
+) -> ConfusionMatrix:
+    """Confusion matrix of a detector at one score threshold (rules in the module docstring).
+
+    Parameters
+    ----------
+    ground_truth : GroundTruthArrays
+    detections : DetectionArrays
+    score_threshold : float
+        Predictions with ``score >= score_threshold`` are counted.
+    iou_threshold : float
+        Minimum IoU of a match, in ``(0, 1]``.
+    category_names : mapping of int to str, optional
+        Names for the labels; its keys are categories even if no box has them.
+
+    Returns
+    -------
+    ConfusionMatrix
+        Its categories are every declared category and every category in the ground
+        truth or the detections (below the threshold too), so that matrices at several
+        thresholds line up.
+    """
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+    if not np.isfinite(score_threshold):
+        raise ValueError(f"score_threshold must be finite, got {score_threshold}")
+    names = dict(category_names or {})
+    declared = np.fromiter(names, dtype=np.int64, count=len(names))
+    categories = np.union1d(np.union1d(ground_truth.category, detections.category), declared)
+    k = categories.shape[0]
+
+    kept = np.flatnonzero(detections.score >= score_threshold)
+    det_image = detections.image[kept]
+    det_class = np.searchsorted(categories, detections.category[kept])  # (n,)
+    gt_class = np.searchsorted(categories, ground_truth.category)  # (m,)
+    ignored_gt = ground_truth.iscrowd | ground_truth.difficult  # (m,)
+    n_det, n_gt = kept.shape[0], len(ground_truth)
+
+    # Rank of each kept detection inside its image: by image, then descending score.
+    by_score = np.argsort(-detections.score[kept], kind="stable")
+    order = by_score[np.argsort(det_image[by_score], kind="stable")]
+    sorted_image = det_image[order]
+    image_start = np.searchsorted(sorted_image, sorted_image, side="left")
+    rank = np.empty(n_det, dtype=np.intp)
+    rank[order] = np.arange(n_det) - image_start
+
+    pair_det, pair_gt = _image_pairs(ground_truth.image, det_image)
+    iou = paired_iou(
+        detections.bbox[kept][pair_det],
+        ground_truth.bbox[pair_gt],
+        ground_truth.iscrowd[pair_gt],
+    )  # (p,)
+    close = iou >= iou_threshold
+    regular = close & ~ignored_gt[pair_gt]
+    matched_gt = _greedy_match(pair_det[regular], pair_gt[regular], iou[regular], rank, n_det, n_gt)
+    matched = matched_gt >= 0
+    absorbed = np.zeros(n_det, dtype=bool)
+    absorbed[pair_det[close & ignored_gt[pair_gt]]] = True
+    absorbed &= ~matched
+    background = ~matched & ~absorbed
+    found = np.zeros(n_gt, dtype=bool)
+    found[matched_gt[matched]] = True
+    missed = ~found & ~ignored_gt
+
+    # One (row, column) entry per matched pair, per background prediction, per miss.
+    rows = np.concatenate(
+        [gt_class[matched_gt[matched]], np.full(int(background.sum()), k), gt_class[missed]]
+    )
+    cols = np.concatenate(
+        [det_class[matched], det_class[background], np.full(int(missed.sum()), k)]
+    )
+    counts = np.bincount(rows * (k + 1) + cols, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+    counts = counts.astype(np.int64)
+    counts.setflags(write=False)
+    return ConfusionMatrix(
+        counts=counts,
+        category_ids=tuple(categories.tolist()),
+        names=tuple(names.get(c, str(c)) for c in categories.tolist()),
+        iou_threshold=float(iou_threshold),
+        score_threshold=float(score_threshold),
+        n_ignored=int(absorbed.sum()),
+    )

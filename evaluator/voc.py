@@ -1,0 +1,643 @@
+"""PASCAL VOC average precision (mAP-50 and friends).
+
+The protocol, as in the VOC devkit:
+
+* Detections of one category are ranked by descending score over the whole dataset.
+  Ties keep input order (a stable sort), so a result can depend on the order of the
+  input when two detections of a category share a score.
+* Each detection looks for the ground truth of its image and category that it overlaps
+  most (IoU). On equal IoU the ground truth that comes first in the input wins. The
+  search does **not** skip ground truth already matched; this is the devkit's rule and
+  differs from COCO, which moves on to the next-best free ground truth.
+* If that IoU is ``>= iou_threshold``: a *difficult* ground truth makes the detection
+  ignored (neither TP nor FP); a ground truth not yet matched makes it a TP and marks
+  the ground truth matched; a ground truth already matched makes it a FP (duplicate).
+  Otherwise, or when the image has no ground truth of the category, it is a FP.
+* Precision and recall are taken after each ranked detection that is not ignored;
+  recall counts only non-difficult ground truth.
+* AP integrates the precision envelope (the running maximum of precision taken from
+  high recall down): ``"all_point"`` (VOC2010 onwards) sums it at every step in recall;
+  ``"11_point"`` (VOC2007) averages it at recall ``np.linspace(0, 1, 11)``, taking 0
+  where the recall is never reached. Those thresholds are the devkit's floats, so a
+  recall of exactly 3/10 does *not* reach the threshold 0.30000000000000004.
+* mAP is the mean AP over the categories that have non-difficult ground truth, in
+  ascending category id. Sums run left to right as in the reference tools, so that
+  their published values are reproduced to the last bit.
+
+Because a detection's target ground truth does not depend on which ground truth is
+already taken, the greedy match needs no sequential loop: a detection is a TP exactly
+when it is the first (in rank order) qualifying detection aimed at its ground truth.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from evaluator.boxes import BoxFormat, box_convert, paired_iou
+from evaluator.errors import DataWarning, InputError
+from evaluator.loading import GroundTruth, Predictions, Source, load_ground_truth, load_predictions
+
+Interpolation = Literal["all_point", "11_point"]
+_INTERPOLATIONS = ("all_point", "11_point")
+
+# The VOC2007 recall thresholds, built as the devkit builds them.
+_ELEVEN_RECALLS = np.linspace(0, 1, 11)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _readonly(array: NDArray[Any]) -> NDArray[Any]:
+    array.setflags(write=False)
+    return array
+
+
+def _id_array(values: ArrayLike, location: str, n: int | None) -> NDArray[np.int64]:
+    array = np.asarray(values)
+    if array.size == 0:
+        array = array.reshape(0).astype(np.int64)  # [] arrives as float64
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise InputError(
+            location, f"expected a 1-d array of integers, got shape {array.shape} {array.dtype}"
+        )
+    if n is not None and array.shape[0] != n:
+        raise InputError(location, f"expected {n} values, got {array.shape[0]}")
+    return _readonly(array.astype(np.int64))
+
+
+def _flag_array(values: ArrayLike | None, location: str, n: int) -> NDArray[np.bool_]:
+    if values is None:
+        return _readonly(np.zeros(n, dtype=bool))
+    array = np.asarray(values)
+    if array.size == 0:
+        array = array.reshape(0).astype(bool)  # [] arrives as float64
+    if array.shape != (n,) or not (array.dtype == bool or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(
+            location, f"expected {n} booleans (or 0/1), got shape {array.shape} {array.dtype}"
+        )
+    if array.dtype != bool and not np.isin(array, (0, 1)).all():
+        bad = int(np.flatnonzero(~np.isin(array, (0, 1)))[0])
+        raise InputError(f"{location}[{bad}]", f"expected 0 or 1, got {array[bad]}")
+    return _readonly(array.astype(bool))
+
+
+def _float_array(values: ArrayLike, location: str) -> NDArray[np.float64]:
+    try:
+        return np.array(values, dtype=np.float64)  # a copy: it is made read-only later
+    except (TypeError, ValueError) as error:
+        raise InputError(location, f"expected numbers ({error})") from None
+
+
+def _box_array(values: ArrayLike, location: str, n: int, fmt: BoxFormat) -> NDArray[np.float64]:
+    array = _float_array(values, location)
+    if array.size == 0:
+        array = array.reshape(0, 4)
+    if array.shape != (n, 4):
+        raise InputError(location, f"expected shape ({n}, 4), got {array.shape}")
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise InputError(
+            f"{location}[{bad}]", f"expected finite numbers, got {array[bad].tolist()}"
+        )
+    xywh = box_convert(array, fmt, "xywh").astype(np.float64)
+    negative = (xywh[:, 2] < 0) | (xywh[:, 3] < 0)
+    if negative.any():
+        bad = int(np.flatnonzero(negative)[0])
+        raise InputError(
+            f"{location}[{bad}]", f"width and height must be >= 0, got {array[bad].tolist()} {fmt}"
+        )
+    return _readonly(xywh)
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class GroundTruthArrays:
+    """Ground-truth boxes as aligned columns, validated once.
+
+    Parameters
+    ----------
+    image : array_like of int, shape (n,)
+        Image key of each box (any integers; only equality matters).
+    category : array_like of int, shape (n,)
+        Category id of each box.
+    bbox : array_like of float, shape (n, 4)
+        Boxes in ``fmt``; stored as ``xywh``.
+    difficult : array_like of bool, shape (n,), optional
+        VOC ``difficult`` flags; all False when omitted.
+    iscrowd : array_like of bool, shape (n,), optional
+        COCO crowd flags; all False when omitted.
+    fmt : {"xywh", "xyxy", "cxcywh"}
+        Format of ``bbox``.
+    name : str
+        Prefix of error locations, e.g. ``"ground_truth.bbox[3]"``.
+
+    Raises
+    ------
+    InputError
+        On a wrong shape or dtype, a non-finite coordinate or a negative width or height.
+    """
+
+    image: NDArray[np.int64]
+    category: NDArray[np.int64]
+    bbox: NDArray[np.float64]
+    difficult: NDArray[np.bool_]
+    iscrowd: NDArray[np.bool_]
+
+    def __init__(
+        self,
+        image: ArrayLike,
+        category: ArrayLike,
+        bbox: ArrayLike,
+        *,
+        difficult: ArrayLike | None = None,
+        iscrowd: ArrayLike | None = None,
+        fmt: BoxFormat = "xywh",
+        name: str = "ground_truth",
+    ) -> None:
+        image_ = _id_array(image, f"{name}.image", None)
+        n = image_.shape[0]
+        object.__setattr__(self, "image", image_)
+        object.__setattr__(self, "category", _id_array(category, f"{name}.category", n))
+        object.__setattr__(self, "bbox", _box_array(bbox, f"{name}.bbox", n, fmt))
+        object.__setattr__(self, "difficult", _flag_array(difficult, f"{name}.difficult", n))
+        object.__setattr__(self, "iscrowd", _flag_array(iscrowd, f"{name}.iscrowd", n))
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class DetectionArrays:
+    """Detections as aligned columns, validated once.
+
+    Parameters
+    ----------
+    image : array_like of int, shape (n,)
+        Image key of each detection, in the same key space as the ground truth.
+    category : array_like of int, shape (n,)
+    bbox : array_like of float, shape (n, 4)
+        Boxes in ``fmt``; stored as ``xywh``.
+    score : array_like of float, shape (n,)
+        Confidence; higher ranks first. Must be finite.
+    fmt : {"xywh", "xyxy", "cxcywh"}
+    name : str
+        Prefix of error locations, e.g. ``"detections.score[7]"``.
+
+    Raises
+    ------
+    InputError
+        On a wrong shape or dtype, a non-finite value or a negative width or height.
+    """
+
+    image: NDArray[np.int64]
+    category: NDArray[np.int64]
+    bbox: NDArray[np.float64]
+    score: NDArray[np.float64]
+
+    def __init__(
+        self,
+        image: ArrayLike,
+        category: ArrayLike,
+        bbox: ArrayLike,
+        score: ArrayLike,
+        *,
+        fmt: BoxFormat = "xywh",
+        name: str = "detections",
+    ) -> None:
+        image_ = _id_array(image, f"{name}.image", None)
+        n = image_.shape[0]
+        object.__setattr__(self, "image", image_)
+        object.__setattr__(self, "category", _id_array(category, f"{name}.category", n))
+        object.__setattr__(self, "bbox", _box_array(bbox, f"{name}.bbox", n, fmt))
+        score_ = _float_array(score, f"{name}.score")
+        if score_.size == 0:
+            score_ = score_.reshape(0)
+        if score_.shape != (n,):
+            raise InputError(f"{name}.score", f"expected {n} numbers, got shape {score_.shape}")
+        finite = np.isfinite(score_)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise InputError(f"{name}.score[{bad}]", f"expected a finite number, got {score_[bad]}")
+        object.__setattr__(self, "score", _readonly(score_))
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+
+# --------------------------------------------------------------------------- COCO input
+
+
+def coco_to_arrays(
+    gt: Source | GroundTruth, predictions: Source | Predictions | NDArray[Any]
+) -> tuple[GroundTruthArrays, DetectionArrays, dict[int, str]]:
+    """Load COCO ground truth and COCO results into the arrays of this module.
+
+    Parameters
+    ----------
+    gt : path, JSON bytes, COCO dict, or GroundTruth
+        An annotation may carry ``difficult`` and ``iscrowd`` (0/1 or false/true); an
+        ``ignore`` field is not read.
+    predictions : path, JSON bytes, list of result dicts, dict with an ``annotations``
+        list, ndarray (n, 7), or Predictions
+        As :func:`evaluator.loading.load_predictions` accepts them.
+
+    Returns
+    -------
+    ground_truth : GroundTruthArrays
+        Annotations whose image or category is not declared are left out.
+    detections : DetectionArrays
+        Results whose category is not declared are left out, as pycocotools does.
+    category_names : dict of int to str
+        Every declared category, id to name.
+
+    Raises
+    ------
+    InputError
+        Malformed input, with its location (``predictions[17].bbox: ...``), or a result
+        on an image the ground truth does not have.
+
+    Warns
+    -----
+    DataWarning
+        Each warning of the loaders (results dropped, duplicate ids, ...).
+    """
+    ground = load_ground_truth(gt)
+    preds = load_predictions(predictions, ground)
+    for message in ground.warnings + preds.warnings:
+        warnings.warn(message, DataWarning, stacklevel=3)
+    declared = np.isin(ground.ann_image_ids, ground.image_ids) & np.isin(
+        ground.ann_category_ids, ground.category_ids
+    )
+    known = np.isin(preds.category_ids, ground.category_ids)
+    ground_truth = GroundTruthArrays(
+        ground.ann_image_ids[declared],
+        ground.ann_category_ids[declared],
+        ground.boxes[declared],
+        difficult=ground.difficult[declared],
+        iscrowd=ground.iscrowd[declared],
+        name="ground_truth.annotations",
+    )
+    detections = DetectionArrays(
+        preds.image_ids[known],
+        preds.category_ids[known],
+        preds.boxes[known],
+        preds.scores[known],
+        name="predictions",
+    )
+    names = dict(zip(ground.category_ids.tolist(), ground.category_names, strict=True))
+    return ground_truth, detections, names
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class VOCClassResult:
+    """VOC result for one category.
+
+    Attributes
+    ----------
+    category_id : int
+    name : str or None
+    ap : float
+        Average precision; NaN when the category has no non-difficult ground truth.
+    precision, recall : ndarray of shape (k,), dtype float64
+        After each of the ``k = tp + fp`` ranked detections that are not ignored.
+        ``recall`` is NaN throughout when ``n_gt == 0``.
+    score : ndarray of shape (k,), dtype float64
+        Score of those detections (non-increasing): the operating points of the curve.
+    n_gt : int
+        Non-difficult ground truth (the positives).
+    n_difficult : int
+        Difficult (or crowd) ground truth.
+    n_det : int
+        All detections of the category, ignored ones included.
+    tp, fp : int
+    n_ignored : int
+        Detections matched to difficult ground truth: ``n_det - tp - fp``.
+    """
+
+    category_id: int
+    name: str | None
+    ap: float
+    precision: NDArray[np.float64]
+    recall: NDArray[np.float64]
+    score: NDArray[np.float64]
+    n_gt: int
+    n_difficult: int
+    n_det: int
+    tp: int
+    fp: int
+    n_ignored: int
+
+    @property
+    def undefined_reason(self) -> str | None:
+        """Why ``ap`` is undefined, or None when it is defined."""
+        if self.n_gt > 0:
+            return None
+        if self.n_difficult > 0:
+            return "only difficult ground truth"
+        return "no ground truth"
+
+    def to_dict(self, curves: bool = False) -> dict[str, Any]:
+        """JSON-safe dict; ``AP`` is ``null`` with a ``reason`` when undefined."""
+        out: dict[str, Any] = {
+            "category_id": self.category_id,
+            "name": self.name,
+            "AP": None if np.isnan(self.ap) else float(self.ap),
+            "reason": self.undefined_reason,
+            "n_gt": self.n_gt,
+            "n_difficult": self.n_difficult,
+            "n_det": self.n_det,
+            "tp": self.tp,
+            "fp": self.fp,
+            "n_ignored": self.n_ignored,
+        }
+        if curves:
+            out["precision"] = self.precision.tolist()
+            out["recall"] = None if self.n_gt == 0 else self.recall.tolist()
+            out["score"] = self.score.tolist()
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class VOCResult:
+    """PASCAL VOC evaluation of a detection set.
+
+    Attributes
+    ----------
+    per_class : tuple of VOCClassResult
+        One per category, by ascending category id: every declared category and every
+        category seen in the ground truth or the detections.
+    mAP : float
+        Mean AP over the categories with ``n_gt > 0``; NaN when there is none.
+    iou_threshold : float
+    interpolation : {"all_point", "11_point"}
+    pixel_offset : int
+    """
+
+    per_class: tuple[VOCClassResult, ...]
+    mAP: float
+    iou_threshold: float
+    interpolation: Interpolation
+    pixel_offset: int
+
+    @property
+    def category_ids(self) -> NDArray[np.int64]:
+        """ndarray of shape (K,), dtype int64: the categories, in ``per_class`` order."""
+        return np.array([c.category_id for c in self.per_class], dtype=np.int64)
+
+    @property
+    def ap(self) -> NDArray[np.float64]:
+        """ndarray of shape (K,), dtype float64: AP per category, NaN where undefined."""
+        return np.array([c.ap for c in self.per_class], dtype=np.float64)
+
+    def __getitem__(self, category_id: int) -> VOCClassResult:
+        for c in self.per_class:
+            if c.category_id == category_id:
+                return c
+        raise KeyError(category_id)
+
+    def to_dict(self, curves: bool = False) -> dict[str, Any]:
+        """JSON-safe dict of the settings, ``mAP`` and ``per_class``.
+
+        Parameters
+        ----------
+        curves : bool
+            Also give each category's ``precision``, ``recall`` and ``score`` lists
+            (one entry per ranked detection, so possibly long).
+        """
+        defined = not np.isnan(self.mAP)
+        return {
+            "iou_threshold": self.iou_threshold,
+            "interpolation": self.interpolation,
+            "pixel_offset": self.pixel_offset,
+            "mAP": float(self.mAP) if defined else None,
+            "mAP_reason": None if defined else "no category has ground truth",
+            "n_categories_with_gt": sum(c.n_gt > 0 for c in self.per_class),
+            "per_class": [c.to_dict(curves) for c in self.per_class],
+        }
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _best_ground_truth(
+    gt: GroundTruthArrays, det: DetectionArrays, pixel_offset: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """For each detection, the same-image same-category ground truth it overlaps most.
+
+    Returns
+    -------
+    target : ndarray of shape (n_det,), dtype int64
+        Index into ``gt`` of the ground truth with the highest IoU (the first one on
+        equal IoU); -1 when the image has no ground truth of that category.
+    overlap : ndarray of shape (n_det,), dtype float64
+        That IoU; 0 where ``target`` is -1.
+    """
+    n_det = len(det)
+    target = np.full(n_det, -1, dtype=np.int64)
+    overlap = np.zeros(n_det, dtype=np.float64)
+    if n_det == 0 or len(gt) == 0:
+        return target, overlap
+    # Dense codes for (image, category), so that one integer names a group.
+    _, image_code = np.unique(np.concatenate([gt.image, det.image]), return_inverse=True)
+    categories, category_code = np.unique(
+        np.concatenate([gt.category, det.category]), return_inverse=True
+    )
+    key = image_code.astype(np.int64) * categories.shape[0] + category_code
+    gt_key, det_key = key[: len(gt)], key[len(gt) :]
+    gt_order = np.argsort(gt_key, kind="stable")  # groups in input order inside
+    sorted_key = gt_key[gt_order]
+    start = np.searchsorted(sorted_key, det_key, side="left")  # (n_det,)
+    count = np.searchsorted(sorted_key, det_key, side="right") - start  # (n_det,)
+    total = int(count.sum())
+    if total == 0:
+        return target, overlap
+    # One row per (detection, ground truth of its group), grouped by detection.
+    first_pair = np.cumsum(count) - count  # (n_det,)
+    pair_det = np.repeat(np.arange(n_det), count)  # (p,)
+    pair_gt = gt_order[start[pair_det] + np.arange(total) - first_pair[pair_det]]  # (p,)
+    # The +1 pixel convention: a box spans w + 1 pixels, so widen every box by the offset.
+    grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
+    iou = paired_iou(
+        det.bbox[pair_det] + grow, gt.bbox[pair_gt] + grow, np.zeros(total, dtype=bool)
+    )  # (p,)
+    matched = count > 0
+    best = np.maximum.reduceat(iou, first_pair[matched])  # (n_matched,)
+    overlap[matched] = best
+    at_max = np.flatnonzero(iou == overlap[pair_det])  # pairs reaching their maximum
+    dets_at_max, first = np.unique(pair_det[at_max], return_index=True)
+    target[dets_at_max] = pair_gt[at_max[first]]
+    return target, overlap
+
+
+def _sequential_sum(values: NDArray[np.float64]) -> float:
+    """Sum from first to last element, the order the reference tools use.
+
+    numpy's pairwise ``sum`` may differ from it in the last bit; published values were
+    produced with plain loops, and this reproduces them exactly.
+    """
+    return float(np.cumsum(values)[-1]) if values.shape[0] else 0.0
+
+
+def _average_precision(
+    precision: NDArray[np.float64], recall: NDArray[np.float64], interpolation: Interpolation
+) -> float:
+    """Area under the interpolated precision/recall curve of one category."""
+    if interpolation == "11_point":
+        if precision.shape[0] == 0:
+            return 0.0
+        envelope = np.maximum.accumulate(precision[::-1])[::-1]  # (k,)
+        reach = np.searchsorted(recall, _ELEVEN_RECALLS, side="left")  # first recall >= t
+        reached = reach < precision.shape[0]
+        points = np.where(reached, envelope[np.minimum(reach, precision.shape[0] - 1)], 0.0)
+        return _sequential_sum(points) / 11
+    mrec = np.concatenate([[0.0], recall, [1.0]])  # (k + 2,)
+    mpre = np.concatenate([[0.0], precision, [0.0]])
+    envelope = np.maximum.accumulate(mpre[::-1])[::-1]
+    steps = np.flatnonzero(mrec[1:] != mrec[:-1])
+    areas = (mrec[steps + 1] - mrec[steps]) * envelope[steps + 1]
+    return _sequential_sum(areas)
+
+
+def evaluate_voc(
+    ground_truth: GroundTruthArrays,
+    detections: DetectionArrays,
+    *,
+    iou_threshold: float = 0.5,
+    interpolation: Interpolation = "all_point",
+    pixel_offset: int = 0,
+    category_names: Mapping[int, str] | None = None,
+) -> VOCResult:
+    """PASCAL VOC average precision per category and mAP.
+
+    Parameters
+    ----------
+    ground_truth : GroundTruthArrays
+        ``difficult`` and ``iscrowd`` ground truth are both treated as VOC *difficult*:
+        not positives, and a detection matched to one is ignored.
+    detections : DetectionArrays
+    iou_threshold : float
+        A detection can match when its IoU is ``>= iou_threshold``; in ``(0, 1]``.
+    interpolation : {"all_point", "11_point"}
+        ``"all_point"`` as VOC2010 onwards, ``"11_point"`` as VOC2007.
+    pixel_offset : {0, 1}
+        1 selects the legacy devkit convention where a box covers ``w + 1`` by ``h + 1``
+        pixels in the intersection and the areas; 0 is the continuous (COCO) geometry.
+    category_names : mapping of int to str, optional
+        Names for the result; its keys are also reported when nothing else mentions them.
+
+    Returns
+    -------
+    VOCResult
+
+    Notes
+    -----
+    The module docstring gives the matching rules. Ties in score keep input order:
+    detections are stably sorted by descending score, so the earlier one ranks first.
+    """
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
+    if pixel_offset not in (0, 1):
+        raise ValueError(f"pixel_offset must be 0 or 1, got {pixel_offset!r}")
+    names = dict(category_names or {})
+    declared = np.fromiter(names, dtype=np.int64, count=len(names))
+    categories = np.union1d(np.union1d(ground_truth.category, detections.category), declared)
+
+    hard = ground_truth.difficult | ground_truth.iscrowd  # (n_gt,)
+    gt_code = np.searchsorted(categories, ground_truth.category)
+    n_pos = np.bincount(gt_code[~hard], minlength=categories.shape[0])  # (K,)
+    n_hard = np.bincount(gt_code[hard], minlength=categories.shape[0])  # (K,)
+
+    target, overlap = _best_ground_truth(ground_truth, detections, pixel_offset)
+    hit = (target >= 0) & (overlap >= iou_threshold)  # (n_det,)
+    ignored = np.zeros(len(detections), dtype=bool)
+    ignored[hit] = hard[target[hit]]
+    candidate = hit & ~ignored
+
+    # Rank: by category, then descending score, ties in input order (two stable sorts).
+    by_score = np.argsort(-detections.score, kind="stable")
+    rank = by_score[np.argsort(detections.category[by_score], kind="stable")]  # (n_det,)
+    ranked_candidate = np.flatnonzero(candidate[rank])
+    _, first = np.unique(target[rank][ranked_candidate], return_index=True)
+    tp = np.zeros(rank.shape[0], dtype=bool)  # in rank order
+    tp[ranked_candidate[first]] = True
+    kept = ~ignored[rank]  # in rank order
+
+    bounds = np.searchsorted(detections.category[rank], categories, side="left")
+    bounds = np.append(bounds, rank.shape[0])  # (K + 1,)
+    per_class = []
+    for k, category_id in enumerate(categories.tolist()):
+        segment = slice(bounds[k], bounds[k + 1])
+        keep = kept[segment]
+        tp_k = tp[segment][keep]
+        cum_tp = np.cumsum(tp_k)  # (k,) int64
+        cum_fp = np.cumsum(~tp_k)
+        precision = cum_tp / (cum_tp + cum_fp)
+        if n_pos[k] > 0:
+            recall = cum_tp / n_pos[k]
+            ap = _average_precision(precision, recall, interpolation)
+        else:
+            recall = np.full(cum_tp.shape[0], np.nan)
+            ap = float("nan")
+        n_det = int(bounds[k + 1] - bounds[k])
+        n_tp = int(cum_tp[-1]) if cum_tp.shape[0] else 0
+        per_class.append(
+            VOCClassResult(
+                category_id=category_id,
+                name=names.get(category_id),
+                ap=ap,
+                precision=_readonly(precision.astype(np.float64)),
+                recall=_readonly(recall.astype(np.float64)),
+                score=_readonly(detections.score[rank[segment]][keep]),
+                n_gt=int(n_pos[k]),
+                n_difficult=int(n_hard[k]),
+                n_det=n_det,
+                tp=n_tp,
+                fp=int(keep.sum()) - n_tp,
+                n_ignored=n_det - int(keep.sum()),
+            )
+        )
+    with_gt = n_pos > 0
+    aps = np.array([c.ap for c in per_class], dtype=np.float64)
+    mean_ap = _sequential_sum(aps[with_gt]) / int(with_gt.sum()) if with_gt.any() else float("nan")
+    return VOCResult(
+        per_class=tuple(per_class),
+        mAP=mean_ap,
+        iou_threshold=float(iou_threshold),
+        interpolation=interpolation,
+        pixel_offset=int(pixel_offset),
+    )
+
+
+def evaluate_voc_coco(
+    gt: Source | GroundTruth,
+    predictions: Source | Predictions | NDArray[Any],
+    *,
+    iou_threshold: float = 0.5,
+    interpolation: Interpolation = "all_point",
+    pixel_offset: int = 0,
+) -> VOCResult:
+    """:func:`evaluate_voc` on COCO ground truth and COCO results.
+
+    See :func:`coco_to_arrays` for the accepted input, its checks and warnings. Every
+    declared category appears in the result.
+    """
+    ground_truth, detections, names = coco_to_arrays(gt, predictions)
+    return evaluate_voc(
+        ground_truth,
+        detections,
+        iou_threshold=iou_threshold,
+        interpolation=interpolation,
+        pixel_offset=pixel_offset,
+        category_names=names,
+    )
