@@ -8,12 +8,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .confusion import detection_confusion_matrix
 from .errors import DataWarning
 from .loading import GroundTruth, Predictions, Source, load_ground_truth, load_predictions
 from .matching import Progress, match_detections
+from .operating_point import operating_points
 from .params import CocoParams, Mode
 from .ranking import accumulate
 from .report import CocoReport
+from .voc import arrays_from_loaded, evaluate_voc
 
 
 def evaluate_coco(
@@ -27,6 +30,8 @@ def evaluate_coco(
     use_cats: bool = True,
     mode: Mode = "pycocotools",
     unknown_categories: Literal["drop", "error"] = "drop",
+    score_threshold: float | None = None,
+    extras: bool = False,
     progress: Progress | None = None,
 ) -> CocoReport:
     """Evaluate bbox detections the way pycocotools' ``COCOeval`` does, to the bit.
@@ -43,6 +48,13 @@ def evaluate_coco(
         See :class:`evaluator.params.CocoParams`.
     unknown_categories : {"drop", "error"}
         Results whose category the ground truth lacks: dropped with a warning, or an error.
+    score_threshold : float, optional
+        Also report precision, recall and F1 at this score (section ``operating_points``;
+        the F1-optimal thresholds are always there).
+    extras : bool
+        Add the sections that cost extra time: ``voc`` (PASCAL VOC AP at IoU 0.5,
+        all-point and 11-point) and ``confusion_matrix`` (at ``score_threshold``, or at
+        the pooled F1-optimal threshold).
     progress : callable, optional
         Called with the fraction done, in [0, 1].
 
@@ -67,11 +79,31 @@ def evaluate_coco(
     preds = load_predictions(predictions, gt, unknown_categories=unknown_categories)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)
-    return evaluate_loaded(gt, preds, params, progress)
+    return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
+
+
+def _extra_sections(gt: GroundTruth, preds: Predictions, score_threshold: float) -> dict[str, Any]:
+    """The ``voc`` and ``confusion_matrix`` report sections."""
+    ground_truth, detections, names = arrays_from_loaded(gt, preds)
+    voc = {
+        interpolation: evaluate_voc(
+            ground_truth, detections, interpolation=interpolation, category_names=names
+        ).to_dict()
+        for interpolation in ("all_point", "11_point")
+    }
+    confusion = detection_confusion_matrix(
+        ground_truth, detections, score_threshold=score_threshold, category_names=names
+    )
+    return {"voc": voc, "confusion_matrix": confusion.to_dict()}
 
 
 def evaluate_loaded(
-    gt: GroundTruth, preds: Predictions, params: CocoParams, progress: Progress | None = None
+    gt: GroundTruth,
+    preds: Predictions,
+    params: CocoParams,
+    score_threshold: float | None = None,
+    extras: bool = False,
+    progress: Progress | None = None,
 ) -> CocoReport:
     """:func:`evaluate_coco` on loaded, validated input."""
     matching = match_detections(gt, preds, params, progress)
@@ -93,6 +125,15 @@ def evaluate_loaded(
         "n_pred": n_pred.astype(np.int64),
         "warnings": gt.warnings + preds.warnings,
     }
+    points = operating_points(matching, params, category_ids, score_threshold=score_threshold)
+    sections: dict[str, Any] = {"operating_points": points.to_dict()}
+    if extras:
+        threshold = score_threshold
+        if threshold is None or not np.isfinite(threshold):
+            best = points.overall_best_f1.threshold
+            threshold = best if np.isfinite(best) else 0.0
+        sections.update(_extra_sections(gt, preds, threshold))
+    fields["sections"] = sections
     report = CocoReport.from_arrays(acc.precision, acc.recall, acc.scores, params, **fields)
     if progress is not None:
         progress(1.0)

@@ -271,6 +271,13 @@ def coco_to_arrays(
     preds = load_predictions(predictions, ground)
     for message in ground.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=3)
+    return arrays_from_loaded(ground, preds)
+
+
+def arrays_from_loaded(
+    ground: GroundTruth, preds: Predictions
+) -> tuple[GroundTruthArrays, DetectionArrays, dict[int, str]]:
+    """:func:`coco_to_arrays` on already loaded (and warned about) input."""
     declared = np.isin(ground.ann_image_ids, ground.image_ids) & np.isin(
         ground.ann_category_ids, ground.category_ids
     )
