@@ -1,0 +1,170 @@
+"""The ``deteval`` command: evaluate, check, and (when installed) the service commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .coco import evaluate_coco
+from .errors import DataWarning, InputError
+from .report import CocoReport
+from .summary import STAT_NAMES
+from .tables import operating_point_lines, per_class_lines, stat_value, summary_lines
+
+EXIT_OK, EXIT_BELOW_FLOOR, EXIT_BAD_INPUT = 0, 1, 2
+METRIC_NAMES = (*STAT_NAMES, "VOC50")
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; silent when the stream is not a terminal."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.enabled = stream.isatty()
+
+    def __call__(self, fraction: float) -> None:
+        if not self.enabled:
+            return
+        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r evaluating [{bar}] {fraction:4.0%}")
+        if fraction >= 1.0:
+            self.stream.write("\r" + " " * (self.width + 24) + "\r")
+        self.stream.flush()
+
+
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ground_truth", type=Path, help="COCO ground-truth JSON")
+    parser.add_argument("predictions", type=Path, help="COCO results JSON (list, or {annotations})")
+    parser.add_argument("--iou-thresholds", type=float, nargs="+", metavar="T")
+    parser.add_argument("--max-dets", type=int, nargs="+", metavar="N")
+    parser.add_argument("--class-agnostic", action="store_true", help="pycocotools' useCats=0")
+    parser.add_argument(
+        "--mode",
+        choices=["pycocotools", "corrected"],
+        default="pycocotools",
+        help="corrected: fix pycocotools' id-0, duplicate-id, ignore and stats[0] quirks",
+    )
+    parser.add_argument("--score-threshold", type=float, help="also report P/R/F1 at this score")
+    parser.add_argument("--no-extras", action="store_true", help="skip VOC and confusion matrix")
+
+
+def _parse_floor(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in METRIC_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(METRIC_NAMES)}, got {text!r}"
+        )
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: {value!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deteval", description="Object-detection evaluation identical to pycocotools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    evaluate = sub.add_parser("evaluate", help="print the COCO summary and a per-class table")
+    _add_evaluation_options(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print only the report JSON")
+    evaluate.set_defaults(func=_evaluate)
+    check = sub.add_parser("check", help="exit 1 when a metric is below its floor (for CI)")
+    _add_evaluation_options(check)
+    check.add_argument(
+        "--min",
+        dest="floors",
+        type=_parse_floor,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"a floor, e.g. AP=0.30 (names: {', '.join(METRIC_NAMES)})",
+    )
+    check.set_defaults(func=_check)
+    try:
+        from service.cli import register
+    except ImportError:  # the service extra is not installed
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def _run_evaluation(args: argparse.Namespace) -> CocoReport:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        report = evaluate_coco(
+            args.ground_truth,
+            args.predictions,
+            iou_thresholds=args.iou_thresholds,
+            max_dets=args.max_dets,
+            use_cats=not args.class_agnostic,
+            mode=args.mode,
+            score_threshold=args.score_threshold,
+            extras=not args.no_extras,
+            progress=ProgressBar(sys.stderr),
+        )
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return report
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    report = _run_evaluation(args)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    lines = summary_lines(report)
+    voc = report.sections.get("voc", {})
+    for key, label in (("all_point", "all-point"), ("11_point", "11-point")):
+        if key in voc:
+            value = voc[key]["mAP"]
+            shown = "-" if value is None else f"{value:0.3f}"
+            lines.append(f" PASCAL VOC mAP @[ IoU=0.50 | {label:>9s} ] = {shown}")
+    lines += operating_point_lines(report)
+    print("\n".join(lines + [""] + per_class_lines(report)))
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    if not args.floors:
+        print("error: give at least one floor, e.g. --min AP=0.30", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if any(name == "VOC50" for name, _ in args.floors):
+        args.no_extras = False
+    report = _run_evaluation(args)
+    failed = False
+    for name, floor in args.floors:
+        value = stat_value(report, name)
+        ok = value is not None and value >= floor
+        failed |= not ok
+        shown = "undefined" if value is None else f"{value:.4f}"
+        print(f"{'ok  ' if ok else 'FAIL'} {name} = {shown} (floor {floor:.4f})")
+    return EXIT_BELOW_FLOOR if failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:  # invalid options, e.g. iou thresholds outside [0, 1]
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # e.g. `deteval evaluate ... | head`
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
