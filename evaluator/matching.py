@@ -84,8 +84,9 @@ class Matching:
     det_rank : ndarray of shape (D,), dtype int64
         0 for the best-scored detection of its group.
     det_score : ndarray of shape (D,), dtype float64
-    matched_gt : ndarray of shape (A, T, D), dtype int32
-        Index into ``gt`` of the match at each area range and IoU threshold, -1 if none.
+    matched_gt : ndarray of shape (T, D), dtype int32
+        Index into ``gt`` of the match at each IoU threshold in the first area range
+        (``"all"`` by default), -1 if none.
     true_positive, ignored : ndarray of shape (A, T, D), dtype bool
         A detection that is neither is a false positive.
     gt : EvaluatedGroundTruth
@@ -244,7 +245,7 @@ def _greedy_match(
     gt_ignored: NDArray[np.bool_],
     thresholds: NDArray[np.float64],
     n_dets: int,
-) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
+) -> NDArray[np.int32]:
     """Greedy matching at every threshold for one area range.
 
     Parameters
@@ -260,14 +261,11 @@ def _greedy_match(
     -------
     matched_gt : ndarray of shape (T, D), dtype int32
         Matched ground truth of each detection at each threshold, -1 if none.
-    matched_ignored : ndarray of shape (T, D), dtype bool
-        Whether that ground truth is ignored (False where unmatched).
     """
     n_thr = thresholds.shape[0]
     matched = np.full((n_thr, n_dets), -1, dtype=np.int32)
-    matched_ignored = np.zeros((n_thr, n_dets), dtype=bool)
     if pair_det.size == 0:
-        return matched, matched_ignored
+        return matched
     used = np.zeros((n_thr, gt_crowd.shape[0]), dtype=bool)  # non-crowd ground truths taken
     rank_of_pair = det_rank[pair_det]
     bounds = np.flatnonzero(np.r_[True, rank_of_pair[1:] != rank_of_pair[:-1], True])
@@ -295,9 +293,8 @@ def _greedy_match(
         t_idx, d_idx = np.nonzero(last_hit >= 0)
         chosen = gt[last_hit[t_idx, d_idx]]
         matched[t_idx, det[seg_start[d_idx]]] = chosen
-        matched_ignored[t_idx, det[seg_start[d_idx]]] = ~take_regular[t_idx, d_idx]
         used[t_idx, chosen] = True
-    return matched, matched_ignored
+    return matched
 
 
 def match_detections(
@@ -334,23 +331,62 @@ def match_detections(
     by_rank = np.lexsort((pair_gt, pair_det, det_rank[pair_det]))
     pair_det, pair_gt, pair_iou = pair_det[by_rank], pair_gt[by_rank], pair_iou[by_rank]
 
+    # Only detections with a candidate pair can match; the greedy step works on those,
+    # numbered 0..C-1 in `candidates`.
+    candidates, pair_cand = np.unique(pair_det, return_inverse=True)  # (C,), (P,)
+    cand_rank = det_rank[candidates]
     n_area, n_thr, n_det = len(params.area_ranges), thresholds.shape[0], det_src.shape[0]
-    matched = np.empty((n_area, n_thr, n_det), dtype=np.int32)
-    true_positive = np.empty((n_area, n_thr, n_det), dtype=bool)
+    n_cand = candidates.shape[0]
+    matched = np.full((n_thr, n_det), -1, dtype=np.int32)
+    true_positive = np.zeros((n_area, n_thr, n_det), dtype=bool)
     ignored = np.empty((n_area, n_thr, n_det), dtype=bool)
     gt_ignored = np.empty((n_area, gts.source.shape[0]), dtype=bool)
+    several_candidates = np.bincount(pair_cand, minlength=n_cand)[pair_cand] > 1  # (P,)
+    cand_group = det_group[candidates]
+    first_area: NDArray[np.int32] | None = None
     for a, (_, lo, hi) in enumerate(params.area_ranges):
         gt_ignored[a] = gts.ignore | (gts.areas < lo) | (gts.areas > hi)
-        m, matched_ignored = _greedy_match(
-            pair_det, pair_gt, pair_iou, det_rank, gts.crowd, gt_ignored[a], thresholds, n_det
-        )
+        if first_area is None:
+            m = _greedy_match(
+                pair_cand,
+                pair_gt,
+                pair_iou,
+                cand_rank,
+                gts.crowd,
+                gt_ignored[a],
+                thresholds,
+                n_cand,
+            )
+            first_area = m
+        else:
+            # The ignore flags only steer a detection that has several candidates whose
+            # flags differ from those of area range 0; elsewhere the matches are the same.
+            sensitive = several_candidates & (gt_ignored[a][pair_gt] != gt_ignored[0][pair_gt])
+            redo = np.isin(cand_group, np.unique(cand_group[pair_cand[sensitive]]))  # (C,)
+            redo_pairs = redo[pair_cand]
+            m = first_area
+            if redo_pairs.any():
+                m_redo = _greedy_match(
+                    pair_cand[redo_pairs],
+                    pair_gt[redo_pairs],
+                    pair_iou[redo_pairs],
+                    cand_rank,
+                    gts.crowd,
+                    gt_ignored[a],
+                    thresholds,
+                    n_cand,
+                )
+                m = np.where(redo[None, :], m_redo, first_area)
         # pycocotools' dtm != 0; a trailing False makes index -1 (no match) read as False.
         no_id_zero = gts.counts_as_match.all()
-        counted = m >= 0 if no_id_zero else np.append(gts.counts_as_match, False)[m]
+        counted = m >= 0 if no_id_zero else np.append(gts.counts_as_match, False)[m]  # (T, C)
         outside = (det_area < lo) | (det_area > hi)  # (D,)
-        ignored[a] = matched_ignored | (~counted & outside[None, :])
-        true_positive[a] = counted & ~ignored[a]
-        matched[a] = m
+        ignored[a] = outside[None, :]  # unmatched detections outside the range are ignored
+        cand_ignored = np.append(gt_ignored[a], False)[m] | (~counted & outside[candidates])
+        ignored[a][:, candidates] = cand_ignored
+        true_positive[a][:, candidates] = counted & ~cand_ignored
+        if a == 0:
+            matched[:, candidates] = m
         if progress is not None:
             progress(0.8 * (a + 1) / n_area)
 
