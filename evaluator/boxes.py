@@ -44,10 +44,16 @@ def box_convert(boxes: ArrayLike, in_fmt: BoxFormat, out_fmt: BoxFormat) -> NDAr
     -------
     ndarray of shape (..., 4), floating dtype of the input (float64 for integer input)
     """
+    return _convert(_as_boxes(boxes), in_fmt, out_fmt)
+
+
+def _convert(
+    b: NDArray[np.floating], in_fmt: BoxFormat, out_fmt: BoxFormat
+) -> NDArray[np.floating]:
+    """:func:`box_convert` on an array already validated by :func:`_as_boxes`."""
     for fmt in (in_fmt, out_fmt):
         if fmt not in _FORMATS:
             raise ValueError(f"unknown box format {fmt!r}; expected one of {_FORMATS}")
-    b = _as_boxes(boxes)
     if in_fmt == out_fmt:
         return b.copy()
     a0, a1, a2, a3 = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
@@ -68,13 +74,26 @@ def box_convert(boxes: ArrayLike, in_fmt: BoxFormat, out_fmt: BoxFormat) -> NDAr
 def box_area(boxes: ArrayLike, fmt: BoxFormat = "xyxy") -> NDArray[np.floating]:
     """Area of each box.
 
+    Parameters
+    ----------
+    boxes : array_like of shape (..., 4)
+    fmt : {"xyxy", "xywh", "cxcywh"}
+
     Returns
     -------
-    ndarray of shape (...,)
+    ndarray of shape (...,), floating dtype of the input (float64 for integer input)
         ``width * height``; a box with a negative side has a negative area.
     """
-    b = box_convert(boxes, fmt, "xywh") if fmt != "xywh" else _as_boxes(boxes)
+    b = _convert(_as_boxes(boxes), fmt, "xywh") if fmt != "xywh" else _as_boxes(boxes)
     return b[..., 2] * b[..., 3]
+
+
+def _pairwise_xyxy(boxes: ArrayLike, fmt: BoxFormat, name: str) -> NDArray[np.floating]:
+    """One set of a pairwise function: validated shape (n, 4), converted to xyxy."""
+    array = _as_boxes(boxes, name)
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected an array of shape (n, 4), got {array.shape}")
+    return _convert(array, fmt, "xyxy")
 
 
 def _intersection_union(
@@ -125,8 +144,8 @@ def box_iou(
     iou : ndarray of shape (n, m), dtype float64 (or the input's floating dtype)
         ``iou[i, j]`` is the IoU of ``boxes1[i]`` and ``boxes2[j]``; 0 where the union is 0.
     """
-    b1 = box_convert(boxes1, fmt, "xyxy").reshape(-1, 4)
-    b2 = box_convert(boxes2, fmt, "xyxy").reshape(-1, 4)
+    b1 = _pairwise_xyxy(boxes1, fmt, "boxes1")
+    b2 = _pairwise_xyxy(boxes2, fmt, "boxes2")
     inter, union, _ = _intersection_union(b1, b2)
     if iscrowd is not None:
         crowd = np.asarray(iscrowd, dtype=bool).reshape(-1)
@@ -137,10 +156,26 @@ def box_iou(
     return _safe_divide(inter, union)
 
 
-def crowd_iou(detections: ArrayLike, crowd_regions: ArrayLike, fmt: BoxFormat = "xyxy"):
-    """COCO's IoU against crowd regions: intersection over the *detection's* area, (n, m)."""
-    m = _as_boxes(crowd_regions, "crowd_regions").reshape(-1, 4).shape[0]
-    return box_iou(detections, crowd_regions, fmt, iscrowd=np.ones(m, dtype=bool))
+def crowd_iou(
+    detections: ArrayLike, crowd_regions: ArrayLike, fmt: BoxFormat = "xyxy"
+) -> NDArray[np.floating]:
+    """COCO's IoU against crowd regions: intersection over the *detection's* area.
+
+    Parameters
+    ----------
+    detections : array_like of shape (n, 4)
+    crowd_regions : array_like of shape (m, 4)
+    fmt : {"xyxy", "xywh", "cxcywh"}
+
+    Returns
+    -------
+    iou : ndarray of shape (n, m)
+        ``area(detections[i] ∩ crowd_regions[j]) / area(detections[i])``; 0 for a
+        detection of area 0.
+    """
+    dets = _pairwise_xyxy(detections, fmt, "detections")
+    regions = _pairwise_xyxy(crowd_regions, fmt, "crowd_regions")
+    return box_iou(dets, regions, "xyxy", iscrowd=np.ones(regions.shape[0], dtype=bool))
 
 
 def generalized_box_iou(
@@ -148,17 +183,26 @@ def generalized_box_iou(
 ) -> NDArray[np.floating]:
     """Pairwise generalized IoU (Rezatofighi et al., 2019).
 
+    Parameters
+    ----------
+    boxes1 : array_like of shape (n, 4)
+    boxes2 : array_like of shape (m, 4)
+    fmt : {"xyxy", "xywh", "cxcywh"}
+        Format of both sets.
+
+    Returns
+    -------
+    giou : ndarray of shape (n, m), dtype float64 (or the input's floating dtype)
+
     Notes
     -----
     ``GIoU = IoU - (C - A∪B) / C`` where ``C`` is the area of the smallest box enclosing
     both. It lies in ``(-1, 1]``; unlike IoU it still ranks boxes that do not overlap.
-
-    Returns
-    -------
-    giou : ndarray of shape (n, m)
+    When one box contains the other, ``C = A∪B`` and GIoU equals IoU. Each ratio is 0
+    where its denominator is 0 (two boxes of area 0 on one line or point).
     """
-    b1 = box_convert(boxes1, fmt, "xyxy").reshape(-1, 4)
-    b2 = box_convert(boxes2, fmt, "xyxy").reshape(-1, 4)
+    b1 = _pairwise_xyxy(boxes1, fmt, "boxes1")
+    b2 = _pairwise_xyxy(boxes2, fmt, "boxes2")
     inter, union, enclosing = _intersection_union(b1, b2)
     iou = _safe_divide(inter, union)
     return iou - _safe_divide(enclosing - union, enclosing)

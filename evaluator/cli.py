@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -51,8 +52,20 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         default="pycocotools",
         help="corrected: fix pycocotools' id-0, duplicate-id, ignore and stats[0] quirks",
     )
-    parser.add_argument("--score-threshold", type=float, help="also report P/R/F1 at this score")
+    parser.add_argument(
+        "--score-threshold", type=_finite_float, help="also report P/R/F1 at this score"
+    )
     parser.add_argument("--no-extras", action="store_true", help="skip VOC and confusion matrix")
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def _parse_floor(text: str) -> tuple[str, float]:
@@ -62,9 +75,13 @@ def _parse_floor(text: str) -> tuple[str, float]:
             f"expected NAME=VALUE with NAME one of {', '.join(METRIC_NAMES)}, got {text!r}"
         )
     try:
-        return name, float(value)
+        floor = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: {value!r} is not a number") from None
+    # Every metric lies in [0, 1]; AP=30 (a percentage) could never pass.
+    if not 0.0 <= floor <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the floor must lie in [0, 1]")
+    return name, floor
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,8 +136,8 @@ def _run_evaluation(args: argparse.Namespace) -> CocoReport:
 def _evaluate(args: argparse.Namespace) -> int:
     report = _run_evaluation(args)
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
+        # Serialise fully before writing, so a failure cannot leave half a document.
+        sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
         return EXIT_OK
     lines = summary_lines(report)
     voc = report.sections.get("voc", {})
@@ -152,7 +169,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``deteval`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code.
+
+    0: done (and every floor met); 1: ``check`` found a metric below its floor;
+    2: bad usage or bad input, with the reason on stderr.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a usage error argparse has printed (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
         return int(args.func(args))
     except InputError as exc:

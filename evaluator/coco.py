@@ -111,12 +111,16 @@ def evaluate_loaded(
     if params.use_cats:
         category_ids = gt.category_ids
         names = gt.category_names
-        n_pred = np.bincount(matching.det_category, minlength=category_ids.shape[0])
+        known = np.isin(preds.category_ids, category_ids)
+        n_pred = np.bincount(
+            np.searchsorted(category_ids, preds.category_ids[known]),
+            minlength=category_ids.shape[0],
+        )
         area_all = params.area_labels.index("all") if "all" in params.area_labels else 0
     else:
         category_ids = np.array([-1], dtype=np.int64)
         names = ("all",)
-        n_pred = np.array([matching.det_source.shape[0]])
+        n_pred = np.array([int(np.isin(preds.category_ids, gt.category_ids).sum())])
         area_all = params.area_labels.index("all") if "all" in params.area_labels else 0
     fields: dict[str, Any] = {
         "category_ids": category_ids,

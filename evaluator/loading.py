@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -303,8 +304,29 @@ def _walk_predictions(doc: Any) -> list[_Prediction]:
 # --- structs to columns, value checks -----------------------------------------------------
 
 
-def _column(items: Sequence[Any], field: str, dtype: Any) -> NDArray[Any]:
-    return np.fromiter((getattr(o, field) for o in items), dtype=dtype, count=len(items))
+def _column(items: Sequence[Any], field: str, dtype: Any, loc: str = "") -> NDArray[Any]:
+    try:
+        return np.fromiter(map(attrgetter(field), items), dtype=dtype, count=len(items))
+    except OverflowError:  # an integer id beyond int64
+        limit = np.iinfo(np.int64)
+        i = next(i for i, o in enumerate(items) if not limit.min <= getattr(o, field) <= limit.max)
+        value = getattr(items[i], field)
+        raise InputError(f"{loc}[{i}].{field}", f"must fit in 64 bits, got {value}") from None
+
+
+def _flag_column(items: Sequence[Any], field: str, loc: str) -> NDArray[np.bool_]:
+    """A 0/1/true/false field as bool; None (absent) reads as False."""
+    values = np.fromiter(
+        (int(v) if v is not None else 0 for v in map(attrgetter(field), items)),
+        dtype=np.int64,
+        count=len(items),
+    )
+    bad = (values != 0) & (values != 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        shown = getattr(items[i], field)
+        raise InputError(f"{loc}[{i}].{field}", f"expected 0, 1, true or false, got {shown!r}")
+    return values.astype(bool)
 
 
 def _box_column(items: Sequence[Any]) -> NDArray[np.float64]:
@@ -333,7 +355,7 @@ def _check_values(values: NDArray[np.float64], loc: str, field: str, minimum: fl
     if bad.any():
         i = int(np.argmax(bad))
         rule = "a finite number" if minimum is None else f"a finite number >= {minimum:g}"
-        raise InputError(f"{loc}[{i}].{field}", f"must be {rule}, got {values[i]!r}")
+        raise InputError(f"{loc}[{i}].{field}", f"must be {rule}, got {float(values[i])!r}")
 
 
 def _duplicates(ids: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -349,11 +371,11 @@ def _preview(values: NDArray[Any], limit: int = 5) -> str:
 def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
     root = "ground_truth"
     warnings: list[str] = []
-    image_ids = _column(doc.images, "id", np.int64)
+    image_ids = _column(doc.images, "id", np.int64, f"{root}.images")
     dup_images = _duplicates(image_ids)
     if dup_images.size:
         warnings.append(f"{root}.images: duplicate image ids ({_preview(dup_images)}); kept once")
-    cat_ids_all = _column(doc.categories, "id", np.int64)
+    cat_ids_all = _column(doc.categories, "id", np.int64, f"{root}.categories")
     category_ids, first = np.unique(cat_ids_all, return_index=True)
     if category_ids.size < cat_ids_all.size:
         warnings.append(f"{root}.categories: duplicate category ids; the first name is kept")
@@ -375,9 +397,8 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
             "(pycocotools would fail)"
         )
     _check_values(areas, loc, "area", 0.0)
-    ann_ids = _column(anns, "id", np.int64)
-    ignore_raw = [o.ignore for o in anns]
-    has_ignore = any(v is not None for v in ignore_raw)
+    ann_ids = _column(anns, "id", np.int64, loc)
+    has_ignore = any(o.ignore is not None for o in anns)
     if has_ignore:
         warnings.append(
             f"{loc}: the 'ignore' field is present; pycocotools overwrites it with 'iscrowd' "
@@ -394,8 +415,8 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
             f"{loc}: duplicate annotation ids ({_preview(dup_anns)}); pycocotools replaces each "
             "by the last annotation with that id (mode='corrected' keeps them all)"
         )
-    ann_image_ids = _column(anns, "image_id", np.int64)
-    ann_category_ids = _column(anns, "category_id", np.int64)
+    ann_image_ids = _column(anns, "image_id", np.int64, loc)
+    ann_category_ids = _column(anns, "category_id", np.int64, loc)
     unknown_img = ~np.isin(ann_image_ids, image_ids)
     if unknown_img.any():
         i = int(np.argmax(unknown_img))
@@ -419,9 +440,9 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
         ann_category_ids=ann_category_ids,
         boxes=boxes,
         areas=areas,
-        iscrowd=np.fromiter((bool(o.iscrowd) for o in anns), bool, len(anns)),
-        ignore=np.fromiter((bool(v) for v in ignore_raw), bool, len(anns)),
-        difficult=np.fromiter((bool(o.difficult) for o in anns), bool, len(anns)),
+        iscrowd=_flag_column(anns, "iscrowd", loc),
+        ignore=_flag_column(anns, "ignore", loc),
+        difficult=_flag_column(anns, "difficult", loc),
         warnings=tuple(warnings),
     )
 
@@ -441,16 +462,14 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     if isinstance(src, GroundTruth):
         return src
     root = "ground_truth"
-    if isinstance(src, dict):
+    if isinstance(src, dict | list):
         doc = _walk_ground_truth(src)
     else:
-        if isinstance(src, list):
-            raise InputError(root, "expected a COCO object with 'images' and 'categories'")
         data = src if isinstance(src, bytes) else _read_bytes(src, root)
         try:
             with _gc_paused():
                 doc = _GT_DECODER.decode(data)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, UnicodeDecodeError):
             with _gc_paused():
                 doc = _walk_ground_truth(_parse_slow(data, root))
     with _gc_paused():
@@ -458,11 +477,15 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
 
 
 def _decode_predictions(data: bytes) -> list[_Prediction]:
-    head = data[:64].lstrip()
-    decoder = _PRED_DICT_DECODER if head.startswith(b"{") else _PRED_LIST_DECODER
+    decoder = _PRED_DICT_DECODER if _holds_object(data) else _PRED_LIST_DECODER
     with _gc_paused():
         decoded = decoder.decode(data)
     return decoded.annotations if isinstance(decoded, _PredictionFile) else decoded
+
+
+def _holds_object(data: bytes) -> bool:
+    """Whether a JSON document is an object (rather than a list)."""
+    return data[:64].lstrip().startswith(b"{")
 
 
 def _predictions_from_array(array: NDArray[Any]) -> tuple[NDArray[Any], ...]:
@@ -508,11 +531,10 @@ def load_predictions(
         ground truth (pycocotools refuses these too), or with ``unknown_categories="error"``
         an unknown category id.
     """
+    root = "predictions.annotations" if isinstance(src, dict) else "predictions"
     if isinstance(src, Predictions):
         preds = src
-        root = "predictions"
     else:
-        root = "predictions"
         if isinstance(src, np.ndarray):
             image_ids, category_ids, boxes, scores = _predictions_from_array(src)
         else:
@@ -523,16 +545,16 @@ def load_predictions(
                 data = src if isinstance(src, bytes) else _read_bytes(src, root)
                 try:
                     items = _decode_predictions(data)
-                except msgspec.MsgspecError:
+                except (msgspec.MsgspecError, UnicodeDecodeError):
                     with _gc_paused():
                         items = _walk_predictions(_parse_slow(data, root))
-            image_ids = _column(items, "image_id", np.int64)
-            category_ids = _column(items, "category_id", np.int64)
+                if _holds_object(data):
+                    root = "predictions.annotations"
+            image_ids = _column(items, "image_id", np.int64, root)
+            category_ids = _column(items, "category_id", np.int64, root)
             boxes = _box_column(items)
             scores = _column(items, "score", np.float64)
         preds = Predictions(image_ids, category_ids, boxes, scores)
-    if isinstance(src, dict):
-        root = "predictions.annotations"
     _check_boxes(preds.boxes, root)
     _check_values(preds.scores, root, "score", None)
     warnings = list(preds.warnings)

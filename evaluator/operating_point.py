@@ -70,8 +70,8 @@ def _curve(
     last_of_score = np.flatnonzero(np.r_[scores[1:] != scores[:-1], True])
     return (
         scores[last_of_score],
-        np.cumsum(tp)[last_of_score],
-        np.cumsum(fp)[last_of_score],
+        np.cumsum(tp, dtype=np.int64)[last_of_score],
+        np.cumsum(fp, dtype=np.int64)[last_of_score],
     )
 
 
@@ -82,15 +82,20 @@ def _point(
     n_positive: int,
     threshold: float | None,
 ) -> OperatingPoint:
-    """The point at ``threshold``; ``None`` picks the threshold of best F1 (highest on ties)."""
+    """The point at ``threshold``; ``None`` picks the threshold of best F1 (highest on ties).
+
+    Without a best threshold (no detections, or no positives so that F1 is undefined)
+    the threshold is NaN and the point keeps nothing: 0 TP, 0 FP, recall 0 (NaN without
+    positives).
+    """
     if threshold is None:
         thresholds, tp_count, fp_count = _curve(scores, tp, fp)
         _, _, f1 = _rates(tp_count, fp_count, n_positive)
         if thresholds.size == 0 or np.isnan(f1).all():
-            return OperatingPoint(float("nan"), 0, 0, n_positive, np.nan, np.nan, np.nan)
-        best = int(np.nanargmax(f1))
-        threshold = float(thresholds[best])
-    kept = scores >= threshold
+            threshold = float("nan")
+        else:
+            threshold = float(thresholds[int(np.nanargmax(f1))])
+    kept = scores >= threshold  # all False for a NaN threshold
     tp_n, fp_n = int(tp[kept].sum()), int(fp[kept].sum())
     p, r, f = (float(v[0]) for v in _rates(np.array([tp_n]), np.array([fp_n]), n_positive))
     return OperatingPoint(float(threshold), tp_n, fp_n, n_positive, p, r, f)
@@ -162,7 +167,21 @@ def operating_points(
     iou_threshold : float, optional
         One of ``params.iou_thresholds``; by default 0.5, or the first threshold when 0.5
         is not evaluated.
+    score_threshold : float, optional
+        Also give the points at this score (detections scoring at least this are kept).
+
+    Returns
+    -------
+    OperatingPoints
+
+    Raises
+    ------
+    ValueError
+        ``score_threshold`` is not a finite number, or ``iou_threshold`` is not evaluated.
     """
+    if score_threshold is not None and not np.isfinite(score_threshold):
+        # A NaN or infinite threshold would also end up in the report, which must be JSON.
+        raise ValueError(f"score_threshold: expected a finite number, got {score_threshold}")
     if iou_threshold is None:
         has_half = (params.iou_thresholds == 0.5).any()
         iou_threshold = 0.5 if has_half else float(params.iou_thresholds[0])

@@ -1,0 +1,67 @@
+"""The public surface of ``evaluator``: one sorted ``__all__``, light imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import evaluator
+
+# The library names DESIGN.md promises (contract).
+CONTRACT = {"evaluate_coco", "box_iou", "generalized_box_iou"}
+# Heavy or service-side packages the evaluator must not pull in.
+FORBIDDEN = ("fastapi", "celery", "redis", "torch", "service", "workers")
+
+
+def test_all_is_sorted_unique_and_importable() -> None:
+    names = evaluator.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert getattr(evaluator, name) is not None
+    namespace: dict[str, object] = {}
+    exec("from evaluator import *", namespace)
+    assert set(names) <= set(namespace)
+
+
+def test_all_lists_every_public_name() -> None:
+    public = {
+        name
+        for name, value in vars(evaluator).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(evaluator.__all__)
+
+
+def test_contract_names_are_exported() -> None:
+    assert set(evaluator.__all__) >= CONTRACT
+
+
+def test_public_objects_have_docstrings() -> None:
+    missing = [name for name in evaluator.__all__ if not getattr(evaluator, name).__doc__]
+    assert missing == []
+
+
+def _modules_after_import(statement: str) -> set[str]:
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_import_evaluator_stays_light() -> None:
+    modules = _modules_after_import("import evaluator")
+    assert "evaluator" in modules  # the probe itself works
+    loaded = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN)
+    assert loaded == []
+
+
+def test_import_evaluator_cli_stays_light() -> None:
+    # The service commands are only looked up when the parser is built.
+    modules = _modules_after_import("import evaluator.cli")
+    assert "evaluator.cli" in modules
+    loaded = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN)
+    assert loaded == []
