@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .cli_reports import add_commands, error_breakdown_lines, write_html
 from .coco import evaluate_coco
 from .errors import DataWarning, InputError
 from .report import CocoReport
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="print the COCO summary and a per-class table")
     _add_evaluation_options(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print only the report JSON")
+    evaluate.add_argument("--html", type=Path, metavar="OUT", help="also write the HTML report")
     evaluate.set_defaults(func=_evaluate)
     check = sub.add_parser("check", help="exit 1 when a metric is below its floor (for CI)")
     _add_evaluation_options(check)
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a floor, e.g. AP=0.30 (names: {', '.join(METRIC_NAMES)})",
     )
     check.set_defaults(func=_check)
+    add_commands(sub)
     try:
         from service.cli import register
     except ImportError:  # the service extra is not installed
@@ -135,6 +138,8 @@ def _run_evaluation(args: argparse.Namespace) -> CocoReport:
 
 def _evaluate(args: argparse.Namespace) -> int:
     report = _run_evaluation(args)
+    if args.html:
+        write_html(report, args.html)
     if args.json:
         # Serialise fully before writing, so a failure cannot leave half a document.
         sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
@@ -147,7 +152,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             shown = "-" if value is None else f"{value:0.3f}"
             lines.append(f" PASCAL VOC mAP @[ IoU=0.50 | {label:>9s} ] = {shown}")
     lines += operating_point_lines(report)
-    print("\n".join(lines + [""] + per_class_lines(report)))
+    errors = error_breakdown_lines(report.sections)
+    print("\n".join(lines + [""] + per_class_lines(report) + ([""] + errors if errors else [])))
     return EXIT_OK
 
 
@@ -189,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `deteval evaluate ... | head`
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # e.g. --html into a folder that does not exist
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ import numpy as np
 
 from .confusion import detection_confusion_matrix
 from .errors import DataWarning
+from .f1_curves import f1_curves_section
 from .loading import GroundTruth, Predictions, Source, load_ground_truth, load_predictions
 from .matching import Progress, match_detections
 from .operating_point import operating_points
 from .params import CocoParams, Mode
 from .ranking import accumulate
 from .report import CocoReport
+from .tide import error_section
 from .voc import arrays_from_loaded, evaluate_voc
 
 
@@ -130,13 +132,18 @@ def evaluate_loaded(
         "warnings": gt.warnings + preds.warnings,
     }
     points = operating_points(matching, params, category_ids, score_threshold=score_threshold)
-    sections: dict[str, Any] = {"operating_points": points.to_dict()}
+    ids = category_ids.tolist()
+    sections: dict[str, Any] = {
+        "operating_points": points.to_dict(),
+        "f1_curves": f1_curves_section(matching, params, ids),
+    }
     if extras:
         threshold = score_threshold
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
         sections.update(_extra_sections(gt, preds, threshold))
+        sections["errors"] = error_section(matching, params, gt, preds, ids, names)
     fields["sections"] = sections
     report = CocoReport.from_arrays(acc.precision, acc.recall, acc.scores, params, **fields)
     if progress is not None:

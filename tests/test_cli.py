@@ -117,7 +117,12 @@ def _table_rows(out: str) -> list[list[str]]:
     start = lines.index("") + 1
     assert lines[start].split()[:4] == ["class", "id", "n_gt", "n_pred"]
     assert set(lines[start + 1].replace(" ", "")) == {"-"}
-    return [line.split() for line in lines[start + 2 :] if line.strip()]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.strip():  # the table ends at the first blank line
+            break
+        rows.append(line.split())
+    return rows
 
 
 def _cell(value: float | None) -> str:

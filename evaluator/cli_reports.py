@@ -1,0 +1,159 @@
+"""CLI pieces for readable reports: ``deteval compare``, ``--html`` and the error table.
+
+``cli.py`` wires them in: :func:`add_commands` adds ``compare`` to its subparsers,
+:func:`write_html` serves ``deteval evaluate --html OUT``, and
+:func:`error_breakdown_lines` prints the TIDE table under the per-class table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .compare import compare_reports
+from .html_report import render_html
+from .report import CocoReport
+from .tables import render_table
+from .tide import ERROR_TYPES, SPECIAL_ERRORS
+
+
+def _signed(value: float | None) -> str | None:
+    return None if value is None else f"{value:+.4f}"
+
+
+def error_breakdown_lines(report: Mapping[str, Any]) -> list[str]:
+    """The TIDE error breakdown of a report JSON as a terminal table (empty if absent)."""
+    section = report.get("errors")
+    if not isinstance(section, Mapping):
+        return []
+    title = " Error breakdown (TIDE, IoU 0.5): AP50 gained by fixing each error type"
+    if section.get("overall") is None:
+        return [f"{title}: unavailable ({section.get('undefined_reason')})"]
+    rows = []
+    for name in ERROR_TYPES:
+        entry = section["overall"][name]
+        rows.append([name, entry["count"], entry["dAP"]])
+    for name in SPECIAL_ERRORS:
+        entry = section["special"][name]
+        rows.append([name.replace("_", " ") + " (all)", entry["count"], entry["dAP"]])
+    return [title, *render_table(["error", "count", "dAP"], rows)]
+
+
+def comparison_lines(comparison: Mapping[str, Any]) -> list[str]:
+    """A comparison from :func:`evaluator.compare.compare_reports` as terminal tables."""
+    lines = [" Metrics (delta = B - A)"]
+    metric_rows = [
+        [name, pair["a"], pair["b"], _signed(pair["delta"])]
+        for name, pair in comparison["metrics"].items()
+    ]
+    lines += render_table(["metric", "A", "B", "delta"], metric_rows)
+    for key, label in (("most_improved", "Most improved"), ("most_regressed", "Most regressed")):
+        entries = comparison[key]
+        lines.append("")
+        if not entries:
+            lines.append(f" {label} classes (AP): none")
+            continue
+        lines.append(f" {label} classes (AP)")
+        rows = [
+            [
+                e["name"] or str(e["category_id"]),
+                e["category_id"],
+                e["a"],
+                e["b"],
+                _signed(e["delta"]),
+            ]
+            for e in entries
+        ]
+        lines += render_table(["class", "id", "A", "B", "delta"], rows)
+    counts = comparison["counts"]
+    lines.append("")
+    lines.append(
+        f" Classes: {counts['improved']} improved, {counts['regressed']} regressed, "
+        f"{counts['unchanged']} unchanged, {counts['undefined']} undefined (AP)"
+    )
+    lines += [f"warning: {w}" for w in comparison["warnings"]]
+    return lines
+
+
+def _read_report(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a report JSON object, got {type(data).__name__}")
+    return data
+
+
+def _compare(args: argparse.Namespace) -> int:
+    comparison = compare_reports(_read_report(args.a), _read_report(args.b), top=args.top)
+    if args.json:
+        json.dump(comparison, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join([f" A: {args.a}", f" B: {args.b}", "", *comparison_lines(comparison)]))
+    return 0
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``compare A.json B.json`` to the ``deteval`` subparsers.
+
+    A and B are report JSON files (``deteval evaluate ... --json > A.json``, or a report
+    the service returned) of the same dataset; deltas are B - A. Errors raise
+    ValueError, which ``deteval`` turns into exit status 2.
+    """
+    compare = subparsers.add_parser(
+        "compare",
+        help="per-metric and per-class deltas between two report JSON files (B - A)",
+        description="Compare two evaluations of one dataset, given as report JSON files "
+        "(from 'deteval evaluate --json' or the service). Deltas are B - A.",
+    )
+    compare.add_argument("a", type=Path, metavar="A.json", help="baseline report JSON")
+    compare.add_argument("b", type=Path, metavar="B.json", help="candidate report JSON")
+    compare.add_argument("--top", type=int, default=5, help="classes in each list (default 5)")
+    compare.add_argument("--json", action="store_true", help="print only the comparison JSON")
+    compare.set_defaults(func=_compare)
+
+
+def write_html(
+    report: CocoReport | Mapping[str, Any], path: str | os.PathLike[str], title: str | None = None
+) -> Path:
+    """Write the HTML page of a report, atomically (a reader never sees half a page).
+
+    Parameters
+    ----------
+    report : CocoReport or mapping
+        The report, or its JSON dict.
+    path : path-like
+        Output file; its folder must exist.
+    title : str, optional
+        Page title; by default ``"Detection evaluation report"``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (e.g. its folder does not exist).
+    """
+    data = report.to_dict() if isinstance(report, CocoReport) else report
+    page = render_html(data) if title is None else render_html(data, title=title)
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(page, encoding="utf-8")
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,586 @@
+"""TIDE error breakdown (Bolya et al., ECCV 2020) on the COCO matching at IoU 0.5.
+
+Every detection the COCO matching scores as a false positive (IoU threshold
+``t_f = 0.5``, area ``"all"``, the largest ``max_dets``) gets one error type, from its
+best IoU with the non-ignored ground truth of its image (``t_b = 0.1``), tested in the
+order of TIDE's reference implementation; the first that applies wins:
+
+1. **background**: the image has no non-ignored ground truth;
+2. **localization**: ``t_b <= IoU < t_f`` with the best ground truth of its own class;
+3. **classification**: ``IoU >= t_f`` with a ground truth of another class;
+4. **duplicate**: ``IoU >= t_f`` with a ground truth of its own class that another
+   detection already took;
+5. **background**: ``IoU < t_b`` with every ground truth;
+6. **both** (classification and localization): anything else, i.e.
+   ``t_b <= IoU < t_f`` with a ground truth of another class only.
+
+A ground truth that no detection took is **missed** unless a localization or
+classification error points at it with that ground truth still free (fixing the error
+would find it).
+
+Each error type has an oracle fix, applied to all errors of that type at once with the
+rest unchanged; ``dAP`` is the AP50 after the fix minus the AP50 before:
+
+* classification / localization: the error becomes a true positive of the ground truth
+  it points at (moving to that ground truth's class for classification). When several
+  errors point at the same free ground truth, only the highest-scored one is turned
+  (ties: the earlier detection in the input); the others, and any error whose ground
+  truth was already taken, are removed;
+* both, duplicate, background: the detection is removed;
+* missed: the ground truth is removed from the positives.
+
+Two further numbers follow TIDE's "special" errors: ``false_positives`` (every false
+positive removed) and ``false_negatives`` (every ground truth nothing took removed).
+
+AP is recomputed by :func:`evaluator.ranking.accumulate` on the modified detections, so
+the unmodified AP50 is the report's ``AP50`` to the bit (with default parameters, where
+``max_dets[2]`` is the largest). Unlike the ``tidecv`` package, the matching is COCO's
+(crowd regions absorb detections as in pycocotools) and classes without ground truth
+stay out of the mean, as in COCO, rather than counting as AP 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .boxes import paired_iou
+from .loading import GroundTruth, Predictions
+from .matching import Matching
+from .params import CocoParams
+from .ranking import accumulate
+from .summary import StatSpec, summarize_one
+
+T_FOREGROUND = 0.5
+T_BACKGROUND = 0.1
+
+ERROR_TYPES = ("classification", "localization", "both", "duplicate", "background", "missed")
+"""TIDE's six main error types, in its reporting order."""
+
+SPECIAL_ERRORS = ("false_positives", "false_negatives")
+
+_CLS, _LOC, _BOTH, _DUPE, _BKG = range(5)  # indices into ERROR_TYPES
+_NO_ERROR = -1
+# Pairs handled per chunk when computing IoUs, to bound memory.
+_PAIR_CHUNK = 1 << 21
+_DEFINITION = (
+    "TIDE (Bolya et al. 2020) on the COCO matching at IoU 0.5, area 'all'; dAP is the "
+    "AP50 after fixing every error of that type (oracle fix) minus the AP50"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class TideErrors:
+    """The error type of every false positive and the missed ground truth.
+
+    Attributes
+    ----------
+    matching : Matching
+        The detections and ground truth, restricted to IoU ``t_f`` and the first area
+        range: ``true_positive`` and ``ignored`` of shape (1, 1, D), ``matched_gt`` (1, D).
+    params : CocoParams
+        Parameters of that restricted matching (one IoU threshold, one area range, one
+        ``max_dets``).
+    det_error : ndarray of shape (D,), dtype int8
+        Index into :data:`ERROR_TYPES` of each detection's error, -1 for true positives
+        and ignored detections.
+    det_target : ndarray of shape (D,), dtype int64
+        Ground truth (index into ``matching.gt``) a classification or localization error
+        points at, -1 otherwise.
+    det_fixed_tp : ndarray of shape (D,), dtype bool
+        Classification or localization errors that their fix turns into a true positive;
+        the fix removes the other ones.
+    gt_false_negative : ndarray of shape (G,), dtype bool
+        Non-ignored ground truth that no detection took.
+    gt_missed : ndarray of shape (G,), dtype bool
+        False negatives that no classification or localization fix would find.
+    gt_class : ndarray of shape (G,), dtype int64
+        Accumulation class of each ground truth.
+    """
+
+    matching: Matching
+    params: CocoParams
+    det_error: NDArray[np.int8]
+    det_target: NDArray[np.int64]
+    det_fixed_tp: NDArray[np.bool_]
+    gt_false_negative: NDArray[np.bool_]
+    gt_missed: NDArray[np.bool_]
+    gt_class: NDArray[np.int64]
+
+    def counts(self) -> NDArray[np.int64]:
+        """Errors per class and type, shape (C, 6), dtype int64.
+
+        False positives count in the class they were predicted as, missed ground truth
+        in its own class; columns follow :data:`ERROR_TYPES`.
+        """
+        n_classes = self.matching.n_positive.shape[0]
+        out = np.zeros((n_classes, len(ERROR_TYPES)), dtype=np.int64)
+        is_error = self.det_error >= 0
+        np.add.at(out, (self.matching.det_class[is_error], self.det_error[is_error]), 1)
+        out[:, ERROR_TYPES.index("missed")] = np.bincount(
+            self.gt_class[self.gt_missed], minlength=n_classes
+        )
+        return out
+
+
+def unavailable_reason(params: CocoParams) -> str | None:
+    """Why the breakdown cannot be computed with these parameters, or None if it can."""
+    if not params.use_cats:
+        return "class-agnostic evaluation: TIDE's error types need categories"
+    if not (params.iou_thresholds == T_FOREGROUND).any():
+        return f"IoU threshold {T_FOREGROUND} is not among the evaluated thresholds"
+    if params.area_labels[0] != "all":
+        return "the first area range is not 'all'"
+    return None
+
+
+def _run_starts(keys: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Mask of shape (n,): True where a run of equal sorted ``keys`` begins."""
+    starts = np.ones(keys.shape[0], dtype=bool)
+    starts[1:] = keys[1:] != keys[:-1]
+    return starts
+
+
+def _best_per_detection(
+    pair_det: NDArray[np.int64],
+    iou: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    n_det: int,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Highest IoU of each detection over its pairs, and the pair holding it.
+
+    Parameters
+    ----------
+    pair_det : ndarray of shape (P,), dtype int64
+        Sorted: the pairs of one detection are contiguous.
+    iou : ndarray of shape (P,), dtype float64
+        -1 for pairs that do not qualify.
+    tiebreak : ndarray of shape (P,), dtype int64
+        Distinct among the pairs of one detection; on equal IoU the smallest wins.
+
+    Returns
+    -------
+    best_iou : ndarray of shape (n_det,), dtype float64
+        -1 for a detection without a qualifying pair.
+    best_pair : ndarray of shape (n_det,), dtype int64
+        Index into the pairs, -1 where ``best_iou`` is -1.
+    """
+    best_iou = np.full(n_det, -1.0)
+    best_pair = np.full(n_det, -1, dtype=np.int64)
+    if pair_det.size == 0:
+        return best_iou, best_pair
+    starts = np.flatnonzero(_run_starts(pair_det))  # (S,) first pair of each detection
+    segment = np.cumsum(_run_starts(pair_det)) - 1  # (P,) segment of each pair
+    top = np.maximum.reduceat(iou, starts)  # (S,)
+    at_top = (iou == top[segment]) & (iou >= 0)  # (P,)
+    key = np.where(at_top, tiebreak, np.iinfo(np.int64).max)
+    winner_key = np.minimum.reduceat(key, starts)  # (S,)
+    winners = np.flatnonzero(at_top & (key == winner_key[segment]))  # one pair per detection
+    best_iou[pair_det[winners]] = iou[winners]
+    best_pair[pair_det[winners]] = winners
+    return best_iou, best_pair
+
+
+def _near_pairs(
+    det_image: NDArray[np.int64],
+    det_boxes: NDArray[np.float64],
+    gt_image: NDArray[np.int64],
+    gt_boxes: NDArray[np.float64],
+    gt_crowd: NDArray[np.bool_],
+    min_iou: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Every (detection, ground truth) pair on the same image with IoU >= ``min_iou``.
+
+    Parameters
+    ----------
+    det_image : ndarray of shape (n,), dtype int64
+    det_boxes : ndarray of shape (n, 4), dtype float64
+    gt_image : ndarray of shape (m,), dtype int64
+    gt_boxes : ndarray of shape (m, 4), dtype float64
+    gt_crowd : ndarray of shape (m,), dtype bool
+    min_iou : float
+
+    Returns
+    -------
+    pair_det : ndarray of shape (P,), dtype int64
+        Index into the detections, non-decreasing.
+    pair_gt : ndarray of shape (P,), dtype int64
+        Index into the ground truth.
+    iou : ndarray of shape (P,), dtype float64
+    has_gt : ndarray of shape (n,), dtype bool
+        Whether the detection's image has any of the ground truth.
+    """
+    order = np.argsort(gt_image, kind="stable")
+    sorted_image = gt_image[order]
+    start = np.searchsorted(sorted_image, det_image, side="left")  # (n,)
+    count = np.searchsorted(sorted_image, det_image, side="right") - start  # (n,)
+    pair_end = np.cumsum(count)  # (n,)
+    dets_out, gts_out, ious_out = [], [], []
+    d0 = 0
+    while d0 < det_image.shape[0]:
+        # Take detections until about _PAIR_CHUNK pairs, to bound memory.
+        base = pair_end[d0 - 1] if d0 else 0
+        d1 = max(int(np.searchsorted(pair_end, base + _PAIR_CHUNK, side="right")), d0 + 1)
+        d1 = min(d1, det_image.shape[0])
+        det = np.repeat(np.arange(d0, d1), count[d0:d1])  # (p,)
+        offset = np.arange(det.shape[0]) - np.repeat(
+            pair_end[d0:d1] - count[d0:d1] - base, count[d0:d1]
+        )
+        gt = order[start[det] + offset]  # (p,)
+        iou = paired_iou(det_boxes[det], gt_boxes[gt], gt_crowd[gt])  # (p,)
+        near = iou >= min_iou
+        dets_out.append(det[near])
+        gts_out.append(gt[near])
+        ious_out.append(iou[near])
+        d0 = d1
+    if not dets_out:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), count > 0
+    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out), count > 0
+
+
+def classify_errors(
+    matching: Matching,
+    params: CocoParams,
+    gt: GroundTruth,
+    preds: Predictions,
+    t_foreground: float = T_FOREGROUND,
+    t_background: float = T_BACKGROUND,
+) -> TideErrors:
+    """Give every false positive and false negative of the COCO matching its TIDE type.
+
+    Parameters
+    ----------
+    matching : Matching
+        From :func:`evaluator.matching.match_detections` with ``params``.
+    params : CocoParams
+        Must evaluate categories, IoU ``t_foreground``, and area ``"all"`` first
+        (:func:`unavailable_reason` says why not).
+    gt, preds : GroundTruth, Predictions
+        The input of the matching (for the boxes and the number of images).
+    t_foreground, t_background : float
+        TIDE's ``t_f`` (one of ``params.iou_thresholds``) and ``t_b``.
+
+    Returns
+    -------
+    TideErrors
+
+    Raises
+    ------
+    ValueError
+        The parameters do not allow the breakdown.
+    """
+    reason = unavailable_reason(params)
+    if reason is None and not (params.iou_thresholds == t_foreground).any():
+        reason = f"IoU threshold {t_foreground} is not among the evaluated thresholds"
+    if reason is not None:
+        raise ValueError(f"TIDE error breakdown unavailable: {reason}")
+    t = int(np.flatnonzero(params.iou_thresholds == t_foreground)[0])
+    n_images = gt.image_ids.shape[0]
+    gts = matching.gt
+    tp = matching.true_positive[0, t]  # (D,)
+    fp = ~tp & ~matching.ignored[0, t]  # (D,)
+    matched = matching.matched_gt[t].astype(np.int64)  # (D,)
+    n_gt = gts.source.shape[0]
+    positive = ~matching.gt_ignored[0]  # (G,)
+    taken = np.zeros(n_gt, dtype=bool)  # by any detection (also one that then reads as FP)
+    taken[matched[matched >= 0]] = True
+    found = np.zeros(n_gt, dtype=bool)
+    found[matched[tp]] = True
+    gt_class = gts.category.astype(np.int64)
+
+    # Each false positive against the non-ignored ground truth of its image. Pairs with
+    # IoU below t_b decide nothing (every rule needs IoU >= t_b), so only nearer ones stay.
+    fp_index = np.flatnonzero(fp)  # (F,)
+    candidates = np.flatnonzero(positive)  # (m,)
+    gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
+    det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
+    pair_fp, near_gt, iou, has_gt = _near_pairs(
+        matching.det_image[fp_index],
+        det_boxes,
+        gt_image,
+        gts.boxes[candidates],
+        gts.crowd[candidates],
+        t_background,
+    )  # (P,)
+    pair_gt = candidates[near_gt]
+    same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
+    tiebreak = gts.source[pair_gt]  # equal IoU: the earlier annotation in the file
+    n_fp = fp_index.shape[0]
+    best_same, pair_same = _best_per_detection(pair_fp, np.where(same, iou, -1.0), tiebreak, n_fp)
+    best_other, pair_other = _best_per_detection(
+        pair_fp, np.where(~same, iou, -1.0), tiebreak, n_fp
+    )
+    used_same = np.where(same & taken[pair_gt], iou, -1.0)
+    best_used_same, _ = _best_per_detection(pair_fp, used_same, tiebreak, n_fp)
+    best_any = np.maximum(best_same, best_other)
+
+    kind = np.select(
+        [
+            ~has_gt,
+            (best_same >= t_background) & (best_same < t_foreground),
+            best_other >= t_foreground,
+            best_used_same >= t_foreground,
+            best_any < t_background,
+        ],
+        [_BKG, _LOC, _CLS, _DUPE, _BKG],
+        default=_BOTH,
+    ).astype(np.int8)
+    det_error = np.full(tp.shape[0], _NO_ERROR, dtype=np.int8)
+    det_error[fp_index] = kind
+    det_target = np.full(tp.shape[0], -1, dtype=np.int64)
+    loc, cls = kind == _LOC, kind == _CLS
+    det_target[fp_index[loc]] = pair_gt[pair_same[loc]]
+    det_target[fp_index[cls]] = pair_gt[pair_other[cls]]
+
+    # Among the errors pointing at the same free ground truth, the fix turns the
+    # highest-scored one (ties: earlier in the input) into a true positive.
+    fixable = np.flatnonzero((det_target >= 0) & ~taken[np.maximum(det_target, 0)])
+    by_target = np.lexsort(
+        (matching.det_source[fixable], -matching.det_score[fixable], det_target[fixable])
+    )
+    ordered = fixable[by_target]
+    det_fixed_tp = np.zeros(tp.shape[0], dtype=bool)
+    det_fixed_tp[ordered[_run_starts(det_target[ordered])]] = True
+
+    false_negative = positive & ~found
+    findable = np.zeros(n_gt, dtype=bool)
+    findable[det_target[fixable]] = True
+    restricted = _restrict(matching, t)
+    return TideErrors(
+        matching=restricted,
+        params=_restricted_params(params, t),
+        det_error=det_error,
+        det_target=det_target,
+        det_fixed_tp=det_fixed_tp,
+        gt_false_negative=false_negative,
+        gt_missed=false_negative & ~findable,
+        gt_class=gt_class,
+    )
+
+
+def _restricted_params(params: CocoParams, t: int) -> CocoParams:
+    """One IoU threshold, the first area range, the largest ``max_dets``."""
+    return replace(
+        params,
+        iou_thresholds=params.iou_thresholds[t : t + 1].copy(),
+        area_ranges=params.area_ranges[:1],
+        max_dets=params.max_dets[-1:],
+    )
+
+
+def _restrict(matching: Matching, t: int) -> Matching:
+    """The matching at threshold ``t`` and the first area range only."""
+    return replace(
+        matching,
+        matched_gt=matching.matched_gt[t : t + 1],
+        true_positive=matching.true_positive[:1, t : t + 1],
+        ignored=matching.ignored[:1, t : t + 1],
+        gt_ignored=matching.gt_ignored[:1],
+        n_positive=matching.n_positive[:, :1],
+    )
+
+
+def _ap50(matching: Matching, params: CocoParams) -> tuple[float, NDArray[np.float64]]:
+    """Mean AP and per-class AP of a restricted matching; NaN where undefined.
+
+    Returns
+    -------
+    overall : float
+    per_class : ndarray of shape (C,), dtype float64
+    """
+    acc = accumulate(matching, params)
+    spec = StatSpec("AP50", "AP", float(params.iou_thresholds[0]), params.area_labels[0], 0)
+    overall = summarize_one(spec, acc.precision, acc.recall, params)
+    per_class = np.array(
+        [
+            summarize_one(spec, acc.precision, acc.recall, params, category=k)
+            for k in range(matching.n_positive.shape[0])
+        ]
+    )
+    return (
+        float("nan") if overall == -1 else overall,
+        np.where(per_class == -1, np.nan, per_class),
+    )
+
+
+def _with_fixes(
+    errors: TideErrors,
+    fixed_types: Collection[str],
+    remove_false_positives: bool = False,
+    remove_false_negatives: bool = False,
+) -> Matching:
+    """The restricted matching after the oracle fixes of ``fixed_types``."""
+    m = errors.matching
+    codes = [ERROR_TYPES.index(name) for name in fixed_types if name != "missed"]
+    fixing = np.isin(errors.det_error, codes)  # (D,)
+    becomes_tp = fixing & errors.det_fixed_tp
+    keep = ~(fixing & ~becomes_tp)
+    tp = m.true_positive[0, 0] | becomes_tp
+    if remove_false_positives:
+        keep &= tp | m.ignored[0, 0]
+    det_class = m.det_class.copy()
+    det_class[becomes_tp] = errors.gt_class[errors.det_target[becomes_tp]]
+    matched = m.matched_gt[0].copy()
+    matched[becomes_tp] = errors.det_target[becomes_tp]
+
+    removed_gt = errors.gt_missed if "missed" in fixed_types else np.zeros_like(errors.gt_missed)
+    if remove_false_negatives:
+        removed_gt = errors.gt_false_negative
+    n_classes = m.n_positive.shape[0]
+    n_positive = m.n_positive - np.bincount(
+        errors.gt_class[removed_gt], minlength=n_classes
+    ).reshape(n_classes, 1)
+
+    # Accumulation order again: (class, descending score), ties in the previous order.
+    kept = np.flatnonzero(keep)
+    order = kept[np.lexsort((-m.det_score[kept], det_class[kept]))]
+    return replace(
+        m,
+        det_source=m.det_source[order],
+        det_category=det_class[order],  # categories are evaluated: class == category
+        det_class=det_class[order],
+        det_image=m.det_image[order],
+        det_rank=m.det_rank[order],
+        det_score=m.det_score[order],
+        matched_gt=matched[None, order],
+        true_positive=tp[None, None, order],
+        ignored=m.ignored[:, :, order],
+        n_positive=n_positive,
+    )
+
+
+def fixed_ap50(
+    errors: TideErrors,
+    fixed_types: Collection[str] = (),
+    *,
+    remove_false_positives: bool = False,
+    remove_false_negatives: bool = False,
+) -> tuple[float, NDArray[np.float64]]:
+    """AP50 after the oracle fixes of some error types (none: the unmodified AP50).
+
+    Parameters
+    ----------
+    errors : TideErrors
+    fixed_types : collection of str
+        Names from :data:`ERROR_TYPES`, fixed together.
+    remove_false_positives, remove_false_negatives : bool
+        TIDE's special errors: also drop every false positive detection, or every
+        ground truth that nothing took.
+
+    Returns
+    -------
+    overall : float
+        Mean over the classes with ground truth, NaN if there is none.
+    per_class : ndarray of shape (C,), dtype float64
+        NaN for a class without (remaining) ground truth.
+    """
+    unknown = set(fixed_types) - set(ERROR_TYPES)
+    if unknown:
+        raise ValueError(
+            f"fixed_types: unknown error types {sorted(unknown)}; expected names from {ERROR_TYPES}"
+        )
+    fixed = _with_fixes(errors, fixed_types, remove_false_positives, remove_false_negatives)
+    return _ap50(fixed, errors.params)
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _delta(after: float, before: float) -> float | None:
+    return None if np.isnan(after) or np.isnan(before) else float(after - before)
+
+
+def _unavailable_section(reason: str) -> dict[str, Any]:
+    return {
+        "definition": _DEFINITION,
+        "t_foreground": T_FOREGROUND,
+        "t_background": T_BACKGROUND,
+        "types": list(ERROR_TYPES),
+        "AP50": None,
+        "overall": None,
+        "special": None,
+        "per_class": [],
+        "undefined_reason": reason,
+    }
+
+
+def error_section(
+    matching: Matching,
+    params: CocoParams,
+    gt: GroundTruth,
+    preds: Predictions,
+    category_ids: Sequence[int],
+    category_names: Sequence[str],
+) -> dict[str, Any]:
+    """The report's ``errors`` section (JSON-safe).
+
+    Parameters
+    ----------
+    matching, params, gt, preds
+        As for :func:`classify_errors`.
+    category_ids, category_names : sequence, length C
+        Labels of the accumulation classes.
+
+    Returns
+    -------
+    dict
+        ``AP50`` (unmodified), ``overall[type] = {"count", "dAP"}`` for each of
+        :data:`ERROR_TYPES`, ``special`` (``false_positives``, ``false_negatives``:
+        ``{"count", "dAP"}``), and ``per_class`` rows with ``AP50``, ``counts`` and
+        ``dAP`` by type. Undefined numbers are ``null``; a row whose class has no ground
+        truth has an ``undefined_reason``, and so has the section when the parameters
+        rule the breakdown out (then its numbers are all ``null``).
+    """
+    reason = unavailable_reason(params)
+    if reason is not None:
+        return _unavailable_section(reason)
+    errors = classify_errors(matching, params, gt, preds)
+    base, base_per_class = fixed_ap50(errors)
+    fixed = {name: fixed_ap50(errors, (name,)) for name in ERROR_TYPES}
+    special = {
+        "false_positives": fixed_ap50(errors, remove_false_positives=True),
+        "false_negatives": fixed_ap50(errors, remove_false_negatives=True),
+    }
+    counts = errors.counts()  # (C, 6)
+    n_false_positive = int((errors.det_error >= 0).sum())
+    special_counts = {
+        "false_positives": n_false_positive,
+        "false_negatives": int(errors.gt_false_negative.sum()),
+    }
+    per_class = []
+    for k, (cat_id, name) in enumerate(zip(category_ids, category_names)):
+        row: dict[str, Any] = {
+            "category_id": int(cat_id),
+            "name": name,
+            "AP50": _number(base_per_class[k]),
+            "counts": {n: int(counts[k, i]) for i, n in enumerate(ERROR_TYPES)},
+            "dAP": {n: _delta(fixed[n][1][k], base_per_class[k]) for n in ERROR_TYPES},
+        }
+        if np.isnan(base_per_class[k]):
+            row["undefined_reason"] = "no ground truth in this class"
+        elif np.isnan(fixed["missed"][1][k]):
+            row["missed_reason"] = "every ground truth of the class is missed: none left"
+        per_class.append(row)
+    return {
+        "definition": _DEFINITION,
+        "t_foreground": T_FOREGROUND,
+        "t_background": T_BACKGROUND,
+        "types": list(ERROR_TYPES),
+        "AP50": _number(base),
+        "max_dets": errors.params.max_dets[0],
+        "overall": {
+            name: {"count": int(counts[:, i].sum()), "dAP": _delta(fixed[name][0], base)}
+            for i, name in enumerate(ERROR_TYPES)
+        },
+        "special": {
+            name: {"count": special_counts[name], "dAP": _delta(value[0], base)}
+            for name, value in special.items()
+        },
+        "per_class": per_class,
+        "undefined_reason": None if not np.isnan(base) else "no class has ground truth",
+    }
