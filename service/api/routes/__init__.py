@@ -1,0 +1,10 @@
+"""All /v1 routes."""
+
+from fastapi import APIRouter
+
+from service.api.routes import datasets, evaluations, health
+
+api_router = APIRouter()
+api_router.include_router(datasets.router)
+api_router.include_router(evaluations.router)
+api_router.include_router(health.router)

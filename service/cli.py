@@ -1,0 +1,177 @@
+"""The service's subcommands of ``deteval``: serve, api, worker, submit.
+
+``evaluator.cli`` calls :func:`register` when this package is installed, so the
+evaluator itself never imports service code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from service.storage import is_valid_id
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``serve``, ``api``, ``worker`` and ``submit`` to a ``deteval`` parser."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run API, workers and (if no DETEVAL_REDIS_URL) a private Redis",
+        description="Run the whole service on this machine. Prints the URL and an API key; "
+        "Ctrl-C stops everything.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        help="scoring processes (default: CPUs - 1)",
+    )
+    serve.add_argument("--data-dir", type=Path, help="default: $DETEVAL_DATA_DIR or ./data")
+    serve.set_defaults(func=_serve)
+
+    api = subparsers.add_parser("api", help="run only the HTTP API (settings from DETEVAL_*)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.set_defaults(func=_api)
+
+    worker = subparsers.add_parser("worker", help="run one Celery worker (settings: DETEVAL_*)")
+    worker.add_argument("--concurrency", type=int, default=1, help="scoring processes")
+    worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=_worker)
+
+    submit = subparsers.add_parser(
+        "submit", help="upload predictions to a running service and wait for the report"
+    )
+    submit.add_argument(
+        "ground_truth",
+        metavar="GT_OR_DATASET_ID",
+        help="a COCO ground-truth file, or the id of an uploaded dataset",
+    )
+    submit.add_argument("predictions", metavar="PRED", type=Path, help="COCO results file")
+    submit.add_argument("--url", default=os.environ.get("DETEVAL_URL", "http://127.0.0.1:8000"))
+    submit.add_argument(
+        "--key",
+        default=os.environ.get("DETEVAL_API_KEY"),
+        help="API key (default: $DETEVAL_API_KEY)",
+    )
+    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
+    submit.add_argument("--json", action="store_true", help="print the report JSON only")
+    submit.set_defaults(func=_submit)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.config import Settings
+    from service.supervisor import Supervisor
+
+    if args.data_dir is not None:
+        os.environ["DETEVAL_DATA_DIR"] = str(args.data_dir)
+    settings = Settings()
+    return Supervisor(settings, args.host, args.port, args.workers).run()
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "service.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from service.dispatch import QUEUE
+    from workers.app import app
+
+    app.worker_main(
+        [
+            "worker",
+            f"--loglevel={args.loglevel}",
+            f"--concurrency={args.concurrency}",
+            f"--pool={args.pool}",
+            "-Q",
+            QUEUE,
+        ]
+    )
+    return 0
+
+
+def _progress_bar(status: dict[str, Any]) -> None:
+    width = 30
+    done = int(round(status["progress"] * width))
+    bar = "#" * done + "-" * (width - done)
+    sys.stderr.write(f"\r[{bar}] {status['progress']:4.0%} {status['status']:<9}")
+    sys.stderr.flush()
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for name, value in report["metrics"].items():
+        shown = "   n/a" if value is None else f"{value:6.3f}"
+        print(f"{name:>6} {shown}")
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from service.client import ApiError, Client
+
+    if not args.key:
+        print("deteval submit: no API key; pass --key or set DETEVAL_API_KEY", file=sys.stderr)
+        return 2
+    gt_path = Path(args.ground_truth)
+    if gt_path.is_file():
+        dataset_id, inline = None, gt_path
+    elif is_valid_id(args.ground_truth):
+        dataset_id, inline = args.ground_truth, None
+    else:
+        print(
+            f"deteval submit: {args.ground_truth!r} is neither a file nor a dataset id",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with Client(args.url, args.key) as client:
+            job = client.submit(args.predictions, dataset_id=dataset_id, ground_truth=inline)
+            final = client.wait(
+                job["id"], timeout=args.timeout, on_status=None if args.json else _progress_bar
+            )
+            if not args.json:
+                sys.stderr.write("\n")
+            if final["status"] != "succeeded":
+                error = final.get("error") or {}
+                print(
+                    f"deteval submit: evaluation {job['id']} failed: "
+                    f"{error.get('detail', 'no reason given')}",
+                    file=sys.stderr,
+                )
+                return 1
+            report = client.report(job["id"])
+    except (ApiError, OSError, TimeoutError) as exc:
+        print(f"deteval submit: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(report).decode() + "\n")
+    else:
+        print(f"evaluation {job['id']}")
+        _print_report(report)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m service``: the same subcommands without the evaluator's."""
+    parser = argparse.ArgumentParser(prog="python -m service")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code

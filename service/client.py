@@ -1,0 +1,147 @@
+"""A small Python client for the detection-eval HTTP API (used by ``deteval submit``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FINISHED = ("succeeded", "failed")
+
+
+class ApiError(Exception):
+    """An error answer of the service, with its problem-details body.
+
+    Attributes
+    ----------
+    status : int
+        The HTTP status.
+    problem : dict
+        The RFC 9457 body (``title``, ``detail``, and e.g. ``location``/``problem``).
+    """
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        detail = problem.get("detail") or problem.get("title") or "error"
+        super().__init__(f"HTTP {status}: {detail}")
+
+
+class Client:
+    """Talks to one service with one API key.
+
+    Parameters
+    ----------
+    url : str
+        The service's base URL, e.g. ``http://127.0.0.1:8000``.
+    key : str
+        An API key.
+    timeout : float
+        Seconds per HTTP request (uploads included).
+    """
+
+    def __init__(self, url: str, key: str, timeout: float = 120.0) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/") + "/v1",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _json(self, response: httpx.Response) -> Any:
+        if response.is_error:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"detail": response.text[:500]}
+            raise ApiError(response.status_code, problem)
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        """The service's health answer."""
+        result: dict[str, Any] = self._json(self.http.get("/health"))
+        return result
+
+    def create_dataset(self, ground_truth: Path) -> dict[str, Any]:
+        """Upload a COCO ground-truth file; returns the dataset summary (with its id)."""
+        with ground_truth.open("rb") as f:
+            result: dict[str, Any] = self._json(
+                self.http.post(
+                    "/datasets", files={"file": (ground_truth.name, f, "application/json")}
+                )
+            )
+        return result
+
+    def submit(
+        self, predictions: Path, dataset_id: str | None = None, ground_truth: Path | None = None
+    ) -> dict[str, Any]:
+        """Submit predictions against a dataset id or an inline ground-truth file.
+
+        Returns the queued job (``id``, ``status``, ...); the files are streamed.
+        """
+        if (dataset_id is None) == (ground_truth is None):
+            raise ValueError("give exactly one of dataset_id and ground_truth")
+        with ExitStack() as stack:
+            files: dict[str, Any] = {
+                "predictions": (predictions.name, stack.enter_context(predictions.open("rb")))
+            }
+            if ground_truth is not None:
+                files["ground_truth"] = (
+                    ground_truth.name,
+                    stack.enter_context(ground_truth.open("rb")),
+                )
+            data = None if dataset_id is None else {"dataset_id": dataset_id}
+            result: dict[str, Any] = self._json(
+                self.http.post("/evaluations", files=files, data=data)
+            )
+        return result
+
+    def status(self, evaluation_id: str) -> dict[str, Any]:
+        """The job's current status."""
+        result: dict[str, Any] = self._json(self.http.get(f"/evaluations/{evaluation_id}"))
+        return result
+
+    def report(self, evaluation_id: str) -> dict[str, Any]:
+        """The report of a succeeded evaluation."""
+        result: dict[str, Any] = self._json(self.http.get(f"/evaluations/{evaluation_id}/report"))
+        return result
+
+    def wait(
+        self,
+        evaluation_id: str,
+        timeout: float = 3600.0,
+        interval: float = 0.5,
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the job finishes; returns its final status.
+
+        Raises
+        ------
+        TimeoutError
+            Not finished within ``timeout`` seconds (the message has the last status).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(evaluation_id)
+            if on_status is not None:
+                on_status(status)
+            if status["status"] in FINISHED:
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"evaluation {evaluation_id} not finished after {timeout:g} s; "
+                    f"last status: {status}"
+                )
+            time.sleep(interval)

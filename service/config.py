@@ -1,0 +1,134 @@
+"""Service settings: one pydantic-settings class read from ``DETEVAL_*`` variables."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MIN_KEY_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    """Everything the API, the workers and ``deteval serve`` can be configured with.
+
+    Each field is read from the environment variable ``DETEVAL_<FIELD>`` (e.g.
+    ``DETEVAL_REDIS_URL``). Unsafe or inconsistent values are refused at start-up rather
+    than discovered under load.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DETEVAL_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Job store, e.g. redis://host:6379/0 or unix:///path/redis.sock. "
+        "Unset: `deteval serve` starts a private server under the data directory.",
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker (a Redis URL); defaults to redis_url."
+    )
+    data_dir: Path = Field(default=Path("data"), description="Uploads, reports, embedded Redis.")
+    api_keys: SecretStr = Field(
+        default=SecretStr(""), description='Comma-separated "tenant:key" pairs.'
+    )
+    max_upload_mb: float = Field(default=200.0, gt=0, description="Largest accepted body.")
+    job_max_attempts: int = Field(default=3, ge=1, description="Worker starts before failing.")
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job whose worker stops heartbeating for "
+        "this long is handed to another worker.",
+    )
+    queued_resend_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A job still queued this long after its last send "
+        "is sent again (a lost broker message).",
+    )
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    task_time_limit_seconds: int = Field(
+        default=3600, ge=2, description="Hard limit per scoring task (the worker child is killed)."
+    )
+    visibility_timeout_seconds: int = Field(
+        default=3900,
+        description="Broker redelivery of unacknowledged tasks; must exceed "
+        "the hard time limit, or long jobs run twice at once.",
+    )
+    dataset_cache_size: int = Field(
+        default=4,
+        ge=0,
+        description="Loaded datasets kept per validation process.",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.visibility_timeout_seconds <= self.task_time_limit_seconds:
+            raise ValueError(
+                f"visibility_timeout_seconds ({self.visibility_timeout_seconds}) must exceed "
+                f"task_time_limit_seconds ({self.task_time_limit_seconds}), or the broker "
+                "redelivers a long task while it is still running"
+            )
+        self.tenant_keys()  # validate the key list once, at start-up
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload size limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker URL in Celery's spelling (``unix://`` becomes ``redis+socket://``)."""
+        url = self.broker_url or self.redis_url
+        if url is None:
+            raise ValueError("no Redis URL configured (set DETEVAL_REDIS_URL)")
+        if url.startswith("unix://"):
+            return "redis+socket://" + url.removeprefix("unix://")
+        return url
+
+    def tenant_keys(self) -> list[tuple[str, str]]:
+        """Parse ``api_keys`` into ``(tenant, key)`` pairs.
+
+        Raises
+        ------
+        ValueError
+            If an entry is not ``tenant:key``, a tenant name is not a safe identifier, a key
+            is shorter than 16 characters, or a key is listed twice.
+        """
+        pairs: list[tuple[str, str]] = []
+        raw = self.api_keys.get_secret_value()
+        for i, entry in enumerate(e.strip() for e in raw.split(",")):
+            if not entry:
+                continue
+            tenant, sep, key = entry.partition(":")
+            if not sep or not key:
+                raise ValueError(f"DETEVAL_API_KEYS entry {i} must be 'tenant:key'")
+            if not TENANT_PATTERN.match(tenant):
+                raise ValueError(
+                    f"DETEVAL_API_KEYS entry {i}: tenant {tenant!r} must be 1-64 letters, "
+                    "digits, '_', '.' or '-'"
+                )
+            if len(key) < MIN_KEY_LENGTH:
+                raise ValueError(
+                    f"DETEVAL_API_KEYS entry {i} (tenant {tenant!r}): key shorter than "
+                    f"{MIN_KEY_LENGTH} characters"
+                )
+            if any(key == k for _, k in pairs):
+                raise ValueError(f"DETEVAL_API_KEYS entry {i}: key listed twice")
+            pairs.append((tenant, key))
+        return pairs
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,211 @@
+"""Service errors that carry their HTTP status, and the one handler that renders them.
+
+Every error response is an RFC 9457 problem-details document
+(``application/problem+json``) with ``type``, ``title``, ``status``, ``detail`` and
+``instance``, plus the members an error adds (``location`` and ``problem`` for bad input).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, cast
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+# Problem types are tag URIs (RFC 4151), which RFC 9457 allows for types that are
+# identifiers rather than documentation pages.
+TYPE_BASE = "tag:detection-eval,2026:problem/"
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of every error the API answers on purpose.
+
+    Parameters
+    ----------
+    detail : str
+        A sentence for a human: what went wrong and where.
+    **extra
+        Extra problem-details members (JSON-safe values).
+    """
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+    slug: ClassVar[str] = "internal"
+    headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(ServiceError):
+    """The HTTP body cannot be read as what its content type says (e.g. broken multipart)."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    title = "Missing or invalid API key"
+    slug = "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class NotFound(ServiceError):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class DatasetNotFound(NotFound):
+    title = "Dataset not found"
+    slug = "dataset-not-found"
+
+
+class EvaluationNotFound(NotFound):
+    title = "Evaluation not found"
+    slug = "evaluation-not-found"
+
+
+class ReportNotReady(ServiceError):
+    status = 409
+    title = "Report not ready"
+    slug = "report-not-ready"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    title = "Upload too large"
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    title = "Unsupported content type"
+    slug = "unsupported-media-type"
+
+
+class InvalidRequest(ServiceError):
+    """The request is well-formed HTTP but its form fields are wrong (missing, extra)."""
+
+    status = 422
+    title = "Invalid request"
+    slug = "invalid-request"
+
+
+class InvalidInput(ServiceError):
+    """An uploaded file fails validation; ``location`` and ``problem`` say where and what."""
+
+    status = 422
+    title = "Invalid input"
+    slug = "invalid-input"
+
+    def __init__(self, field: str, location: str, problem: str) -> None:
+        super().__init__(
+            f"{location or field}: {problem}", field=field, location=location, problem=problem
+        )
+
+
+class ServiceUnavailable(ServiceError):
+    status = 503
+    title = "Service unavailable"
+    slug = "unavailable"
+    headers = {"Retry-After": "5"}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Render one problem-details response."""
+    body = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+# Each handler is registered for one exception class only (install_error_handlers), so
+# the cast states what Starlette guarantees.
+async def _service_error(request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(ServiceError, raised)
+    return problem_response(
+        request, exc.status, exc.title, exc.detail, exc.slug, exc.headers, **exc.extra
+    )
+
+
+async def _http_error(request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, raised)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    return problem_response(
+        request,
+        exc.status_code,
+        title,
+        str(exc.detail),
+        f"http-{exc.status_code}",
+        dict(exc.headers or {}),
+    )
+
+
+async def _validation_error(request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, raised)
+    errors = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['location']}: {e['problem']}" for e in errors)
+    return problem_response(
+        request, 422, "Invalid request", detail, "invalid-request", errors=errors
+    )
+
+
+async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("job store unreachable: %s", exc)
+    return problem_response(
+        request,
+        503,
+        ServiceUnavailable.title,
+        "the job store (Redis) is unreachable; nothing was accepted, retry later",
+        ServiceUnavailable.slug,
+        ServiceUnavailable.headers,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        500,
+        "Internal error",
+        f"unexpected {type(exc).__name__}; see the server log",
+        "internal",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error of ``app`` as problem details."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(redis.ConnectionError, _redis_down)
+    app.add_exception_handler(redis.TimeoutError, _redis_down)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,102 @@
+"""Accepting uploads: validate (in the validation processes), store, record, enqueue.
+
+The API never scores; it only checks that an upload can be scored (so bad input is a
+422 now, not a failed job later) and hands it to the workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import anyio
+import redis
+
+from service.errors import DatasetNotFound, InvalidRequest
+from service.jobs import Job
+from service.state import AppState
+from service.storage import GT_FILE, INLINE_GT_FILE, PREDICTIONS_FILE, is_valid_id, new_id
+from service.uploads import Upload
+
+
+async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict:
+    """Validate an uploaded ground truth and register it; returns its summary.
+
+    Raises
+    ------
+    InvalidRequest
+        No ``file`` part.
+    InvalidInput
+        The ground truth fails validation.
+    """
+    path = upload.files.get("file")
+    if path is None:
+        raise InvalidRequest("missing file field 'file' with the COCO ground truth")
+    checked = await state.validator.ground_truth(path)
+    dataset_id = new_id()
+    summary = {
+        "id": dataset_id,
+        "n_images": checked["n_images"],
+        "n_annotations": checked["n_annotations"],
+        "n_categories": checked["n_categories"],
+        "warnings": checked["warnings"],
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+    }
+    await anyio.to_thread.run_sync(state.storage.commit_dataset, tenant, dataset_id, path, summary)
+    return summary
+
+
+async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> tuple[Job, list[str]]:
+    """Validate an evaluation's uploads, store them, record a queued job, send its task.
+
+    Returns the job and the warnings the predictions raised. When the broker cannot be
+    reached the job is kept (queued, unsent) for the sweeper to send.
+
+    Raises
+    ------
+    InvalidRequest
+        Missing predictions, or not exactly one of ``dataset_id`` / ``ground_truth``.
+    DatasetNotFound
+        ``dataset_id`` names no dataset of this tenant.
+    InvalidInput
+        A file fails validation (bad JSON, schema, values, unknown image/category ids).
+    redis.RedisError
+        The job store is unreachable (the stored files are removed again).
+    """
+    predictions = upload.files.get("predictions")
+    if predictions is None:
+        raise InvalidRequest("missing file field 'predictions'")
+    dataset_id = upload.fields.get("dataset_id") or None
+    inline = upload.files.get("ground_truth")
+    if dataset_id is not None and inline is None:
+        if not is_valid_id(dataset_id) or state.storage.dataset_summary(tenant, dataset_id) is None:
+            raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+        gt_path = state.storage.dataset_dir(tenant, dataset_id) / GT_FILE
+    elif inline is not None and dataset_id is None:
+        gt_path = inline
+    else:
+        raise InvalidRequest(
+            "give exactly one of the form field 'dataset_id' and the file field 'ground_truth'"
+        )
+    warnings = await state.validator.predictions(
+        predictions, gt_path, cache_gt=dataset_id is not None
+    )
+    files = {PREDICTIONS_FILE: predictions}
+    if inline is not None:
+        files[INLINE_GT_FILE] = inline
+    job = await anyio.to_thread.run_sync(_enqueue, state, tenant, dataset_id, files)
+    return job, warnings
+
+
+def _enqueue(state: AppState, tenant: str, dataset_id: str | None, files: dict) -> Job:
+    job_id = new_id()
+    state.storage.commit_evaluation(tenant, job_id, files)
+    try:
+        state.store.create(job_id, tenant, dataset_id)
+    except redis.RedisError:
+        state.storage.remove_evaluation(tenant, job_id)
+        raise
+    state.dispatcher.send(job_id)
+    job = state.store.get(job_id)
+    if job is None:  # the record was just written; only a wiped store loses it
+        raise redis.ConnectionError("job record vanished right after it was written")
+    return job

@@ -1,0 +1,370 @@
+"""Job records in Redis: status, attempts, lease, progress, error and timestamps.
+
+Each evaluation is a hash ``deteval:job:<id>``; the ids of unfinished jobs (queued or
+running) are also in the sorted set ``deteval:active`` for the sweeper. Every state
+change is one Lua script, so it is atomic, and reads the time from Redis (``TIME``),
+so API and worker replicas with skewed clocks agree on leases.
+
+Life of a job::
+
+    queued --claim--> running --succeed--> succeeded
+       ^                 |  \\--fail-----> failed   (bad input, or attempts used up)
+       '--- requeue -----'   (lease expired: the worker died; or a transient error)
+
+A worker holds a *lease* while it runs a job and renews it by heartbeats. When the
+lease runs out the sweeper puts the job back in the queue; the next claim counts
+another attempt, and a job that has used ``max_attempts`` fails with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+import redis
+import redis.asyncio
+
+JOB_PREFIX = "deteval:job:"
+ACTIVE_KEY = "deteval:active"
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+FINISHED = (SUCCEEDED, FAILED)
+
+_NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
+
+_CREATE = (
+    _NOW
+    + """
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV[3],
+  'status', 'queued', 'attempts', 0, 'progress', 0, 'error', '', 'created_at', now,
+  'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
+  'lease_owner', '', 'lease_until', 0)
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+return 1
+"""
+)
+
+_MARK_SENT = (
+    _NOW
+    + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'sent_at', now)
+return 1
+"""
+)
+
+# ARGV: token, lease seconds, max attempts
+_CLAIM = (
+    _NOW
+    + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing', 0} end
+if st == 'succeeded' or st == 'failed' then return {st, 0} end
+if st == 'running' and redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1]
+   and tonumber(redis.call('HGET', KEYS[1], 'lease_until')) > now then
+  return {'busy', 0}
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if attempts > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', now, 'updated_at', now,
+    'lease_owner', '', 'attempts', attempts - 1, 'error', ARGV[4])
+  redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+  return {'failed', attempts - 1}
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'lease_owner', ARGV[1],
+  'lease_until', now + tonumber(ARGV[2]), 'started_at', now, 'updated_at', now, 'progress', 0)
+return {'claimed', attempts}
+"""
+)
+
+# ARGV: token, lease seconds, progress ('' to keep)
+_HEARTBEAT = (
+    _NOW
+    + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running'
+   or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]), 'updated_at', now)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[3]) end
+return 1
+"""
+)
+
+_SUCCEED = (
+    _NOW
+    + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st or st == 'succeeded' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', 1, 'error', '',
+  'finished_at', now, 'updated_at', now, 'lease_owner', '')
+redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+return 1
+"""
+)
+
+# ARGV: error JSON
+_FAIL = (
+    _NOW
+    + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st or st == 'succeeded' or st == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1], 'finished_at', now,
+  'updated_at', now, 'lease_owner', '')
+redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+return 1
+"""
+)
+
+# ARGV: token. Back to the queue after a transient error, to be sent again.
+_RELEASE = (
+    _NOW
+    + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running'
+   or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'lease_owner', '', 'lease_until', 0,
+  'sent_at', '', 'updated_at', now, 'progress', 0)
+return 1
+"""
+)
+
+# ARGV: unsent grace seconds, resend-after seconds, max attempts, error JSON if used up.
+# Returns 'send' (the caller must send the task, then mark_sent), 'failed', 'gone' or 'ok'.
+_SWEEP_ONE = (
+    _NOW
+    + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then redis.call('ZREM', KEYS[2], ARGV[5]); return 'gone' end
+if st == 'succeeded' or st == 'failed' then redis.call('ZREM', KEYS[2], ARGV[5]); return 'ok' end
+if st == 'running' then
+  if tonumber(redis.call('HGET', KEYS[1], 'lease_until')) > now then return 'ok' end
+  if tonumber(redis.call('HGET', KEYS[1], 'attempts')) >= tonumber(ARGV[3]) then
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'finished_at', now,
+      'updated_at', now, 'lease_owner', '')
+    redis.call('ZREM', KEYS[2], ARGV[5])
+    return 'failed'
+  end
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'lease_owner', '', 'lease_until', 0,
+    'sent_at', '', 'updated_at', now, 'progress', 0)
+  return 'send'
+end
+local sent = redis.call('HGET', KEYS[1], 'sent_at')
+if sent == '' then
+  if now - tonumber(redis.call('HGET', KEYS[1], 'updated_at')) > tonumber(ARGV[1]) then
+    return 'send'
+  end
+  return 'ok'
+end
+if now - tonumber(sent) > tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'sent_at', '', 'updated_at', now)
+  return 'send'
+end
+return 'ok'
+"""
+)
+
+
+def _iso(value: str) -> str | None:
+    if not value:
+        return None
+    moment = dt.datetime.fromtimestamp(float(value), tz=dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A snapshot of one job record.
+
+    Attributes
+    ----------
+    error : dict or None
+        ``{"code": ..., "detail": ...}`` (plus ``location``/``problem`` for bad input)
+        once the job failed.
+    created_at, started_at, finished_at : str or None
+        ISO 8601 UTC times.
+    """
+
+    id: str
+    tenant: str
+    dataset_id: str | None
+    status: str
+    attempts: int
+    progress: float
+    error: dict | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+    def public(self) -> dict[str, Any]:
+        """The job as the HTTP API shows it."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "progress": self.progress,
+            "error": self.error,
+            "attempts": self.attempts,
+            "dataset_id": self.dataset_id,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :meth:`JobStore.claim`.
+
+    ``outcome`` is ``"claimed"`` (run the job), ``"busy"`` (another live worker runs it),
+    ``"succeeded"``/``"failed"`` (already finished: a redelivered message) or ``"missing"``.
+    """
+
+    outcome: str
+    attempt: int
+
+
+class JobStore:
+    """Job records in Redis.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        A client with ``decode_responses=True``.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._create = client.register_script(_CREATE)
+        self._mark_sent = client.register_script(_MARK_SENT)
+        self._claim = client.register_script(_CLAIM)
+        self._heartbeat = client.register_script(_HEARTBEAT)
+        self._succeed = client.register_script(_SUCCEED)
+        self._fail = client.register_script(_FAIL)
+        self._release = client.register_script(_RELEASE)
+        self._sweep_one = client.register_script(_SWEEP_ONE)
+
+    @staticmethod
+    def key(job_id: str) -> str:
+        return JOB_PREFIX + job_id
+
+    def _keys(self, job_id: str) -> list[str]:
+        return [self.key(job_id), ACTIVE_KEY]
+
+    def create(self, job_id: str, tenant: str, dataset_id: str | None) -> None:
+        """Record a new queued job (not yet sent to the broker)."""
+        self._create(keys=self._keys(job_id), args=[job_id, tenant, dataset_id or ""])
+
+    def mark_sent(self, job_id: str) -> None:
+        """Note that the task message of a queued job reached the broker."""
+        self._mark_sent(keys=[self.key(job_id)])
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None if there is no such record."""
+        return parse_job(cast(dict[str, str], self.redis.hgetall(self.key(job_id))))
+
+    def claim(self, job_id: str, token: str, lease_seconds: float, max_attempts: int) -> Claim:
+        """Start an attempt: take the lease, count the attempt, mark the job running.
+
+        ``token`` names the holder; the same token may re-claim a lease it still holds
+        (its message was redelivered because its worker process died).
+        """
+        error = error_json(
+            "attempts_exhausted",
+            f"gave up after {max_attempts} attempts; each worker was lost "
+            "before finishing (killed, out of memory or over the time limit)",
+        )
+        outcome, attempt = self._claim(
+            keys=self._keys(job_id), args=[token, lease_seconds, max_attempts, error]
+        )
+        return Claim(outcome, int(attempt))
+
+    def heartbeat(
+        self, job_id: str, token: str, lease_seconds: float, progress: float | None = None
+    ) -> bool:
+        """Renew the lease (and record progress); False if the lease is no longer ours."""
+        arg = "" if progress is None else repr(float(progress))
+        return bool(self._heartbeat(keys=[self.key(job_id)], args=[token, lease_seconds, arg]))
+
+    def succeed(self, job_id: str) -> bool:
+        """Mark the job succeeded (its report is written); False if it already was."""
+        return bool(self._succeed(keys=self._keys(job_id)))
+
+    def fail(self, job_id: str, code: str, detail: str, **extra: str) -> bool:
+        """Mark the job failed with a reason; False if it had already finished."""
+        return bool(self._fail(keys=self._keys(job_id), args=[error_json(code, detail, **extra)]))
+
+    def release(self, job_id: str, token: str) -> bool:
+        """Give the job back to the queue after a transient error (to be sent again)."""
+        return bool(self._release(keys=[self.key(job_id)], args=[token]))
+
+    def active_ids(self, limit: int = 1000) -> list[str]:
+        """Ids of unfinished jobs, oldest first."""
+        return cast(list[str], self.redis.zrange(ACTIVE_KEY, 0, limit - 1))
+
+    def sweep_one(
+        self, job_id: str, unsent_grace: float, resend_after: float, max_attempts: int
+    ) -> str:
+        """Decide what one unfinished job needs; see the module docstring.
+
+        Returns ``"send"`` when the caller must send its task (then :meth:`mark_sent`),
+        ``"failed"`` when its attempts are used up, else ``"ok"`` or ``"gone"``.
+        """
+        error = error_json(
+            "attempts_exhausted",
+            f"gave up after {max_attempts} attempts; the last worker stopped "
+            "heartbeating (killed, out of memory or over the time limit)",
+        )
+        outcome: str = self._sweep_one(
+            keys=self._keys(job_id),
+            args=[unsent_grace, resend_after, max_attempts, error, job_id],
+        )
+        return outcome
+
+
+def parse_job(raw: dict[str, str]) -> Job | None:
+    """A job from its Redis hash (as ``HGETALL`` returns it); None for an empty hash."""
+    if not raw:
+        return None
+    return Job(
+        id=raw["id"],
+        tenant=raw["tenant"],
+        dataset_id=raw["dataset_id"] or None,
+        status=raw["status"],
+        attempts=int(raw["attempts"]),
+        progress=float(raw["progress"]),
+        error=orjson.loads(raw["error"]) if raw["error"] else None,
+        created_at=_iso(raw["created_at"]),
+        started_at=_iso(raw["started_at"]),
+        finished_at=_iso(raw["finished_at"]),
+    )
+
+
+def error_json(code: str, detail: str, **extra: str) -> str:
+    """Encode a job error as stored: ``{"code", "detail", ...extra}``."""
+    return orjson.dumps({"code": code, "detail": detail, **extra}).decode()
+
+
+# Short timeouts, so an unreachable server fails a request quickly (a 503) instead of
+# hanging it.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "decode_responses": True,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 2,
+    "health_check_interval": 30,
+}
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client for ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
+    client: redis.Redis = redis.Redis.from_url(url, **_CLIENT_OPTIONS)
+    return client
+
+
+def connect_async(url: str) -> redis.asyncio.Redis:
+    """An asyncio Redis client for ``url``, for reads on the API's event loop."""
+    client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **_CLIENT_OPTIONS)
+    return client
+
+
+async def get_job_async(client: redis.asyncio.Redis, job_id: str) -> Job | None:
+    """:meth:`JobStore.get` without a thread: status polls stay on the event loop."""
+    raw = await client.hgetall(JobStore.key(job_id))
+    return parse_job(cast(dict[str, str], raw))

@@ -1,0 +1,48 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api.routes import api_router
+from service.config import Settings, get_settings
+from service.errors import install_error_handlers
+from service.state import AppState
+from service.sweeper import Sweeper
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API: routes under /v1, problem-details errors, sweeper, validation pool.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Read from ``DETEVAL_*`` environment variables when omitted.
+    """
+    settings = settings or get_settings()
+    state = AppState.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.validator.warm_up()
+        sweeper = Sweeper(state.store, state.dispatcher, state.storage, settings)
+        sweeper.start()
+        try:
+            yield
+        finally:
+            sweeper.stop()
+            await state.close()
+
+    app = FastAPI(
+        title="detection-eval",
+        summary="Score object-detection predictions against COCO ground truth.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.deteval = state
+    install_error_handlers(app)
+    app.include_router(api_router, prefix="/v1")
+    return app

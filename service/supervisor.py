@@ -1,0 +1,180 @@
+"""``deteval serve``: the whole service on one machine, started and stopped as one.
+
+It starts a private Redis-protocol server (unless ``DETEVAL_REDIS_URL`` names one), the
+API and a Celery worker as child processes, restarts any that dies, and on Ctrl-C or
+SIGTERM stops them in order: API, worker (warm shutdown, then SIGKILL), Redis (which
+flushes its append-only file). Children run in process groups of their own and get
+SIGTERM from the kernel if this process dies, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from service.config import Settings
+from service.embedded import EmbeddedRedis
+from service.procs import spawn, stop_group
+
+KEY_FILE = "api-key"
+RESTART_WINDOW_SECONDS = 10.0
+MAX_QUICK_RESTARTS = 3
+
+log = logging.getLogger(__name__)
+
+
+def local_api_key(data_dir: Path) -> str:
+    """The key ``deteval serve`` made for this data directory (made on first use, 0600)."""
+    path = data_dir / KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+@dataclass
+class Child:
+    """A supervised child process and how to start it again."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    quick_restarts: int = 0
+
+    def start(self, env: dict[str, str]) -> None:
+        # Children log to our stderr, so stdout carries only the URL and the key.
+        self.process = spawn(self.argv, env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr)
+        self.started = time.monotonic()
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+class Supervisor:
+    """Runs and supervises the embedded stack; see the module docstring.
+
+    Parameters
+    ----------
+    settings : Settings
+    host, port : str, int
+        Where the API listens.
+    concurrency : int
+        Worker processes for scoring.
+    """
+
+    def __init__(self, settings: Settings, host: str, port: int, concurrency: int) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.env = dict(os.environ)
+        self.env["DETEVAL_DATA_DIR"] = str(settings.data_dir)
+        self.redis: EmbeddedRedis | None = None
+        py = [sys.executable, "-m", "service"]
+        self.api = Child("api", [*py, "api", "--host", host, "--port", str(port)])
+        self.worker = Child("worker", [*py, "worker", "--concurrency", str(concurrency)])
+        self.key: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _prepare(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.settings.tenant_keys():
+            self.key = local_api_key(self.settings.data_dir)
+            self.env["DETEVAL_API_KEYS"] = f"local:{self.key}"
+        if self.settings.redis_url is None:
+            self.redis = EmbeddedRedis(self.settings.data_dir)
+            self.redis.start()
+            self.env["DETEVAL_REDIS_URL"] = self.redis.url
+
+    def _wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.api.exited() is not None:
+                raise RuntimeError(f"the API exited with code {self.api.exited()} at start-up")
+            try:
+                response = httpx.get(f"{self.url}/v1/health", timeout=2)
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = str(exc) or type(exc).__name__
+            time.sleep(0.2)
+        raise RuntimeError(f"the API did not answer on {self.url} within {timeout:g} s ({last})")
+
+    def _check(self, child: Child) -> None:
+        code = child.exited()
+        if code is None:
+            return
+        quick = time.monotonic() - child.started < RESTART_WINDOW_SECONDS
+        child.quick_restarts = child.quick_restarts + 1 if quick else 0
+        if child.quick_restarts > MAX_QUICK_RESTARTS:
+            raise RuntimeError(f"the {child.name} keeps exiting (code {code}); giving up")
+        log.warning("%s exited with code %s; restarting it", child.name, code)
+        child.start(self.env)
+
+    def run(self) -> int:
+        """Start everything, print the URL and key, supervise until Ctrl-C; exit code."""
+        previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._prepare()
+            self.api.start(self.env)
+            self.worker.start(self.env)
+            self._wait_healthy()
+            print(f"deteval serving on {self.url}  (API docs: {self.url}/docs)", flush=True)
+            if self.key is not None:
+                print(f"API key: {self.key}", flush=True)
+            else:
+                print("API keys: as configured in DETEVAL_API_KEYS", flush=True)
+            print("Press Ctrl-C to stop.", flush=True)
+            while True:
+                time.sleep(0.5)
+                if self.redis is not None:
+                    self.redis.ensure_running()
+                self._check(self.api)
+                self._check(self.worker)
+        except _Stop as stop:
+            print(f"stopping ({stop})...", file=sys.stderr, flush=True)
+            return 0
+        except RuntimeError as exc:
+            print(f"deteval serve: {exc}", file=sys.stderr, flush=True)
+            return 1
+        finally:
+            for s in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut cleanup
+                signal.signal(s, signal.SIG_IGN)
+            self.shutdown()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def shutdown(self) -> None:
+        """Stop API, worker and Redis, in that order."""
+        if self.api.process is not None:
+            stop_group(self.api.process, signal.SIGTERM, timeout=10)
+        if self.worker.process is not None:
+            stop_group(self.worker.process, signal.SIGTERM, timeout=20)
+        if self.redis is not None:
+            self.redis.stop()

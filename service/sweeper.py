@@ -1,0 +1,98 @@
+"""The sweeper: no job stays queued or running forever.
+
+Every few seconds one API replica (a Redis lock elects it) walks the unfinished jobs:
+
+* a job whose send failed (the broker was down) is sent again;
+* a job still queued long after its send (a lost message) is sent again;
+* a running job whose lease expired (its worker died) is put back in the queue and
+  sent again, or failed with a reason once it has used all its attempts.
+
+Stale temporary uploads of crashed processes are removed on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+import redis
+
+from service.config import Settings
+from service.dispatch import Dispatcher
+from service.jobs import JobStore
+from service.storage import Storage
+
+LOCK_KEY = "deteval:sweeper-lock"
+#: A queued job with no recorded send is left alone this long: the API that created it
+#: may still be sending it (publish retries take about a second).
+UNSENT_GRACE_SECONDS = 3.0
+STALE_TEMP_SECONDS = 3600.0
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    """Re-sends or fails stuck jobs; see the module docstring.
+
+    Parameters
+    ----------
+    store, dispatcher, storage, settings
+        The job store, the task sender, the data directory and the settings
+        (``sweep_interval_seconds``, ``queued_resend_seconds``, ``job_max_attempts``).
+    """
+
+    def __init__(
+        self, store: JobStore, dispatcher: Dispatcher, storage: Storage, settings: Settings
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.storage = storage
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep_once(self) -> Counter[str]:
+        """One pass over the unfinished jobs; returns how many ended in each outcome.
+
+        Does nothing (an empty counter) when another replica holds the sweep lock.
+        """
+        interval_ms = max(1, int(self.settings.sweep_interval_seconds * 1000))
+        if not self.store.redis.set(LOCK_KEY, "1", nx=True, px=interval_ms):
+            return Counter()
+        outcomes: Counter[str] = Counter()
+        for job_id in self.store.active_ids():
+            outcome = self.store.sweep_one(
+                job_id,
+                UNSENT_GRACE_SECONDS,
+                self.settings.queued_resend_seconds,
+                self.settings.job_max_attempts,
+            )
+            if outcome == "send":
+                outcome = "sent" if self.dispatcher.send(job_id) else "send_failed"
+            if outcome != "ok":
+                log.info("sweeper: job %s %s", job_id, outcome)
+            outcomes[outcome] += 1
+        self.storage.remove_stale_temp(STALE_TEMP_SECONDS)
+        return outcomes
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.sweep_interval_seconds):
+            try:
+                self.sweep_once()
+            except redis.RedisError as exc:
+                log.warning("sweeper: job store unreachable (%s); retrying next round", exc)
+            except Exception:
+                # Logged with its traceback; the sweeper must outlive one bad round.
+                log.exception("sweeper: round failed")
+
+    def start(self) -> None:
+        """Sweep in a daemon thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name="deteval-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for the round in progress."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

@@ -1,0 +1,36 @@
+"""A worker whose scoring waits at a gate, so a test can act while a job is mid-run.
+
+Run as ``python gated_worker.py worker ...`` (the arguments of ``python -m service``),
+with ``DETEVAL_TEST_GATE`` naming a directory. Each scoring call writes
+``reached-<pid>`` there, reports some progress, then waits until a file ``open``
+appears (at most two minutes) before scoring for real.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import workers.pipeline
+from service.cli import main
+
+GATE = Path(os.environ["DETEVAL_TEST_GATE"])
+_score = workers.pipeline.score
+
+
+def gated_score(gt_path, predictions_path, progress=None):  # type: ignore[no-untyped-def]
+    if progress is not None:
+        progress(0.25)
+    (GATE / f"reached-{os.getpid()}").touch()
+    deadline = time.monotonic() + 120
+    while not (GATE / "open").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("gate never opened")
+        time.sleep(0.05)
+    return _score(gt_path, predictions_path, progress)
+
+
+workers.pipeline.score = gated_score
+sys.exit(main(sys.argv[1:]))

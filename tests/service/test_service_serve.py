@@ -1,0 +1,127 @@
+"""``deteval serve`` (here ``python -m service serve``): one command runs everything,
+prints the URL and a key, and Ctrl-C stops all of it with no orphan process."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from service_stack import coco_sets, free_port, wait_for
+
+NAME, GT, DT, EXPECTED = coco_sets()[0]
+
+
+def start_serve(data_dir: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start serve in a session of its own (like a terminal's foreground job)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DETEVAL_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log.open("ab"),
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    out = b""
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while not any(line.startswith("API key:") for line in lines):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(
+                f"serve printed no key (exit {proc.poll()}); stdout: {lines}; "
+                f"log: {log.read_text()[-2000:]}"
+            )
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:  # raw reads: a buffered readline could hide lines from select()
+            out += os.read(proc.stdout.fileno(), 65536)
+            lines = out.decode().splitlines()
+    assert lines[0].startswith(f"deteval serving on http://127.0.0.1:{port}"), lines
+    key = next(line for line in lines if line.startswith("API key:")).split(":", 1)[1].strip()
+    return proc, key
+
+
+def submit(url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", "submit", *args, "--url", url, "--key", key],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def all_gone(procs: list[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_serve_submit_and_ctrl_c(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "d", free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc, key = start_serve(data_dir, port, tmp_path / "serve.log")
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "valkey-server" in names and " api " in names and " worker " in names, names
+
+        done = submit(url, key, str(GT), str(DT), "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["stats"] == pytest.approx(EXPECTED, abs=1e-12)
+
+        readable = submit(url, key, str(GT), str(DT))
+        assert readable.returncode == 0, readable.stderr
+        assert "AP50" in readable.stdout and "100%" in readable.stderr
+
+        missing = submit(url, key, "0" * 32, str(DT))
+        assert missing.returncode == 1
+        assert "no dataset with id" in missing.stderr
+
+        bad_key = submit(url, "wrong-key-0123456789", str(GT), str(DT))
+        assert bad_key.returncode == 1 and "unknown API key" in bad_key.stderr
+
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        assert proc.wait(timeout=60) == 0
+        left = wait_for(
+            lambda: all_gone(children), lambda left: not left, 30, "serve's children to exit"
+        )
+        assert not left
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    # Same data directory again: same key, and the jobs survived in the append-only file.
+    proc, key_again = start_serve(data_dir, port, tmp_path / "serve.log")
+    try:
+        assert key_again == key
+        children = psutil.Process(proc.pid).children(recursive=True)
+        # A supervisor killed outright still leaves no orphans (parent-death signal).
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        wait_for(
+            lambda: all_gone(children),
+            lambda left: not left,
+            30,
+            "children of a SIGKILLed serve to exit",
+        )
+    finally:
+        for child in all_gone(psutil.Process().children(recursive=True)):
+            if child.pid != proc.pid and "service" in " ".join(child.cmdline()):
+                child.kill()

@@ -1,0 +1,269 @@
+"""The service's parts on their own: settings, keys, storage, job records, CLI wiring."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from pydantic import ValidationError
+
+from service.auth import KeyRing
+from service.cli import register
+from service.config import Settings
+from service.dispatch import celery_config
+from service.embedded import EmbeddedRedis
+from service.errors import Unauthorized
+from service.jobs import JobStore
+from service.storage import Storage, is_valid_id, new_id
+
+KEY = "k" * 20
+
+
+# -- settings ------------------------------------------------------------------------------
+def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DETEVAL_API_KEYS", f"team-a:{KEY}, team-b:{'z' * 16}")
+    monkeypatch.setenv("DETEVAL_REDIS_URL", "unix:///tmp/x.sock")
+    monkeypatch.setenv("DETEVAL_MAX_UPLOAD_MB", "2")
+    settings = Settings()
+    assert settings.tenant_keys() == [("team-a", KEY), ("team-b", "z" * 16)]
+    assert settings.max_upload_bytes == 2 * 1024 * 1024
+    assert settings.effective_broker_url == "redis+socket:///tmp/x.sock"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DETEVAL_API_KEYS": "nokey"}, "must be 'tenant:key'"),
+        ({"DETEVAL_API_KEYS": "a:short"}, "shorter than 16"),
+        ({"DETEVAL_API_KEYS": f"../x:{KEY}"}, "tenant '../x'"),
+        ({"DETEVAL_API_KEYS": f"a:{KEY},b:{KEY}"}, "listed twice"),
+        (
+            {"DETEVAL_TASK_TIME_LIMIT_SECONDS": "600", "DETEVAL_VISIBILITY_TIMEOUT_SECONDS": "600"},
+            "must exceed",
+        ),
+        ({"DETEVAL_MAX_UPLOAD_MB": "0"}, "greater than 0"),
+    ],
+)
+def test_unsafe_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_visibility_timeout_set_everywhere_celery_reads_it() -> None:
+    conf = celery_config(Settings(redis_url="redis://127.0.0.1:1/0"))
+    visibility = conf["visibility_timeout"]
+    assert visibility > conf["task_time_limit"] > conf["task_soft_time_limit"]
+    assert conf["broker_transport_options"]["visibility_timeout"] == visibility
+    assert conf["result_backend_transport_options"]["visibility_timeout"] == visibility
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_prefetch_multiplier"] == 1
+
+
+# -- keys ----------------------------------------------------------------------------------
+def test_keyring_maps_keys_to_tenants() -> None:
+    ring = KeyRing([("a", KEY), ("b", "y" * 20)])
+    assert ring.tenant_for(KEY) == "a"
+    assert ring.tenant_for("y" * 20) == "b"
+    for bad in (None, "", KEY + "x", KEY[:-1]):
+        with pytest.raises(Unauthorized):
+            ring.tenant_for(bad)
+
+
+def test_keyring_refuses_to_be_empty() -> None:
+    with pytest.raises(ValueError, match="no API keys"):
+        KeyRing([])
+
+
+# -- storage -------------------------------------------------------------------------------
+def test_ids_cannot_name_other_paths(tmp_path: Path) -> None:
+    assert is_valid_id(new_id())
+    storage = Storage(tmp_path)
+    for bad in ("..", "../x", "a" * 31, "A" * 32, "a" * 32 + "/"):
+        assert not is_valid_id(bad)
+        assert storage.dataset_summary("alice", bad) is None
+        with pytest.raises(ValueError):
+            storage.evaluation_dir("alice", bad)
+    with pytest.raises(ValueError):
+        storage.dataset_dir("../bob", new_id())
+
+
+def test_commit_and_report_are_atomic_and_leave_no_temp(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    staged = storage.new_temp_file()
+    staged.write_bytes(b"[]")
+    evaluation = new_id()
+    storage.commit_evaluation("alice", evaluation, {"predictions.json": staged})
+    storage.write_report("alice", evaluation, b'{"stats": []}')
+    storage.write_report("alice", evaluation, b'{"stats": [1]}')  # a redelivered task
+    folder = storage.evaluation_dir("alice", evaluation)
+    assert sorted(p.name for p in folder.iterdir()) == ["predictions.json", "report.json"]
+    assert storage.report_path("alice", evaluation).read_bytes() == b'{"stats": [1]}'
+    assert not list(storage.tmp.iterdir())
+
+
+def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    old, fresh = storage.new_temp_file(), storage.new_temp_file()
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    assert storage.remove_stale_temp(3600) == 1
+    assert not old.exists() and fresh.exists()
+
+
+# -- job records ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobStore]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("jobs")) as server:
+        client = redis.Redis.from_url(server.url, decode_responses=True)
+        yield JobStore(client)
+        client.close()
+
+
+def test_job_life(store: JobStore) -> None:
+    job_id = new_id()
+    store.create(job_id, "alice", None)
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.status, job.attempts, job.progress, job.dataset_id) == ("queued", 0, 0.0, None)
+    assert job.created_at is not None and job.created_at.endswith("Z")
+    assert store.claim(job_id, "t1", 30, 3).outcome == "claimed"
+    assert store.claim(job_id, "t2", 30, 3).outcome == "busy"  # another live holder
+    assert store.heartbeat(job_id, "t1", 30, 0.5)
+    assert not store.heartbeat(job_id, "t2", 30, 0.9)
+    running = store.get(job_id)
+    assert running is not None and (running.status, running.progress) == ("running", 0.5)
+    assert store.succeed(job_id)
+    assert not store.succeed(job_id)  # idempotent
+    assert store.claim(job_id, "t3", 30, 3).outcome == "succeeded"  # a redelivery
+    done = store.get(job_id)
+    assert done is not None and done.status == "succeeded" and done.finished_at is not None
+    assert job_id not in store.active_ids()
+
+
+def test_same_token_reclaims_its_lease(store: JobStore) -> None:
+    job_id = new_id()
+    store.create(job_id, "alice", None)
+    assert store.claim(job_id, "t1", 30, 3).attempt == 1
+    again = store.claim(job_id, "t1", 30, 3)  # its worker process died; message redelivered
+    assert (again.outcome, again.attempt) == ("claimed", 2)
+
+
+def test_expired_lease_is_resent_then_failed_after_max_attempts(store: JobStore) -> None:
+    job_id = new_id()
+    store.create(job_id, "alice", "d" * 32)
+    assert store.sweep_one(job_id, 60, 600, 2) == "ok"  # just created: the API is sending
+    for attempt in (1, 2):
+        assert store.claim(job_id, f"t{attempt}", 0.05, 2).outcome == "claimed"
+        time.sleep(0.1)  # the lease runs out: the worker is gone
+        outcome = store.sweep_one(job_id, 60, 600, 2)
+        assert outcome == ("send" if attempt == 1 else "failed")
+    job = store.get(job_id)
+    assert job is not None and job.status == "failed" and job.attempts == 2
+    assert job.error is not None and job.error["code"] == "attempts_exhausted"
+    assert "gave up after 2 attempts" in job.error["detail"]
+
+
+def test_unsent_and_lost_messages_are_resent(store: JobStore) -> None:
+    job_id = new_id()
+    store.create(job_id, "alice", None)
+    time.sleep(0.05)
+    assert store.sweep_one(job_id, 0.01, 600, 3) == "send"  # publish failed
+    store.mark_sent(job_id)
+    assert store.sweep_one(job_id, 0.01, 600, 3) == "ok"
+    time.sleep(0.05)
+    assert store.sweep_one(job_id, 0.01, 0.01, 3) == "send"  # message lost in the broker
+
+
+def test_fail_keeps_the_reason(store: JobStore) -> None:
+    job_id = new_id()
+    store.create(job_id, "bob", None)
+    assert store.fail(job_id, "invalid_input", "predictions[3].bbox: bad", location="x")
+    assert not store.fail(job_id, "internal", "again")
+    job = store.get(job_id)
+    assert job is not None
+    assert job.error == {
+        "code": "invalid_input",
+        "detail": "predictions[3].bbox: bad",
+        "location": "x",
+    }
+
+
+def test_release_puts_the_job_back(store: JobStore) -> None:
+    job_id = new_id()
+    store.create(job_id, "alice", None)
+    store.claim(job_id, "t1", 30, 3)
+    assert not store.release(job_id, "other")
+    assert store.release(job_id, "t1")
+    job = store.get(job_id)
+    assert job is not None and job.status == "queued"
+
+
+# -- wiring --------------------------------------------------------------------------------
+def test_register_adds_subcommands_with_funcs() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    for argv in (
+        ["serve", "--port", "9000", "--workers", "2", "--data-dir", "d"],
+        ["api"],
+        ["worker"],
+        ["submit", "a" * 32, "p.json", "--key", "k", "--json"],
+    ):
+        args = parser.parse_args(argv)
+        assert callable(args.func)
+    assert parser.parse_args(["serve", "--port", "9000"]).port == 9000
+
+
+def test_api_does_not_import_worker_code() -> None:
+    code = (
+        "import sys, service.main, service.cli; print(any(m.startswith('workers') "
+        "for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"
+
+
+# -- compose -------------------------------------------------------------------------------
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+@pytest.mark.skipif(_compose_command() is None, reason="no docker compose on this machine")
+def test_compose_file_is_accepted_and_refuses_to_run_without_keys() -> None:
+    command = [*(_compose_command() or []), "-f", str(COMPOSE), "config"]
+    env = {k: v for k, v in os.environ.items() if k != "DETEVAL_API_KEYS"}
+    ok = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "DETEVAL_API_KEYS": f"team:{KEY}"},
+    )
+    assert ok.returncode == 0, ok.stderr
+    for expected in ("appendonly", "service_healthy", "/data", "deteval", "worker"):
+        assert expected in ok.stdout
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode != 0
+    assert "DETEVAL_API_KEYS" in refused.stderr

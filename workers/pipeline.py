@@ -1,0 +1,131 @@
+"""The work of one evaluation job, as plain functions (no Celery in here).
+
+:func:`score` turns stored files into report bytes; :func:`run_job` adds the job's life
+around it: claim the lease, heartbeat while scoring, write the report atomically,
+mark the job finished. Running it twice for the same job (a redelivered task) is safe:
+the second run finds the job finished and does nothing, or, if the first died, scores
+again and writes an identical report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import orjson
+import redis
+
+from evaluator import InputError, evaluate_coco
+from service.config import Settings
+from service.jobs import JobStore
+from service.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def score(
+    gt_path: Path, predictions_path: Path, progress: Callable[[float], None] | None = None
+) -> bytes:
+    """Evaluate stored predictions against stored ground truth; the report as JSON bytes.
+
+    Raises
+    ------
+    evaluator.InputError
+        The files cannot be evaluated (the API validates uploads, so this is rare).
+    """
+    report = evaluate_coco(gt_path, predictions_path, unknown_categories="error", progress=progress)
+    return orjson.dumps(report.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class Heartbeat:
+    """Renews a job's lease from a background thread, carrying the latest progress.
+
+    Use as a context manager around the work; call the instance with a fraction in
+    [0, 1] to report progress (it is written at the next beat).
+    """
+
+    def __init__(self, store: JobStore, job_id: str, token: str, lease_seconds: float) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.token = token
+        self.lease = lease_seconds
+        self.period = max(0.2, lease_seconds / 4)
+        self._progress: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __call__(self, fraction: float) -> None:
+        self._progress = min(1.0, max(0.0, float(fraction)))
+
+    def _beat(self) -> None:
+        try:
+            if not self.store.heartbeat(self.job_id, self.token, self.lease, self._progress):
+                log.warning("job %s: lease lost to another worker; finishing anyway", self.job_id)
+        except redis.RedisError as exc:
+            log.warning("job %s: heartbeat failed (%s); will retry", self.job_id, exc)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self._beat()
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings: Settings) -> str:
+    """Run one attempt of a job; returns what happened.
+
+    Parameters
+    ----------
+    job_id : str
+    token : str
+        Names this attempt's lease (the Celery task id, so a redelivery of the same
+        message may take over the lease its dead predecessor held).
+
+    Returns
+    -------
+    str
+        ``"succeeded"``, ``"failed"`` (bad input, or attempts used up), or, when this
+        attempt did nothing, the claim outcome: ``"busy"``, ``"missing"``, or the status
+        of an already finished job.
+
+    Raises
+    ------
+    redis.RedisError, OSError
+        Transient trouble with the job store or the data directory; the caller retries.
+    """
+    job = store.get(job_id)
+    if job is None:
+        log.error("job %s has no record; dropping its task", job_id)
+        return "missing"
+    claim = store.claim(job_id, token, settings.job_lease_seconds, settings.job_max_attempts)
+    if claim.outcome != "claimed":
+        log.info("job %s: not running it (%s)", job_id, claim.outcome)
+        return claim.outcome
+    log.info("job %s: attempt %d", job_id, claim.attempt)
+    gt_path = storage.ground_truth_path(job.tenant, job_id, job.dataset_id)
+    predictions_path = storage.predictions_path(job.tenant, job_id)
+    with Heartbeat(store, job_id, token, settings.job_lease_seconds) as beat:
+        try:
+            report = score(gt_path, predictions_path, progress=beat)
+        except InputError as exc:
+            store.fail(
+                job_id, "invalid_input", str(exc), location=exc.location, problem=exc.problem
+            )
+            return "failed"
+        storage.write_report(job.tenant, job_id, report)
+    store.succeed(job_id)
+    return "succeeded"
