@@ -53,6 +53,7 @@ from .layers import (
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, GIoULoss, Loss, MSELoss
 from .module import Module
 from .optim import SGD, Adam, AdamW, Optimizer
+from .recurrent import LSTM, RNN
 from .regularization import clip_grad_norm_, clip_grad_value_, l1_penalty, l2_penalty
 from .schedules import (
     CosineAnnealingLR,
@@ -64,8 +65,6 @@ from .schedules import (
 )
 
 __all__ = [
-    "ELU",
-    "SGD",
     "Adam",
     "AdamW",
     "AdaptiveAvgPool2d",
@@ -80,6 +79,7 @@ __all__ = [
     "CosineAnnealingLR",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Flatten",
     "GIoULoss",
     "GlobalAvgPool2d",
@@ -88,6 +88,7 @@ __all__ = [
     "Identity",
     "InstanceNorm2d",
     "LRScheduler",
+    "LSTM",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -97,10 +98,12 @@ __all__ = [
     "MaxPool2d",
     "Module",
     "Optimizer",
+    "RNN",
     "ReLU",
     "Residual",
-    "SequentialLR",
+    "SGD",
     "Sequential",
+    "SequentialLR",
     "Sigmoid",
     "Softmax",
     "StepLR",

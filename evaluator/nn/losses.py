@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -104,7 +105,8 @@ class CrossEntropyLoss(Loss):
     ``pred`` holds logits (N, C) or (N, C, d1, ...), ``target`` integers (N,) or
     (N, d1, ...). ``loss_i = -log_softmax(pred_i)[target_i]``, computed with the maximum
     subtracted (stable for any logits); ``dpred_i = w_i (softmax(pred_i) - onehot_i)``
-    divided by the total weight for ``mean``.
+    divided by the total weight for ``mean``. With every target ignored the mean is
+    NaN (with a warning) and the gradient zero.
     """
 
     def __init__(
@@ -147,6 +149,16 @@ class CrossEntropyLoss(Loss):
         if self.weight is not None:
             w = w * self.weight.astype(pred.dtype)[safe[:, 0]]
         total_weight = float(w.sum()) if self.reduction == "mean" else 1.0
+        if total_weight == 0:
+            # Every target ignored (or weighted 0): the mean is undefined. NaN, as in
+            # PyTorch, but a zero gradient so an optimizer step changes nothing.
+            warnings.warn(
+                f"{self.label()}: no target carries weight; the mean loss is NaN",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._grad = np.zeros_like(pred)
+            return float("nan")
         grad = softmax(pred, axis=1)
         np.put_along_axis(grad, safe, np.take_along_axis(grad, safe, axis=1) - 1.0, axis=1)
         self._grad = grad * (w / pred.dtype.type(total_weight))[:, None]

@@ -12,7 +12,6 @@ from .upsample import Upsample
 from .weight_norm import WeightNorm
 
 __all__ = [
-    "ELU",
     "AdaptiveAvgPool2d",
     "Add",
     "AvgPool2d",
@@ -21,6 +20,7 @@ __all__ = [
     "Concat",
     "Conv2d",
     "Dropout",
+    "ELU",
     "Flatten",
     "GlobalAvgPool2d",
     "GroupNorm",

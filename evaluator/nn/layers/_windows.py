@@ -75,16 +75,19 @@ def windows(
 def im2col(
     xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]
 ) -> Array:
-    """Copy the windows into columns, ready for a matrix product.
+    """Copy the windows of a batch into one column matrix, ready for a matrix product.
 
     Returns
     -------
-    col : ndarray of shape (N, C*kh*kw, out_h*out_w)
-        Row ``c*kh*kw + a*kw + b`` matches the flattened weight ``(O, C, kh, kw)``.
+    col : ndarray of shape (C*kh*kw, N*out_h*out_w)
+        Row ``c*kh*kw + a*kw + b`` matches the flattened weight ``(O, C, kh, kw)``;
+        column ``n*out_h*out_w + i*out_w + j`` is window ``(i, j)`` of image ``n``.
+        One matrix product then covers the whole batch, which keeps BLAS efficient
+        even when a single image has few output positions.
     """
     n, c = xp.shape[:2]
-    view = windows(xp, kernel, stride, out)
-    return np.ascontiguousarray(view).reshape(n, c * kernel[0] * kernel[1], out[0] * out[1])
+    view = windows(xp, kernel, stride, out).transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, ..)
+    return np.ascontiguousarray(view).reshape(c * kernel[0] * kernel[1], n * out[0] * out[1])
 
 
 def col2im(dwin: Array, padded_shape: tuple[int, ...], stride: tuple[int, int]) -> Array:

@@ -1,4 +1,4 @@
-"""2-D convolution as im2col + matrix multiply, with a copy-free path for 1x1 kernels."""
+"""2-D convolution as im2col + matrix multiply, with a fast path for 1x1 kernels."""
 
 from __future__ import annotations
 
@@ -43,11 +43,14 @@ class Conv2d(Module):
         out_h = (H + 2*ph - kh) // sh + 1
         out_w = (W + 2*pw - kw) // sw + 1
 
-    The windows are copied into columns ``(C*kh*kw, out_h*out_w)`` per image and the
-    weight ``(O, C*kh*kw)`` multiplies them (one BLAS call per image). Backward rebuilds
-    the columns instead of keeping them (memory over time):
-    ``dW = sum_n dy_n @ col_n.T``, ``dcol_n = W.T @ dy_n``, and col2im adds ``dcol`` back.
-    A 1x1 kernel without padding needs no columns at all: ``y_n = W @ x_n``.
+    The windows of a slice of the batch are copied into columns
+    ``(C*kh*kw, n*out_h*out_w)`` and the weight ``(O, C*kh*kw)`` multiplies them in one
+    BLAS call; slices keep the column buffer near ``WORKSPACE_BYTES``. Backward rebuilds
+    the columns rather than keeping them (time for memory): ``dW = dY @ col.T``. For
+    stride 1 the input gradient is a correlation of the padded ``dy`` with the flipped
+    kernel, ``dx = corr(pad(dy, k - 1 - p), flip(W).swap(O, C))``, again im2col plus one
+    product; other strides use ``dcol = W.T @ dY`` and col2im's scatter-add. A 1x1
+    kernel without padding skips im2col: the (strided) input is the column matrix.
     """
 
     def __init__(
@@ -111,18 +114,13 @@ class Conv2d(Module):
             )
         weight = self.params["weight"].reshape(self.out_channels, -1)  # (O, C*kh*kw)
         if self._pointwise:
-            # 1x1: the input itself is the column matrix (after striding).
-            xs = x if (sh, sw) == (1, 1) else x[:, :, ::sh, ::sw]
-            cols = np.ascontiguousarray(xs).reshape(n, self.in_channels, -1)  # (N, C, P)
-            y = np.matmul(weight, cols)  # (N, O, P)
+            xs = x if (sh, sw) == (1, 1) else x[:, :, ::sh, ::sw]  # (N, C, out_h, out_w)
+            cols = _channels_first(xs)  # (C, N*P): the input is the column matrix
+            y = _batch_first(weight @ cols, n)  # (N, O, P)
             self._cache = (cols, x.shape, out)
         else:
             xp = pad2d(x, self.padding)
-            y = np.empty((n, self.out_channels, out[0] * out[1]), dtype=x.dtype)
-            for start, stop in self._chunks(n, out):
-                y[start:stop] = np.matmul(
-                    weight, im2col(xp[start:stop], self.kernel_size, self.stride, out)
-                )
+            y = correlate(xp, weight, self.kernel_size, self.stride, out)  # (N, O, P)
             self._cache = (xp, x.shape, out)
         if "bias" in self.params:
             y += self.params["bias"][:, None]
@@ -135,40 +133,94 @@ class Conv2d(Module):
         saved, in_shape, out = self._cache
         n = in_shape[0]
         grad = self._check_grad(grad, (n, self.out_channels, *out), saved.dtype)
-        dy = grad.reshape(n, self.out_channels, -1)  # (N, O, P)
         weight = self.params["weight"].reshape(self.out_channels, -1)  # (O, K)
         dweight = self.grads["weight"].reshape(self.out_channels, -1)  # view, (O, K)
         if "bias" in self.params:
-            self.grads["bias"] += dy.sum(axis=(0, 2))
+            self.grads["bias"] += grad.sum(axis=(0, 2, 3))
         if self._pointwise:
-            dweight += np.matmul(dy, saved.transpose(0, 2, 1)).sum(axis=0)
-            dcols = np.matmul(weight.T, dy)  # (N, C, P)
+            dy = _channels_first(grad)  # (O, N*P)
+            dweight += (saved @ dy.T).T
+            dxs = _batch_first(weight.T @ dy, n).reshape(n, self.in_channels, *out)
             if self.stride == (1, 1):
-                return dcols.reshape(in_shape)
+                return dxs
             dx = np.zeros(in_shape, dtype=saved.dtype)
-            dx[:, :, :: self.stride[0], :: self.stride[1]] = dcols.reshape(
-                n, self.in_channels, *out
-            )
+            dx[:, :, :: self.stride[0], :: self.stride[1]] = dxs
             return dx
-        dxp = np.empty_like(saved)
+        step = _chunk_size(weight.shape[1] * out[0] * out[1] * saved.itemsize)
+        # dW = dY @ col.T is computed as (col @ dY.T).T: the same product, but OpenBLAS
+        # threads the (K, N*P) @ (N*P, O) form well and the (O, N*P) @ (N*P, K) form
+        # badly (4-5x slower with 2 threads in bench_conv.py).
+        for start in range(0, n, step):
+            cols = im2col(saved[start : start + step], self.kernel_size, self.stride, out)
+            dweight += (cols @ _channels_first(grad[start : start + step]).T).T
         kh, kw = self.kernel_size
-        for start, stop in self._chunks(n, out):
-            cols = im2col(saved[start:stop], self.kernel_size, self.stride, out)  # (n, K, P)
-            dweight += np.matmul(dy[start:stop], cols.transpose(0, 2, 1)).sum(axis=0)
-            dcols = np.matmul(weight.T, dy[start:stop])  # (n, K, P)
-            dwin = dcols.reshape(stop - start, self.in_channels, kh, kw, *out)
-            dxp[start:stop] = col2im(dwin, (stop - start, *saved.shape[1:]), self.stride)
+        flip_pad = (kh - 1 - self.padding[0], kw - 1 - self.padding[1])
+        if self.stride == (1, 1) and min(flip_pad) >= 0:
+            # dx[n, c] = sum_o corr(pad(dy[n, o], k - 1 - p), W[o, c, ::-1, ::-1]):
+            # im2col and one product again, with no scatter-add.
+            flipped = self.params["weight"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+            dx = correlate(
+                pad2d(grad, flip_pad),
+                flipped.reshape(self.in_channels, -1),  # (C, O*kh*kw)
+                self.kernel_size,
+                (1, 1),
+                in_shape[2:],
+            )
+            return dx.reshape(in_shape)
+        dxp = np.empty_like(saved)
+        for start in range(0, n, step):
+            chunk = grad[start : start + step]
+            dcols = weight.T @ _channels_first(chunk)  # (K, n*P)
+            dwin = dcols.reshape(self.in_channels, kh, kw, chunk.shape[0], *out)
+            dxp[start : start + step] = col2im(
+                dwin.transpose(3, 0, 1, 2, 4, 5),  # (n, C, kh, kw, out_h, out_w)
+                (chunk.shape[0], *saved.shape[1:]),
+                self.stride,
+            )
         return np.ascontiguousarray(unpad2d(dxp, self.padding, in_shape[2:]))
 
-    def _chunks(self, n: int, out: tuple[int, int]) -> list[tuple[int, int]]:
-        """Batch slices whose im2col columns fit in about WORKSPACE_BYTES."""
-        per_image = (
-            self.in_channels
-            * self.kernel_size[0]
-            * self.kernel_size[1]
-            * out[0]
-            * out[1]
-            * self.params["weight"].itemsize
+
+def _chunk_size(bytes_per_image: int) -> int:
+    """Images per batch slice so that the im2col columns fit in about WORKSPACE_BYTES."""
+    return max(1, WORKSPACE_BYTES // bytes_per_image)
+
+
+def _channels_first(x: Array) -> Array:
+    """(N, C, H, W) -> contiguous (C, N*H*W)."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(x.shape[1], -1)
+
+
+def _batch_first(y: Array, n: int) -> Array:
+    """(O, N*P) -> contiguous (N, O, P)."""
+    return np.ascontiguousarray(y.reshape(y.shape[0], n, -1).transpose(1, 0, 2))
+
+
+def correlate(
+    xp: Array,
+    weight: Array,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    out: tuple[int, ...],
+) -> Array:
+    """Cross-correlate a padded batch with a flattened kernel, a batch slice at a time.
+
+    Parameters
+    ----------
+    xp : ndarray of shape (N, C, Hp, Wp)
+    weight : ndarray of shape (O, C*kh*kw)
+    kernel, stride, out : pairs of ints
+
+    Returns
+    -------
+    ndarray of shape (N, O, out_h*out_w)
+    """
+    n = xp.shape[0]
+    out2 = (out[0], out[1])
+    y = np.empty((n, weight.shape[0], out2[0] * out2[1]), dtype=xp.dtype)
+    step = _chunk_size(weight.shape[1] * out2[0] * out2[1] * xp.itemsize)
+    for start in range(0, n, step):
+        chunk = xp[start : start + step]
+        y[start : start + step] = _batch_first(
+            weight @ im2col(chunk, kernel, stride, out2), chunk.shape[0]
         )
-        step = max(1, WORKSPACE_BYTES // per_image)
-        return [(start, min(start + step, n)) for start in range(0, n, step)]
+    return y

@@ -93,8 +93,9 @@ class MaxPool2d(_Pool2d):
 
     Notes
     -----
-    Ties go to the first maximum in row-major window order and a NaN wins, as in
-    PyTorch; backward sends each output gradient to that single input position.
+    Ties go to the first maximum in row-major window order, as in PyTorch, and a NaN in
+    a window makes its output NaN; backward sends each output gradient to that single
+    input position.
     """
 
     def __init__(
@@ -112,12 +113,15 @@ class MaxPool2d(_Pool2d):
         x = self._check_input(x, ("N", "C", "H", "W"))
         out = self._geometry(x)
         xp = pad2d(x, self.padding, value=-np.inf)
-        y = np.full((*x.shape[:2], *out), -np.inf, dtype=x.dtype)
+        offsets = self._offsets(out)
+        _, rows, cols = offsets[0]
+        y = xp[:, :, rows, cols].copy()  # (N, C, out_h, out_w), the first offset
         argmax = np.zeros(y.shape, dtype=np.int32)
-        for k, rows, cols in self._offsets(out):
-            window = xp[:, :, rows, cols]  # (N, C, out_h, out_w)
-            take = (window > y) | np.isnan(window)
-            np.copyto(y, window, where=take)
+        take = np.empty(y.shape, dtype=bool)
+        for k, rows, cols in offsets[1:]:
+            window = xp[:, :, rows, cols]
+            np.greater(window, y, out=take)  # strict: ties keep the earlier offset
+            np.maximum(y, window, out=y)  # propagates NaN
             np.copyto(argmax, k, where=take)
         self._cache = (argmax, x.shape, xp.shape, x.dtype)
         return y
