@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.boxes import paired_iou
+from evaluator.pairs import overlapping_pairs
 from evaluator.voc import DetectionArrays, GroundTruthArrays
 
 
@@ -82,20 +82,6 @@ class ConfusionMatrix:
             "counts": self.counts.tolist(),
             "n_ignored_predictions": self.n_ignored,
         }
-
-
-def _image_pairs(
-    gt_image: NDArray[np.int64], det_image: NDArray[np.int64]
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Every (detection, ground truth) pair on the same image, as two index arrays (p,)."""
-    gt_order = np.argsort(gt_image, kind="stable")
-    sorted_image = gt_image[gt_order]
-    start = np.searchsorted(sorted_image, det_image, side="left")  # (n_det,)
-    count = np.searchsorted(sorted_image, det_image, side="right") - start  # (n_det,)
-    first_pair = np.cumsum(count) - count
-    pair_det = np.repeat(np.arange(det_image.shape[0]), count)  # (p,)
-    pair_gt = gt_order[start[pair_det] + np.arange(pair_det.shape[0]) - first_pair[pair_det]]
-    return pair_det, pair_gt
 
 
 def _greedy_match(
@@ -195,11 +181,13 @@ def detection_confusion_matrix(
     rank = np.empty(n_det, dtype=np.intp)
     rank[order] = np.arange(n_det) - image_start
 
-    pair_det, pair_gt = _image_pairs(ground_truth.image, det_image)
-    iou = paired_iou(
-        detections.bbox[kept][pair_det],
-        ground_truth.bbox[pair_gt],
-        ground_truth.iscrowd[pair_gt],
+    pair_det, pair_gt, iou = overlapping_pairs(
+        det_image,
+        detections.bbox[kept],
+        ground_truth.image,
+        ground_truth.bbox,
+        ground_truth.iscrowd,
+        -np.inf,
     )  # (p,)
     close = iou >= iou_threshold
     regular = close & ~ignored_gt[pair_gt]

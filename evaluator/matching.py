@@ -21,14 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .boxes import paired_iou
 from .loading import GroundTruth, Predictions
+from .pairs import overlapping_pairs
 from .params import CocoParams
 
 Progress = Callable[[float], None]
-
-# Pairs of (detection, ground truth) handled per chunk when computing IoUs, to bound memory.
-_PAIR_CHUNK = 1 << 21
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,45 +194,6 @@ def _rank_detections(
     return keep[order][kept], group[kept], rank[kept]
 
 
-def _candidate_pairs(
-    det_boxes: NDArray[np.float64],
-    det_group: NDArray[np.int64],
-    gts: EvaluatedGroundTruth,
-    min_iou: float,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Every (detection, ground truth) pair of one group with IoU >= ``min_iou``.
-
-    Returns
-    -------
-    det, gt : ndarray of shape (P,), dtype int64
-        Sorted by detection, then by ground-truth order within the group.
-    iou : ndarray of shape (P,), dtype float64
-    """
-    first = np.searchsorted(gts.group, det_group, side="left")  # (D,)
-    count = np.searchsorted(gts.group, det_group, side="right") - first  # (D,)
-    pair_end = np.cumsum(count)
-    dets_out, gts_out, ious_out = [], [], []
-    d0 = 0
-    while d0 < det_group.shape[0]:
-        # Take detections until about _PAIR_CHUNK pairs.
-        base = pair_end[d0 - 1] if d0 else 0
-        d1 = max(int(np.searchsorted(pair_end, base + _PAIR_CHUNK, side="right")), d0 + 1)
-        d1 = min(d1, det_group.shape[0])
-        n_pairs = int(pair_end[d1 - 1] - base)
-        det = np.repeat(np.arange(d0, d1), count[d0:d1])  # (p,)
-        offset = np.arange(n_pairs) - np.repeat(pair_end[d0:d1] - count[d0:d1] - base, count[d0:d1])
-        gt = first[det] + offset  # (p,)
-        iou = paired_iou(det_boxes[det], gts.boxes[gt], gts.crowd[gt])
-        hit = iou >= min_iou
-        dets_out.append(det[hit])
-        gts_out.append(gt[hit])
-        ious_out.append(iou[hit])
-        d0 = d1
-    if not dets_out:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out)
-
-
 def _greedy_match(
     pair_det: NDArray[np.int64],
     pair_gt: NDArray[np.int64],
@@ -326,7 +284,9 @@ def match_detections(
     det_boxes = preds.boxes[det_src]
     det_area = det_boxes[:, 2] * det_boxes[:, 3]  # as pycocotools' loadRes: w * h
     thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
-    pair_det, pair_gt, pair_iou = _candidate_pairs(det_boxes, det_group, gts, thresholds.min())
+    pair_det, pair_gt, pair_iou = overlapping_pairs(
+        det_group, det_boxes, gts.group, gts.boxes, gts.crowd, thresholds.min()
+    )
     # Step through ranks; within a rank, detection by detection, ground truths in order.
     by_rank = np.lexsort((pair_gt, pair_det, det_rank[pair_det]))
     pair_det, pair_gt, pair_iou = pair_det[by_rank], pair_gt[by_rank], pair_iou[by_rank]

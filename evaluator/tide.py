@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .boxes import paired_iou
 from .loading import GroundTruth, Predictions
 from .matching import Matching
+from .pairs import overlapping_pairs
 from .params import CocoParams
 from .ranking import accumulate
 from .summary import StatSpec, summarize_one
@@ -66,7 +66,6 @@ SPECIAL_ERRORS = ("false_positives", "false_negatives")
 _CLS, _LOC, _BOTH, _DUPE, _BKG = range(5)  # indices into ERROR_TYPES
 _NO_ERROR = -1
 # Pairs handled per chunk when computing IoUs, to bound memory.
-_PAIR_CHUNK = 1 << 21
 _DEFINITION = (
     "TIDE (Bolya et al. 2020) on the COCO matching at IoU 0.5, area 'all'; dAP is the "
     "AP50 after fixing every error of that type (oracle fix) minus the AP50"
@@ -185,63 +184,6 @@ def _best_per_detection(
     return best_iou, best_pair
 
 
-def _near_pairs(
-    det_image: NDArray[np.int64],
-    det_boxes: NDArray[np.float64],
-    gt_image: NDArray[np.int64],
-    gt_boxes: NDArray[np.float64],
-    gt_crowd: NDArray[np.bool_],
-    min_iou: float,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
-    """Every (detection, ground truth) pair on the same image with IoU >= ``min_iou``.
-
-    Parameters
-    ----------
-    det_image : ndarray of shape (n,), dtype int64
-    det_boxes : ndarray of shape (n, 4), dtype float64
-    gt_image : ndarray of shape (m,), dtype int64
-    gt_boxes : ndarray of shape (m, 4), dtype float64
-    gt_crowd : ndarray of shape (m,), dtype bool
-    min_iou : float
-
-    Returns
-    -------
-    pair_det : ndarray of shape (P,), dtype int64
-        Index into the detections, non-decreasing.
-    pair_gt : ndarray of shape (P,), dtype int64
-        Index into the ground truth.
-    iou : ndarray of shape (P,), dtype float64
-    has_gt : ndarray of shape (n,), dtype bool
-        Whether the detection's image has any of the ground truth.
-    """
-    order = np.argsort(gt_image, kind="stable")
-    sorted_image = gt_image[order]
-    start = np.searchsorted(sorted_image, det_image, side="left")  # (n,)
-    count = np.searchsorted(sorted_image, det_image, side="right") - start  # (n,)
-    pair_end = np.cumsum(count)  # (n,)
-    dets_out, gts_out, ious_out = [], [], []
-    d0 = 0
-    while d0 < det_image.shape[0]:
-        # Take detections until about _PAIR_CHUNK pairs, to bound memory.
-        base = pair_end[d0 - 1] if d0 else 0
-        d1 = max(int(np.searchsorted(pair_end, base + _PAIR_CHUNK, side="right")), d0 + 1)
-        d1 = min(d1, det_image.shape[0])
-        det = np.repeat(np.arange(d0, d1), count[d0:d1])  # (p,)
-        offset = np.arange(det.shape[0]) - np.repeat(
-            pair_end[d0:d1] - count[d0:d1] - base, count[d0:d1]
-        )
-        gt = order[start[det] + offset]  # (p,)
-        iou = paired_iou(det_boxes[det], gt_boxes[gt], gt_crowd[gt])  # (p,)
-        near = iou >= min_iou
-        dets_out.append(det[near])
-        gts_out.append(gt[near])
-        ious_out.append(iou[near])
-        d0 = d1
-    if not dets_out:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), count > 0
-    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out), count > 0
-
-
 def classify_errors(
     matching: Matching,
     params: CocoParams,
@@ -298,14 +240,11 @@ def classify_errors(
     candidates = np.flatnonzero(positive)  # (m,)
     gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
     det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
-    pair_fp, near_gt, iou, has_gt = _near_pairs(
-        matching.det_image[fp_index],
-        det_boxes,
-        gt_image,
-        gts.boxes[candidates],
-        gts.crowd[candidates],
-        t_background,
+    fp_image = matching.det_image[fp_index]
+    pair_fp, near_gt, iou = overlapping_pairs(
+        fp_image, det_boxes, gt_image, gts.boxes[candidates], gts.crowd[candidates], t_background
     )  # (P,)
+    has_gt = np.isin(fp_image, gt_image)  # (F,) the image has non-ignored ground truth
     pair_gt = candidates[near_gt]
     same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
     tiebreak = gts.source[pair_gt]  # equal IoU: the earlier annotation in the file

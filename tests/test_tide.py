@@ -455,7 +455,7 @@ def test_error_section_on_reference_set(folder: str, gt_file: str, det_file: str
 def test_pair_chunks_do_not_change_the_result(monkeypatch) -> None:
     gt, dets = random_case(2, **RANDOM_KNOBS)
     whole = _breakdown(gt, dets)
-    monkeypatch.setattr("evaluator.tide._PAIR_CHUNK", 5)  # many chunks, some of one detection
+    monkeypatch.setattr("evaluator.pairs._PAIR_CHUNK", 5)  # many chunks, some of one detection
     chunked = _breakdown(gt, dets)
     for name in ("det_error", "det_target", "det_fixed_tp", "gt_missed"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)
