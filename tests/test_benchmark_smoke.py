@@ -1,0 +1,128 @@
+"""Smoke test of benchmarks/: the synthetic generator and the timing harness, tiny sizes.
+
+Both scripts run as a user runs them (a subprocess from the repository root), so the
+test covers their command lines too. It never asserts on timings.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR = ROOT / "benchmarks" / "make_synthetic_coco.py"
+HARNESS = ROOT / "benchmarks" / "bench_coco.py"
+
+
+def run_script(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{args[0]} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list]:
+    out = tmp_path_factory.mktemp("synthetic")
+    run_script(GENERATOR, "--images", "60", "--dets-per-image", "25", "--classes", "12",
+               "--crowd-fraction", "0.05", "--seed", "3", "--out", out)  # fmt: skip
+    gt = json.loads((out / "gt.json").read_text())
+    preds = json.loads((out / "preds.json").read_text())
+    return gt, preds
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        run_script(GENERATOR, "--images", "20", "--seed", "7", "--out", tmp_path / name)
+    for file in ("gt.json", "preds.json"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+
+
+def test_generator_ground_truth_is_well_formed(synthetic: tuple[dict, list]) -> None:
+    gt, _ = synthetic
+    assert len(gt["images"]) == 60
+    image_ids = [img["id"] for img in gt["images"]]
+    assert len(set(image_ids)) == 60 and min(image_ids) > 0
+    cat_ids = {c["id"] for c in gt["categories"]}
+    assert len(cat_ids) == 12 and all(c["name"] for c in gt["categories"])
+
+    anns = gt["annotations"]
+    ann_ids = [a["id"] for a in anns]
+    assert len(set(ann_ids)) == len(anns) and min(ann_ids) > 0
+    assert {a["image_id"] for a in anns} <= set(image_ids)
+    assert {a["category_id"] for a in anns} <= cat_ids
+
+    box = np.array([a["bbox"] for a in anns])  # (n, 4) xywh
+    area = np.array([a["area"] for a in anns])
+    crowd = np.array([a["iscrowd"] for a in anns], dtype=bool)
+    assert crowd.any() and not crowd.all()
+    assert (box[:, 2:] >= 1.0).all()
+    # Segment areas are smaller than their box: 0.6-0.9 of it, 0.3-0.6 for crowds
+    # (the margin absorbs the rounding of area to 2 decimals).
+    fill = area / (box[:, 2] * box[:, 3])
+    assert ((fill > 0.59) & (fill < 0.91))[~crowd].all()
+    assert ((fill > 0.29) & (fill < 0.61))[crowd].all()
+    # Boxes lie inside their images.
+    size = {img["id"]: (img["width"], img["height"]) for img in gt["images"]}
+    wh = np.array([size[a["image_id"]] for a in anns], dtype=np.float64)
+    assert (box[:, :2] >= 0).all()
+    assert (box[:, :2] + box[:, 2:] <= wh + 0.01).all()
+
+
+def test_generator_predictions_are_a_full_results_list(synthetic: tuple[dict, list]) -> None:
+    gt, preds = synthetic
+    per_image = Counter(p["image_id"] for p in preds)
+    assert set(per_image) == {img["id"] for img in gt["images"]}
+    assert set(per_image.values()) == {25}
+    cat_ids = {c["id"] for c in gt["categories"]}
+    assert {p["category_id"] for p in preds} <= cat_ids
+    score = np.array([p["score"] for p in preds])
+    box = np.array([p["bbox"] for p in preds])
+    assert ((score > 0) & (score <= 1)).all()
+    np.testing.assert_array_equal(score, np.round(score, 3))
+    np.testing.assert_array_equal(box, np.round(box, 2))
+    assert np.unique(score).shape[0] < score.shape[0]  # rounded scores tie
+
+
+def test_harness_tools_agree(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    proc = run_script(HARNESS, "--images", "40", "--dets-per-image", "30", "--repeat", "2",
+                      "--cache-dir", tmp_path / "cache", "--json", report)  # fmt: skip
+    assert "identical" in proc.stdout
+    results = {r["tool"]: r for r in json.loads(report.read_text())["results"]}
+    assert set(results) == {"pycocotools", "faster-coco-eval", "ours"}
+    for res in results.values():
+        assert res["status"] == "ok", res
+        assert len(res["stats"]) == 12 and len(res["all_seconds"]) == 2
+        assert res["peak_rss_mb"] > 0
+    reference = np.array(results["pycocotools"]["stats"])
+    assert 0.0 < reference[0] < 1.0  # a meaningful set: neither empty nor perfect
+    # faster-coco-eval's C++ sums can differ from pycocotools in the last bit.
+    np.testing.assert_allclose(results["faster-coco-eval"]["stats"], reference, rtol=0, atol=1e-12)
+    assert results["ours"]["identical"] is True
+    np.testing.assert_array_equal(results["ours"]["stats"], reference)
+
+
+def test_harness_rejects_half_given_inputs(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), "--gt", str(tmp_path / "gt.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "give both --gt and --preds" in proc.stderr
