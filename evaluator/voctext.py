@@ -17,6 +17,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,48 @@ class VOCTextSet:
     def category_names(self) -> dict[int, str]:
         """Category id to class name, for :func:`evaluator.voc.evaluate_voc`."""
         return dict(enumerate(self.class_names))
+
+    def to_coco(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The set as COCO ground truth and COCO results, for the COCO report.
+
+        Image and category ids are 1-based positions in ``image_names`` and
+        ``class_names``; ``area`` is the box's ``w * h``; a difficult box becomes a crowd
+        region (COCO's nearest notion: neither a positive nor a false positive).
+
+        Returns
+        -------
+        ground_truth : dict
+            ``{"images", "categories", "annotations"}``.
+        results : list of dict
+            ``{"image_id", "category_id", "bbox", "score"}`` in file order.
+        """
+        gt, dets = self.ground_truth, self.detections
+        annotations = [
+            {
+                "id": i + 1,
+                "image_id": int(gt.image[i]) + 1,
+                "category_id": int(gt.category[i]) + 1,
+                "bbox": gt.bbox[i].tolist(),
+                "area": float(gt.bbox[i, 2] * gt.bbox[i, 3]),
+                "iscrowd": int(gt.difficult[i] or gt.iscrowd[i]),
+            }
+            for i in range(len(gt))
+        ]
+        ground_truth = {
+            "images": [{"id": i + 1, "file_name": n} for i, n in enumerate(self.image_names)],
+            "categories": [{"id": k + 1, "name": n} for k, n in enumerate(self.class_names)],
+            "annotations": annotations,
+        }
+        results = [
+            {
+                "image_id": int(dets.image[i]) + 1,
+                "category_id": int(dets.category[i]) + 1,
+                "bbox": dets.bbox[i].tolist(),
+                "score": float(dets.score[i]),
+            }
+            for i in range(len(dets))
+        ]
+        return ground_truth, results
 
 
 def _number(token: str, location: str) -> float:

@@ -1,7 +1,9 @@
 """The service's subcommands of ``deteval``: serve, api, worker, submit.
 
 ``evaluator.cli`` calls :func:`register` when this package is installed, so the
-evaluator itself never imports service code.
+evaluator itself never imports service code. Every ``deteval`` run imports this module,
+so it imports only the standard library at the top; each command imports what it
+needs (pydantic, uvicorn, celery, httpx) when it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service.storage import is_valid_id
+#: Seconds an idle keep-alive connection stays open. Above the 5 s after which httpx (and
+#: most clients) stop reusing one, so the server never closes a connection a client is
+#: about to reuse (a request lost in the race surfaces as a transport error).
+KEEP_ALIVE_SECONDS = 75
+#: Added to the nice value of ``deteval serve``'s scoring processes: on one machine,
+#: scoring is throughput work and must not delay the API's answers.
+SERVE_WORKER_NICENESS = 5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,19 +39,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=max(1, (os.cpu_count() or 2) - 1),
         help="scoring processes (default: CPUs - 1)",
     )
+    serve.add_argument(
+        "--api-workers",
+        type=int,
+        default=2,
+        help="API processes (default: 2; each answers polls while the other is busy)",
+    )
     serve.add_argument("--data-dir", type=Path, help="default: $DETEVAL_DATA_DIR or ./data")
+    serve.add_argument("--access-log", action="store_true", help="log a line per request")
     serve.set_defaults(func=_serve)
 
     api = subparsers.add_parser("api", help="run only the HTTP API (settings from DETEVAL_*)")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
-    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes; each gets CPUs / workers pool processes "
+        "unless DETEVAL_POOL_PROCESSES is set",
+    )
+    api.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
     api.set_defaults(func=_api)
 
     worker = subparsers.add_parser("worker", help="run one Celery worker (settings: DETEVAL_*)")
     worker.add_argument("--concurrency", type=int, default=1, help="scoring processes")
     worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run at a lower priority: add this to the nice value (and, on Linux, use SCHED_BATCH)",
+    )
     worker.set_defaults(func=_worker)
 
     submit = subparsers.add_parser(
@@ -73,12 +101,24 @@ def _serve(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         os.environ["DETEVAL_DATA_DIR"] = str(args.data_dir)
     settings = Settings()
-    return Supervisor(settings, args.host, args.port, args.workers).run()
+    supervisor = Supervisor(
+        settings,
+        args.host,
+        args.port,
+        args.workers,
+        api_workers=args.api_workers,
+        access_log=args.access_log,
+        worker_niceness=SERVE_WORKER_NICENESS,
+    )
+    return supervisor.run()
 
 
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.workers > 1 and "DETEVAL_POOL_PROCESSES" not in os.environ:
+        # The API processes share the CPUs: split them rather than oversubscribe.
+        os.environ["DETEVAL_POOL_PROCESSES"] = str(max(1, (os.cpu_count() or 2) // args.workers))
     uvicorn.run(
         "service.main:create_app",
         factory=True,
@@ -86,13 +126,19 @@ def _api(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=not args.no_access_log,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
     from service.dispatch import QUEUE
+    from service.procs import lower_priority
     from workers.app import app
+
+    if args.nice:
+        lower_priority(args.nice)
 
     app.worker_main(
         [
@@ -123,6 +169,7 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def _submit(args: argparse.Namespace) -> int:
     from service.client import ApiError, Client
+    from service.storage import is_valid_id
 
     if not args.key:
         print("deteval submit: no API key; pass --key or set DETEVAL_API_KEY", file=sys.stderr)

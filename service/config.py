@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Broker redelivery of unacknowledged tasks; must exceed "
         "the hard time limit, or long jobs run twice at once.",
     )
+    pool_processes: int = Field(
+        default=0,
+        ge=0,
+        description="Processes per API process for CPU-bound work (checking uploads, "
+        "rendering pages); 0: the CPU count.",
+    )
     dataset_cache_size: int = Field(
         default=4,
         ge=0,

@@ -83,6 +83,14 @@ class ReportNotReady(ServiceError):
     slug = "report-not-ready"
 
 
+class NotComparable(ServiceError):
+    """Two evaluations whose reports cannot be compared (different datasets or classes)."""
+
+    status = 422
+    title = "Evaluations not comparable"
+    slug = "not-comparable"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     title = "Upload too large"

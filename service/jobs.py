@@ -1,7 +1,9 @@
 """Job records in Redis: status, attempts, lease, progress, error and timestamps.
 
 Each evaluation is a hash ``deteval:job:<id>``; the ids of unfinished jobs (queued or
-running) are also in the sorted set ``deteval:active`` for the sweeper. Every state
+running) are also in the sorted set ``deteval:active`` for the sweeper, and the ids of a
+dataset's evaluations in ``deteval:dataset:<tenant>:<dataset id>:evaluations`` (scored by
+creation time) for its listing and leaderboard. Every state
 change is one Lua script, so it is atomic, and reads the time from Redis (``TIME``),
 so API and worker replicas with skewed clocks agree on leases.
 
@@ -24,10 +26,11 @@ from typing import Any, cast
 
 import orjson
 import redis
-import redis.asyncio
+from redis.driver_info import DriverInfo
 
 JOB_PREFIX = "deteval:job:"
 ACTIVE_KEY = "deteval:active"
+DATASET_PREFIX = "deteval:dataset:"
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
 
@@ -41,6 +44,7 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV
   'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
   'lease_owner', '', 'lease_until', 0)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
+if KEYS[3] then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
 return 1
 """
 )
@@ -181,6 +185,9 @@ class Job:
         once the job failed.
     created_at, started_at, finished_at : str or None
         ISO 8601 UTC times.
+    metrics : dict or None
+        The report's ``metrics`` (name -> float or None), cached in the record the first
+        time the API reads them from a succeeded job's report; None until then.
     """
 
     id: str
@@ -193,6 +200,7 @@ class Job:
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+    metrics: dict | None = None
 
     def public(self) -> dict[str, Any]:
         """The job as the HTTP API shows it."""
@@ -249,8 +257,14 @@ class JobStore:
         return [self.key(job_id), ACTIVE_KEY]
 
     def create(self, job_id: str, tenant: str, dataset_id: str | None) -> None:
-        """Record a new queued job (not yet sent to the broker)."""
-        self._create(keys=self._keys(job_id), args=[job_id, tenant, dataset_id or ""])
+        """Record a new queued job (not yet sent to the broker).
+
+        A job on a registered dataset is added to that dataset's index in the same step.
+        """
+        keys = self._keys(job_id)
+        if dataset_id is not None:
+            keys.append(dataset_index_key(tenant, dataset_id))
+        self._create(keys=keys, args=[job_id, tenant, dataset_id or ""])
 
     def mark_sent(self, job_id: str) -> None:
         """Note that the task message of a queued job reached the broker."""
@@ -334,7 +348,13 @@ def parse_job(raw: dict[str, str]) -> Job | None:
         created_at=_iso(raw["created_at"]),
         started_at=_iso(raw["started_at"]),
         finished_at=_iso(raw["finished_at"]),
+        metrics=orjson.loads(raw["metrics"]) if raw.get("metrics") else None,
     )
+
+
+def dataset_index_key(tenant: str, dataset_id: str) -> str:
+    """The sorted set of a dataset's evaluation ids (score: creation time)."""
+    return f"{DATASET_PREFIX}{tenant}:{dataset_id}:evaluations"
 
 
 def error_json(code: str, detail: str, **extra: str) -> str:
@@ -343,28 +363,19 @@ def error_json(code: str, detail: str, **extra: str) -> str:
 
 
 # Short timeouts, so an unreachable server fails a request quickly (a 503) instead of
-# hanging it.
-_CLIENT_OPTIONS: dict[str, Any] = {
+# hanging it. The driver identification is built once: redis-py otherwise looks up its
+# own version in the installed packages' metadata for every new connection (milliseconds
+# each, on the event loop for the asyncio client).
+CLIENT_OPTIONS: dict[str, Any] = {
     "decode_responses": True,
     "socket_timeout": 5,
     "socket_connect_timeout": 2,
     "health_check_interval": 30,
+    "driver_info": DriverInfo(),
 }
 
 
 def connect(url: str) -> redis.Redis:
     """A Redis client for ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
-    client: redis.Redis = redis.Redis.from_url(url, **_CLIENT_OPTIONS)
+    client: redis.Redis = redis.Redis.from_url(url, **CLIENT_OPTIONS)
     return client
-
-
-def connect_async(url: str) -> redis.asyncio.Redis:
-    """An asyncio Redis client for ``url``, for reads on the API's event loop."""
-    client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **_CLIENT_OPTIONS)
-    return client
-
-
-async def get_job_async(client: redis.asyncio.Redis, job_id: str) -> Job | None:
-    """:meth:`JobStore.get` without a thread: status polls stay on the event loop."""
-    raw = await client.hgetall(JobStore.key(job_id))
-    return parse_job(cast(dict[str, str], raw))

@@ -15,7 +15,7 @@ from service.sweeper import Sweeper
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API: routes under /v1, problem-details errors, sweeper, validation pool.
+    """Build the API: routes under /v1, problem-details errors, sweeper, work pool.
 
     Parameters
     ----------
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.validator.warm_up()
+        state.pool.warm_up()
         sweeper = Sweeper(state.store, state.dispatcher, state.storage, settings)
         sweeper.start()
         try:

@@ -74,3 +74,15 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def lower_priority(niceness: int) -> None:
+    """Make this process yield the CPU to latency-sensitive ones (the API's event loops).
+
+    Adds ``niceness`` to its nice value and, on Linux, moves it to ``SCHED_BATCH``: the
+    scheduler then treats it as CPU-bound and does not let it preempt a task that wakes
+    up, so a status poll arriving at the API is served before the next slice of scoring.
+    """
+    os.nice(niceness)
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))

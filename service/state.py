@@ -1,29 +1,35 @@
-"""What one API process holds: settings, storage, job store, task sender, keys, validators."""
+"""What one API process holds: settings, storage, job stores, task sender, keys, work pool."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-
-import redis.asyncio
 
 from service.auth import KeyRing
 from service.config import Settings
 from service.dispatch import Dispatcher, make_celery
-from service.jobs import JobStore, connect, connect_async
+from service.jobs import JobStore, connect
+from service.jobs_async import AsyncJobStore, connect_async
 from service.storage import Storage
-from service.validation import Validator
+from service.validation import Validator, init_process
+from service.workpool import WorkPool
 
 
 @dataclass
 class AppState:
-    """The long-lived objects of one API process."""
+    """The long-lived objects of one API process.
+
+    ``store`` (blocking) is for writes from threads and the sweeper; ``jobs`` (asyncio)
+    is for reads on the event loop.
+    """
 
     settings: Settings
     storage: Storage
     store: JobStore
-    async_redis: redis.asyncio.Redis
+    jobs: AsyncJobStore
     dispatcher: Dispatcher
     keys: KeyRing
+    pool: WorkPool
     validator: Validator
 
     @classmethod
@@ -41,18 +47,24 @@ class AppState:
             )
         keys = KeyRing(settings.tenant_keys())
         store = JobStore(connect(settings.redis_url))
+        pool = WorkPool(
+            settings.pool_processes or os.cpu_count() or 2,
+            initializer=init_process,
+            initargs=(settings.dataset_cache_size,),
+        )
         return cls(
             settings=settings,
             storage=Storage(settings.data_dir),
             store=store,
-            async_redis=connect_async(settings.redis_url),
+            jobs=AsyncJobStore(connect_async(settings.redis_url)),
             dispatcher=Dispatcher(make_celery(settings), store),
             keys=keys,
-            validator=Validator(cache_size=settings.dataset_cache_size),
+            pool=pool,
+            validator=Validator(pool),
         )
 
     async def close(self) -> None:
-        """Release connections and stop the validation processes."""
-        self.validator.close()
+        """Release connections and stop the work pool."""
+        self.pool.close()
         self.store.redis.close()
-        await self.async_redis.aclose()
+        await self.jobs.close()

@@ -82,9 +82,24 @@ class Supervisor:
         Where the API listens.
     concurrency : int
         Worker processes for scoring.
+    api_workers : int
+        API processes (uvicorn workers).
+    access_log : bool
+        Whether the API logs a line per request.
+    worker_niceness : int
+        Added to the scoring processes' nice value.
     """
 
-    def __init__(self, settings: Settings, host: str, port: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: str,
+        port: int,
+        concurrency: int,
+        api_workers: int = 1,
+        access_log: bool = True,
+        worker_niceness: int = 0,
+    ) -> None:
         self.settings = settings
         self.host = host
         self.port = port
@@ -92,8 +107,12 @@ class Supervisor:
         self.env["DETEVAL_DATA_DIR"] = str(settings.data_dir)
         self.redis: EmbeddedRedis | None = None
         py = [sys.executable, "-m", "service"]
-        self.api = Child("api", [*py, "api", "--host", host, "--port", str(port)])
-        self.worker = Child("worker", [*py, "worker", "--concurrency", str(concurrency)])
+        api = [*py, "api", "--host", host, "--port", str(port), "--workers", str(api_workers)]
+        self.api = Child("api", api if access_log else [*api, "--no-access-log"])
+        self.worker = Child(
+            "worker",
+            [*py, "worker", "--concurrency", str(concurrency), "--nice", str(worker_niceness)],
+        )
         self.key: str | None = None
 
     @property

@@ -1,9 +1,8 @@
-"""Upload validation in a pool of processes, off the API's event loop.
+"""Upload validation, run in the API's work pool (:mod:`service.workpool`).
 
-Checking an upload (parsing it and validating every box and id) is CPU-bound. In the
-API process it would hold the GIL in long stretches, and every socket call of the event
-loop would then queue behind it: status polls would wait on uploads. Here it runs in
-separate processes, which also keep the loaded ground truth of recently used datasets.
+Checking an upload (parsing it and validating every box and id) is CPU-bound, so it runs
+in the pool's processes, which also keep the loaded ground truth of recently used
+datasets.
 
 Results cross the process boundary as plain dicts (an ``InputError`` does not pickle);
 :class:`Validator` turns a rejection back into :class:`~service.errors.InvalidInput`.
@@ -11,22 +10,22 @@ Results cross the process boundary as plain dicts (an ``InputError`` does not pi
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 import os
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 from evaluator import GroundTruth, InputError, load_ground_truth, load_predictions
 from service.errors import InvalidInput
+from service.workpool import WorkPool
 
 # -- inside the pool processes -------------------------------------------------------------
 _datasets: OrderedDict[str, GroundTruth] = OrderedDict()
 _cache_size = 4
 
 
-def _init(cache_size: int) -> None:
+def init_process(cache_size: int) -> None:
+    """Pool initializer: how many loaded datasets each process keeps."""
     global _cache_size
     _cache_size = cache_size
 
@@ -88,31 +87,18 @@ def _raise_if_rejected(result: dict[str, Any]) -> dict[str, Any]:
 
 
 class Validator:
-    """A pool of validation processes for one API process.
+    """Validates uploads in a work pool whose processes ran :func:`init_process`.
 
     Parameters
     ----------
-    processes : int, optional
-        Pool size; the CPU count by default.
-    cache_size : int
-        Loaded datasets each process keeps.
+    pool : WorkPool
     """
 
-    def __init__(self, processes: int | None = None, cache_size: int = 4) -> None:
-        self.processes = processes or os.cpu_count() or 2
-        # "spawn": forking a process that runs threads (the event loop's pool) is unsafe.
-        self.pool = ProcessPoolExecutor(
-            max_workers=self.processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init,
-            initargs=(cache_size,),
-        )
+    def __init__(self, pool: WorkPool) -> None:
+        self.pool = pool
 
-    async def _run(self, fn: Any, *args: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await asyncio.get_running_loop().run_in_executor(
-            self.pool, fn, *args
-        )
-        return _raise_if_rejected(result)
+    async def _run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        return _raise_if_rejected(await self.pool.run(fn, *args))
 
     async def ground_truth(self, path: os.PathLike[str]) -> dict[str, Any]:
         """Counts and warnings of a ground-truth file (422 if invalid)."""
@@ -131,11 +117,3 @@ class Validator:
         )
         warnings: list[str] = result["warnings"]
         return warnings
-
-    def warm_up(self) -> None:
-        """Start the processes now rather than on the first upload."""
-        for future in [self.pool.submit(os.getpid) for _ in range(self.processes)]:
-            future.result(timeout=120)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)

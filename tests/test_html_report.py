@@ -29,6 +29,7 @@ from evaluator.html_report import render_html, render_leaderboard_html
 from evaluator.matching import match_detections
 from evaluator.params import CocoParams
 from evaluator.tide import ERROR_TYPES, error_section
+from evaluator.voctext import load_voc_text
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -70,10 +71,19 @@ def full_report(gt: Any, predictions: Any, **options: Any) -> dict[str, Any]:
     return report
 
 
+VOC_TEXT_SET = "padilla-odm-sample-voctext"
+
+
 def reference_report(name: str) -> dict[str, Any]:
     """The full report of a reference set, through JSON as the service stores it."""
-    gt_file, det_file = REFERENCE_SETS[name]
-    report = full_report(REFERENCE / name / gt_file, REFERENCE / name / det_file)
+    if name == VOC_TEXT_SET:  # text files, converted to COCO for the COCO report
+        gt, results = load_voc_text(
+            REFERENCE / name / "groundtruths", REFERENCE / name / "detections"
+        ).to_coco()
+        report = full_report(gt, results)
+    else:
+        gt_file, det_file = REFERENCE_SETS[name]
+        report = full_report(REFERENCE / name / gt_file, REFERENCE / name / det_file)
     return json.loads(json.dumps(report, allow_nan=False))
 
 
@@ -314,7 +324,9 @@ def test_report_page_in_chromium(browser) -> None:
 
 
 @needs_reference
-@pytest.mark.parametrize("name", sorted(set(REFERENCE_SETS) - {"cocoapi-val2014-fake100"}))
+@pytest.mark.parametrize(
+    "name", sorted(set(REFERENCE_SETS) - {"cocoapi-val2014-fake100"} | {VOC_TEXT_SET})
+)
 def test_every_reference_set_renders_cleanly(browser, name: str) -> None:
     from selenium.webdriver.common.by import By
 

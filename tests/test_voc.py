@@ -714,3 +714,14 @@ def test_text_loader_errors_name_file_and_line(tmp_path, gt_text, det_text, mess
 def test_text_loader_missing_folder(tmp_path):
     with pytest.raises(InputError, match="not a directory"):
         load_voc_text(tmp_path / "nope", tmp_path)
+
+
+@needs_reference
+def test_text_set_as_coco_gives_the_same_voc_ap() -> None:
+    data = load_voc_text(ODM / "groundtruths", ODM / "detections")
+    gt, results = data.to_coco()
+    direct = evaluate_voc(
+        data.ground_truth, data.detections, iou_threshold=0.3, category_names=data.category_names
+    )
+    via_coco = evaluate_voc_coco(gt, results, iou_threshold=0.3)
+    assert via_coco.mAP == direct.mAP

@@ -36,7 +36,10 @@ def score(
     evaluator.InputError
         The files cannot be evaluated (the API validates uploads, so this is rare).
     """
-    report = evaluate_coco(gt_path, predictions_path, unknown_categories="error", progress=progress)
+    # extras: the VOC, confusion-matrix and error-breakdown sections the report page shows.
+    report = evaluate_coco(
+        gt_path, predictions_path, unknown_categories="error", extras=True, progress=progress
+    )
     return orjson.dumps(report.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
 
 

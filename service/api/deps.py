@@ -22,14 +22,16 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 
 async def get_tenant(
-    state: StateDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> str:
     """The tenant the request's bearer key belongs to (401 otherwise).
 
     Async, like :func:`get_state`, so FastAPI runs it on the event loop rather than in
-    the thread pool that uploads keep busy.
+    the thread pool that uploads keep busy. It reads the state itself rather than
+    through :data:`StateDep`: one dependency less to solve on every request.
     """
+    state: AppState = request.app.state.deteval
     return state.keys.tenant_for(None if credentials is None else credentials.credentials)
 
 

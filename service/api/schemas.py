@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,3 +81,80 @@ class Health(BaseModel):
     store: bool = Field(description="The job store (Redis) answers.")
     broker: bool = Field(description="The Celery broker accepts a connection.")
     storage: bool = Field(description="The data directory is writable.")
+
+
+_METRICS_EXAMPLE: dict[str, Any] = {
+    "AP": 0.505,
+    "AP50": 0.697,
+    "AP75": 0.573,
+    "APs": 0.586,
+    "APm": 0.519,
+    "APl": 0.501,
+    "AR1": 0.387,
+    "AR10": 0.594,
+    "AR100": 0.595,
+    "ARs": 0.640,
+    "ARm": 0.566,
+    "ARl": 0.564,
+}
+
+
+class DatasetEvaluation(BaseModel):
+    """One evaluation of a dataset, as its listing shows it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
+                "status": "succeeded",
+                "progress": 1.0,
+                "created_at": "2026-11-28T09:31:00.000Z",
+                "finished_at": "2026-11-28T09:31:02.480Z",
+                "metrics": _METRICS_EXAMPLE,
+            }
+        }
+    )
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float = Field(ge=0, le=1)
+    created_at: str | None
+    finished_at: str | None
+    metrics: dict[str, float | None] | None = Field(
+        description="The report's 12 COCO metrics (null where undefined) once the "
+        "evaluation succeeded; null before, or if it failed."
+    )
+
+
+def _pair(a: float | None, b: float | None) -> dict:
+    return {"a": a, "b": b, "delta": None if a is None or b is None else round(b - a, 3)}
+
+
+#: An abridged answer of GET /v1/evaluations/{id}/compare/{other}, for the docs.
+COMPARISON_EXAMPLE = {
+    "evaluations": {
+        "a": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
+        "b": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    },
+    "delta": "b - a",
+    "metrics": {
+        "AP": _pair(0.505, 0.562),
+        "AP50": _pair(0.697, 0.741),
+        "APs": {"a": None, "b": 0.12, "delta": None, "reason": "undefined in A"},
+    },
+    "per_class": [
+        {
+            "category_id": 1,
+            "name": "person",
+            "n_gt": 273,
+            "AP": _pair(0.482, 0.553),
+            "AP50": _pair(0.701, 0.760),
+            "AR100": _pair(0.590, 0.641),
+        }
+    ],
+    "most_improved": [{"category_id": 1, "name": "person", **_pair(0.482, 0.553)}],
+    "most_regressed": [{"category_id": 18, "name": "dog", **_pair(0.655, 0.610)}],
+    "counts": {"improved": 41, "regressed": 12, "unchanged": 17, "undefined": 10},
+    "errors": {"localization": _pair(0.061, 0.048), "background": _pair(0.035, 0.041)},
+    "warnings": [],
+}

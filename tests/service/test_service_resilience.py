@@ -146,7 +146,7 @@ def test_job_over_the_time_limit_fails_with_a_reason(
         assert "longer than the limit of 2 s" in final["error"]["detail"]
         report = http.get(f"/evaluations/{job['id']}/report")
         assert report.status_code == 409
-        assert "evaluation failed" in report.json()["detail"]
+        assert f"evaluation {job['id']} failed" in report.json()["detail"]
     rstack.stop_worker(worker)
 
 

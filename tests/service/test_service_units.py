@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -22,7 +24,9 @@ from service.dispatch import celery_config
 from service.embedded import EmbeddedRedis
 from service.errors import Unauthorized
 from service.jobs import JobStore
+from service.jobs_async import AsyncJobStore, connect_async
 from service.storage import Storage, is_valid_id, new_id
+from service.workpool import WorkPool
 
 KEY = "k" * 20
 
@@ -124,11 +128,16 @@ def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
 
 # -- job records ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobStore]:
-    with EmbeddedRedis(tmp_path_factory.mktemp("jobs")) as server:
-        client = redis.Redis.from_url(server.url, decode_responses=True)
-        yield JobStore(client)
-        client.close()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("jobs")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def store(server: EmbeddedRedis) -> Iterator[JobStore]:
+    client = redis.Redis.from_url(server.url, decode_responses=True)
+    yield JobStore(client)
+    client.close()
 
 
 def test_job_life(store: JobStore) -> None:
@@ -210,6 +219,61 @@ def test_release_puts_the_job_back(store: JobStore) -> None:
     assert job is not None and job.status == "queued"
 
 
+def test_async_reads_the_same_record_and_the_dataset_index(
+    server: EmbeddedRedis, store: JobStore
+) -> None:
+    dataset, other = new_id(), new_id()
+    first, second, elsewhere, inline = new_id(), new_id(), new_id(), new_id()
+    for job_id, dataset_id in ((first, dataset), (second, dataset), (elsewhere, other)):
+        store.create(job_id, "alice", dataset_id)
+        time.sleep(0.002)  # distinct creation times
+    store.create(inline, "alice", None)
+    metrics = {"AP": 0.25, "APs": None}
+
+    async def scenario() -> tuple[Any, ...]:
+        jobs = AsyncJobStore(connect_async(server.url))
+        try:
+            listed = await jobs.dataset_jobs("alice", dataset, limit=10)
+            newest = await jobs.dataset_jobs("alice", dataset, limit=1)
+            others = await jobs.dataset_jobs("bob", dataset, limit=10)
+            await jobs.cache_metrics(first, metrics)  # still queued: not cached
+            queued = (await jobs.get(first), store.get(first))
+            store.claim(first, "t", 30, 3)
+            store.succeed(first)
+            await jobs.cache_metrics(first, metrics)
+            await jobs.cache_metrics(first, {"AP": 0.5})  # the first writer wins
+            return listed, newest, others, queued, await jobs.get_many([first, new_id()])
+        finally:
+            await jobs.close()
+
+    listed, newest, others, queued, (done, missing) = asyncio.run(scenario())
+    assert [job.id for job in listed] == [second, first]  # newest first
+    assert [job.id for job in newest] == [second]
+    assert others == []  # the index is per tenant
+    assert queued[0] is not None and queued[0] == queued[1]  # Lua read and HGETALL agree
+    assert queued[0].status == "queued" and queued[0].metrics is None
+    assert done is not None and done.status == "succeeded" and done.metrics == metrics
+    assert done == store.get(first)
+    assert missing is None
+
+
+def _priority() -> tuple[int, int | None]:
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
+    return os.getpriority(os.PRIO_PROCESS, 0), policy
+
+
+def test_work_pool_runs_at_a_lower_priority() -> None:
+    pool = WorkPool(1, niceness=3)
+    try:
+        nice, policy = asyncio.run(pool.run(_priority))
+    finally:
+        pool.close()
+    own_nice, _ = _priority()
+    assert nice == min(19, own_nice + 3)
+    if hasattr(os, "SCHED_BATCH"):
+        assert policy == os.SCHED_BATCH
+
+
 # -- wiring --------------------------------------------------------------------------------
 def test_register_adds_subcommands_with_funcs() -> None:
     parser = argparse.ArgumentParser()
@@ -223,6 +287,22 @@ def test_register_adds_subcommands_with_funcs() -> None:
         args = parser.parse_args(argv)
         assert callable(args.func)
     assert parser.parse_args(["serve", "--port", "9000"]).port == 9000
+
+
+def test_cli_module_is_light_to_import() -> None:
+    # Every `deteval` run imports service.cli to register its subcommands.
+    code = (
+        "import argparse, sys, service.cli\n"
+        "service.cli.register(argparse.ArgumentParser().add_subparsers())\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(out.stdout.split())
+    assert "service" in loaded  # the probe ran
+    heavy = {"fastapi", "pydantic", "pydantic_settings", "celery", "httpx", "redis", "uvicorn"}
+    assert not loaded & heavy
 
 
 def test_api_does_not_import_worker_code() -> None:

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from service.api.routes import datasets, evaluations, health
 
 api_router = APIRouter()
-api_router.include_router(datasets.router)
+# Routes are matched in order: evaluations first, as status polls are most of the traffic.
 api_router.include_router(evaluations.router)
+api_router.include_router(datasets.router)
 api_router.include_router(health.router)

@@ -1,15 +1,20 @@
-"""/v1/evaluations: submit predictions, poll the job, fetch the report."""
+"""/v1/evaluations: submit predictions, poll the job, fetch the report, compare two."""
 
 from __future__ import annotations
 
-import anyio
-from fastapi import APIRouter, Request, Response
+from typing import Any
 
+import anyio
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from service import reports
 from service.api.deps import StateDep, TenantDep
-from service.api.schemas import EvaluationStatus
-from service.errors import EvaluationNotFound, ReportNotReady
+from service.api.schemas import COMPARISON_EXAMPLE, EvaluationStatus
+from service.errors import EvaluationNotFound
 from service.intake import submit_evaluation
-from service.jobs import FAILED, SUCCEEDED, Job, get_job_async
+from service.jobs import Job
 from service.state import AppState
 from service.storage import is_valid_id
 from service.uploads import receive_multipart
@@ -48,7 +53,7 @@ _FORM_DOC = {
 async def _own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
     job = None
     if is_valid_id(evaluation_id):
-        job = await get_job_async(state.async_redis, evaluation_id)
+        job = await state.jobs.get(evaluation_id)
     if job is None or job.tenant != tenant:  # another tenant's job does not exist for you
         raise EvaluationNotFound(f"no evaluation with id {evaluation_id!r}")
     return job
@@ -77,31 +82,92 @@ async def create_evaluation(
     return EvaluationStatus(**job.public(), warnings=warnings)
 
 
-@router.get("/{evaluation_id}")
-async def get_evaluation(
-    evaluation_id: str, state: StateDep, tenant: TenantDep
-) -> EvaluationStatus:
-    """The job's status, progress, and error if it failed."""
-    return EvaluationStatus(**(await _own_job(state, tenant, evaluation_id)).public())
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such evaluation, or another tenant's."}
+}
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Not finished, or failed: no report (the detail says which)."}
+}
+
+
+@router.get("/{evaluation_id}", response_model=EvaluationStatus, responses=_NOT_FOUND)
+async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep) -> Response:
+    """The job's status, progress, and error if it failed.
+
+    The path clients poll: one Redis round trip, the body encoded straight from the job
+    record (its fields are :class:`EvaluationStatus`).
+    """
+    job = await _own_job(state, tenant, evaluation_id)
+    body = orjson.dumps({**job.public(), "warnings": None})
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(
     "/{evaluation_id}/report",
     responses={
         200: {"content": {"application/json": {}}, "description": "The report JSON."},
-        409: {"description": "Not finished, or failed."},
+        **_NOT_FOUND,
+        **_NOT_READY,
     },
 )
 async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> Response:
     """The score report (DESIGN.md's report JSON) once the job succeeded."""
     job = await _own_job(state, tenant, evaluation_id)
-    if job.status == FAILED:
-        detail = job.error["detail"] if job.error else "unknown reason"
-        raise ReportNotReady(f"evaluation failed, no report: {detail}", job_status=job.status)
-    if job.status != SUCCEEDED:
-        raise ReportNotReady(
-            f"evaluation is {job.status} ({job.progress:.0%}); poll /v1/evaluations/{job.id}",
-            job_status=job.status,
-        )
+    reports.require_report(job)
     data = await anyio.Path(state.storage.report_path(tenant, job.id)).read_bytes()
     return Response(content=data, media_type="application/json")
+
+
+@router.get(
+    "/{evaluation_id}/report.html",
+    response_class=HTMLResponse,
+    responses={
+        200: {
+            "description": "A self-contained page (no network needed): summary, per-class "
+            "table, PR curves, F1 curves, error breakdown.",
+            "content": {
+                "text/html": {
+                    "example": "<!DOCTYPE html><html><head><title>Evaluation 9b8e...</title>"
+                    "...</head><body>...</body></html>"
+                }
+            },
+        },
+        **_NOT_FOUND,
+        **_NOT_READY,
+    },
+)
+async def get_report_html(evaluation_id: str, state: StateDep, tenant: TenantDep) -> HTMLResponse:
+    """The report as an HTML page to read in a browser, once the job succeeded."""
+    job = await _own_job(state, tenant, evaluation_id)
+    return HTMLResponse(await reports.report_html(state, job))
+
+
+@router.get(
+    "/{evaluation_id}/compare/{other_id}",
+    responses={
+        200: {
+            "description": "Deltas from this evaluation (A, the baseline) to the other "
+            "(B, the candidate); every delta is B - A, null with a reason where undefined.",
+            "content": {"application/json": {"example": COMPARISON_EXAMPLE}},
+        },
+        404: {"description": "Either evaluation does not exist or is another tenant's."},
+        **_NOT_READY,
+        422: {
+            "description": "Not comparable: evaluations of two different registered "
+            "datasets, or reports on different category sets."
+        },
+    },
+)
+async def compare_evaluations(
+    evaluation_id: str, other_id: str, state: StateDep, tenant: TenantDep
+) -> Response:
+    """What the other evaluation improved or broke relative to this one.
+
+    Per-metric and per-class deltas (AP, AP50, AR100), the classes that changed most,
+    and the change in each TIDE error's dAP. Both must have succeeded; two evaluations of
+    registered datasets must be of the same dataset.
+    """
+    a = await _own_job(state, tenant, evaluation_id)
+    b = await _own_job(state, tenant, other_id)
+    result = await reports.compare(state, a, b)
+    return Response(content=orjson.dumps(result), media_type="application/json")

@@ -1,0 +1,123 @@
+"""Finished evaluations as people read them: report pages, comparisons, dataset listings.
+
+The rules (what is ready, what may be compared) are here; the CPU-bound work (parsing
+reports, rendering HTML, computing deltas) runs in the work pool, in :mod:`service.pages`.
+A succeeded job's metrics are read from its report once and then cached in its record,
+so listing a dataset's evaluations reads no report twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from service import pages
+from service.errors import NotComparable, ReportNotReady
+from service.jobs import FAILED, SUCCEEDED, Job
+from service.state import AppState
+
+
+def require_report(job: Job) -> None:
+    """Raise 409 (:class:`ReportNotReady`) unless ``job`` succeeded and has its report."""
+    if job.status == FAILED:
+        detail = job.error["detail"] if job.error else "unknown reason"
+        raise ReportNotReady(
+            f"evaluation {job.id} failed, no report: {detail}", job_status=job.status
+        )
+    if job.status != SUCCEEDED:
+        raise ReportNotReady(
+            f"evaluation {job.id} is {job.status} ({job.progress:.0%}); "
+            f"poll /v1/evaluations/{job.id}",
+            job_status=job.status,
+        )
+
+
+def _report_path(state: AppState, job: Job) -> str:
+    return os.fspath(state.storage.report_path(job.tenant, job.id))
+
+
+async def report_html(state: AppState, job: Job) -> str:
+    """The HTML page of a succeeded evaluation (409 otherwise)."""
+    require_report(job)
+    title = f"Evaluation {job.id}"
+    return await state.pool.run(pages.report_page, _report_path(state, job), title)
+
+
+async def compare(state: AppState, a: Job, b: Job) -> dict[str, Any]:
+    """Deltas from evaluation ``a`` (baseline) to ``b`` (candidate).
+
+    Two evaluations of registered datasets must be of the same dataset; otherwise (inline
+    ground truth on either side) their reports must cover the same categories.
+
+    Raises
+    ------
+    NotComparable
+        Different datasets, or different category sets (422).
+    ReportNotReady
+        Either has not succeeded (409).
+    """
+    if a.dataset_id is not None and b.dataset_id is not None and a.dataset_id != b.dataset_id:
+        raise NotComparable(
+            f"evaluations {a.id} and {b.id} are of different datasets "
+            f"({a.dataset_id} and {b.dataset_id}); compare evaluations of one dataset",
+            datasets=[a.dataset_id, b.dataset_id],
+        )
+    require_report(a)
+    require_report(b)
+    try:
+        result = await state.pool.run(
+            pages.comparison, _report_path(state, a), _report_path(state, b)
+        )
+    except ValueError as exc:
+        raise NotComparable(f"evaluations {a.id} and {b.id}: {exc}") from exc
+    return {"evaluations": {"a": a.id, "b": b.id}, **result}
+
+
+async def _metrics(state: AppState, job: Job) -> dict[str, float | None] | None:
+    if job.status != SUCCEEDED:
+        return None
+    if job.metrics is not None:
+        return job.metrics
+    metrics = await state.pool.run(pages.report_metrics, _report_path(state, job))
+    await state.jobs.cache_metrics(job.id, metrics)
+    return metrics
+
+
+async def listing(state: AppState, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """One row per job: id, status, progress, times, and the metrics once succeeded."""
+    metrics = await asyncio.gather(*(_metrics(state, job) for job in jobs))
+    return [
+        {
+            "id": job.id,
+            "status": job.status,
+            "progress": job.progress,
+            "created_at": job.created_at,
+            "finished_at": job.finished_at,
+            "metrics": job_metrics,
+        }
+        for job, job_metrics in zip(jobs, metrics, strict=True)
+    ]
+
+
+async def leaderboard_html(
+    state: AppState, dataset: dict[str, Any], rows: Sequence[dict[str, Any]]
+) -> str:
+    """The dataset page: its evaluations as a leaderboard, the finished ones linking to
+    their report pages.
+
+    Links are relative (``../../evaluations/<id>/report.html`` from
+    ``/v1/datasets/<id>/leaderboard.html``), so they also work behind a path prefix.
+    """
+    name = (
+        f"dataset {dataset['id']} ({dataset['n_images']} images, "
+        f"{dataset['n_annotations']} annotations, {dataset['n_categories']} categories)"
+    )
+    linked = [
+        {**row, "href": f"../../evaluations/{row['id']}/report.html"}
+        if row["status"] == SUCCEEDED
+        else row
+        for row in rows
+    ]
+    return await state.pool.run(pages.leaderboard_page, name, linked)
