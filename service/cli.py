@@ -116,6 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.nodelay import NoDelayH11Protocol
+
     if args.workers > 1 and "DETEVAL_POOL_PROCESSES" not in os.environ:
         # The API processes share the CPUs: split them rather than oversubscribe.
         os.environ["DETEVAL_POOL_PROCESSES"] = str(max(1, (os.cpu_count() or 2) // args.workers))
@@ -128,6 +130,7 @@ def _api(args: argparse.Namespace) -> int:
         log_level="info",
         access_log=not args.no_access_log,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        http=NoDelayH11Protocol,
     )
     return 0
 

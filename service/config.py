@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="Processes per API process for CPU-bound work (checking uploads, "
         "rendering pages); 0: the CPU count.",
     )
+    concurrent_uploads: int = Field(
+        default=2,
+        ge=1,
+        description="Uploads one API process receives and checks at once; later ones wait "
+        "their turn, so a burst of uploads does not hold up the status polls.",
+    )
     dataset_cache_size: int = Field(
         default=4,
         ge=0,

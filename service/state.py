@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
+
+import anyio
 
 from service.auth import KeyRing
 from service.config import Settings
@@ -20,7 +23,8 @@ class AppState:
     """The long-lived objects of one API process.
 
     ``store`` (blocking) is for writes from threads and the sweeper; ``jobs`` (asyncio)
-    is for reads on the event loop.
+    is for reads on the event loop. ``upload_slots`` admits ``concurrent_uploads``
+    uploads at a time.
     """
 
     settings: Settings
@@ -31,6 +35,7 @@ class AppState:
     keys: KeyRing
     pool: WorkPool
     validator: Validator
+    upload_slots: asyncio.Semaphore
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -61,7 +66,14 @@ class AppState:
             keys=keys,
             pool=pool,
             validator=Validator(pool),
+            upload_slots=asyncio.Semaphore(settings.concurrent_uploads),
         )
+
+    async def warm_up(self) -> None:
+        """Start the work pool, the broker connection and the thread runner before the
+        first request, so that no request pays for them."""
+        self.pool.warm_up()
+        await anyio.to_thread.run_sync(self.dispatcher.warm_up)
 
     async def close(self) -> None:
         """Release connections and stop the work pool."""

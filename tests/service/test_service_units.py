@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from service.auth import KeyRing
 from service.cli import register
 from service.config import Settings
-from service.dispatch import celery_config
+from service.dispatch import Dispatcher, celery_config, make_celery
 from service.embedded import EmbeddedRedis
 from service.errors import Unauthorized
 from service.jobs import JobStore
@@ -73,6 +73,19 @@ def test_visibility_timeout_set_everywhere_celery_reads_it() -> None:
     assert conf["result_backend_transport_options"]["visibility_timeout"] == visibility
     assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
     assert conf["worker_prefetch_multiplier"] == 1
+
+
+def test_warm_up_with_the_broker_down_is_not_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The API must start (and answer 202 or 503 later) while the broker is down.
+    settings = Settings(redis_url=f"unix://{tmp_path}/nobody-listens.sock")
+    dispatcher = Dispatcher(
+        make_celery(settings), JobStore(redis.Redis.from_url(settings.redis_url))
+    )
+    dispatcher.warm_up()
+    assert "broker unreachable at start-up" in caplog.text
+    assert not dispatcher.broker_ok()
 
 
 # -- keys ----------------------------------------------------------------------------------
