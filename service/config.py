@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     concurrent_uploads: int = Field(
         default=2,
         ge=1,
-        description="Uploads one API process receives and checks at once; later ones wait "
-        "their turn, so a burst of uploads does not hold up the status polls.",
+        description="Received uploads one API process checks and stores at once; later "
+        "ones wait their turn, so a burst of uploads does not hold up the status polls.",
     )
     dataset_cache_size: int = Field(
         default=4,

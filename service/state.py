@@ -23,8 +23,9 @@ class AppState:
     """The long-lived objects of one API process.
 
     ``store`` (blocking) is for writes from threads and the sweeper; ``jobs`` (asyncio)
-    is for reads on the event loop. ``upload_slots`` admits ``concurrent_uploads``
-    uploads at a time.
+    is for reads on the event loop. ``upload_slots`` lets ``concurrent_uploads``
+    received uploads be checked and stored at a time (receiving is not limited: a slow
+    client must not hold a slot while its bytes trickle in).
     """
 
     settings: Settings

@@ -116,11 +116,13 @@ class Stack:
             stdin=subprocess.DEVNULL,
         )
 
-    def start(self) -> Stack:
+    def start(self, api_script: list[str] | None = None) -> Stack:
+        """Start the Redis server(s) and the API (``api_script`` replaces ``-m service``)."""
         self.store_server.start()
         if self.broker_server is not None:
             self.broker_server.start()
-        self.api = self._spawn("api", ["-m", "service", "api", "--port", str(self.port)])
+        argv = api_script or ["-m", "service"]
+        self.api = self._spawn("api", [*argv, "api", "--port", str(self.port)])
         wait_for(self._health, lambda r: r is not None, 60, f"the API on {self.url}")
         return self
 

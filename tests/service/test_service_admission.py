@@ -1,11 +1,11 @@
-"""Upload admission on the real stack: an API process receives and checks at most
-``DETEVAL_CONCURRENT_UPLOADS`` uploads at once; later uploads wait their turn while
-status polls are still answered, and every upload is accepted in the end."""
+"""Upload admission on the real stack: an API process checks and stores at most
+``DETEVAL_CONCURRENT_UPLOADS`` received uploads at once; later uploads wait their turn
+while status polls are still answered and further uploads are still received, and every
+upload is accepted in the end."""
 
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_stack import KEYS, Stack, wait_for
+from service_stack import HERE, Stack, wait_for
 
 GT = {
     "images": [{"id": i, "width": 640, "height": 480} for i in range(1, 11)],
@@ -23,102 +23,71 @@ GT = {
         for i in range(1, 11)
     ],
 }
-# Large enough that half of the form ends inside the predictions part.
 PREDICTIONS = json.dumps(
-    [
-        {"image_id": 1 + i % 10, "category_id": 1, "bbox": [11, 9, 50, 41], "score": i / 3000}
-        for i in range(3000)
-    ]
+    [{"image_id": i, "category_id": 1, "bbox": [11, 9, 50, 41], "score": 0.9} for i in range(1, 11)]
 ).encode()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("stack"), concurrent_uploads="1").start()
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gate")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, gate: Path) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("stack"), concurrent_uploads="1", test_gate=str(gate))
+    running.start([str(HERE / "gated_api.py")])
     running.start_worker()
     try:
         yield running
     finally:
+        (gate / "open").touch()  # never leave an upload waiting at the gate
         running.stop()
 
 
-def _form(dataset_id: str) -> tuple[bytes, str]:
-    request = httpx.Request(
-        "POST",
-        "http://api/v1/evaluations",
+def _submit(http: httpx.Client, dataset_id: str) -> httpx.Response:
+    return http.post(
+        "/evaluations",
         data={"dataset_id": dataset_id},
         files={"predictions": ("p.json", PREDICTIONS)},
     )
-    return request.read(), request.headers["Content-Type"]
 
 
-def _read_answer(sock: socket.socket) -> tuple[int, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before the answer's head; got {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    length = next(
-        int(v)
-        for k, _, v in (line.partition(":") for line in lines[1:])
-        if k.lower() == "content-length"
-    )
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed inside the answer's body"
-        body += chunk
-    return int(lines[0].split()[1]), body
+def _reached(gate: Path) -> int:
+    return len(list(gate.glob("reached-*")))
 
 
-def _parts_being_received(data_dir: Path) -> list[Path]:
-    return sorted((data_dir / "tmp").glob("*.part"))
-
-
-def test_a_held_upload_makes_the_next_wait_but_not_the_polls(stack: Stack) -> None:
+def test_a_held_upload_makes_the_next_wait_but_not_the_polls(stack: Stack, gate: Path) -> None:
     with stack.http() as http:
         dataset_id = http.post("/datasets", json=GT).json()["id"]
-        body, content_type = _form(dataset_id)
-        earlier = http.post(
-            "/evaluations", content=body, headers={"Content-Type": content_type}
-        ).json()["id"]
+        (gate / "open").touch()
+        earlier = _submit(http, dataset_id)
+        assert earlier.status_code == 202, earlier.text
+        (gate / "open").unlink()
 
-        # Upload A sends half its body and stalls: it holds the only upload slot.
-        held = socket.create_connection(("127.0.0.1", stack.port), timeout=60)
-        head = (
-            "POST /v1/evaluations HTTP/1.1\r\nHost: api\r\n"
-            f"Authorization: Bearer {KEYS['alice']}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        held.sendall(head + body[: len(body) // 2])
-        wait_for(
-            lambda: _parts_being_received(stack.data_dir),
-            lambda parts: len(parts) == 1,
-            30,
-            "upload A's predictions to be streamed to a temp file",
-        )
+        with ThreadPoolExecutor(2) as pool, stack.http() as a, stack.http() as b:
+            try:
+                # Upload A, checked, waits at the gate while it holds the only slot.
+                first = pool.submit(_submit, a, dataset_id)
+                wait_for(lambda: _reached(gate), lambda n: n == 2, 30, "upload A at the gate")
+                # Upload B is received in full, then waits for the slot: it never reaches
+                # the gate, while polls (and other requests) are answered as usual.
+                second = pool.submit(_submit, b, dataset_id)
+                deadline = time.monotonic() + 1.5
+                while time.monotonic() < deadline:
+                    poll = http.get(f"/evaluations/{earlier.json()['id']}")
+                    assert poll.status_code == 200, poll.text
+                    assert http.get(f"/datasets/{dataset_id}").status_code == 200
+                    assert _reached(gate) == 2, "upload B was let in while A held the only slot"
+                    assert not first.done() and not second.done()
+                    time.sleep(0.05)
+            finally:
+                (gate / "open").touch()
+            accepted = [first.result(timeout=60), second.result(timeout=60)]
+        assert [r.status_code for r in accepted] == [202, 202], [r.text for r in accepted]
+        assert _reached(gate) == 3
 
-        # Upload B, complete, waits for the slot; polls are answered meanwhile.
-        with ThreadPoolExecutor(1) as pool, stack.http() as other:
-            waiting = pool.submit(
-                other.post, "/evaluations", content=body, headers={"Content-Type": content_type}
-            )
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline:
-                poll = http.get(f"/evaluations/{earlier}")
-                assert poll.status_code == 200, poll.text
-                assert not waiting.done(), "upload B was taken in while A held the only slot"
-                time.sleep(0.05)
-            assert len(_parts_being_received(stack.data_dir)) == 1  # B's body not read yet
-
-            held.sendall(body[len(body) // 2 :])
-            status, answer = _read_answer(held)
-            held.close()
-            assert status == 202, answer
-            second = waiting.result(timeout=60)
-            assert second.status_code == 202, second.text
-
-        for evaluation_id in (json.loads(answer)["id"], second.json()["id"], earlier):
-            assert stack.wait_finished(http, evaluation_id)["status"] == "succeeded"
-    assert _parts_being_received(stack.data_dir) == []
+        for response in (earlier, *accepted):
+            done = stack.wait_finished(http, response.json()["id"])
+            assert done["status"] == "succeeded", done
+    assert list((stack.data_dir / "tmp").glob("*.part")) == []

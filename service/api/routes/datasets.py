@@ -58,15 +58,15 @@ async def create_dataset(request: Request, state: StateDep, tenant: TenantDep) -
     """Upload COCO ground truth; it is validated, stored and given an id."""
     media = require_media_type(request, {"application/json", "multipart/form-data"})
     limit = state.settings.max_upload_bytes
-    async with state.upload_slots:
-        if media == "application/json":
-            upload = await receive_json_body(request, state.storage, limit, "file")
-        else:
-            upload = await receive_multipart(request, state.storage, limit, {"file"}, set())
-        try:
+    if media == "application/json":
+        upload = await receive_json_body(request, state.storage, limit, "file")
+    else:
+        upload = await receive_multipart(request, state.storage, limit, {"file"}, set())
+    try:
+        async with state.upload_slots:
             summary = await register_dataset(state, tenant, upload)
-        finally:
-            upload.discard()
+    finally:
+        upload.discard()
     return DatasetSummary(**summary)
 
 

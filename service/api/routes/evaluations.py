@@ -67,18 +67,18 @@ async def create_evaluation(
 
     Answers at once with the queued job and its URL in ``Location``.
     """
-    async with state.upload_slots:
-        upload = await receive_multipart(
-            request,
-            state.storage,
-            state.settings.max_upload_bytes,
-            file_fields={"predictions", "ground_truth"},
-            text_fields={"dataset_id"},
-        )
-        try:
+    upload = await receive_multipart(
+        request,
+        state.storage,
+        state.settings.max_upload_bytes,
+        file_fields={"predictions", "ground_truth"},
+        text_fields={"dataset_id"},
+    )
+    try:
+        async with state.upload_slots:
             job, warnings = await submit_evaluation(state, tenant, upload)
-        finally:
-            upload.discard()
+    finally:
+        upload.discard()
     response.headers["Location"] = f"/v1/evaluations/{job.id}"
     return EvaluationStatus(**job.public(), warnings=warnings)
 
