@@ -12,8 +12,9 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import time
 from pathlib import Path
+
+from gate import pass_gate
 
 import service.intake
 from service.cli import main
@@ -24,12 +25,7 @@ _arrivals = itertools.count(1)
 
 
 def gated_enqueue(*args):  # type: ignore[no-untyped-def]
-    (GATE / f"reached-{next(_arrivals)}").touch()
-    deadline = time.monotonic() + 120
-    while not (GATE / "open").exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError("gate never opened")
-        time.sleep(0.05)
+    pass_gate(GATE, f"reached-{next(_arrivals)}")
     return _enqueue(*args)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
+
+from gate import pass_gate
 
 import workers.pipeline
 from service.cli import main
@@ -23,12 +24,7 @@ _score = workers.pipeline.score
 def gated_score(gt_path, predictions_path, progress=None):  # type: ignore[no-untyped-def]
     if progress is not None:
         progress(0.25)
-    (GATE / f"reached-{os.getpid()}").touch()
-    deadline = time.monotonic() + 120
-    while not (GATE / "open").exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError("gate never opened")
-        time.sleep(0.05)
+    pass_gate(GATE, f"reached-{os.getpid()}")
     return _score(gt_path, predictions_path, progress)
 
 
