@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,18 @@ def _progress_bar(status: dict[str, Any]) -> None:
     sys.stderr.flush()
 
 
+def _status_lines() -> Callable[[dict[str, Any]], None]:
+    """Progress for a log (stderr is not a terminal): a line when the status changes."""
+    last: list[str] = []
+
+    def show(status: dict[str, Any]) -> None:
+        if status["status"] not in last:
+            last.append(status["status"])
+            print(f"evaluation {status['id']}: {status['status']}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _print_report(report: dict[str, Any]) -> None:
     for name, value in report["metrics"].items():
         shown = "   n/a" if value is None else f"{value:6.3f}"
@@ -191,10 +204,10 @@ def _submit(args: argparse.Namespace) -> int:
     try:
         with Client(args.url, args.key) as client:
             job = client.submit(args.predictions, dataset_id=dataset_id, ground_truth=inline)
-            final = client.wait(
-                job["id"], timeout=args.timeout, on_status=None if args.json else _progress_bar
-            )
-            if not args.json:
+            on_terminal = sys.stderr.isatty()
+            show = None if args.json else _progress_bar if on_terminal else _status_lines()
+            final = client.wait(job["id"], timeout=args.timeout, on_status=show)
+            if show is _progress_bar:
                 sys.stderr.write("\n")
             if final["status"] != "succeeded":
                 error = final.get("error") or {}

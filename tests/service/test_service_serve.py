@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import select
 import signal
 import subprocess
@@ -69,6 +70,29 @@ def submit(url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def submit_on_a_terminal(url: str, key: str, *args: str) -> tuple[int, str]:
+    """``submit`` with its stderr on a pseudo-terminal: (exit code, what it showed there)."""
+    terminal, child_side = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "service", "submit", *args, "--url", url, "--key", key],
+            stdout=subprocess.DEVNULL,
+            stderr=child_side,
+            timeout=120,
+        )
+    finally:
+        os.close(child_side)
+    shown = b""
+    try:
+        while chunk := os.read(terminal, 65536):
+            shown += chunk
+    except OSError:  # EIO: nothing is left on the other side
+        pass
+    finally:
+        os.close(terminal)
+    return done.returncode, shown.decode(errors="replace")
+
+
 def all_gone(procs: list[psutil.Process]) -> list[psutil.Process]:
     return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
@@ -88,7 +112,12 @@ def test_serve_submit_and_ctrl_c(tmp_path: Path) -> None:
 
         readable = submit(url, key, str(GT), str(DT))
         assert readable.returncode == 0, readable.stderr
-        assert "AP50" in readable.stdout and "100%" in readable.stderr
+        assert "AP50" in readable.stdout
+        # A log gets a line per status, no progress bar; a terminal gets the bar.
+        assert readable.stderr.rstrip().endswith(": succeeded"), readable.stderr
+        assert "\r" not in readable.stderr and "#" not in readable.stderr
+        code, shown = submit_on_a_terminal(url, key, str(GT), str(DT))
+        assert code == 0 and "\r[" in shown and "100% succeeded" in shown, shown
 
         missing = submit(url, key, "0" * 32, str(DT))
         assert missing.returncode == 1
