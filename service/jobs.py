@@ -119,14 +119,15 @@ return 1
 """
 )
 
-# ARGV: token. Back to the queue after a transient error, to be sent again.
+# ARGV: token, error JSON. Back to the queue after a transient error, to be sent again;
+# the error stays visible until the job succeeds or fails for good.
 _RELEASE = (
     _NOW
     + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'running'
    or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'lease_owner', '', 'lease_until', 0,
-  'sent_at', '', 'updated_at', now, 'progress', 0)
+  'sent_at', '', 'updated_at', now, 'progress', 0, 'error', ARGV[2])
 return 1
 """
 )
@@ -305,9 +306,13 @@ class JobStore:
         """Mark the job failed with a reason; False if it had already finished."""
         return bool(self._fail(keys=self._keys(job_id), args=[error_json(code, detail, **extra)]))
 
-    def release(self, job_id: str, token: str) -> bool:
-        """Give the job back to the queue after a transient error (to be sent again)."""
-        return bool(self._release(keys=[self.key(job_id)], args=[token]))
+    def release(self, job_id: str, token: str, error: str) -> bool:
+        """Give the job back to the queue after a transient error (to be sent again).
+
+        ``error`` (from :func:`error_json`) says why; the job's status shows it while
+        the job waits for and runs its next attempt.
+        """
+        return bool(self._release(keys=[self.key(job_id)], args=[token, error]))
 
     def active_ids(self, limit: int = 1000) -> list[str]:
         """Ids of unfinished jobs, oldest first."""

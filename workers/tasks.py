@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from service.config import get_settings
 from service.dispatch import EVALUATE_TASK
-from service.jobs import JobStore, connect
+from service.jobs import JobStore, connect, error_json
 from service.storage import Storage
 from workers.app import app
 from workers.pipeline import run_job
@@ -40,15 +40,25 @@ def evaluate(self: Task, job_id: str) -> str:
     try:
         return run_job(job_id, token, store, storage, settings)
     except TRANSIENT as exc:
+        tries = self.request.retries + 1
+        reason = f"{type(exc).__name__}: {exc}"
+        if tries >= settings.job_max_attempts:
+            try:
+                store.fail(job_id, "transient", f"gave up after {tries} tries; the last: {reason}")
+            except redis.RedisError as fail_exc:
+                # The lease expires and the sweeper fails the job once attempts run out.
+                log.warning("job %s: could not record its failure (%s)", job_id, fail_exc)
+                raise exc from None
+            return "failed"
+        countdown = min(30, 2**self.request.retries)
         # Hand the lease back so the retry (same task id) can claim the job at once;
         # if even that fails, the lease expires and the retry or the sweeper takes over.
+        error = error_json("retrying", f"try {tries} failed ({reason}); again in {countdown} s")
         try:
-            store.release(job_id, token)
+            store.release(job_id, token, error)
         except redis.RedisError as release_exc:
             log.warning("job %s: could not release the lease (%s)", job_id, release_exc)
-        if self.request.retries + 1 >= settings.job_max_attempts:
-            raise
-        raise self.retry(exc=exc, countdown=min(30, 2**self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=countdown) from exc
     except SoftTimeLimitExceeded:
         store.fail(
             job_id,

@@ -32,11 +32,14 @@ class DatasetSummary(BaseModel):
 
 
 class JobError(BaseModel):
-    """Why an evaluation failed."""
+    """Why an evaluation failed (or, code ``retrying``, why it is being tried again)."""
 
     model_config = ConfigDict(extra="allow")
 
-    code: str = Field(description="invalid_input, attempts_exhausted, time_limit, internal, ...")
+    code: str = Field(
+        description="invalid_input, attempts_exhausted, time_limit, transient, internal; "
+        "retrying while the job waits for another try"
+    )
     detail: str
 
 
@@ -63,7 +66,10 @@ class EvaluationStatus(BaseModel):
     id: str
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0, le=1)
-    error: JobError | None
+    error: JobError | None = Field(
+        description="Why the job failed; while it is retried after a transient error "
+        "(code 'retrying'), that error. Cleared when it succeeds."
+    )
     attempts: int = Field(description="Worker starts so far (a lost worker's job is retried).")
     dataset_id: str | None = Field(description="None when the ground truth was sent inline.")
     created_at: str | None

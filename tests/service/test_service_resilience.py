@@ -176,12 +176,43 @@ def test_store_outage_mid_job_is_retried(rstack: Stack, dataset_id: str, gate: P
     rstack.stop_worker(worker)
 
 
+def test_transient_errors_show_while_retried_then_fail_the_job_with_the_reason(
+    rstack: Stack, dataset_id: str
+) -> None:
+    """Scoring keeps failing with a transient error: the status says so while the job is
+    retried, and after the last try the job fails with that error, not a generic one."""
+    worker = rstack.start_worker([str(HERE / "flaky_worker.py")])
+    with rstack.http() as http:
+        job = submit(http, dataset_id)
+        retrying = wait_for(
+            lambda: http.get(f"/evaluations/{job['id']}").json(),
+            lambda s: s["error"] is not None or s["status"] == "failed",
+            60,
+            "the first transient error to show",
+        )
+        assert retrying["status"] in ("queued", "running"), retrying
+        assert retrying["error"]["code"] == "retrying", retrying
+        assert (
+            "try 1 failed (ConnectionError: the data volume dropped out)"
+            in (retrying["error"]["detail"])
+        )
+        final = rstack.wait_finished(http, job["id"], timeout=90)
+        assert final["status"] == "failed", final
+        assert final["error"] == {
+            "code": "transient",
+            "detail": "gave up after 3 tries; the last: "
+            "ConnectionError: the data volume dropped out",
+        }
+        assert final["attempts"] == 3, final
+    rstack.stop_worker(worker)
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["restart", "crash"])
 def test_redis_restarted_between_upload_and_scoring(
     rstack: Stack, dataset_id: str, how: signal.Signals
 ) -> None:
     """Everything answered with 202 is still there after Redis stops, even by SIGKILL
-    right after the answers (append-only file, fsync on every write)."""
+    right after the answers (append-only file, written before each answer)."""
     assert not rstack.workers
     with rstack.http() as http:
         accepted = [submit(http, dataset_id)["id"] for _ in range(3)]

@@ -23,7 +23,7 @@ from service.config import Settings
 from service.dispatch import Dispatcher, celery_config, make_celery
 from service.embedded import EmbeddedRedis
 from service.errors import Unauthorized
-from service.jobs import JobStore
+from service.jobs import JobStore, error_json
 from service.jobs_async import AsyncJobStore, connect_async
 from service.storage import Storage, is_valid_id, new_id
 from service.workpool import WorkPool
@@ -222,14 +222,25 @@ def test_fail_keeps_the_reason(store: JobStore) -> None:
     }
 
 
-def test_release_puts_the_job_back(store: JobStore) -> None:
+def test_release_puts_the_job_back_with_its_reason_until_success(store: JobStore) -> None:
     job_id = new_id()
     store.create(job_id, "alice", None)
     store.claim(job_id, "t1", 30, 3)
-    assert not store.release(job_id, "other")
-    assert store.release(job_id, "t1")
+    why = error_json("retrying", "try 1 failed (ConnectionError: gone); again in 1 s")
+    assert not store.release(job_id, "other", why)
+    assert store.release(job_id, "t1", why)
     job = store.get(job_id)
     assert job is not None and job.status == "queued"
+    assert job.error == {
+        "code": "retrying",
+        "detail": "try 1 failed (ConnectionError: gone); again in 1 s",
+    }
+    assert store.claim(job_id, "t1", 30, 3).outcome == "claimed"
+    running = store.get(job_id)
+    assert running is not None and running.status == "running" and running.error == job.error
+    assert store.succeed(job_id)
+    done = store.get(job_id)
+    assert done is not None and done.status == "succeeded" and done.error is None
 
 
 def test_async_reads_the_same_record_and_the_dataset_index(
