@@ -166,13 +166,16 @@ def _progress_bar(status: dict[str, Any]) -> None:
 
 
 def _status_lines() -> Callable[[dict[str, Any]], None]:
-    """Progress for a log (stderr is not a terminal): a line when the status changes."""
-    last: list[str] = []
+    """Progress for a log (stderr is not a terminal): a line when the status changes,
+    with the error being retried, if any."""
+    seen: set[tuple[str, str | None]] = set()
 
     def show(status: dict[str, Any]) -> None:
-        if status["status"] not in last:
-            last.append(status["status"])
-            print(f"evaluation {status['id']}: {status['status']}", file=sys.stderr, flush=True)
+        detail = (status.get("error") or {}).get("detail")
+        if (status["status"], detail) not in seen:
+            seen.add((status["status"], detail))
+            line = f"evaluation {status['id']}: {status['status']}"
+            print(line if detail is None else f"{line} ({detail})", file=sys.stderr, flush=True)
 
     return show
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from service_stack import HERE, Stack, coco_sets, wait_for
+from service_stack import HERE, KEYS, Stack, coco_sets, wait_for
 
 NAME, GT, DT, EXPECTED = coco_sets()[0]
 
@@ -204,6 +206,20 @@ def test_transient_errors_show_while_retried_then_fail_the_job_with_the_reason(
             "ConnectionError: the data volume dropped out",
         }
         assert final["attempts"] == 3, final
+
+    # What `deteval submit` shows in a log meanwhile, and its exit code.
+    cli = subprocess.run(
+        [sys.executable, "-m", "service", "submit", dataset_id, str(DT)]
+        + ["--url", rstack.url, "--key", KEYS["alice"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 1, cli.stderr
+    assert "(try 1 failed (ConnectionError: the data volume dropped out); again in 1 s)" in (
+        cli.stderr
+    )
+    assert "failed: gave up after 3 tries" in cli.stderr
     rstack.stop_worker(worker)
 
 
