@@ -20,6 +20,9 @@ from service.jobs import JobStore
 EVALUATE_TASK = "deteval.evaluate"
 QUEUE = "deteval"
 
+#: What a send or a connection attempt raises when the broker cannot be reached.
+BROKER_UNREACHABLE = (OperationalError, ConnectionError, OSError)
+
 log = logging.getLogger(__name__)
 
 
@@ -109,7 +112,7 @@ class Dispatcher:
                 retry=True,
                 retry_policy=_PUBLISH_RETRY,
             )
-        except (OperationalError, ConnectionError, OSError) as exc:
+        except BROKER_UNREACHABLE as exc:
             log.warning("could not send job %s to the broker (%s); the sweeper will", job_id, exc)
             return False
         self.store.mark_sent(job_id)
@@ -127,7 +130,7 @@ class Dispatcher:
         try:
             with self.app.producer_or_acquire() as producer:
                 producer.connection.ensure_connection(max_retries=1, timeout=2)
-        except (OperationalError, ConnectionError, OSError) as exc:
+        except BROKER_UNREACHABLE as exc:
             log.warning("broker unreachable at start-up (%s); sends will retry", exc)
 
     def broker_ok(self) -> bool:
@@ -135,6 +138,6 @@ class Dispatcher:
         try:
             with self.app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)
-        except (OperationalError, ConnectionError, OSError):
+        except BROKER_UNREACHABLE:
             return False
         return True
