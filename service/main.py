@@ -20,7 +20,7 @@ def freeze_startup_heap() -> None:
 
     Modules, the app, its routes and the clients live as long as the process, yet every
     full collection walks them all: under load such a pass held the event loop for
-    60-130 ms, the slowest status polls. ``gc.freeze()`` moves them to a permanent
+    48-82 ms (the slowest status polls waited on it). ``gc.freeze()`` moves them to a permanent
     generation, so collections only visit what was allocated while serving (their
     longest pause fell below 10 ms).
     """
