@@ -1,6 +1,6 @@
 """Load benchmark of the HTTP service: many concurrent clients uploading and polling.
 
-Starts ``python -m service serve`` on a free loopback port with a fresh data directory
+Starts ``python -m deteval serve`` on a free loopback port with a fresh data directory
 (or targets a running service with ``--url`` and ``--key``), uploads one synthetic
 dataset, then runs ``--clients`` concurrent clients. Each submits ``--rounds``
 evaluations one after the other and polls each until it finishes, timing every status
@@ -262,7 +262,7 @@ async def run_load(url: str, key: str, args: argparse.Namespace) -> dict:
 def start_serve(
     data_dir: Path, workers: int, api_workers: int | None
 ) -> tuple[subprocess.Popen[bytes], str, str]:
-    """Start ``python -m service serve`` on a free port; returns (process, url, key)."""
+    """Start ``python -m deteval serve`` on a free port; returns (process, url, key)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -271,7 +271,7 @@ def start_serve(
         [
             sys.executable,
             "-m",
-            "service",
+            "deteval",
             "serve",
             "--port",
             str(port),

@@ -1,16 +1,16 @@
 """detection-eval: object-detection metrics identical to pycocotools, fast."""
 
-from .boxes import box_area, box_convert, box_iou, crowd_iou, generalized_box_iou
-from .coco import evaluate_coco
-from .compare import compare_reports
-from .confusion import ConfusionMatrix, detection_confusion_matrix
-from .errors import DataWarning, InputError
-from .html_report import render_html, render_leaderboard_html
-from .loading import GroundTruth, Predictions, load_ground_truth, load_predictions
-from .params import CocoParams
-from .report import CocoReport
-from .voc import VOCResult, evaluate_voc, evaluate_voc_coco
-from .voctext import load_voc_text
+from evaluator.analyses.compare import compare_reports
+from evaluator.analyses.confusion import ConfusionMatrix, detection_confusion_matrix
+from evaluator.coco import evaluate_coco
+from evaluator.errors import DataWarning, InputError
+from evaluator.input.coco_json import GroundTruth, Predictions, load_ground_truth, load_predictions
+from evaluator.input.voc_text import load_voc_text
+from evaluator.metrics.boxes import box_area, box_convert, box_iou, crowd_iou, generalized_box_iou
+from evaluator.metrics.params import CocoParams
+from evaluator.metrics.voc import VOCResult, evaluate_voc, evaluate_voc_coco
+from evaluator.report.coco_report import CocoReport
+from evaluator.report.html import render_html, render_leaderboard_html
 
 __all__ = [
     "CocoParams",

@@ -8,17 +8,23 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .confusion import detection_confusion_matrix
-from .errors import DataWarning
-from .f1_curves import f1_curves_section
-from .loading import GroundTruth, Predictions, Source, load_ground_truth, load_predictions
-from .matching import Progress, match_detections
-from .operating_point import operating_points
-from .params import CocoParams, Mode
-from .ranking import accumulate
-from .report import CocoReport
-from .tide import error_section
-from .voc import arrays_from_loaded, evaluate_voc
+from evaluator.analyses.confusion import detection_confusion_matrix
+from evaluator.analyses.f1_curves import f1_curves_section
+from evaluator.analyses.operating_points import operating_points
+from evaluator.analyses.tide import error_section
+from evaluator.errors import DataWarning
+from evaluator.input.coco_json import (
+    GroundTruth,
+    Predictions,
+    Source,
+    load_ground_truth,
+    load_predictions,
+)
+from evaluator.metrics.accumulation import accumulate
+from evaluator.metrics.matching import Progress, match_detections
+from evaluator.metrics.params import CocoParams, Mode
+from evaluator.metrics.voc import arrays_from_loaded, evaluate_voc
+from evaluator.report.coco_report import CocoReport
 
 
 def evaluate_coco(
@@ -47,7 +53,7 @@ def evaluate_coco(
         pycocotools' ``Params`` (``iouThrs``, ``recThrs``, ``maxDets``, ``areaRng`` with its
         labels as keys, ``useCats``); None keeps the default.
     mode : {"pycocotools", "corrected"}
-        See :class:`evaluator.params.CocoParams`.
+        See :class:`evaluator.metrics.params.CocoParams`.
     unknown_categories : {"drop", "error"}
         Results whose category the ground truth lacks: dropped with a warning, or an error.
     score_threshold : float, optional

@@ -1,6 +1,6 @@
 """The service's subcommands of ``deteval``: serve, api, worker, submit.
 
-``evaluator.cli`` calls :func:`register` when this package is installed, so the
+``evaluator.cli.commands`` calls :func:`register` when this package is installed, so the
 evaluator itself never imports service code. Every ``deteval`` run imports this module,
 so it imports only the standard library at the top; each command imports what it
 needs (pydantic, uvicorn, celery, httpx) when it runs.
@@ -25,7 +25,7 @@ SERVE_WORKER_NICENESS = 5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``serve``, ``api``, ``worker`` and ``submit`` to a ``deteval`` parser."""
+    """Add ``serve``, ``api`` and ``submit`` to a ``deteval`` parser."""
     serve = subparsers.add_parser(
         "serve",
         help="run API, workers and (if no DETEVAL_REDIS_URL) a private Redis",
@@ -62,18 +62,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     api.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
     api.set_defaults(func=_api)
-
-    worker = subparsers.add_parser("worker", help="run one Celery worker (settings: DETEVAL_*)")
-    worker.add_argument("--concurrency", type=int, default=1, help="scoring processes")
-    worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
-    worker.add_argument("--loglevel", default="INFO")
-    worker.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        help="run at a lower priority: add this to the nice value (and, on Linux, use SCHED_BATCH)",
-    )
-    worker.set_defaults(func=_worker)
 
     submit = subparsers.add_parser(
         "submit", help="upload predictions to a running service and wait for the report"
@@ -132,27 +120,6 @@ def _api(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         http=NoDelayH11Protocol,
-    )
-    return 0
-
-
-def _worker(args: argparse.Namespace) -> int:
-    from service.dispatch import QUEUE
-    from service.procs import lower_priority
-    from workers.app import app
-
-    if args.nice:
-        lower_priority(args.nice)
-
-    app.worker_main(
-        [
-            "worker",
-            f"--loglevel={args.loglevel}",
-            f"--concurrency={args.concurrency}",
-            f"--pool={args.pool}",
-            "-Q",
-            QUEUE,
-        ]
     )
     return 0
 
@@ -232,12 +199,3 @@ def _submit(args: argparse.Namespace) -> int:
         print(f"evaluation {job['id']}")
         _print_report(report)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m service``: the same subcommands without the evaluator's."""
-    parser = argparse.ArgumentParser(prog="python -m service")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code

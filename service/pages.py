@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from evaluator.compare import compare_reports
-from evaluator.html_report import render_html, render_leaderboard_html
+from evaluator.analyses.compare import compare_reports
+from evaluator.report.html import render_html, render_leaderboard_html
 
 
 def _load(path: str) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def report_page(path: str, title: str) -> str:
 
 
 def comparison(path_a: str, path_b: str) -> dict[str, Any]:
-    """:func:`evaluator.compare.compare_reports` of two stored reports (B - A).
+    """:func:`evaluator.analyses.compare.compare_reports` of two stored reports (B - A).
 
     Raises
     ------

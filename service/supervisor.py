@@ -106,7 +106,7 @@ class Supervisor:
         self.env = dict(os.environ)
         self.env["DETEVAL_DATA_DIR"] = str(settings.data_dir)
         self.redis: EmbeddedRedis | None = None
-        py = [sys.executable, "-m", "service"]
+        py = [sys.executable, "-m", "deteval"]
         api = [*py, "api", "--host", host, "--port", str(port), "--workers", str(api_workers)]
         self.api = Child("api", api if access_log else [*api, "--no-access-log"])
         self.worker = Child(

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 from coco_cases import random_case, run_pycocotools
 
+from deteval.cli import main
 from evaluator import DataWarning, evaluate_coco
-from evaluator.cli import ProgressBar, main
+from evaluator.cli.commands import ProgressBar
 
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
 STAT_NAMES += ["AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]

@@ -78,7 +78,9 @@ def test_pair_chunks_do_not_change_the_matching(
     case_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = _evaluate(case_name)
-    monkeypatch.setattr("evaluator.pairs._PAIR_CHUNK", 7)  # many chunks, some of one detection
+    monkeypatch.setattr(
+        "evaluator.metrics.pairs._PAIR_CHUNK", 7
+    )  # many chunks, some of one detection
     chunked = _evaluate(case_name)
     np.testing.assert_array_equal(chunked.precision, whole.precision, strict=True)
     np.testing.assert_array_equal(chunked.recall, whole.recall, strict=True)

@@ -12,9 +12,9 @@ import pytest
 from coco_cases import random_case
 
 from evaluator import DataWarning, evaluate_coco
-from evaluator.cli_reports import add_commands
-from evaluator.compare import compare_reports
-from evaluator.summary import STAT_NAMES
+from evaluator.analyses.compare import compare_reports
+from evaluator.cli.report_commands import add_commands
+from evaluator.metrics.summary import STAT_NAMES
 
 
 def _report(gt: dict[str, Any], dets: list[dict[str, Any]], **options: Any) -> dict[str, Any]:

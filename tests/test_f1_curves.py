@@ -10,10 +10,10 @@ import pytest
 from coco_cases import random_case
 
 from evaluator import DataWarning, load_ground_truth, load_predictions
-from evaluator.f1_curves import f1_curve, f1_curves_section
-from evaluator.matching import match_detections
-from evaluator.operating_point import operating_points
-from evaluator.params import CocoParams
+from evaluator.analyses.f1_curves import f1_curve, f1_curves_section
+from evaluator.analyses.operating_points import operating_points
+from evaluator.metrics.matching import match_detections
+from evaluator.metrics.params import CocoParams
 
 
 def _loop_curve(scores, tp, fp, n_positive):

@@ -23,13 +23,13 @@ import pytest
 from coco_cases import random_case
 
 from evaluator import DataWarning, evaluate_coco, load_ground_truth, load_predictions
-from evaluator.cli_reports import error_breakdown_lines, write_html
-from evaluator.f1_curves import f1_curves_section
-from evaluator.html_report import render_html, render_leaderboard_html
-from evaluator.matching import match_detections
-from evaluator.params import CocoParams
-from evaluator.tide import ERROR_TYPES, error_section
-from evaluator.voctext import load_voc_text
+from evaluator.analyses.f1_curves import f1_curves_section
+from evaluator.analyses.tide import ERROR_TYPES, error_section
+from evaluator.cli.report_commands import error_breakdown_lines, write_html
+from evaluator.input.voc_text import load_voc_text
+from evaluator.metrics.matching import match_detections
+from evaluator.metrics.params import CocoParams
+from evaluator.report.html import render_html, render_leaderboard_html
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 

@@ -2,7 +2,7 @@
 
 The independent reference for a fix is the fix applied to the *data*: the detection's
 class or box is edited, or the detection or the ground truth deleted, and pycocotools
-scores the edited set. Its AP50 must equal :func:`evaluator.tide.fixed_ap50` exactly.
+scores the edited set. Its AP50 must equal :func:`evaluator.analyses.tide.fixed_ap50` exactly.
 Error types are checked against a plain-loop oracle of TIDE's rules on random cases.
 """
 
@@ -21,9 +21,7 @@ from coco_cases import random_case, run_pycocotools
 from coco_oracle import bbox_iou
 
 from evaluator import DataWarning, evaluate_coco, load_ground_truth, load_predictions
-from evaluator.matching import match_detections
-from evaluator.params import CocoParams
-from evaluator.tide import (
+from evaluator.analyses.tide import (
     ERROR_TYPES,
     TideErrors,
     classify_errors,
@@ -31,6 +29,8 @@ from evaluator.tide import (
     fixed_ap50,
     unavailable_reason,
 )
+from evaluator.metrics.matching import match_detections
+from evaluator.metrics.params import CocoParams
 
 CAT, DOG = 1, 2
 IMAGE, EMPTY_IMAGE = 1, 2
@@ -455,7 +455,9 @@ def test_error_section_on_reference_set(folder: str, gt_file: str, det_file: str
 def test_pair_chunks_do_not_change_the_result(monkeypatch) -> None:
     gt, dets = random_case(2, **RANDOM_KNOBS)
     whole = _breakdown(gt, dets)
-    monkeypatch.setattr("evaluator.pairs._PAIR_CHUNK", 5)  # many chunks, some of one detection
+    monkeypatch.setattr(
+        "evaluator.metrics.pairs._PAIR_CHUNK", 5
+    )  # many chunks, some of one detection
     chunked = _breakdown(gt, dets)
     for name in ("det_error", "det_target", "det_fixed_tp", "gt_missed"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from evaluator.errors import DataWarning, InputError
-from evaluator.voc import (
+from evaluator.input.voc_text import load_voc_text
+from evaluator.metrics.voc import (
     DetectionArrays,
     GroundTruthArrays,
     coco_to_arrays,
     evaluate_voc,
     evaluate_voc_coco,
 )
-from evaluator.voctext import load_voc_text
 
 
 def _reference_dir() -> Path:

@@ -11,7 +11,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..boxes import BoxFormat, box_convert
+from evaluator.metrics.boxes import BoxFormat, box_convert
+
 from .functional import log_softmax, sigmoid, softmax
 from .module import Array
 
@@ -205,17 +206,17 @@ class GIoULoss(Loss):
     Parameters
     ----------
     fmt : {"xyxy", "xywh", "cxcywh"}
-        Format of both ``pred`` and ``target`` (see :mod:`evaluator.boxes`).
+        Format of both ``pred`` and ``target`` (see :mod:`evaluator.metrics.boxes`).
     reduction : {"mean", "sum"}
 
     Notes
     -----
     For ``pred[i]`` and ``target[i]`` (shape (N, 4)), with intersection ``I``, union
     ``U`` and enclosing-box area ``C``: ``GIoU = I/U - (C - U)/C`` (as
-    :func:`evaluator.boxes.generalized_box_iou`, 0 where a denominator is 0), and the
+    :func:`evaluator.metrics.boxes.generalized_box_iou`, 0 where a denominator is 0), and the
     loss is ``1 - GIoU`` in [0, 2). The gradient flows through ``I``, ``U`` and ``C`` to
     the four coordinates; the format conversion is linear, so its Jacobian (taken from
-    :func:`evaluator.boxes.box_convert`) maps the xyxy gradient back.
+    :func:`evaluator.metrics.boxes.box_convert`) maps the xyxy gradient back.
     """
 
     def __init__(self, fmt: BoxFormat = "xyxy", reduction: Reduction = "mean") -> None:
@@ -238,7 +239,7 @@ class GIoULoss(Loss):
 def _paired_giou(p: Array, t: Array) -> tuple[Array, Array]:
     """GIoU of aligned xyxy pairs and its gradient with respect to ``p``.
 
-    ``evaluator.boxes`` computes GIoU for all (n, m) pairs; the loss needs the n aligned
+    ``evaluator.metrics.boxes`` computes GIoU for all (n, m) pairs; the loss needs the n aligned
     pairs and the derivative, so the terms are written out here.
 
     Returns

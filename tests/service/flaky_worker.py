@@ -1,7 +1,7 @@
 """A worker whose scoring always fails with a transient error, as a data volume that
 keeps dropping out would.
 
-Run as ``python flaky_worker.py worker ...`` (the arguments of ``python -m service``).
+Run as ``python flaky_worker.py worker ...`` (the arguments of ``python -m deteval``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 import workers.pipeline
-from service.cli import main
+from deteval.cli import main
 
 
 def flaky_score(*args, **kwargs):  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """An API whose enqueue step waits at a gate, so a test can act while an upload holds
 its upload slot.
 
-Run as ``python gated_api.py api ...`` (the arguments of ``python -m service``, one API
+Run as ``python gated_api.py api ...`` (the arguments of ``python -m deteval``, one API
 process), with ``DETEVAL_TEST_GATE`` naming a directory. Each accepted upload, once
 checked, writes ``reached-<n>`` there, then waits until a file ``open`` appears (at most
 two minutes) before storing and enqueueing for real.
@@ -17,7 +17,7 @@ from pathlib import Path
 from gate import pass_gate
 
 import service.intake
-from service.cli import main
+from deteval.cli import main
 
 GATE = Path(os.environ["DETEVAL_TEST_GATE"])
 _enqueue = service.intake._enqueue

@@ -1,6 +1,6 @@
 """A worker whose scoring waits at a gate, so a test can act while a job is mid-run.
 
-Run as ``python gated_worker.py worker ...`` (the arguments of ``python -m service``),
+Run as ``python gated_worker.py worker ...`` (the arguments of ``python -m deteval``),
 with ``DETEVAL_TEST_GATE`` naming a directory. Each scoring call writes
 ``reached-<pid>`` there, reports some progress, then waits until a file ``open``
 appears (at most two minutes) before scoring for real.
@@ -15,7 +15,7 @@ from pathlib import Path
 from gate import pass_gate
 
 import workers.pipeline
-from service.cli import main
+from deteval.cli import main
 
 GATE = Path(os.environ["DETEVAL_TEST_GATE"])
 _score = workers.pipeline.score

@@ -121,7 +121,7 @@ class Stack:
         self.store_server.start()
         if self.broker_server is not None:
             self.broker_server.start()
-        argv = api_script or ["-m", "service"]
+        argv = api_script or ["-m", "deteval"]
         self.api = self._spawn("api", [*argv, "api", "--port", str(self.port)])
         wait_for(self._health, lambda r: r is not None, 60, f"the API on {self.url}")
         return self
@@ -144,7 +144,7 @@ class Stack:
     ) -> subprocess.Popen[bytes]:
         """Start a Celery worker process (``script`` replaces ``-m service``; ``env`` adds
         settings for this worker only)."""
-        argv = script or ["-m", "service"]
+        argv = script or ["-m", "deteval"]
         name = f"worker{len(self.worker_logs)}"
         worker = self._spawn(
             name,

@@ -209,7 +209,7 @@ def test_transient_errors_show_while_retried_then_fail_the_job_with_the_reason(
 
     # What `deteval submit` shows in a log meanwhile, and its exit code.
     cli = subprocess.run(
-        [sys.executable, "-m", "service", "submit", dataset_id, str(DT)]
+        [sys.executable, "-m", "deteval", "submit", dataset_id, str(DT)]
         + ["--url", rstack.url, "--key", KEYS["alice"]],
         capture_output=True,
         text=True,

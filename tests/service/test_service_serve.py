@@ -1,4 +1,4 @@
-"""``deteval serve`` (here ``python -m service serve``): one command runs everything,
+"""``deteval serve`` (here ``python -m deteval serve``): one command runs everything,
 prints the URL and a key, and Ctrl-C stops all of it with no orphan process."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def start_serve(data_dir: Path, port: int, log: Path) -> tuple[subprocess.Popen[
         [
             sys.executable,
             "-m",
-            "service",
+            "deteval",
             "serve",
             "--port",
             str(port),
@@ -63,7 +63,7 @@ def start_serve(data_dir: Path, port: int, log: Path) -> tuple[subprocess.Popen[
 
 def submit(url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service", "submit", *args, "--url", url, "--key", key],
+        [sys.executable, "-m", "deteval", "submit", *args, "--url", url, "--key", key],
         capture_output=True,
         text=True,
         timeout=120,
@@ -75,7 +75,7 @@ def submit_on_a_terminal(url: str, key: str, *args: str) -> tuple[int, str]:
     terminal, child_side = pty.openpty()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "service", "submit", *args, "--url", url, "--key", key],
+            [sys.executable, "-m", "deteval", "submit", *args, "--url", url, "--key", key],
             stdout=subprocess.DEVNULL,
             stderr=child_side,
             timeout=120,
@@ -152,5 +152,5 @@ def test_serve_submit_and_ctrl_c(tmp_path: Path) -> None:
         )
     finally:
         for child in all_gone(psutil.Process().children(recursive=True)):
-            if child.pid != proc.pid and "service" in " ".join(child.cmdline()):
+            if child.pid != proc.pid and "deteval" in " ".join(child.cmdline()):
                 child.kill()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .report import CocoReport
-from .summary import STAT_SPECS, summarize_one
+from evaluator.metrics.summary import STAT_SPECS, summarize_one
+from evaluator.report.coco_report import CocoReport
 
 _TITLES = {"AP": "Average Precision  (AP)", "AR": "Average Recall     (AR)"}
 

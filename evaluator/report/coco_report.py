@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .params import CocoParams
-from .summary import STAT_NAMES, STAT_SPECS, summarize
+from evaluator.metrics.params import CocoParams
+from evaluator.metrics.summary import STAT_NAMES, STAT_SPECS, summarize
 
 PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100")
 _PR_CURVE_IOUS = (0.5, 0.75)

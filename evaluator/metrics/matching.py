@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .loading import GroundTruth, Predictions
-from .pairs import overlapping_pairs
-from .params import CocoParams
+from evaluator.input.coco_json import GroundTruth, Predictions
+from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.params import CocoParams
 
 Progress = Callable[[float], None]
 

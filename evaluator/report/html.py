@@ -19,9 +19,9 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from .summary import STAT_SPECS
-from .svg_charts import Frame, Series, bar_chart, line_chart
-from .tide import ERROR_TYPES, SPECIAL_ERRORS
+from evaluator.analyses.tide import ERROR_TYPES, SPECIAL_ERRORS
+from evaluator.metrics.summary import STAT_SPECS
+from evaluator.report.svg_charts import Frame, Series, bar_chart, line_chart
 
 DASH = "\u2013"
 _SMALL_FRAME = Frame(200, 140, left=40)  # small multiples, one per class
@@ -40,7 +40,7 @@ _ERROR_HINTS = {
 
 @cache
 def _asset(name: str) -> str:
-    return (files("evaluator") / "templates" / name).read_text(encoding="utf-8")
+    return (files("evaluator.report") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _page(title: str, body: str) -> str:

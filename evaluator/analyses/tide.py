@@ -32,7 +32,7 @@ rest unchanged; ``dAP`` is the AP50 after the fix minus the AP50 before:
 Two further numbers follow TIDE's "special" errors: ``false_positives`` (every false
 positive removed) and ``false_negatives`` (every ground truth nothing took removed).
 
-AP is recomputed by :func:`evaluator.ranking.accumulate` on the modified detections, so
+AP is recomputed by :func:`evaluator.metrics.accumulation.accumulate` on the modified detections, so
 the unmodified AP50 is the report's ``AP50`` to the bit (with default parameters, where
 ``max_dets[2]`` is the largest). Unlike the ``tidecv`` package, the matching is COCO's
 (crowd regions absorb detections as in pycocotools) and classes without ground truth
@@ -48,12 +48,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .loading import GroundTruth, Predictions
-from .matching import Matching
-from .pairs import overlapping_pairs
-from .params import CocoParams
-from .ranking import accumulate
-from .summary import StatSpec, summarize_one
+from evaluator.input.coco_json import GroundTruth, Predictions
+from evaluator.metrics.accumulation import accumulate
+from evaluator.metrics.matching import Matching
+from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.params import CocoParams
+from evaluator.metrics.summary import StatSpec, summarize_one
 
 T_FOREGROUND = 0.5
 T_BACKGROUND = 0.1
@@ -197,7 +197,7 @@ def classify_errors(
     Parameters
     ----------
     matching : Matching
-        From :func:`evaluator.matching.match_detections` with ``params``.
+        From :func:`evaluator.metrics.matching.match_detections` with ``params``.
     params : CocoParams
         Must evaluate categories, IoU ``t_foreground``, and area ``"all"`` first
         (:func:`unavailable_reason` says why not).

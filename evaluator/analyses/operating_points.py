@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .matching import Matching
-from .params import CocoParams
+from evaluator.metrics.matching import Matching
+from evaluator.metrics.params import CocoParams
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def operating_points(
     Parameters
     ----------
     matching : Matching
-        From :func:`evaluator.matching.match_detections`.
+        From :func:`evaluator.metrics.matching.match_detections`.
     params : CocoParams
     category_ids : ndarray of shape (K,)
         Labels of the accumulation classes.

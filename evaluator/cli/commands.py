@@ -1,4 +1,9 @@
-"""The ``deteval`` command: evaluate, check, and (when installed) the service commands."""
+"""The library's ``deteval`` commands: ``evaluate`` and ``check`` (and ``compare``, from
+:mod:`evaluator.cli.report_commands`), and how a command's errors become exit codes.
+
+``deteval.cli`` adds these to the ``deteval`` command beside the service's and the
+workers'; ``python -m evaluator`` runs them alone.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cli_reports import add_commands, error_breakdown_lines, write_html
-from .coco import evaluate_coco
-from .errors import DataWarning, InputError
-from .report import CocoReport
-from .summary import STAT_NAMES
-from .tables import operating_point_lines, per_class_lines, stat_value, summary_lines
+from evaluator.cli.report_commands import add_commands, error_breakdown_lines, write_html
+from evaluator.coco import evaluate_coco
+from evaluator.errors import DataWarning, InputError
+from evaluator.metrics.summary import STAT_NAMES
+from evaluator.report.coco_report import CocoReport
+from evaluator.report.tables import (
+    operating_point_lines,
+    per_class_lines,
+    stat_value,
+    summary_lines,
+)
 
 EXIT_OK, EXIT_BELOW_FLOOR, EXIT_BAD_INPUT = 0, 1, 2
 METRIC_NAMES = (*STAT_NAMES, "VOC50")
@@ -85,11 +95,8 @@ def _parse_floor(text: str) -> tuple[str, float]:
     return name, floor
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="deteval", description="Object-detection evaluation identical to pycocotools."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate``, ``check`` and ``compare`` to a ``deteval`` parser's subcommands."""
     evaluate = sub.add_parser("evaluate", help="print the COCO summary and a per-class table")
     _add_evaluation_options(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print only the report JSON")
@@ -108,13 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_check)
     add_commands(sub)
-    try:
-        from service.cli import register
-    except ImportError:  # the service extra is not installed
-        pass
-    else:
-        register(sub)
-    return parser
+
+
+def new_parser(prog: str = "deteval") -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """An empty ``deteval`` parser and its subcommands, for :func:`register` and others."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Object-detection evaluation identical to pycocotools."
+    )
+    return parser, parser.add_subparsers(dest="command", required=True)
 
 
 def _run_evaluation(args: argparse.Namespace) -> CocoReport:
@@ -174,14 +182,14 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_BELOW_FLOOR if failed else EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``deteval`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code.
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command and return its exit code.
 
     0: done (and every floor met); 1: ``check`` found a metric below its floor;
     2: bad usage or bad input, with the reason on stderr.
     """
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0), or a usage error argparse has printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
@@ -200,5 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m evaluator``: the library's commands alone (see :func:`run`)."""
+    parser, sub = new_parser("python -m evaluator")
+    register(sub)
+    return run(parser, argv)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .params import CocoParams
+from evaluator.metrics.params import CocoParams
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InputError
+from evaluator.errors import InputError
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 

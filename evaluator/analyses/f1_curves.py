@@ -1,6 +1,6 @@
 """Precision, recall and F1 against the score threshold, per class and pooled.
 
-The curves of :mod:`evaluator.operating_point` at every distinct score, thinned to at
+The curves of :mod:`evaluator.analyses.operating_points` at every distinct score, thinned to at
 most ``max_points`` points for the report (the best-F1 point is always kept).
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .matching import Matching
-from .operating_point import _curve, _rates
-from .params import CocoParams
+from evaluator.analyses.operating_points import _curve, _rates
+from evaluator.metrics.matching import Matching
+from evaluator.metrics.params import CocoParams
 
 MAX_POINTS = 200
 
@@ -105,7 +105,7 @@ def f1_curves_section(
     """The report's ``f1_curves`` section: the pooled curve and one per class.
 
     Uses the matching at IoU 0.5 (the first threshold when 0.5 is not evaluated) in the
-    first area range, with COCO's ignore rules, as :func:`evaluator.operating_point.
+    first area range, with COCO's ignore rules, as :func:`evaluator.analyses.operating_points.
     operating_points` does, so each ``best`` equals that section's ``best_f1``.
 
     Parameters

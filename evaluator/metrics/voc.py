@@ -39,9 +39,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evaluator.boxes import BoxFormat, box_convert, paired_iou
 from evaluator.errors import DataWarning, InputError
-from evaluator.loading import GroundTruth, Predictions, Source, load_ground_truth, load_predictions
+from evaluator.input.coco_json import (
+    GroundTruth,
+    Predictions,
+    Source,
+    load_ground_truth,
+    load_predictions,
+)
+from evaluator.metrics.boxes import BoxFormat, box_convert, paired_iou
 
 Interpolation = Literal["all_point", "11_point"]
 _INTERPOLATIONS = ("all_point", "11_point")
@@ -245,7 +251,7 @@ def coco_to_arrays(
         ``ignore`` field is not read.
     predictions : path, JSON bytes, list of result dicts, dict with an ``annotations``
         list, ndarray (n, 7), or Predictions
-        As :func:`evaluator.loading.load_predictions` accepts them.
+        As :func:`evaluator.input.coco_json.load_predictions` accepts them.
 
     Returns
     -------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .summary import STAT_NAMES
+from evaluator.metrics.summary import STAT_NAMES
 
 PER_CLASS_METRICS = ("AP", "AP50", "AR100")
 VOC_METRICS = {"VOC_mAP50": "all_point", "VOC_mAP50_11pt": "11_point"}

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.boxes import BoxFormat
 from evaluator.errors import DataWarning, InputError
-from evaluator.voc import DetectionArrays, GroundTruthArrays
+from evaluator.metrics.boxes import BoxFormat
+from evaluator.metrics.voc import DetectionArrays, GroundTruthArrays
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ class VOCTextSet:
 
     @property
     def category_names(self) -> dict[int, str]:
-        """Category id to class name, for :func:`evaluator.voc.evaluate_voc`."""
+        """Category id to class name, for :func:`evaluator.metrics.voc.evaluate_voc`."""
         return dict(enumerate(self.class_names))
 
     def to_coco(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:

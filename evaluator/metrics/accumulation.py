@@ -1,7 +1,7 @@
 """Accumulation: precision at fixed recall levels, and recall, per class.
 
 Each class's detections are already in pycocotools' accumulation order (see
-:class:`evaluator.matching.Matching`); this module turns their true/false positive flags
+:class:`evaluator.metrics.matching.Matching`); this module turns their true/false positive flags
 into the ``precision`` (T, R, K, A, M) and ``recall`` (T, K, A, M) arrays of
 ``COCOeval.accumulate()``, with the same floating-point operations in the same order.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .matching import Matching
-from .params import CocoParams
+from evaluator.metrics.matching import Matching
+from evaluator.metrics.params import CocoParams
 
 # pycocotools adds the machine epsilon to the denominator of precision.
 _EPS = np.spacing(1)

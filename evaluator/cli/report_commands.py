@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .compare import compare_reports
-from .html_report import render_html
-from .report import CocoReport
-from .tables import render_table
-from .tide import ERROR_TYPES, SPECIAL_ERRORS
+from evaluator.analyses.compare import compare_reports
+from evaluator.analyses.tide import ERROR_TYPES, SPECIAL_ERRORS
+from evaluator.report.coco_report import CocoReport
+from evaluator.report.html import render_html
+from evaluator.report.tables import render_table
 
 
 def _signed(value: float | None) -> str | None:
@@ -45,7 +45,7 @@ def error_breakdown_lines(report: Mapping[str, Any]) -> list[str]:
 
 
 def comparison_lines(comparison: Mapping[str, Any]) -> list[str]:
-    """A comparison from :func:`evaluator.compare.compare_reports` as terminal tables."""
+    """A comparison from :func:`evaluator.analyses.compare.compare_reports` as terminal tables."""
     lines = [" Metrics (delta = B - A)"]
     metric_rows = [
         [name, pair["a"], pair["b"], _signed(pair["delta"])]

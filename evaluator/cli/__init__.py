@@ -1,0 +1,1 @@
+"""The library's ``deteval`` commands: ``evaluate``, ``check`` and ``compare``."""
