@@ -4,9 +4,9 @@ from evaluator.analyses.compare import compare_reports
 from evaluator.analyses.confusion import ConfusionMatrix, detection_confusion_matrix
 from evaluator.coco import evaluate_coco
 from evaluator.errors import DataWarning, InputError
+from evaluator.geometry.boxes import box_area, box_convert, box_iou, crowd_iou, generalized_box_iou
 from evaluator.input.coco_json import GroundTruth, Predictions, load_ground_truth, load_predictions
 from evaluator.input.voc_text import load_voc_text
-from evaluator.metrics.boxes import box_area, box_convert, box_iou, crowd_iou, generalized_box_iou
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.voc import VOCResult, evaluate_voc, evaluate_voc_coco
 from evaluator.report.coco_report import CocoReport

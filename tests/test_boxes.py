@@ -1,4 +1,4 @@
-"""``evaluator.metrics.boxes`` against hand values, plain-loop references and pycocotools.
+"""``evaluator.geometry.boxes`` against hand values, plain-loop references and pycocotools.
 
 torch and torchvision have no box ops we can lean on here (torchvision is not installed),
 so the references are plain Python loops over floats, written from the definitions:
@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pytest
 
-from evaluator.metrics.boxes import (
+from evaluator.geometry.boxes import (
     box_area,
     box_convert,
     box_iou,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaluator.analyses.confusion import detection_confusion_matrix
-from evaluator.metrics.voc import DetectionArrays, GroundTruthArrays
+from evaluator.input.columns import DetectionArrays, GroundTruthArrays
 
 CAT, DOG = 1, 2
 NAMES = {CAT: "cat", DOG: "dog"}

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from evaluator.errors import DataWarning, InputError
+from evaluator.input.columns import DetectionArrays, GroundTruthArrays
 from evaluator.input.voc_text import load_voc_text
 from evaluator.metrics.voc import (
-    DetectionArrays,
-    GroundTruthArrays,
     coco_to_arrays,
     evaluate_voc,
     evaluate_voc_coco,

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluator.input.columns import DetectionArrays, GroundTruthArrays
 from evaluator.metrics.pairs import overlapping_pairs
-from evaluator.metrics.voc import DetectionArrays, GroundTruthArrays
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from evaluator.errors import DataWarning, InputError
-from evaluator.metrics.boxes import BoxFormat
-from evaluator.metrics.voc import DetectionArrays, GroundTruthArrays
+from evaluator.geometry.boxes import BoxFormat
+from evaluator.input.columns import DetectionArrays, GroundTruthArrays
 
 
 @dataclass(frozen=True, eq=False)

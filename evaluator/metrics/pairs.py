@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.metrics.boxes import paired_iou
+from evaluator.geometry.boxes import paired_iou
 
 # Pairs handled per chunk, so that memory stays bounded on crowded images.
 _PAIR_CHUNK = 1 << 21

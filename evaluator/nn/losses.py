@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from evaluator.metrics.boxes import BoxFormat, box_convert
+from evaluator.geometry.boxes import BoxFormat, box_convert
 
 from .functional import log_softmax, sigmoid, softmax
 from .module import Array
@@ -206,17 +206,17 @@ class GIoULoss(Loss):
     Parameters
     ----------
     fmt : {"xyxy", "xywh", "cxcywh"}
-        Format of both ``pred`` and ``target`` (see :mod:`evaluator.metrics.boxes`).
+        Format of both ``pred`` and ``target`` (see :mod:`evaluator.geometry.boxes`).
     reduction : {"mean", "sum"}
 
     Notes
     -----
     For ``pred[i]`` and ``target[i]`` (shape (N, 4)), with intersection ``I``, union
     ``U`` and enclosing-box area ``C``: ``GIoU = I/U - (C - U)/C`` (as
-    :func:`evaluator.metrics.boxes.generalized_box_iou`, 0 where a denominator is 0), and the
+    :func:`evaluator.geometry.boxes.generalized_box_iou`, 0 where a denominator is 0), and the
     loss is ``1 - GIoU`` in [0, 2). The gradient flows through ``I``, ``U`` and ``C`` to
     the four coordinates; the format conversion is linear, so its Jacobian (taken from
-    :func:`evaluator.metrics.boxes.box_convert`) maps the xyxy gradient back.
+    :func:`evaluator.geometry.boxes.box_convert`) maps the xyxy gradient back.
     """
 
     def __init__(self, fmt: BoxFormat = "xyxy", reduction: Reduction = "mean") -> None:
@@ -239,7 +239,7 @@ class GIoULoss(Loss):
 def _paired_giou(p: Array, t: Array) -> tuple[Array, Array]:
     """GIoU of aligned xyxy pairs and its gradient with respect to ``p``.
 
-    ``evaluator.metrics.boxes`` computes GIoU for all (n, m) pairs; the loss needs the n aligned
+    ``evaluator.geometry.boxes`` computes GIoU for all (n, m) pairs; the loss needs the n aligned
     pairs and the derivative, so the terms are written out here.
 
     Returns

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import evaluator.nn as nn
-from evaluator.metrics.boxes import box_convert, generalized_box_iou
+from evaluator.geometry.boxes import box_convert, generalized_box_iou
 
 
 def torch_loss_and_grad(fn, pred: np.ndarray, *args) -> tuple[float, np.ndarray]:

@@ -1,0 +1,213 @@
+"""The architecture's arrows, read statically from every module's source.
+
+Each module's imports are read from its syntax tree: imports inside functions, under
+``if TYPE_CHECKING`` and ``importlib.import_module("...")`` with a literal name count the
+same as top-level ones, so a lazy import cannot slip past. The rules:
+
+* ``evaluator`` (the library) imports nothing of ours outside itself, and inside it
+  every arrow points down the layers ``errors < geometry < input < metrics < analyses
+  < report < coco < cli < the evaluator package itself``; ``evaluator.nn`` stands
+  beside them: it may use ``errors`` and ``geometry``, and nothing else imports it.
+* ``service`` may import the library, never the workers or the ``deteval`` root.
+* The job backend (``JOB_BACKEND``), which the workers share, imports only itself and
+  the library, and no web framework.
+* ``workers`` may import the library and the job backend, nothing else of the service.
+* ``deteval``, the composition root of the command line, may import anything.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("evaluator", "service", "workers", "deteval")
+
+EVALUATOR_LAYERS = (
+    "evaluator.errors",
+    "evaluator.geometry",
+    "evaluator.input",
+    "evaluator.metrics",
+    "evaluator.analyses",
+    "evaluator.report",
+    "evaluator.coco",
+    "evaluator.cli",
+    "evaluator",
+)
+NN_MAY_IMPORT = ("evaluator.nn", "evaluator.errors", "evaluator.geometry")
+JOB_BACKEND = (
+    "service.config",
+    "service.dispatch",
+    "service.jobs",
+    "service.jobs_async",
+    "service.procs",
+    "service.storage",
+)
+WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "jinja2")
+SERVICE_FRAMEWORKS = (*WEB_FRAMEWORKS, "celery", "redis", "kombu", "pydantic")
+
+
+def module_name(path: Path) -> str:
+    """``evaluator/metrics/voc.py`` -> ``evaluator.metrics.voc`` (relative to ROOT)."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def read_sources() -> dict[str, tuple[str, bool]]:
+    """Every module of ours: name -> (source text, is a package ``__init__``)."""
+    sources = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            sources[module_name(path)] = (path.read_text(), path.name == "__init__.py")
+    return sources
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _absolute(module: str, is_package: bool, level: int, target: str | None) -> str:
+    """The absolute name of ``from <level dots><target> import ...`` inside ``module``."""
+    if level == 0:
+        return target or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join([*base, target] if target else base)
+
+
+def imports_of(
+    module: str, source: str, is_package: bool, known: set[str]
+) -> Iterator[tuple[str, int]]:
+    """Every module ``module`` imports, with its line, wherever the import statement is.
+
+    ``from a.b import c`` yields ``a.b.c`` when that is a module of ours, else ``a.b``.
+    """
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(module, is_package, node.level, node.module)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                yield (candidate if candidate in known else base), node.lineno
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.args[0].value, node.lineno
+
+
+def _layer(module: str) -> int:
+    """Index in EVALUATOR_LAYERS of the deepest layer containing ``module``."""
+    if module in ("evaluator", "evaluator.__main__"):
+        return len(EVALUATOR_LAYERS) - 1
+    for index, layer in enumerate(EVALUATOR_LAYERS[:-1]):
+        if _within(module, layer):
+            return index
+    raise AssertionError(f"{module} is in no layer of EVALUATOR_LAYERS: add it there")
+
+
+def _evaluator_rule(module: str, target: str) -> str | None:
+    if not _within(target, "evaluator"):
+        return "the library imports nothing of ours outside evaluator"
+    if _within(module, "evaluator.nn"):
+        if not any(_within(target, allowed) for allowed in NN_MAY_IMPORT):
+            return "evaluator.nn may import only " + ", ".join(NN_MAY_IMPORT)
+        return None
+    if _within(target, "evaluator.nn"):
+        return "only evaluator.nn imports evaluator.nn (the metrics never do)"
+    if _layer(target) > _layer(module):
+        return (
+            f"an upward arrow: layer {EVALUATOR_LAYERS[_layer(module)]} "
+            f"may not import layer {EVALUATOR_LAYERS[_layer(target)]}"
+        )
+    return None
+
+
+def _is_backend(name: str) -> bool:
+    return any(_within(name, part) for part in JOB_BACKEND)
+
+
+def broken_rule(module: str, target: str) -> str | None:
+    """Why ``module`` may not import ``target``, or None when the arrow is allowed."""
+    top = target.split(".")[0]
+    if top not in PACKAGES:
+        if _within(module, "evaluator") and top in SERVICE_FRAMEWORKS:
+            return "the library needs no service framework"
+        if _is_backend(module) and top in WEB_FRAMEWORKS:
+            return "the job backend is framework-free (the workers load it)"
+        return None
+    if _within(module, "evaluator"):
+        return _evaluator_rule(module, target)
+    if _is_backend(module):
+        if not (_is_backend(target) or top == "evaluator"):
+            return "the job backend imports only itself and the library"
+        return None
+    if _within(module, "service"):
+        if top in ("workers", "deteval"):
+            return "the service never imports the workers or the deteval root"
+        return None
+    if _within(module, "workers"):
+        if top == "service" and not _is_backend(target):
+            return "the workers may use only the job backend of the service"
+        if top == "deteval":
+            return "the workers never import the deteval root"
+        return None
+    return None  # deteval: the composition root wires everything
+
+
+def violations(sources: Mapping[str, tuple[str, bool]]) -> list[str]:
+    """Every forbidden import in ``sources`` as ``module:line imports target: why``."""
+    known = set(sources)
+    found = []
+    for module, (source, is_package) in sources.items():
+        for target, line in imports_of(module, source, is_package, known):
+            why = broken_rule(module, target)
+            if why is not None:
+                found.append(f"{module}:{line} imports {target}: {why}")
+    return found
+
+
+def test_every_import_follows_the_arrows() -> None:
+    assert violations(read_sources()) == []
+
+
+def test_every_evaluator_module_is_in_a_layer() -> None:
+    for module in read_sources():
+        if _within(module, "evaluator") and not _within(module, "evaluator.nn"):
+            _layer(module)
+
+
+PLANTED = [
+    # (module, the line planted at the end of a function body, the rule it must break)
+    ("evaluator.metrics.matching", "import service.state", "outside evaluator"),
+    ("evaluator.metrics.pairs", "from evaluator.report import html", "upward arrow"),
+    ("evaluator.input.coco_json", "from ..metrics import summary", "upward arrow"),
+    ("evaluator.metrics.accumulation", "import evaluator.nn", "only evaluator.nn"),
+    ("evaluator.nn.losses", "from evaluator.metrics import voc", "evaluator.nn may import"),
+    ("service.pages", "from workers import tasks", "never imports the workers"),
+    ("service.jobs", "from service import state", "imports only itself"),
+    ("service.storage", "import fastapi", "framework-free"),
+    ("workers.pipeline", "from service.api import deps", "only the job backend"),
+    ("evaluator.coco", "importlib.import_module('celery')", "no service framework"),
+]
+
+
+@pytest.mark.parametrize(("module", "planted", "rule"), PLANTED)
+def test_a_planted_import_inside_a_function_is_caught(module: str, planted: str, rule: str) -> None:
+    sources = read_sources()
+    source, is_package = sources[module]
+    sources[module] = (source + f"\n\ndef _planted():\n    {planted}\n", is_package)
+    found = violations(sources)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{module}:") and rule in found[0], found[0]
