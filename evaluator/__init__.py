@@ -11,6 +11,7 @@ from evaluator.metrics.params import CocoParams
 from evaluator.metrics.voc import VOCResult, evaluate_voc, evaluate_voc_coco
 from evaluator.report.coco_report import CocoReport
 from evaluator.report.html import render_html, render_leaderboard_html
+from evaluator.report.schema import ReportJSON, read_report, report_json_schema
 
 __all__ = [
     "CocoParams",
@@ -20,6 +21,7 @@ __all__ = [
     "GroundTruth",
     "InputError",
     "Predictions",
+    "ReportJSON",
     "VOCResult",
     "box_area",
     "box_convert",
@@ -34,6 +36,8 @@ __all__ = [
     "load_ground_truth",
     "load_predictions",
     "load_voc_text",
+    "read_report",
     "render_html",
     "render_leaderboard_html",
+    "report_json_schema",
 ]

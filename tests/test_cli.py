@@ -281,13 +281,28 @@ def test_check_floors(
         assert f" = {stats[name]:.4f} (floor " in line
 
 
-def test_check_voc50_floor(capsys: pytest.CaptureFixture[str], small: tuple[Path, Path]) -> None:
+def test_check_voc_floors(capsys: pytest.CaptureFixture[str], small: tuple[Path, Path]) -> None:
+    voc = _library_report(*small)["voc"]
+    all_point, eleven = voc["all_point"]["mAP"], voc["11_point"]["mAP"]
+    # --no-extras is overridden: the VOC floors need the VOC section.
+    floors = ["--min", f"VOC_mAP50={all_point!r}", "--min", f"VOC_mAP50_11pt={eleven!r}"]
+    code, out, _ = run(capsys, "check", *small, "--no-extras", *floors)
+    assert (code, [line.split()[:2] for line in out.splitlines()]) == (
+        0,
+        [["ok", "VOC_mAP50"], ["ok", "VOC_mAP50_11pt"]],
+    )
+    code, out, _ = run(
+        capsys, "check", *small, "--min", f"VOC_mAP50={min(all_point + 0.01, 1.0)!r}"
+    )
+    assert (code, out.split()[:2]) == (1, ["FAIL", "VOC_mAP50"])
+
+
+def test_check_accepts_the_earlier_voc50_name(
+    capsys: pytest.CaptureFixture[str], small: tuple[Path, Path]
+) -> None:
     voc = _library_report(*small)["voc"]["all_point"]["mAP"]
-    # --no-extras is overridden: VOC50 needs the VOC section.
-    code, out, _ = run(capsys, "check", *small, "--no-extras", "--min", f"VOC50={voc!r}")
-    assert (code, out.split()[:2]) == (0, ["ok", "VOC50"])
-    code, out, _ = run(capsys, "check", *small, "--min", f"VOC50={min(voc + 0.01, 1.0)!r}")
-    assert (code, out.split()[:2]) == (1, ["FAIL", "VOC50"])
+    code, out, _ = run(capsys, "check", *small, "--min", f"VOC50={voc!r}")
+    assert (code, out.split()[:2]) == (0, ["ok", "VOC_mAP50"])
 
 
 def test_check_undefined_metric_fails(capsys: pytest.CaptureFixture[str], small: Any) -> None:

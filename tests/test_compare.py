@@ -94,12 +94,12 @@ def test_undefined_values_give_null_deltas_with_a_reason(case) -> None:
     b = _report(gt, dets, iou_thresholds=[0.5, 0.6])  # AP75 undefined in B
     comparison = compare_reports(a, b)
     assert comparison["metrics"]["AP75"]["delta"] is None
-    assert comparison["metrics"]["AP75"]["reason"] == "undefined in B"
+    assert comparison["metrics"]["AP75"]["undefined_reason"] == "undefined in B"
     assert comparison["metrics"]["VOC_mAP50"] == {
         "a": None,
         "b": None,
         "delta": None,
-        "reason": "undefined in A and B",
+        "undefined_reason": "undefined in A and B",
     }
     assert any("different parameters (iou_thresholds)" in w for w in comparison["warnings"])
 

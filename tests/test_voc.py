@@ -450,13 +450,13 @@ def test_class_without_ground_truth_is_null_and_left_out_of_the_mean():
     report = result.to_dict(curves=True)
     json.dumps(report, allow_nan=False)  # strict JSON: no NaN anywhere
     by_id = {entry["category_id"]: entry for entry in report["per_class"]}
-    assert (by_id[7]["name"], by_id[7]["AP"], by_id[7]["reason"]) == (
+    assert (by_id[7]["name"], by_id[7]["AP"], by_id[7]["undefined_reason"]) == (
         "dog",
         None,
         "no ground truth",
     )
     assert by_id[7]["recall"] is None
-    assert (by_id[1]["AP"], by_id[1]["reason"]) == (1.0, None)
+    assert (by_id[1]["AP"], by_id[1]["undefined_reason"]) == (1.0, None)
     assert report["mAP"] == 1.0 and report["n_categories_with_gt"] == 1
 
 
@@ -472,7 +472,7 @@ def test_nothing_at_all():
     result = _evaluate([], [])
     assert result.per_class == () and math.isnan(result.mAP)
     report = result.to_dict()
-    assert (report["mAP"], report["mAP_reason"]) == (None, "no category has ground truth")
+    assert (report["mAP"], report["undefined_reason"]) == (None, "no category has ground truth")
 
 
 def test_score_ties_keep_input_order():

@@ -18,7 +18,7 @@ from types import TracebackType
 import orjson
 import redis
 
-from evaluator import InputError, evaluate_coco
+from evaluator import InputError, evaluate_coco, read_report
 from service.config import Settings
 from service.jobs import JobStore
 from service.storage import Storage
@@ -40,7 +40,9 @@ def score(
     report = evaluate_coco(
         gt_path, predictions_path, unknown_categories="error", extras=True, progress=progress
     )
-    return orjson.dumps(report.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
+    document = report.to_dict()
+    read_report(document)  # a report that breaks the published schema is never stored
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class Heartbeat:

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from evaluator.metrics.summary import STAT_NAMES
+from evaluator.metrics.voc import VOC_METRICS
 
 PER_CLASS_METRICS = ("AP", "AP50", "AR100")
-VOC_METRICS = {"VOC_mAP50": "all_point", "VOC_mAP50_11pt": "11_point"}
 _PARAM_KEYS = ("iou_thresholds", "max_dets", "area_ranges", "use_cats", "mode")
 
 
@@ -42,12 +42,12 @@ def _number(value: Any) -> float | None:
 
 
 def _pair(a: Any, b: Any) -> dict[str, Any]:
-    """``{"a", "b", "delta"}``, with a ``reason`` when the delta is undefined."""
+    """``{"a", "b", "delta"}``, with an ``undefined_reason`` when the delta is undefined."""
     va, vb = _number(a), _number(b)
     out: dict[str, Any] = {"a": va, "b": vb, "delta": None if va is None or vb is None else vb - va}
     if out["delta"] is None:
         missing = [label for label, v in (("A", va), ("B", vb)) if v is None]
-        out["reason"] = f"undefined in {' and '.join(missing)}"
+        out["undefined_reason"] = f"undefined in {' and '.join(missing)}"
     return out
 
 
@@ -102,11 +102,12 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any], *, top: int = 5)
     Returns
     -------
     dict
-        ``metrics``: the 12 COCO stats and the VOC mAP50 (all-point and 11-point), each
-        ``{"a", "b", "delta"}`` (``delta = b - a``; ``null`` plus ``reason`` when either is
-        undefined). ``per_class``: rows with ``category_id``, ``name``, ``n_gt`` and a
-        pair for each of AP, AP50, AR100. ``most_improved`` / ``most_regressed``: up to
-        ``top`` classes by AP delta (strictly positive / negative), largest change first.
+        ``metrics``: the 12 COCO stats and the VOC mean APs (``VOC_METRICS``), each
+        ``{"a", "b", "delta"}`` (``delta = b - a``; ``null`` plus ``undefined_reason``
+        when either is undefined). ``per_class``: rows with ``category_id``, ``name``,
+        ``n_gt`` and a pair for each of AP, AP50, AR100. ``most_improved`` /
+        ``most_regressed``: up to ``top`` classes by AP delta (strictly positive /
+        negative), largest change first.
         ``counts``: classes improved, regressed, unchanged and undefined in AP.
         ``errors``: TIDE dAP pairs by error type when both reports have them.
         ``warnings``: differences that make the comparison doubtful (parameters,

@@ -441,6 +441,7 @@ def _unavailable_section(reason: str) -> dict[str, Any]:
         "t_background": T_BACKGROUND,
         "types": list(ERROR_TYPES),
         "AP50": None,
+        "max_dets": None,
         "overall": None,
         "special": None,
         "per_class": [],
@@ -503,7 +504,7 @@ def error_section(
         if np.isnan(base_per_class[k]):
             row["undefined_reason"] = "no ground truth in this class"
         elif np.isnan(fixed["missed"][1][k]):
-            row["missed_reason"] = "every ground truth of the class is missed: none left"
+            row["undefined_reason"] = "missed dAP: every ground truth of the class is missed"
         per_class.append(row)
     return {
         "definition": _DEFINITION,

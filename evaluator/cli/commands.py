@@ -20,6 +20,7 @@ from evaluator.cli.report_commands import add_commands, error_breakdown_lines, w
 from evaluator.coco import evaluate_coco
 from evaluator.errors import DataWarning, InputError
 from evaluator.metrics.summary import STAT_NAMES
+from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.coco_report import CocoReport
 from evaluator.report.tables import (
     operating_point_lines,
@@ -29,7 +30,9 @@ from evaluator.report.tables import (
 )
 
 EXIT_OK, EXIT_BELOW_FLOOR, EXIT_BAD_INPUT = 0, 1, 2
-METRIC_NAMES = (*STAT_NAMES, "VOC50")
+METRIC_NAMES = (*STAT_NAMES, *VOC_METRICS)
+# Earlier names still accepted by --min, so existing CI gates keep working.
+RENAMED_METRICS = {"VOC50": "VOC_mAP50"}
 
 
 class ProgressBar:
@@ -81,6 +84,7 @@ def _finite_float(text: str) -> float:
 
 def _parse_floor(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
+    name = RENAMED_METRICS.get(name, name)
     if not sep or name not in METRIC_NAMES:
         raise argparse.ArgumentTypeError(
             f"expected NAME=VALUE with NAME one of {', '.join(METRIC_NAMES)}, got {text!r}"
@@ -154,10 +158,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         return EXIT_OK
     lines = summary_lines(report)
     voc = report.sections.get("voc", {})
-    for key, label in (("all_point", "all-point"), ("11_point", "11-point")):
-        if key in voc:
-            value = voc[key]["mAP"]
+    for interpolation in VOC_METRICS.values():
+        if interpolation in voc:
+            value = voc[interpolation]["mAP"]
             shown = "-" if value is None else f"{value:0.3f}"
+            label = interpolation.replace("_", "-")
             lines.append(f" PASCAL VOC mAP @[ IoU=0.50 | {label:>9s} ] = {shown}")
     lines += operating_point_lines(report)
     errors = error_breakdown_lines(report.sections)
@@ -169,7 +174,7 @@ def _check(args: argparse.Namespace) -> int:
     if not args.floors:
         print("error: give at least one floor, e.g. --min AP=0.30", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if any(name == "VOC50" for name, _ in args.floors):
+    if any(name in VOC_METRICS for name, _ in args.floors):
         args.no_extras = False
     report = _run_evaluation(args)
     failed = False

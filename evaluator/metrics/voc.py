@@ -51,6 +51,9 @@ from evaluator.input.coco_json import (
 from evaluator.input.columns import DetectionArrays, GroundTruthArrays, readonly
 
 Interpolation = Literal["all_point", "11_point"]
+# The one name of each VOC mean AP where metrics are named side by side (deteval check,
+# comparisons), with the interpolation whose section holds it as ``mAP``.
+VOC_METRICS: dict[str, Interpolation] = {"VOC_mAP50": "all_point", "VOC_mAP50_11pt": "11_point"}
 _INTERPOLATIONS = ("all_point", "11_point")
 
 # The VOC2007 recall thresholds, built as the devkit builds them.
@@ -180,12 +183,12 @@ class VOCClassResult:
         return "no ground truth"
 
     def to_dict(self, curves: bool = False) -> dict[str, Any]:
-        """JSON-safe dict; ``AP`` is ``null`` with a ``reason`` when undefined."""
+        """JSON-safe dict; ``AP`` is ``null`` with an ``undefined_reason`` when undefined."""
         out: dict[str, Any] = {
             "category_id": self.category_id,
             "name": self.name,
             "AP": None if np.isnan(self.ap) else float(self.ap),
-            "reason": self.undefined_reason,
+            "undefined_reason": self.undefined_reason,
             "n_gt": self.n_gt,
             "n_difficult": self.n_difficult,
             "n_det": self.n_det,
@@ -253,7 +256,7 @@ class VOCResult:
             "interpolation": self.interpolation,
             "pixel_offset": self.pixel_offset,
             "mAP": float(self.mAP) if defined else None,
-            "mAP_reason": None if defined else "no category has ground truth",
+            "undefined_reason": None if defined else "no category has ground truth",
             "n_categories_with_gt": sum(c.n_gt > 0 for c in self.per_class),
             "per_class": [c.to_dict(curves) for c in self.per_class],
         }

@@ -165,7 +165,7 @@ def _summary(report: Mapping[str, Any]) -> str:
     cards = [_card(name, metrics.get(name), f"metric-{name}") for name in ("AP", "AP50", "AP75")]
     cards.append(_card("AR100", metrics.get("AR100"), "metric-AR100"))
     if "voc" in report:
-        cards.append(_card("VOC mAP50", _voc_map(report, "all_point"), "metric-VOC50"))
+        cards.append(_card("VOC mAP50", _voc_map(report, "all_point"), "metric-VOC_mAP50"))
     best = (report.get("operating_points") or {}).get("overall_best_f1")
     if best:
         detail = f"at score ≥ {_fmt(best.get('threshold'))}"
@@ -283,7 +283,7 @@ def _class_table(report: Mapping[str, Any]) -> str:
             for m in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
         ]
         voc_row = voc.get(cat_id) or {}
-        cells.append(_num_td(voc_row.get("AP"), voc_row.get("reason"), bar=True))
+        cells.append(_num_td(voc_row.get("AP"), voc_row.get("undefined_reason"), bar=True))
         best = (points.get(cat_id) or {}).get("best_f1") or {}
         f1_reason = (points.get(cat_id) or {}).get("undefined_reason") or "no detections"
         cells += [_num_td(best.get("f1"), f1_reason, bar=True), _num_td(best.get("threshold"))]

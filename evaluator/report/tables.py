@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evaluator.metrics.summary import STAT_SPECS, summarize_one
+from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.coco_report import CocoReport
 
 _TITLES = {"AP": "Average Precision  (AP)", "AR": "Average Recall     (AR)"}
@@ -94,9 +95,9 @@ def operating_point_lines(report: CocoReport) -> list[str]:
 
 
 def stat_value(report: CocoReport, name: str) -> float | None:
-    """A named metric: one of the 12 stats, or ``VOC50`` (VOC all-point mAP at 0.5)."""
-    if name == "VOC50":
-        voc = report.sections.get("voc", {}).get("all_point")
+    """A named metric: one of the 12 stats, or a VOC mean AP (``VOC_METRICS``)."""
+    if name in VOC_METRICS:
+        voc = report.sections.get("voc", {}).get(VOC_METRICS[name])
         return None if voc is None else voc["mAP"]
     for spec in STAT_SPECS:
         if spec.name == name:

@@ -146,7 +146,7 @@ COMPARISON_EXAMPLE = {
     "metrics": {
         "AP": _pair(0.505, 0.562),
         "AP50": _pair(0.697, 0.741),
-        "APs": {"a": None, "b": 0.12, "delta": None, "reason": "undefined in A"},
+        "APs": {"a": None, "b": 0.12, "delta": None, "undefined_reason": "undefined in A"},
     },
     "per_class": [
         {

@@ -1,0 +1,266 @@
+"""The report JSON as typed structures: what ``CocoReport.to_dict()`` produces.
+
+One schema for the product: the library produces it, the HTML page, the terminal
+tables and the service read it through :func:`read_report`, and the service publishes
+its JSON Schema (:func:`report_json_schema`) as the answer of ``GET .../report``.
+
+Naming rules the schema enforces (unknown fields are refused):
+
+* a value that cannot be computed is ``null``, and the reason sits beside it in a field
+  called ``undefined_reason``, in every section;
+* each metric has one name: the 12 COCO stats as in
+  :data:`evaluator.metrics.summary.STAT_NAMES`; VOC mean AP is
+  ``mAP`` inside its section and ``VOC_mAP50`` / ``VOC_mAP50_11pt`` wherever metrics are
+  named side by side (``deteval check``, comparisons): see
+  :data:`evaluator.metrics.voc.VOC_METRICS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+Number = float | None
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True):
+    """Base of every schema struct: an unknown field is an error."""
+
+
+class Metrics(_Strict):
+    """The 12 COCO stats by name, pycocotools' order; ``null`` where it prints -1."""
+
+    AP: Number
+    AP50: Number
+    AP75: Number
+    APs: Number
+    APm: Number
+    APl: Number
+    AR1: Number
+    AR10: Number
+    AR100: Number
+    ARs: Number
+    ARm: Number
+    ARl: Number
+
+
+class ClassRow(_Strict):
+    """One category's COCO numbers (area "all", the largest maxDets unless named)."""
+
+    category_id: int
+    name: str
+    AP: Number
+    AP50: Number
+    AP75: Number
+    APs: Number
+    APm: Number
+    APl: Number
+    AR1: Number
+    AR10: Number
+    AR100: Number
+    n_gt: int
+    n_pred: int
+    undefined_reason: str | None = None
+
+
+class PRCurve(_Strict):
+    """Precision at each recall threshold of one category, by IoU (``"0.50"``, ``"0.75"``)."""
+
+    category_id: int
+    precision: dict[str, list[float] | None]
+
+
+class PRCurves(_Strict):
+    recall_thresholds: list[float]
+    area: str
+    max_dets: int
+    per_class: list[PRCurve]
+
+
+class Params(_Strict):
+    iou_thresholds: list[float]
+    max_dets: list[int]
+    area_ranges: dict[str, tuple[float, float]]
+    use_cats: bool
+    mode: str
+
+
+class OperatingPoint(_Strict):
+    """Counts and rates of the detections scoring at least ``threshold``."""
+
+    tp: int
+    fp: int
+    fn: int
+    threshold: Number
+    precision: Number
+    recall: Number
+    f1: Number
+
+
+class ClassOperatingPoints(_Strict):
+    category_id: int
+    best_f1: OperatingPoint
+    at_threshold: OperatingPoint | None = None
+    undefined_reason: str | None = None
+
+
+class OperatingPoints(_Strict):
+    iou_threshold: float
+    score_threshold: float | None
+    overall_best_f1: OperatingPoint
+    per_class: list[ClassOperatingPoints]
+    overall_at_threshold: OperatingPoint | None = None
+
+
+class BestF1(_Strict):
+    threshold: float
+    precision: Number
+    recall: float
+    f1: float
+
+
+class F1Curve(_Strict):
+    """Precision, recall and F1 at up to ``max_points`` of the ``n_thresholds`` scores."""
+
+    thresholds: list[float]
+    precision: list[Number]
+    recall: list[Number] | None
+    f1: list[Number] | None
+    n_thresholds: int
+    best: BestF1 | None
+    undefined_reason: str | None
+    category_id: int | None = None
+
+
+class F1Curves(_Strict):
+    iou_threshold: float
+    area: str
+    max_points: int
+    overall: F1Curve
+    per_class: list[F1Curve]
+
+
+class VOCClassRow(_Strict):
+    category_id: int
+    name: str | None
+    AP: Number
+    undefined_reason: str | None
+    n_gt: int
+    n_difficult: int
+    n_det: int
+    tp: int
+    fp: int
+    n_ignored: int
+    precision: list[float] | None = None
+    recall: list[float] | None = None
+    score: list[float] | None = None
+
+
+class VOCSection(_Strict):
+    """VOC AP of one interpolation; ``mAP`` is the mean over classes with ground truth."""
+
+    iou_threshold: float
+    interpolation: Literal["all_point", "11_point"]
+    pixel_offset: int
+    mAP: Number
+    undefined_reason: str | None
+    n_categories_with_gt: int
+    per_class: list[VOCClassRow]
+
+
+class VOC(_Strict):
+    all_point: VOCSection | None = None
+    eleven_point: VOCSection | None = msgspec.field(default=None, name="11_point")
+
+
+class ConfusionMatrix(_Strict):
+    """``counts[i][j]``: row i = predicted class (last: background), column j = true
+    class (last: missed)."""
+
+    iou_threshold: float
+    score_threshold: float
+    category_ids: list[int]
+    row_labels: list[str]
+    column_labels: list[str]
+    counts: list[list[int]]
+    n_ignored_predictions: int
+
+
+class ErrorImpact(_Strict):
+    """How many errors of one type, and the AP50 gained if they were fixed."""
+
+    count: int
+    dAP: Number
+
+
+class ErrorClassRow(_Strict):
+    category_id: int
+    name: str
+    AP50: Number
+    counts: dict[str, int]
+    dAP: dict[str, Number]
+    undefined_reason: str | None = None
+
+
+class Errors(_Strict):
+    """The TIDE error breakdown; ``overall`` and ``special`` are keyed by error type."""
+
+    definition: str
+    t_foreground: float
+    t_background: float
+    types: list[str]
+    AP50: Number
+    max_dets: int | None
+    overall: dict[str, ErrorImpact] | None
+    special: dict[str, ErrorImpact] | None
+    per_class: list[ErrorClassRow]
+    undefined_reason: str | None
+
+
+class ReportJSON(_Strict):
+    """The whole report JSON. Optional sections are absent when not computed."""
+
+    stats: list[Number]
+    metrics: Metrics
+    per_class: list[ClassRow]
+    pr_curves: PRCurves
+    params: Params
+    warnings: list[str]
+    operating_points: OperatingPoints | None = None
+    f1_curves: F1Curves | None = None
+    voc: VOC | None = None
+    confusion_matrix: ConfusionMatrix | None = None
+    errors: Errors | None = None
+
+
+def read_report(report: Any) -> ReportJSON:
+    """Check a report JSON (a dict, or its JSON bytes) against the schema and type it.
+
+    Parameters
+    ----------
+    report : dict or bytes or str
+        ``CocoReport.to_dict()``, or a report JSON read from a file or the service.
+
+    Returns
+    -------
+    ReportJSON
+
+    Raises
+    ------
+    ValueError
+        The report does not match the schema; the message says what and where
+        (``Expected `int`, got `str` - at `$.per_class[3].n_gt```).
+    """
+    try:
+        if isinstance(report, bytes | str):
+            return msgspec.json.decode(report, type=ReportJSON)
+        return msgspec.convert(report, ReportJSON)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"not a report JSON of this version: {error}") from None
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`ReportJSON` (draft 2020-12, definitions under ``$defs``)."""
+    schema: dict[str, Any] = msgspec.json.schema(ReportJSON)
+    return schema
