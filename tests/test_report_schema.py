@@ -83,13 +83,6 @@ def test_the_json_schema_names_every_section(tmp_path: Path) -> None:
     schema = report_json_schema()
     root = schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
     assert set(root["properties"]) == set(ReportJSON.__struct_fields__)
-    assert set(root["required"]) == {
-        "stats",
-        "metrics",
-        "per_class",
-        "pr_curves",
-        "params",
-        "warnings",
-    }
+    assert set(root["required"]) == {"stats", "metrics", "per_class", "params"}
     voc = schema["$defs"]["VOC"]["properties"]
     assert set(voc) == {"all_point", "11_point"}

@@ -16,18 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from evaluator.cli.report_commands import add_commands, error_breakdown_lines, write_html
+from evaluator.cli.report_commands import add_commands, write_html
 from evaluator.coco import evaluate_coco
 from evaluator.errors import DataWarning, InputError
 from evaluator.metrics.summary import STAT_NAMES
 from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.coco_report import CocoReport
-from evaluator.report.tables import (
-    operating_point_lines,
-    per_class_lines,
-    stat_value,
-    summary_lines,
-)
+from evaluator.report.schema import read_report
+from evaluator.report.tables import metric_value, report_lines
 
 EXIT_OK, EXIT_BELOW_FLOOR, EXIT_BAD_INPUT = 0, 1, 2
 METRIC_NAMES = (*STAT_NAMES, *VOC_METRICS)
@@ -149,24 +145,15 @@ def _run_evaluation(args: argparse.Namespace) -> CocoReport:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    report = _run_evaluation(args)
+    document = _run_evaluation(args).to_dict()
+    typed = read_report(document)
     if args.html:
-        write_html(report, args.html)
+        write_html(typed, args.html)
     if args.json:
         # Serialise fully before writing, so a failure cannot leave half a document.
-        sys.stdout.write(json.dumps(report.to_dict(), allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return EXIT_OK
-    lines = summary_lines(report)
-    voc = report.sections.get("voc", {})
-    for interpolation in VOC_METRICS.values():
-        if interpolation in voc:
-            value = voc[interpolation]["mAP"]
-            shown = "-" if value is None else f"{value:0.3f}"
-            label = interpolation.replace("_", "-")
-            lines.append(f" PASCAL VOC mAP @[ IoU=0.50 | {label:>9s} ] = {shown}")
-    lines += operating_point_lines(report)
-    errors = error_breakdown_lines(report.sections)
-    print("\n".join(lines + [""] + per_class_lines(report) + ([""] + errors if errors else [])))
+    print("\n".join(report_lines(typed)))
     return EXIT_OK
 
 
@@ -176,10 +163,10 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if any(name in VOC_METRICS for name, _ in args.floors):
         args.no_extras = False
-    report = _run_evaluation(args)
+    typed = read_report(_run_evaluation(args).to_dict())
     failed = False
     for name, floor in args.floors:
-        value = stat_value(report, name)
+        value = metric_value(typed, name)
         ok = value is not None and value >= floor
         failed |= not ok
         shown = "undefined" if value is None else f"{value:.4f}"

@@ -1,8 +1,8 @@
-"""CLI pieces for readable reports: ``deteval compare``, ``--html`` and the error table.
+"""CLI pieces for report files: ``deteval compare`` and ``deteval evaluate --html``.
 
-``cli.py`` wires them in: :func:`add_commands` adds ``compare`` to its subparsers,
-:func:`write_html` serves ``deteval evaluate --html OUT``, and
-:func:`error_breakdown_lines` prints the TIDE table under the per-class table.
+:mod:`evaluator.cli.commands` wires them in: :func:`add_commands` adds ``compare`` to
+its subparsers, :func:`write_html` serves ``--html OUT``. The terminal tables they print
+live in :mod:`evaluator.report.tables`.
 """
 
 from __future__ import annotations
@@ -16,68 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from evaluator.analyses.compare import compare_reports
-from evaluator.analyses.tide import ERROR_TYPES, SPECIAL_ERRORS
 from evaluator.report.coco_report import CocoReport
 from evaluator.report.html import render_html
-from evaluator.report.tables import render_table
-
-
-def _signed(value: float | None) -> str | None:
-    return None if value is None else f"{value:+.4f}"
-
-
-def error_breakdown_lines(report: Mapping[str, Any]) -> list[str]:
-    """The TIDE error breakdown of a report JSON as a terminal table (empty if absent)."""
-    section = report.get("errors")
-    if not isinstance(section, Mapping):
-        return []
-    title = " Error breakdown (TIDE, IoU 0.5): AP50 gained by fixing each error type"
-    if section.get("overall") is None:
-        return [f"{title}: unavailable ({section.get('undefined_reason')})"]
-    rows = []
-    for name in ERROR_TYPES:
-        entry = section["overall"][name]
-        rows.append([name, entry["count"], entry["dAP"]])
-    for name in SPECIAL_ERRORS:
-        entry = section["special"][name]
-        rows.append([name.replace("_", " ") + " (all)", entry["count"], entry["dAP"]])
-    return [title, *render_table(["error", "count", "dAP"], rows)]
-
-
-def comparison_lines(comparison: Mapping[str, Any]) -> list[str]:
-    """A comparison from :func:`evaluator.analyses.compare.compare_reports` as terminal tables."""
-    lines = [" Metrics (delta = B - A)"]
-    metric_rows = [
-        [name, pair["a"], pair["b"], _signed(pair["delta"])]
-        for name, pair in comparison["metrics"].items()
-    ]
-    lines += render_table(["metric", "A", "B", "delta"], metric_rows)
-    for key, label in (("most_improved", "Most improved"), ("most_regressed", "Most regressed")):
-        entries = comparison[key]
-        lines.append("")
-        if not entries:
-            lines.append(f" {label} classes (AP): none")
-            continue
-        lines.append(f" {label} classes (AP)")
-        rows = [
-            [
-                e["name"] or str(e["category_id"]),
-                e["category_id"],
-                e["a"],
-                e["b"],
-                _signed(e["delta"]),
-            ]
-            for e in entries
-        ]
-        lines += render_table(["class", "id", "A", "B", "delta"], rows)
-    counts = comparison["counts"]
-    lines.append("")
-    lines.append(
-        f" Classes: {counts['improved']} improved, {counts['regressed']} regressed, "
-        f"{counts['unchanged']} unchanged, {counts['undefined']} undefined (AP)"
-    )
-    lines += [f"warning: {w}" for w in comparison["warnings"]]
-    return lines
+from evaluator.report.schema import ReportJSON
+from evaluator.report.tables import comparison_lines
 
 
 def _read_report(path: Path) -> dict[str, Any]:
@@ -123,14 +65,16 @@ def add_commands(subparsers: Any) -> None:
 
 
 def write_html(
-    report: CocoReport | Mapping[str, Any], path: str | os.PathLike[str], title: str | None = None
+    report: CocoReport | ReportJSON | Mapping[str, Any],
+    path: str | os.PathLike[str],
+    title: str | None = None,
 ) -> Path:
     """Write the HTML page of a report, atomically (a reader never sees half a page).
 
     Parameters
     ----------
-    report : CocoReport or mapping
-        The report, or its JSON dict.
+    report : CocoReport or ReportJSON or mapping
+        The report, typed or as its JSON dict.
     path : path-like
         Output file; its folder must exist.
     title : str, optional

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,12 +41,27 @@ STAT_SPECS: tuple[StatSpec, ...] = (
 STAT_NAMES = tuple(spec.name for spec in STAT_SPECS)
 
 
-def _max_dets_value(spec: StatSpec, params: CocoParams) -> int | None:
+def stat_max_dets(spec: StatSpec, max_dets: Sequence[int], mode: str) -> int | None:
+    """The maxDets a stat reads: the one place this rule is written.
+
+    Parameters
+    ----------
+    spec : StatSpec
+    max_dets : sequence of int
+        ``CocoParams.max_dets`` (or the report's ``params.max_dets``).
+    mode : {"pycocotools", "corrected"}
+
+    Returns
+    -------
+    int or None
+        pycocotools looks up the literal 100 for ``AP`` (``"corrected"``: the largest
+        maxDets) and takes the others by position; None when that position is missing.
+    """
     if spec.max_dets_index is None:
-        return params.max_dets[-1] if params.mode == "corrected" else 100
-    if spec.max_dets_index >= len(params.max_dets):
+        return max_dets[-1] if mode == "corrected" else 100
+    if spec.max_dets_index >= len(max_dets):
         return None
-    return params.max_dets[spec.max_dets_index]
+    return max_dets[spec.max_dets_index]
 
 
 def summarize_one(
@@ -70,7 +86,7 @@ def summarize_one(
     order as pycocotools, so the floating-point sum is the same.
     """
     area_idx = [i for i, label in enumerate(params.area_labels) if label == spec.area]
-    max_det = _max_dets_value(spec, params)
+    max_det = stat_max_dets(spec, params.max_dets, params.mode)
     det_idx = [i for i, m in enumerate(params.max_dets) if m == max_det]
     values = precision if spec.kind == "AP" else recall
     if spec.iou is not None:

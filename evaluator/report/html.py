@@ -1,7 +1,8 @@
 """Self-contained HTML pages: one evaluation report, and a dataset's leaderboard.
 
-Pages work from the report JSON dict (``CocoReport.to_dict()`` or a stored report), so
-the CLI and the service render the same page. Everything is inline (the stylesheet and
+Pages read the report through its schema (:mod:`evaluator.report.schema`), from
+``CocoReport.to_dict()`` or a stored report, so the CLI and the service render the
+same page. Everything is inline (the stylesheet and
 the small sorting script of ``evaluator/templates``, charts as SVG) and the page's
 Content-Security-Policy forbids any fetch: it reads the same with no network.
 Sections missing from the report (computed without extras, or by an older version) are
@@ -19,13 +20,25 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
+import msgspec
+
 from evaluator.analyses.tide import ERROR_TYPES, SPECIAL_ERRORS
-from evaluator.metrics.summary import STAT_SPECS
+from evaluator.metrics.summary import STAT_SPECS, stat_max_dets
+from evaluator.metrics.voc import VOC_METRICS
+from evaluator.report.schema import (
+    ErrorClassRow,
+    ErrorImpact,
+    F1Curve,
+    ReportJSON,
+    VOCSection,
+    read_report,
+)
 from evaluator.report.svg_charts import Frame, Series, bar_chart, line_chart
 
 DASH = "\u2013"
 _SMALL_FRAME = Frame(200, 140, left=40)  # small multiples, one per class
 LEADERBOARD_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
+_CLASS_METRICS = LEADERBOARD_METRICS  # the same seven numbers in both tables
 _ERROR_HINTS = {
     "classification": "right place, wrong class",
     "localization": "right class, box IoU in [0.1, 0.5)",
@@ -106,26 +119,21 @@ def _legend(items: Sequence[tuple[str, str]]) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _names(report: Mapping[str, Any]) -> dict[int, str]:
-    return {
-        row["category_id"]: row.get("name") or str(row["category_id"])
-        for row in report.get("per_class", [])
-    }
+def _names(report: ReportJSON) -> dict[int, str]:
+    return {row.category_id: row.name or str(row.category_id) for row in report.per_class}
 
 
-def _header(report: Mapping[str, Any], title: str) -> str:
-    rows = report.get("per_class", [])
-    params = report.get("params", {})
-    thresholds = params.get("iou_thresholds") or []
+def _header(report: ReportJSON, title: str) -> str:
+    rows = report.per_class
+    thresholds = report.params.iou_thresholds
     facts = [
         f"{len(rows)} {'class' if len(rows) == 1 else 'classes'}",
-        f"{sum(r.get('n_gt') or 0 for r in rows)} ground-truth objects",
-        f"{sum(r.get('n_pred') or 0 for r in rows)} detections",
+        f"{sum(r.n_gt for r in rows)} ground-truth objects",
+        f"{sum(r.n_pred for r in rows)} detections",
     ]
     if thresholds:
         facts.append(f"IoU {thresholds[0]:.2f}:{thresholds[-1]:.2f}")
-    if params.get("mode"):
-        facts.append(f"mode {params['mode']}")
+    facts.append(f"mode {report.params.mode}")
     links = [
         ("summary", "Summary"),
         ("errors", "Error breakdown"),
@@ -135,10 +143,9 @@ def _header(report: Mapping[str, Any], title: str) -> str:
         ("confusion", "Confusion matrix"),
     ]
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in links)
-    warnings = report.get("warnings") or []
     box = ""
-    if warnings:
-        items = "".join(f"<li>{escape(str(w))}</li>" for w in warnings)
+    if report.warnings:
+        items = "".join(f"<li>{escape(w)}</li>" for w in report.warnings)
         box = f'<div class="warnings"><strong>Data warnings</strong><ul>{items}</ul></div>'
     return (
         f"<header><h1>{escape(title)}</h1>"
@@ -155,46 +162,51 @@ def _card(label: str, value: Any, element_id: str, detail: str = "") -> str:
     )
 
 
-def _voc_map(report: Mapping[str, Any], key: str) -> Any:
-    voc = report.get("voc") or {}
-    return (voc.get(key) or {}).get("mAP")
+def _voc_sections(report: ReportJSON) -> dict[str, VOCSection]:
+    """The VOC sections present, by interpolation (``VOC_METRICS`` order)."""
+    if report.voc is None:
+        return {}
+    found = {"all_point": report.voc.all_point, "11_point": report.voc.eleven_point}
+    present: dict[str, VOCSection] = {}
+    for key in VOC_METRICS.values():
+        section = found[key]
+        if section is not None:
+            present[key] = section
+    return present
 
 
-def _summary(report: Mapping[str, Any]) -> str:
-    metrics = report.get("metrics", {})
-    cards = [_card(name, metrics.get(name), f"metric-{name}") for name in ("AP", "AP50", "AP75")]
-    cards.append(_card("AR100", metrics.get("AR100"), "metric-AR100"))
-    if "voc" in report:
-        cards.append(_card("VOC mAP50", _voc_map(report, "all_point"), "metric-VOC_mAP50"))
-    best = (report.get("operating_points") or {}).get("overall_best_f1")
-    if best:
-        detail = f"at score ≥ {_fmt(best.get('threshold'))}"
-        cards.append(_card("best F1", best.get("f1"), "metric-F1", detail))
-    params = report.get("params", {})
-    thresholds = params.get("iou_thresholds") or [0.5, 0.95]
-    max_dets = params.get("max_dets") or [1, 10, 100]
+def _summary(report: ReportJSON) -> str:
+    metrics = msgspec.structs.asdict(report.metrics)
+    cards = [_card(name, metrics[name], f"metric-{name}") for name in ("AP", "AP50", "AP75")]
+    cards.append(_card("AR100", metrics["AR100"], "metric-AR100"))
+    voc = _voc_sections(report)
+    if "all_point" in voc:
+        cards.append(_card("VOC mAP50", voc["all_point"].mAP, "metric-VOC_mAP50"))
+    if report.operating_points is not None:
+        best = report.operating_points.overall_best_f1
+        detail = f"at score ≥ {_fmt(best.threshold)}"
+        cards.append(_card("best F1", best.f1, "metric-F1", detail))
+    params = report.params
+    thresholds = params.iou_thresholds or [0.5, 0.95]
     rows = []
     for spec in STAT_SPECS:
         iou = f"{thresholds[0]:.2f}:{thresholds[-1]:.2f}" if spec.iou is None else f"{spec.iou:.2f}"
-        if spec.max_dets_index is None:
-            dets: Any = max_dets[-1] if params.get("mode") == "corrected" else 100
-        else:
-            dets = max_dets[spec.max_dets_index] if spec.max_dets_index < len(max_dets) else DASH
-        value = metrics.get(spec.name)
+        max_dets = stat_max_dets(spec, params.max_dets, params.mode)
+        value = metrics[spec.name]
         reason = None if value is not None else "undefined: no ground truth in this setting"
         rows.append(
             f"<tr><th scope='row'>{spec.name}</th><td>{spec.kind}</td><td>{iou}</td>"
-            f"<td>{spec.area}</td><td>{dets}</td>{_num_td(value, reason, bar=True)}</tr>"
+            f"<td>{spec.area}</td><td>{DASH if max_dets is None else max_dets}</td>"
+            f"{_num_td(value, reason, bar=True)}</tr>"
         )
-    for key, label in (
-        ("all_point", "VOC mAP50 (all-point)"),
-        ("11_point", "VOC mAP50 (11-point)"),
-    ):
-        if "voc" in report:
-            value = _voc_map(report, key)
+    for name, interpolation in VOC_METRICS.items():
+        if interpolation in voc:
+            section = voc[interpolation]
+            label = f"{name} ({interpolation.replace('_', '-')})"
             rows.append(
-                f"<tr><th scope='row'>{label}</th><td>AP</td><td>0.50</td><td>all</td>"
-                f"<td>{DASH}</td>{_num_td(value, 'no category has ground truth', bar=True)}</tr>"
+                f"<tr><th scope='row'>{label}</th><td>AP</td>"
+                f"<td>{section.iou_threshold:.2f}</td><td>all</td><td>{DASH}</td>"
+                f"{_num_td(section.mAP, section.undefined_reason, bar=True)}</tr>"
             )
     table = (
         "<table id='stats'><thead><tr><th>metric</th><th>kind</th><th>IoU</th><th>area</th>"
@@ -206,87 +218,94 @@ def _summary(report: Mapping[str, Any]) -> str:
     )
 
 
-def _errors(report: Mapping[str, Any]) -> str:
+def _errors(report: ReportJSON) -> str:
     head = '<section id="errors"><h2>Error breakdown (TIDE)</h2>'
-    section = report.get("errors")
-    if not section:
+    section = report.errors
+    if section is None:
         return (
             head
             + _note("Not in this report (computed without the error breakdown).")
             + "</section>"
         )
-    if section.get("overall") is None:
-        reason = section.get("undefined_reason") or "undefined"
+    if section.overall is None:
+        reason = section.undefined_reason or "undefined"
         return head + _note(f"Not available: {reason}.") + "</section>"
+    impacts = {**section.overall, **(section.special or {})}
+    missing = ErrorImpact(count=0, dAP=None)
     bars = []
     for group, css in ((ERROR_TYPES, "bar-main"), (SPECIAL_ERRORS, "bar-special")):
-        source = section["overall"] if group is ERROR_TYPES else section.get("special") or {}
         for name in group:
-            entry = source.get(name) or {}
-            value = entry.get("dAP")
-            text = f"{_fmt(value)}  ({entry.get('count', 0)})"
-            bars.append((name.replace("_", " "), value, css, text))
+            entry = impacts.get(name, missing)
+            text = f"{_fmt(entry.dAP)}  ({entry.count})"
+            bars.append((name.replace("_", " "), entry.dAP, css, text))
     chart = bar_chart(bars, title="AP50 gained by fixing each error type (dAP)")
     rows = []
     for name in (*ERROR_TYPES, *SPECIAL_ERRORS):
-        source = section["overall"] if name in ERROR_TYPES else section.get("special") or {}
-        entry = source.get(name) or {}
+        entry = impacts.get(name, missing)
         rows.append(
             f"<tr><td>{escape(name.replace('_', ' '))}</td><td class='text muted'>"
-            f"{escape(_ERROR_HINTS[name])}</td>{_num_td(entry.get('count'), digits=0)}"
-            f"{_num_td(entry.get('dAP'), 'undefined')}</tr>"
+            f"{escape(_ERROR_HINTS[name])}</td>{_num_td(entry.count, digits=0)}"
+            f"{_num_td(entry.dAP, 'undefined')}</tr>"
         )
     table = (
         "<table id='error-table'><thead><tr><th>error</th><th>meaning</th><th>count</th>"
         f"<th>dAP</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     note = _note(
-        f"AP50 {_fmt(section.get('AP50'))}. dAP: the AP50 gained when every error of one "
+        f"AP50 {_fmt(section.AP50)}. dAP: the AP50 gained when every error of one "
         "type is fixed (TIDE's oracle), the others left as they are; the grey bars fix all "
         "false positives or all false negatives at once. Counts in brackets."
     )
     return f'{head}{note}<div class="wide">{chart}{table}</div></section>'
 
 
-def _by_category(section: Any, key: str = "per_class") -> dict[int, Mapping[str, Any]]:
-    if not isinstance(section, Mapping) or not isinstance(section.get(key), list):
-        return {}
-    return {row["category_id"]: row for row in section[key] if isinstance(row, Mapping)}
-
-
-def _largest_error(row: Mapping[str, Any] | None) -> tuple[str, float | None]:
-    if not row or not row.get("dAP"):
+def _largest_error(row: ErrorClassRow | None) -> tuple[str, float | None]:
+    if row is None:
         return "", None
-    defined = [(v, k) for k, v in row["dAP"].items() if _is_number(v)]
+    defined = [(v, k) for k, v in row.dAP.items() if v is not None]
     if not defined:
         return "", None
     value, name = max(defined)
     return (name, value) if value > 0 else ("", None)
 
 
-def _class_table(report: Mapping[str, Any]) -> str:
-    voc = _by_category((report.get("voc") or {}).get("all_point"))
-    points = _by_category(report.get("operating_points"))
-    errors = _by_category(report.get("errors"))
+def _class_table(report: ReportJSON) -> str:
+    voc_section = _voc_sections(report).get("all_point")
+    voc = {row.category_id: row for row in voc_section.per_class} if voc_section else {}
+    points = (
+        {row.category_id: row for row in report.operating_points.per_class}
+        if report.operating_points
+        else {}
+    )
+    errors = {row.category_id: row for row in report.errors.per_class} if report.errors else {}
     headers = [("class", "text"), ("id", "number"), ("GT", "number"), ("detections", "number")]
-    headers += [(m, "number") for m in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")]
+    headers += [(m, "number") for m in _CLASS_METRICS]
     headers += [("VOC AP50", "number"), ("best F1", "number"), ("at score", "number")]
     headers += [("largest error", "text"), ("its dAP", "number")]
     rows = []
-    for row in report.get("per_class", []):
-        cat_id = row["category_id"]
-        reason = row.get("undefined_reason")
-        cells = [_text_td(row.get("name") or cat_id), _num_td(cat_id)]
-        cells += [_num_td(row.get("n_gt")), _num_td(row.get("n_pred"))]
+    for row in report.per_class:
+        cat_id = row.category_id
+        values = msgspec.structs.asdict(row)
+        reason = row.undefined_reason
+        cells = [_text_td(row.name or cat_id), _num_td(cat_id)]
+        cells += [_num_td(row.n_gt), _num_td(row.n_pred)]
         cells += [
-            _num_td(row.get(m), reason or "no ground truth of this size", bar=True)
-            for m in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
+            _num_td(values[m], reason or "no ground truth of this size", bar=True)
+            for m in _CLASS_METRICS
         ]
-        voc_row = voc.get(cat_id) or {}
-        cells.append(_num_td(voc_row.get("AP"), voc_row.get("undefined_reason"), bar=True))
-        best = (points.get(cat_id) or {}).get("best_f1") or {}
-        f1_reason = (points.get(cat_id) or {}).get("undefined_reason") or "no detections"
-        cells += [_num_td(best.get("f1"), f1_reason, bar=True), _num_td(best.get("threshold"))]
+        voc_row = voc.get(cat_id)
+        cells.append(
+            _num_td(voc_row.AP, voc_row.undefined_reason, bar=True)
+            if voc_row
+            else _num_td(None, "not in the VOC section")
+        )
+        point = points.get(cat_id)
+        best = point.best_f1 if point else None
+        f1_reason = (point.undefined_reason if point else None) or "no detections"
+        cells += [
+            _num_td(best.f1 if best else None, f1_reason, bar=True),
+            _num_td(best.threshold if best else None),
+        ]
         name, value = _largest_error(errors.get(cat_id))
         cells += [_text_td(name), _num_td(value, "no error costs AP here")]
         rows.append(f'<tr data-category-id="{cat_id}">{"".join(cells)}</tr>')
@@ -309,28 +328,26 @@ def _mean_curve(curves: Sequence[Sequence[float] | None]) -> list[float] | None:
     return [sum(values) / len(defined) for values in zip(*defined)]
 
 
-def _pr_curves(report: Mapping[str, Any]) -> str:
+def _pr_curves(report: ReportJSON) -> str:
     head = '<section id="pr"><h2>Precision-recall curves</h2>'
-    section = report.get("pr_curves")
-    if not section or not section.get("per_class"):
+    section = report.pr_curves
+    if section is None or not section.per_class:
         return head + _note("No PR curves in this report.") + "</section>"
-    recall = section["recall_thresholds"]
-    keys = sorted({k for row in section["per_class"] for k in (row.get("precision") or {})})
+    recall = section.recall_thresholds
+    keys = sorted({k for row in section.per_class for k in row.precision})
     # (line classes, legend colour) per IoU threshold.
     styles = {"0.50": ("s1", "c1"), "0.75": ("s2 dashed", "c2")}
     style = {k: styles.get(k, ("s3", "c3")) for k in keys}
     legend = _legend([(f"IoU {k}", style[k][1]) for k in keys])
 
-    def series(precision: Mapping[str, Any]) -> list[Series]:
+    def series(precision: Mapping[str, Sequence[float] | None]) -> list[Series]:
         return [
-            Series(f"IoU {k}", list(zip(recall, precision[k])), style[k][0])
+            Series(f"IoU {k}", list(zip(recall, values)), style[k][0])
             for k in keys
-            if precision.get(k)
+            if (values := precision.get(k))
         ]
 
-    overall = {
-        k: _mean_curve([row["precision"].get(k) for row in section["per_class"]]) for k in keys
-    }
+    overall = {k: _mean_curve([row.precision.get(k) for row in section.per_class]) for k in keys}
     big = line_chart(
         series(overall),
         Frame(520, 320),
@@ -340,30 +357,29 @@ def _pr_curves(report: Mapping[str, Any]) -> str:
     )
     names = _names(report)
     figures = []
-    for row in section["per_class"]:
-        precision = row.get("precision") or {}
-        if not any(precision.values()):
+    for row in section.per_class:
+        defined = {k: v for k, v in row.precision.items() if v}
+        if not defined:
             continue
+        name = names.get(row.category_id, str(row.category_id))
         chart = line_chart(
-            series(precision),
+            series(defined),
             _SMALL_FRAME,
-            title=f"PR curve of {names.get(row['category_id'], row['category_id'])}",
+            title=f"PR curve of {name}",
             x_label="recall",
             y_label="precision",
             n_ticks=2,
         )
         means = " · ".join(
-            f"AP{k[2:]} {_fmt(sum(precision[k]) / len(precision[k]))}"
-            for k in keys
-            if precision.get(k)
+            f"AP{k[2:]} {_fmt(sum(defined[k]) / len(defined[k]))}" for k in keys if k in defined
         )
         figures.append(
-            f"<figure><h3>{escape(names.get(row['category_id'], str(row['category_id'])))}</h3>"
-            f"{chart}<figcaption>{escape(means)}</figcaption></figure>"
+            f"<figure><h3>{escape(name)}</h3>{chart}<figcaption>{escape(means)}</figcaption>"
+            "</figure>"
         )
     note = _note(
         f"COCO's interpolated precision at {len(recall)} recall levels (area "
-        f"{section.get('area')}, maxDets {section.get('max_dets')}); its mean is the AP."
+        f"{section.area}, maxDets {section.max_dets}); its mean is the AP."
     )
     grid = (
         f"<details><summary>Per-class curves ({len(figures)} classes with ground truth)"
@@ -372,28 +388,28 @@ def _pr_curves(report: Mapping[str, Any]) -> str:
     return f"{head}{note}{legend}{big}{grid}</section>"
 
 
-def _f1_series(curve: Mapping[str, Any], which: Sequence[tuple[str, str]]) -> list[Series]:
-    thresholds = curve.get("thresholds") or []
+def _f1_series(curve: F1Curve, which: Sequence[tuple[str, str]]) -> list[Series]:
+    lines = {"precision": curve.precision, "recall": curve.recall, "f1": curve.f1}
     return [
-        Series(key, list(zip(thresholds, curve[key])), css)
+        Series(key, list(zip(curve.thresholds, values)), css)
         for key, css in which
-        if curve.get(key) is not None
+        if (values := lines[key]) is not None
     ]
 
 
-def _score_range(curves: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
-    values = [t for c in curves for t in (c.get("thresholds") or [])]
+def _score_range(curves: Sequence[F1Curve]) -> tuple[float, float]:
+    values = [t for c in curves for t in c.thresholds]
     return (min([0.0, *values]), max([1.0, *values]))
 
 
-def _f1(report: Mapping[str, Any]) -> str:
+def _f1(report: ReportJSON) -> str:
     head = '<section id="f1"><h2>Precision, recall and F1 against the score threshold</h2>'
-    section = report.get("f1_curves")
-    if not section or not section.get("overall"):
+    section = report.f1_curves
+    if section is None:
         return head + _note("No F1 curves in this report.") + "</section>"
-    overall = section["overall"]
-    x_range = _score_range([overall, *section.get("per_class", [])])
-    best = overall.get("best")
+    overall = section.overall
+    x_range = _score_range([overall, *section.per_class])
+    best = overall.best
     which = (("precision", "s1"), ("recall", "s2"), ("f1", "s3"))
     big = line_chart(
         _f1_series(overall, which),
@@ -401,23 +417,23 @@ def _f1(report: Mapping[str, Any]) -> str:
         title="Pooled precision, recall and F1 against the score threshold",
         x_label="score threshold",
         y_label="value",
-        marker_x=best["threshold"] if best else None,
+        marker_x=best.threshold if best else None,
     )
     legend = _legend([("precision", "c1"), ("recall", "c2"), ("F1", "c3"), ("best F1", "c4")])
     if best:
         text = (
-            f"All classes pooled at IoU {section.get('iou_threshold')}: best F1 "
-            f"{_fmt(best['f1'])} at score ≥ {_fmt(best['threshold'])} (precision "
-            f"{_fmt(best['precision'])}, recall {_fmt(best['recall'])})."
+            f"All classes pooled at IoU {section.iou_threshold}: best F1 "
+            f"{_fmt(best.f1)} at score ≥ {_fmt(best.threshold)} (precision "
+            f"{_fmt(best.precision)}, recall {_fmt(best.recall)})."
         )
     else:
-        text = f"Pooled curve undefined: {overall.get('undefined_reason')}."
+        text = f"Pooled curve undefined: {overall.undefined_reason}."
     names = _names(report)
     figures = []
-    for curve in section.get("per_class", []):
-        if curve.get("best") is None:
+    for curve in section.per_class:
+        if curve.best is None:
             continue
-        name = names.get(curve["category_id"], str(curve["category_id"]))
+        name = names.get(curve.category_id or 0, str(curve.category_id))
         chart = line_chart(
             _f1_series(curve, (("f1", "s3"),)),
             replace(_SMALL_FRAME, x_range=x_range),
@@ -425,9 +441,9 @@ def _f1(report: Mapping[str, Any]) -> str:
             x_label="score",
             y_label="F1",
             n_ticks=2,
-            marker_x=curve["best"]["threshold"],
+            marker_x=curve.best.threshold,
         )
-        caption = f"F1 {_fmt(curve['best']['f1'])} at ≥ {_fmt(curve['best']['threshold'])}"
+        caption = f"F1 {_fmt(curve.best.f1)} at ≥ {_fmt(curve.best.threshold)}"
         figures.append(
             f"<figure><h3>{escape(name)}</h3>{chart}<figcaption>{escape(caption)}</figcaption>"
             "</figure>"
@@ -452,17 +468,17 @@ def _heat_td(count: int, total: int, diagonal: bool) -> str:
     )
 
 
-def _confusion(report: Mapping[str, Any]) -> str:
+def _confusion(report: ReportJSON) -> str:
     head = '<section id="confusion"><h2>Confusion matrix</h2>'
-    section = report.get("confusion_matrix")
-    if not section or not section.get("counts"):
+    section = report.confusion_matrix
+    if section is None or not section.counts:
         return head + _note("Not in this report (computed without extras).") + "</section>"
-    counts = section["counts"]
+    counts = section.counts
     k = len(counts) - 1
     # Keep the classes that appear at all, then background (row) and missed (column).
     active = [i for i in range(k) if sum(counts[i]) or sum(row[i] for row in counts)]
     rows_idx, cols_idx = [*active, k], [*active, k]
-    row_labels, col_labels = section["row_labels"], section["column_labels"]
+    row_labels, col_labels = section.row_labels, section.column_labels
     head_cells = "".join(
         f'<th class="col" scope="col">{escape(col_labels[j])}</th>' for j in cols_idx
     )
@@ -474,7 +490,7 @@ def _confusion(report: Mapping[str, Any]) -> str:
     note = _note(
         f"Rows: true class (background: a detection that matched nothing); columns: "
         f"predicted class (missed: nothing found the object). IoU ≥ "
-        f"{section.get('iou_threshold')}, score ≥ {_fmt(section.get('score_threshold'))}; "
+        f"{section.iou_threshold}, score ≥ {_fmt(section.score_threshold)}; "
         f"{len(active)} of {k} classes appear. Colour: share of the row."
     )
     table = (
@@ -485,24 +501,27 @@ def _confusion(report: Mapping[str, Any]) -> str:
     return f"{head}{note}{table}</section>"
 
 
-def _footer(report: Mapping[str, Any]) -> str:
-    params = json.dumps(report.get("params", {}), sort_keys=True)
+def _footer(report: ReportJSON) -> str:
+    params = json.dumps(msgspec.to_builtins(report.params), sort_keys=True)
     return (
         "<footer><p>detection-eval report. COCO numbers are identical to pycocotools' "
-        f"(mode {escape(str(report.get('params', {}).get('mode', '')))}).</p>"
+        f"(mode {escape(report.params.mode)}).</p>"
         f"<p>Parameters: <code>{escape(params)}</code></p></footer>"
     )
 
 
-def render_html(report: Mapping[str, Any], title: str = "Detection evaluation report") -> str:
+def render_html(
+    report: Mapping[str, Any] | ReportJSON, title: str = "Detection evaluation report"
+) -> str:
     """The HTML page of one report.
 
     Parameters
     ----------
-    report : mapping
-        A report JSON dict (``CocoReport.to_dict()``): ``metrics`` and ``per_class`` at
-        least; ``pr_curves``, ``operating_points``, ``f1_curves``, ``errors``, ``voc``
-        and ``confusion_matrix`` are drawn when present.
+    report : mapping or ReportJSON
+        A report JSON dict (``CocoReport.to_dict()``, or a stored report), checked
+        against the schema, or an already typed :class:`ReportJSON`. The optional
+        sections (``operating_points``, ``f1_curves``, ``errors``, ``voc``,
+        ``confusion_matrix``) are drawn when present, a note stands in when not.
     title : str
 
     Returns
@@ -513,24 +532,21 @@ def render_html(report: Mapping[str, Any], title: str = "Detection evaluation re
     Raises
     ------
     ValueError
-        ``report`` has no ``metrics`` dict or no ``per_class`` list.
+        ``report`` does not match the report schema (the message says where).
     """
-    if not isinstance(report.get("metrics"), Mapping) or not isinstance(
-        report.get("per_class"), list
-    ):
-        raise ValueError("render_html: expected a report JSON dict with 'metrics' and 'per_class'")
+    typed = report if isinstance(report, ReportJSON) else read_report(report)
     body = "".join(
         [
-            _header(report, title),
+            _header(typed, title),
             "<main>",
-            _summary(report),
-            _errors(report),
-            _class_table(report),
-            _pr_curves(report),
-            _f1(report),
-            _confusion(report),
+            _summary(typed),
+            _errors(typed),
+            _class_table(typed),
+            _pr_curves(typed),
+            _f1(typed),
+            _confusion(typed),
             "</main>",
-            _footer(report),
+            _footer(typed),
         ]
     )
     return _page(title, body)

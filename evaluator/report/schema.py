@@ -224,9 +224,9 @@ class ReportJSON(_Strict):
     stats: list[Number]
     metrics: Metrics
     per_class: list[ClassRow]
-    pr_curves: PRCurves
     params: Params
-    warnings: list[str]
+    pr_curves: PRCurves | None = None
+    warnings: list[str] = []
     operating_points: OperatingPoints | None = None
     f1_curves: F1Curves | None = None
     voc: VOC | None = None
