@@ -40,7 +40,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import DataWarning
-from evaluator.geometry.boxes import paired_iou
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -49,6 +48,7 @@ from evaluator.input.coco_json import (
     load_predictions,
 )
 from evaluator.input.columns import DetectionArrays, GroundTruthArrays, readonly
+from evaluator.metrics.pairs import overlapping_pairs
 
 Interpolation = Literal["all_point", "11_point"]
 # The one name of each VOC mean AP where metrics are named side by side (deteval check,
@@ -290,22 +290,15 @@ def _best_ground_truth(
     )
     key = image_code.astype(np.int64) * categories.shape[0] + category_code
     gt_key, det_key = key[: len(gt)], key[len(gt) :]
-    gt_order = np.argsort(gt_key, kind="stable")  # groups in input order inside
-    sorted_key = gt_key[gt_order]
-    start = np.searchsorted(sorted_key, det_key, side="left")  # (n_det,)
-    count = np.searchsorted(sorted_key, det_key, side="right") - start  # (n_det,)
-    total = int(count.sum())
-    if total == 0:
-        return target, overlap
-    # One row per (detection, ground truth of its group), grouped by detection.
-    first_pair = np.cumsum(count) - count  # (n_det,)
-    pair_det = np.repeat(np.arange(n_det), count)  # (p,)
-    pair_gt = gt_order[start[pair_det] + np.arange(total) - first_pair[pair_det]]  # (p,)
     # The +1 pixel convention: a box spans w + 1 pixels, so widen every box by the offset.
     grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
-    iou = paired_iou(
-        det.bbox[pair_det] + grow, gt.bbox[pair_gt] + grow, np.zeros(total, dtype=bool)
-    )  # (p,)
+    pair_det, pair_gt, iou = overlapping_pairs(
+        det_key, det.bbox + grow, gt_key, gt.bbox + grow, np.zeros(len(gt), dtype=bool), -np.inf
+    )  # (p,) each, by detection, then ground truth in input order
+    if pair_det.shape[0] == 0:
+        return target, overlap
+    count = np.bincount(pair_det, minlength=n_det)  # (n_det,)
+    first_pair = np.cumsum(count) - count  # (n_det,)
     matched = count > 0
     best = np.maximum.reduceat(iou, first_pair[matched])  # (n_matched,)
     overlap[matched] = best
