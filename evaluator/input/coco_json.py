@@ -8,8 +8,8 @@ the input, the slow path parses it with the standard library (which also accepts
 Whatever the bytes, loading ends in a result or an :class:`~evaluator.errors.InputError`:
 nesting deeper than either parser's stack, integers longer than ``int()`` parses, names
 over the limits of :mod:`evaluator.input.limits` and names that are not Unicode text
-(lone surrogates) are all refused with their location. A value shown in a message is
-shortened, so a message stays a line however large the value.
+(lone surrogates) are all refused with their location, and a value quoted in a message
+is shortened.
 
 Locations in error messages are JSON paths rooted at ``ground_truth`` or
 ``predictions``, e.g. ``predictions[17].bbox``.
@@ -21,7 +21,6 @@ import gc
 import itertools
 import json
 import os
-import reprlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
-from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name
+from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 
@@ -223,17 +222,6 @@ def _parse_slow(data: bytes, root: str) -> Any:
 # --- slow path: walk parsed objects, say what and where -------------------------------------
 
 
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 40
-_SHORT.maxlist = _SHORT.maxdict = 4
-_SHORT.maxlevel = 2
-
-
-def _shown(value: Any) -> str:
-    """``repr(value)`` cut to about 40 characters (and 2 levels of nesting)."""
-    return _SHORT.repr(value)
-
-
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
@@ -264,7 +252,7 @@ def _as_int(value: Any, loc: str) -> int:
     if isinstance(value, _LongInteger):
         raise InputError(loc, f"must fit in 64 bits, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(loc, f"expected an integer, got {_type_name(value)} ({_shown(value)})")
+        raise InputError(loc, f"expected an integer, got {_type_name(value)} ({shown(value)})")
     return value
 
 
@@ -272,17 +260,17 @@ def _as_number(value: Any, loc: str) -> float:
     if isinstance(value, _LongInteger):
         raise InputError(loc, f"out of range for a 64-bit float, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(loc, f"expected a number, got {_type_name(value)} ({_shown(value)})")
+        raise InputError(loc, f"expected a number, got {_type_name(value)} ({shown(value)})")
     try:
         return float(value)
     except OverflowError:  # an integer beyond 1.8e308
-        raise InputError(loc, f"out of range for a 64-bit float, got {_shown(value)}") from None
+        raise InputError(loc, f"out of range for a 64-bit float, got {shown(value)}") from None
 
 
 def _as_flag(value: Any, loc: str) -> bool:
     if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
         return bool(value)
-    raise InputError(loc, f"expected 0, 1, true or false, got {_shown(value)}")
+    raise InputError(loc, f"expected 0, 1, true or false, got {shown(value)}")
 
 
 def _as_box(value: Any, loc: str) -> tuple[float, ...]:
@@ -377,7 +365,7 @@ def _column(items: Sequence[Any], field: str, dtype: Any, loc: str = "") -> NDAr
         i = next(i for i, o in enumerate(items) if not limit.min <= getattr(o, field) <= limit.max)
         value = getattr(items[i], field)
         raise InputError(
-            f"{loc}[{i}].{field}", f"must fit in 64 bits, got {_shown(value)}"
+            f"{loc}[{i}].{field}", f"must fit in 64 bits, got {shown(value)}"
         ) from None
 
 
@@ -395,10 +383,8 @@ def _flag_column(items: Sequence[Any], field: str, loc: str) -> NDArray[np.bool_
         bad = np.fromiter((v not in (None, 0, 1) for v in flags), dtype=bool, count=len(items))
     if bad.any():
         i = int(np.argmax(bad))
-        shown = getattr(items[i], field)
-        raise InputError(
-            f"{loc}[{i}].{field}", f"expected 0, 1, true or false, got {_shown(shown)}"
-        )
+        value = getattr(items[i], field)
+        raise InputError(f"{loc}[{i}].{field}", f"expected 0, 1, true or false, got {shown(value)}")
     return values.astype(bool)
 
 
@@ -437,8 +423,8 @@ def _duplicates(ids: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def _preview(values: NDArray[Any], limit: int = 5) -> str:
-    shown = ", ".join(str(v) for v in values[:limit].tolist())
-    return shown + (", ..." if values.shape[0] > limit else "")
+    listed = ", ".join(str(v) for v in values[:limit].tolist())
+    return listed + (", ..." if values.shape[0] > limit else "")
 
 
 def _check_categories(categories: Sequence[_Category], loc: str) -> None:

@@ -25,14 +25,30 @@ A string that is not valid Unicode (a lone UTF-16 surrogate, which JSON's ``\\uD
 escape can spell and Python's parsers let through) cannot be encoded as UTF-8, so no
 report holding it can be written: it is refused at load time, where it is, instead of
 failing the evaluation afterwards.
+
+A value quoted in an error message is shortened by :func:`shown`, so the message stays
+one line however large the value (it is printed, logged and returned by the service).
 """
 
 from __future__ import annotations
+
+import reprlib
+from typing import Any
 
 from evaluator.errors import InputError
 
 MAX_NAME_CHARS = 1_000
 MAX_CATEGORIES = 20_000
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 40
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to about 40 characters and 2 levels of nesting, for messages."""
+    return _SHORT.repr(value)
 
 
 def check_count(count: int, limit: int, what: str, location: str) -> None:
