@@ -12,10 +12,10 @@ name made a 315 MB report and a 472 MB page, and many tiny categories do the sam
 Limits
 ------
 MAX_NAME_CHARS = 1,000
-    Real class names are words or short phrases: the longest in COCO, LVIS, Objects365
-    and Open Images are under 100 characters. At 1,000 a name's share of a report row is
-    at most about the size of the row itself (7 KB of HTML), so the page stays within a
-    small factor of its size with ordinary names.
+    Class names are words or short phrases (COCO's longest, "baseball glove", has 14
+    characters); 1,000 leaves room for any descriptive label. At 1,000 a name's share of
+    a report row is at most about the size of the row itself (7 KB of HTML), so a page
+    stays within a small factor of its size with ordinary names.
 MAX_CATEGORIES = 20,000
     The largest detection vocabularies in use are LVIS (1,203 classes) and V3Det (about
     13,000). At the limit the report is about 90 MB of JSON (plus at most 20 MB of
