@@ -401,6 +401,66 @@ def test_malformed_ground_truth(
     assert err == "error: ground_truth: malformed JSON at line 3 column 1: Expecting value\n"
 
 
+_NAMED_GT = b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": %s}]}'
+_ONE_RESULT = b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]'
+_DEEP = b"[" * 100_000 + b"]" * 100_000
+
+# (id, ground truth bytes, predictions bytes, the whole of stderr) for issue 10, points 4-6
+HOSTILE_FILES = [
+    (
+        "name-too-long",
+        _NAMED_GT % (b'"' + b"x" * 50_000 + b'"'),
+        _ONE_RESULT,
+        "error: ground_truth.categories[0].name: 50000 characters, at most 1000\n",
+    ),
+    (
+        "name-lone-surrogate",
+        _NAMED_GT % b'"a\\ud800"',
+        _ONE_RESULT,
+        "error: ground_truth.categories[0].name: contains a lone surrogate (\\ud800) at "
+        "character 1, which is not Unicode text and cannot be written out\n",
+    ),
+    (
+        "gt-deep",
+        _DEEP,
+        _ONE_RESULT,
+        "error: ground_truth: arrays or objects nested too deeply to parse "
+        "(a COCO file needs fewer than 10 levels)\n",
+    ),
+    (
+        "predictions-deep",
+        _NAMED_GT % b'"cat"',
+        _DEEP,
+        "error: predictions: arrays or objects nested too deeply to parse "
+        "(a COCO file needs fewer than 10 levels)\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("gt", "predictions", "message"),
+    [pytest.param(*case[1:], id=case[0]) for case in HOSTILE_FILES],
+)
+def test_hostile_files_exit_2_with_a_located_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, gt: bytes, predictions: bytes, message: str
+) -> None:
+    (tmp_path / "gt.json").write_bytes(gt)
+    (tmp_path / "dt.json").write_bytes(predictions)
+    code, out, err = run(capsys, "evaluate", tmp_path / "gt.json", tmp_path / "dt.json")
+    assert (code, out) == (2, "")
+    assert err == message
+
+
+def test_compare_refuses_a_deeply_nested_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(_DEEP)
+    code, out, err = run(capsys, "compare", deep, deep)
+    assert (code, out) == (2, "")
+    assert err == f"error: {deep}: arrays or objects nested too deeply to parse\n"
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "stream", "text"),
     [

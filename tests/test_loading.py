@@ -27,6 +27,7 @@ from evaluator import (
     load_ground_truth,
     load_predictions,
 )
+from evaluator.input.limits import MAX_CATEGORIES, MAX_NAME_CHARS
 
 GT: dict[str, Any] = {
     "images": [{"id": 1}, {"id": 2}, {"id": 3}],
@@ -254,6 +255,79 @@ BAD_INPUTS: tuple[Bad, ...] = (
         "expected 0, 1, true or false, got 2",
         gt_with(("annotations", 1, "iscrowd"), 2),
     ),
+    # --- ground truth: strings that reach the report and its page (issue 10, points 4 and 5)
+    Bad(
+        "gt-name-too-long",
+        "gt",
+        "ground_truth.categories[1].name",
+        f"{MAX_NAME_CHARS + 1} characters, at most {MAX_NAME_CHARS}",
+        gt_with(("categories", 1, "name"), "d" * (MAX_NAME_CHARS + 1)),
+    ),
+    Bad(
+        "gt-too-many-categories",
+        "gt",
+        "ground_truth.categories",
+        f"{MAX_CATEGORIES + 1} categories, at most {MAX_CATEGORIES}",
+        gt_with(("categories",), [{"id": k, "name": ""} for k in range(MAX_CATEGORIES + 1)]),
+    ),
+    Bad(
+        "gt-name-lone-high-surrogate",
+        "gt",
+        "ground_truth.categories[1].name",
+        "a lone surrogate (\\ud800) at character 1",
+        gt_with(("categories", 1, "name"), "a\ud800"),
+    ),
+    Bad(
+        "gt-name-lone-surrogate-escape",
+        "gt",
+        "ground_truth.categories[0].name",
+        "a lone surrogate (\\udc00) at character 0",
+        raw=b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": "\\udc00\\ud83d"}]}',
+    ),
+    # --- ground truth: nesting too deep for any parser's stack (issue 10, point 6)
+    Bad(
+        "gt-deep-arrays",
+        "gt",
+        "ground_truth",
+        "nested too deeply",
+        raw=b"[" * 100_000 + b"]" * 100_000,
+    ),
+    Bad(
+        "gt-deep-objects",
+        "gt",
+        "ground_truth",
+        "nested too deeply",
+        raw=b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+    ),
+    Bad(
+        "gt-deep-in-an-unread-field",
+        "gt",
+        "ground_truth",
+        "nested too deeply",
+        raw=b'{"images": [], "categories": [], "info": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ),
+    # --- ground truth: numbers no parser reads (the slow path's int() stops at 4300 digits)
+    Bad(
+        "gt-image-id-5000-digits",
+        "gt",
+        "ground_truth.images[0].id",
+        "must fit in 64 bits, got an integer of 5000 digits",
+        raw=b'{"images": [{"id": ' + b"7" * 5000 + b'}], "categories": []}',
+    ),
+    Bad(
+        "gt-area-400-digits",
+        "gt",
+        f"{_ANN}.area",
+        "out of range for a 64-bit float",
+        gt_with(("annotations", 1, "area"), 10**400),
+    ),
+    Bad(
+        "gt-long-string-id-shown-short",
+        "gt",
+        "ground_truth.images[1].id",
+        "expected an integer, got a string ('xxxxxxxxxxxx",
+        gt_with(("images", 1, "id"), "x" * 100_000),
+    ),
     # --- predictions: document level
     Bad(
         "pred-malformed-json",
@@ -391,6 +465,48 @@ BAD_INPUTS: tuple[Bad, ...] = (
         preds_with((2, "category_id"), 9),
         options={"unknown_categories": "error"},
     ),
+    # --- predictions: nesting and numbers no parser reads (issue 10, point 6)
+    Bad(
+        "pred-deep-arrays",
+        "predictions",
+        "predictions",
+        "nested too deeply",
+        raw=b"[" * 100_000 + b"]" * 100_000,
+    ),
+    Bad(
+        "pred-deep-in-an-unread-field",
+        "predictions",
+        "predictions",
+        "nested too deeply",
+        raw=b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5, "x": '
+        + b'{"a": ' * 100_000
+        + b"1"
+        + b"}" * 100_000
+        + b"}]",
+    ),
+    Bad(
+        "pred-dict-deep-annotations",
+        "predictions",
+        "predictions",
+        "nested too deeply",
+        raw=b'{"annotations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ),
+    Bad(
+        "pred-score-5000-digits",
+        "predictions",
+        "predictions[0].score",
+        "out of range for a 64-bit float, got an integer of 5000 digits",
+        raw=b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": '
+        + b"9" * 5000
+        + b"}]",
+    ),
+    Bad(
+        "pred-bbox-400-digits",
+        "predictions",
+        "predictions[1].bbox[3]",
+        "out of range for a 64-bit float",
+        preds_with((1, "bbox"), [5, 6, 40, 10**400]),
+    ),
     # --- predictions as {"annotations": [...]}
     Bad(
         "pred-dict-bbox-3-numbers",
@@ -462,6 +578,7 @@ def test_bad_input_names_location_and_problem(bad: Bad, form: str, tmp_path: Pat
     assert info.value.location == bad.location
     assert bad.fragment in info.value.problem
     assert str(info.value) == f"{bad.location}: {info.value.problem}"
+    assert len(info.value.problem) <= 200  # a value is shown shortened, never echoed whole
 
 
 @pytest.mark.parametrize(

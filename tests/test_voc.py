@@ -701,6 +701,19 @@ def test_text_loader_warns_about_detections_without_ground_truth_file(tmp_path):
         ("cat 0 0 -1 10\n", "", r"gts/a.txt:1: negative width or height"),
         ("", "\ncat 0.9 0 0 10\n", r"dets/a.txt:2: expected '<class> <confidence>"),
         ("", "cat nan 0 0 10 10\n", r"dets/a.txt:1: expected a finite number, got 'nan'"),
+        # issue 10, point 4: names within the limit, a long value shown shortened
+        ("x" * 1001 + " 0 0 1 1\n", "", r"gts/a.txt:1: 1001 characters, at most 1000$"),
+        ("", "y" * 1001 + " .5 0 0 1 1\n", r"dets/a.txt:1: 1001 characters, at most 1000$"),
+        (
+            "cat 0 " + "9" * 10**5 + "x 1 1\n",
+            "",
+            r"gts/a.txt:1: expected a number, got '9+\.\.\.9+x'$",
+        ),
+        (
+            "".join(f"c{k} 0 0 1 1\n" for k in range(20_001)),
+            "",
+            r"^gts \+ dets: 20001 classes, at most 20000$",
+        ),
     ],
 )
 def test_text_loader_errors_name_file_and_line(tmp_path, gt_text, det_text, message):

@@ -29,6 +29,8 @@ def _read_report(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a JSON file ({exc})") from None
+    except RecursionError:  # the parser recurses once per level, up to about 1,000
+        raise ValueError(f"{path}: arrays or objects nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a report JSON object, got {type(data).__name__}")
     return data

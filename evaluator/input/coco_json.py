@@ -5,6 +5,12 @@ per-object dicts), then turned into NumPy columns. When the fast decoder rejects
 the input, the slow path parses it with the standard library (which also accepts
 ``NaN``) and walks it to say exactly what is wrong and where.
 
+Whatever the bytes, loading ends in a result or an :class:`~evaluator.errors.InputError`:
+nesting deeper than either parser's stack, integers longer than ``int()`` parses, names
+over the limits of :mod:`evaluator.input.limits` and names that are not Unicode text
+(lone surrogates) are all refused with their location, and a value quoted in a message
+is shortened.
+
 Locations in error messages are JSON paths rooted at ``ground_truth`` or
 ``predictions``, e.g. ``predictions[17].bbox``.
 """
@@ -27,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
+from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 
@@ -163,16 +170,53 @@ def _read_bytes(src: str | os.PathLike[str], root: str) -> bytes:
         raise InputError(root, f"is a directory, not a JSON file: {os.fspath(src)}") from None
 
 
+# Both parsers recurse once per level of nesting and raise RecursionError at Python's
+# recursion limit (about 1,000 levels); COCO files nest 5 deep at most (polygons).
+_TOO_DEEP = "arrays or objects nested too deeply to parse (a COCO file needs fewer than 10 levels)"
+
+
+def _decode_fast(decoder: msgspec.json.Decoder[Any], data: bytes, root: str) -> Any:
+    """Decode with a typed msgspec decoder; its own errors are left to the slow path."""
+    try:
+        with _gc_paused():
+            return decoder.decode(data)
+    except RecursionError:
+        raise InputError(root, _TOO_DEEP) from None
+
+
+class _LongInteger:
+    """An integer literal with more digits than ``int()`` parses (4300 by default).
+
+    Such a number fits no field, but the standard parser raises a ValueError that says
+    not where; the slow path keeps it as this marker so the walker can locate it.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("-"))
+
+    def __repr__(self) -> str:
+        return f"an integer of {self.digits} digits"
+
+
+def _parse_int(text: str) -> int | _LongInteger:
+    try:
+        return int(text)
+    except ValueError:  # only the digit limit: the parser hands over valid literals
+        return _LongInteger(text)
+
+
 def _parse_slow(data: bytes, root: str) -> Any:
     """Parse with the standard library to locate syntax errors (and accept NaN)."""
     try:
-        return json.loads(data)
+        return json.loads(data, parse_int=_parse_int)
     except UnicodeDecodeError as exc:
         raise InputError(root, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise InputError(
             root, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise InputError(root, _TOO_DEEP) from None
 
 
 # --- slow path: walk parsed objects, say what and where -------------------------------------
@@ -191,6 +235,8 @@ def _type_name(value: Any) -> str:
         return "an array"
     if isinstance(value, dict):
         return "an object"
+    if isinstance(value, _LongInteger):
+        return repr(value)
     return type(value).__name__
 
 
@@ -203,21 +249,28 @@ def _get(obj: Any, key: str, loc: str, default: Any = ...) -> Any:
 
 
 def _as_int(value: Any, loc: str) -> int:
+    if isinstance(value, _LongInteger):
+        raise InputError(loc, f"must fit in 64 bits, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(loc, f"expected an integer, got {_type_name(value)} ({value!r})")
+        raise InputError(loc, f"expected an integer, got {_type_name(value)} ({shown(value)})")
     return value
 
 
 def _as_number(value: Any, loc: str) -> float:
+    if isinstance(value, _LongInteger):
+        raise InputError(loc, f"out of range for a 64-bit float, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(loc, f"expected a number, got {_type_name(value)} ({value!r})")
-    return float(value)
+        raise InputError(loc, f"expected a number, got {_type_name(value)} ({shown(value)})")
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond 1.8e308
+        raise InputError(loc, f"out of range for a 64-bit float, got {shown(value)}") from None
 
 
 def _as_flag(value: Any, loc: str) -> bool:
     if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
         return bool(value)
-    raise InputError(loc, f"expected 0, 1, true or false, got {value!r}")
+    raise InputError(loc, f"expected 0, 1, true or false, got {shown(value)}")
 
 
 def _as_box(value: Any, loc: str) -> tuple[float, ...]:
@@ -311,21 +364,27 @@ def _column(items: Sequence[Any], field: str, dtype: Any, loc: str = "") -> NDAr
         limit = np.iinfo(np.int64)
         i = next(i for i, o in enumerate(items) if not limit.min <= getattr(o, field) <= limit.max)
         value = getattr(items[i], field)
-        raise InputError(f"{loc}[{i}].{field}", f"must fit in 64 bits, got {value}") from None
+        raise InputError(
+            f"{loc}[{i}].{field}", f"must fit in 64 bits, got {shown(value)}"
+        ) from None
 
 
 def _flag_column(items: Sequence[Any], field: str, loc: str) -> NDArray[np.bool_]:
     """A 0/1/true/false field as bool; None (absent) reads as False."""
-    values = np.fromiter(
-        (int(v) if v is not None else 0 for v in map(attrgetter(field), items)),
-        dtype=np.int64,
-        count=len(items),
-    )
-    bad = (values != 0) & (values != 1)
+    try:
+        values = np.fromiter(
+            (int(v) if v is not None else 0 for v in map(attrgetter(field), items)),
+            dtype=np.int64,
+            count=len(items),
+        )
+        bad = (values != 0) & (values != 1)
+    except OverflowError:  # an integer beyond int64 (which msgspec decodes), so no flag
+        flags = map(attrgetter(field), items)
+        bad = np.fromiter((v not in (None, 0, 1) for v in flags), dtype=bool, count=len(items))
     if bad.any():
         i = int(np.argmax(bad))
-        shown = getattr(items[i], field)
-        raise InputError(f"{loc}[{i}].{field}", f"expected 0, 1, true or false, got {shown!r}")
+        value = getattr(items[i], field)
+        raise InputError(f"{loc}[{i}].{field}", f"expected 0, 1, true or false, got {shown(value)}")
     return values.astype(bool)
 
 
@@ -364,12 +423,20 @@ def _duplicates(ids: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def _preview(values: NDArray[Any], limit: int = 5) -> str:
-    shown = ", ".join(str(v) for v in values[:limit].tolist())
-    return shown + (", ..." if values.shape[0] > limit else "")
+    listed = ", ".join(str(v) for v in values[:limit].tolist())
+    return listed + (", ..." if values.shape[0] > limit else "")
+
+
+def _check_categories(categories: Sequence[_Category], loc: str) -> None:
+    """Their number and names within :mod:`evaluator.input.limits`, names writable."""
+    check_count(len(categories), MAX_CATEGORIES, "categories", loc)
+    for i, category in enumerate(categories):
+        check_name(category.name, f"{loc}[{i}].name")
 
 
 def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
     root = "ground_truth"
+    _check_categories(doc.categories, f"{root}.categories")
     warnings: list[str] = []
     image_ids = _column(doc.images, "id", np.int64, f"{root}.images")
     dup_images = _duplicates(image_ids)
@@ -467,8 +534,7 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     else:
         data = src if isinstance(src, bytes) else _read_bytes(src, root)
         try:
-            with _gc_paused():
-                doc = _GT_DECODER.decode(data)
+            doc = _decode_fast(_GT_DECODER, data, root)
         except (msgspec.MsgspecError, UnicodeDecodeError):
             with _gc_paused():
                 doc = _walk_ground_truth(_parse_slow(data, root))
@@ -476,10 +542,9 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         return _ground_truth_columns(doc)
 
 
-def _decode_predictions(data: bytes) -> list[_Prediction]:
+def _decode_predictions(data: bytes, root: str) -> list[_Prediction]:
     decoder = _PRED_DICT_DECODER if _holds_object(data) else _PRED_LIST_DECODER
-    with _gc_paused():
-        decoded = decoder.decode(data)
+    decoded = _decode_fast(decoder, data, root)
     return decoded.annotations if isinstance(decoded, _PredictionFile) else decoded
 
 
@@ -544,7 +609,7 @@ def load_predictions(
             else:
                 data = src if isinstance(src, bytes) else _read_bytes(src, root)
                 try:
-                    items = _decode_predictions(data)
+                    items = _decode_predictions(data, root)
                 except (msgspec.MsgspecError, UnicodeDecodeError):
                     with _gc_paused():
                         items = _walk_predictions(_parse_slow(data, root))

@@ -24,6 +24,7 @@ import numpy as np
 from evaluator.errors import DataWarning, InputError
 from evaluator.geometry.boxes import BoxFormat
 from evaluator.input.columns import DetectionArrays, GroundTruthArrays
+from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,9 +101,9 @@ def _number(token: str, location: str) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise InputError(location, f"expected a number, got {token!r}") from None
+        raise InputError(location, f"expected a number, got {shown(token)}") from None
     if not math.isfinite(value):
-        raise InputError(location, f"expected a finite number, got {token!r}")
+        raise InputError(location, f"expected a finite number, got {shown(token)}")
     return value
 
 
@@ -110,7 +111,7 @@ def _box(tokens: list[str], location: str, fmt: BoxFormat) -> list[float]:
     a, b, c, d = (_number(token, location) for token in tokens)
     width, height = (c, d) if fmt == "xywh" else (c - a, d - b)
     if width < 0 or height < 0:
-        raise InputError(location, f"negative width or height in {fmt} box {tokens}")
+        raise InputError(location, f"negative width or height in {fmt} box {shown(tokens)}")
     return [a, b, c, d]
 
 
@@ -186,6 +187,7 @@ def load_voc_text(
                         "expected '<class> <left> <top> <width> <height> [difficult]', "
                         f"got {len(fields)} fields",
                     )
+                check_name(fields[0], where)
                 box = _box(fields[1:5], where, fmt)
                 gt_rows.append((image, fields[0], box, difficult))
         if name in det_files:
@@ -196,11 +198,13 @@ def load_voc_text(
                         "expected '<class> <confidence> <left> <top> <width> <height>', "
                         f"got {len(fields)} fields",
                     )
+                check_name(fields[0], where)
                 score = _number(fields[1], where)
                 box = _box(fields[2:6], where, fmt)
                 det_rows.append((image, fields[0], box, score))
 
     class_names = tuple(sorted({row[1] for row in gt_rows} | {row[1] for row in det_rows}))
+    check_count(len(class_names), MAX_CATEGORIES, "classes", f"{gt_dir.name} + {det_dir.name}")
     code = {name: index for index, name in enumerate(class_names)}
     ground_truth = GroundTruthArrays(
         np.array([row[0] for row in gt_rows], dtype=np.int64),

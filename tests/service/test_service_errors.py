@@ -3,14 +3,20 @@ and a problem-details body that says what and where; the service keeps working a
 
 from __future__ import annotations
 
+import copy
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from hostile_inputs import Hostile, hostile_inputs
 from service_stack import KEYS, MAX_UPLOAD_MB, Stack, coco_sets
+
+from evaluator import InputError, load_ground_truth, load_predictions
+from evaluator.input.limits import MAX_CATEGORIES, MAX_NAME_CHARS
 
 GT = {
     "images": [{"id": 1, "width": 100, "height": 100}, {"id": 2, "width": 100, "height": 100}],
@@ -44,6 +50,17 @@ def gt_with(**annotation: Any) -> bytes:
 
 def preds_with(**fields: Any) -> bytes:
     return json.dumps([{**GOOD_PRED, **fields}]).encode()
+
+
+def gt_named(name: str) -> bytes:
+    """GT with its second category renamed (``json.dumps`` writes a lone surrogate as an
+    escape, ``"\\ud800"``, as a hostile client would)."""
+    categories = [GT["categories"][0], {**GT["categories"][1], "name": name}]
+    return json.dumps({**GT, "categories": categories}).encode()
+
+
+DEEP_ARRAYS = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECTS = b'{"a": ' * 100_000 + b"1" + b"}" * 100_000
 
 
 @dataclass
@@ -216,6 +233,42 @@ CASES: list[tuple[str, Callable[[Ctx], dict], int, str, str | None]] = [
         "unexpected form field 'other'",
         None,
     ),
+    # issue 10, points 4-6: strings too long to render, strings that cannot be written,
+    # nesting no parser's stack holds; each refused at upload, where it is.
+    (
+        "gt-name-too-long",
+        post_gt(gt_named("x" * 500_000)),
+        422,
+        f"500000 characters, at most {MAX_NAME_CHARS}",
+        "ground_truth.categories[1].name",
+    ),
+    (
+        "gt-too-many-categories",
+        post_gt(
+            json.dumps(
+                {**GT, "categories": [{"id": k} for k in range(MAX_CATEGORIES + 1)]}
+            ).encode()
+        ),
+        422,
+        f"{MAX_CATEGORIES + 1} categories, at most {MAX_CATEGORIES}",
+        "ground_truth.categories",
+    ),
+    (
+        "gt-name-lone-surrogate",
+        post_gt(gt_named("a\ud800")),
+        422,
+        "lone surrogate (\\ud800) at character 1",
+        "ground_truth.categories[1].name",
+    ),
+    ("gt-deep-arrays", post_gt(DEEP_ARRAYS), 422, "nested too deeply", "ground_truth"),
+    ("gt-deep-objects", post_gt(DEEP_OBJECTS), 422, "nested too deeply", "ground_truth"),
+    (
+        "gt-image-id-5000-digits",
+        post_gt(b'{"images": [{"id": ' + b"7" * 5000 + b'}], "categories": []}'),
+        422,
+        "must fit in 64 bits",
+        "ground_truth.images[0].id",
+    ),
     ("dataset-unknown", get(lambda c: "/datasets/" + "0" * 32), 404, "no dataset", None),
     (
         "dataset-other-tenant",
@@ -306,6 +359,35 @@ CASES: list[tuple[str, Callable[[Ctx], dict], int, str, str | None]] = [
         422,
         "unknown category id 7",
         "predictions[0].category_id",
+    ),
+    ("eval-deep-arrays", post_eval(DEEP_ARRAYS), 422, "nested too deeply", "predictions"),
+    (
+        "eval-deep-in-an-unread-field",
+        post_eval(preds_with(x=0).replace(b"0}", DEEP_OBJECTS + b"}")),
+        422,
+        "nested too deeply",
+        "predictions",
+    ),
+    (
+        "eval-score-5000-digits",
+        post_eval(preds_with(score=0).replace(b"0}", b"9" * 5000 + b"}")),
+        422,
+        "out of range for a 64-bit float",
+        "predictions[0].score",
+    ),
+    (
+        "eval-inline-gt-lone-surrogate",
+        post_eval(preds_with(), dataset=None, ground_truth=gt_named("\udfff")),
+        422,
+        "lone surrogate",
+        "ground_truth.categories[1].name",
+    ),
+    (
+        "eval-inline-gt-deep",
+        post_eval(preds_with(), dataset=None, ground_truth=DEEP_ARRAYS),
+        422,
+        "nested too deeply",
+        "ground_truth",
     ),
     (
         "eval-bad-inline-gt",
@@ -423,6 +505,89 @@ def test_bad_request(
 
 def test_table_is_large_enough() -> None:
     assert len(CASES) >= 25
+
+
+# --- a sweep of hostile files (issue 10): the library refuses each with an InputError or
+# accepts it, never anything else; the service answers every refused one 422 with the same
+# location, never a 5xx.
+HOSTILE = list(hostile_inputs())
+
+
+def _library_verdict(hostile: Hostile) -> InputError | None:
+    """The library's InputError for a hostile file (None if it accepts it); any other
+    exception escapes and fails the calling test."""
+    try:
+        if hostile.target == "gt":
+            names = load_ground_truth(hostile.data).category_names
+            "".join(names).encode("utf-8")  # what the report will have to write
+        else:
+            load_predictions(hostile.data, load_ground_truth(GT), unknown_categories="error")
+    except InputError as exc:
+        return exc
+    return None
+
+
+def test_the_library_refuses_hostile_files_with_located_input_errors() -> None:
+    refused = [(h, e) for h in HOSTILE if (e := _library_verdict(h)) is not None]
+    assert len(HOSTILE) >= 1500
+    assert len(refused) >= 1400, len(refused)
+    for hostile, error in refused:
+        root = "ground_truth" if hostile.target == "gt" else "predictions"
+        assert error.location.startswith(root), (hostile.id, str(error))
+        assert len(str(error)) <= 300, (hostile.id, str(error)[:300])
+
+
+def _upload(http: httpx.Client, hostile: Hostile, dataset_id: str) -> httpx.Response:
+    if hostile.target == "gt":
+        return http.post(
+            "/datasets", content=hostile.data, headers={"Content-Type": "application/json"}
+        )
+    return http.post(
+        "/evaluations",
+        data={"dataset_id": dataset_id},
+        files={"predictions": ("p.json", hostile.data, "application/json")},
+    )
+
+
+def test_the_service_answers_every_hostile_file_422_where_the_library_does(
+    stack: Stack, ctx: Ctx, baseline: set[str]
+) -> None:
+    refused = [(h, e) for h in HOSTILE if (e := _library_verdict(h)) is not None]
+    statuses: Counter[int] = Counter()
+    wrong = []
+    with stack.http() as http:
+        for hostile, error in refused:
+            response = _upload(http, hostile, ctx.dataset_id)
+            statuses[response.status_code] += 1
+            located = response.json().get("location") if response.status_code == 422 else None
+            if located != error.location:
+                wrong.append((hostile.id, response.status_code, response.text[:200]))
+    assert not wrong, (len(wrong), wrong[:5], statuses)
+    assert statuses == {422: len(refused)}
+    assert _files_on_disk(stack) == baseline
+
+
+def test_strings_that_are_never_read_are_harmless(stack: Stack) -> None:
+    """``file_name`` and ``supercategory`` are skipped unread: however long, and even
+    when they are not Unicode text, they reach no report and fail no evaluation."""
+    gt = copy.deepcopy(GT)
+    gt["images"][0]["file_name"] = "f" * 300_000
+    gt["categories"][0]["supercategory"] = "s" * 300_000
+    data = json.dumps(gt).encode().replace(b'"sss', b'"\\ud800sss', 1)
+    with stack.http() as http:
+        created = http.post("/datasets", files={"file": ("gt.json", data)})
+        assert created.status_code == 201, created.text
+        submitted = http.post(
+            "/evaluations",
+            data={"dataset_id": created.json()["id"]},
+            files={"predictions": ("p.json", preds_with())},
+        )
+        assert submitted.status_code == 202, submitted.text
+        final = stack.wait_finished(http, submitted.json()["id"])
+        assert final["status"] == "succeeded", final
+        report = http.get(f"/evaluations/{final['id']}/report")
+    assert report.status_code == 200
+    assert len(report.content) < 100_000
 
 
 def test_client_file_names_are_ignored(stack: Stack, ctx: Ctx) -> None:
