@@ -35,6 +35,113 @@ def test_all_lists_every_public_name() -> None:
     assert public == set(evaluator.__all__)
 
 
+# The whole public surface, pinned: a name removed or renamed breaks users' imports, so it
+# fails here first; a name added is a decision, recorded by adding it here.
+PUBLIC = {
+    "CocoParams",
+    "CocoReport",
+    "ConfusionMatrix",
+    "DataWarning",
+    "DetectionArrays",
+    "GroundTruth",
+    "GroundTruthArrays",
+    "InputError",
+    "Predictions",
+    "ReportJSON",
+    "VOCResult",
+    "box_area",
+    "box_convert",
+    "box_iou",
+    "compare_reports",
+    "crowd_iou",
+    "detection_confusion_matrix",
+    "evaluate_coco",
+    "evaluate_voc",
+    "evaluate_voc_coco",
+    "generalized_box_iou",
+    "load_ground_truth",
+    "load_predictions",
+    "load_voc_text",
+    "read_report",
+    "render_html",
+    "render_leaderboard_html",
+    "report_json_schema",
+}
+NN_PUBLIC = {
+    "Adam",
+    "AdamW",
+    "AdaptiveAvgPool2d",
+    "Add",
+    "AvgPool2d",
+    "BCEWithLogitsLoss",
+    "BatchLoader",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Concat",
+    "Conv2d",
+    "CosineAnnealingLR",
+    "CrossEntropyLoss",
+    "Dropout",
+    "ELU",
+    "Flatten",
+    "GIoULoss",
+    "GlobalAvgPool2d",
+    "GradientCheckError",
+    "GroupNorm",
+    "Identity",
+    "InstanceNorm2d",
+    "LRScheduler",
+    "LSTM",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "LinearLR",
+    "Loss",
+    "MSELoss",
+    "MaxPool2d",
+    "Module",
+    "Optimizer",
+    "RNN",
+    "ReLU",
+    "Residual",
+    "SGD",
+    "Sequential",
+    "SequentialLR",
+    "Sigmoid",
+    "Softmax",
+    "StepLR",
+    "Tanh",
+    "Upsample",
+    "WeightNorm",
+    "calculate_gain",
+    "check_layer_gradients",
+    "check_loss_gradients",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "cosine_with_warmup",
+    "count_parameters",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "l1_penalty",
+    "l2_penalty",
+    "log_softmax",
+    "multilabel_predict",
+    "numerical_gradient",
+    "relative_error",
+    "sigmoid",
+    "softmax",
+    "xavier_normal_",
+    "xavier_uniform_",
+}
+
+
+def test_the_public_surface_is_pinned() -> None:
+    import evaluator.nn
+
+    assert set(evaluator.__all__) == PUBLIC
+    assert set(evaluator.nn.__all__) == NN_PUBLIC
+
+
 def test_contract_names_are_exported() -> None:
     assert set(evaluator.__all__) >= CONTRACT
 
