@@ -156,6 +156,15 @@ class Stack:
         self.worker_logs[worker.pid] = name
         return worker
 
+    def wait_workers(self, count: int, timeout: float = 90) -> dict[str, Any]:
+        """Wait until health counts ``count`` live workers; the health answer."""
+        return wait_for(
+            self._health,
+            lambda h: h is not None and h["workers"] == count,
+            timeout,
+            f"health to count {count} workers",
+        )
+
     def stop_worker(self, worker: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         stop_group(worker, sig, timeout=30)
         self.workers.remove(worker)

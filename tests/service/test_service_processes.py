@@ -117,11 +117,11 @@ def test_health_counts_live_workers(pstack: Stack) -> None:
     assert health(pstack)["workers"] == 0
     first = pstack.start_worker()
     pstack.start_worker()
-    wait_for(lambda: health(pstack), lambda h: h["workers"] == 2, 90, "two workers in health")
+    pstack.wait_workers(2)
     pstack.stop_worker(first)  # a warm shutdown leaves the set at once
-    wait_for(lambda: health(pstack), lambda h: h["workers"] == 1, 60, "one worker left")
+    pstack.wait_workers(1)
     pstack.stop_worker(pstack.workers[0], signal.SIGKILL)  # stops beating: ages out
-    wait_for(lambda: health(pstack), lambda h: h["workers"] == 0, 60, "the killed worker gone")
+    pstack.wait_workers(0, timeout=60)
 
 
 def test_a_killed_api_process_leaves_no_pool_process(tmp_path: Path) -> None:
