@@ -153,9 +153,21 @@ class WorkPool:
             )
 
     def warm_up(self) -> None:
-        """Start the processes now rather than on the first request that needs one."""
-        for future in [self.executor.submit(os.getpid) for _ in range(self.processes)]:
-            future.result(timeout=120)
+        """Start the processes now rather than on the first request that needs one.
+
+        A pool that breaks meanwhile is replaced once, like in :meth:`run`.
+        """
+        for attempt in range(2):
+            executor = self.executor
+            try:
+                for future in [executor.submit(os.getpid) for _ in range(self.processes)]:
+                    future.result(timeout=120)
+            except BrokenProcessPool:
+                if attempt:
+                    raise
+                self._replace(executor)
+            else:
+                return
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
