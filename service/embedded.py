@@ -146,10 +146,6 @@ class EmbeddedRedis:
             f"its log ends with:\n{_tail(log_file)}"
         )
 
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self.process is not None and self.process.poll() is None
-
     def exit_code(self) -> int | None:
         """The server's exit code once it exited; None while it runs or before a start."""
         return None if self.process is None else self.process.poll()
