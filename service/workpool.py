@@ -111,7 +111,9 @@ class WorkPool:
         with self._lock:
             if self.executor is not broken:
                 return
-            broken.shutdown(wait=False, cancel_futures=True)
+            # It failed its pending work already; cancelling would raise CancelledError
+            # in the requests waiting on it instead of BrokenProcessPool.
+            broken.shutdown(wait=False)
             self.executor = self._new_executor()
             self.rebuilds += 1
         log.warning("a work-pool process died; replaced the pool (rebuild %d)", self.rebuilds)
@@ -142,7 +144,7 @@ class WorkPool:
         self.lost_twice = True
         raise WorkPoolLost(
             f"a process of the API's work pool died twice running {fn.__name__} "
-            "(out of memory?); nothing was accepted, retry later"
+            "(out of memory?); the request had no effect, retry later"
         ) from broken
 
     def health(self) -> PoolHealth:
