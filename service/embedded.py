@@ -146,18 +146,9 @@ class EmbeddedRedis:
             f"its log ends with:\n{_tail(log_file)}"
         )
 
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self.process is not None and self.process.poll() is None
-
-    def ensure_running(self) -> bool:
-        """Restart the server if it died; True if it had to be restarted."""
-        if self.running():
-            return False
-        code = None if self.process is None else self.process.returncode
-        log.warning("embedded server exited (code %s); restarting it", code)
-        self.start()
-        return True
+    def exit_code(self) -> int | None:
+        """The server's exit code once it exited; None while it runs or before a start."""
+        return None if self.process is None else self.process.poll()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (SIGTERM: it flushes its append-only file), SIGKILL if stuck."""

@@ -131,6 +131,14 @@ class ServiceUnavailable(ServiceError):
     headers = {"Retry-After": "5"}
 
 
+class WorkPoolLost(ServiceUnavailable):
+    """The API's work-pool processes died twice running the same work (see
+    :mod:`service.workpool`); nothing was accepted, a retry gets a fresh pool."""
+
+    title = "Work pool lost"
+    slug = "work-pool-lost"
+
+
 def problem_response(
     request: Request,
     status: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from service.api.routes import api_router
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
+from service.procs import die_with_parent
 from service.state import AppState
 from service.sweeper import Sweeper
 
@@ -36,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings : Settings, optional
         Read from ``DETEVAL_*`` environment variables when omitted.
     """
+    if multiprocessing.parent_process() is not None:
+        die_with_parent()  # a uvicorn worker (`deteval api --workers N`): stop with its parent
     settings = settings or get_settings()
     state = AppState.build(settings)
 

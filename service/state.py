@@ -1,4 +1,5 @@
-"""What one API process holds: settings, storage, job stores, task sender, keys, work pool."""
+"""What one API process holds: settings, storage, job stores, task sender, keys, work pool,
+worker presence."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from service.config import Settings
 from service.dispatch import Dispatcher, make_celery
 from service.jobs import JobStore, connect
 from service.jobs_async import AsyncJobStore, connect_async
+from service.presence import Presence
 from service.storage import Storage
 from service.validation import Validator, init_process
 from service.workpool import WorkPool
@@ -37,6 +39,7 @@ class AppState:
     pool: WorkPool
     validator: Validator
     upload_slots: asyncio.Semaphore
+    presence: Presence
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -68,6 +71,7 @@ class AppState:
             pool=pool,
             validator=Validator(pool),
             upload_slots=asyncio.Semaphore(settings.concurrent_uploads),
+            presence=Presence(store.redis),
         )
 
     async def warm_up(self) -> None:

@@ -1,10 +1,15 @@
 """``deteval serve``: the whole service on one machine, started and stopped as one.
 
 It starts a private Redis-protocol server (unless ``DETEVAL_REDIS_URL`` names one), the
-API and a Celery worker as child processes, restarts any that dies, and on Ctrl-C or
-SIGTERM stops them in order: API, worker (warm shutdown, then SIGKILL), Redis (which
-flushes its append-only file). Children run in process groups of their own and get
-SIGTERM from the kernel if this process dies, so nothing is left behind.
+API and a Celery worker as child processes, and on Ctrl-C or SIGTERM stops them in
+order: API, worker (warm shutdown, then SIGKILL), Redis (which flushes its append-only
+file). Children run in process groups of their own and get SIGTERM from the kernel if
+this process dies, so nothing is left behind.
+
+A child that dies is started again after a back-off (:mod:`service.restarts`), for as
+long as it keeps dying; the others run on. With the worker down the API still accepts
+uploads and answers status reads (its health says ``degraded``, ``workers: 0``), and
+the accepted jobs wait in the queue.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -25,10 +32,9 @@ import httpx
 from service.config import Settings
 from service.embedded import EmbeddedRedis
 from service.procs import spawn, stop_group
+from service.restarts import Restarts
 
 KEY_FILE = "api-key"
-RESTART_WINDOW_SECONDS = 10.0
-MAX_QUICK_RESTARTS = 3
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +58,12 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
-    started: float = 0.0
-    quick_restarts: int = 0
+    restarts: Restarts = field(default_factory=Restarts)
 
     def start(self, env: dict[str, str]) -> None:
         # Children log to our stderr, so stdout carries only the URL and the key.
         self.process = spawn(self.argv, env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr)
-        self.started = time.monotonic()
+        self.restarts.started_at(time.monotonic())
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -106,6 +111,7 @@ class Supervisor:
         self.env = dict(os.environ)
         self.env["DETEVAL_DATA_DIR"] = str(settings.data_dir)
         self.redis: EmbeddedRedis | None = None
+        self.redis_restarts = Restarts()
         py = [sys.executable, "-m", "deteval"]
         api = [*py, "api", "--host", host, "--port", str(port), "--workers", str(api_workers)]
         self.api = Child("api", api if access_log else [*api, "--no-access-log"])
@@ -126,7 +132,7 @@ class Supervisor:
             self.env["DETEVAL_API_KEYS"] = f"local:{self.key}"
         if self.settings.redis_url is None:
             self.redis = EmbeddedRedis(self.settings.data_dir)
-            self.redis.start()
+            self._start_redis(self.redis)
             self.env["DETEVAL_REDIS_URL"] = self.redis.url
 
     def _wait_healthy(self, timeout: float = 60.0) -> None:
@@ -145,16 +151,46 @@ class Supervisor:
             time.sleep(0.2)
         raise RuntimeError(f"the API did not answer on {self.url} within {timeout:g} s ({last})")
 
-    def _check(self, child: Child) -> None:
-        code = child.exited()
-        if code is None:
+    def _supervise(
+        self, name: str, restarts: Restarts, code: int | None, start: Callable[[], None]
+    ) -> None:
+        """Schedule a restart of a child that exited (``code``), or restart it when due."""
+        now = time.monotonic()
+        if restarts.due is None:
+            if code is not None:
+                delay = restarts.crashed_at(now)
+                log.warning("%s exited with code %s; restarting it in %g s", name, code, delay)
             return
-        quick = time.monotonic() - child.started < RESTART_WINDOW_SECONDS
-        child.quick_restarts = child.quick_restarts + 1 if quick else 0
-        if child.quick_restarts > MAX_QUICK_RESTARTS:
-            raise RuntimeError(f"the {child.name} keeps exiting (code {code}); giving up")
-        log.warning("%s exited with code %s; restarting it", child.name, code)
-        child.start(self.env)
+        if not restarts.is_due(now):
+            return
+        try:
+            start()
+        except (RuntimeError, OSError) as exc:
+            now = time.monotonic()
+            restarts.started_at(now)  # a start that failed counts as one that crashed at once
+            delay = restarts.crashed_at(now)
+            log.warning("%s did not start (%s); retrying in %g s", name, exc, delay)
+
+    def _check_all(self) -> None:
+        redis = self.redis
+        if redis is not None:
+            self._supervise(
+                "the embedded Redis",
+                self.redis_restarts,
+                redis.exit_code(),
+                partial(self._start_redis, redis),
+            )
+        for child in (self.api, self.worker):
+            self._supervise(
+                f"the {child.name}",
+                child.restarts,
+                child.exited(),
+                partial(child.start, self.env),
+            )
+
+    def _start_redis(self, server: EmbeddedRedis) -> None:
+        server.start()
+        self.redis_restarts.started_at(time.monotonic())
 
     def run(self) -> int:
         """Start everything, print the URL and key, supervise until Ctrl-C; exit code."""
@@ -172,10 +208,7 @@ class Supervisor:
             print("Press Ctrl-C to stop.", flush=True)
             while True:
                 time.sleep(0.5)
-                if self.redis is not None:
-                    self.redis.ensure_running()
-                self._check(self.api)
-                self._check(self.worker)
+                self._check_all()
         except _Stop as stop:
             print(f"stopping ({stop})...", file=sys.stderr, flush=True)
             return 0

@@ -1,9 +1,13 @@
-"""The workers' Celery app: ``celery -A workers.app worker`` (or ``deteval worker``)."""
+"""The workers' Celery app: ``celery -A workers.app worker`` (or ``deteval worker``).
+
+Its workers beat into the job store while they run (:mod:`workers.presence`)."""
 
 from __future__ import annotations
 
 from service.config import get_settings
 from service.dispatch import make_celery
+from workers.presence import beat_while_running
 
 app = make_celery(get_settings())
 app.conf.include = ["workers.tasks"]
+beat_while_running()

@@ -80,6 +80,14 @@ class EvaluationStatus(BaseModel):
     )
 
 
+class WorkPoolHealth(BaseModel):
+    """The processes of one API process that check uploads and render pages."""
+
+    ok: bool = Field(description="False after work was lost twice in a row, until a run succeeds.")
+    processes: int = Field(description="Pool size.")
+    rebuilds: int = Field(description="Times the pool was replaced after a process died.")
+
+
 class Health(BaseModel):
     """Liveness of the API and whether what it needs answers."""
 
@@ -87,6 +95,10 @@ class Health(BaseModel):
     store: bool = Field(description="The job store (Redis) answers.")
     broker: bool = Field(description="The Celery broker accepts a connection.")
     storage: bool = Field(description="The data directory is writable.")
+    workers: int = Field(
+        description="Workers that beat within the last seconds; none: evaluations wait."
+    )
+    work_pool: WorkPoolHealth = Field(description="This API process' work pool.")
 
 
 _METRICS_EXAMPLE: dict[str, Any] = {

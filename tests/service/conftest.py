@@ -11,9 +11,10 @@ from service_stack import Stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API + one worker, shared by a test module."""
+    """API + one worker (reporting in), shared by a test module."""
     running = Stack(tmp_path_factory.mktemp("stack")).start()
     running.start_worker()
+    running.wait_workers(1)
     try:
         yield running
     finally:

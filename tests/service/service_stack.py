@@ -116,13 +116,14 @@ class Stack:
             stdin=subprocess.DEVNULL,
         )
 
-    def start(self, api_script: list[str] | None = None) -> Stack:
-        """Start the Redis server(s) and the API (``api_script`` replaces ``-m service``)."""
+    def start(self, api_script: list[str] | None = None, api_args: tuple[str, ...] = ()) -> Stack:
+        """Start the Redis server(s) and the API (``api_script`` replaces ``-m deteval``;
+        ``api_args`` are added to its ``api`` command)."""
         self.store_server.start()
         if self.broker_server is not None:
             self.broker_server.start()
         argv = api_script or ["-m", "deteval"]
-        self.api = self._spawn("api", [*argv, "api", "--port", str(self.port)])
+        self.api = self._spawn("api", [*argv, "api", "--port", str(self.port), *api_args])
         wait_for(self._health, lambda r: r is not None, 60, f"the API on {self.url}")
         return self
 
@@ -154,6 +155,15 @@ class Stack:
         self.workers.append(worker)
         self.worker_logs[worker.pid] = name
         return worker
+
+    def wait_workers(self, count: int, timeout: float = 90) -> dict[str, Any]:
+        """Wait until health counts ``count`` live workers; the health answer."""
+        return wait_for(
+            self._health,
+            lambda h: h is not None and h["workers"] == count,
+            timeout,
+            f"health to count {count} workers",
+        )
 
     def stop_worker(self, worker: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         stop_group(worker, sig, timeout=30)

@@ -72,7 +72,16 @@ def test_health_needs_no_key_and_docs_are_served(stack: Stack) -> None:
     with httpx.Client(base_url=stack.url, timeout=30) as http:
         health = http.get("/v1/health")
         assert health.status_code == 200
-        assert health.json() == {"status": "ok", "store": True, "broker": True, "storage": True}
+        processes = health.json()["work_pool"]["processes"]
+        assert processes >= 1
+        assert health.json() == {
+            "status": "ok",
+            "store": True,
+            "broker": True,
+            "storage": True,
+            "workers": 1,
+            "work_pool": {"ok": True, "processes": processes, "rebuilds": 0},
+        }
         assert http.get("/docs").status_code == 200
         spec = http.get("/openapi.json").json()
     for path in (

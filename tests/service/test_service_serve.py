@@ -1,11 +1,13 @@
 """``deteval serve`` (here ``python -m deteval serve``): one command runs everything,
-prints the URL and a key, and Ctrl-C stops all of it with no orphan process."""
+prints the URL and a key, and Ctrl-C stops all of it with no orphan process. A child that
+keeps crashing is restarted with back-off while the others run on."""
 
 from __future__ import annotations
 
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -13,21 +15,25 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from service_stack import coco_sets, free_port, wait_for
 
+HERE = Path(__file__).resolve().parent
 NAME, GT, DT, EXPECTED = coco_sets()[0]
 
 
-def start_serve(data_dir: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start serve in a session of its own (like a terminal's foreground job)."""
+def start_serve(
+    data_dir: Path, port: int, log: Path, script: tuple[str, ...] = ("-m", "deteval")
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start serve in a session of its own (like a terminal's foreground job);
+    ``script`` replaces ``-m deteval``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DETEVAL_")}
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "deteval",
+            *script,
             "serve",
             "--port",
             str(port),
@@ -154,3 +160,53 @@ def test_serve_submit_and_ctrl_c(tmp_path: Path) -> None:
         for child in all_gone(psutil.Process().children(recursive=True)):
             if child.pid != proc.pid and "deteval" in " ".join(child.cmdline()):
                 child.kill()
+
+
+def worker_restart_delays(log: Path) -> list[float]:
+    """The delays serve announced before each restart of its worker, in order."""
+    found = re.findall(
+        r"the worker exited with code 3; restarting it in ([0-9.]+) s", log.read_text()
+    )
+    return [float(delay) for delay in found]
+
+
+def test_a_crash_looping_worker_leaves_intake_and_status_reads_up(tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "serve.log"
+    proc, key = start_serve(tmp_path / "d", port, log, (str(HERE / "crashing_worker.py"),))
+    try:
+        api = next(
+            c for c in psutil.Process(proc.pid).children() if " api " in " ".join(c.cmdline())
+        )
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/v1",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        ) as http:
+            created = http.post("/datasets", files={"file": ("gt.json", GT.read_bytes())})
+            assert created.status_code == 201, created.text
+            submitted = http.post(
+                "/evaluations",
+                data={"dataset_id": created.json()["id"]},
+                files={"predictions": ("p.json", DT.read_bytes())},
+            )
+            assert submitted.status_code == 202, submitted.text
+            # Back-off: 1, 2, 4, 8 s between the worker's restarts; serve runs on.
+            delays = wait_for(
+                lambda: worker_restart_delays(log),
+                lambda found: len(found) >= 4 or proc.poll() is not None,
+                120,
+                "four restarts of the worker",
+            )
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert delays[:4] == [1, 2, 4, 8], delays
+
+            status = http.get(f"/evaluations/{submitted.json()['id']}")
+            assert status.status_code == 200, status.text
+            assert status.json()["status"] == "queued"
+            health = http.get("/health").json()
+            assert health["status"] == "degraded" and health["workers"] == 0, health
+            assert health["store"] is True, health
+        assert api.is_running()  # never stopped nor restarted
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)

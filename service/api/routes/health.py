@@ -8,23 +8,28 @@ import redis
 from fastapi import APIRouter
 
 from service.api.deps import StateDep
-from service.api.schemas import Health
+from service.api.schemas import Health, WorkPoolHealth
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
 def health(state: StateDep) -> Health:
-    """200 while the API runs; says whether the job store, broker and storage answer."""
+    """200 while the API runs; says whether the job store, broker and storage answer, how
+    many workers are alive and how this process' work pool fares."""
     try:
         store = bool(state.store.redis.ping())
+        workers = state.presence.count()
     except redis.RedisError:
-        store = False
+        store, workers = False, 0
     broker = state.dispatcher.broker_ok()
     storage = os.access(state.storage.root, os.W_OK)
+    pool = state.pool.health()
     return Health(
-        status="ok" if store and broker and storage else "degraded",
+        status="ok" if store and broker and storage and workers and pool.ok else "degraded",
         store=store,
         broker=broker,
         storage=storage,
+        workers=workers,
+        work_pool=WorkPoolHealth(ok=pool.ok, processes=pool.processes, rebuilds=pool.rebuilds),
     )
