@@ -43,6 +43,7 @@ JOB_BACKEND = (
     "service.dispatch",
     "service.jobs",
     "service.jobs_async",
+    "service.presence",
     "service.procs",
     "service.storage",
 )
