@@ -91,6 +91,15 @@ class NotComparable(ServiceError):
     slug = "not-comparable"
 
 
+class RequestTimeout(ServiceError):
+    """The request body stopped arriving, or arrived too slowly (what was received is gone)."""
+
+    status = 408
+    title = "Request body too slow"
+    slug = "request-timeout"
+    headers = {"Connection": "close"}
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     title = "Upload too large"
@@ -129,6 +138,22 @@ class ServiceUnavailable(ServiceError):
     title = "Service unavailable"
     slug = "unavailable"
     headers = {"Retry-After": "5"}
+
+
+class UploadsBusy(ServiceUnavailable):
+    """This API process already receives as many upload bytes as it may hold at once."""
+
+    title = "Too many uploads in progress"
+    slug = "uploads-busy"
+
+
+class InsufficientStorage(ServiceError):
+    """The data directory has no room for an upload (nothing of it was kept)."""
+
+    status = 507
+    title = "Insufficient storage"
+    slug = "insufficient-storage"
+    headers = {"Retry-After": "60"}
 
 
 def problem_response(
