@@ -228,8 +228,8 @@ def test_release_puts_the_job_back_with_its_reason_until_success(store: JobStore
     store.create(job_id, "alice", None)
     store.claim(job_id, "t1", 30, 3)
     why = error_json("retrying", "try 1 failed (ConnectionError: gone); again in 1 s")
-    assert not store.release(job_id, "other", why)
-    assert store.release(job_id, "t1", why)
+    assert not store.release(job_id, "other", why, 1)
+    assert store.release(job_id, "t1", why, 1)
     job = store.get(job_id)
     assert job is not None and job.status == "queued"
     assert job.error == {
