@@ -40,6 +40,7 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     settings = Settings()
     assert settings.tenant_keys() == [("team-a", KEY), ("team-b", "z" * 16)]
     assert settings.max_upload_bytes == 2 * 1024 * 1024
+    assert settings.max_inflight_upload_bytes == 2 * 2 * settings.max_upload_bytes  # the default
     assert settings.effective_broker_url == "redis+socket:///tmp/x.sock"
 
 
@@ -55,6 +56,10 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
             "must exceed",
         ),
         ({"DETEVAL_MAX_UPLOAD_MB": "0"}, "greater than 0"),
+        (
+            {"DETEVAL_MAX_UPLOAD_MB": "100", "DETEVAL_MAX_INFLIGHT_UPLOAD_MB": "50"},
+            "must be at least max_upload_mb",
+        ),
     ],
 )
 def test_unsafe_settings_are_refused(
