@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.jobs import store_cannot_save
+
 PROBLEM_JSON = "application/problem+json"
 # Problem types are tag URIs (RFC 4151), which RFC 9457 allows for types that are
 # identifiers rather than documentation pages.
@@ -223,6 +225,20 @@ async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    if not store_cannot_save(exc):
+        return await _unexpected(request, exc)
+    log.warning("job store cannot save: %s", exc)
+    return problem_response(
+        request,
+        InsufficientStorage.status,
+        InsufficientStorage.title,
+        "the job store cannot save to its disk (it is full); nothing was stored, retry later",
+        InsufficientStorage.slug,
+        InsufficientStorage.headers,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -241,4 +257,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(redis.ConnectionError, _redis_down)
     app.add_exception_handler(redis.TimeoutError, _redis_down)
+    app.add_exception_handler(redis.ResponseError, _redis_error)
     app.add_exception_handler(Exception, _unexpected)

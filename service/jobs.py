@@ -415,6 +415,13 @@ def dataset_index_key(tenant: str, dataset_id: str) -> str:
     return f"{DATASET_PREFIX}{tenant}:{dataset_id}:evaluations"
 
 
+def store_cannot_save(exc: BaseException) -> bool:
+    """Whether ``exc`` is the job store refusing writes because it cannot save them to
+    its disk (Redis' ``MISCONF`` error: a full disk, say, under ``deteval serve``'s
+    server in the data directory). It takes writes again once it can save."""
+    return isinstance(exc, redis.ResponseError) and "MISCONF" in str(exc)
+
+
 def error_json(code: str, detail: str, **extra: str) -> str:
     """Encode a job error as stored: ``{"code", "detail", ...extra}``."""
     return orjson.dumps({"code": code, "detail": detail, **extra}).decode()

@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from service.config import get_settings
 from service.dispatch import EVALUATE_TASK
-from service.jobs import JobStore, connect, error_json
+from service.jobs import JobStore, connect, error_json, store_cannot_save
 from service.storage import Storage, is_out_of_space
 from workers.app import app
 from workers.pipeline import run_job
@@ -73,7 +73,7 @@ def evaluate(self: Task, job_id: str, space_retries: int = 0) -> str:
         )
         return "failed"
     except Exception as exc:
-        if is_out_of_space(exc):
+        if is_out_of_space(exc) or store_cannot_save(exc):
             return _wait_for_space(self, store, job_id, space_retries, exc)
         store.fail(job_id, "internal", f"{type(exc).__name__}: {exc}")
         raise
@@ -82,19 +82,20 @@ def evaluate(self: Task, job_id: str, space_retries: int = 0) -> str:
 def _wait_for_space(
     task: Task, store: JobStore, job_id: str, space_retries: int, exc: Exception
 ) -> str:
-    """Retry a job whose report found no room, with back-off, until the room comes back
-    or ``out_of_space_retry_seconds`` have passed since it first found none."""
+    """Retry a job whose report (or job record) found no room, with back-off, until the
+    room comes back or ``out_of_space_retry_seconds`` have passed since it first found
+    none (counted once the job store can record it)."""
     deadline = get_settings().out_of_space_retry_seconds
     countdown = min(MAX_BACKOFF_SECONDS, 2**space_retries)
     reason = f"{type(exc).__name__}: {exc}"
     waiting = error_json(
         "retrying",
-        f"no room in the data directory to write the report ({reason}); again in "
+        f"no room on disk to write the report or the job's record ({reason}); again in "
         f"{countdown} s, for up to {deadline:g} s in all",
     )
     failure = error_json(
         "out_of_space",
-        f"the data directory had no room to write the report for {deadline:g} s "
+        f"no room on disk to write the report or the job's record for {deadline:g} s "
         f"(DETEVAL_OUT_OF_SPACE_RETRY_SECONDS); the last: {reason}",
     )
     try:

@@ -98,11 +98,11 @@ def test_the_sweeper_leaves_a_job_alone_while_its_retry_is_due(
 
 
 # -- the real stack on a small tmpfs ---------------------------------------------------
-def _mount_tmpfs(path: Path) -> None:
+def _mount_tmpfs(path: Path, size_mb: int = TMPFS_MB) -> None:
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs for the data directory needs root")
+        pytest.skip("mounting a tmpfs needs root")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_MB}m", "tmpfs", str(path)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
         capture_output=True,
         text=True,
     )
@@ -237,9 +237,7 @@ def test_a_full_disk_refuses_uploads_with_507_and_loses_no_accepted_job(stack: S
                 "a job to find no room a second time",
             )
             assert all(j["status"] in ("queued", "running") for j in second.values()), second
-            assert all(
-                "no room in the data directory" in j["error"]["detail"] for j in second.values()
-            )
+            assert all("no room on disk" in j["error"]["detail"] for j in second.values())
 
             # Room again: every accepted job finishes, with the expected report, in
             # one attempt (the tries without room were not attempts).
@@ -288,3 +286,57 @@ def test_a_job_without_room_past_the_deadline_fails_as_out_of_space(stack: Stack
     assert final["error"]["code"] == "out_of_space", final
     assert "DETEVAL_OUT_OF_SPACE_RETRY_SECONDS" in final["error"]["detail"], final
     assert _leftovers(stack.data_dir) == []
+
+
+# -- the job store's own disk full (as under `deteval serve`, whose server saves in the
+# data directory): it refuses writes (MISCONF), and an upload is a 507, not a 500.
+@pytest.fixture(scope="module")
+def full_store_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The API, its job store saving to a 4 MiB tmpfs."""
+    root = tmp_path_factory.mktemp("fullstore")
+    store_dir = root / "store"
+    store_dir.mkdir()
+    _mount_tmpfs(store_dir, size_mb=4)
+    running = Stack(root)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        subprocess.run(["umount", "-l", str(store_dir)], check=False)
+
+
+def test_a_job_store_that_cannot_save_makes_uploads_507(full_store_stack: Stack) -> None:
+    stack = full_store_stack
+    filler = stack.root / "store" / "filler"
+    client = redis.Redis.from_url(stack.store_server.url)
+    with stack.http() as http:
+        created = http.post("/datasets", files={"file": ("gt.json", GT.read_bytes())})
+        assert created.status_code == 201, created.text
+        dataset_id = created.json()["id"]
+        _fill(filler)
+        try:
+            # The server notices when it next saves a write; from then on it refuses them.
+            def refused() -> bool:
+                try:
+                    client.set("deteval:test:probe", "x" * 1000)
+                except redis.ResponseError as exc:
+                    return "MISCONF" in str(exc)
+                return False
+
+            wait_for(refused, bool, 30, "the job store to refuse writes")
+            _assert_507(_submit(http, dataset_id))
+            assert _leftovers(stack.data_dir) == []
+            assert list((stack.data_dir / "evaluations").rglob("predictions.json")) == []
+        finally:
+            filler.unlink()
+        wait_for(lambda: not refused(), bool, 30, "the job store to take writes again")
+        worker = stack.start_worker()
+        try:
+            submitted = _submit(http, dataset_id)
+            assert submitted.status_code == 202, submitted.text
+            final = stack.wait_finished(http, submitted.json()["id"])
+            assert final["status"] == "succeeded", final
+        finally:
+            stack.stop_worker(worker)
+    client.close()
