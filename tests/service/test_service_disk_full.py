@@ -288,28 +288,73 @@ def test_a_job_without_room_past_the_deadline_fails_as_out_of_space(stack: Stack
     assert _leftovers(stack.data_dir) == []
 
 
-# -- the job store's own disk full (as under `deteval serve`, whose server saves in the
-# data directory): it refuses writes (MISCONF), and an upload is a 507, not a 500.
+# -- no reserve: writes that fail for lack of room, in the API and in the job store
 @pytest.fixture(scope="module")
-def full_store_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The API, its job store saving to a 4 MiB tmpfs."""
-    root = tmp_path_factory.mktemp("fullstore")
-    store_dir = root / "store"
-    store_dir.mkdir()
-    _mount_tmpfs(store_dir, size_mb=4)
-    running = Stack(root)
+def no_reserve_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The API with no free-space reserve; its data directory and its job store (which
+    saves in the data directory under `deteval serve`) each on a small tmpfs."""
+    root = tmp_path_factory.mktemp("noreserve")
+    mounts = [root / "data", root / "store"]
+    for path, size_mb in zip(mounts, (TMPFS_MB, 4)):
+        path.mkdir()
+        _mount_tmpfs(path, size_mb)
+    running = Stack(root, min_free_mb="0")
     try:
         running.start()
         yield running
     finally:
         running.stop()
-        subprocess.run(["umount", "-l", str(store_dir)], check=False)
+        for path in mounts:
+            subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_a_job_store_that_cannot_save_makes_uploads_507(full_store_stack: Stack) -> None:
-    stack = full_store_stack
+def _chunked(body: bytes) -> Iterator[bytes]:
+    """The body in pieces: httpx sends it with no Content-Length (chunked)."""
+    for start in range(0, len(body), 1 << 16):
+        yield body[start : start + (1 << 16)]
+
+
+def test_a_write_without_room_while_receiving_is_507(no_reserve_stack: Stack) -> None:
+    stack = no_reserve_stack
+    filler = stack.data_dir / "filler"
+    boundary = "b0undary"
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="gt.json"'
+            "\r\n\r\n"
+        ).encode()
+        + GT.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    _fill(filler)
+    try:
+        with stack.http() as http:
+            # No declared length to refuse up front: the writes themselves find no room.
+            for body, content_type in (
+                (GT.read_bytes(), "application/json"),
+                (multipart, f"multipart/form-data; boundary={boundary}"),
+            ):
+                response = http.post(
+                    "/datasets", content=_chunked(body), headers={"Content-Type": content_type}
+                )
+                _assert_507(response)
+            assert _leftovers(stack.data_dir) == []
+    finally:
+        filler.unlink()
+
+
+def test_a_job_store_that_cannot_save_makes_uploads_507(no_reserve_stack: Stack) -> None:
+    stack = no_reserve_stack
     filler = stack.root / "store" / "filler"
     client = redis.Redis.from_url(stack.store_server.url)
+
+    def refused() -> bool:
+        try:
+            client.set("deteval:test:probe", "x" * 1000)
+        except redis.ResponseError as exc:
+            return "MISCONF" in str(exc)
+        return False
+
     with stack.http() as http:
         created = http.post("/datasets", files={"file": ("gt.json", GT.read_bytes())})
         assert created.status_code == 201, created.text
@@ -317,13 +362,6 @@ def test_a_job_store_that_cannot_save_makes_uploads_507(full_store_stack: Stack)
         _fill(filler)
         try:
             # The server notices when it next saves a write; from then on it refuses them.
-            def refused() -> bool:
-                try:
-                    client.set("deteval:test:probe", "x" * 1000)
-                except redis.ResponseError as exc:
-                    return "MISCONF" in str(exc)
-                return False
-
             wait_for(refused, bool, 30, "the job store to refuse writes")
             _assert_507(_submit(http, dataset_id))
             assert _leftovers(stack.data_dir) == []
