@@ -34,7 +34,7 @@ from workers.pipeline import score
 GT = REFERENCE / "cocoapi-val2014-fake100" / "instances_val2014_100.json"
 DT = REFERENCE / "cocoapi-val2014-fake100" / "instances_val2014_fakebbox100_results.json"
 TMPFS_MB = 20
-RESERVE_MB = 1
+RESERVE_MB = 4
 RESERVE = RESERVE_MB << 20
 
 
@@ -117,7 +117,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = root / "data"
     data.mkdir()
     _mount_tmpfs(data)
-    running = Stack(root, min_free_mb=str(RESERVE_MB), job_max_attempts="1")
+    running = Stack(
+        root, min_free_mb=str(RESERVE_MB), max_upload_mb=str(RESERVE_MB), job_max_attempts="1"
+    )
     try:
         running.start()
         yield running
@@ -141,6 +143,12 @@ def _fill(path: Path, leave: int = 0) -> None:
                     break
     finally:
         os.close(fd)
+
+
+def _chunked(body: bytes) -> Iterator[bytes]:
+    """The body in pieces: httpx sends it with no Content-Length (chunked)."""
+    for start in range(0, len(body), 1 << 16):
+        yield body[start : start + (1 << 16)]
 
 
 def _submit(http: httpx.Client, dataset_id: str) -> httpx.Response:
@@ -197,6 +205,15 @@ def test_a_full_disk_refuses_uploads_with_507_and_loses_no_accepted_job(stack: S
                 _assert_507(response)
                 refused += 1
         assert accepted and refused, (len(accepted), refused)
+        # A body of unknown length is checked as it arrives: it would fit on the disk,
+        # but not above the reserve.
+        padded = GT.read_bytes() + b" " * (3 << 20)
+        response = http.post(
+            "/datasets", content=_chunked(padded), headers={"Content-Type": "application/json"}
+        )
+        _assert_507(response)
+        refused += 1
+        assert _leftovers(data) == []
 
         # Now no room at all: every upload is refused, health says so.
         _fill(filler)
@@ -306,12 +323,6 @@ def no_reserve_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack
         running.stop()
         for path in mounts:
             subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _chunked(body: bytes) -> Iterator[bytes]:
-    """The body in pieces: httpx sends it with no Content-Length (chunked)."""
-    for start in range(0, len(body), 1 << 16):
-        yield body[start : start + (1 << 16)]
 
 
 def test_a_write_without_room_while_receiving_is_507(no_reserve_stack: Stack) -> None:
