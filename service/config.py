@@ -108,8 +108,9 @@ class Settings(BaseSettings):
     max_inflight_upload_mb: float = Field(
         default=0.0,
         ge=0,
-        description="Upload bytes (as declared) one API process receives and holds at once; "
-        "a new upload that would exceed it is refused (503, Retry-After). "
+        description="Upload bytes (as declared; the size limit when undeclared) one API "
+        "process receives and holds, until checked and stored, at once; a new upload that "
+        "would exceed it is refused (503, Retry-After). "
         "0: 2 x concurrent_uploads x max_upload_mb.",
     )
 

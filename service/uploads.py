@@ -2,12 +2,15 @@
 
 A body is never held in memory whole: raw bodies and multipart file parts go to files
 under the storage's ``tmp/`` chunk by chunk, under the size limit and the deadlines of
-:mod:`service.receiving`. Before a body is read, the upload is admitted: its declared
-size must fit in the bytes this API process may hold at once (else 503) and leave the
-free-space reserve of the data directory intact (else 507). When anything is rejected,
-every temporary file of the request is deleted at once; a refusal for lack of room
-(507, 503) is answered after the rest of the body was read and dropped, so that a
-client still sending reads the answer instead of a reset connection.
+:mod:`service.receiving` (408 when they pass). Before a body is read, the upload is
+admitted: its declared size must fit in the bytes this API process may hold at once
+(else 503) and leave the free-space reserve of the data directory intact (else 507);
+the reserve is checked again after each MiB received, and a write that finds no room is
+a 507 too. The bytes are held until the route discards the upload (checked and stored,
+or refused). When anything is rejected, every temporary file of the request is deleted
+at once; a refusal for lack of room (507, 503) is answered after the rest of the body
+was read and dropped, so that a client still sending reads the answer rather than a
+reset connection.
 """
 
 from __future__ import annotations
@@ -215,18 +218,18 @@ class Receiver:
         )
 
     # -- admission and refusal -----------------------------------------------------------
-    def _no_room(self, free: int, upload_bytes: int) -> InsufficientStorage:
+    def _no_room(self, why: str) -> InsufficientStorage:
+        free = self.storage.free_bytes()
         return InsufficientStorage(
-            f"the data directory has {free} bytes free; an upload of {upload_bytes} bytes "
-            f"would leave less than the {self.min_free_bytes} bytes kept for the reports "
-            "of accepted evaluations; nothing was stored, retry later",
+            f"{why}: the data directory has {free} bytes free and keeps "
+            f"{self.min_free_bytes} for the reports of accepted evaluations; nothing was "
+            "stored, retry later",
             free_bytes=free,
         )
 
     def _check_space(self) -> None:
-        free = self.storage.free_bytes()
-        if free < self.min_free_bytes:
-            raise self._no_room(free, 0)
+        if self.storage.free_bytes() < self.min_free_bytes:
+            raise self._no_room("no room left for the rest of this upload")
 
     async def _refuse(self, request: Request, error: ServiceError) -> NoReturn:
         """Read and drop the rest of the body (within the limits), then raise ``error``."""
@@ -242,9 +245,8 @@ class Receiver:
         and is checked for room as it arrives.
         """
         declared = _declared_length(request, self.limit)
-        free = self.storage.free_bytes()
-        if free - (declared or 0) < self.min_free_bytes:
-            await self._refuse(request, self._no_room(free, declared or 0))
+        if self.storage.free_bytes() - (declared or 0) < self.min_free_bytes:
+            await self._refuse(request, self._no_room(f"no room for {declared or 0} bytes"))
         amount = self.limit if declared is None else declared
         release = self.inflight.take(amount)
         if release is None:
@@ -261,7 +263,7 @@ class Receiver:
     async def _failed(self, request: Request, exc: BaseException) -> None:
         """After a failed receive: when it was for lack of room, answer 507 (not 500)."""
         if is_out_of_space(exc):
-            await self._refuse(request, self._no_room(self.storage.free_bytes(), 0))
+            await self._refuse(request, self._no_room(f"writing this upload failed ({exc})"))
         if isinstance(exc, InsufficientStorage):
             await self._refuse(request, exc)
 
