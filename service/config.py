@@ -75,6 +75,44 @@ class Settings(BaseSettings):
         ge=0,
         description="Loaded datasets kept per validation process.",
     )
+    min_free_mb: float = Field(
+        default=256.0,
+        ge=0,
+        description="Free space kept in the data directory for the reports of accepted "
+        "evaluations: an upload that would leave less is refused (507), and health says "
+        "degraded while less is free.",
+    )
+    out_of_space_retry_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="How long a job whose files cannot be written for lack of space is "
+        "retried (with back-off, not counted as attempts) before it fails (out_of_space).",
+    )
+    body_idle_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body that sends no byte for this long is refused (408).",
+    )
+    body_rate_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="After this long, a request body must arrive at body_min_rate_kib on "
+        "average or is refused (408).",
+    )
+    body_min_rate_kib: float = Field(
+        default=8.0,
+        ge=0,
+        description="The slowest average rate (KiB/s) a request body may arrive at after "
+        "the grace time; 0: no minimum.",
+    )
+    max_inflight_upload_mb: float = Field(
+        default=0.0,
+        ge=0,
+        description="Upload bytes (as declared; the size limit when undeclared) one API "
+        "process receives and holds, until checked and stored, at once; a new upload that "
+        "would exceed it is refused (503, Retry-After). "
+        "0: 2 x concurrent_uploads x max_upload_mb.",
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -89,6 +127,12 @@ class Settings(BaseSettings):
                 f"task_time_limit_seconds ({self.task_time_limit_seconds}), or the broker "
                 "redelivers a long task while it is still running"
             )
+        if 0 < self.max_inflight_upload_mb < self.max_upload_mb:
+            raise ValueError(
+                f"max_inflight_upload_mb ({self.max_inflight_upload_mb:g}) must be at least "
+                f"max_upload_mb ({self.max_upload_mb:g}), or the largest uploads are never "
+                "admitted"
+            )
         self.tenant_keys()  # validate the key list once, at start-up
         return self
 
@@ -96,6 +140,18 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """The upload size limit in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def min_free_bytes(self) -> int:
+        """The free-space reserve of the data directory in bytes."""
+        return int(self.min_free_mb * 1024 * 1024)
+
+    @property
+    def max_inflight_upload_bytes(self) -> int:
+        """The cap on upload bytes received and held at once by one API process."""
+        if self.max_inflight_upload_mb > 0:
+            return int(self.max_inflight_upload_mb * 1024 * 1024)
+        return 2 * self.concurrent_uploads * self.max_upload_bytes
 
     @property
     def effective_broker_url(self) -> str:

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.jobs import store_cannot_save
+
 PROBLEM_JSON = "application/problem+json"
 # Problem types are tag URIs (RFC 4151), which RFC 9457 allows for types that are
 # identifiers rather than documentation pages.
@@ -91,6 +93,15 @@ class NotComparable(ServiceError):
     slug = "not-comparable"
 
 
+class RequestTimeout(ServiceError):
+    """The request body stopped arriving, or arrived too slowly (what was received is gone)."""
+
+    status = 408
+    title = "Request body too slow"
+    slug = "request-timeout"
+    headers = {"Connection": "close"}
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     title = "Upload too large"
@@ -137,6 +148,22 @@ class WorkPoolLost(ServiceUnavailable):
 
     title = "Work pool lost"
     slug = "work-pool-lost"
+
+
+class UploadsBusy(ServiceUnavailable):
+    """This API process already receives as many upload bytes as it may hold at once."""
+
+    title = "Too many uploads in progress"
+    slug = "uploads-busy"
+
+
+class InsufficientStorage(ServiceError):
+    """The data directory has no room for an upload (nothing of it was kept)."""
+
+    status = 507
+    title = "Insufficient storage"
+    slug = "insufficient-storage"
+    headers = {"Retry-After": "60"}
 
 
 def problem_response(
@@ -206,6 +233,20 @@ async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    if not store_cannot_save(exc):
+        return await _unexpected(request, exc)
+    log.warning("job store cannot save: %s", exc)
+    return problem_response(
+        request,
+        InsufficientStorage.status,
+        InsufficientStorage.title,
+        "the job store cannot save to its disk (it is full); nothing was stored, retry later",
+        InsufficientStorage.slug,
+        InsufficientStorage.headers,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -224,4 +265,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(redis.ConnectionError, _redis_down)
     app.add_exception_handler(redis.TimeoutError, _redis_down)
+    app.add_exception_handler(redis.ResponseError, _redis_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -7,15 +7,44 @@ The API never scores; it only checks that an upload can be scored (so bad input 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 import redis
 
-from service.errors import DatasetNotFound, InvalidRequest
+from service.errors import DatasetNotFound, InsufficientStorage, InvalidRequest
 from service.jobs import Job
 from service.state import AppState
-from service.storage import GT_FILE, INLINE_GT_FILE, PREDICTIONS_FILE, is_valid_id, new_id
+from service.storage import (
+    GT_FILE,
+    INLINE_GT_FILE,
+    PREDICTIONS_FILE,
+    is_out_of_space,
+    is_valid_id,
+    new_id,
+)
 from service.uploads import Upload
+
+T = TypeVar("T")
+
+
+async def _store(state: AppState, fn: Callable[..., T], *args: object) -> T:
+    """Run a storing step in a thread; a write refused for lack of room is a 507.
+
+    The storage steps leave nothing behind when they fail, so nothing was kept.
+    """
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except OSError as exc:
+        if not is_out_of_space(exc):
+            raise
+        free = state.storage.free_bytes()
+        raise InsufficientStorage(
+            f"the data directory ran out of room while storing the upload ({exc.strerror}; "
+            f"{free} bytes free); nothing was stored, retry later",
+            free_bytes=free,
+        ) from exc
 
 
 async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict:
@@ -27,6 +56,8 @@ async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict
         No ``file`` part.
     InvalidInput
         The ground truth fails validation.
+    InsufficientStorage
+        No room left to store it.
     """
     path = upload.files.get("file")
     if path is None:
@@ -41,7 +72,7 @@ async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict
         "warnings": checked["warnings"],
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
     }
-    await anyio.to_thread.run_sync(state.storage.commit_dataset, tenant, dataset_id, path, summary)
+    await _store(state, state.storage.commit_dataset, tenant, dataset_id, path, summary)
     return summary
 
 
@@ -59,6 +90,8 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> tup
         ``dataset_id`` names no dataset of this tenant.
     InvalidInput
         A file fails validation (bad JSON, schema, values, unknown image/category ids).
+    InsufficientStorage
+        No room left to store the files.
     redis.RedisError
         The job store is unreachable (the stored files are removed again).
     """
@@ -83,7 +116,7 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> tup
     files = {PREDICTIONS_FILE: predictions}
     if inline is not None:
         files[INLINE_GT_FILE] = inline
-    job = await anyio.to_thread.run_sync(_enqueue, state, tenant, dataset_id, files)
+    job = await _store(state, _enqueue, state, tenant, dataset_id, files)
     return job, warnings
 
 

@@ -11,7 +11,8 @@ Life of a job::
 
     queued --claim--> running --succeed--> succeeded
        ^                 |  \\--fail-----> failed   (bad input, or attempts used up)
-       '--- requeue -----'   (lease expired: the worker died; or a transient error)
+       '--- requeue -----'   (lease expired: the worker died; or a transient error,
+                              or no room to write the report: not counted as an attempt)
 
 A worker holds a *lease* while it runs a job and renews it by heartbeats. When the
 lease runs out the sweeper puts the job back in the queue; the next claim counts
@@ -119,16 +120,45 @@ return 1
 """
 )
 
-# ARGV: token, error JSON. Back to the queue after a transient error, to be sent again;
-# the error stays visible until the job succeeds or fails for good.
+# ARGV: token, error JSON, seconds until the retry is due. Back to the queue after a
+# transient error; the worker has sent the retry already, due later: 'sent_at' is set to
+# when it falls due, so the sweeper sends it again only if that message is lost. The
+# error stays visible until the job succeeds or fails for good.
 _RELEASE = (
     _NOW
     + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'running'
    or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'lease_owner', '', 'lease_until', 0,
-  'sent_at', '', 'updated_at', now, 'progress', 0, 'error', ARGV[2])
+  'sent_at', now + tonumber(ARGV[3]), 'updated_at', now, 'progress', 0, 'error', ARGV[2])
 return 1
+"""
+)
+
+# ARGV: token, retry error JSON, seconds until the retry is due, deadline seconds, failure
+# error JSON. Like _RELEASE, but the attempt is given back (running out of room is not
+# the job's fault), and the job fails once it has waited for room longer than the
+# deadline, counted from its first time (kept in 'space_since').
+_WAIT_FOR_SPACE = (
+    _NOW
+    + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running'
+   or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 'lost' end
+local since = tonumber(redis.call('HGET', KEYS[1], 'space_since') or '')
+if not since then
+  since = now
+  redis.call('HSET', KEYS[1], 'space_since', now)
+end
+if now - since >= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[5], 'finished_at', now,
+    'updated_at', now, 'lease_owner', '')
+  redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+  return 'failed'
+end
+redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('HSET', KEYS[1], 'status', 'queued', 'lease_owner', '', 'lease_until', 0,
+  'sent_at', now + tonumber(ARGV[3]), 'updated_at', now, 'progress', 0, 'error', ARGV[2])
+return 'retrying'
 """
 )
 
@@ -248,6 +278,7 @@ class JobStore:
         self._succeed = client.register_script(_SUCCEED)
         self._fail = client.register_script(_FAIL)
         self._release = client.register_script(_RELEASE)
+        self._wait_for_space = client.register_script(_WAIT_FOR_SPACE)
         self._sweep_one = client.register_script(_SWEEP_ONE)
 
     @staticmethod
@@ -306,13 +337,35 @@ class JobStore:
         """Mark the job failed with a reason; False if it had already finished."""
         return bool(self._fail(keys=self._keys(job_id), args=[error_json(code, detail, **extra)]))
 
-    def release(self, job_id: str, token: str, error: str) -> bool:
-        """Give the job back to the queue after a transient error (to be sent again).
+    def release(self, job_id: str, token: str, error: str, due_in: float) -> bool:
+        """Give the job back to the queue after a transient error.
 
-        ``error`` (from :func:`error_json`) says why; the job's status shows it while
-        the job waits for and runs its next attempt.
+        The caller has sent the retry, due in ``due_in`` seconds; the sweeper sends the
+        job again only if that message is not taken up (``queued_resend_seconds`` after
+        it is due). ``error`` (from :func:`error_json`) says why; the job's status shows
+        it while the job waits for and runs its next attempt.
         """
-        return bool(self._release(keys=[self.key(job_id)], args=[token, error]))
+        return bool(self._release(keys=[self.key(job_id)], args=[token, error, due_in]))
+
+    def wait_for_space(
+        self, job_id: str, token: str, error: str, due_in: float, deadline: float, failure: str
+    ) -> str:
+        """Give the job back to the queue because its files could not be written for
+        lack of room, without counting the attempt; or fail it with ``failure``.
+
+        Like :meth:`release` (``error``, ``due_in``), except that the attempt is not
+        counted and the job fails once ``deadline`` seconds have passed since it first
+        ran out of room.
+
+        Returns
+        -------
+        str
+            ``"retrying"``, ``"failed"``, or ``"lost"`` when the lease is not ours.
+        """
+        outcome: str = self._wait_for_space(
+            keys=self._keys(job_id), args=[token, error, due_in, deadline, failure]
+        )
+        return outcome
 
     def active_ids(self, limit: int = 1000) -> list[str]:
         """Ids of unfinished jobs, oldest first."""
@@ -360,6 +413,13 @@ def parse_job(raw: dict[str, str]) -> Job | None:
 def dataset_index_key(tenant: str, dataset_id: str) -> str:
     """The sorted set of a dataset's evaluation ids (score: creation time)."""
     return f"{DATASET_PREFIX}{tenant}:{dataset_id}:evaluations"
+
+
+def store_cannot_save(exc: BaseException) -> bool:
+    """Whether ``exc`` is the job store refusing writes because it cannot save them to
+    its disk (Redis' ``MISCONF`` error: a full disk, say, under ``deteval serve``'s
+    server in the data directory). It takes writes again once it can save."""
+    return isinstance(exc, redis.ResponseError) and "MISCONF" in str(exc)
 
 
 def error_json(code: str, detail: str, **extra: str) -> str:

@@ -16,6 +16,7 @@ from service.jobs import JobStore, connect
 from service.jobs_async import AsyncJobStore, connect_async
 from service.presence import Presence
 from service.storage import Storage
+from service.uploads import Receiver
 from service.validation import Validator, init_process
 from service.workpool import WorkPool
 
@@ -25,7 +26,8 @@ class AppState:
     """The long-lived objects of one API process.
 
     ``store`` (blocking) is for writes from threads and the sweeper; ``jobs`` (asyncio)
-    is for reads on the event loop. ``upload_slots`` lets ``concurrent_uploads``
+    is for reads on the event loop. ``receiver`` reads upload bodies under their size,
+    time and in-flight limits. ``upload_slots`` lets ``concurrent_uploads``
     received uploads be checked and stored at a time (receiving is not limited: a slow
     client must not hold a slot while its bytes trickle in).
     """
@@ -40,6 +42,7 @@ class AppState:
     validator: Validator
     upload_slots: asyncio.Semaphore
     presence: Presence
+    receiver: Receiver
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -61,9 +64,10 @@ class AppState:
             initializer=init_process,
             initargs=(settings.dataset_cache_size,),
         )
+        storage = Storage(settings.data_dir)
         return cls(
             settings=settings,
-            storage=Storage(settings.data_dir),
+            storage=storage,
             store=store,
             jobs=AsyncJobStore(connect_async(settings.redis_url)),
             dispatcher=Dispatcher(make_celery(settings), store),
@@ -72,6 +76,7 @@ class AppState:
             validator=Validator(pool),
             upload_slots=asyncio.Semaphore(settings.concurrent_uploads),
             presence=Presence(store.redis),
+            receiver=Receiver.from_settings(storage, settings),
         )
 
     async def warm_up(self) -> None:

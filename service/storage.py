@@ -10,11 +10,13 @@ Layout under the data directory (one volume shared by every API and worker repli
     evaluations/<tenant>/<id>/report.json  written once, atomically
 
 A resource directory appears by one ``rename`` of a fully written staging directory, and
-a report by one ``os.replace``: a reader never sees half of either.
+a report by one ``os.replace``: a reader never sees half of either. A write that fails
+for lack of space (:func:`is_out_of_space`) leaves no partial file behind.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -33,6 +35,8 @@ SUMMARY_FILE = "summary.json"
 PREDICTIONS_FILE = "predictions.json"
 INLINE_GT_FILE = "ground_truth.json"
 REPORT_FILE = "report.json"
+#: The errors of a write the volume has no room for: no space, or the user's quota used up.
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def new_id() -> str:
@@ -43,6 +47,11 @@ def new_id() -> str:
 def is_valid_id(value: str) -> bool:
     """Whether ``value`` has the shape of an id (so it cannot name another path)."""
     return bool(ID_PATTERN.match(value))
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write refused for lack of space (a full disk or quota)."""
+    return isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE_ERRNOS
 
 
 def _fsync_dir(path: Path) -> None:
@@ -82,6 +91,10 @@ class Storage:
     def evaluation_dir(self, tenant: str, evaluation_id: str) -> Path:
         """Directory of one evaluation (it may not exist)."""
         return self._resource_dir("evaluations", tenant, evaluation_id)
+
+    def free_bytes(self) -> int:
+        """Bytes free for this process on the data directory's volume."""
+        return shutil.disk_usage(self.root).free
 
     # -- staging -------------------------------------------------------------------------
     def new_temp_file(self) -> Path:

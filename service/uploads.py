@@ -1,55 +1,77 @@
-"""Receive request bodies into temporary files, streaming, with a size limit.
+"""Receive request bodies into temporary files, streaming, within limits.
 
 A body is never held in memory whole: raw bodies and multipart file parts go to files
-under the storage's ``tmp/`` chunk by chunk while the byte count is checked against the
-limit. When anything is rejected, every temporary file of the request is deleted.
+under the storage's ``tmp/`` chunk by chunk, under the size limit and the deadlines of
+:mod:`service.receiving` (408 when they pass). Before a body is read, the upload is
+admitted: its declared size must fit in the bytes this API process may hold at once
+(else 503) and leave the free-space reserve of the data directory intact (else 507);
+the reserve is checked again after each MiB received, and a write that finds no room is
+a 507 too. The bytes are held until the route discards the upload (checked and stored,
+or refused). When anything is rejected, every temporary file of the request is deleted
+at once; a refusal for lack of room (507, 503) is answered after the rest of the body
+was read and dropped, so that a client still sending reads the answer rather than a
+reset connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from service.errors import BadRequest, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from service.storage import Storage
+from service.config import Settings
+from service.errors import (
+    BadRequest,
+    InsufficientStorage,
+    InvalidRequest,
+    PayloadTooLarge,
+    ServiceError,
+    UnsupportedMediaType,
+    UploadsBusy,
+)
+from service.receiving import BodyDeadlines, InflightBytes, body_chunks
+from service.storage import Storage, is_out_of_space
 
 MAX_TEXT_FIELD_BYTES = 1024
 
 
 @dataclass
 class Upload:
-    """What one request delivered: file parts as temp files, text parts as strings."""
+    """What one request delivered: file parts as temp files, text parts as strings.
+
+    ``release`` gives back the upload's share of the in-flight bytes; :meth:`discard`
+    calls it.
+    """
 
     files: dict[str, Path] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)
+    release: Callable[[], None] | None = None
 
     def discard(self) -> None:
-        """Delete every temp file still here (committed files have been moved away)."""
+        """Delete every temp file still here (committed files have been moved away) and
+        give back the in-flight bytes."""
         for path in self.files.values():
             path.unlink(missing_ok=True)
+        if self.release is not None:
+            self.release()
+            self.release = None
 
 
-def _check_declared_length(request: Request, limit: int) -> None:
+def _declared_length(request: Request, limit: int) -> int | None:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is None or not declared.isdigit():
+        return None
+    if int(declared) > limit:
         raise PayloadTooLarge(
             f"body of {int(declared)} bytes exceeds the limit of {limit} bytes",
             limit_bytes=limit,
         )
-
-
-async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes", limit_bytes=limit)
-        yield chunk
+    return int(declared)
 
 
 def _media_type(request: Request) -> tuple[str, dict[bytes, bytes]]:
@@ -57,30 +79,16 @@ def _media_type(request: Request) -> tuple[str, dict[bytes, bytes]]:
     return media.decode("latin-1").lower(), params
 
 
-async def receive_json_body(request: Request, storage: Storage, limit: int, name: str) -> Upload:
-    """Stream a raw ``application/json`` body to a temp file, as file ``name``."""
-    _check_declared_length(request, limit)
-    upload = Upload()
-    path = storage.new_temp_file()
-    upload.files[name] = path
-    try:
-        with path.open("wb") as f:
-            async for chunk in _limited(request, limit):
-                f.write(chunk)
-    except BaseException:
-        upload.discard()
-        raise
-    return upload
-
-
 class _MultipartSink:
     """Callbacks for python-multipart's streaming parser that write parts to temp files."""
 
-    def __init__(self, storage: Storage, file_fields: set[str], text_fields: set[str]) -> None:
+    def __init__(
+        self, storage: Storage, upload: Upload, file_fields: set[str], text_fields: set[str]
+    ) -> None:
         self.storage = storage
         self.file_fields = file_fields
         self.text_fields = text_fields
-        self.upload = Upload()
+        self.upload = upload
         self.finished = False
         self._header_name = bytearray()
         self._header_value = bytearray()
@@ -155,60 +163,182 @@ class _MultipartSink:
         self.finished = True
 
     def close(self) -> None:
+        """Close the file being written, if any (after a failure: it is deleted next, so
+        a flush that fails for lack of room loses nothing)."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
 
 
-async def receive_multipart(
-    request: Request,
-    storage: Storage,
-    limit: int,
-    file_fields: set[str],
-    text_fields: set[str],
-) -> Upload:
-    """Stream a ``multipart/form-data`` body: file parts to temp files, text parts to strings.
+class Receiver:
+    """Receives the upload bodies of one API process.
 
-    Raises
-    ------
-    UnsupportedMediaType
-        The body is not multipart/form-data.
-    PayloadTooLarge
-        More than ``limit`` bytes (declared or received).
-    BadRequest
-        No boundary, or a malformed or truncated multipart body.
-    InvalidRequest
-        A field not in ``file_fields | text_fields``, a repeated field, or an oversized or
-        non-UTF-8 text field.
+    Parameters
+    ----------
+    storage : Storage
+        Where bodies are written (its ``tmp/``).
+    limit : int
+        The largest body, in bytes.
+    deadlines : BodyDeadlines
+        How long a body may take.
+    inflight : InflightBytes
+        The upload bytes this process may hold at once.
+    min_free_bytes : int
+        The free space an upload must leave in the data directory.
     """
-    media, params = _media_type(request)
-    if media != "multipart/form-data":
-        raise UnsupportedMediaType(
-            f"expected multipart/form-data, got {media or 'no Content-Type'}"
+
+    def __init__(
+        self,
+        storage: Storage,
+        limit: int,
+        deadlines: BodyDeadlines,
+        inflight: InflightBytes,
+        min_free_bytes: int,
+    ) -> None:
+        self.storage = storage
+        self.limit = limit
+        self.deadlines = deadlines
+        self.inflight = inflight
+        self.min_free_bytes = min_free_bytes
+
+    @classmethod
+    def from_settings(cls, storage: Storage, settings: Settings) -> Receiver:
+        """A receiver with the limits ``settings`` give."""
+        return cls(
+            storage,
+            settings.max_upload_bytes,
+            BodyDeadlines(
+                settings.body_idle_timeout_seconds,
+                settings.body_rate_grace_seconds,
+                settings.body_min_rate_kib * 1024,
+            ),
+            InflightBytes(settings.max_inflight_upload_bytes),
+            settings.min_free_bytes,
         )
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise BadRequest("multipart/form-data Content-Type without a boundary")
-    _check_declared_length(request, limit)
-    sink = _MultipartSink(storage, file_fields, text_fields)
-    try:
+
+    # -- admission and refusal -----------------------------------------------------------
+    def _no_room(self, why: str) -> InsufficientStorage:
+        free = self.storage.free_bytes()
+        return InsufficientStorage(
+            f"{why}: the data directory has {free} bytes free and keeps "
+            f"{self.min_free_bytes} for the reports of accepted evaluations; nothing was "
+            "stored, retry later",
+            free_bytes=free,
+        )
+
+    def _check_space(self) -> None:
+        if self.storage.free_bytes() < self.min_free_bytes:
+            raise self._no_room("no room left for the rest of this upload")
+
+    async def _refuse(self, request: Request, error: ServiceError) -> NoReturn:
+        """Read and drop the rest of the body (within the limits), then raise ``error``."""
+        with contextlib.suppress(ServiceError, ClientDisconnect):
+            async for _ in body_chunks(request, self.limit, self.deadlines):
+                pass
+        raise error
+
+    async def _admit(self, request: Request) -> Upload:
+        """Take the upload's share of the in-flight bytes, if it fits and leaves room.
+
+        A body of unknown length counts as the size limit against the in-flight bytes,
+        and is checked for room as it arrives.
+        """
+        declared = _declared_length(request, self.limit)
+        if self.storage.free_bytes() - (declared or 0) < self.min_free_bytes:
+            await self._refuse(request, self._no_room(f"no room for {declared or 0} bytes"))
+        amount = self.limit if declared is None else declared
+        release = self.inflight.take(amount)
+        if release is None:
+            await self._refuse(
+                request,
+                UploadsBusy(
+                    f"this API process already receives {self.inflight.used} upload bytes; "
+                    f"{amount} more would exceed its limit of {self.inflight.capacity}; "
+                    "retry later",
+                ),
+            )
+        return Upload(release=release)
+
+    async def _failed(self, request: Request, exc: BaseException) -> None:
+        """After a failed receive: when it was for lack of room, answer 507 (not 500)."""
+        if is_out_of_space(exc):
+            await self._refuse(request, self._no_room(f"writing this upload failed ({exc})"))
+        if isinstance(exc, InsufficientStorage):
+            await self._refuse(request, exc)
+
+    def _chunks(self, request: Request) -> AsyncIterator[bytes]:
+        return body_chunks(request, self.limit, self.deadlines, every_mib=self._check_space)
+
+    # -- bodies --------------------------------------------------------------------------
+    async def json_body(self, request: Request, name: str) -> Upload:
+        """Stream a raw ``application/json`` body to a temp file, as file ``name``.
+
+        Raises
+        ------
+        PayloadTooLarge, RequestTimeout, InsufficientStorage, UploadsBusy
+            See the module docstring.
+        """
+        upload = await self._admit(request)
         try:
-            parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise BadRequest(f"invalid multipart boundary: {exc}") from exc
+            path = self.storage.new_temp_file()
+            upload.files[name] = path
+            with path.open("wb") as f:
+                async for chunk in self._chunks(request):
+                    f.write(chunk)
+        except BaseException as exc:
+            upload.discard()
+            await self._failed(request, exc)
+            raise
+        return upload
+
+    async def multipart(
+        self, request: Request, file_fields: set[str], text_fields: set[str]
+    ) -> Upload:
+        """Stream a ``multipart/form-data`` body: file parts to temp files, text parts to
+        strings.
+
+        Raises
+        ------
+        UnsupportedMediaType
+            The body is not multipart/form-data.
+        PayloadTooLarge, RequestTimeout, InsufficientStorage, UploadsBusy
+            See the module docstring.
+        BadRequest
+            No boundary, or a malformed or truncated multipart body.
+        InvalidRequest
+            A field not in ``file_fields | text_fields``, a repeated field, or an
+            oversized or non-UTF-8 text field.
+        """
+        media, params = _media_type(request)
+        if media != "multipart/form-data":
+            raise UnsupportedMediaType(
+                f"expected multipart/form-data, got {media or 'no Content-Type'}"
+            )
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise BadRequest("multipart/form-data Content-Type without a boundary")
+        upload = await self._admit(request)
+        sink = _MultipartSink(self.storage, upload, file_fields, text_fields)
         try:
-            async for chunk in _limited(request, limit):
-                parser.write(chunk)
-            parser.finalize()
-        except ValueError as exc:  # python-multipart's parse errors are ValueErrors
-            raise BadRequest(f"malformed multipart body: {exc}") from exc
-        if not sink.finished:
-            raise BadRequest("multipart body ended before its closing boundary")
-    except BaseException:
-        sink.close()
-        sink.upload.discard()
-        raise
-    return sink.upload
+            try:
+                parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise BadRequest(f"invalid multipart boundary: {exc}") from exc
+            try:
+                async for chunk in self._chunks(request):
+                    parser.write(chunk)
+                parser.finalize()
+            except ValueError as exc:  # python-multipart's parse errors are ValueErrors
+                raise BadRequest(f"malformed multipart body: {exc}") from exc
+            if not sink.finished:
+                raise BadRequest("multipart body ended before its closing boundary")
+        except BaseException as exc:
+            sink.close()
+            upload.discard()
+            await self._failed(request, exc)
+            raise
+        return upload
 
 
 def require_media_type(request: Request, allowed: set[str]) -> str:

@@ -109,8 +109,13 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
 
     Raises
     ------
-    redis.RedisError, OSError
-        Transient trouble with the job store or the data directory; the caller retries.
+    redis.RedisError, ConnectionError, TimeoutError
+        Transient trouble with the job store or the data volume; the caller retries
+        (each try is an attempt).
+    OSError
+        With ``errno`` ENOSPC or EDQUOT (:func:`service.storage.is_out_of_space`): no
+        room for the report, of which nothing is left behind; the caller retries until
+        room comes back, without counting attempts. Any other ``OSError`` fails the job.
     """
     job = store.get(job_id)
     if job is None:

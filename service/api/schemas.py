@@ -94,7 +94,11 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     store: bool = Field(description="The job store (Redis) answers.")
     broker: bool = Field(description="The Celery broker accepts a connection.")
-    storage: bool = Field(description="The data directory is writable.")
+    storage: bool = Field(
+        description="The data directory is writable and has at least the reserve "
+        "(DETEVAL_MIN_FREE_MB) free."
+    )
+    storage_free_bytes: int = Field(description="Bytes free in the data directory.")
     workers: int = Field(
         description="Workers that beat within the last seconds; none: evaluations wait."
     )

@@ -255,6 +255,7 @@ def test_broker_down_at_submit_is_kept_and_sent_later(rstack: Stack, dataset_id:
             job = submit(http, dataset_id)  # 202: accepted although it could not be sent
             assert job["status"] == "queued"
             health = http.get("/health").json()
+            assert health.pop("storage_free_bytes") > 0, health
             assert health["status"] == "degraded", health
             assert (health["store"], health["broker"], health["storage"]) == (True, False, True)
     finally:

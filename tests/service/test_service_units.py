@@ -40,6 +40,7 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     settings = Settings()
     assert settings.tenant_keys() == [("team-a", KEY), ("team-b", "z" * 16)]
     assert settings.max_upload_bytes == 2 * 1024 * 1024
+    assert settings.max_inflight_upload_bytes == 2 * 2 * settings.max_upload_bytes  # the default
     assert settings.effective_broker_url == "redis+socket:///tmp/x.sock"
 
 
@@ -55,6 +56,10 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
             "must exceed",
         ),
         ({"DETEVAL_MAX_UPLOAD_MB": "0"}, "greater than 0"),
+        (
+            {"DETEVAL_MAX_UPLOAD_MB": "100", "DETEVAL_MAX_INFLIGHT_UPLOAD_MB": "50"},
+            "must be at least max_upload_mb",
+        ),
     ],
 )
 def test_unsafe_settings_are_refused(
@@ -228,8 +233,8 @@ def test_release_puts_the_job_back_with_its_reason_until_success(store: JobStore
     store.create(job_id, "alice", None)
     store.claim(job_id, "t1", 30, 3)
     why = error_json("retrying", "try 1 failed (ConnectionError: gone); again in 1 s")
-    assert not store.release(job_id, "other", why)
-    assert store.release(job_id, "t1", why)
+    assert not store.release(job_id, "other", why, 1)
+    assert store.release(job_id, "t1", why, 1)
     job = store.get(job_id)
     assert job is not None and job.status == "queued"
     assert job.error == {

@@ -15,7 +15,7 @@ from service.errors import DatasetNotFound
 from service.intake import register_dataset
 from service.jobs_async import MAX_LISTED
 from service.state import AppState
-from service.uploads import receive_json_body, receive_multipart, require_media_type
+from service.uploads import require_media_type
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -57,11 +57,10 @@ _BODY_DOC = {
 async def create_dataset(request: Request, state: StateDep, tenant: TenantDep) -> DatasetSummary:
     """Upload COCO ground truth; it is validated, stored and given an id."""
     media = require_media_type(request, {"application/json", "multipart/form-data"})
-    limit = state.settings.max_upload_bytes
     if media == "application/json":
-        upload = await receive_json_body(request, state.storage, limit, "file")
+        upload = await state.receiver.json_body(request, "file")
     else:
-        upload = await receive_multipart(request, state.storage, limit, {"file"}, set())
+        upload = await state.receiver.multipart(request, {"file"}, set())
     try:
         async with state.upload_slots:
             summary = await register_dataset(state, tenant, upload)

@@ -17,7 +17,6 @@ from service.intake import submit_evaluation
 from service.jobs import Job
 from service.state import AppState
 from service.storage import is_valid_id
-from service.uploads import receive_multipart
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 
@@ -67,12 +66,8 @@ async def create_evaluation(
 
     Answers at once with the queued job and its URL in ``Location``.
     """
-    upload = await receive_multipart(
-        request,
-        state.storage,
-        state.settings.max_upload_bytes,
-        file_fields={"predictions", "ground_truth"},
-        text_fields={"dataset_id"},
+    upload = await state.receiver.multipart(
+        request, file_fields={"predictions", "ground_truth"}, text_fields={"dataset_id"}
     )
     try:
         async with state.upload_slots:
