@@ -498,6 +498,11 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
             f"{loc}: {int(unknown_cat.sum())} annotations have categories not in 'categories' "
             f"(first: {loc}[{i}].category_id = {int(ann_category_ids[i])}); they are not evaluated"
         )
+    if category_ids.size and (unknown_img | unknown_cat).all():
+        what = "the list is empty" if not anns else "none is on a declared image and category"
+        warnings.append(
+            f"{loc}: no annotation to evaluate ({what}); every stat is -1 (null), as in pycocotools"
+        )
     return GroundTruth(
         image_ids=np.unique(image_ids),
         category_ids=category_ids,
