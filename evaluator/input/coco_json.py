@@ -121,7 +121,7 @@ class _Annotation(msgspec.Struct, gc=False):
     category_id: int
     bbox: tuple[float, float, float, float]
     area: float | None = None
-    iscrowd: bool | int = 0
+    iscrowd: bool | int | msgspec.UnsetType = msgspec.UNSET  # absent: read as 0, with a warning
     ignore: bool | int | None = None
     difficult: bool | int = 0
 
@@ -315,6 +315,7 @@ def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
         ann = _as_object(ann, loc)
         area = _get(ann, "area", loc, None)
         ignore = _get(ann, "ignore", loc, None)
+        iscrowd = _get(ann, "iscrowd", loc, msgspec.UNSET)
         annotations.append(
             _Annotation(
                 id=_as_int(_get(ann, "id", loc), f"{loc}.id"),
@@ -322,7 +323,9 @@ def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
                 category_id=_as_int(_get(ann, "category_id", loc), f"{loc}.category_id"),
                 bbox=_as_box(_get(ann, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
                 area=None if area is None else _as_number(area, f"{loc}.area"),
-                iscrowd=_as_flag(_get(ann, "iscrowd", loc, 0), f"{loc}.iscrowd"),
+                iscrowd=iscrowd
+                if iscrowd is msgspec.UNSET
+                else _as_flag(iscrowd, f"{loc}.iscrowd"),
                 ignore=None if ignore is None else _as_flag(ignore, f"{loc}.ignore"),
                 difficult=_as_flag(_get(ann, "difficult", loc, 0), f"{loc}.difficult"),
             )
@@ -370,17 +373,17 @@ def _column(items: Sequence[Any], field: str, dtype: Any, loc: str = "") -> NDAr
 
 
 def _flag_column(items: Sequence[Any], field: str, loc: str) -> NDArray[np.bool_]:
-    """A 0/1/true/false field as bool; None (absent) reads as False."""
+    """A 0/1/true/false field as bool; None or UNSET (absent) reads as False."""
     try:
         values = np.fromiter(
-            (int(v) if v is not None else 0 for v in map(attrgetter(field), items)),
+            (int(v) if v else 0 for v in map(attrgetter(field), items)),
             dtype=np.int64,
             count=len(items),
         )
         bad = (values != 0) & (values != 1)
     except OverflowError:  # an integer beyond int64 (which msgspec decodes), so no flag
         flags = map(attrgetter(field), items)
-        bad = np.fromiter((v not in (None, 0, 1) for v in flags), dtype=bool, count=len(items))
+        bad = np.fromiter((bool(v) and v != 1 for v in flags), dtype=bool, count=len(items))
     if bad.any():
         i = int(np.argmax(bad))
         value = getattr(items[i], field)
@@ -464,6 +467,12 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
             "(pycocotools would fail)"
         )
     _check_values(areas, loc, "area", 0.0)
+    no_crowd_flag = np.fromiter((o.iscrowd is msgspec.UNSET for o in anns), bool, len(anns))
+    if no_crowd_flag.any():
+        warnings.append(
+            f"{loc}: {int(no_crowd_flag.sum())} annotations have no 'iscrowd' (first: "
+            f"{loc}[{int(np.argmax(no_crowd_flag))}]); read as 0 (pycocotools would fail)"
+        )
     ann_ids = _column(anns, "id", np.int64, loc)
     has_ignore = any(o.ignore is not None for o in anns)
     if has_ignore:
