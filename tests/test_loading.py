@@ -171,25 +171,39 @@ BAD_INPUTS: tuple[Bad, ...] = (
     ),
     # --- ground truth: field types
     Bad(
-        "gt-string-image-id",
+        "gt-string-image-id-among-integers",
         "gt",
         "ground_truth.images[1].id",
         "expected an integer, got a string ('2')",
         gt_with(("images", 1, "id"), "2"),
     ),
     Bad(
-        "gt-annotation-string-image-id",
+        "gt-non-integral-image-id",
+        "gt",
+        "ground_truth.images[1].id",
+        "expected an integer or a string, got a number (2.5)",
+        gt_with(("images", 1, "id"), 2.5),
+    ),
+    Bad(
+        "gt-boolean-image-id",
         "gt",
         f"{_ANN}.image_id",
-        "expected an integer, got a string ('2')",
-        gt_with(("annotations", 1, "image_id"), "2"),
+        "expected an integer or a string, got a boolean (True)",
+        gt_with(("annotations", 1, "image_id"), True),
     ),
     Bad(
         "gt-float-category-id",
         "gt",
         f"{_ANN}.category_id",
-        "expected an integer, got a number (2.0)",
-        gt_with(("annotations", 1, "category_id"), 2.0),
+        "expected an integer, got a number (2.5)",
+        gt_with(("annotations", 1, "category_id"), 2.5),
+    ),
+    Bad(
+        "gt-string-category-id",
+        "gt",
+        f"{_ANN}.category_id",
+        "expected an integer, got a string ('2')",
+        gt_with(("annotations", 1, "category_id"), "2"),
     ),
     Bad(
         "gt-annotation-not-an-object",
@@ -383,7 +397,8 @@ BAD_INPUTS: tuple[Bad, ...] = (
         "pred-string-image-id",
         "predictions",
         "predictions[1].image_id",
-        "expected an integer, got a string ('2')",
+        "unknown image id '2' (not in the ground truth's images; the ground truth's image ids "
+        "are integers; 1 results in all)",
         preds_with((1, "image_id"), "2"),
     ),
     Bad(
@@ -761,6 +776,13 @@ WARNING_CASES = [
         "ground_truth.annotations: 1 annotations refer to images not in 'images' "
         "(first: ground_truth.annotations[2].image_id = 99)",
         id="annotation-on-undeclared-image",
+    ),
+    pytest.param(
+        gt_with(("annotations", 2, "image_id"), "3"),
+        PREDICTIONS,
+        "ground_truth.annotations: 1 annotations refer to images not in 'images' "
+        "(first: ground_truth.annotations[2].image_id = '3')",
+        id="annotation-string-image-id-among-integers",
     ),
     pytest.param(
         gt_with(("annotations", 2, "category_id"), 5),
