@@ -22,6 +22,7 @@ from coco_cases import run_pycocotools
 from test_cli import run, strict_json
 
 from evaluator import DataWarning, evaluate_coco, read_report
+from evaluator.report.html import render_html
 
 DETS = [
     {"image_id": 1, "category_id": 1, "bbox": [10.0, 10.0, 100.0, 100.0], "score": 0.5},
@@ -89,6 +90,12 @@ def test_every_section_says_why_it_is_undefined(case: str) -> None:
     confusion = report["confusion_matrix"]
     assert sum(confusion["counts"][-1]) == n_background  # every error is background
     assert sum(map(sum, confusion["counts"])) + confusion["n_ignored_predictions"] == len(DETS)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_html_page_is_drawn(case: str) -> None:
+    page = render_html(_report(CASES[case]))
+    assert "Pooled curve undefined: no ground truth" in page
 
 
 @pytest.mark.parametrize("case", ["empty-annotations", "all-in-undeclared-categories"])
