@@ -33,9 +33,30 @@ GT: dict[str, Any] = {
     "images": [{"id": 1}, {"id": 2}, {"id": 3}],
     "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
     "annotations": [
-        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 30], "area": 600},
-        {"id": 2, "image_id": 2, "category_id": 2, "bbox": [5, 5, 40, 40], "area": 1600},
-        {"id": 3, "image_id": 3, "category_id": 1, "bbox": [0, 0, 200, 150], "area": 30000},
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [10, 10, 20, 30],
+            "area": 600,
+            "iscrowd": 0,
+        },
+        {
+            "id": 2,
+            "image_id": 2,
+            "category_id": 2,
+            "bbox": [5, 5, 40, 40],
+            "area": 1600,
+            "iscrowd": 0,
+        },
+        {
+            "id": 3,
+            "image_id": 3,
+            "category_id": 1,
+            "bbox": [0, 0, 200, 150],
+            "area": 30000,
+            "iscrowd": 0,
+        },
     ],
 }
 PREDICTIONS: list[dict[str, Any]] = [
@@ -150,25 +171,39 @@ BAD_INPUTS: tuple[Bad, ...] = (
     ),
     # --- ground truth: field types
     Bad(
-        "gt-string-image-id",
+        "gt-string-image-id-among-integers",
         "gt",
         "ground_truth.images[1].id",
         "expected an integer, got a string ('2')",
         gt_with(("images", 1, "id"), "2"),
     ),
     Bad(
-        "gt-annotation-string-image-id",
+        "gt-non-integral-image-id",
+        "gt",
+        "ground_truth.images[1].id",
+        "expected an integer or a string, got a number (2.5)",
+        gt_with(("images", 1, "id"), 2.5),
+    ),
+    Bad(
+        "gt-boolean-image-id",
         "gt",
         f"{_ANN}.image_id",
-        "expected an integer, got a string ('2')",
-        gt_with(("annotations", 1, "image_id"), "2"),
+        "expected an integer or a string, got a boolean (True)",
+        gt_with(("annotations", 1, "image_id"), True),
     ),
     Bad(
         "gt-float-category-id",
         "gt",
         f"{_ANN}.category_id",
-        "expected an integer, got a number (2.0)",
-        gt_with(("annotations", 1, "category_id"), 2.0),
+        "expected an integer, got a number (2.5)",
+        gt_with(("annotations", 1, "category_id"), 2.5),
+    ),
+    Bad(
+        "gt-string-category-id",
+        "gt",
+        f"{_ANN}.category_id",
+        "expected an integer, got a string ('2')",
+        gt_with(("annotations", 1, "category_id"), "2"),
     ),
     Bad(
         "gt-annotation-not-an-object",
@@ -362,7 +397,8 @@ BAD_INPUTS: tuple[Bad, ...] = (
         "pred-string-image-id",
         "predictions",
         "predictions[1].image_id",
-        "expected an integer, got a string ('2')",
+        "unknown image id '2' (not in the ground truth's images; the ground truth's image ids "
+        "are integers; 1 results in all)",
         preds_with((1, "image_id"), "2"),
     ),
     Bad(
@@ -728,11 +764,25 @@ WARNING_CASES = [
         id="missing-area",
     ),
     pytest.param(
+        gt_with(("annotations", 1, "iscrowd"), _DELETE),
+        PREDICTIONS,
+        "ground_truth.annotations: 1 annotations have no 'iscrowd' "
+        "(first: ground_truth.annotations[1]); read as 0 (pycocotools would fail)",
+        id="missing-iscrowd",
+    ),
+    pytest.param(
         gt_with(("annotations", 2, "image_id"), 99),
         PREDICTIONS,
         "ground_truth.annotations: 1 annotations refer to images not in 'images' "
         "(first: ground_truth.annotations[2].image_id = 99)",
         id="annotation-on-undeclared-image",
+    ),
+    pytest.param(
+        gt_with(("annotations", 2, "image_id"), "3"),
+        PREDICTIONS,
+        "ground_truth.annotations: 1 annotations refer to images not in 'images' "
+        "(first: ground_truth.annotations[2].image_id = '3')",
+        id="annotation-string-image-id-among-integers",
     ),
     pytest.param(
         gt_with(("annotations", 2, "category_id"), 5),
@@ -759,6 +809,24 @@ def test_data_warnings(gt: Any, predictions: Any, message: str) -> None:
     assert message in "\n".join(report.warnings)
     loaded = load_ground_truth(gt)
     assert message in "\n".join(loaded.warnings + load_predictions(predictions, loaded).warnings)
+
+
+@pytest.mark.parametrize(("gt", "predictions", "message"), WARNING_CASES)
+def test_bytes_and_object_give_the_same_warnings(gt: Any, predictions: Any, message: str) -> None:
+    # The fast decoder and the walker must agree on what is odd, not only on what is wrong.
+    from_object = load_ground_truth(copy.deepcopy(gt))
+    from_bytes = load_ground_truth(json.dumps(gt).encode())
+    assert from_object.warnings == from_bytes.warnings
+    preds_object = load_predictions(copy.deepcopy(predictions), from_object)
+    preds_bytes = load_predictions(json.dumps(predictions).encode(), from_bytes)
+    assert preds_object.warnings == preds_bytes.warnings
+
+
+def test_missing_iscrowd_reads_as_0_in_both_paths() -> None:
+    gt = _edit(GT, ("annotations", 0, "iscrowd"), _DELETE)
+    gt["annotations"][2]["iscrowd"] = 1
+    for src in (gt, json.dumps(gt).encode()):
+        np.testing.assert_array_equal(load_ground_truth(src).iscrowd, [False, False, True])
 
 
 def test_missing_area_is_width_times_height() -> None:

@@ -145,6 +145,8 @@ class OperatingPoints:
         }
         if self.overall_at_threshold is not None:
             out["overall_at_threshold"] = self.overall_at_threshold.to_dict()
+        if self.overall_best_f1.n_positive == 0:
+            out["undefined_reason"] = "no ground truth: recall and F1 undefined"
         return out
 
 

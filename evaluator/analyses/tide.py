@@ -277,7 +277,8 @@ def classify_errors(
 
     # Among the errors pointing at the same free ground truth, the fix turns the
     # highest-scored one (ties: earlier in the input) into a true positive.
-    fixable = np.flatnonzero((det_target >= 0) & ~taken[np.maximum(det_target, 0)])
+    fixable = np.flatnonzero(det_target >= 0)
+    fixable = fixable[~taken[det_target[fixable]]]  # (no ground truth: none, and no index)
     by_target = np.lexsort(
         (matching.det_source[fixable], -matching.det_score[fixable], det_target[fixable])
     )

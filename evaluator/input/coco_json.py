@@ -1,9 +1,12 @@
 """Load and validate COCO ground truth and detection results into column arrays.
 
 Files are decoded with a typed msgspec decoder straight into small structs (no
-per-object dicts), then turned into NumPy columns. When the fast decoder rejects
-the input, the slow path parses it with the standard library (which also accepts
-``NaN``) and walks it to say exactly what is wrong and where.
+per-object dicts), then turned into NumPy columns. Ids are decoded as integers first;
+a file that fails is decoded again letting through what pycocotools scores too
+(integral float ids, string image ids: :mod:`evaluator.input.ids`), whose ids are then
+checked one by one. When both decoders reject the input, the slow path parses it with
+the standard library (which also accepts ``NaN``) and walks it to say exactly what is
+wrong and where. Either way the same checks and warnings follow.
 
 Whatever the bytes, loading ends in a result or an :class:`~evaluator.errors.InputError`:
 nesting deeper than either parser's stack, integers longer than ``int()`` parses, names
@@ -26,13 +29,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
+from evaluator.input.ids import (
+    IdValue,
+    check_id,
+    image_id_column,
+    int64_column,
+    integral,
+    kind_of,
+    string_ids,
+)
 from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
@@ -45,7 +57,8 @@ class GroundTruth:
     Attributes
     ----------
     image_ids : ndarray of shape (I,), dtype int64
-        Declared image ids, sorted, unique.
+        Declared image ids, sorted, unique; with string ids, their positions in
+        ``image_names``.
     category_ids : ndarray of shape (K,), dtype int64
         Declared category ids, sorted, unique.
     category_names : tuple of str, length K
@@ -60,6 +73,9 @@ class GroundTruth:
         The ``iscrowd``, ``ignore`` and (VOC) ``difficult`` fields, False when absent.
     warnings : tuple of str
         Valid-but-suspicious input found while loading.
+    image_names : tuple of str
+        The string image ids, sorted (pycocotools' image order); ``()`` when the ids are
+        integers. Results are matched to images through them.
     """
 
     image_ids: NDArray[np.int64]
@@ -74,6 +90,7 @@ class GroundTruth:
     ignore: NDArray[np.bool_]
     difficult: NDArray[np.bool_]
     warnings: tuple[str, ...] = ()
+    image_names: tuple[str, ...] = ()
 
     @property
     def n_annotations(self) -> int:
@@ -103,49 +120,60 @@ class Predictions:
         return int(self.scores.shape[0])
 
 
-# --- fast path: typed structs -------------------------------------------------------------
+# --- fast path: typed structs, generic in the id type: int, then IdValue ----------------------
+
+Id = TypeVar("Id")
 
 
-class _Image(msgspec.Struct, gc=False):
-    id: int
+class _Image(msgspec.Struct, Generic[Id], gc=False):
+    id: Id
 
 
-class _Category(msgspec.Struct, gc=False):
-    id: int
-    name: str = ""
+class _Category(msgspec.Struct, Generic[Id], gc=False):
+    id: Id
+    name: str | None = ""  # null: no name, as absent
 
 
-class _Annotation(msgspec.Struct, gc=False):
-    id: int
-    image_id: int
-    category_id: int
+class _Annotation(msgspec.Struct, Generic[Id], gc=False):
+    id: Id
+    image_id: Id
+    category_id: Id
     bbox: tuple[float, float, float, float]
     area: float | None = None
-    iscrowd: bool | int = 0
-    ignore: bool | int | None = None
+    iscrowd: bool | int | msgspec.UnsetType = msgspec.UNSET  # absent: read as 0, with a warning
+    ignore: Any = None  # pycocotools overwrites it, so any value scores; see _ignore_column
     difficult: bool | int = 0
 
 
-class _GroundTruthFile(msgspec.Struct, gc=False):
-    images: list[_Image]
-    categories: list[_Category]
-    annotations: list[_Annotation] = []
+class _GroundTruthFile(msgspec.Struct, Generic[Id], gc=False):
+    images: list[_Image[Id]]
+    categories: list[_Category[Id]]
+    annotations: list[_Annotation[Id]] = []
 
 
-class _Prediction(msgspec.Struct, gc=False):
-    image_id: int
-    category_id: int
+class _Prediction(msgspec.Struct, Generic[Id], gc=False):
+    image_id: Id
+    category_id: Id
     bbox: tuple[float, float, float, float]
     score: float
 
 
-class _PredictionFile(msgspec.Struct, gc=False):
-    annotations: list[_Prediction]
+class _PredictionFile(msgspec.Struct, Generic[Id], gc=False):
+    annotations: list[_Prediction[Id]]
 
 
-_GT_DECODER = msgspec.json.Decoder(_GroundTruthFile)
-_PRED_LIST_DECODER = msgspec.json.Decoder(list[_Prediction])
-_PRED_DICT_DECODER = msgspec.json.Decoder(_PredictionFile)
+_GT_DECODERS = (
+    msgspec.json.Decoder(_GroundTruthFile[int]),
+    msgspec.json.Decoder(_GroundTruthFile[IdValue]),
+)
+_PRED_LIST_DECODERS = (
+    msgspec.json.Decoder(list[_Prediction[int]]),
+    msgspec.json.Decoder(list[_Prediction[IdValue]]),
+)
+_PRED_DICT_DECODERS = (
+    msgspec.json.Decoder(_PredictionFile[int]),
+    msgspec.json.Decoder(_PredictionFile[IdValue]),
+)
 
 
 @contextmanager
@@ -175,13 +203,26 @@ def _read_bytes(src: str | os.PathLike[str], root: str) -> bytes:
 _TOO_DEEP = "arrays or objects nested too deeply to parse (a COCO file needs fewer than 10 levels)"
 
 
-def _decode_fast(decoder: msgspec.json.Decoder[Any], data: bytes, root: str) -> Any:
-    """Decode with a typed msgspec decoder; its own errors are left to the slow path."""
-    try:
-        with _gc_paused():
-            return decoder.decode(data)
-    except RecursionError:
-        raise InputError(root, _TOO_DEEP) from None
+def _decode_fast(
+    decoders: tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]], data: bytes, root: str
+) -> tuple[Any, bool] | None:
+    """Decode with the strict, then the lenient typed decoder; None when both refuse.
+
+    Returns
+    -------
+    document : the decoded structs
+    checked : bool
+        Whether the ids still need :func:`evaluator.input.ids.integral` (lenient decoder).
+    """
+    for checked, decoder in enumerate(decoders):
+        try:
+            with _gc_paused():
+                return decoder.decode(data), bool(checked)
+        except (msgspec.MsgspecError, UnicodeDecodeError):
+            continue  # the next decoder, or the slow path, says more
+        except RecursionError:
+            raise InputError(root, _TOO_DEEP) from None
+    return None
 
 
 class _LongInteger:
@@ -223,21 +264,7 @@ def _parse_slow(data: bytes, root: str) -> Any:
 
 
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, _LongInteger):
-        return repr(value)
-    return type(value).__name__
+    return repr(value) if isinstance(value, _LongInteger) else kind_of(value)
 
 
 def _get(obj: Any, key: str, loc: str, default: Any = ...) -> Any:
@@ -248,12 +275,11 @@ def _get(obj: Any, key: str, loc: str, default: Any = ...) -> Any:
     return default
 
 
-def _as_int(value: Any, loc: str) -> int:
+def _as_id(value: Any, loc: str, strings: bool = False) -> IdValue:
+    """An id as written (see :func:`evaluator.input.ids.check_id`), not yet an integer."""
     if isinstance(value, _LongInteger):
         raise InputError(loc, f"must fit in 64 bits, got {value!r}")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(loc, f"expected an integer, got {_type_name(value)} ({shown(value)})")
-    return value
+    return check_id(value, loc, strings)
 
 
 def _as_number(value: Any, loc: str) -> float:
@@ -297,7 +323,7 @@ def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
     root = "ground_truth"
     doc = _as_object(doc, root)
     images = [
-        _Image(id=_as_int(_get(_as_object(img, f"{root}.images[{i}]"), "id", loc), f"{loc}.id"))
+        _Image(id=_as_id(_get(_as_object(img, loc), "id", loc), f"{loc}.id", strings=True))
         for i, img in enumerate(_as_list(_get(doc, "images", root), f"{root}.images"))
         for loc in [f"{root}.images[{i}]"]
     ]
@@ -306,24 +332,26 @@ def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
         loc = f"{root}.categories[{i}]"
         cat = _as_object(cat, loc)
         name = _get(cat, "name", loc, "")
-        if not isinstance(name, str):
+        if name is not None and not isinstance(name, str):
             raise InputError(f"{loc}.name", f"expected a string, got {_type_name(name)}")
-        categories.append(_Category(id=_as_int(_get(cat, "id", loc), f"{loc}.id"), name=name))
+        categories.append(_Category(id=_as_id(_get(cat, "id", loc), f"{loc}.id"), name=name))
     annotations = []
     for i, ann in enumerate(_as_list(_get(doc, "annotations", root, []), f"{root}.annotations")):
         loc = f"{root}.annotations[{i}]"
         ann = _as_object(ann, loc)
         area = _get(ann, "area", loc, None)
-        ignore = _get(ann, "ignore", loc, None)
+        iscrowd = _get(ann, "iscrowd", loc, msgspec.UNSET)
         annotations.append(
             _Annotation(
-                id=_as_int(_get(ann, "id", loc), f"{loc}.id"),
-                image_id=_as_int(_get(ann, "image_id", loc), f"{loc}.image_id"),
-                category_id=_as_int(_get(ann, "category_id", loc), f"{loc}.category_id"),
+                id=_as_id(_get(ann, "id", loc), f"{loc}.id"),
+                image_id=_as_id(_get(ann, "image_id", loc), f"{loc}.image_id", strings=True),
+                category_id=_as_id(_get(ann, "category_id", loc), f"{loc}.category_id"),
                 bbox=_as_box(_get(ann, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
                 area=None if area is None else _as_number(area, f"{loc}.area"),
-                iscrowd=_as_flag(_get(ann, "iscrowd", loc, 0), f"{loc}.iscrowd"),
-                ignore=None if ignore is None else _as_flag(ignore, f"{loc}.ignore"),
+                iscrowd=iscrowd
+                if iscrowd is msgspec.UNSET
+                else _as_flag(iscrowd, f"{loc}.iscrowd"),
+                ignore=_get(ann, "ignore", loc, None),
                 difficult=_as_flag(_get(ann, "difficult", loc, 0), f"{loc}.difficult"),
             )
         )
@@ -345,8 +373,8 @@ def _walk_predictions(doc: Any) -> list[_Prediction]:
         det = _as_object(det, loc)
         preds.append(
             _Prediction(
-                image_id=_as_int(_get(det, "image_id", loc), f"{loc}.image_id"),
-                category_id=_as_int(_get(det, "category_id", loc), f"{loc}.category_id"),
+                image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+                category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
                 bbox=_as_box(_get(det, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
                 score=_as_number(_get(det, "score", loc), f"{loc}.score"),
             )
@@ -369,18 +397,78 @@ def _column(items: Sequence[Any], field: str, dtype: Any, loc: str = "") -> NDAr
         ) from None
 
 
+@dataclass
+class _FloatIds:
+    """The ids of one file written as floats: how many, and the first one."""
+
+    count: int = 0
+    first: str = ""
+
+    def warning(self, root: str) -> list[str]:
+        if not self.count:
+            return []
+        return [
+            f"{root}: {self.count} ids are written as floats (first: {self.first}); read as "
+            "the integers they equal"
+        ]
+
+
+def _id_list(
+    items: Sequence[Any], field: str, loc: str, floats: _FloatIds, strings: bool = False
+) -> list[Any]:
+    """A leniently decoded id field as ints (and strings where ``strings``), checked."""
+    values, first, count = integral(list(map(attrgetter(field), items)), loc, field, strings)
+    if count and not floats.count:
+        floats.first = f"{loc}[{first}].{field} = {shown(getattr(items[first], field))}"
+    floats.count += count
+    return values
+
+
+def _int_ids(
+    items: Sequence[Any], field: str, loc: str, checked: bool, floats: _FloatIds
+) -> NDArray[np.int64]:
+    """A numeric id field as int64 (``checked``: decoded leniently, so checked here)."""
+    if not checked:
+        return _column(items, field, np.int64, loc)
+    return int64_column(_id_list(items, field, loc, floats), loc, field)
+
+
+def _ignore_column(anns: Sequence[Any], loc: str, warnings: list[str]) -> NDArray[np.bool_]:
+    """``ignore`` as bool: what a truth test reads (absent: False); warns where present.
+
+    pycocotools overwrites the field with ``iscrowd``, so any value scores the same in
+    the default mode; only ``mode="corrected"`` reads it.
+    """
+    values = [o.ignore for o in anns]
+    if all(v is None for v in values):
+        return np.zeros(len(values), dtype=bool)
+    warnings.append(
+        f"{loc}: the 'ignore' field is present; pycocotools overwrites it with 'iscrowd' "
+        "(mode='corrected' honours it)"
+    )
+    odd = [i for i, v in enumerate(values) if v is not None and v not in (0, 1)]
+    if odd:
+        i = odd[0]
+        warnings.append(
+            f"{loc}: {len(odd)} annotations have an 'ignore' other than 0, 1, true or false "
+            f"(first: {loc}[{i}].ignore = {shown(values[i])}); mode='corrected' reads any "
+            "non-zero, non-empty value as ignored"
+        )
+    return np.fromiter(map(bool, values), dtype=bool, count=len(values))
+
+
 def _flag_column(items: Sequence[Any], field: str, loc: str) -> NDArray[np.bool_]:
-    """A 0/1/true/false field as bool; None (absent) reads as False."""
+    """A 0/1/true/false field as bool; None or UNSET (absent) reads as False."""
     try:
         values = np.fromiter(
-            (int(v) if v is not None else 0 for v in map(attrgetter(field), items)),
+            (int(v) if v else 0 for v in map(attrgetter(field), items)),
             dtype=np.int64,
             count=len(items),
         )
         bad = (values != 0) & (values != 1)
     except OverflowError:  # an integer beyond int64 (which msgspec decodes), so no flag
         flags = map(attrgetter(field), items)
-        bad = np.fromiter((v not in (None, 0, 1) for v in flags), dtype=bool, count=len(items))
+        bad = np.fromiter((bool(v) and v != 1 for v in flags), dtype=bool, count=len(items))
     if bad.any():
         i = int(np.argmax(bad))
         value = getattr(items[i], field)
@@ -422,33 +510,50 @@ def _duplicates(ids: NDArray[np.int64]) -> NDArray[np.int64]:
     return uniq[counts > 1]
 
 
-def _preview(values: NDArray[Any], limit: int = 5) -> str:
-    listed = ", ".join(str(v) for v in values[:limit].tolist())
-    return listed + (", ..." if values.shape[0] > limit else "")
+def _preview(values: Sequence[Any], limit: int = 5) -> str:
+    listed = ", ".join(shown(v) for v in values[:limit])
+    return listed + (", ..." if len(values) > limit else "")
 
 
 def _check_categories(categories: Sequence[_Category], loc: str) -> None:
     """Their number and names within :mod:`evaluator.input.limits`, names writable."""
     check_count(len(categories), MAX_CATEGORIES, "categories", loc)
     for i, category in enumerate(categories):
-        check_name(category.name, f"{loc}[{i}].name")
+        check_name(category.name or "", f"{loc}[{i}].name")
 
 
-def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
+def _image_ids(
+    images: Sequence[_Image[Any]], loc: str, checked: bool, floats: _FloatIds
+) -> tuple[NDArray[np.int64], tuple[str, ...]]:
+    """The declared image ids (string ids: their sorted positions) and the string ids."""
+    if not checked:
+        return _column(images, "id", np.int64, loc), ()
+    values = _id_list(images, "id", loc, floats, strings=True)
+    names = string_ids(values, loc)
+    if not names:
+        return int64_column(values, loc, "id"), ()
+    position = {name: i for i, name in enumerate(names)}
+    return np.fromiter((position[v] for v in values), np.int64, len(values)), names
+
+
+def _ground_truth_columns(doc: _GroundTruthFile[Any], checked: bool) -> GroundTruth:
+    """Columns and warnings; ``checked``: the ids were decoded leniently, check them."""
     root = "ground_truth"
     _check_categories(doc.categories, f"{root}.categories")
     warnings: list[str] = []
-    image_ids = _column(doc.images, "id", np.int64, f"{root}.images")
-    dup_images = _duplicates(image_ids)
-    if dup_images.size:
-        warnings.append(f"{root}.images: duplicate image ids ({_preview(dup_images)}); kept once")
-    cat_ids_all = _column(doc.categories, "id", np.int64, f"{root}.categories")
+    floats = _FloatIds()
+    image_ids, image_names = _image_ids(doc.images, f"{root}.images", checked, floats)
+    dup_images = _duplicates(image_ids).tolist()
+    if dup_images:
+        dups = [image_names[i] for i in dup_images] if image_names else dup_images
+        warnings.append(f"{root}.images: duplicate image ids ({_preview(dups)}); kept once")
+    cat_ids_all = _int_ids(doc.categories, "id", f"{root}.categories", checked, floats)
     category_ids, first = np.unique(cat_ids_all, return_index=True)
     if category_ids.size < cat_ids_all.size:
         warnings.append(f"{root}.categories: duplicate category ids; the first name is kept")
     if not category_ids.size:
         warnings.append(f"{root}.categories: empty, so there is nothing to evaluate")
-    names = tuple(doc.categories[i].name for i in first.tolist())
+    names = tuple(doc.categories[i].name or "" for i in first.tolist())
 
     anns = doc.annotations
     loc = f"{root}.annotations"
@@ -464,13 +569,14 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
             "(pycocotools would fail)"
         )
     _check_values(areas, loc, "area", 0.0)
-    ann_ids = _column(anns, "id", np.int64, loc)
-    has_ignore = any(o.ignore is not None for o in anns)
-    if has_ignore:
+    no_crowd_flag = np.fromiter((o.iscrowd is msgspec.UNSET for o in anns), bool, len(anns))
+    if no_crowd_flag.any():
         warnings.append(
-            f"{loc}: the 'ignore' field is present; pycocotools overwrites it with 'iscrowd' "
-            "(mode='corrected' honours it)"
+            f"{loc}: {int(no_crowd_flag.sum())} annotations have no 'iscrowd' (first: "
+            f"{loc}[{int(np.argmax(no_crowd_flag))}]); read as 0 (pycocotools would fail)"
         )
+    ann_ids = _int_ids(anns, "id", loc, checked, floats)
+    ignore = _ignore_column(anns, loc, warnings)
     if (ann_ids == 0).any():
         warnings.append(
             f"{loc}: annotation id 0 found (index {int(np.argmax(ann_ids == 0))}); pycocotools "
@@ -479,17 +585,22 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
     dup_anns = _duplicates(ann_ids)
     if dup_anns.size:
         warnings.append(
-            f"{loc}: duplicate annotation ids ({_preview(dup_anns)}); pycocotools replaces each "
+            f"{loc}: duplicate annotation ids ({_preview(dup_anns.tolist())}); pycocotools "
+            "replaces each "
             "by the last annotation with that id (mode='corrected' keeps them all)"
         )
-    ann_image_ids = _column(anns, "image_id", np.int64, loc)
-    ann_category_ids = _column(anns, "category_id", np.int64, loc)
+    if checked:
+        values = _id_list(anns, "image_id", loc, floats, strings=True)
+        ann_image_ids = image_id_column(values, image_names, image_ids, loc, "image_id")
+    else:
+        ann_image_ids = _column(anns, "image_id", np.int64, loc)
+    ann_category_ids = _int_ids(anns, "category_id", loc, checked, floats)
     unknown_img = ~np.isin(ann_image_ids, image_ids)
     if unknown_img.any():
         i = int(np.argmax(unknown_img))
         warnings.append(
             f"{loc}: {int(unknown_img.sum())} annotations refer to images not in 'images' "
-            f"(first: {loc}[{i}].image_id = {int(ann_image_ids[i])}); they are not evaluated"
+            f"(first: {loc}[{i}].image_id = {shown(anns[i].image_id)}); they are not evaluated"
         )
     unknown_cat = ~np.isin(ann_category_ids, category_ids)
     if unknown_cat.any():
@@ -497,6 +608,11 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
         warnings.append(
             f"{loc}: {int(unknown_cat.sum())} annotations have categories not in 'categories' "
             f"(first: {loc}[{i}].category_id = {int(ann_category_ids[i])}); they are not evaluated"
+        )
+    if category_ids.size and (unknown_img | unknown_cat).all():
+        what = "the list is empty" if not anns else "none is on a declared image and category"
+        warnings.append(
+            f"{loc}: no annotation to evaluate ({what}); every stat is -1 (null), as in pycocotools"
         )
     return GroundTruth(
         image_ids=np.unique(image_ids),
@@ -508,9 +624,10 @@ def _ground_truth_columns(doc: _GroundTruthFile) -> GroundTruth:
         boxes=boxes,
         areas=areas,
         iscrowd=_flag_column(anns, "iscrowd", loc),
-        ignore=_flag_column(anns, "ignore", loc),
+        ignore=ignore,
         difficult=_flag_column(anns, "difficult", loc),
-        warnings=tuple(warnings),
+        warnings=tuple(floats.warning(root) + warnings),
+        image_names=image_names,
     )
 
 
@@ -530,22 +647,61 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         return src
     root = "ground_truth"
     if isinstance(src, dict | list):
-        doc = _walk_ground_truth(src)
+        doc, checked = _walk_ground_truth(src), True
     else:
         data = src if isinstance(src, bytes) else _read_bytes(src, root)
-        try:
-            doc = _decode_fast(_GT_DECODER, data, root)
-        except (msgspec.MsgspecError, UnicodeDecodeError):
+        decoded = _decode_fast(_GT_DECODERS, data, root)
+        if decoded is None:
             with _gc_paused():
-                doc = _walk_ground_truth(_parse_slow(data, root))
+                doc, checked = _walk_ground_truth(_parse_slow(data, root)), True
+        else:
+            doc, checked = decoded
     with _gc_paused():
-        return _ground_truth_columns(doc)
+        return _ground_truth_columns(doc, checked)
 
 
-def _decode_predictions(data: bytes, root: str) -> list[_Prediction]:
-    decoder = _PRED_DICT_DECODER if _holds_object(data) else _PRED_LIST_DECODER
-    decoded = _decode_fast(decoder, data, root)
-    return decoded.annotations if isinstance(decoded, _PredictionFile) else decoded
+def _read_predictions(src: Source) -> tuple[list[_Prediction[Any]], str, bool]:
+    """Results as structs, the root of their locations, and whether their ids need checks."""
+    if isinstance(src, list | dict):
+        with _gc_paused():
+            items = _walk_predictions(src)
+        return items, "predictions.annotations" if isinstance(src, dict) else "predictions", True
+    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
+    root = "predictions.annotations" if _holds_object(data) else "predictions"
+    decoders = _PRED_DICT_DECODERS if _holds_object(data) else _PRED_LIST_DECODERS
+    decoded = _decode_fast(decoders, data, "predictions")
+    if decoded is None:
+        with _gc_paused():
+            return _walk_predictions(_parse_slow(data, "predictions")), root, True
+    doc, checked = decoded
+    return (doc.annotations if isinstance(doc, _PredictionFile) else doc), root, checked
+
+
+def _prediction_ids(
+    items: Sequence[_Prediction[Any]], root: str, gt: GroundTruth, checked: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
+    """Image ids in the ground truth's key space, category ids, and the float-id warning."""
+    if not checked and not gt.image_names:
+        return (
+            _column(items, "image_id", np.int64, root),
+            _column(items, "category_id", np.int64, root),
+            [],
+        )
+    floats = _FloatIds()
+    values = _id_list(items, "image_id", root, floats, strings=True)
+    image_ids = image_id_column(values, gt.image_names, gt.image_ids, root, "image_id")
+    category_ids = _int_ids(items, "category_id", root, True, floats)
+    return image_ids, category_ids, floats.warning(root)
+
+
+def _unknown_image(value: Any, gt: GroundTruth) -> str:
+    """What to say about an image id the ground truth lacks (``value`` as written)."""
+    hint = ""
+    if gt.image_names and not isinstance(value, str):
+        hint = f"; the ground truth's image ids are strings ({_preview(gt.image_names, 3)})"
+    elif isinstance(value, str) and not gt.image_names:
+        hint = "; the ground truth's image ids are integers"
+    return f"unknown image id {shown(value)} (not in the ground truth's images{hint}"
 
 
 def _holds_object(data: bytes) -> bool:
@@ -596,40 +752,36 @@ def load_predictions(
         ground truth (pycocotools refuses these too), or with ``unknown_categories="error"``
         an unknown category id.
     """
-    root = "predictions.annotations" if isinstance(src, dict) else "predictions"
+    root = "predictions"
+    written: Sequence[Any] | None = None  # the image ids as written, for messages
     if isinstance(src, Predictions):
         preds = src
-    else:
-        if isinstance(src, np.ndarray):
-            image_ids, category_ids, boxes, scores = _predictions_from_array(src)
-        else:
-            if isinstance(src, list | dict):
-                with _gc_paused():
-                    items = _walk_predictions(src)
-            else:
-                data = src if isinstance(src, bytes) else _read_bytes(src, root)
-                try:
-                    items = _decode_predictions(data, root)
-                except (msgspec.MsgspecError, UnicodeDecodeError):
-                    with _gc_paused():
-                        items = _walk_predictions(_parse_slow(data, root))
-                if _holds_object(data):
-                    root = "predictions.annotations"
-            image_ids = _column(items, "image_id", np.int64, root)
-            category_ids = _column(items, "category_id", np.int64, root)
-            boxes = _box_column(items)
-            scores = _column(items, "score", np.float64)
+    elif isinstance(src, np.ndarray):
+        if gt.image_names:
+            raise InputError(
+                root,
+                "the ground truth's image ids are strings, which an array cannot hold; "
+                "give the results as COCO JSON",
+            )
+        image_ids, category_ids, boxes, scores = _predictions_from_array(src)
         preds = Predictions(image_ids, category_ids, boxes, scores)
+    else:
+        items, root, checked = _read_predictions(src)
+        image_ids, category_ids, float_ids = _prediction_ids(items, root, gt, checked)
+        written = items
+        boxes = _box_column(items)
+        scores = _column(items, "score", np.float64)
+        preds = Predictions(image_ids, category_ids, boxes, scores, tuple(float_ids))
     _check_boxes(preds.boxes, root)
     _check_values(preds.scores, root, "score", None)
     warnings = list(preds.warnings)
     unknown_img = ~np.isin(preds.image_ids, gt.image_ids)
     if unknown_img.any():
         i = int(np.argmax(unknown_img))
+        value = written[i].image_id if written is not None else int(preds.image_ids[i])
         raise InputError(
             f"{root}[{i}].image_id",
-            f"unknown image id {int(preds.image_ids[i])} (not in the ground truth's images; "
-            f"{int(unknown_img.sum())} results in all)",
+            f"{_unknown_image(value, gt)}; {int(unknown_img.sum())} results in all)",
         )
     unknown_cat = ~np.isin(preds.category_ids, gt.category_ids)
     if unknown_cat.any():

@@ -1,9 +1,10 @@
 """Limits on the strings a user's file puts into reports, and the check that they can be
 written at all.
 
-The only free strings a COCO file carries into a report are its category names (the
-loaders read nothing else as text: ``file_name``, ``supercategory``, ``info`` and the
-like are skipped unread and never stored, shown or written). A name is written once
+The only free strings a COCO file carries into a report are its category names. String
+image ids are read too, to match results to images, but never written into a report (a
+message quotes one shortened, see :func:`shown`); ``file_name``, ``supercategory``,
+``info`` and the like are skipped unread and never stored, shown or written. A name is written once
 into the report JSON and about seven times into its HTML page, and each category costs
 about 4.4 KB of report JSON and 5.5 KB of HTML whatever its name (measured with
 ``evaluate_coco`` and ``render_html`` on 1 to 1,000 categories). Unbounded, one 50 MB

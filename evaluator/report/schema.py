@@ -111,6 +111,7 @@ class OperatingPoints(_Strict):
     overall_best_f1: OperatingPoint
     per_class: list[ClassOperatingPoints]
     overall_at_threshold: OperatingPoint | None = None
+    undefined_reason: str | None = None
 
 
 class BestF1(_Strict):

@@ -187,7 +187,7 @@ CASES: list[tuple[str, Callable[[Ctx], dict], int, str, str | None]] = [
     ),
     (
         "gt-wrong-type-id",
-        post_gt(b'{"images":[{"id":"x"}],"categories":[],"annotations":[]}'),
+        post_gt(b'{"images":[{"id":true}],"categories":[],"annotations":[]}'),
         422,
         "expected an integer",
         "ground_truth.images[0].id",
