@@ -10,6 +10,7 @@ RUN groupadd --system deteval && useradd --system --gid deteval --home /app dete
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
+COPY deteval ./deteval
 COPY evaluator ./evaluator
 COPY service ./service
 COPY workers ./workers
