@@ -1,11 +1,11 @@
-"""COCO's greedy detection-to-ground-truth matching, vectorised over all images and classes.
+"""COCO's greedy detection-to-ground-truth matching, identical to pycocotools' ``evaluate()``.
 
-pycocotools matches one (image, category) at a time in Python. Here every detection is
-placed in its group (image and category, or image alone when class-agnostic), all
-(detection, ground truth) pairs of the same group get their IoU in one array operation,
-and the greedy match steps through score rank ``k`` for *all* groups at once, with the
-IoU thresholds as an extra axis. Rank ``k`` of one group only competes with ranks
-``< k`` of the same group, so the result is the same as the per-group loop.
+pycocotools matches one (image, category) at a time in Python. Here the detections and
+ground truths are put in their groups (image and category, or image alone when
+class-agnostic) with a few array sorts, and the compiled kernel of
+:mod:`evaluator.metrics.greedy` matches every group at every area range and IoU
+threshold, on every core. What pycocotools then derives from the matches (true
+positive, ignored) is array arithmetic here.
 
 The rule pycocotools applies to a detection, given the ground truths of its group sorted
 non-ignored first (stable): among those still free (a crowd region is never used up)
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.coco_json import GroundTruth, Predictions
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.greedy import match_groups
 from evaluator.metrics.params import CocoParams
 
 Progress = Callable[[float], None]
@@ -194,67 +194,6 @@ def _rank_detections(
     return keep[order][kept], group[kept], rank[kept]
 
 
-def _greedy_match(
-    pair_det: NDArray[np.int64],
-    pair_gt: NDArray[np.int64],
-    pair_iou: NDArray[np.float64],
-    det_rank: NDArray[np.int64],
-    gt_crowd: NDArray[np.bool_],
-    gt_ignored: NDArray[np.bool_],
-    thresholds: NDArray[np.float64],
-    n_dets: int,
-) -> NDArray[np.int32]:
-    """Greedy matching at every threshold for one area range.
-
-    Parameters
-    ----------
-    pair_det, pair_gt, pair_iou : ndarray of shape (P,)
-        Candidate pairs sorted by (rank of the detection, detection, ground-truth order).
-    det_rank : ndarray of shape (D,), dtype int64
-    gt_crowd, gt_ignored : ndarray of shape (G,), dtype bool
-    thresholds : ndarray of shape (T,), dtype float64
-        Effective thresholds (pycocotools caps them at ``1 - 1e-10``).
-
-    Returns
-    -------
-    matched_gt : ndarray of shape (T, D), dtype int32
-        Matched ground truth of each detection at each threshold, -1 if none.
-    """
-    n_thr = thresholds.shape[0]
-    matched = np.full((n_thr, n_dets), -1, dtype=np.int32)
-    if pair_det.size == 0:
-        return matched
-    used = np.zeros((n_thr, gt_crowd.shape[0]), dtype=bool)  # non-crowd ground truths taken
-    rank_of_pair = det_rank[pair_det]
-    bounds = np.flatnonzero(np.r_[True, rank_of_pair[1:] != rank_of_pair[:-1], True])
-    thr = thresholds[:, None]  # (T, 1)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        det = pair_det[lo:hi]  # (p,) all of one rank, grouped by detection
-        gt = pair_gt[lo:hi]
-        iou = pair_iou[lo:hi]
-        seg_start = np.flatnonzero(np.r_[True, det[1:] != det[:-1]])  # (d,)
-        seg = np.cumsum(np.r_[0, det[1:] != det[:-1]])  # (p,) segment of each pair
-        free = (iou >= thr) & ~(used[:, gt] & ~gt_crowd[gt])  # (T, p)
-        ign = gt_ignored[gt]  # (p,)
-        iou_regular = np.where(free & ~ign, iou, -1.0)  # (T, p)
-        iou_ignored = np.where(free & ign, iou, -1.0)  # (T, p)
-        best_regular = np.maximum.reduceat(iou_regular, seg_start, axis=1)  # (T, d)
-        best_ignored = np.maximum.reduceat(iou_ignored, seg_start, axis=1)  # (T, d)
-        take_regular = best_regular >= 0  # (T, d)
-        target = np.where(take_regular, best_regular, best_ignored)  # (T, d), -1: no match
-        candidate = np.where(take_regular[:, seg], iou_regular, iou_ignored)  # (T, p)
-        hit = (candidate == target[:, seg]) & (target[:, seg] >= 0)  # (T, p)
-        # On equal IoU the later ground truth wins: take the last hit of each segment.
-        last_hit = np.maximum.reduceat(
-            np.where(hit, np.arange(hit.shape[1]), -1), seg_start, axis=1
-        )
-        t_idx, d_idx = np.nonzero(last_hit >= 0)
-        chosen = gt[last_hit[t_idx, d_idx]]
-        matched[t_idx, det[seg_start[d_idx]]] = chosen
-        used[t_idx, chosen] = True
-    return matched
-
-
 def match_detections(
     gt: GroundTruth,
     preds: Predictions,
@@ -274,81 +213,42 @@ def match_detections(
         det_image = det_group
         det_class = np.zeros_like(det_category)
     det_score = preds.scores[det_src]
-    # Accumulation order: (class, descending score, image, rank). Detections are sorted
-    # by (group, rank) now, and a stable sort on (class, -score) keeps that for ties.
+    thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
+    n_area = len(params.area_ranges)
+    gt_ignored = np.empty((n_area, gts.source.shape[0]), dtype=bool)
+    for a, (_, lo, hi) in enumerate(params.area_ranges):
+        gt_ignored[a] = gts.ignore | (gts.areas < lo) | (gts.areas > hi)
+    # Detections are sorted by (group, rank) here, as the kernel needs them.
+    matched_by_group = match_groups(
+        det_group, preds.boxes[det_src], gts.group, gts.boxes, gts.crowd, gt_ignored, thresholds
+    )  # (A, T, D)
+    if progress is not None:
+        progress(0.7)
+    # Accumulation order: (class, descending score, image, rank). A stable sort on
+    # (class, -score) keeps the (group, rank) order for ties.
     order = np.lexsort((-det_score, det_class))
     det_src, det_group, det_rank = det_src[order], det_group[order], det_rank[order]
     det_category, det_image, det_class = det_category[order], det_image[order], det_class[order]
     det_score = det_score[order]
-
     det_boxes = preds.boxes[det_src]
     det_area = det_boxes[:, 2] * det_boxes[:, 3]  # as pycocotools' loadRes: w * h
-    thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
-    pair_det, pair_gt, pair_iou = overlapping_pairs(
-        det_group, det_boxes, gts.group, gts.boxes, gts.crowd, thresholds.min()
-    )
-    # Step through ranks; within a rank, detection by detection, ground truths in order.
-    by_rank = np.lexsort((pair_gt, pair_det, det_rank[pair_det]))
-    pair_det, pair_gt, pair_iou = pair_det[by_rank], pair_gt[by_rank], pair_iou[by_rank]
 
-    # Only detections with a candidate pair can match; the greedy step works on those,
-    # numbered 0..C-1 in `candidates`.
-    candidates, pair_cand = np.unique(pair_det, return_inverse=True)  # (C,), (P,)
-    cand_rank = det_rank[candidates]
-    n_area, n_thr, n_det = len(params.area_ranges), thresholds.shape[0], det_src.shape[0]
-    n_cand = candidates.shape[0]
-    matched = np.full((n_thr, n_det), -1, dtype=np.int32)
-    true_positive = np.zeros((n_area, n_thr, n_det), dtype=bool)
+    n_thr, n_det = thresholds.shape[0], det_src.shape[0]
+    true_positive = np.empty((n_area, n_thr, n_det), dtype=bool)
     ignored = np.empty((n_area, n_thr, n_det), dtype=bool)
-    gt_ignored = np.empty((n_area, gts.source.shape[0]), dtype=bool)
-    several_candidates = np.bincount(pair_cand, minlength=n_cand)[pair_cand] > 1  # (P,)
-    cand_group = det_group[candidates]
-    first_area: NDArray[np.int32] | None = None
+    # pycocotools' dtm != 0: a match on annotation id 0 reads as no match. A trailing
+    # False makes index -1 (no match) read as False.
+    counts_as_match = np.append(gts.counts_as_match, False)
+    matched = matched_by_group[0][:, order]  # (T, D), the first area range's
     for a, (_, lo, hi) in enumerate(params.area_ranges):
-        gt_ignored[a] = gts.ignore | (gts.areas < lo) | (gts.areas > hi)
-        if first_area is None:
-            m = _greedy_match(
-                pair_cand,
-                pair_gt,
-                pair_iou,
-                cand_rank,
-                gts.crowd,
-                gt_ignored[a],
-                thresholds,
-                n_cand,
-            )
-            first_area = m
-        else:
-            # The ignore flags only steer a detection that has several candidates whose
-            # flags differ from those of area range 0; elsewhere the matches are the same.
-            sensitive = several_candidates & (gt_ignored[a][pair_gt] != gt_ignored[0][pair_gt])
-            redo = np.isin(cand_group, np.unique(cand_group[pair_cand[sensitive]]))  # (C,)
-            redo_pairs = redo[pair_cand]
-            m = first_area
-            if redo_pairs.any():
-                m_redo = _greedy_match(
-                    pair_cand[redo_pairs],
-                    pair_gt[redo_pairs],
-                    pair_iou[redo_pairs],
-                    cand_rank,
-                    gts.crowd,
-                    gt_ignored[a],
-                    thresholds,
-                    n_cand,
-                )
-                m = np.where(redo[None, :], m_redo, first_area)
-        # pycocotools' dtm != 0; a trailing False makes index -1 (no match) read as False.
-        no_id_zero = gts.counts_as_match.all()
-        counted = m >= 0 if no_id_zero else np.append(gts.counts_as_match, False)[m]  # (T, C)
+        m = matched if a == 0 else matched_by_group[a][:, order]  # (T, D)
+        counted = counts_as_match[m]  # (T, D)
         outside = (det_area < lo) | (det_area > hi)  # (D,)
-        ignored[a] = outside[None, :]  # unmatched detections outside the range are ignored
-        cand_ignored = np.append(gt_ignored[a], False)[m] | (~counted & outside[candidates])
-        ignored[a][:, candidates] = cand_ignored
-        true_positive[a][:, candidates] = counted & ~cand_ignored
-        if a == 0:
-            matched[:, candidates] = m
-        if progress is not None:
-            progress(0.8 * (a + 1) / n_area)
+        # Ignored: matched to an ignored ground truth, or unmatched and outside the range.
+        ignored[a] = np.append(gt_ignored[a], False)[m] | (~counted & outside[None, :])
+        true_positive[a] = counted & ~ignored[a]
+    if progress is not None:
+        progress(0.8)
 
     n_classes = gt.category_ids.shape[0] if params.use_cats else 1
     gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
