@@ -33,21 +33,33 @@ static double box_iou(const double *d, const double *g, int crowd)
 
 typedef struct {
     Py_ssize_t n_groups, n_det, n_gt, n_area, n_thr;
-    const int64_t *det_start;  /* (n_groups + 1,) detections of group k: [det_start[k], det_start[k+1]) */
-    const int64_t *gt_start;   /* (n_groups + 1,) likewise for ground truths */
-    const double *det_box;     /* (n_det, 4) xywh, each group's detections by rank */
-    const double *gt_box;      /* (n_gt, 4) xywh, each group's ground truths in list order */
-    const uint8_t *gt_crowd;   /* (n_gt,) */
-    const uint8_t *gt_ignored; /* (n_area, n_gt) */
-    const double *thresholds;  /* (n_thr,) already capped at 1 - 1e-10 */
-    int32_t *matched;          /* (n_area, n_thr, n_det) out: ground-truth index or -1 */
+    const int64_t *det_start;  /* (K + 1,) detections of group k: [det_start[k], det_start[k+1]) */
+    const int64_t *gt_lo;      /* (K,) ground truths of group k: [gt_lo[k], gt_hi[k]) */
+    const int64_t *gt_hi;      /* (K,) */
+    const double *det_box;     /* (D, 4) xywh, each group's detections by rank */
+    const double *det_area;    /* (D,) */
+    const int64_t *position;   /* (D,) column of each detection in the outputs */
+    const double *gt_box;      /* (G, 4) xywh, each group's ground truths in list order */
+    const uint8_t *gt_crowd;   /* (G,) */
+    const uint8_t *gt_counts;  /* (G,) 0: a match on it reads as no match (annotation id 0) */
+    const uint8_t *gt_ignored; /* (A, G) */
+    const double *area_range;  /* (A, 2) lo, hi */
+    const double *thresholds;  /* (T,) already capped at 1 - 1e-10 */
+    int32_t *matched;          /* (T, D) out: ground truth matched in area range 0, or -1 */
+    uint8_t *true_positive;    /* (A, T, D) out */
+    uint8_t *ignored;          /* (A, T, D) out */
 } Problem;
 
 /*
- * Match the groups [first, last). pycocotools' rule for one detection at one threshold,
- * its ground truths sorted non-ignored first (stable): among the free ones (a crowd is
- * never used up) with IoU >= threshold, the non-ignored one with the highest IoU, else
- * the ignored one with the highest IoU; on equal IoU the later one in list order wins.
+ * Match the groups [first, last) and write what pycocotools derives from the matches.
+ *
+ * The rule for one detection at one threshold, its ground truths sorted non-ignored
+ * first (stable): among the free ones (a crowd is never used up) with IoU >= threshold,
+ * the non-ignored one with the highest IoU, else the ignored one with the highest IoU;
+ * on equal IoU the later one in list order wins. Then, as in evaluateImg/accumulate: a
+ * detection matched to an ignored ground truth is ignored; one matched to a ground truth
+ * that does not count (dtm == 0) or unmatched is ignored when its area is outside the
+ * range, else a false positive; the others are true positives.
  * Returns 0, or -1 when a work buffer cannot be allocated.
  */
 static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
@@ -55,15 +67,10 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
     double *iou = NULL;    /* (n_d, n_g) of the current group */
     uint8_t *used = NULL;  /* (n_g,) taken at the current area and threshold */
     size_t iou_cap = 0, used_cap = 0;
+    const Py_ssize_t plane = p->n_thr * p->n_det;
     for (Py_ssize_t k = first; k < last; k++) {
         int64_t d0 = p->det_start[k], nd = p->det_start[k + 1] - d0;
-        int64_t g0 = p->gt_start[k], ng = p->gt_start[k + 1] - g0;
-        if (nd == 0) continue;
-        if (ng == 0) {  /* nothing to match: every entry stays -1 */
-            for (Py_ssize_t at = 0; at < p->n_area * p->n_thr; at++)
-                for (int64_t d = 0; d < nd; d++) p->matched[at * p->n_det + d0 + d] = -1;
-            continue;
-        }
+        int64_t g0 = p->gt_lo[k], ng = p->gt_hi[k] - g0;
         size_t need = (size_t)nd * (size_t)ng;
         if (need > iou_cap) {
             double *grown = realloc(iou, need * sizeof(double));
@@ -82,18 +89,19 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                 iou[d * ng + g] = box_iou(p->det_box + 4 * (d0 + d), p->gt_box + 4 * (g0 + g),
                                           p->gt_crowd[g0 + g]);
         for (Py_ssize_t a = 0; a < p->n_area; a++) {
-            const uint8_t *ignored = p->gt_ignored + a * p->n_gt + g0;
+            const uint8_t *gt_ignored = p->gt_ignored + a * p->n_gt + g0;
+            const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
             for (Py_ssize_t t = 0; t < p->n_thr; t++) {
-                double threshold = p->thresholds[t];
-                int32_t *out = p->matched + (a * p->n_thr + t) * p->n_det + d0;
-                memset(used, 0, (size_t)ng);
+                const double threshold = p->thresholds[t];
+                const Py_ssize_t row_at = a * plane + t * p->n_det;
+                if (ng) memset(used, 0, (size_t)ng);
                 for (int64_t d = 0; d < nd; d++) {
                     const double *row = iou + d * ng;
                     int64_t best_regular = -1, best_ignored = -1;
                     double regular_iou = threshold, ignored_iou = threshold;
                     for (int64_t g = 0; g < ng; g++) {
                         if (used[g] || row[g] < threshold) continue;
-                        if (ignored[g]) {
+                        if (gt_ignored[g]) {
                             if (row[g] >= ignored_iou) { ignored_iou = row[g]; best_ignored = g; }
                         } else if (row[g] >= regular_iou) {
                             regular_iou = row[g];
@@ -101,8 +109,20 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                         }
                     }
                     int64_t m = best_regular >= 0 ? best_regular : best_ignored;
-                    out[d] = m >= 0 ? (int32_t)(g0 + m) : -1;
-                    if (m >= 0 && !p->gt_crowd[g0 + m]) used[m] = 1;
+                    const int64_t column = p->position[d0 + d];
+                    const double area = p->det_area[d0 + d];
+                    const int outside = area < lo || area > hi;
+                    int counted = 0, ignore;
+                    if (m >= 0) {
+                        if (!p->gt_crowd[g0 + m]) used[m] = 1;
+                        counted = p->gt_counts[g0 + m];
+                        ignore = gt_ignored[m] || (!counted && outside);
+                    } else {
+                        ignore = outside;
+                    }
+                    p->ignored[row_at + column] = (uint8_t)ignore;
+                    p->true_positive[row_at + column] = (uint8_t)(counted && !ignore);
+                    if (a == 0) p->matched[t * p->n_det + column] = m >= 0 ? (int32_t)(g0 + m) : -1;
                 }
             }
         }
@@ -116,7 +136,7 @@ fail:
     return -1;
 }
 
-/* Bytes of a buffer as a count of items of `size` bytes, or -1 (with an error set). */
+/* A buffer's item count for items of `size` bytes, or -1 with an error set. */
 static Py_ssize_t items(const Py_buffer *b, Py_ssize_t size, const char *name)
 {
     if (b->len % size != 0) {
@@ -127,69 +147,103 @@ static Py_ssize_t items(const Py_buffer *b, Py_ssize_t size, const char *name)
     return b->len / size;
 }
 
+/* Fail unless buffer `name` holds exactly `expected` items of `size` bytes. */
+static int check_items(const Py_buffer *b, Py_ssize_t size, Py_ssize_t expected, const char *name)
+{
+    Py_ssize_t n = items(b, size, name);
+    if (n < 0) return -1;
+    if (n != expected) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd items, expected %zd", name, n, expected);
+        return -1;
+    }
+    return 0;
+}
+
+enum {
+    DET_START, GT_LO, GT_HI, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
+    GT_IGNORED, AREA_RANGE, THRESHOLDS, MATCHED, TRUE_POSITIVE, IGNORED, N_BUFFERS
+};
+
 PyDoc_STRVAR(match_doc,
-"match(det_start, gt_start, det_box, gt_box, gt_crowd, gt_ignored, thresholds, matched,\n"
-"      n_area, first, last)\n"
+"match(det_start, gt_lo, gt_hi, det_box, det_area, position, gt_box, gt_crowd, gt_counts,\n"
+"      gt_ignored, area_range, thresholds, matched, true_positive, ignored, first, last)\n"
 "--\n\n"
-"Greedy COCO matching of the groups [first, last), written into `matched`.\n\n"
-"det_start, gt_start: int64 (K + 1,); det_box: float64 (D, 4); gt_box: float64 (G, 4);\n"
-"gt_crowd: uint8 (G,); gt_ignored: uint8 (n_area, G); thresholds: float64 (T,);\n"
-"matched: int32 (n_area, T, D), written for the detections of those groups.\n"
-"Releases the GIL while it works.");
+"Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
+"det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_box: float64 (D, 4);\n"
+"det_area: float64 (D,); position: int64 (D,), the output column of each detection;\n"
+"gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
+"area_range: float64 (A, 2); thresholds: float64 (T,). Written: matched int32 (T, D)\n"
+"(area range 0), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
+"detections of those groups. Releases the GIL while it works.");
 
 static PyObject *match(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[8];
+    Py_buffer b[N_BUFFERS];
     Py_ssize_t first, last;
     Problem p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*nnn", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                          &b[6], &b[7], &p.n_area, &first, &last))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START], &b[GT_LO],
+                          &b[GT_HI], &b[DET_BOX], &b[DET_AREA], &b[POSITION], &b[GT_BOX],
+                          &b[GT_CROWD], &b[GT_COUNTS], &b[GT_IGNORED], &b[AREA_RANGE],
+                          &b[THRESHOLDS], &b[MATCHED], &b[TRUE_POSITIVE], &b[IGNORED], &first,
+                          &last))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t starts = items(&b[0], 8, "det_start");
+    Py_ssize_t starts = items(&b[DET_START], 8, "det_start");
     if (starts < 0) goto done;
-    if (starts < 1 || items(&b[1], 8, "gt_start") != starts) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "det_start, gt_start: empty or of different lengths");
+    if (starts < 1) {
+        PyErr_SetString(PyExc_ValueError, "det_start: empty");
         goto done;
     }
     p.n_groups = starts - 1;
-    p.n_det = items(&b[2], 32, "det_box");
-    p.n_gt = items(&b[3], 32, "gt_box");
-    p.n_thr = items(&b[6], 8, "thresholds");
-    if (p.n_det < 0 || p.n_gt < 0 || p.n_thr < 0) goto done;
-    if (b[4].len != p.n_gt || b[5].len != p.n_area * p.n_gt) {
-        PyErr_SetString(PyExc_ValueError, "gt_crowd, gt_ignored: shapes do not match gt_box");
+    p.n_det = items(&b[DET_BOX], 32, "det_box");
+    p.n_gt = items(&b[GT_BOX], 32, "gt_box");
+    p.n_area = items(&b[AREA_RANGE], 16, "area_range");
+    p.n_thr = items(&b[THRESHOLDS], 8, "thresholds");
+    if (p.n_det < 0 || p.n_gt < 0 || p.n_area < 0 || p.n_thr < 0) goto done;
+    if (check_items(&b[GT_LO], 8, p.n_groups, "gt_lo") || check_items(&b[GT_HI], 8, p.n_groups, "gt_hi") ||
+        check_items(&b[DET_AREA], 8, p.n_det, "det_area") ||
+        check_items(&b[POSITION], 8, p.n_det, "position") ||
+        check_items(&b[GT_CROWD], 1, p.n_gt, "gt_crowd") ||
+        check_items(&b[GT_COUNTS], 1, p.n_gt, "gt_counts") ||
+        check_items(&b[GT_IGNORED], 1, p.n_area * p.n_gt, "gt_ignored") ||
+        check_items(&b[MATCHED], 4, p.n_thr * p.n_det, "matched") ||
+        check_items(&b[TRUE_POSITIVE], 1, p.n_area * p.n_thr * p.n_det, "true_positive") ||
+        check_items(&b[IGNORED], 1, p.n_area * p.n_thr * p.n_det, "ignored"))
         goto done;
-    }
-    if (p.n_area < 0 || b[7].len != 4 * p.n_area * p.n_thr * p.n_det) {
-        PyErr_SetString(PyExc_ValueError, "matched: shape is not (n_area, T, D)");
-        goto done;
-    }
     if (first < 0 || last > p.n_groups || first > last) {
         PyErr_SetString(PyExc_ValueError, "first, last: outside the groups");
         goto done;
     }
-    p.det_start = b[0].buf;
-    p.gt_start = b[1].buf;
-    p.det_box = b[2].buf;
-    p.gt_box = b[3].buf;
-    p.gt_crowd = b[4].buf;
-    p.gt_ignored = b[5].buf;
-    p.thresholds = b[6].buf;
-    p.matched = b[7].buf;
+    p.det_start = b[DET_START].buf;
+    p.gt_lo = b[GT_LO].buf;
+    p.gt_hi = b[GT_HI].buf;
+    p.det_box = b[DET_BOX].buf;
+    p.det_area = b[DET_AREA].buf;
+    p.position = b[POSITION].buf;
+    p.gt_box = b[GT_BOX].buf;
+    p.gt_crowd = b[GT_CROWD].buf;
+    p.gt_counts = b[GT_COUNTS].buf;
+    p.gt_ignored = b[GT_IGNORED].buf;
+    p.area_range = b[AREA_RANGE].buf;
+    p.thresholds = b[THRESHOLDS].buf;
+    p.matched = b[MATCHED].buf;
+    p.true_positive = b[TRUE_POSITIVE].buf;
+    p.ignored = b[IGNORED].buf;
     for (Py_ssize_t k = first; k < last; k++) {
-        if (p.det_start[k] < 0 || p.det_start[k] > p.det_start[k + 1] || p.gt_start[k] < 0 ||
-            p.gt_start[k] > p.gt_start[k + 1]) {
-            PyErr_SetString(PyExc_ValueError, "group bounds must be ascending from 0");
+        if (p.det_start[k] < 0 || p.det_start[k] > p.det_start[k + 1] ||
+            p.det_start[k + 1] > p.n_det || p.gt_lo[k] < 0 || p.gt_lo[k] > p.gt_hi[k] ||
+            p.gt_hi[k] > p.n_gt) {
+            PyErr_Format(PyExc_ValueError, "group %zd: bounds outside the boxes", k);
             goto done;
         }
-    }
-    if (p.det_start[last] > p.n_det || p.gt_start[last] > p.n_gt) {
-        PyErr_SetString(PyExc_ValueError, "group bounds outside the boxes");
-        goto done;
+        for (int64_t d = p.det_start[k]; d < p.det_start[k + 1]; d++) {
+            if (p.position[d] < 0 || p.position[d] >= p.n_det) {
+                PyErr_Format(PyExc_ValueError, "position[%lld]: outside the columns", (long long)d);
+                goto done;
+            }
+        }
     }
     int status;
     Py_BEGIN_ALLOW_THREADS
@@ -201,7 +255,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < N_BUFFERS; i++)
         if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
     return result;
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,76 +34,115 @@ def _threads() -> int:
     return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 1)
 
 
+@dataclass(frozen=True, eq=False)
+class GroupMatches:
+    """What the greedy matching decides for each detection, in output column order.
+
+    Attributes
+    ----------
+    matched : ndarray of shape (T, D), dtype int32
+        Ground truth each detection matches in the first area range, -1 for none.
+    true_positive, ignored : ndarray of shape (A, T, D), dtype bool
+        A detection that is neither is a false positive.
+    """
+
+    matched: NDArray[np.int32]
+    true_positive: NDArray[np.bool_]
+    ignored: NDArray[np.bool_]
+
+
 def match_groups(
     det_group: NDArray[np.int64],
     det_boxes: NDArray[np.float64],
+    det_position: NDArray[np.int64],
     gt_group: NDArray[np.int64],
     gt_boxes: NDArray[np.float64],
     gt_crowd: NDArray[np.bool_],
+    gt_counts: NDArray[np.bool_],
     gt_ignored: NDArray[np.bool_],
+    area_ranges: NDArray[np.float64],
     thresholds: NDArray[np.float64],
-) -> NDArray[np.int32]:
-    """Greedy matching of every group at every area range and threshold.
+) -> GroupMatches:
+    """Greedy matching of every group at every area range and threshold, and its outcome.
 
     Parameters
     ----------
     det_group : ndarray of shape (D,), dtype int64
         Group of each detection, ascending; inside a group, detections by rank.
     det_boxes : ndarray of shape (D, 4), dtype float64
-        ``xywh``.
+        ``xywh``; the area a detection is judged by is ``w * h`` (pycocotools' loadRes).
+    det_position : ndarray of shape (D,), dtype int64
+        Column of each detection in the outputs (a permutation of ``0..D-1``).
     gt_group : ndarray of shape (G,), dtype int64
         Group of each ground truth, ascending; inside a group, pycocotools' list order.
     gt_boxes : ndarray of shape (G, 4), dtype float64
     gt_crowd : ndarray of shape (G,), dtype bool
+    gt_counts : ndarray of shape (G,), dtype bool
+        False where a match reads as no match (annotation id 0 in pycocotools mode).
     gt_ignored : ndarray of shape (A, G), dtype bool
         Ignored ground truth in each area range.
+    area_ranges : ndarray of shape (A, 2), dtype float64
+        ``lo, hi`` of each area range.
     thresholds : ndarray of shape (T,), dtype float64
         IoU thresholds, already capped at ``1 - 1e-10`` as pycocotools does.
 
     Returns
     -------
-    matched : ndarray of shape (A, T, D), dtype int32
-        Index of the ground truth each detection matches, -1 for none.
+    GroupMatches
     """
-    n_area, n_det = gt_ignored.shape[0], det_group.shape[0]
-    matched = np.full((n_area, thresholds.shape[0], n_det), -1, dtype=np.int32)
-    groups = np.union1d(det_group, gt_group)  # (K,)
-    det_start = np.append(np.searchsorted(det_group, groups), n_det).astype(np.int64)
-    gt_start = np.append(np.searchsorted(gt_group, groups), gt_group.shape[0]).astype(np.int64)
-    det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
+    n_area, n_thr, n_det = gt_ignored.shape[0], thresholds.shape[0], det_group.shape[0]
+    matched = np.full((n_thr, n_det), -1, dtype=np.int32)
+    true_positive = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
+    ignored = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
+    # Groups with detections; each one's ground truths are gt_lo:gt_hi.
+    det_start = np.flatnonzero(np.r_[True, det_group[1:] != det_group[:-1], True])
+    det_start = det_start.astype(np.int64) if n_det else np.zeros(1, np.int64)
+    groups = det_group[det_start[:-1]]  # (K,)
+    gt_lo = np.searchsorted(gt_group, groups, side="left").astype(np.int64)
+    gt_hi = np.searchsorted(gt_group, groups, side="right").astype(np.int64)
+    boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
+    det_area = boxes[:, 2] * boxes[:, 3]
+    position = np.ascontiguousarray(det_position, dtype=np.int64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
-    ignored = np.ascontiguousarray(gt_ignored, dtype=np.uint8)
+    counts = np.ascontiguousarray(gt_counts, dtype=np.uint8)
+    gt_ign = np.ascontiguousarray(gt_ignored, dtype=np.uint8)
+    ranges = np.ascontiguousarray(area_ranges, dtype=np.float64)
     capped = np.ascontiguousarray(thresholds, dtype=np.float64)
 
     def run(first: int, last: int) -> None:
         _kernels.match(
             det_start,
-            gt_start,
-            det_box,
+            gt_lo,
+            gt_hi,
+            boxes,
+            det_area,
+            position,
             gt_box,
             crowd,
-            ignored,
+            counts,
+            gt_ign,
+            ranges,
             capped,
             matched,
-            n_area,
+            true_positive,
+            ignored,
             first,
             last,
         )
 
     # Chunks of consecutive groups with about the same number of pairs each.
-    pairs = np.cumsum(np.diff(det_start) * (np.diff(gt_start) + 1))  # (K,)
+    pairs = np.cumsum(np.diff(det_start) * (gt_hi - gt_lo + 1))  # (K,)
     total = int(pairs[-1]) if pairs.size else 0
     n_chunks = min(max(total // _PAIRS_PER_CHUNK, 1), 4 * _threads())
-    bounds = np.unique(
-        np.r_[0, np.searchsorted(pairs, np.linspace(0, total, n_chunks + 1)[1:-1]), groups.size]
-    )
+    cuts = np.searchsorted(pairs, np.linspace(0, total, n_chunks + 1)[1:-1])  # (n_chunks - 1,)
+    bounds = np.unique(np.r_[0, cuts, groups.shape[0]])
     chunks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-    if len(chunks) == 1 or _threads() == 1:
+    if len(chunks) <= 1 or _threads() == 1:
         for first, last in chunks:
             run(first, last)
-        return matched
-    with ThreadPoolExecutor(max_workers=_threads()) as pool:
-        for done in [pool.submit(run, first, last) for first, last in chunks]:
-            done.result()
-    return matched
+    else:
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            for done in [pool.submit(run, first, last) for first, last in chunks]:
+                done.result()
+    return GroupMatches(matched, true_positive.view(bool), ignored.view(bool))

@@ -215,40 +215,34 @@ def match_detections(
     det_score = preds.scores[det_src]
     thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
     n_area = len(params.area_ranges)
+    area_ranges = np.array([(lo, hi) for _, lo, hi in params.area_ranges], dtype=np.float64)
     gt_ignored = np.empty((n_area, gts.source.shape[0]), dtype=bool)
-    for a, (_, lo, hi) in enumerate(params.area_ranges):
+    for a, (lo, hi) in enumerate(area_ranges.tolist()):
         gt_ignored[a] = gts.ignore | (gts.areas < lo) | (gts.areas > hi)
-    # Detections are sorted by (group, rank) here, as the kernel needs them.
-    matched_by_group = match_groups(
-        det_group, preds.boxes[det_src], gts.group, gts.boxes, gts.crowd, gt_ignored, thresholds
-    )  # (A, T, D)
-    if progress is not None:
-        progress(0.7)
-    # Accumulation order: (class, descending score, image, rank). A stable sort on
-    # (class, -score) keeps the (group, rank) order for ties.
+    # Accumulation order: (class, descending score, image, rank). Detections are sorted
+    # by (group, rank) now, as the kernel takes them, and a stable sort on (class,
+    # -score) keeps that order for ties; the kernel writes each into its final column.
     order = np.lexsort((-det_score, det_class))
+    position = np.empty_like(order)
+    position[order] = np.arange(order.shape[0])
+    outcome = match_groups(
+        det_group,
+        preds.boxes[det_src],
+        position,
+        gts.group,
+        gts.boxes,
+        gts.crowd,
+        gts.counts_as_match,
+        gt_ignored,
+        area_ranges,
+        thresholds,
+    )
+    if progress is not None:
+        progress(0.8)
     det_src, det_group, det_rank = det_src[order], det_group[order], det_rank[order]
     det_category, det_image, det_class = det_category[order], det_image[order], det_class[order]
     det_score = det_score[order]
-    det_boxes = preds.boxes[det_src]
-    det_area = det_boxes[:, 2] * det_boxes[:, 3]  # as pycocotools' loadRes: w * h
-
-    n_thr, n_det = thresholds.shape[0], det_src.shape[0]
-    true_positive = np.empty((n_area, n_thr, n_det), dtype=bool)
-    ignored = np.empty((n_area, n_thr, n_det), dtype=bool)
-    # pycocotools' dtm != 0: a match on annotation id 0 reads as no match. A trailing
-    # False makes index -1 (no match) read as False.
-    counts_as_match = np.append(gts.counts_as_match, False)
-    matched = matched_by_group[0][:, order]  # (T, D), the first area range's
-    for a, (_, lo, hi) in enumerate(params.area_ranges):
-        m = matched if a == 0 else matched_by_group[a][:, order]  # (T, D)
-        counted = counts_as_match[m]  # (T, D)
-        outside = (det_area < lo) | (det_area > hi)  # (D,)
-        # Ignored: matched to an ignored ground truth, or unmatched and outside the range.
-        ignored[a] = np.append(gt_ignored[a], False)[m] | (~counted & outside[None, :])
-        true_positive[a] = counted & ~ignored[a]
-    if progress is not None:
-        progress(0.8)
+    matched, true_positive, ignored = outcome.matched, outcome.true_positive, outcome.ignored
 
     n_classes = gt.category_ids.shape[0] if params.use_cats else 1
     gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
