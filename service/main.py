@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.api.problems import install_problem_docs
 from service.api.routes import api_router
 from service.config import Settings, get_settings
 from service.docs_page import install_docs
@@ -70,5 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router, prefix="/v1")
+    install_problem_docs(app)
     install_docs(app)
     return app
