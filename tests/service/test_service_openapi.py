@@ -117,7 +117,8 @@ def run_schemathesis(stack: Stack, out: Path, phases: str, max_time: int) -> Run
         "--report-ndjson-path",
         str(out / "events.ndjson"),
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=max_time + 120)
+    # In ``out``: schemathesis keeps a cache in its working directory.
+    done = subprocess.run(argv, cwd=out, capture_output=True, text=True, timeout=max_time + 120)
     report = json.loads((out / "report.json").read_text())
     return Run(done.returncode, done.stdout + done.stderr, report, _statuses(out / "events.ndjson"))
 
