@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from service_stack import KEYS, Stack
 
@@ -127,6 +128,29 @@ def _operations(run: Run) -> int:
     counts: dict[str, int] = run.report["operations"]
     assert counts["selected"] == counts["total"] == 10, counts
     return counts["tested"]
+
+
+def test_every_error_is_documented_as_a_problem(stack: Stack) -> None:
+    spec = httpx.get(f"{stack.url}/openapi.json", timeout=30).json()
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    assert "Problem" in spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if operation.get("security"):
+                assert "401" in responses, (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    assert response["content"] == {"application/problem+json": problem}, (
+                        method,
+                        path,
+                        status,
+                    )
+    uploads = [spec["paths"][p]["post"]["responses"] for p in ("/v1/datasets", "/v1/evaluations")]
+    for responses in uploads:
+        assert {"400", "401", "413", "415", "422", "503", "507"} <= set(responses)
 
 
 def test_examples_coverage_and_fuzzing_find_nothing(stack: Stack, tmp_path: Path) -> None:
