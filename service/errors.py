@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.security_headers import API_HEADERS
+
 PROBLEM_JSON = "application/problem+json"
 # Problem types are tag URIs (RFC 4151), which RFC 9457 allows for types that are
 # identifiers rather than documentation pages.
@@ -206,6 +208,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "Internal error",
         f"unexpected {type(exc).__name__}; see the server log",
         "internal",
+        API_HEADERS,  # this answer bypasses the SecurityHeaders middleware
     )
 
 

@@ -5,6 +5,10 @@ Every response says ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY
 the pages' own (:func:`evaluator.report.html.page_policy`: their hashed script and
 stylesheet, nothing fetched), on anything else ``default-src 'none'``. Both forbid
 framing, ``<base>`` and form posts. A route that sets a policy of its own keeps it.
+
+The middleware runs inside Starlette's outermost error middleware, so the 500 answer of
+an unexpected exception does not pass through it: that handler sends
+:data:`API_HEADERS` itself.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ COMMON_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
+
+#: Every header above, as a JSON answer carries it.
+API_HEADERS = {**COMMON_HEADERS, "content-security-policy": API_POLICY}
 
 
 def with_frame_rules(policy: str) -> str:

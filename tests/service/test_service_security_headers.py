@@ -189,3 +189,30 @@ def test_report_page_renders_under_its_policy(
     header = browser.find_element(By.CSS_SELECTOR, "#class-table thead th:nth-child(5)")
     header.find_element(By.TAG_NAME, "button").click()
     assert header.get_attribute("aria-sort") == "descending"
+
+
+def test_an_unexpected_error_answer_has_the_headers_too() -> None:
+    """The 500 of an unexpected exception is sent outside the middleware; it still has them."""
+    import anyio
+    from fastapi import FastAPI
+
+    from service.errors import install_error_handlers
+    from service.security_headers import SecurityHeaders
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/boom")
+
+    response = anyio.run(get)
+    assert response.status_code == 500, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert _assert_common(response).startswith("default-src 'none'")
