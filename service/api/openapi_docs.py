@@ -162,8 +162,9 @@ DATASET_LINKS = {
     "GetLeaderboard": _link("get_leaderboard_html", "Its leaderboard.", dataset_id=_DATASET_ID),
     "SubmitEvaluation": {
         "operationId": "create_evaluation",
-        "description": "Submit predictions against it (here the example predictions).",
-        "requestBody": {"dataset_id": _DATASET_ID, "predictions": _PREDICTIONS_TEXT},
+        "description": "Submit predictions against it (here none, which is valid for "
+        "any dataset: every AP is 0).",
+        "requestBody": {"dataset_id": _DATASET_ID, "predictions": "[]"},
     },
 }
 
