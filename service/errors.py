@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.jobs import store_cannot_save
+from service.security_headers import API_HEADERS
 
 PROBLEM_JSON = "application/problem+json"
 # Problem types are tag URIs (RFC 4151), which RFC 9457 allows for types that are
@@ -255,6 +256,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "Internal error",
         f"unexpected {type(exc).__name__}; see the server log",
         "internal",
+        API_HEADERS,  # this answer bypasses the SecurityHeaders middleware
     )
 
 

@@ -9,10 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.api.problems import install_problem_docs
 from service.api.routes import api_router
 from service.config import Settings, get_settings
+from service.docs_page import install_docs
 from service.errors import install_error_handlers
 from service.procs import die_with_parent
+from service.security_headers import SecurityHeaders
 from service.state import AppState
 from service.sweeper import Sweeper
 
@@ -32,6 +35,10 @@ def freeze_startup_heap() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API: routes under /v1, problem-details errors, sweeper, work pool.
+
+    Every answer carries the security headers of :mod:`service.security_headers`. A path
+    with a trailing slash is not redirected (that redirect would echo the request's
+    ``Host`` into ``Location``): it answers 404 like any unknown path.
 
     Parameters
     ----------
@@ -60,8 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Score object-detection predictions against COCO ground truth.",
         version="0.1.0",
         lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.deteval = state
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router, prefix="/v1")
+    install_problem_docs(app)
+    install_docs(app)
     return app

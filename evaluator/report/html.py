@@ -4,13 +4,16 @@ Pages read the report through its schema (:mod:`evaluator.report.schema`), from
 ``CocoReport.to_dict()`` or a stored report, so the CLI and the service render the
 same page. Everything is inline (the stylesheet and
 the small sorting script of ``evaluator/templates``, charts as SVG) and the page's
-Content-Security-Policy forbids any fetch: it reads the same with no network.
+Content-Security-Policy (:func:`page_policy`) forbids any fetch and any script but its
+own: it reads the same with no network.
 Sections missing from the report (computed without extras, or by an older version) are
 left out with a note; undefined numbers show as a dash with their reason as tooltip.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -56,9 +59,42 @@ def _asset(name: str) -> str:
     return (files("evaluator.report") / "templates" / name).read_text(encoding="utf-8")
 
 
+def _source_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+@cache
+def page_policy() -> str:
+    """The Content-Security-Policy of every page: nothing loads, only its own code runs.
+
+    The inline stylesheet and script are allowed by their SHA-256 hashes, so a script
+    that reached a page any other way would not run. Style attributes stay allowed
+    (``style-src-attr``): the table bars and the confusion-matrix colours are computed
+    per cell, and no fetch can come from them, as only ``data:`` images may load.
+    Browsers without ``style-src-elem``/``-attr`` (CSP 2) use ``style-src``: the stylesheet
+    applies there, the per-cell colours do not.
+
+    Returns
+    -------
+    str
+        The policy, as a ``Content-Security-Policy`` header value or ``<meta>`` content.
+    """
+    style = _source_hash(_asset("report.css"))
+    return (
+        f"default-src 'none'; script-src {_source_hash(_asset('report.js'))}; "
+        f"style-src {style}; style-src-elem {style}; style-src-attr 'unsafe-inline'; "
+        "img-src data:"
+    )
+
+
 def _page(title: str, body: str) -> str:
     return Template(_asset("page.html")).substitute(
-        title=escape(title), style=_asset("report.css"), script=_asset("report.js"), body=body
+        policy=page_policy(),
+        title=escape(title),
+        style=_asset("report.css"),
+        script=_asset("report.js"),
+        body=body,
     )
 
 

@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from service import reports
 from service.api.deps import StateDep, TenantDep
+from service.api.openapi_docs import DATASET_BODY, DATASET_LINKS
+from service.api.problems import problems
 from service.api.schemas import DatasetEvaluation, DatasetSummary
 from service.errors import DatasetNotFound
 from service.intake import register_dataset
@@ -19,41 +21,17 @@ from service.uploads import require_media_type
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
-_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "description": "COCO ground truth: the raw JSON body, or a multipart file field `file`.",
-        "content": {
-            "application/json": {
-                "schema": {"type": "object"},
-                "example": {
-                    "images": [{"id": 1, "width": 640, "height": 480}],
-                    "categories": [{"id": 1, "name": "person"}],
-                    "annotations": [
-                        {
-                            "id": 1,
-                            "image_id": 1,
-                            "category_id": 1,
-                            "bbox": [10, 20, 30, 40],
-                            "area": 1200,
-                            "iscrowd": 0,
-                        }
-                    ],
-                },
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-        },
-    }
-}
 
-
-@router.post("", status_code=201, openapi_extra=_BODY_DOC)
+@router.post(
+    "",
+    status_code=201,
+    operation_id="create_dataset",
+    openapi_extra=DATASET_BODY,
+    responses={
+        201: {"description": "Registered.", "links": DATASET_LINKS},
+        **problems(400, 401, 413, 415, 422, 503, 507),
+    },
+)
 async def create_dataset(request: Request, state: StateDep, tenant: TenantDep) -> DatasetSummary:
     """Upload COCO ground truth; it is validated, stored and given an id."""
     media = require_media_type(request, {"application/json", "multipart/form-data"})
@@ -69,7 +47,14 @@ async def create_dataset(request: Request, state: StateDep, tenant: TenantDep) -
     return DatasetSummary(**summary)
 
 
-@router.get("/{dataset_id}")
+_NOT_FOUND = {404: "No such dataset, or another tenant's."}
+
+
+@router.get(
+    "/{dataset_id}",
+    operation_id="get_dataset",
+    responses={200: {"links": DATASET_LINKS}, **problems(401, described=_NOT_FOUND)},
+)
 def get_dataset(dataset_id: str, state: StateDep, tenant: TenantDep) -> DatasetSummary:
     """The summary of one of your datasets."""
     summary = state.storage.dataset_summary(tenant, dataset_id)
@@ -88,12 +73,14 @@ async def _own_dataset(state: AppState, tenant: str, dataset_id: str) -> dict[st
 LimitQuery = Annotated[
     int, Query(ge=1, le=MAX_LISTED, description="At most this many, the newest first.")
 ]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such dataset, or another tenant's."}
-}
+_LISTING_ERRORS = problems(401, 422, 503, described=_NOT_FOUND)
 
 
-@router.get("/{dataset_id}/evaluations", responses=_NOT_FOUND)
+@router.get(
+    "/{dataset_id}/evaluations",
+    operation_id="list_dataset_evaluations",
+    responses=_LISTING_ERRORS,
+)
 async def list_dataset_evaluations(
     dataset_id: str, state: StateDep, tenant: TenantDep, limit: LimitQuery = 100
 ) -> list[DatasetEvaluation]:
@@ -105,6 +92,7 @@ async def list_dataset_evaluations(
 
 @router.get(
     "/{dataset_id}/leaderboard.html",
+    operation_id="get_leaderboard_html",
     response_class=HTMLResponse,
     responses={
         200: {
@@ -117,7 +105,7 @@ async def list_dataset_evaluations(
                 }
             },
         },
-        **_NOT_FOUND,
+        **_LISTING_ERRORS,
     },
 )
 async def get_leaderboard_html(

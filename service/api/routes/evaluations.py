@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -11,6 +9,8 @@ from fastapi.responses import HTMLResponse
 
 from service import reports
 from service.api.deps import StateDep, TenantDep
+from service.api.openapi_docs import EVALUATION_FORM, EVALUATION_LINKS
+from service.api.problems import problems
 from service.api.schemas import COMPARISON_EXAMPLE, EvaluationStatus
 from service.errors import EvaluationNotFound
 from service.intake import submit_evaluation
@@ -19,34 +19,6 @@ from service.state import AppState
 from service.storage import is_valid_id
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
-
-_FORM_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "dataset_id": {"type": "string", "description": "A dataset's id."},
-                        "ground_truth": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "COCO ground truth, instead of dataset_id.",
-                        },
-                        "predictions": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "COCO results: a list of {image_id, category_id, "
-                            "bbox, score}.",
-                        },
-                    },
-                    "required": ["predictions"],
-                }
-            }
-        },
-    }
-}
 
 
 async def _own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
@@ -58,7 +30,35 @@ async def _own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
     return job
 
 
-@router.post("", status_code=202, openapi_extra=_FORM_DOC)
+@router.post(
+    "",
+    status_code=202,
+    operation_id="create_evaluation",
+    openapi_extra=EVALUATION_FORM,
+    responses={
+        202: {
+            "description": "Accepted: queued for scoring.",
+            "headers": {
+                "Location": {
+                    "description": "The evaluation's URL, to poll.",
+                    "schema": {"type": "string"},
+                    "required": True,
+                }
+            },
+            "links": EVALUATION_LINKS,
+        },
+        **problems(
+            400,
+            401,
+            413,
+            415,
+            422,
+            503,
+            507,
+            described={404: "No such dataset_id, or another tenant's."},
+        ),
+    },
+)
 async def create_evaluation(
     request: Request, response: Response, state: StateDep, tenant: TenantDep
 ) -> EvaluationStatus:
@@ -78,15 +78,16 @@ async def create_evaluation(
     return EvaluationStatus(**job.public(), warnings=warnings)
 
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such evaluation, or another tenant's."}
-}
-_NOT_READY: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Not finished, or failed: no report (the detail says which)."}
-}
+_NOT_FOUND = {404: "No such evaluation, or another tenant's."}
+_REPORT_ERRORS = problems(401, 409, 503, described=_NOT_FOUND)
 
 
-@router.get("/{evaluation_id}", response_model=EvaluationStatus, responses=_NOT_FOUND)
+@router.get(
+    "/{evaluation_id}",
+    operation_id="get_evaluation",
+    response_model=EvaluationStatus,
+    responses={200: {"links": EVALUATION_LINKS}, **problems(401, 503, described=_NOT_FOUND)},
+)
 async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep) -> Response:
     """The job's status, progress, and error if it failed.
 
@@ -100,10 +101,10 @@ async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep)
 
 @router.get(
     "/{evaluation_id}/report",
+    operation_id="get_report",
     responses={
         200: {"content": {"application/json": {}}, "description": "The report JSON."},
-        **_NOT_FOUND,
-        **_NOT_READY,
+        **_REPORT_ERRORS,
     },
 )
 async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> Response:
@@ -116,6 +117,7 @@ async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> 
 
 @router.get(
     "/{evaluation_id}/report.html",
+    operation_id="get_report_html",
     response_class=HTMLResponse,
     responses={
         200: {
@@ -128,8 +130,7 @@ async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> 
                 }
             },
         },
-        **_NOT_FOUND,
-        **_NOT_READY,
+        **_REPORT_ERRORS,
     },
 )
 async def get_report_html(evaluation_id: str, state: StateDep, tenant: TenantDep) -> HTMLResponse:
@@ -140,18 +141,23 @@ async def get_report_html(evaluation_id: str, state: StateDep, tenant: TenantDep
 
 @router.get(
     "/{evaluation_id}/compare/{other_id}",
+    operation_id="compare_evaluations",
     responses={
         200: {
             "description": "Deltas from this evaluation (A, the baseline) to the other "
             "(B, the candidate); every delta is B - A, null with a reason where undefined.",
             "content": {"application/json": {"example": COMPARISON_EXAMPLE}},
         },
-        404: {"description": "Either evaluation does not exist or is another tenant's."},
-        **_NOT_READY,
-        422: {
-            "description": "Not comparable: evaluations of two different registered "
-            "datasets, or reports on different category sets."
-        },
+        **problems(
+            401,
+            409,
+            503,
+            described={
+                404: "Either evaluation does not exist or is another tenant's.",
+                422: "Not comparable: evaluations of two different registered datasets, or "
+                "reports on different category sets.",
+            },
+        ),
     },
 )
 async def compare_evaluations(

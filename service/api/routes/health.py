@@ -13,7 +13,7 @@ from service.api.schemas import Health, WorkPoolHealth
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", operation_id="health")
 def health(state: StateDep) -> Health:
     """200 while the API runs; says whether the job store, broker and storage answer, how
     much room the data directory has left, how many workers are alive and how this
