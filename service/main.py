@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api.problems import install_problem_docs
+from service.api.report_schema import install_report_schema
 from service.api.routes import api_router
 from service.config import Settings, get_settings
 from service.docs_page import install_docs
@@ -76,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router, prefix="/v1")
     install_problem_docs(app)
+    install_report_schema(app)
     install_docs(app)
     return app

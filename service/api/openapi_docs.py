@@ -31,16 +31,21 @@ GROUND_TRUTH_EXAMPLE: dict[str, Any] = {
 PREDICTIONS_EXAMPLE: list[dict[str, Any]] = [
     {"image_id": 1, "category_id": 1, "bbox": [12, 22, 28, 38], "score": 0.9}
 ]
-_INTEGER = {"type": "integer"}
+_INTEGER = {"type": "integer"}  # JSON Schema's integer includes 139.0, which is read too
+# Image ids may be strings, used consistently on both sides (pycocotools sorts them).
+_IMAGE_ID = {"type": ["integer", "string"]}
 _ID_OBJECT = {"type": "object", "required": ["id"], "properties": {"id": _INTEGER}}
 _GROUND_TRUTH_SCHEMA = {
     "type": "object",
     "required": ["images", "categories"],
     "properties": {
-        "images": {"type": "array", "items": _ID_OBJECT},
+        "images": {"type": "array", "items": {**_ID_OBJECT, "properties": {"id": _IMAGE_ID}}},
         "categories": {
             "type": "array",
-            "items": {**_ID_OBJECT, "properties": {"id": _INTEGER, "name": {"type": "string"}}},
+            "items": {
+                **_ID_OBJECT,
+                "properties": {"id": _INTEGER, "name": {"type": ["string", "null"]}},
+            },
         },
         "annotations": {
             "type": "array",
@@ -49,7 +54,7 @@ _GROUND_TRUTH_SCHEMA = {
                 "required": ["id", "image_id", "category_id", "bbox"],
                 "properties": {
                     "id": _INTEGER,
-                    "image_id": _INTEGER,
+                    "image_id": _IMAGE_ID,
                     "category_id": _INTEGER,
                     "bbox": {
                         "type": "array",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import httpx
+import msgspec
 import numpy as np
 import pytest
 from service_stack import KEYS, REFERENCE, Stack, coco_sets
 
+from evaluator import ReportJSON, read_report
 from service.client import ApiError, Client
+
+REPORT_TEMPLATE = "#/components/schemas/report.{name}"
 
 SETS = coco_sets()
 
@@ -45,6 +49,7 @@ def test_dataset_then_evaluation_matches_pycocotools(
         assert final["progress"] == 1.0
         report = http.get(f"/evaluations/{job['id']}/report")
         assert report.status_code == 200, report.text
+        read_report(report.content)  # the stored report fits the published schema
     # The report has null where pycocotools writes -1 (undefined).
     stats = [-1.0 if v is None else v for v in report.json()["stats"]]
     np.testing.assert_allclose(stats, expected, rtol=0, atol=1e-12, err_msg=name)
@@ -98,6 +103,16 @@ def test_health_needs_no_key_and_docs_are_served(stack: Stack) -> None:
     upload = spec["paths"]["/v1/evaluations"]["post"]["requestBody"]["content"]
     assert "predictions" in upload["multipart/form-data"]["schema"]["properties"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    # The report's schema is the library's (evaluator.ReportJSON), served as the answer of
+    # GET .../report; the report this test suite's stack produces fits it.
+    ok = spec["paths"]["/v1/evaluations/{evaluation_id}/report"]["get"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/report.ReportJSON"
+    assert msgspec.json.schema_components([ReportJSON], ref_template=REPORT_TEMPLATE)[1] == {
+        name.removeprefix("report."): schema
+        for name, schema in spec["components"]["schemas"].items()
+        if name.startswith("report.")
+    }
 
 
 def test_python_client(stack: Stack) -> None:

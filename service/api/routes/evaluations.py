@@ -11,6 +11,7 @@ from service import reports
 from service.api.deps import StateDep, TenantDep
 from service.api.openapi_docs import EVALUATION_FORM, EVALUATION_LINKS
 from service.api.problems import problems
+from service.api.report_schema import REPORT_REF
 from service.api.schemas import COMPARISON_EXAMPLE, EvaluationStatus
 from service.errors import EvaluationNotFound
 from service.intake import submit_evaluation
@@ -103,7 +104,10 @@ async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep)
     "/{evaluation_id}/report",
     operation_id="get_report",
     responses={
-        200: {"content": {"application/json": {}}, "description": "The report JSON."},
+        200: {
+            "content": {"application/json": {"schema": REPORT_REF}},
+            "description": "The report JSON (schema: evaluator.ReportJSON).",
+        },
         **_REPORT_ERRORS,
     },
 )
