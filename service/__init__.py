@@ -1,6 +1,14 @@
 """The detection-eval HTTP service: upload predictions, score them asynchronously, poll.
 
-``service.main:create_app`` builds the FastAPI app; ``service.cli`` adds ``deteval serve``,
-``api``, ``worker`` and ``submit``. The API validates uploads with the evaluator's loaders
-and sends scoring tasks by name (``service.dispatch``); it never imports ``workers``.
+Three parts:
+
+* :mod:`service.api`: the FastAPI app (``service.api.app:create_app``), its routes,
+  upload intake and validation (with the evaluator's loaders), pages and errors;
+* :mod:`service.backend`: the job backend it shares with the workers (settings, job
+  store, storage, dispatch by task name, worker presence); framework-free;
+* :mod:`service.ops`: ``deteval serve``'s supervisor, the embedded Redis-protocol
+  server and the sweeper.
+
+``service.cli`` registers ``deteval serve``, ``api`` and ``submit``; ``service.client`` is
+the Python client they use. The service never imports ``workers``.
 """

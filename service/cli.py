@@ -84,8 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from service.config import Settings
-    from service.supervisor import Supervisor
+    from service.backend.config import Settings
+    from service.ops.supervisor import Supervisor
 
     if args.data_dir is not None:
         os.environ["DETEVAL_DATA_DIR"] = str(args.data_dir)
@@ -105,13 +105,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.nodelay import NoDelayH11Protocol
+    from service.api.nodelay import NoDelayH11Protocol
 
     if args.workers > 1 and "DETEVAL_POOL_PROCESSES" not in os.environ:
         # The API processes share the CPUs: split them rather than oversubscribe.
         os.environ["DETEVAL_POOL_PROCESSES"] = str(max(1, (os.cpu_count() or 2) // args.workers))
     uvicorn.run(
-        "service.main:create_app",
+        "service.api.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -154,8 +154,8 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    from service.backend.storage import is_valid_id
     from service.client import ApiError, Client
-    from service.storage import is_valid_id
 
     if not args.key:
         print("deteval submit: no API key; pass --key or set DETEVAL_API_KEY", file=sys.stderr)

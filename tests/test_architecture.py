@@ -8,9 +8,11 @@ same as top-level ones, so a lazy import cannot slip past. The rules:
   every arrow points down the layers ``errors < geometry < input < metrics < analyses
   < report < coco < cli < the evaluator package itself``; ``evaluator.nn`` stands
   beside them: it may use ``errors`` and ``geometry``, and nothing else imports it.
-* ``service`` may import the library, never the workers or the ``deteval`` root.
-* The job backend (``JOB_BACKEND``), which the workers share, imports only itself and
-  the library, and no web framework.
+* ``service`` may import the library, never the workers or the ``deteval`` root. Inside
+  it, the job backend (``service.backend``), which the workers share, imports only itself
+  and the library, and no web framework; operations (``service.ops``) use the backend;
+  the API (``service.api``) uses the backend and runs the sweeper of operations; the
+  command line and the client at the top may use any of them.
 * ``workers`` may import the library and the job backend, nothing else of the service.
 * ``deteval``, the composition root of the command line, may import anything.
 """
@@ -38,15 +40,12 @@ EVALUATOR_LAYERS = (
     "evaluator",
 )
 NN_MAY_IMPORT = ("evaluator.nn", "evaluator.errors", "evaluator.geometry")
-JOB_BACKEND = (
-    "service.config",
-    "service.dispatch",
-    "service.jobs",
-    "service.jobs_async",
-    "service.presence",
-    "service.procs",
-    "service.storage",
-)
+JOB_BACKEND = ("service.backend",)
+# Inside the service: what each part may import of the service besides the backend.
+SERVICE_PARTS = {
+    "service.ops": ("service.ops",),
+    "service.api": ("service.api", "service.ops.sweeper"),
+}
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "jinja2")
 SERVICE_FRAMEWORKS = (*WEB_FRAMEWORKS, "celery", "redis", "kombu", "pydantic")
 
@@ -157,6 +156,10 @@ def broken_rule(module: str, target: str) -> str | None:
     if _within(module, "service"):
         if top in ("workers", "deteval"):
             return "the service never imports the workers or the deteval root"
+        for part, allowed in SERVICE_PARTS.items():
+            inside = _within(module, part) and top == "service" and not _is_backend(target)
+            if inside and not any(_within(target, name) for name in allowed):
+                return f"{part} may import only the backend and " + ", ".join(allowed)
         return None
     if _within(module, "workers"):
         if top == "service" and not _is_backend(target):
@@ -191,14 +194,16 @@ def test_every_evaluator_module_is_in_a_layer() -> None:
 
 PLANTED = [
     # (module, the line planted at the end of a function body, the rule it must break)
-    ("evaluator.metrics.matching", "import service.state", "outside evaluator"),
+    ("evaluator.metrics.matching", "import service.api.state", "outside evaluator"),
     ("evaluator.metrics.pairs", "from evaluator.report import html", "upward arrow"),
     ("evaluator.input.coco_json", "from ..metrics import summary", "upward arrow"),
     ("evaluator.metrics.accumulation", "import evaluator.nn", "only evaluator.nn"),
     ("evaluator.nn.losses", "from evaluator.metrics import voc", "evaluator.nn may import"),
-    ("service.pages", "from workers import tasks", "never imports the workers"),
-    ("service.jobs", "from service import state", "imports only itself"),
-    ("service.storage", "import fastapi", "framework-free"),
+    ("service.api.pages", "from workers import tasks", "never imports the workers"),
+    ("service.backend.jobs", "from service.api import state", "imports only itself"),
+    ("service.ops.supervisor", "from service.api import app", "service.ops may import only"),
+    ("service.api.intake", "from service import cli", "service.api may import only"),
+    ("service.backend.storage", "import fastapi", "framework-free"),
     ("workers.pipeline", "from service.api import deps", "only the job backend"),
     ("evaluator.coco", "importlib.import_module('celery')", "no service framework"),
 ]

@@ -4,8 +4,8 @@ Its workers beat into the job store while they run (:mod:`workers.presence`)."""
 
 from __future__ import annotations
 
-from service.config import get_settings
-from service.dispatch import make_celery
+from service.backend.config import get_settings
+from service.backend.dispatch import make_celery
 from workers.presence import beat_while_running
 
 app = make_celery(get_settings())

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from service.dispatch import QUEUE
-    from service.procs import lower_priority
+    from service.backend.dispatch import QUEUE
+    from service.backend.procs import lower_priority
     from workers.app import app
 
     if args.nice:

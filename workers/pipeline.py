@@ -19,9 +19,9 @@ import orjson
 import redis
 
 from evaluator import InputError, evaluate_coco, read_report
-from service.config import Settings
-from service.jobs import JobStore
-from service.storage import Storage
+from service.backend.config import Settings
+from service.backend.jobs import JobStore
+from service.backend.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
         Transient trouble with the job store or the data volume; the caller retries
         (each try is an attempt).
     OSError
-        With ``errno`` ENOSPC or EDQUOT (:func:`service.storage.is_out_of_space`): no
+        With ``errno`` ENOSPC or EDQUOT (:func:`service.backend.storage.is_out_of_space`): no
         room for the report, of which nothing is left behind; the caller retries until
         room comes back, without counting attempts. Any other ``OSError`` fails the job.
     """

@@ -1,8 +1,8 @@
-"""The worker's heartbeat (:mod:`service.presence`): a thread of the Celery main process.
+"""The worker's heartbeat (:mod:`service.backend.presence`): a thread of the Celery main process.
 
 It starts when the worker is ready to take tasks and stops, taking the worker's name
 out of the set, when the worker shuts down. A worker killed outright stops beating and
-drops out of the count after :data:`service.presence.ALIVE_SECONDS`.
+drops out of the count after :data:`service.backend.presence.ALIVE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Any
 import redis
 from celery.signals import worker_ready, worker_shutdown
 
-from service.config import get_settings
-from service.jobs import connect
-from service.presence import BEAT_SECONDS, Presence
+from service.backend.config import get_settings
+from service.backend.jobs import connect
+from service.backend.presence import BEAT_SECONDS, Presence
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Beats for one worker every :data:`~service.presence.BEAT_SECONDS` in a thread.
+    """Beats for one worker every :data:`~service.backend.presence.BEAT_SECONDS` in a thread.
 
     Parameters
     ----------

@@ -9,10 +9,10 @@ import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from service.config import get_settings
-from service.dispatch import EVALUATE_TASK
-from service.jobs import JobStore, connect, error_json, store_cannot_save
-from service.storage import Storage, is_out_of_space
+from service.backend.config import get_settings
+from service.backend.dispatch import EVALUATE_TASK
+from service.backend.jobs import JobStore, connect, error_json, store_cannot_save
+from service.backend.storage import Storage, is_out_of_space
 from workers.app import app
 from workers.pipeline import run_job
 

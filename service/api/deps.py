@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.state import AppState
+from service.api.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from DETEVAL_API_KEYS.")
 
 
 async def get_state(request: Request) -> AppState:
-    """The API process' state, built by :func:`service.main.create_app`."""
+    """The API process' state, built by :func:`service.api.app.create_app`."""
     state: AppState = request.app.state.deteval
     return state
 

@@ -1,6 +1,6 @@
 """How the OpenAPI document describes the uploads, and the links between operations.
 
-The request bodies are read by hand (:mod:`service.uploads`), so FastAPI cannot derive
+The request bodies are read by hand (:mod:`service.api.uploads`), so FastAPI cannot derive
 them: their schemas here say what the loaders require and no more (a document valid
 against them can still be refused with 422 for what JSON Schema cannot say, such as an
 annotation naming an image that does not exist). The examples are a valid upload each, the

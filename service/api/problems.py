@@ -1,6 +1,6 @@
 """How the OpenAPI document describes error answers: RFC 9457 problem details.
 
-Every error is rendered by :mod:`service.errors` as ``application/problem+json``; the
+Every error is rendered by :mod:`service.api.errors` as ``application/problem+json``; the
 routes list the statuses they can answer with :func:`problems`, and
 :func:`install_problem_docs` adds the body's schema (``Problem``) to the document.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from service.errors import PROBLEM_JSON
+from service.api.errors import PROBLEM_JSON
 
 _LOCATED = {
     "type": "object",
@@ -110,7 +110,7 @@ def install_problem_docs(app: FastAPI) -> None:
 
     Adds :data:`PROBLEM_SCHEMA` to the components, and replaces the 422 that FastAPI
     documents on every route with parameters (as ``application/json``) by the problem
-    :mod:`service.errors` answers.
+    :mod:`service.api.errors` answers.
     """
     derive: Callable[[], dict[str, Any]] = app.openapi
 

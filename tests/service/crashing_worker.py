@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sys
 
-import service.supervisor
+import service.ops.supervisor
 from deteval.cli import main
 
 EXIT_CODE = 3
 
 
-class CrashingWorkerSupervisor(service.supervisor.Supervisor):
+class CrashingWorkerSupervisor(service.ops.supervisor.Supervisor):
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         python, _, _, *worker_args = self.worker.argv  # python -m deteval worker ...
@@ -27,5 +27,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "worker":
         print("crashing_worker: exiting at start-up", file=sys.stderr)
         sys.exit(EXIT_CODE)
-    service.supervisor.Supervisor = CrashingWorkerSupervisor  # type: ignore[misc]
+    service.ops.supervisor.Supervisor = CrashingWorkerSupervisor  # type: ignore[misc]
     sys.exit(main(sys.argv[1:]))

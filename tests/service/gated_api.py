@@ -16,11 +16,11 @@ from pathlib import Path
 
 from gate import pass_gate
 
-import service.intake
+import service.api.intake
 from deteval.cli import main
 
 GATE = Path(os.environ["DETEVAL_TEST_GATE"])
-_enqueue = service.intake._enqueue
+_enqueue = service.api.intake._enqueue
 _arrivals = itertools.count(1)
 
 
@@ -30,5 +30,5 @@ def gated_enqueue(*args):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":  # not in the API's work-pool processes, which import this file
-    service.intake._enqueue = gated_enqueue
+    service.api.intake._enqueue = gated_enqueue
     sys.exit(main(sys.argv[1:]))

@@ -12,11 +12,11 @@ import signal
 import sys
 from typing import Any
 
-import service.validation
+import service.api.validation
 from deteval.cli import main
 
 POISON = b"kill-the-pool"
-_summarize = service.validation.summarize_ground_truth
+_summarize = service.api.validation.summarize_ground_truth
 
 
 def summarize_or_die(path: str) -> dict[str, Any]:
@@ -27,5 +27,5 @@ def summarize_or_die(path: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":  # not in the API's work-pool processes, which import this file
-    service.validation.summarize_ground_truth = summarize_or_die
+    service.api.validation.summarize_ground_truth = summarize_or_die
     sys.exit(main(sys.argv[1:]))

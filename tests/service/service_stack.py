@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from service.embedded import EmbeddedRedis
-from service.procs import spawn, stop_group
+from service.backend.procs import spawn, stop_group
+from service.ops.embedded import EmbeddedRedis
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from service.nodelay import NoDelayH11Protocol
+from service.api.nodelay import NoDelayH11Protocol
 
 
 async def _ok(scope: dict[str, Any], receive: Any, send: Any) -> None:

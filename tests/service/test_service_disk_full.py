@@ -26,9 +26,9 @@ import pytest
 import redis
 from service_stack import REFERENCE, Stack, wait_for
 
-from service.embedded import EmbeddedRedis
-from service.jobs import JobStore, error_json
-from service.storage import new_id
+from service.backend.jobs import JobStore, error_json
+from service.backend.storage import new_id
+from service.ops.embedded import EmbeddedRedis
 from workers.pipeline import score
 
 GT = REFERENCE / "cocoapi-val2014-fake100" / "instances_val2014_100.json"

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from service_stack import Stack, coco_sets, wait_for
 
-from service.restarts import MAX_DELAY_SECONDS, STABLE_SECONDS, Restarts
+from service.ops.restarts import MAX_DELAY_SECONDS, STABLE_SECONDS, Restarts
 
 HERE = Path(__file__).resolve().parent
 NAME, GT, DT, EXPECTED = coco_sets()[0]

@@ -196,8 +196,8 @@ def test_an_unexpected_error_answer_has_the_headers_too() -> None:
     import anyio
     from fastapi import FastAPI
 
-    from service.errors import install_error_handlers
-    from service.security_headers import SecurityHeaders
+    from service.api.errors import install_error_handlers
+    from service.api.security_headers import SecurityHeaders
 
     app = FastAPI()
     install_error_handlers(app)

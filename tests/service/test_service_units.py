@@ -17,16 +17,16 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from service.auth import KeyRing
+from service.api.auth import KeyRing
+from service.api.errors import Unauthorized
+from service.api.workpool import WorkPool
+from service.backend.config import Settings
+from service.backend.dispatch import Dispatcher, celery_config, make_celery
+from service.backend.jobs import JobStore, error_json
+from service.backend.jobs_async import AsyncJobStore, connect_async
+from service.backend.storage import Storage, is_valid_id, new_id
 from service.cli import register
-from service.config import Settings
-from service.dispatch import Dispatcher, celery_config, make_celery
-from service.embedded import EmbeddedRedis
-from service.errors import Unauthorized
-from service.jobs import JobStore, error_json
-from service.jobs_async import AsyncJobStore, connect_async
-from service.storage import Storage, is_valid_id, new_id
-from service.workpool import WorkPool
+from service.ops.embedded import EmbeddedRedis
 from workers.cli import register as register_worker
 
 KEY = "k" * 20
@@ -340,7 +340,7 @@ def test_cli_module_is_light_to_import() -> None:
 
 def test_api_does_not_import_worker_code() -> None:
     code = (
-        "import sys, service.main, service.cli; print(any(m.startswith('workers') "
+        "import sys, service.api.app, service.cli; print(any(m.startswith('workers') "
         "for m in sys.modules))"
     )
     out = subprocess.run(

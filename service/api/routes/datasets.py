@@ -8,16 +8,16 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from service import reports
+from service.api import reports
 from service.api.deps import StateDep, TenantDep
+from service.api.errors import DatasetNotFound
+from service.api.intake import register_dataset
 from service.api.openapi_docs import DATASET_BODY, DATASET_LINKS
 from service.api.problems import problems
 from service.api.schemas import DatasetEvaluation, DatasetSummary
-from service.errors import DatasetNotFound
-from service.intake import register_dataset
-from service.jobs_async import MAX_LISTED
-from service.state import AppState
-from service.uploads import require_media_type
+from service.api.state import AppState
+from service.api.uploads import require_media_type
+from service.backend.jobs_async import MAX_LISTED
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 

@@ -7,17 +7,17 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from service import reports
+from service.api import reports
 from service.api.deps import StateDep, TenantDep
+from service.api.errors import EvaluationNotFound
+from service.api.intake import submit_evaluation
 from service.api.openapi_docs import EVALUATION_FORM, EVALUATION_LINKS
 from service.api.problems import problems
 from service.api.report_schema import REPORT_REF
 from service.api.schemas import COMPARISON_EXAMPLE, EvaluationStatus
-from service.errors import EvaluationNotFound
-from service.intake import submit_evaluation
-from service.jobs import Job
-from service.state import AppState
-from service.storage import is_valid_id
+from service.api.state import AppState
+from service.backend.jobs import Job
+from service.backend.storage import is_valid_id
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 

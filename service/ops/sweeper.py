@@ -18,10 +18,10 @@ from collections import Counter
 
 import redis
 
-from service.config import Settings
-from service.dispatch import Dispatcher
-from service.jobs import JobStore
-from service.storage import Storage
+from service.backend.config import Settings
+from service.backend.dispatch import Dispatcher
+from service.backend.jobs import JobStore
+from service.backend.storage import Storage
 
 LOCK_KEY = "deteval:sweeper-lock"
 #: A queued job with no recorded send is left alone this long: the API that created it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from service.errors import Unauthorized
+from service.api.errors import Unauthorized
 
 
 def _digest(key: str) -> bytes:
@@ -18,7 +18,7 @@ class KeyRing:
     Parameters
     ----------
     pairs : list of (str, str)
-        ``(tenant, key)`` pairs, as :meth:`service.config.Settings.tenant_keys` returns.
+        ``(tenant, key)`` pairs, as :meth:`service.backend.config.Settings.tenant_keys` returns.
 
     Notes
     -----

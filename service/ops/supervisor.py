@@ -6,7 +6,7 @@ order: API, worker (warm shutdown, then SIGKILL), Redis (which flushes its appen
 file). Children run in process groups of their own and get SIGTERM from the kernel if
 this process dies, so nothing is left behind.
 
-A child that dies is started again after a back-off (:mod:`service.restarts`), for as
+A child that dies is started again after a back-off (:mod:`service.ops.restarts`), for as
 long as it keeps dying; the others run on. With the worker down the API still accepts
 uploads and answers status reads (its health says ``degraded``, ``workers: 0``), and
 the accepted jobs wait in the queue.
@@ -29,10 +29,10 @@ from types import FrameType
 
 import httpx
 
-from service.config import Settings
-from service.embedded import EmbeddedRedis
-from service.procs import spawn, stop_group
-from service.restarts import Restarts
+from service.backend.config import Settings
+from service.backend.procs import spawn, stop_group
+from service.ops.embedded import EmbeddedRedis
+from service.ops.restarts import Restarts
 
 KEY_FILE = "api-key"
 

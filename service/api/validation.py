@@ -1,11 +1,11 @@
-"""Upload validation, run in the API's work pool (:mod:`service.workpool`).
+"""Upload validation, run in the API's work pool (:mod:`service.api.workpool`).
 
 Checking an upload (parsing it and validating every box and id) is CPU-bound, so it runs
 in the pool's processes, which also keep the loaded ground truth of recently used
 datasets.
 
 Results cross the process boundary as plain dicts (an ``InputError`` does not pickle);
-:class:`Validator` turns a rejection back into :class:`~service.errors.InvalidInput`.
+:class:`Validator` turns a rejection back into :class:`~service.api.errors.InvalidInput`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from evaluator import GroundTruth, InputError, load_ground_truth, load_predictions
-from service.errors import InvalidInput
-from service.workpool import WorkPool
+from service.api.errors import InvalidInput
+from service.api.workpool import WorkPool
 
 # -- inside the pool processes -------------------------------------------------------------
 _datasets: OrderedDict[str, GroundTruth] = OrderedDict()

@@ -13,8 +13,8 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from service.config import Settings
-from service.jobs import JobStore
+from service.backend.config import Settings
+from service.backend.jobs import JobStore
 
 #: Score one evaluation job; one argument, the job id.
 EVALUATE_TASK = "deteval.evaluate"
@@ -41,7 +41,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
       ``visibility_timeout``; a value set in only one place can be silently ignored.
     * The soft limit raises inside the task a few seconds before the hard limit kills
       the process, so the job is failed with a reason rather than just lost.
-    * No result backend: job state lives in :mod:`service.jobs`.
+    * No result backend: job state lives in :mod:`service.backend.jobs`.
     """
     visibility = settings.visibility_timeout_seconds
     hard = settings.task_time_limit_seconds

@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.api.docs_page import install_docs
+from service.api.errors import install_error_handlers
 from service.api.problems import install_problem_docs
 from service.api.report_schema import install_report_schema
 from service.api.routes import api_router
-from service.config import Settings, get_settings
-from service.docs_page import install_docs
-from service.errors import install_error_handlers
-from service.procs import die_with_parent
-from service.security_headers import SecurityHeaders
-from service.state import AppState
-from service.sweeper import Sweeper
+from service.api.security_headers import SecurityHeaders
+from service.api.state import AppState
+from service.backend.config import Settings, get_settings
+from service.backend.procs import die_with_parent
+from service.ops.sweeper import Sweeper
 
 
 def freeze_startup_heap() -> None:
@@ -37,7 +37,7 @@ def freeze_startup_heap() -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API: routes under /v1, problem-details errors, sweeper, work pool.
 
-    Every answer carries the security headers of :mod:`service.security_headers`. A path
+    Every answer carries the security headers of :mod:`service.api.security_headers`. A path
     with a trailing slash is not redirected (that redirect would echo the request's
     ``Host`` into ``Location``): it answers 404 like any unknown path.
 

@@ -13,10 +13,11 @@ from typing import TypeVar
 import anyio
 import redis
 
-from service.errors import DatasetNotFound, InsufficientStorage, InvalidRequest
-from service.jobs import Job
-from service.state import AppState
-from service.storage import (
+from service.api.errors import DatasetNotFound, InsufficientStorage, InvalidRequest
+from service.api.state import AppState
+from service.api.uploads import Upload
+from service.backend.jobs import Job
+from service.backend.storage import (
     GT_FILE,
     INLINE_GT_FILE,
     PREDICTIONS_FILE,
@@ -24,7 +25,6 @@ from service.storage import (
     is_valid_id,
     new_id,
 )
-from service.uploads import Upload
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.requests import ClientDisconnect, Request
 
-from service.errors import PayloadTooLarge, RequestTimeout
+from service.api.errors import PayloadTooLarge, RequestTimeout
 
 
 @dataclass(frozen=True)

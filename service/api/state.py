@@ -9,16 +9,16 @@ from dataclasses import dataclass
 
 import anyio
 
-from service.auth import KeyRing
-from service.config import Settings
-from service.dispatch import Dispatcher, make_celery
-from service.jobs import JobStore, connect
-from service.jobs_async import AsyncJobStore, connect_async
-from service.presence import Presence
-from service.storage import Storage
-from service.uploads import Receiver
-from service.validation import Validator, init_process
-from service.workpool import WorkPool
+from service.api.auth import KeyRing
+from service.api.uploads import Receiver
+from service.api.validation import Validator, init_process
+from service.api.workpool import WorkPool
+from service.backend.config import Settings
+from service.backend.dispatch import Dispatcher, make_celery
+from service.backend.jobs import JobStore, connect
+from service.backend.jobs_async import AsyncJobStore, connect_async
+from service.backend.presence import Presence
+from service.backend.storage import Storage
 
 
 @dataclass

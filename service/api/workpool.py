@@ -4,15 +4,15 @@ Checking an upload, rendering a report page or comparing two reports is CPU-boun
 in the API process (even in a thread) it would hold the GIL in long stretches, and every
 socket call of the event loop would queue behind it: status polls would wait on uploads.
 Here it runs in separate processes, started at a lower scheduling priority
-(:func:`service.procs.lower_priority`), so that on a busy machine the kernel runs the
+(:func:`service.backend.procs.lower_priority`), so that on a busy machine the kernel runs the
 API's event loop first when a request arrives. They stop with the API process
-(:func:`service.procs.die_with_parent`).
+(:func:`service.backend.procs.die_with_parent`).
 
 A pool process can die (the kernel's OOM killer picks the biggest process: one loading
 a huge upload). A ``ProcessPoolExecutor`` is then broken for good; :class:`WorkPool`
 replaces it with a new one and runs the lost work once more (it is idempotent:
 validation and rendering only read files). Work that kills the pool twice is answered
-503 (:class:`~service.errors.WorkPoolLost`).
+503 (:class:`~service.api.errors.WorkPoolLost`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.errors import WorkPoolLost
-from service.procs import die_with_parent, lower_priority
+from service.api.errors import WorkPoolLost
+from service.backend.procs import die_with_parent, lower_priority
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from service.security_headers import with_frame_rules
+from service.api.security_headers import with_frame_rules
 
 CDN = "https://cdn.jsdelivr.net"
 FAVICON_HOST = "https://fastapi.tiangolo.com"

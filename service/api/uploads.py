@@ -2,7 +2,7 @@
 
 A body is never held in memory whole: raw bodies and multipart file parts go to files
 under the storage's ``tmp/`` chunk by chunk, under the size limit and the deadlines of
-:mod:`service.receiving` (408 when they pass). Before a body is read, the upload is
+:mod:`service.api.receiving` (408 when they pass). Before a body is read, the upload is
 admitted: its declared size must fit in the bytes this API process may hold at once
 (else 503) and leave the free-space reserve of the data directory intact (else 507);
 the reserve is checked again after each MiB received, and a write that finds no room is
@@ -24,8 +24,7 @@ from typing import BinaryIO, NoReturn
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from service.config import Settings
-from service.errors import (
+from service.api.errors import (
     BadRequest,
     InsufficientStorage,
     InvalidRequest,
@@ -34,8 +33,9 @@ from service.errors import (
     UnsupportedMediaType,
     UploadsBusy,
 )
-from service.receiving import BodyDeadlines, InflightBytes, body_chunks
-from service.storage import Storage, is_out_of_space
+from service.api.receiving import BodyDeadlines, InflightBytes, body_chunks
+from service.backend.config import Settings
+from service.backend.storage import Storage, is_out_of_space
 
 MAX_TEXT_FIELD_BYTES = 1024
 

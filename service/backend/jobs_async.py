@@ -1,6 +1,6 @@
 """Job records read on the API's event loop: a status poll is one round trip, one string.
 
-The records and their life are in :mod:`service.jobs`. Here a record is read by a Lua
+The records and their life are in :mod:`service.backend.jobs`. Here a record is read by a Lua
 script that returns the whole hash as one JSON string: the client parses one bulk reply
 with ``orjson`` instead of thirty RESP items in Python, which halves the client-side
 cost of a poll.
@@ -14,7 +14,7 @@ from typing import Any, cast
 import orjson
 import redis.asyncio
 
-from service.jobs import CLIENT_OPTIONS, Job, JobStore, dataset_index_key, parse_job
+from service.backend.jobs import CLIENT_OPTIONS, Job, JobStore, dataset_index_key, parse_job
 
 # An empty hash (no such job) is nil; otherwise cjson encodes HGETALL's flat
 # [field, value, ...] array.
@@ -37,7 +37,8 @@ MAX_CONNECTIONS = 16
 
 
 def connect_async(url: str) -> redis.asyncio.Redis:
-    """An asyncio Redis client for ``url``, with the timeouts of :func:`service.jobs.connect`.
+    """An asyncio Redis client for ``url``, with the timeouts of
+    :func:`service.backend.jobs.connect`.
 
     Its pool holds at most :data:`MAX_CONNECTIONS`; a request that finds them all busy
     waits for one (up to the socket timeout) rather than opening another.

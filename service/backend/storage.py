@@ -27,7 +27,7 @@ from pathlib import Path
 
 import orjson
 
-from service.config import TENANT_PATTERN
+from service.backend.config import TENANT_PATTERN
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 GT_FILE = "gt.json"

@@ -16,8 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.jobs import store_cannot_save
-from service.security_headers import API_HEADERS
+from service.api.security_headers import API_HEADERS
+from service.backend.jobs import store_cannot_save
 
 PROBLEM_JSON = "application/problem+json"
 # Problem types are tag URIs (RFC 4151), which RFC 9457 allows for types that are
@@ -145,7 +145,7 @@ class ServiceUnavailable(ServiceError):
 
 class WorkPoolLost(ServiceUnavailable):
     """The API's work-pool processes died twice running the same work (see
-    :mod:`service.workpool`); nothing was accepted, a retry gets a fresh pool."""
+    :mod:`service.api.workpool`); nothing was accepted, a retry gets a fresh pool."""
 
     title = "Work pool lost"
     slug = "work-pool-lost"

@@ -1,7 +1,7 @@
 """Finished evaluations as people read them: report pages, comparisons, dataset listings.
 
 The rules (what is ready, what may be compared) are here; the CPU-bound work (parsing
-reports, rendering HTML, computing deltas) runs in the work pool, in :mod:`service.pages`.
+reports, rendering HTML, computing deltas) runs in the work pool, in :mod:`service.api.pages`.
 A succeeded job's metrics are read from its report once and then cached in its record,
 so listing a dataset's evaluations reads no report twice.
 """
@@ -13,10 +13,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from service import pages
-from service.errors import NotComparable, ReportNotReady
-from service.jobs import FAILED, SUCCEEDED, Job
-from service.state import AppState
+from service.api import pages
+from service.api.errors import NotComparable, ReportNotReady
+from service.api.state import AppState
+from service.backend.jobs import FAILED, SUCCEEDED, Job
 
 
 def require_report(job: Job) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from service.procs import spawn, stop_group
+from service.backend.procs import spawn, stop_group
 
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 
