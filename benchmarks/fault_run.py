@@ -19,14 +19,17 @@ for ``--seconds``:
 Then the chaos stops and every accepted job (202) is waited for (``--drain-seconds`` at
 most) and checked: succeeded, its report byte for byte the expected one, one report file
 in its directory. Jobs the service stored though their client got no answer (the
-connection died) are checked the same way and counted apart.
+connection died) are checked the same way and counted apart. Last, ``serve`` is
+stopped (Ctrl-C) and every process ever seen under it must end within 30 s.
 
 Prints a summary and, last, the figures as one JSON line. Exits with 1 if an accepted
 job was lost (not finished, failed, a wrong or extra report), if a hostile request got a
-5xx answer, or if any request got a 500. Connection errors while processes are killed
-are expected: the request in flight at a killed API worker gets no answer, so it was not
-accepted; they are counted apart. The data directory and ``serve.log`` are kept (and
-their place printed) when the run fails. Example::
+5xx answer, if any request got a 500, or if a process outlived ``serve``. Connection
+errors while processes are killed are expected: the request in flight at a killed API
+worker gets no answer, so it was not accepted. They are counted apart, and so are the
+503s answered while the job store is down (nothing is accepted then). The data
+directory and ``serve.log`` are kept (and their place printed) when the run fails, or
+with ``--keep``. Example::
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/fault_run.py --seconds 120
 """
@@ -220,6 +223,24 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def identity(pid: int) -> tuple[int, int] | None:
+    """(pid, start time in clock ticks): names one process even once its pid is reused;
+    None once it is gone (a zombie counts as gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else (pid, int(fields[19]))  # state; starttime, field 22
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid``'s children, theirs, and so on."""
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
 def children_running(pid: int, marker: str) -> list[int]:
     """``pid``'s children whose command line holds ``marker``."""
     return [child for child in children(pid) if marker in cmdline(child)]
@@ -264,7 +285,8 @@ class Tally:
     kills: Counter[str] = field(default_factory=Counter)
     not_running: Counter[str] = field(default_factory=Counter)  # target absent at its turn
     kill_log: list[tuple[float, str, list[int]]] = field(default_factory=list)
-    server_errors: list[tuple[str, int, str]] = field(default_factory=list)  # every 5xx
+    server_errors: Counter[tuple[str, int, str]] = field(default_factory=Counter)  # 5xx
+    seen: set[tuple[int, int]] = field(default_factory=set)  # every process under serve
 
     def transport(self, where: str, exc: BaseException) -> None:
         self.connection_errors[f"{where}: {type(exc).__name__}"] += 1
@@ -287,7 +309,7 @@ async def good_client(
         if answer.status_code != 202:
             tally.refused[answer.status_code] += 1
             if answer.status_code >= 500:
-                tally.server_errors.append(("submit", answer.status_code, answer.text[:300]))
+                tally.server_errors["submit", answer.status_code, answer.text[:300]] += 1
             await asyncio.sleep(0.5)
             continue
         job_id = answer.json()["id"]
@@ -320,7 +342,7 @@ async def bad_client(
             continue
         tally.bad.setdefault(hostile.name, Counter())[code] += 1
         if code >= 500:
-            tally.server_errors.append((hostile.name, code, detail))
+            tally.server_errors[hostile.name, code, detail] += 1
         if not hostile.stall:
             await asyncio.sleep(0.1)
 
@@ -328,6 +350,7 @@ async def bad_client(
 async def chaos(serve_pid: int, tally: Tally, args: argparse.Namespace, start: float) -> None:
     """SIGKILL the next target every ``--kill-every`` s until the run ends."""
     for turn, target in enumerate(itertools.cycle(TARGETS)):
+        tally.seen.update(filter(None, map(identity, descendants(serve_pid))))
         await asyncio.sleep(args.kill_every)
         if time.monotonic() >= args.stop_at:
             return
@@ -409,12 +432,12 @@ def stored_ids(data_dir: Path) -> set[str]:
 
 
 async def fault_run(
-    serve_pid: int, url: str, key: str, data_dir: Path, args: argparse.Namespace
+    serve_pid: int, url: str, key: str, data_dir: Path, tally: Tally, args: argparse.Namespace
 ) -> dict:
+    """The run (see the module docstring); its figures (see :func:`summarise`)."""
     gt, results = GT.read_bytes(), RESULTS.read_bytes()
     expected = score(GT, RESULTS)
     headers = {"Authorization": f"Bearer {key}"}
-    tally = Tally()
 
     def client() -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=url, headers=headers, timeout=60)
@@ -519,8 +542,8 @@ def summarise(
         "bad_input_codes": dict(bad_codes),
         "bad_by_request": {name: dict(codes) for name, codes in sorted(tally.bad.items())},
         "bad_5xx": sum(n for code, n in bad_codes.items() if code >= 500),
-        "server_errors": tally.server_errors[:20],
-        "http_500": sum(code == 500 for _, code, _ in tally.server_errors),
+        "server_errors": [[*key, n] for key, n in tally.server_errors.most_common()],
+        "http_500": sum(n for (_, code, _), n in tally.server_errors.items() if code == 500),
         "connection_errors": dict(tally.connection_errors),
         "kills": dict(tally.kills),
         "not_running_at_its_turn": dict(tally.not_running),
@@ -529,6 +552,16 @@ def summarise(
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
+
+
+def wait_gone(processes: set[tuple[int, int]], timeout: float) -> list[tuple[int, int]]:
+    """Wait up to ``timeout`` s for ``processes`` to end; those still running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = sorted(p for p in processes if identity(p[0]) == p)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def print_summary(result: dict) -> None:
@@ -559,6 +592,10 @@ def print_summary(result: dict) -> None:
             f"{result['health_after']['status']} (workers {result['health_after']['workers']})",
         ),
         ("serve still running", result["serve_alive"]),
+        (
+            "processes left after serve stopped",
+            f"{len(result['left_running_after_stop'])} of {result['processes_seen']} seen",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -570,10 +607,12 @@ def print_summary(result: dict) -> None:
         print("connection errors by request:")
         for name, count in sorted(result["connection_errors"].items()):
             print(f"  {name:<50} {count}")
-    for where, code, detail in result["server_errors"]:
-        print(f"5xx: {where}: {code} {detail}")
+    for where, code, detail, n in result["server_errors"]:
+        print(f"5xx: {n} x {where}: {code} {detail}")
     for job_id, status, error in result["lost_ids"]:
         print(f"lost: {job_id} {status} {error}")
+    for process in result["left_running_after_stop"]:
+        print(f"left running: {process}")
 
 
 def main() -> int:
@@ -592,6 +631,7 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="scoring processes (serve)")
     parser.add_argument("--api-workers", type=int, default=2, help="API processes (serve)")
+    parser.add_argument("--keep", action="store_true", help="keep serve.log and the data dir")
     args = parser.parse_args()
     if not GT.exists():
         parser.error(f"no reference data at {REFERENCE}; set DETEVAL_SHARED_DIR")
@@ -599,15 +639,26 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="deteval-fault-"))
     data_dir = work / "data"
     proc, url, key = start_serve(data_dir, args.workers, args.api_workers)
+    tally = Tally()
     try:
-        result = asyncio.run(fault_run(proc.pid, url, key, data_dir, args))
+        result = asyncio.run(fault_run(proc.pid, url, key, data_dir, tally, args))
         result["serve_alive"] = proc.poll() is None
+        tally.seen.update(filter(None, map(identity, descendants(proc.pid))))
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
+    left = wait_gone(tally.seen, timeout=30)
+    result["processes_seen"] = len(tally.seen)
+    result["left_running_after_stop"] = [f"{pid} {cmdline(pid)[:100]}" for pid, _ in left]
     print_summary(result)
-    failed = result["lost"] or result["bad_5xx"] or result["http_500"] or not result["serve_alive"]
-    if failed:
+    failed = (
+        result["lost"]
+        or result["bad_5xx"]
+        or result["http_500"]
+        or not result["serve_alive"]
+        or left
+    )
+    if failed or args.keep:
         print(f"kept for inspection: {work} (serve.log, data/)")
     else:
         shutil.rmtree(work, ignore_errors=True)
