@@ -351,7 +351,7 @@ async def chaos(serve_pid: int, tally: Tally, args: argparse.Namespace, start: f
     """SIGKILL the next target every ``--kill-every`` s until the run ends."""
     for turn, target in enumerate(itertools.cycle(TARGETS)):
         tally.seen.update(filter(None, map(identity, descendants(serve_pid))))
-        await asyncio.sleep(args.kill_every)
+        await asyncio.sleep(min(args.kill_every, max(0.0, args.stop_at - time.monotonic())))
         if time.monotonic() >= args.stop_at:
             return
         pids = find_target(serve_pid, target, turn // len(TARGETS))
@@ -372,6 +372,7 @@ class Outcome:
     status: str  # succeeded, failed, not finished, no record
     error: dict | None = None
     report_ok: bool = False
+    report_answer: str = ""  # of GET .../report, when it was not the expected report
     report_files: list[str] = field(default_factory=list)
 
 
@@ -421,8 +422,17 @@ async def check(
             p.name for p in directory.iterdir() if p.name.lstrip(".").startswith("report")
         )
     if outcome.status == "succeeded":
-        report = await http.get(f"/v1/evaluations/{job_id}/report")
-        outcome.report_ok = report.status_code == 200 and report.content == expected
+        for _ in range(5):  # a 500 closes its connection: the next request may find it gone
+            try:
+                report = await http.get(f"/v1/evaluations/{job_id}/report")
+            except httpx.TransportError as exc:
+                outcome.report_answer = type(exc).__name__
+                await asyncio.sleep(1.0)
+                continue
+            outcome.report_ok = report.status_code == 200 and report.content == expected
+            if not outcome.report_ok:
+                outcome.report_answer = f"HTTP {report.status_code}, {len(report.content)} bytes"
+            break
     return outcome
 
 
@@ -533,7 +543,10 @@ def summarise(
         "stallers": args.stallers,
         "accepted": answered,
         "lost": len(lost),
-        "lost_ids": [(i, outcomes[i].status, outcomes[i].error) for i in lost[:10]],
+        "lost_ids": [
+            (i, outcomes[i].status, outcomes[i].error or outcomes[i].report_answer)
+            for i in lost[:10]
+        ],
         "stored_unanswered": kept,
         "stored_without_record": len(no_record),
         "submits_refused": dict(tally.refused),
