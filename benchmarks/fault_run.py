@@ -544,7 +544,12 @@ def summarise(
         "accepted": answered,
         "lost": len(lost),
         "lost_ids": [
-            (i, outcomes[i].status, outcomes[i].error or outcomes[i].report_answer)
+            (
+                i,
+                outcomes[i].status,
+                outcomes[i].error or outcomes[i].report_answer,
+                outcomes[i].report_files,
+            )
             for i in lost[:10]
         ],
         "stored_unanswered": kept,
@@ -622,8 +627,8 @@ def print_summary(result: dict) -> None:
             print(f"  {name:<50} {count}")
     for where, code, detail, n in result["server_errors"]:
         print(f"5xx: {n} x {where}: {code} {detail}")
-    for job_id, status, error in result["lost_ids"]:
-        print(f"lost: {job_id} {status} {error}")
+    for job_id, status, error, files in result["lost_ids"]:
+        print(f"lost: {job_id} {status} {error or ''} report files: {files}")
     for process in result["left_running_after_stop"]:
         print(f"left running: {process}")
 
