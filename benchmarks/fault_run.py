@@ -489,6 +489,8 @@ async def fault_run(
             for job_id in accepted + unanswered
         }
         health = (await http.get("/v1/health")).json()
+    # Uploads cut short by a killed API worker leave their temp file for the sweeper.
+    health["temp_files_left"] = sum(1 for _ in (data_dir / "tmp").iterdir())
     return summarise(tally, accepted, unanswered, outcomes, ran, drained, health, args)
 
 
@@ -609,6 +611,7 @@ def print_summary(result: dict) -> None:
             "health after",
             f"{result['health_after']['status']} (workers {result['health_after']['workers']})",
         ),
+        ("upload temp files left in data/tmp", result["health_after"]["temp_files_left"]),
         ("serve still running", result["serve_alive"]),
         (
             "processes left after serve stopped",
