@@ -81,7 +81,8 @@ class Hostile:
     """One hostile request: a POST of ``body`` to ``path``.
 
     ``declared`` is the Content-Length sent when it is not ``len(body)``; ``stall``
-    keeps the connection open after the body, sending nothing more.
+    marks a body that stops short of it (its client waits for the server to give up,
+    so it sends the next one without a pause).
     """
 
     name: str
