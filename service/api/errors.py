@@ -256,7 +256,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "Internal error",
         f"unexpected {type(exc).__name__}; see the server log",
         "internal",
-        API_HEADERS,  # this answer bypasses the SecurityHeaders middleware
+        # This answer bypasses the SecurityHeaders middleware; and uvicorn closes the
+        # connection after it, so say so, or a keep-alive client's next request is reset.
+        {**API_HEADERS, "Connection": "close"},
     )
 
 

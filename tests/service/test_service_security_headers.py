@@ -216,3 +216,4 @@ def test_an_unexpected_error_answer_has_the_headers_too() -> None:
     assert response.status_code == 500, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert _assert_common(response).startswith("default-src 'none'")
+    assert response.headers["connection"] == "close"  # a keep-alive client opens a new one
