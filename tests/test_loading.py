@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from coco_cases import random_case, run_pycocotools
+from json_edits import DELETE, edited
 
 from evaluator import (
     DataWarning,
@@ -66,28 +67,14 @@ PREDICTIONS: list[dict[str, Any]] = [
 ]
 
 NAN, INF = float("nan"), float("inf")
-_DELETE = object()
-
-
-def _edit(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """A deep copy of ``doc`` with the item at ``path`` set to ``value`` (or deleted)."""
-    out = copy.deepcopy(doc)
-    parent = out
-    for key in path[:-1]:
-        parent = parent[key]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return out
 
 
 def gt_with(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    return _edit(GT, path, value)
+    return edited(GT, path, value)
 
 
 def preds_with(path: tuple[Any, ...], value: Any) -> list[dict[str, Any]]:
-    return _edit(PREDICTIONS, path, value)
+    return edited(PREDICTIONS, path, value)
 
 
 @dataclass(frozen=True)
@@ -154,13 +141,13 @@ BAD_INPUTS: tuple[Bad, ...] = (
         "expected an object, got an array",
         doc=[GT],
     ),
-    Bad("gt-missing-images", "gt", "ground_truth.images", "missing", gt_with(("images",), _DELETE)),
+    Bad("gt-missing-images", "gt", "ground_truth.images", "missing", gt_with(("images",), DELETE)),
     Bad(
         "gt-missing-categories",
         "gt",
         "ground_truth.categories",
         "missing",
-        gt_with(("categories",), _DELETE),
+        gt_with(("categories",), DELETE),
     ),
     Bad(
         "gt-images-not-a-list",
@@ -217,7 +204,7 @@ BAD_INPUTS: tuple[Bad, ...] = (
         "gt",
         f"{_ANN}.bbox",
         "missing",
-        gt_with(("annotations", 1, "bbox"), _DELETE),
+        gt_with(("annotations", 1, "bbox"), DELETE),
     ),
     Bad(
         "gt-bbox-3-numbers",
@@ -448,7 +435,7 @@ BAD_INPUTS: tuple[Bad, ...] = (
         "predictions",
         "predictions[1].score",
         "missing",
-        preds_with((1, "score"), _DELETE),
+        preds_with((1, "score"), DELETE),
     ),
     # --- predictions: values
     Bad(
@@ -758,13 +745,13 @@ WARNING_CASES = [
         id="ignore-field",
     ),
     pytest.param(
-        gt_with(("annotations", 1, "area"), _DELETE),
+        gt_with(("annotations", 1, "area"), DELETE),
         PREDICTIONS,
         "ground_truth.annotations: 1 annotations have no 'area'; width*height is used",
         id="missing-area",
     ),
     pytest.param(
-        gt_with(("annotations", 1, "iscrowd"), _DELETE),
+        gt_with(("annotations", 1, "iscrowd"), DELETE),
         PREDICTIONS,
         "ground_truth.annotations: 1 annotations have no 'iscrowd' "
         "(first: ground_truth.annotations[1]); read as 0 (pycocotools would fail)",
@@ -823,14 +810,14 @@ def test_bytes_and_object_give_the_same_warnings(gt: Any, predictions: Any, mess
 
 
 def test_missing_iscrowd_reads_as_0_in_both_paths() -> None:
-    gt = _edit(GT, ("annotations", 0, "iscrowd"), _DELETE)
+    gt = edited(GT, ("annotations", 0, "iscrowd"), DELETE)
     gt["annotations"][2]["iscrowd"] = 1
     for src in (gt, json.dumps(gt).encode()):
         np.testing.assert_array_equal(load_ground_truth(src).iscrowd, [False, False, True])
 
 
 def test_missing_area_is_width_times_height() -> None:
-    loaded = load_ground_truth(gt_with(("annotations", 1, "area"), _DELETE))
+    loaded = load_ground_truth(gt_with(("annotations", 1, "area"), DELETE))
     np.testing.assert_array_equal(loaded.areas, [600.0, 1600.0, 30000.0])
 
 

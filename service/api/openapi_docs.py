@@ -185,4 +185,5 @@ EVALUATION_LINKS = {
         evaluation_id=_EVALUATION_ID,
         other_id=_EVALUATION_ID,
     ),
+    "Health": _link("health", "How the service fares while the job waits (workers, space)."),
 }

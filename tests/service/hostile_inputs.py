@@ -10,11 +10,12 @@ after serialising.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from json_edits import DELETE, edited
 
 from evaluator.input.limits import MAX_NAME_CHARS
 
@@ -69,7 +70,6 @@ VALUES: dict[str, Any] = {
     "object": {"a": {"b": 1}},
     **{f"raw-{name}": _RAW.format(name) for name in RAW_VALUES},
 }
-_DELETE = object()
 _CUTS = (1, 7, 20, 50, 100, 200)
 
 
@@ -91,18 +91,6 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
             yield from _paths(value, (*prefix, key))
 
 
-def _edited(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    out = copy.deepcopy(doc)
-    parent = out
-    for key in path[:-1]:
-        parent = parent[key]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return out
-
-
 def _serialised(doc: Any) -> bytes:
     data = json.dumps(doc, allow_nan=True).encode()
     for name, raw in RAW_VALUES.items():
@@ -121,11 +109,11 @@ def hostile_inputs() -> Iterator[Hostile]:
             where = _location(path)
             for name, value in VALUES.items():
                 yield Hostile(
-                    f"{target}{where}={name}", target, _serialised(_edited(base, path, value))
+                    f"{target}{where}={name}", target, _serialised(edited(base, path, value))
                 )
             if isinstance(path[-1], str):
                 yield Hostile(
-                    f"{target}{where}=deleted", target, _serialised(_edited(base, path, _DELETE))
+                    f"{target}{where}=deleted", target, _serialised(edited(base, path, DELETE))
                 )
         whole = _serialised(base)
         for cut in _CUTS:

@@ -28,6 +28,16 @@ REFERENCE = SHARED / "reference-data"
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}
 MAX_UPLOAD_MB = 1.0
 
+#: A small valid ground truth: 10 images, one box each, one category.
+SMALL_GT = {
+    "images": [{"id": i, "width": 640, "height": 480} for i in range(1, 11)],
+    "categories": [{"id": 1, "name": "cat"}],
+    "annotations": [
+        {"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 50, 40], "area": 2000}
+        for i in range(1, 11)
+    ],
+}
+
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:
     """Call ``probe`` until ``done(result)``; fail after ``timeout`` s with the last result."""

@@ -14,15 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from service_stack import HERE, Stack, wait_for
+from service_stack import SMALL_GT as GT
 
-GT = {
-    "images": [{"id": i, "width": 640, "height": 480} for i in range(1, 11)],
-    "categories": [{"id": 1, "name": "cat"}],
-    "annotations": [
-        {"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 50, 40], "area": 2000}
-        for i in range(1, 11)
-    ],
-}
 PREDICTIONS = json.dumps(
     [{"image_id": i, "category_id": 1, "bbox": [11, 9, 50, 41], "score": 0.9} for i in range(1, 11)]
 ).encode()

@@ -184,6 +184,7 @@ def test_stateful_phase_reaches_every_operation(stack: Stack, tmp_path: Path) ->
         "GET /v1/evaluations/{evaluation_id}/report",
         "GET /v1/evaluations/{evaluation_id}/report.html",
         "GET /v1/evaluations/{evaluation_id}/compare/{other_id}",
+        "GET /v1/health",  # linked from an evaluation: how the service fares meanwhile
     }
     assert with_ids <= reached, (sorted(with_ids - reached), run.statuses)
     # The links carried real ids: uploads were accepted and what they created was found.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from service_stack import KEYS, Stack, wait_for
+from service_stack import SMALL_GT as GT
 
 IDLE_SECONDS = 2
 GRACE_SECONDS = 2
@@ -27,15 +28,6 @@ MIN_RATE_KIB = 8
 INFLIGHT_MB = 1.5  # the stack's upload limit is 1 MB
 #: The longest a test waits for an answer before failing (far above the deadlines).
 ANSWER_WAIT = 60
-
-GT = {
-    "images": [{"id": i, "width": 640, "height": 480} for i in range(1, 11)],
-    "categories": [{"id": 1, "name": "cat"}],
-    "annotations": [
-        {"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 50, 40], "area": 2000}
-        for i in range(1, 11)
-    ],
-}
 
 
 @pytest.fixture(scope="module")

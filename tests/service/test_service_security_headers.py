@@ -8,8 +8,6 @@ Chromium reports what the Content-Security-Policy blocked.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -139,31 +137,6 @@ def test_a_hostile_host_never_reaches_location(stack: Stack, ids: dict[str, str]
             assert response.status_code == 404, (response.url, response.status_code)
     assert answers[-1].status_code == 202, answers[-1].text
     assert answers[-1].headers["location"].startswith("/v1/evaluations/")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.skip(
-            "Chromium not installed: `apt-get install -y chromium chromium-driver` "
-            f"(chromium: {chromium}, chromedriver: {driver_path})"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_report_page_renders_under_its_policy(
