@@ -1,7 +1,7 @@
 /*
  * Compiled kernels of the COCO engine: the greedy matching of pycocotools' evaluate(),
- * group by group, with the GIL released so that Python threads can run chunks of groups
- * on every core.
+ * group by group, and its accumulate(), class by class, with the GIL released so that
+ * Python threads can run chunks of them on every core.
  *
  * Arrays arrive through the buffer protocol (C-contiguous, dtypes checked by the Python
  * wrapper in matching.py), so the module needs no NumPy headers to build.
@@ -260,8 +260,197 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Accumulation: COCOeval.accumulate() per class, with its floating-point operations.   */
+
+typedef struct {
+    Py_ssize_t n_det, n_class, n_area, n_maxdet, n_thr, n_rec;
+    const int64_t *class_start;   /* (K + 1,) detections of class k, in accumulation order */
+    const int64_t *det_rank;      /* (D,) rank in its group: kept under maxDets m if < max_dets[m] */
+    const double *det_score;      /* (D,) */
+    const uint8_t *true_positive; /* (A, T, D) */
+    const uint8_t *ignored;       /* (A, T, D) */
+    const int64_t *n_positive;    /* (K, A) non-ignored ground truths */
+    const int64_t *max_dets;      /* (M,) */
+    const double *rec_thrs;       /* (R,) ascending */
+    double *precision;            /* (T, R, K, A, M) out */
+    double *recall;               /* (T, K, A, M) out */
+    double *scores;               /* (T, R, K, A, M) out */
+} Accumulation;
+
+/*
+ * Classes [first, last). For each area range a, maxDets m and threshold t, along the
+ * class's kept detections (ignored ones included, as pycocotools keeps them in its
+ * arrays): tp and fp running counts as doubles, rc = tp / npig, pr = tp / (fp + tp + eps);
+ * recall is the last rc (0 without detections); pr becomes its envelope from the right;
+ * at each recall threshold r, the first position with rc >= r gives precision and score
+ * (0 and 0 when there is none). A class without positives keeps its -1 (the caller's).
+ */
+static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_t last)
+{
+    const double eps = 2.220446049250313e-16; /* np.spacing(1) */
+    double *pr = NULL, *rc = NULL, *sc = NULL;
+    size_t cap = 0;
+    const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, T = p->n_thr, R = p->n_rec;
+    for (Py_ssize_t k = first; k < last; k++) {
+        const int64_t d0 = p->class_start[k], d1 = p->class_start[k + 1];
+        size_t n = (size_t)(d1 - d0);
+        if (n > cap) {
+            double *a = realloc(pr, n * sizeof(double)), *b = NULL, *c = NULL;
+            if (a != NULL) pr = a;
+            if (a != NULL) b = realloc(rc, n * sizeof(double));
+            if (b != NULL) rc = b;
+            if (b != NULL) c = realloc(sc, n * sizeof(double));
+            if (c != NULL) sc = c;
+            if (a == NULL || b == NULL || c == NULL) goto fail;
+            cap = n;
+        }
+        for (Py_ssize_t a = 0; a < A; a++) {
+            const int64_t npig = p->n_positive[k * A + a];
+            if (npig == 0) continue;
+            for (Py_ssize_t m = 0; m < M; m++) {
+                const int64_t max_det = p->max_dets[m];
+                for (Py_ssize_t t = 0; t < T; t++) {
+                    const uint8_t *tp_flag = p->true_positive + (a * T + t) * p->n_det;
+                    const uint8_t *ig_flag = p->ignored + (a * T + t) * p->n_det;
+                    double tp = 0.0, fp = 0.0;
+                    Py_ssize_t nd = 0;
+                    for (int64_t d = d0; d < d1; d++) {
+                        if (p->det_rank[d] >= max_det) continue;
+                        if (tp_flag[d]) tp += 1.0;
+                        else if (!ig_flag[d]) fp += 1.0;
+                        rc[nd] = tp / (double)npig;
+                        pr[nd] = tp / (fp + tp + eps);
+                        sc[nd] = p->det_score[d];
+                        nd++;
+                    }
+                    const Py_ssize_t out = ((t * K + k) * A + a) * M + m; /* (T, K, A, M) */
+                    p->recall[out] = nd ? rc[nd - 1] : 0.0;
+                    for (Py_ssize_t i = nd - 1; i > 0; i--)
+                        if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+                    Py_ssize_t pi = 0;
+                    for (Py_ssize_t r = 0; r < R; r++) {
+                        /* np.searchsorted(rc, rec_thrs[r], side="left"): first rc >= r */
+                        while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
+                        const Py_ssize_t at = (((t * R + r) * K + k) * A + a) * M + m;
+                        p->precision[at] = pi < nd ? pr[pi] : 0.0;
+                        p->scores[at] = pi < nd ? sc[pi] : 0.0;
+                    }
+                }
+            }
+        }
+    }
+    free(pr);
+    free(rc);
+    free(sc);
+    return 0;
+fail:
+    free(pr);
+    free(rc);
+    free(sc);
+    return -1;
+}
+
+enum {
+    CLASS_START, DET_RANK, DET_SCORE, ACC_TRUE_POSITIVE, ACC_IGNORED, N_POSITIVE, MAX_DETS,
+    REC_THRS, PRECISION, RECALL, SCORES, N_ACC_BUFFERS
+};
+
+PyDoc_STRVAR(accumulate_doc,
+"accumulate(class_start, det_rank, det_score, true_positive, ignored, n_positive, max_dets,\n"
+"           rec_thrs, precision, recall, scores, first, last)\n"
+"--\n\n"
+"COCOeval.accumulate() for the classes [first, last), written into the outputs.\n\n"
+"class_start: int64 (K + 1,); det_rank: int64 (D,); det_score: float64 (D,);\n"
+"true_positive, ignored: uint8 (A, T, D); n_positive: int64 (K, A); max_dets: int64 (M,);\n"
+"rec_thrs: float64 (R,). Written: precision and scores float64 (T, R, K, A, M), recall\n"
+"float64 (T, K, A, M), for the classes with positives (others keep their values).\n"
+"Releases the GIL while it works.");
+
+static PyObject *accumulate(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_ACC_BUFFERS];
+    Py_ssize_t first, last;
+    Accumulation p;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*w*w*nn", &b[CLASS_START], &b[DET_RANK],
+                          &b[DET_SCORE], &b[ACC_TRUE_POSITIVE], &b[ACC_IGNORED], &b[N_POSITIVE],
+                          &b[MAX_DETS], &b[REC_THRS], &b[PRECISION], &b[RECALL], &b[SCORES],
+                          &first, &last))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t starts = items(&b[CLASS_START], 8, "class_start");
+    if (starts < 0) goto done;
+    if (starts < 1) {
+        PyErr_SetString(PyExc_ValueError, "class_start: empty");
+        goto done;
+    }
+    p.n_class = starts - 1;
+    p.n_det = items(&b[DET_SCORE], 8, "det_score");
+    p.n_maxdet = items(&b[MAX_DETS], 8, "max_dets");
+    p.n_rec = items(&b[REC_THRS], 8, "rec_thrs");
+    Py_ssize_t n_positive = items(&b[N_POSITIVE], 8, "n_positive");
+    if (p.n_det < 0 || p.n_maxdet < 0 || p.n_rec < 0 || n_positive < 0) goto done;
+    p.n_area = p.n_class ? n_positive / p.n_class : 0;
+    if (p.n_class && p.n_area * p.n_class != n_positive) {
+        PyErr_SetString(PyExc_ValueError, "n_positive: shape is not (K, A)");
+        goto done;
+    }
+    /* The thresholds are counted on recall, (T, K, A, M), which is never empty with them. */
+    Py_ssize_t cells = p.n_class * p.n_area * p.n_maxdet;
+    Py_ssize_t recalls = items(&b[RECALL], 8, "recall");
+    if (recalls < 0) goto done;
+    p.n_thr = cells ? recalls / cells : 0;
+    if (check_items(&b[DET_RANK], 8, p.n_det, "det_rank") ||
+        check_items(&b[ACC_TRUE_POSITIVE], 1, p.n_area * p.n_thr * p.n_det, "true_positive") ||
+        check_items(&b[ACC_IGNORED], 1, p.n_area * p.n_thr * p.n_det, "ignored") ||
+        check_items(&b[RECALL], 8, p.n_thr * p.n_class * p.n_area * p.n_maxdet, "recall") ||
+        check_items(&b[PRECISION], 8, p.n_thr * p.n_rec * p.n_class * p.n_area * p.n_maxdet,
+                    "precision") ||
+        check_items(&b[SCORES], 8, p.n_thr * p.n_rec * p.n_class * p.n_area * p.n_maxdet,
+                    "scores"))
+        goto done;
+    if (first < 0 || last > p.n_class || first > last) {
+        PyErr_SetString(PyExc_ValueError, "first, last: outside the classes");
+        goto done;
+    }
+    p.class_start = b[CLASS_START].buf;
+    p.det_rank = b[DET_RANK].buf;
+    p.det_score = b[DET_SCORE].buf;
+    p.true_positive = b[ACC_TRUE_POSITIVE].buf;
+    p.ignored = b[ACC_IGNORED].buf;
+    p.n_positive = b[N_POSITIVE].buf;
+    p.max_dets = b[MAX_DETS].buf;
+    p.rec_thrs = b[REC_THRS].buf;
+    p.precision = b[PRECISION].buf;
+    p.recall = b[RECALL].buf;
+    p.scores = b[SCORES].buf;
+    for (Py_ssize_t k = first; k < last; k++) {
+        if (p.class_start[k] < 0 || p.class_start[k] > p.class_start[k + 1] ||
+            p.class_start[k + 1] > p.n_det) {
+            PyErr_Format(PyExc_ValueError, "class %zd: bounds outside the detections", k);
+            goto done;
+        }
+    }
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = accumulate_classes(&p, first, last);
+    Py_END_ALLOW_THREADS
+    if (status < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < N_ACC_BUFFERS; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"match", match, METH_VARARGS, match_doc},
+    {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {NULL, NULL, 0, NULL},
 };
 

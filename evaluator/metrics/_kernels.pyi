@@ -21,3 +21,19 @@ def match(
     last: int,
     /,
 ) -> None: ...
+def accumulate(
+    class_start: NDArray[np.int64],
+    det_rank: NDArray[np.int64],
+    det_score: NDArray[np.float64],
+    true_positive: NDArray[np.uint8],
+    ignored: NDArray[np.uint8],
+    n_positive: NDArray[np.int64],
+    max_dets: NDArray[np.int64],
+    rec_thrs: NDArray[np.float64],
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    scores: NDArray[np.float64],
+    first: int,
+    last: int,
+    /,
+) -> None: ...

@@ -7,31 +7,12 @@ IoU threshold. It releases the GIL, so chunks of groups run in parallel threads.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-try:
-    from evaluator.metrics import _kernels
-except ImportError:  # a checkout used without installing it
-    raise ImportError(
-        "evaluator's compiled engine (evaluator.metrics._kernels) is not built: install the "
-        "package (pip install -e . builds it; a C compiler is needed)"
-    ) from None
-
-# Below this many (detection, ground truth) pairs, threads cost more than they save.
-_PAIRS_PER_CHUNK = 1 << 16
-
-
-def _threads() -> int:
-    """Cores this process may use (``DETEVAL_THREADS`` overrides; at least 1)."""
-    configured = os.environ.get("DETEVAL_THREADS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 1)
+from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +92,7 @@ def match_groups(
     capped = np.ascontiguousarray(thresholds, dtype=np.float64)
 
     def run(first: int, last: int) -> None:
-        _kernels.match(
+        kernels.match(
             det_start,
             gt_lo,
             gt_hi,
@@ -131,18 +112,5 @@ def match_groups(
             last,
         )
 
-    # Chunks of consecutive groups with about the same number of pairs each.
-    pairs = np.cumsum(np.diff(det_start) * (gt_hi - gt_lo + 1))  # (K,)
-    total = int(pairs[-1]) if pairs.size else 0
-    n_chunks = min(max(total // _PAIRS_PER_CHUNK, 1), 4 * _threads())
-    cuts = np.searchsorted(pairs, np.linspace(0, total, n_chunks + 1)[1:-1])  # (n_chunks - 1,)
-    bounds = np.unique(np.r_[0, cuts, groups.shape[0]])
-    chunks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-    if len(chunks) <= 1 or _threads() == 1:
-        for first, last in chunks:
-            run(first, last)
-    else:
-        with ThreadPoolExecutor(max_workers=_threads()) as pool:
-            for done in [pool.submit(run, first, last) for first, last in chunks]:
-                done.result()
+    run_in_chunks(run, np.diff(det_start) * (gt_hi - gt_lo + 1))  # work: pairs per group
     return GroupMatches(matched, true_positive.view(bool), ignored.view(bool))

@@ -1,0 +1,63 @@
+"""Chunks of work for the compiled kernels, spread over this machine's cores.
+
+The kernels of :mod:`evaluator.metrics._kernels` release the GIL, so plain Python
+threads run them in parallel; each chunk writes its own part of the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.typing import NDArray
+
+try:
+    from evaluator.metrics import _kernels as kernels
+except ImportError:  # a checkout used without installing it
+    raise ImportError(
+        "evaluator's compiled engine (evaluator.metrics._kernels) is not built: install the "
+        "package (pip install -e . builds it; a C compiler is needed)"
+    ) from None
+
+__all__ = ["kernels", "run_in_chunks", "threads"]
+
+# Below this much work in a chunk, a thread costs more than it saves.
+_WORK_PER_CHUNK = 1 << 16
+
+
+def threads() -> int:
+    """Cores this process may use (``DETEVAL_THREADS`` overrides; at least 1)."""
+    configured = os.environ.get("DETEVAL_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 1)
+
+
+def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> None:
+    """Call ``run(first, last)`` on consecutive ranges of items that cover them all.
+
+    Parameters
+    ----------
+    run : callable
+        Processes items ``first`` to ``last - 1``; calls may run at the same time.
+    work : ndarray of shape (n,), dtype int64
+        Cost of each item; the ranges get about the same total, at most four per core.
+    """
+    n = work.shape[0]
+    if n == 0:
+        return
+    cumulative = np.cumsum(work)
+    total = int(cumulative[-1])
+    n_chunks = min(max(total // _WORK_PER_CHUNK, 1), 4 * threads(), n)
+    cuts = np.searchsorted(cumulative, np.linspace(0, total, n_chunks + 1)[1:-1])
+    bounds = np.unique(np.r_[0, cuts, n]).tolist()
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    if len(chunks) == 1 or threads() == 1:
+        for first, last in chunks:
+            run(first, last)
+        return
+    with ThreadPoolExecutor(max_workers=threads()) as pool:
+        for done in [pool.submit(run, first, last) for first, last in chunks]:
+            done.result()
