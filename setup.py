@@ -25,7 +25,8 @@ setup(
     ext_modules=[
         Extension(
             "evaluator.metrics._kernels", ["evaluator/metrics/_kernels.c"], extra_compile_args=FLAGS
-        )
+        ),
+        Extension("evaluator.input._scan", ["evaluator/input/_scan.c"], extra_compile_args=FLAGS),
     ],
     cmdclass={"build_ext": BuildWithAHint},
 )

@@ -26,3 +26,10 @@ class InputError(ValueError):
 
 class DataWarning(UserWarning):
     """Input that is valid but probably not what the user meant (a silent pycocotools trap)."""
+
+
+#: What a checkout used without installing it says when the compiled engine is missing.
+ENGINE_NOT_BUILT = (
+    "evaluator's compiled engine is not built: install the package (pip install -e . "
+    "builds it; a C compiler is needed)"
+)

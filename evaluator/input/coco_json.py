@@ -35,7 +35,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.errors import InputError
+from evaluator.errors import ENGINE_NOT_BUILT, InputError
 from evaluator.input.ids import (
     IdValue,
     check_id,
@@ -46,6 +46,11 @@ from evaluator.input.ids import (
     string_ids,
 )
 from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
+
+try:
+    from evaluator.input import _scan
+except ImportError:  # a checkout used without installing it
+    raise ImportError(ENGINE_NOT_BUILT) from None
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 
@@ -704,6 +709,26 @@ def _unknown_image(value: Any, gt: GroundTruth) -> str:
     return f"unknown image id {shown(value)} (not in the ground truth's images{hint}"
 
 
+def _scan_plain(data: bytes) -> Predictions | None:
+    """Results in the plain shape read by the compiled scanner, else None.
+
+    The plain shape is a JSON array of objects with integer ``image_id`` and
+    ``category_id``, a ``bbox`` of 4 numbers and a numeric ``score`` (other fields are
+    skipped): what COCO tools write. Anything else goes through the general loader, which
+    accepts more and explains what it refuses.
+    """
+    scanned = _scan.scan_predictions(data)
+    if scanned is None:
+        return None
+    n, image_ids, category_ids, boxes, scores = scanned
+    return Predictions(
+        np.frombuffer(image_ids, dtype=np.int64),
+        np.frombuffer(category_ids, dtype=np.int64),
+        np.frombuffer(boxes, dtype=np.float64).reshape(n, 4),
+        np.frombuffer(scores, dtype=np.float64),
+    )
+
+
 def _holds_object(data: bytes) -> bool:
     """Whether a JSON document is an object (rather than a list)."""
     return data[:64].lstrip().startswith(b"{")
@@ -766,12 +791,18 @@ def load_predictions(
         image_ids, category_ids, boxes, scores = _predictions_from_array(src)
         preds = Predictions(image_ids, category_ids, boxes, scores)
     else:
-        items, root, checked = _read_predictions(src)
-        image_ids, category_ids, float_ids = _prediction_ids(items, root, gt, checked)
-        written = items
-        boxes = _box_column(items)
-        scores = _column(items, "score", np.float64)
-        preds = Predictions(image_ids, category_ids, boxes, scores, tuple(float_ids))
+        if not isinstance(src, list | dict):
+            src = src if isinstance(src, bytes) else _read_bytes(src, root)
+        plain = None if gt.image_names or isinstance(src, list | dict) else _scan_plain(src)
+        if plain is not None:
+            preds = plain
+        else:
+            items, root, checked = _read_predictions(src)
+            image_ids, category_ids, float_ids = _prediction_ids(items, root, gt, checked)
+            written = items
+            boxes = _box_column(items)
+            scores = _column(items, "score", np.float64)
+            preds = Predictions(image_ids, category_ids, boxes, scores, tuple(float_ids))
     _check_boxes(preds.boxes, root)
     _check_values(preds.scores, root, "score", None)
     warnings = list(preds.warnings)

@@ -13,13 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluator.errors import ENGINE_NOT_BUILT
+
 try:
     from evaluator.metrics import _kernels as kernels
 except ImportError:  # a checkout used without installing it
-    raise ImportError(
-        "evaluator's compiled engine (evaluator.metrics._kernels) is not built: install the "
-        "package (pip install -e . builds it; a C compiler is needed)"
-    ) from None
+    raise ImportError(ENGINE_NOT_BUILT) from None
 
 __all__ = ["kernels", "run_in_chunks", "threads"]
 

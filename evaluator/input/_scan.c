@@ -1,0 +1,362 @@
+/*
+ * The fast path of the COCO results loader: a JSON array of
+ * {"image_id": int, "category_id": int, "bbox": [4 numbers], "score": number, ...}
+ * objects read straight into columns, with no Python object per result.
+ *
+ * It reads only what the strict typed decoder (msgspec, in coco_json.py) would read the
+ * same way, and gives up (returns None) on anything else: another top-level shape, a
+ * missing or repeated field, a field of another type, an integer outside int64, a
+ * number strtod could round differently from a correctly rounded parser (more than 15
+ * digits of integer for a float field), an escape in a key, a non-ASCII or control byte
+ * in a string, deep nesting, trailing bytes. The caller then takes the general loader,
+ * which accepts what this path does not and explains what it refuses.
+ *
+ * Floats are converted exactly: by Clinger's fast path where it is exact (up to 15
+ * significant digits and a power of ten up to 22), else by strtod, which is correctly
+ * rounded (as msgspec and Python's float() are), on a copy of the token validated
+ * against JSON's number grammar.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SKIP_DEPTH 64
+#define MAX_NUMBER_CHARS 64
+
+typedef struct {
+    const char *p, *end;
+} Cursor;
+
+static void skip_space(Cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+        c->p++;
+}
+
+static int expect(Cursor *c, char ch)
+{
+    skip_space(c);
+    if (c->p >= c->end || *c->p != ch) return 0;
+    c->p++;
+    return 1;
+}
+
+/* A JSON number token at c->p: its length, whether it is an integer; 0 if not a number. */
+static Py_ssize_t number_token(const Cursor *c, int *integral)
+{
+    const char *s = c->p, *q = c->p;
+    *integral = 1;
+    if (q < c->end && *q == '-') q++;
+    if (q >= c->end) return 0;
+    if (*q == '0') q++;
+    else if (*q >= '1' && *q <= '9') while (q < c->end && *q >= '0' && *q <= '9') q++;
+    else return 0;
+    if (q < c->end && *q == '.') {
+        *integral = 0;
+        q++;
+        if (q >= c->end || *q < '0' || *q > '9') return 0;
+        while (q < c->end && *q >= '0' && *q <= '9') q++;
+    }
+    if (q < c->end && (*q == 'e' || *q == 'E')) {
+        *integral = 0;
+        q++;
+        if (q < c->end && (*q == '+' || *q == '-')) q++;
+        if (q >= c->end || *q < '0' || *q > '9') return 0;
+        while (q < c->end && *q >= '0' && *q <= '9') q++;
+    }
+    return q - s;
+}
+
+static int read_int(Cursor *c, int64_t *out)
+{
+    skip_space(c);
+    int integral;
+    Py_ssize_t n = number_token(c, &integral);
+    if (n == 0 || !integral || n >= MAX_NUMBER_CHARS) return 0;
+    char text[MAX_NUMBER_CHARS];
+    memcpy(text, c->p, (size_t)n);
+    text[n] = '\0';
+    errno = 0;
+    char *stop;
+    long long v = strtoll(text, &stop, 10);
+    if (errno == ERANGE || stop != text + n) return 0;
+    *out = (int64_t)v;
+    c->p += n;
+    return 1;
+}
+
+/*
+ * Clinger's exact fast path: a decimal with at most 15 significant digits m and a power
+ * of ten 10^e with |e| <= 22 are both exact doubles, so m * 10^e (or m / 10^-e) is one
+ * correctly rounded operation, the value a correctly rounded parser gives. Returns 0
+ * when the token is outside that case (strtod takes it).
+ */
+static int exact_decimal(const char *s, Py_ssize_t n, double *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *q = s, *end = s + n;
+    int negative = 0, digits = 0, exp10 = 0;
+    uint64_t m = 0;
+    if (*q == '-') { negative = 1; q++; }
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (m == 0 && *q == '0') continue;
+        if (++digits > 15) return 0;
+        m = m * 10 + (uint64_t)(*q - '0');
+    }
+    if (q < end && *q == '.') {
+        for (q++; q < end && *q >= '0' && *q <= '9'; q++) {
+            exp10--;
+            if (m == 0 && *q == '0') continue;
+            if (++digits > 15) return 0;
+            m = m * 10 + (uint64_t)(*q - '0');
+        }
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        int sign = 1, e = 0;
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) sign = *q++ == '-' ? -1 : 1;
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            if (e > 1000) return 0;
+            e = e * 10 + (*q - '0');
+        }
+        exp10 += sign * e;
+    }
+    double v;
+    if (m == 0) v = 0.0;
+    else if (exp10 >= 0 && exp10 <= 22) v = (double)m * pow10[exp10];
+    else if (exp10 < 0 && exp10 >= -22) v = (double)m / pow10[-exp10];
+    else return 0;
+    *out = negative ? -v : v;
+    return 1;
+}
+
+static int read_double(Cursor *c, double *out)
+{
+    skip_space(c);
+    int integral;
+    Py_ssize_t n = number_token(c, &integral);
+    if (n == 0 || n >= MAX_NUMBER_CHARS) return 0;
+    if (integral && n > 15 + (*c->p == '-')) return 0; /* int -> float: leave to the decoder */
+    if (!exact_decimal(c->p, n, out)) {
+        char text[MAX_NUMBER_CHARS];
+        memcpy(text, c->p, (size_t)n);
+        text[n] = '\0';
+        errno = 0;
+        char *stop;
+        double v = strtod(text, &stop);
+        /* Overflow or underflow, or a locale whose decimal point is not '.': the decoder's. */
+        if (errno == ERANGE || stop != text + n) return 0;
+        *out = v;
+    }
+    c->p += n;
+    return 1;
+}
+
+/* A string at c->p (after optional space): plain ASCII, escapes allowed only if `escapes`. */
+static int skip_string(Cursor *c, int escapes, const char **start, Py_ssize_t *len)
+{
+    skip_space(c);
+    if (c->p >= c->end || *c->p != '"') return 0;
+    const char *s = ++c->p;
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch < 0x20 || ch >= 0x80) return 0;
+        if (ch == '\\') {
+            if (!escapes || c->p + 1 >= c->end) return 0;
+            c->p++; /* the escaped character; \uXXXX's digits are plain ASCII */
+        }
+        c->p++;
+    }
+    if (c->p >= c->end) return 0;
+    if (start) *start = s;
+    if (len) *len = c->p - s;
+    c->p++;
+    return 1;
+}
+
+/* Any JSON value, without recursion; arrays and objects to MAX_SKIP_DEPTH. */
+static int skip_value(Cursor *c)
+{
+    char stack[MAX_SKIP_DEPTH];
+    int depth = 0;
+    for (;;) {
+        skip_space(c);
+        if (c->p >= c->end) return 0;
+        char ch = *c->p;
+        if (ch == '"') {
+            if (!skip_string(c, 1, NULL, NULL)) return 0;
+        } else if (ch == '[' || ch == '{') {
+            if (depth == MAX_SKIP_DEPTH) return 0;
+            stack[depth++] = ch == '[' ? ']' : '}';
+            c->p++;
+            skip_space(c);
+            if (c->p < c->end && *c->p == stack[depth - 1]) { c->p++; depth--; goto after; }
+            if (ch == '{') {
+                if (!skip_string(c, 1, NULL, NULL) || !expect(c, ':')) return 0;
+            }
+            continue;
+        } else if (ch == 't' && c->end - c->p >= 4 && memcmp(c->p, "true", 4) == 0) {
+            c->p += 4;
+        } else if (ch == 'f' && c->end - c->p >= 5 && memcmp(c->p, "false", 5) == 0) {
+            c->p += 5;
+        } else if (ch == 'n' && c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0) {
+            c->p += 4;
+        } else {
+            int integral;
+            Py_ssize_t n = number_token(c, &integral);
+            if (n == 0) return 0;
+            c->p += n;
+        }
+    after:
+        while (depth > 0) {
+            skip_space(c);
+            if (c->p >= c->end) return 0;
+            if (*c->p == ',') {
+                c->p++;
+                if (stack[depth - 1] == '}' && (!skip_string(c, 1, NULL, NULL) || !expect(c, ':')))
+                    return 0;
+                break; /* the next value */
+            }
+            if (*c->p != stack[depth - 1]) return 0;
+            c->p++;
+            depth--;
+        }
+        if (depth == 0) return 1;
+    }
+}
+
+enum { IMAGE_ID = 1, CATEGORY_ID = 2, BBOX = 4, SCORE = 8, ALL = 15 };
+
+/* One result object into row i of the columns; 0 when it is not of the plain shape. */
+static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box, double *score)
+{
+    if (!expect(c, '{')) return 0;
+    int seen = 0;
+    skip_space(c);
+    if (c->p < c->end && *c->p == '}') return 0; /* no fields */
+    for (;;) {
+        const char *key;
+        Py_ssize_t len;
+        if (!skip_string(c, 0, &key, &len) || !expect(c, ':')) return 0;
+        int field = 0;
+        if (len == 8 && memcmp(key, "image_id", 8) == 0) field = IMAGE_ID;
+        else if (len == 11 && memcmp(key, "category_id", 11) == 0) field = CATEGORY_ID;
+        else if (len == 4 && memcmp(key, "bbox", 4) == 0) field = BBOX;
+        else if (len == 5 && memcmp(key, "score", 5) == 0) field = SCORE;
+        if (field & seen) return 0; /* repeated */
+        seen |= field;
+        if (field == IMAGE_ID) {
+            if (!read_int(c, image)) return 0;
+        } else if (field == CATEGORY_ID) {
+            if (!read_int(c, category)) return 0;
+        } else if (field == BBOX) {
+            if (!expect(c, '[')) return 0;
+            for (int j = 0; j < 4; j++)
+                if ((j && !expect(c, ',')) || !read_double(c, box + j)) return 0;
+            if (!expect(c, ']')) return 0;
+        } else if (field == SCORE) {
+            if (!read_double(c, score)) return 0;
+        } else if (!skip_value(c)) {
+            return 0;
+        }
+        skip_space(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, '}')) return 0;
+        return seen == ALL;
+    }
+}
+
+/* Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory). */
+static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **box,
+                       double **score)
+{
+    Py_ssize_t n = 0, cap = 0;
+    if (!expect(c, '[')) return -1;
+    skip_space(c);
+    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
+    for (;;) {
+        if (n == cap) {
+            Py_ssize_t grown = cap ? 2 * cap : 1024;
+            int64_t *i2 = realloc(*image, (size_t)grown * sizeof(int64_t));
+            if (i2) *image = i2;
+            int64_t *c2 = i2 ? realloc(*category, (size_t)grown * sizeof(int64_t)) : NULL;
+            if (c2) *category = c2;
+            double *b2 = c2 ? realloc(*box, (size_t)grown * 4 * sizeof(double)) : NULL;
+            if (b2) *box = b2;
+            double *s2 = b2 ? realloc(*score, (size_t)grown * sizeof(double)) : NULL;
+            if (s2) *score = s2;
+            if (!s2) return -2;
+            cap = grown;
+        }
+        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n)) return -1;
+        n++;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, ']')) return -1;
+        break;
+    }
+end:
+    skip_space(c);
+    return c->p == c->end ? n : -1;
+}
+
+/* A new bytes object holding `n` items of `size` bytes from `data` (NULL: none). */
+static PyObject *as_bytes(const void *data, Py_ssize_t n, Py_ssize_t size)
+{
+    return PyBytes_FromStringAndSize(n ? (const char *)data : "", n * size);
+}
+
+PyDoc_STRVAR(scan_predictions_doc,
+"scan_predictions(data)\n"
+"--\n\n"
+"COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
+"Returns (n, image_id, category_id, bbox, score): the count and four bytes objects of\n"
+"int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items; None when the document\n"
+"is not of that plain shape, for the general loader to read or explain. Releases the\n"
+"GIL while it reads.");
+
+static PyObject *scan_predictions(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    int64_t *image = NULL, *category = NULL;
+    double *box = NULL, *score = NULL;
+    Py_ssize_t n;
+    Cursor c = {data.buf, (const char *)data.buf + data.len};
+    Py_BEGIN_ALLOW_THREADS
+    n = scan(&c, &image, &category, &box, &score);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    PyObject *result = NULL;
+    if (n == -2) {
+        PyErr_NoMemory();
+    } else if (n == -1) {
+        result = Py_NewRef(Py_None);
+    } else {
+        result = Py_BuildValue("nNNNN", n, as_bytes(image, n, 8), as_bytes(category, n, 8),
+                               as_bytes(box, n, 32), as_bytes(score, n, 8));
+    }
+    free(image);
+    free(category);
+    free(box);
+    free(score);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan_predictions", scan_predictions, METH_VARARGS, scan_predictions_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "The fast path of the COCO results loader.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
