@@ -4,10 +4,13 @@ Each module's imports are read from its syntax tree: imports inside functions, u
 ``if TYPE_CHECKING`` and ``importlib.import_module("...")`` with a literal name count the
 same as top-level ones, so a lazy import cannot slip past. The rules:
 
-* ``evaluator`` (the library) imports nothing of ours outside itself, and inside it
+* ``evaluator`` (the library) imports nothing of ours outside itself, nothing outside
+  the standard library, numpy and msgspec (a plain install), and inside it
   every arrow points down the layers ``errors < geometry < input < metrics < analyses
   < report < coco < cli < the evaluator package itself``; ``evaluator.nn`` stands
-  beside them: it may use ``errors`` and ``geometry``, and nothing else imports it.
+  beside them: it may use ``errors`` and ``geometry``, and nothing else of ours imports it.
+* An import by a name that is not a literal cannot be checked, so it is refused (but in
+  the ``deteval`` root).
 * ``service`` may import the library, never the workers or the ``deteval`` root. Inside
   it, the job backend (``service.backend``), which the workers share, imports only itself
   and the library, and no web framework; operations (``service.ops``) use the backend;
@@ -20,6 +23,8 @@ same as top-level ones, so a lazy import cannot slip past. The rules:
 from __future__ import annotations
 
 import ast
+import importlib.util
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -47,7 +52,10 @@ SERVICE_PARTS = {
     "service.api": ("service.api", "service.ops.sweeper"),
 }
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "jinja2")
-SERVICE_FRAMEWORKS = (*WEB_FRAMEWORKS, "celery", "redis", "kombu", "pydantic")
+# What a plain `pip install detection-eval` brings: the library may use only these.
+LIBRARY_MAY_USE = {"numpy", "msgspec", *sys.stdlib_module_names}
+#: An import by a name the checker cannot read (not a literal).
+DYNAMIC = "<dynamic>"
 
 
 def module_name(path: Path) -> str:
@@ -80,14 +88,67 @@ def _absolute(module: str, is_package: bool, level: int, target: str | None) -> 
     return ".".join([*base, target] if target else base)
 
 
+def _import_functions(tree: ast.AST) -> set[str]:
+    """The names a module calls to import by name: ``__import__``, and
+    ``importlib.import_module`` under whatever name the module gave it."""
+    functions = {"__import__", "importlib.import_module"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "importlib":
+            functions |= {a.asname or a.name for a in node.names if a.name == "import_module"}
+        elif isinstance(node, ast.Import):
+            functions |= {
+                f"{a.asname}.import_module"
+                for a in node.names
+                if a.name == "importlib" and a.asname
+            }
+    return functions
+
+
+def _callee(call: ast.Call) -> str:
+    """``f`` or ``m.f`` for a call of a name or of a module's attribute, else ``""``."""
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
+        return f"{call.func.value.id}.{call.func.attr}"
+    return ""
+
+
+def _argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
+    if len(call.args) > position:
+        return call.args[position]
+    return next((k.value for k in call.keywords if k.arg == keyword), None)
+
+
+def _dynamic_target(call: ast.Call) -> str:
+    """The module an import-by-name call loads, or DYNAMIC when it cannot be read."""
+    name, package = _argument(call, 0, "name"), _argument(call, 1, "package")
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return DYNAMIC
+    if _callee(call) == "__import__":
+        level = _argument(call, 4, "level")
+        return name.value if level is None or getattr(level, "value", None) == 0 else DYNAMIC
+    if not name.value.startswith("."):
+        return name.value
+    if not (isinstance(package, ast.Constant) and isinstance(package.value, str)):
+        return DYNAMIC
+    try:
+        return importlib.util.resolve_name(name.value, package.value)
+    except ImportError:
+        return DYNAMIC
+
+
 def imports_of(
     module: str, source: str, is_package: bool, known: set[str]
 ) -> Iterator[tuple[str, int]]:
     """Every module ``module`` imports, with its line, wherever the import statement is.
 
     ``from a.b import c`` yields ``a.b.c`` when that is a module of ours, else ``a.b``.
+    A call of ``__import__`` or ``importlib.import_module`` (under any name) yields the
+    module it names, resolved when relative, or :data:`DYNAMIC` when it is not a literal.
     """
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    functions = _import_functions(tree)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -96,15 +157,8 @@ def imports_of(
             for alias in node.names:
                 candidate = f"{base}.{alias.name}"
                 yield (candidate if candidate in known else base), node.lineno
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute | ast.Name)
-            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            yield node.args[0].value, node.lineno
+        elif isinstance(node, ast.Call) and _callee(node) in functions:
+            yield _dynamic_target(node), node.lineno
 
 
 def _layer(module: str) -> int:
@@ -140,10 +194,16 @@ def _is_backend(name: str) -> bool:
 
 def broken_rule(module: str, target: str) -> str | None:
     """Why ``module`` may not import ``target``, or None when the arrow is allowed."""
+    if target == DYNAMIC:
+        if _within(module, "deteval"):
+            return None
+        return "an import by a name that is not a literal, which no one can check"
     top = target.split(".")[0]
+    if _within(target, "evaluator.nn") and not _within(module, "evaluator"):
+        return "only evaluator.nn imports evaluator.nn (nothing of ours uses it)"
     if top not in PACKAGES:
-        if _within(module, "evaluator") and top in SERVICE_FRAMEWORKS:
-            return "the library needs no service framework"
+        if _within(module, "evaluator") and top not in LIBRARY_MAY_USE:
+            return "the library uses only the standard library, numpy and msgspec"
         if _is_backend(module) and top in WEB_FRAMEWORKS:
             return "the job backend is framework-free (the workers load it)"
         return None
@@ -205,7 +265,27 @@ PLANTED = [
     ("service.api.intake", "from service import cli", "service.api may import only"),
     ("service.backend.storage", "import fastapi", "framework-free"),
     ("workers.pipeline", "from service.api import deps", "only the job backend"),
-    ("evaluator.coco", "importlib.import_module('celery')", "no service framework"),
+    ("evaluator.coco", "importlib.import_module('celery')", "only the standard library"),
+    ("evaluator.coco", "import httpx", "only the standard library"),
+    ("evaluator.metrics.matching", "__import__('service.api.state')", "outside evaluator"),
+    (
+        "evaluator.metrics.matching",
+        "from importlib import import_module as load; load('service.api.state')",
+        "outside evaluator",
+    ),
+    (
+        "evaluator.metrics.matching",
+        "importlib.import_module(name='service.api.state')",
+        "outside evaluator",
+    ),
+    (
+        "evaluator.metrics.pairs",
+        "importlib.import_module('..report.html', 'evaluator.metrics')",
+        "upward arrow",
+    ),
+    ("evaluator.metrics.pairs", "importlib.import_module(NAME)", "not a literal"),
+    ("service.api.pages", "from evaluator import nn", "only evaluator.nn"),
+    ("workers.pipeline", "import evaluator.nn.losses", "only evaluator.nn"),
 ]
 
 

@@ -19,6 +19,7 @@ from coco_cases import (
     expected_without_detections,
     oracle_result,
     pycocotools_result,
+    run_pycocotools,
     variant_options,
 )
 
@@ -84,3 +85,36 @@ def test_pair_chunks_do_not_change_the_matching(
     chunked = _evaluate(case_name)
     np.testing.assert_array_equal(chunked.precision, whole.precision, strict=True)
     np.testing.assert_array_equal(chunked.recall, whole.recall, strict=True)
+
+
+def test_an_overflowing_iou_is_taken_as_pycocotools_takes_it() -> None:
+    # Finite boxes so large that x + w overflows: the IoU is inf / inf = NaN, and
+    # pycocotools, which skips a candidate only when iou < best, takes it (and then every
+    # later free one). Its answer here is AP 0.9999999999999998, recall 1.
+    huge = [1e308, 1e308, 1e308, 1e308]
+    gt = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": huge, "area": 1.0, "iscrowd": 0},
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [0, 0, 2, 2],
+                "area": 4.0,
+                "iscrowd": 0,
+            },
+        ],
+    }
+    predictions = [
+        {"image_id": 1, "category_id": 1, "bbox": huge, "score": 0.9},
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.8},
+    ]
+    reference = run_pycocotools(gt, predictions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", evaluator.DataWarning)
+        report = evaluator.evaluate_coco(copy.deepcopy(gt), copy.deepcopy(predictions))
+    np.testing.assert_array_equal(report.stats, reference.stats, strict=True)
+    np.testing.assert_array_equal(report.precision, reference.precision, strict=True)
+    np.testing.assert_array_equal(report.recall, reference.recall, strict=True)

@@ -86,3 +86,11 @@ def test_the_json_schema_names_every_section(tmp_path: Path) -> None:
     assert set(root["required"]) == {"stats", "metrics", "per_class", "params"}
     voc = schema["$defs"]["VOC"]["properties"]
     assert set(voc) == {"all_point", "11_point"}
+
+
+@pytest.mark.parametrize("bounds", [(0.0, float("inf")), (0.0, float("nan")), (5.0, 1.0)])
+def test_an_area_range_that_json_cannot_hold_is_refused(bounds: tuple[float, float]) -> None:
+    # inf and NaN would be written as null, and the report could not be read back.
+    gt, predictions = random_case(seed=9)
+    with pytest.raises(ValueError, match="area_ranges: expected label -> \\(low, high\\), finite"):
+        evaluate_coco(gt, predictions, area_ranges={"all": bounds})

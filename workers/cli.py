@@ -7,6 +7,7 @@ standard library at the top; Celery is imported when the command runs.
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,11 +25,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.set_defaults(func=_worker)
 
 
+def kernel_threads(cores: int, concurrency: int) -> int:
+    """Threads for the engine's kernels in each of ``concurrency`` scoring processes, so
+    that together they use the ``cores`` without oversubscribing them (at least 1)."""
+    return max(1, cores // max(concurrency, 1))
+
+
 def _worker(args: argparse.Namespace) -> int:
+    from evaluator.metrics.parallel import available_cores
     from service.backend.dispatch import QUEUE
     from service.backend.procs import lower_priority
     from workers.app import app
 
+    os.environ.setdefault(
+        "DETEVAL_THREADS", str(kernel_threads(available_cores(), args.concurrency))
+    )
     if args.nice:
         lower_priority(args.nice)
     app.worker_main(

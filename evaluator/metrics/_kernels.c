@@ -18,16 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#pragma STDC FP_CONTRACT OFF
+
 /* IoU of detection box d with ground-truth box g (xywh), as maskApi.c's bbIou. */
 static double box_iou(const double *d, const double *g, int crowd)
 {
+    /* One operation per statement, as maskApi.c computes them, so that no compiler can
+     * fuse a multiply and an add (also off by -ffp-contract=off and the pragma). */
     double w = fmin(d[2] + d[0], g[2] + g[0]) - fmax(d[0], g[0]);
     if (w <= 0) return 0.0;
     double h = fmin(d[3] + d[1], g[3] + g[1]) - fmax(d[1], g[1]);
     if (h <= 0) return 0.0;
     double i = w * h;
     double da = d[2] * d[3];
-    double u = crowd ? da : da + g[2] * g[3] - i;
+    double ga = g[2] * g[3];
+    double u = crowd ? da : da + ga;
+    if (!crowd) u = u - i;
     return i / u;
 }
 
@@ -71,6 +77,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
     for (Py_ssize_t k = first; k < last; k++) {
         int64_t d0 = p->det_start[k], nd = p->det_start[k + 1] - d0;
         int64_t g0 = p->gt_lo[k], ng = p->gt_hi[k] - g0;
+        if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
         size_t need = (size_t)nd * (size_t)ng;
         if (need > iou_cap) {
             double *grown = realloc(iou, need * sizeof(double));
@@ -99,12 +106,16 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                     const double *row = iou + d * ng;
                     int64_t best_regular = -1, best_ignored = -1;
                     double regular_iou = threshold, ignored_iou = threshold;
+                    /* pycocotools skips a candidate when iou < best (best starts at the
+                     * threshold): written as !(x < best), a NaN IoU (from boxes so large
+                     * that their sums overflow) is taken as it takes it. */
                     for (int64_t g = 0; g < ng; g++) {
-                        if (used[g] || row[g] < threshold) continue;
+                        if (used[g]) continue;
+                        const double x = row[g];
                         if (gt_ignored[g]) {
-                            if (row[g] >= ignored_iou) { ignored_iou = row[g]; best_ignored = g; }
-                        } else if (row[g] >= regular_iou) {
-                            regular_iou = row[g];
+                            if (!(x < ignored_iou)) { ignored_iou = x; best_ignored = g; }
+                        } else if (!(x < regular_iou)) {
+                            regular_iou = x;
                             best_regular = g;
                         }
                     }

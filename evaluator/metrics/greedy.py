@@ -82,7 +82,8 @@ def match_groups(
     gt_lo = np.searchsorted(gt_group, groups, side="left").astype(np.int64)
     gt_hi = np.searchsorted(gt_group, groups, side="right").astype(np.int64)
     boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
-    det_area = boxes[:, 2] * boxes[:, 3]
+    with np.errstate(over="ignore"):  # boxes near the float limit: inf, as in pycocotools
+        det_area = boxes[:, 2] * boxes[:, 3]
     position = np.ascontiguousarray(det_position, dtype=np.int64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)

@@ -20,18 +20,27 @@ try:
 except ImportError:  # a checkout used without installing it
     raise ImportError(ENGINE_NOT_BUILT) from None
 
-__all__ = ["kernels", "run_in_chunks", "threads"]
+__all__ = ["available_cores", "kernels", "run_in_chunks", "threads"]
 
 # Below this much work in a chunk, a thread costs more than it saves.
 _WORK_PER_CHUNK = 1 << 16
 
 
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the OS has one (Linux),
+    else the machine's count; at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return max(os.cpu_count() or 1, 1)
+
+
 def threads() -> int:
-    """Cores this process may use (``DETEVAL_THREADS`` overrides; at least 1)."""
+    """Threads the kernels use: ``DETEVAL_THREADS`` if set (a positive integer), else
+    :func:`available_cores`."""
     configured = os.environ.get("DETEVAL_THREADS", "")
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
-    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 1)
+    return available_cores()
 
 
 def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> None:

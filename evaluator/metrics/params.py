@@ -97,8 +97,14 @@ class CocoParams:
             kwargs["max_dets"] = tuple(dets)
         if area_ranges is not None:
             ranges = tuple((str(k), float(lo), float(hi)) for k, (lo, hi) in area_ranges.items())
-            if not ranges or any(lo > hi for _, lo, hi in ranges):
-                raise ValueError(f"area_ranges: expected label -> (low, high), got {area_ranges}")
+            bad = [
+                r for r in ranges if not (np.isfinite(r[1]) and np.isfinite(r[2]) and r[1] <= r[2])
+            ]
+            if not ranges or bad:
+                raise ValueError(
+                    "area_ranges: expected label -> (low, high), finite numbers with low <= high, "
+                    f"got {area_ranges}"
+                )
             kwargs["area_ranges"] = ranges
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -27,6 +27,7 @@ from service.backend.jobs_async import AsyncJobStore, connect_async
 from service.backend.storage import Storage, is_valid_id, new_id
 from service.cli import register
 from service.ops.embedded import EmbeddedRedis
+from workers.cli import kernel_threads
 from workers.cli import register as register_worker
 
 KEY = "k" * 20
@@ -380,3 +381,11 @@ def test_compose_file_is_accepted_and_refuses_to_run_without_keys() -> None:
     refused = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert refused.returncode != 0
     assert "DETEVAL_API_KEYS" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("cores", "concurrency", "threads"), [(8, 1, 8), (8, 3, 2), (2, 4, 1), (1, 1, 1), (4, 0, 4)]
+)
+def test_scoring_processes_share_the_cores(cores: int, concurrency: int, threads: int) -> None:
+    # Each scoring process runs the kernels on threads: together, no more than the cores.
+    assert kernel_threads(cores, concurrency) == threads
