@@ -79,9 +79,9 @@ def test_pair_chunks_do_not_change_the_matching(
     case_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = _evaluate(case_name)
-    monkeypatch.setattr(
-        "evaluator.metrics.pairs._PAIR_CHUNK", 7
-    )  # many chunks, some of one detection
+    # Many chunks of groups, detections and classes, on several threads.
+    monkeypatch.setattr("evaluator.metrics.parallel._WORK_PER_CHUNK", 1)
+    monkeypatch.setenv("DETEVAL_THREADS", "4")
     chunked = _evaluate(case_name)
     np.testing.assert_array_equal(chunked.precision, whole.precision, strict=True)
     np.testing.assert_array_equal(chunked.recall, whole.recall, strict=True)

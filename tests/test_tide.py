@@ -455,9 +455,9 @@ def test_error_section_on_reference_set(folder: str, gt_file: str, det_file: str
 def test_pair_chunks_do_not_change_the_result(monkeypatch) -> None:
     gt, dets = random_case(2, **RANDOM_KNOBS)
     whole = _breakdown(gt, dets)
-    monkeypatch.setattr(
-        "evaluator.metrics.pairs._PAIR_CHUNK", 5
-    )  # many chunks, some of one detection
+    # Many chunks on several threads, some of one detection.
+    monkeypatch.setattr("evaluator.metrics.parallel._WORK_PER_CHUNK", 1)
+    monkeypatch.setenv("DETEVAL_THREADS", "4")
     chunked = _breakdown(gt, dets)
     for name in ("det_error", "det_target", "det_fixed_tp", "gt_missed"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)

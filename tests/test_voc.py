@@ -597,6 +597,7 @@ COCO_GT = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:.*have no .iscrowd.:evaluator.errors.DataWarning")
 def test_coco_wrapper_reads_difficult_and_crowd_flags():
     preds = [
         {"image_id": 1, "category_id": 1, "bbox": SQUARE, "score": 0.9},
@@ -615,6 +616,7 @@ def test_coco_wrapper_reads_difficult_and_crowd_flags():
     assert result.mAP == 1.0
 
 
+@pytest.mark.filterwarnings("ignore:.*have no .iscrowd.:evaluator.errors.DataWarning")
 def test_coco_wrapper_drops_unknown_categories_with_a_warning():
     preds = [
         {"image_id": 1, "category_id": 1, "bbox": SQUARE, "score": 0.9},

@@ -272,6 +272,115 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Candidate pairs: every (detection, ground truth) of the same key with IoU >= a floor. */
+
+typedef struct {
+    int64_t *det, *gt;
+    double *iou;
+    size_t n, cap;
+} PairList;
+
+static int pairs_push(PairList *l, int64_t d, int64_t g, double iou)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 4096;
+        if (cap > SIZE_MAX / sizeof(double)) return -1;
+        int64_t *a = realloc(l->det, cap * sizeof(int64_t));
+        if (a == NULL) return -1;
+        l->det = a;
+        int64_t *b = realloc(l->gt, cap * sizeof(int64_t));
+        if (b == NULL) return -1;
+        l->gt = b;
+        double *c = realloc(l->iou, cap * sizeof(double));
+        if (c == NULL) return -1;
+        l->iou = c;
+        l->cap = cap;
+    }
+    l->det[l->n] = d;
+    l->gt[l->n] = g;
+    l->iou[l->n] = iou;
+    l->n++;
+    return 0;
+}
+
+PyDoc_STRVAR(pairs_doc,
+"pairs(first, count, gt_order, det_box, gt_box, gt_crowd, min_iou, d0, d1)\n"
+"--\n\n"
+"The pairs of detections [d0, d1) with the ground truths of their key whose IoU (as\n"
+"maskApi's bbIou, crowd: over the detection's area) is >= min_iou.\n\n"
+"first, count: int64 (D,), the run of gt_order (int64 (G,)) holding detection d's key;\n"
+"det_box: float64 (D, 4); gt_box: float64 (G, 4); gt_crowd: uint8 (G,).\n"
+"Returns three bytes objects: int64 detection indices, int64 ground-truth indices and\n"
+"float64 IoUs, by detection then by position in gt_order. Releases the GIL.");
+
+static PyObject *pairs(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[6];
+    double min_iou;
+    Py_ssize_t d0, d1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*dnn", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                          &min_iou, &d0, &d1))
+        return NULL;
+    PyObject *result = NULL;
+    PairList l = {NULL, NULL, NULL, 0, 0};
+    Py_ssize_t n_det = items(&b[3], 32, "det_box"), n_gt = items(&b[4], 32, "gt_box");
+    if (n_det < 0 || n_gt < 0) goto done;
+    if (check_items(&b[0], 8, n_det, "first") || check_items(&b[1], 8, n_det, "count") ||
+        check_items(&b[2], 8, n_gt, "gt_order") || check_items(&b[5], 1, n_gt, "gt_crowd"))
+        goto done;
+    if (d0 < 0 || d1 > n_det || d0 > d1) {
+        PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
+        goto done;
+    }
+    const int64_t *first = b[0].buf, *count = b[1].buf, *order = b[2].buf;
+    const double *det_box = b[3].buf, *gt_box = b[4].buf;
+    const uint8_t *crowd = b[5].buf;
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        if (first[d] < 0 || count[d] < 0 || first[d] + count[d] > n_gt) {
+            PyErr_Format(PyExc_ValueError, "detection %zd: its run is outside gt_order", d);
+            goto done;
+        }
+        for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
+            if (order[j] < 0 || order[j] >= n_gt) {
+                PyErr_Format(PyExc_ValueError, "gt_order[%lld]: outside the ground truths",
+                             (long long)j);
+                goto done;
+            }
+        }
+    }
+    int status = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = d0; d < d1 && status == 0; d++) {
+        for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
+            const int64_t g = order[j];
+            const double iou = box_iou(det_box + 4 * d, gt_box + 4 * g, crowd[g]);
+            if (iou >= min_iou && pairs_push(&l, d, g, iou) < 0) {
+                status = -1;
+                break;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (status < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n = (Py_ssize_t)l.n;
+    result = Py_BuildValue("y#y#y#", n ? (const char *)l.det : "", n * 8,
+                           n ? (const char *)l.gt : "", n * 8, n ? (const char *)l.iou : "",
+                           n * 8);
+done:
+    free(l.det);
+    free(l.gt);
+    free(l.iou);
+    for (int i = 0; i < 6; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Accumulation: COCOeval.accumulate() per class, with its floating-point operations.   */
 
 typedef struct {
@@ -462,6 +571,7 @@ done:
 static PyMethodDef methods[] = {
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
+    {"pairs", pairs, METH_VARARGS, pairs_doc},
     {NULL, NULL, 0, NULL},
 };
 

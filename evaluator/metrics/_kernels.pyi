@@ -37,3 +37,15 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
+def pairs(
+    first: NDArray[np.int64],
+    count: NDArray[np.int64],
+    gt_order: NDArray[np.int64],
+    det_box: NDArray[np.float64],
+    gt_box: NDArray[np.float64],
+    gt_crowd: NDArray[np.uint8],
+    min_iou: float,
+    d0: int,
+    d1: int,
+    /,
+) -> tuple[bytes, bytes, bytes]: ...

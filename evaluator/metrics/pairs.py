@@ -10,10 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.geometry.boxes import paired_iou
-
-# Pairs handled per chunk, so that memory stays bounded on crowded images.
-_PAIR_CHUNK = 1 << 21
+from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
 def overlapping_pairs(
@@ -46,29 +43,24 @@ def overlapping_pairs(
         ground-truth index.
     iou : ndarray of shape (P,), dtype float64
     """
-    gt_order = np.argsort(gt_key, kind="stable")
+    gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
     sorted_key = gt_key[gt_order]
-    first = np.searchsorted(sorted_key, det_key, side="left")  # (n,)
-    count = np.searchsorted(sorted_key, det_key, side="right") - first  # (n,)
-    pair_end = np.cumsum(count)  # (n,)
-    dets_out, gts_out, ious_out = [], [], []
-    d0 = 0
-    while d0 < det_key.shape[0]:
-        # Take detections until about _PAIR_CHUNK pairs.
-        base = pair_end[d0 - 1] if d0 else 0
-        d1 = max(int(np.searchsorted(pair_end, base + _PAIR_CHUNK, side="right")), d0 + 1)
-        d1 = min(d1, det_key.shape[0])
-        det = np.repeat(np.arange(d0, d1), count[d0:d1])  # (p,)
-        offset = np.arange(det.shape[0]) - np.repeat(
-            pair_end[d0:d1] - count[d0:d1] - base, count[d0:d1]
-        )  # (p,) position of the pair within its detection's run
-        gt = gt_order[first[det] + offset]  # (p,)
-        iou = paired_iou(det_boxes[det], gt_boxes[gt], gt_crowd[gt])  # (p,)
-        near = iou >= min_iou
-        dets_out.append(det[near])
-        gts_out.append(gt[near])
-        ious_out.append(iou[near])
-        d0 = d1
-    if not dets_out:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    return np.concatenate(dets_out), np.concatenate(gts_out), np.concatenate(ious_out)
+    first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
+    count = np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
+    gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
+    crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
+    found: dict[int, tuple[bytes, bytes, bytes]] = {}
+
+    def run(d0: int, d1: int) -> None:
+        found[d0] = kernels.pairs(
+            first, count, gt_order, det_box, gt_box, crowd, float(min_iou), d0, d1
+        )
+
+    run_in_chunks(run, count + 1)  # work: pairs per detection
+    chunks = [found[d0] for d0 in sorted(found)]
+    return (
+        np.frombuffer(b"".join(c[0] for c in chunks), dtype=np.int64),
+        np.frombuffer(b"".join(c[1] for c in chunks), dtype=np.int64),
+        np.frombuffer(b"".join(c[2] for c in chunks), dtype=np.float64),
+    )

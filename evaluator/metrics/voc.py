@@ -32,7 +32,7 @@ when it is the first (in rank order) qualifying detection aimed at its ground tr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -373,10 +373,37 @@ def evaluate_voc(
     The module docstring gives the matching rules. Ties in score keep input order:
     detections are stably sorted by descending score, so the earlier one ranks first.
     """
+    return evaluate_voc_interpolations(
+        ground_truth,
+        detections,
+        (interpolation,),
+        iou_threshold=iou_threshold,
+        pixel_offset=pixel_offset,
+        category_names=category_names,
+    )[interpolation]
+
+
+def evaluate_voc_interpolations(
+    ground_truth: GroundTruthArrays,
+    detections: DetectionArrays,
+    interpolations: Sequence[Interpolation],
+    *,
+    iou_threshold: float = 0.5,
+    pixel_offset: int = 0,
+    category_names: Mapping[int, str] | None = None,
+) -> dict[str, VOCResult]:
+    """:func:`evaluate_voc` at several interpolations, matching the detections once.
+
+    Returns
+    -------
+    dict of str to VOCResult
+        One result per interpolation, keyed by it.
+    """
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
-    if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
+    bad = [i for i in interpolations if i not in _INTERPOLATIONS]
+    if bad:
+        raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {bad[0]!r}")
     if pixel_offset not in (0, 1):
         raise ValueError(f"pixel_offset must be 0 or 1, got {pixel_offset!r}")
     names = dict(category_names or {})
@@ -405,48 +432,59 @@ def evaluate_voc(
 
     bounds = np.searchsorted(detections.category[rank], categories, side="left")
     bounds = np.append(bounds, rank.shape[0])  # (K + 1,)
-    per_class = []
+    per_class: dict[str, list[VOCClassResult]] = {i: [] for i in interpolations}
     for k, category_id in enumerate(categories.tolist()):
         segment = slice(bounds[k], bounds[k + 1])
         keep = kept[segment]
         tp_k = tp[segment][keep]
         cum_tp = np.cumsum(tp_k)  # (k,) int64
         cum_fp = np.cumsum(~tp_k)
-        precision = cum_tp / (cum_tp + cum_fp)
-        if n_pos[k] > 0:
-            recall = cum_tp / n_pos[k]
-            ap = _average_precision(precision, recall, interpolation)
-        else:
-            recall = np.full(cum_tp.shape[0], np.nan)
-            ap = float("nan")
+        precision = readonly((cum_tp / (cum_tp + cum_fp)).astype(np.float64))
+        recall = readonly(
+            (cum_tp / n_pos[k]).astype(np.float64)
+            if n_pos[k] > 0
+            else np.full(cum_tp.shape[0], np.nan)
+        )
+        score = readonly(detections.score[rank[segment]][keep])
         n_det = int(bounds[k + 1] - bounds[k])
         n_tp = int(cum_tp[-1]) if cum_tp.shape[0] else 0
-        per_class.append(
-            VOCClassResult(
-                category_id=category_id,
-                name=names.get(category_id),
-                ap=ap,
-                precision=readonly(precision.astype(np.float64)),
-                recall=readonly(recall.astype(np.float64)),
-                score=readonly(detections.score[rank[segment]][keep]),
-                n_gt=int(n_pos[k]),
-                n_difficult=int(n_hard[k]),
-                n_det=n_det,
-                tp=n_tp,
-                fp=int(keep.sum()) - n_tp,
-                n_ignored=n_det - int(keep.sum()),
+        for interpolation in interpolations:
+            ap = (
+                _average_precision(precision, recall, interpolation)
+                if n_pos[k] > 0
+                else float("nan")
             )
-        )
+            per_class[interpolation].append(
+                VOCClassResult(
+                    category_id=category_id,
+                    name=names.get(category_id),
+                    ap=ap,
+                    precision=precision,
+                    recall=recall,
+                    score=score,
+                    n_gt=int(n_pos[k]),
+                    n_difficult=int(n_hard[k]),
+                    n_det=n_det,
+                    tp=n_tp,
+                    fp=int(keep.sum()) - n_tp,
+                    n_ignored=n_det - int(keep.sum()),
+                )
+            )
     with_gt = n_pos > 0
-    aps = np.array([c.ap for c in per_class], dtype=np.float64)
-    mean_ap = _sequential_sum(aps[with_gt]) / int(with_gt.sum()) if with_gt.any() else float("nan")
-    return VOCResult(
-        per_class=tuple(per_class),
-        mAP=mean_ap,
-        iou_threshold=float(iou_threshold),
-        interpolation=interpolation,
-        pixel_offset=int(pixel_offset),
-    )
+    results: dict[str, VOCResult] = {}
+    for interpolation in interpolations:
+        aps = np.array([c.ap for c in per_class[interpolation]], dtype=np.float64)
+        mean_ap = (
+            _sequential_sum(aps[with_gt]) / int(with_gt.sum()) if with_gt.any() else float("nan")
+        )
+        results[interpolation] = VOCResult(
+            per_class=tuple(per_class[interpolation]),
+            mAP=mean_ap,
+            iou_threshold=float(iou_threshold),
+            interpolation=interpolation,
+            pixel_offset=int(pixel_offset),
+        )
+    return results
 
 
 def evaluate_voc_coco(
