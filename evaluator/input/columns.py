@@ -136,6 +136,25 @@ class GroundTruthArrays:
     def __len__(self) -> int:
         return int(self.image.shape[0])
 
+    @classmethod
+    def from_checked(
+        cls,
+        image: NDArray[np.int64],
+        category: NDArray[np.int64],
+        bbox: NDArray[np.float64],
+        difficult: NDArray[np.bool_],
+        iscrowd: NDArray[np.bool_],
+    ) -> GroundTruthArrays:
+        """Columns the loader has already checked (xywh boxes), taken as they are."""
+        made = cls.__new__(cls)
+        for field, value in zip(
+            ("image", "category", "bbox", "difficult", "iscrowd"),
+            (image, category, bbox, difficult, iscrowd),
+            strict=True,
+        ):
+            object.__setattr__(made, field, readonly(value))
+        return made
+
 
 @dataclass(frozen=True, eq=False, init=False)
 class DetectionArrays:
@@ -193,3 +212,19 @@ class DetectionArrays:
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
+
+    @classmethod
+    def from_checked(
+        cls,
+        image: NDArray[np.int64],
+        category: NDArray[np.int64],
+        bbox: NDArray[np.float64],
+        score: NDArray[np.float64],
+    ) -> DetectionArrays:
+        """Columns the loader has already checked (xywh boxes), taken as they are."""
+        made = cls.__new__(cls)
+        for field, value in zip(
+            ("image", "category", "bbox", "score"), (image, category, bbox, score), strict=True
+        ):
+            object.__setattr__(made, field, readonly(value))
+        return made

@@ -112,20 +112,19 @@ def arrays_from_loaded(
         ground.ann_category_ids, ground.category_ids
     )
     known = np.isin(preds.category_ids, ground.category_ids)
-    ground_truth = GroundTruthArrays(
+    # The loaders checked these columns already (ids, finite xywh boxes, flags).
+    ground_truth = GroundTruthArrays.from_checked(
         ground.ann_image_ids[declared],
         ground.ann_category_ids[declared],
         ground.boxes[declared],
-        difficult=ground.difficult[declared],
-        iscrowd=ground.iscrowd[declared],
-        name="ground_truth.annotations",
+        ground.difficult[declared],
+        ground.iscrowd[declared],
     )
-    detections = DetectionArrays(
+    detections = DetectionArrays.from_checked(
         preds.image_ids[known],
         preds.category_ids[known],
         preds.boxes[known],
         preds.scores[known],
-        name="predictions",
     )
     names = dict(zip(ground.category_ids.tolist(), ground.category_names, strict=True))
     return ground_truth, detections, names
