@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __clang__ /* GCC ignores the pragma; -ffp-contract=off (setup.py) covers it */
 #pragma STDC FP_CONTRACT OFF
+#endif
 
 /* IoU of detection box d with ground-truth box g (xywh), as maskApi.c's bbIou. */
 static double box_iou(const double *d, const double *g, int crowd)
@@ -267,6 +269,99 @@ static PyObject *match(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     for (int i = 0; i < N_BUFFERS; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Ordering: a stable sort by (key, descending score, tiebreak), as NumPy's lexsort.     */
+
+/* Whether item a goes before item b inside one key: higher score, then lower tiebreak. */
+static int before(const double *score, const int64_t *tiebreak, int64_t a, int64_t b)
+{
+    if (score[a] != score[b]) return score[a] > score[b];
+    return tiebreak[a] < tiebreak[b];
+}
+
+/* Stable merge sort of idx[0:n] by `before`, with tmp[0:n] as scratch. */
+static void merge_sort(int64_t *idx, int64_t *tmp, int64_t n, const double *score,
+                       const int64_t *tiebreak)
+{
+    if (n < 24) { /* insertion sort: stable, fast on the short runs of one group */
+        for (int64_t i = 1; i < n; i++) {
+            int64_t v = idx[i], j = i;
+            while (j > 0 && before(score, tiebreak, v, idx[j - 1])) { idx[j] = idx[j - 1]; j--; }
+            idx[j] = v;
+        }
+        return;
+    }
+    int64_t half = n / 2;
+    merge_sort(idx, tmp, half, score, tiebreak);
+    merge_sort(idx + half, tmp, n - half, score, tiebreak);
+    int64_t i = 0, j = half, k = 0;
+    while (i < half && j < n) tmp[k++] = before(score, tiebreak, idx[j], idx[i]) ? idx[j++] : idx[i++];
+    while (i < half) tmp[k++] = idx[i++];
+    while (j < n) tmp[k++] = idx[j++];
+    memcpy(idx, tmp, (size_t)n * sizeof(int64_t));
+}
+
+PyDoc_STRVAR(order_doc,
+"order(key, score, tiebreak, n_keys, order)\n"
+"--\n\n"
+"Write into `order` (int64 (n,)) the permutation that sorts the items by ascending key,\n"
+"then descending score, then ascending tiebreak, then position (stable), as\n"
+"np.lexsort((tiebreak, -score, key)) does. key: int64 (n,) in [0, n_keys);\n"
+"score: float64 (n,), no NaN; tiebreak: int64 (n,). Releases the GIL.");
+
+static PyObject *order(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[4];
+    Py_ssize_t n_keys;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*nw*", &b[0], &b[1], &b[2], &n_keys, &b[3])) return NULL;
+    PyObject *result = NULL;
+    int64_t *start = NULL, *tmp = NULL;
+    Py_ssize_t n = items(&b[0], 8, "key");
+    if (n < 0) goto done;
+    if (check_items(&b[1], 8, n, "score") || check_items(&b[2], 8, n, "tiebreak") ||
+        check_items(&b[3], 8, n, "order"))
+        goto done;
+    const int64_t *key = b[0].buf, *tiebreak = b[2].buf;
+    const double *score = b[1].buf;
+    int64_t *out = b[3].buf;
+    if (n_keys < 0 || (size_t)n_keys >= SIZE_MAX / sizeof(int64_t) - 1) {
+        PyErr_SetString(PyExc_ValueError, "n_keys: out of range");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (key[i] < 0 || key[i] >= n_keys) {
+            PyErr_Format(PyExc_ValueError, "key[%zd]: outside [0, n_keys)", i);
+            goto done;
+        }
+    }
+    start = calloc((size_t)n_keys + 1, sizeof(int64_t));
+    tmp = malloc(((size_t)n ? (size_t)n : 1) * sizeof(int64_t));
+    if (start == NULL || tmp == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    /* Counting sort by key (positions stay ascending inside a key), then each key's run. */
+    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
+    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
+    for (Py_ssize_t i = 0; i < n; i++) tmp[start[key[i]]++] = i;
+    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
+    start[0] = 0;
+    memcpy(out, tmp, (size_t)n * sizeof(int64_t));
+    for (Py_ssize_t k = 0; k < n_keys; k++)
+        merge_sort(out + start[k], tmp, start[k + 1] - start[k], score, tiebreak);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(start);
+    free(tmp);
+    for (int i = 0; i < 4; i++)
         if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
     return result;
 }
@@ -572,6 +667,7 @@ static PyMethodDef methods[] = {
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
+    {"order", order, METH_VARARGS, order_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -49,3 +49,11 @@ def pairs(
     d1: int,
     /,
 ) -> tuple[bytes, bytes, bytes]: ...
+def order(
+    key: NDArray[np.int64],
+    score: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    n_keys: int,
+    order: NDArray[np.int64],
+    /,
+) -> None: ...

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from evaluator.input.coco_json import GroundTruth, Predictions
 from evaluator.metrics.greedy import match_groups
+from evaluator.metrics.parallel import kernels
 from evaluator.metrics.params import CocoParams
 
 Progress = Callable[[float], None]
@@ -164,6 +165,25 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     )
 
 
+def stable_order(
+    key: NDArray[np.int64], score: NDArray[np.float64], tiebreak: NDArray[np.int64], n_keys: int
+) -> NDArray[np.int64]:
+    """The permutation sorting by (key, descending score, tiebreak, position), stable.
+
+    What ``np.lexsort((tiebreak, -score, key))`` gives, in one pass of the compiled
+    kernel: a counting sort by ``key`` in ``[0, n_keys)``, then a merge sort of each key.
+    """
+    permutation = np.empty(key.shape[0], dtype=np.int64)
+    kernels.order(
+        np.ascontiguousarray(key, dtype=np.int64),
+        np.ascontiguousarray(score, dtype=np.float64),
+        np.ascontiguousarray(tiebreak, dtype=np.int64),
+        n_keys,
+        permutation,
+    )
+    return permutation
+
+
 def _rank_detections(
     gt: GroundTruth, preds: Predictions, params: CocoParams
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
@@ -178,14 +198,15 @@ def _rank_detections(
     cat_pos, cat_ok = _index_of(gt.category_ids, preds.category_ids)
     keep = np.flatnonzero(img_ok & cat_ok)
     img_pos, cat_pos = img_pos[keep], cat_pos[keep]
-    # np.lexsort is stable, so equal scores keep file order as pycocotools' mergesort does.
+    # Stable: equal scores keep file order, as pycocotools' mergesort does.
     if params.use_cats:
         group = cat_pos * n_images + img_pos
-        order = np.lexsort((-preds.scores[keep], group))
+        n_groups = gt.category_ids.shape[0] * n_images
+        order = stable_order(group, preds.scores[keep], np.zeros_like(group), n_groups)
     else:
         # Class-agnostic lists are concatenated category by category before sorting.
         group = img_pos
-        order = np.lexsort((cat_pos, -preds.scores[keep], group))
+        order = stable_order(group, preds.scores[keep], cat_pos, n_images)
     group = group[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     sizes = np.diff(np.r_[starts, group.shape[0]])
@@ -222,7 +243,8 @@ def match_detections(
     # Accumulation order: (class, descending score, image, rank). Detections are sorted
     # by (group, rank) now, as the kernel takes them, and a stable sort on (class,
     # -score) keeps that order for ties; the kernel writes each into its final column.
-    order = np.lexsort((-det_score, det_class))
+    n_classes = gt.category_ids.shape[0] if params.use_cats else 1
+    order = stable_order(det_class, det_score, np.zeros_like(det_class), n_classes)
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
     outcome = match_groups(
@@ -244,7 +266,6 @@ def match_detections(
     det_score = det_score[order]
     matched, true_positive, ignored = outcome.matched, outcome.true_positive, outcome.ignored
 
-    n_classes = gt.category_ids.shape[0] if params.use_cats else 1
     gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
     n_positive = np.stack(
         [np.bincount(gt_class[~gt_ignored[a]], minlength=n_classes) for a in range(n_area)],
