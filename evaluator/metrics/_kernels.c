@@ -494,30 +494,30 @@ typedef struct {
 } Accumulation;
 
 /*
- * Classes [first, last). For each area range a, maxDets m and threshold t, along the
- * class's kept detections (ignored ones included, as pycocotools keeps them in its
- * arrays): tp and fp running counts as doubles, rc = tp / npig, pr = tp / (fp + tp + eps);
- * recall is the last rc (0 without detections); pr becomes its envelope from the right;
- * at each recall threshold r, the first position with rc >= r gives precision and score
- * (0 and 0 when there is none). A class without positives keeps its -1 (the caller's).
+ * Classes [first, last). pycocotools, for each area range a, maxDets m and threshold t,
+ * along the class's kept detections (ignored ones included): tp and fp running counts as
+ * doubles, rc = tp / npig, pr = tp / (fp + tp + eps); recall is the last rc (0 without
+ * detections); pr becomes its envelope from the right; at each recall threshold r, the
+ * first position with rc >= r gives precision and score (0 and 0 when there is none).
+ * Computed here at the true positives only, which gives the same doubles (see below).
+ * A class without positives keeps its -1 (the caller's).
  */
 static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_t last)
 {
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
-    double *pr = NULL, *rc = NULL, *sc = NULL;
+    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
     size_t cap = 0;
     const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, T = p->n_thr, R = p->n_rec;
     for (Py_ssize_t k = first; k < last; k++) {
         const int64_t d0 = p->class_start[k], d1 = p->class_start[k + 1];
         size_t n = (size_t)(d1 - d0);
         if (n > cap) {
-            double *a = realloc(pr, n * sizeof(double)), *b = NULL, *c = NULL;
-            if (a != NULL) pr = a;
-            if (a != NULL) b = realloc(rc, n * sizeof(double));
-            if (b != NULL) rc = b;
-            if (b != NULL) c = realloc(sc, n * sizeof(double));
-            if (c != NULL) sc = c;
-            if (a == NULL || b == NULL || c == NULL) goto fail;
+            double *grown = realloc(pr, n * sizeof(double));
+            if (grown == NULL) goto fail;
+            pr = grown;
+            grown = realloc(sc, n * sizeof(double));
+            if (grown == NULL) goto fail;
+            sc = grown;
             cap = n;
         }
         for (Py_ssize_t a = 0; a < A; a++) {
@@ -528,40 +528,51 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                 for (Py_ssize_t t = 0; t < T; t++) {
                     const uint8_t *tp_flag = p->true_positive + (a * T + t) * p->n_det;
                     const uint8_t *ig_flag = p->ignored + (a * T + t) * p->n_det;
-                    double tp = 0.0, fp = 0.0;
-                    Py_ssize_t nd = 0;
+                    /* Precision only rises at a true positive, so the envelope is a
+                     * running maximum over true positives alone, and the first position
+                     * reaching a recall r > 0 is the c-th true positive, c the least with
+                     * c / npig >= r (the same division). r <= 0 is read at the first
+                     * detection: the envelope over all true positives, its score. */
+                    double tp = 0.0, fp = 0.0, first_score = 0.0;
+                    Py_ssize_t ntp = 0, nd = 0;
                     for (int64_t d = d0; d < d1; d++) {
                         if (p->det_rank[d] >= max_det) continue;
-                        if (tp_flag[d]) tp += 1.0;
-                        else if (!ig_flag[d]) fp += 1.0;
-                        rc[nd] = tp / (double)npig;
-                        pr[nd] = tp / (fp + tp + eps);
-                        sc[nd] = p->det_score[d];
-                        nd++;
+                        if (nd++ == 0) first_score = p->det_score[d];
+                        if (tp_flag[d]) {
+                            tp += 1.0;
+                            pr[ntp] = tp / (fp + tp + eps);
+                            sc[ntp] = p->det_score[d];
+                            ntp++;
+                        } else if (!ig_flag[d]) {
+                            fp += 1.0;
+                        }
                     }
                     const Py_ssize_t out = ((t * K + k) * A + a) * M + m; /* (T, K, A, M) */
-                    p->recall[out] = nd ? rc[nd - 1] : 0.0;
-                    for (Py_ssize_t i = nd - 1; i > 0; i--)
+                    p->recall[out] = nd ? tp / (double)npig : 0.0;
+                    for (Py_ssize_t i = ntp - 1; i > 0; i--)
                         if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
-                    Py_ssize_t pi = 0;
+                    Py_ssize_t c = 1; /* candidate count of true positives */
                     for (Py_ssize_t r = 0; r < R; r++) {
-                        /* np.searchsorted(rc, rec_thrs[r], side="left"): first rc >= r */
-                        while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
+                        const double threshold = p->rec_thrs[r];
                         const Py_ssize_t at = (((t * R + r) * K + k) * A + a) * M + m;
-                        p->precision[at] = pi < nd ? pr[pi] : 0.0;
-                        p->scores[at] = pi < nd ? sc[pi] : 0.0;
+                        if (nd && 0.0 >= threshold) {
+                            p->precision[at] = ntp ? pr[0] : 0.0;
+                            p->scores[at] = first_score;
+                            continue;
+                        }
+                        while (c <= ntp && (double)c / (double)npig < threshold) c++;
+                        p->precision[at] = c <= ntp ? pr[c - 1] : 0.0;
+                        p->scores[at] = c <= ntp ? sc[c - 1] : 0.0;
                     }
                 }
             }
         }
     }
     free(pr);
-    free(rc);
     free(sc);
     return 0;
 fail:
     free(pr);
-    free(rc);
     free(sc);
     return -1;
 }
