@@ -8,7 +8,7 @@ stored as ``xywh`` float64, every array read-only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -146,14 +146,9 @@ class GroundTruthArrays:
         iscrowd: NDArray[np.bool_],
     ) -> GroundTruthArrays:
         """Columns the loader has already checked (xywh boxes), taken as they are."""
-        made = cls.__new__(cls)
-        for field, value in zip(
-            ("image", "category", "bbox", "difficult", "iscrowd"),
-            (image, category, bbox, difficult, iscrowd),
-            strict=True,
-        ):
-            object.__setattr__(made, field, readonly(value))
-        return made
+        return _unchecked(
+            cls, image=image, category=category, bbox=bbox, difficult=difficult, iscrowd=iscrowd
+        )
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -222,9 +217,15 @@ class DetectionArrays:
         score: NDArray[np.float64],
     ) -> DetectionArrays:
         """Columns the loader has already checked (xywh boxes), taken as they are."""
-        made = cls.__new__(cls)
-        for field, value in zip(
-            ("image", "category", "bbox", "score"), (image, category, bbox, score), strict=True
-        ):
-            object.__setattr__(made, field, readonly(value))
-        return made
+        return _unchecked(cls, image=image, category=category, bbox=bbox, score=score)
+
+
+Columns = TypeVar("Columns", GroundTruthArrays, DetectionArrays)
+
+
+def _unchecked(cls: type[Columns], **columns: NDArray[Any]) -> Columns:
+    """An instance of ``cls`` holding ``columns`` (made read-only) without checking them."""
+    made = cls.__new__(cls)
+    for field, value in columns.items():
+        object.__setattr__(made, field, readonly(value))
+    return made

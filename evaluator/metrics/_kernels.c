@@ -172,6 +172,13 @@ static int check_items(const Py_buffer *b, Py_ssize_t size, Py_ssize_t expected,
     return 0;
 }
 
+/* Release the buffers a call acquired (those left zeroed were never acquired). */
+static void release(Py_buffer *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+}
+
 enum {
     DET_START, GT_LO, GT_HI, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
     GT_IGNORED, AREA_RANGE, THRESHOLDS, MATCHED, TRUE_POSITIVE, IGNORED, N_BUFFERS
@@ -268,8 +275,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < N_BUFFERS; i++)
-        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    release(b, N_BUFFERS);
     return result;
 }
 
@@ -361,8 +367,7 @@ static PyObject *order(PyObject *self, PyObject *args)
 done:
     free(start);
     free(tmp);
-    for (int i = 0; i < 4; i++)
-        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    release(b, 4);
     return result;
 }
 
@@ -470,8 +475,7 @@ done:
     free(l.det);
     free(l.gt);
     free(l.iou);
-    for (int i = 0; i < 6; i++)
-        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    release(b, 6);
     return result;
 }
 
@@ -669,8 +673,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     }
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < N_ACC_BUFFERS; i++)
-        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    release(b, N_ACC_BUFFERS);
     return result;
 }
 
