@@ -593,7 +593,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, Python {info['python']}")
     print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    payload: dict[str, object] = {"repeat": args.repeat, "machine": info, "sets": []}
+    set_payloads: list[dict[str, object]] = []
+    payload: dict[str, object] = {"repeat": args.repeat, "machine": info, "sets": set_payloads}
     tables, failed = [], False
     sets = input_sets(args)
     for name, gt_path, preds_path, images in sets:
@@ -604,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
             skip[SLOW] = f"not run above {args.pycocotools_max_images} images (too slow)"
         results = benchmark(args.tools, gt_path, preds_path, args.repeat, args.timeout, skip)
         tables.append(f"### {name}\n\n{format_table(results)}")
-        payload["sets"].append(  # type: ignore[union-attr]
+        set_payloads.append(
             {"name": name, "gt": str(gt_path), "preds": str(preds_path),
              "results": [asdict(r) for r in results.values()]}
         )  # fmt: skip

@@ -70,7 +70,7 @@ def time_steps(gt_path: str, preds_path: str) -> dict[str, float]:
     for name, label in TIMED.items():
         setattr(coco, name, _timed(getattr(coco, name), label, times))
     report_class = coco.CocoReport
-    coco.CocoReport = SimpleNamespace(  # type: ignore[assignment]
+    coco.CocoReport = SimpleNamespace(  # type: ignore[misc, assignment]
         from_arrays=_timed(report_class.from_arrays, REPORT, times)
     )
     start = time.perf_counter()
