@@ -38,8 +38,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from bench_inputs import DEFAULT_CACHE, SIZES, parse_sizes, synthetic_set
-from make_synthetic_coco import SyntheticConfig, describe
+from bench_inputs import DEFAULT_CACHE, SIZES, describe_set, parse_sizes, synthetic_set
+from make_synthetic_coco import SyntheticConfig
 
 NATIVE_PEERS = ("hotcoco", "ultrafast-pycocotools", "vernier")
 OURS = "ours"
@@ -195,7 +195,15 @@ RUNNERS: dict[str, Callable[[], Runner]] = {
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (Linux reports KiB, macOS bytes)."""
+    """Peak resident set size of this process in MiB.
+
+    Linux's ``VmHWM`` when there is one: ``ru_maxrss`` also counts the memory of the
+    process this one was started from (it survives ``exec``).
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10  # kB
     return _rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
@@ -326,7 +334,9 @@ def run_cli(gt_path: Path, preds_path: Path, timeout: float, as_json: bool = Tru
 
     The wall time runs from the spawn to the exit, so it includes the interpreter's
     start and the imports (what a CI job pays); CPU time and peak memory are the
-    process's own, from ``wait4``. With ``as_json`` the stats are read from its output.
+    process's own, from ``wait4`` (its peak memory cannot read lower than this process's
+    own peak, which is why this process never loads a set). With ``as_json`` the stats
+    are read from its output.
     """
     cmd = [sys.executable, "-m", "deteval", "evaluate", *(["--json"] if as_json else [])]
     cmd += [str(gt_path), str(preds_path)]
@@ -599,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = input_sets(args)
     for name, gt_path, preds_path, images in sets:
         print(f"\n== {name}")
-        print(describe(gt_path, preds_path))
+        print(describe_set(gt_path, preds_path))
         skip = {}
         if images is not None and images > args.pycocotools_max_images:
             skip[SLOW] = f"not run above {args.pycocotools_max_images} images (too slow)"
@@ -635,6 +645,9 @@ def main(argv: list[str] | None = None) -> int:
         tables.append(format_growth(sections))
     print()
     print("\n\n".join(tables))
+    harness_mb = peak_rss_mb()
+    print(f"\n(peak memory of this harness process: {harness_mb:.0f} MB)")
+    payload["harness_peak_rss_mb"] = harness_mb
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2))
