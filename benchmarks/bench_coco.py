@@ -1,17 +1,19 @@
 """Time COCO bbox evaluation end to end, from the JSON files to the 12 summary stats.
 
-Three tools are compared, each in its own fresh Python process so that its peak
-resident memory is its own: pycocotools (``COCO``, ``loadRes``, ``COCOeval``),
-faster-coco-eval (``COCO``, ``loadRes``, ``COCOeval_faster``) and this project's
-``evaluator.evaluate_coco``. All use the default bbox parameters (10 IoU thresholds,
-101 recall points, maxDets 1/10/100, COCO's area ranges).
+Each tool runs in its own fresh Python process so that its peak resident memory is its
+own: pycocotools, faster-coco-eval, hotcoco, ultrafast-pycocotools and vernier (the
+native peers), this project's ``evaluator.evaluate_coco`` (library) and
+``deteval evaluate --json`` (command line, default report sections). All use the default
+bbox parameters (10 IoU thresholds, 101 recall points, maxDets 1/10/100, COCO's area
+ranges). Rounds are interleaved and the medians are reported.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_coco.py                 # val2017-sized synthetic set
+    .venv/bin/python benchmarks/bench_coco.py                      # val2017-sized set
+    .venv/bin/python benchmarks/bench_coco.py --sizes 5k,20k --repeat 3 --sections
     .venv/bin/python benchmarks/bench_coco.py --gt GT.json --preds PREDS.json
 
-Without ``--gt``/``--preds`` the synthetic set of ``make_synthetic_coco.py`` is
+Without ``--gt``/``--preds`` the synthetic sets of ``make_synthetic_coco.py`` are
 generated once into ``benchmarks/out/`` (git-ignored) and reused afterwards.
 """
 
@@ -24,8 +26,11 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -33,12 +38,36 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from make_synthetic_coco import GENERATOR_VERSION, SyntheticConfig, describe, write_dataset
+from bench_inputs import DEFAULT_CACHE, SIZES, describe_set, parse_sizes, synthetic_set
+from make_synthetic_coco import SyntheticConfig
 
-TOOLS = ("pycocotools", "faster-coco-eval", "ours")
-REFERENCE = "pycocotools"
+NATIVE_PEERS = ("hotcoco", "ultrafast-pycocotools", "vernier")
 OURS = "ours"
-DEFAULT_CACHE = Path(__file__).resolve().parent / "out"
+OURS_CLI = "ours-cli"
+TOOLS = ("pycocotools", "faster-coco-eval", *NATIVE_PEERS, OURS, OURS_CLI)
+# The stats are compared with the first of these that ran (pycocotools is skipped on the
+# large set: it takes minutes there).
+REFERENCES = ("pycocotools", "ultrafast-pycocotools", "vernier", "hotcoco", "faster-coco-eval")
+SLOW = "pycocotools"  # run once per set, not once per round
+LABELS = {
+    "pycocotools": "pycocotools",
+    "faster-coco-eval": "faster-coco-eval",
+    "hotcoco": "hotcoco",
+    "ultrafast-pycocotools": "ultrafast-pycocotools",
+    "vernier": "vernier",
+    OURS: "`evaluate_coco` (ours, library)",
+    OURS_CLI: "`deteval evaluate --json` (ours, CLI)",
+}
+DISTRIBUTIONS = {
+    "pycocotools": "pycocotools",
+    "faster-coco-eval": "faster-coco-eval",
+    "hotcoco": "hotcoco",
+    "ultrafast-pycocotools": "ultrafast-pycocotools",
+    "vernier": "vernier",
+    OURS: "detection-eval",
+    OURS_CLI: "detection-eval",
+}
+COLD_START_IMAGES = 10
 
 Runner = Callable[[str, str], np.ndarray]
 
@@ -52,7 +81,16 @@ class ToolUnavailable(Exception):
 # ---------------------------------------------------------------------------
 
 
+def _import(module: str) -> None:
+    """Import ``module``, or say that the tool is not installed."""
+    try:
+        __import__(module)
+    except ImportError as exc:
+        raise ToolUnavailable(f"not installed ({exc})") from None
+
+
 def _pycocotools_runner() -> Runner:
+    _import("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -69,6 +107,7 @@ def _pycocotools_runner() -> Runner:
 
 
 def _faster_coco_eval_runner() -> Runner:
+    _import("faster_coco_eval")
     from faster_coco_eval import COCO, COCOeval_faster
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
@@ -80,6 +119,54 @@ def _faster_coco_eval_runner() -> Runner:
         ev.summarize()
         # Its stats append AR@0.5 and AR@0.75 after pycocotools' 12 values.
         return np.asarray(ev.stats, dtype=np.float64)[:12]
+
+    return run
+
+
+def _hotcoco_runner() -> Runner:
+    _import("hotcoco")
+    from hotcoco import COCO, COCOeval
+
+    def run(gt_path: str, preds_path: str) -> np.ndarray:
+        gt = COCO(gt_path)
+        dt = gt.load_res(preds_path)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        return np.asarray(ev.stats, dtype=np.float64)
+
+    return run
+
+
+def _ultrafast_runner() -> Runner:
+    _import("ultrafast_pycocotools")
+    from ultrafast_pycocotools import COCO, COCOeval
+
+    def run(gt_path: str, preds_path: str) -> np.ndarray:
+        gt = COCO(gt_path)
+        dt = gt.loadRes(preds_path)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        return np.asarray(ev.stats, dtype=np.float64)
+
+    return run
+
+
+def _vernier_runner() -> Runner:
+    _import("vernier")
+    from vernier.instance import Bbox, CocoDataset, Evaluator
+
+    def run(gt_path: str, preds_path: str) -> np.ndarray:
+        # Its native API (the one its README recommends); "strict" is pycocotools' numbers.
+        # Its threads are opt-in (num_threads=None is sequential): all cores, as the others.
+        gt = CocoDataset.from_json(Path(gt_path).read_bytes())
+        summary = Evaluator(iou=Bbox(), parity_mode="strict").evaluate(
+            gt, Path(preds_path).read_bytes(), num_threads=os.cpu_count()
+        )
+        return np.asarray(summary.stats, dtype=np.float64)
 
     return run
 
@@ -100,14 +187,28 @@ def _ours_runner() -> Runner:
 RUNNERS: dict[str, Callable[[], Runner]] = {
     "pycocotools": _pycocotools_runner,
     "faster-coco-eval": _faster_coco_eval_runner,
-    "ours": _ours_runner,
+    "hotcoco": _hotcoco_runner,
+    "ultrafast-pycocotools": _ultrafast_runner,
+    "vernier": _vernier_runner,
+    OURS: _ours_runner,
 }
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    """Peak resident set size of this process in MiB.
+
+    Linux's ``VmHWM`` when there is one: ``ru_maxrss`` also counts the memory of the
+    process this one was started from (it survives ``exec``).
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10  # kB
+    return _rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _rss_mb(maxrss: int) -> float:
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 2**10
 
 
 def child_main(tool: str, gt_path: str, preds_path: str) -> int:
@@ -155,30 +256,51 @@ class RunOutcome:
     reason: str = ""
     seconds: float = 0.0
     cpu_seconds: float = 0.0
-    import_seconds: float = 0.0
+    import_seconds: float | None = None
     peak_rss_mb: float = 0.0
     stats: list[float] = field(default_factory=list)
 
 
 @dataclass
 class ToolResult:
-    """Outcome of one tool over all repeats (best time, highest peak memory)."""
+    """Outcome of one tool over all its runs on one set (medians)."""
 
     tool: str
-    status: str = "ok"  # ok | unavailable | failed
+    version: str | None = None
+    status: str = "ok"  # ok | unavailable | failed | skipped
     reason: str = ""
-    seconds: float | None = None  # best wall time of the repeats
-    cpu_seconds: float | None = None  # user + system CPU time of that run, all threads
+    seconds: float | None = None  # median wall time of the runs
+    cpu_seconds: float | None = None  # median user + system CPU time, all threads
+    peak_rss_mb: float | None = None  # median peak resident memory
+    import_seconds: float | None = None  # median, not included in seconds (library tools)
     all_seconds: list[float] = field(default_factory=list)
-    import_seconds: float | None = None  # of the best run, not included in seconds
-    peak_rss_mb: float = 0.0
+    all_cpu_seconds: list[float] = field(default_factory=list)
+    all_peak_rss_mb: list[float] = field(default_factory=list)
+    all_import_seconds: list[float] = field(default_factory=list)
     stats: list[float] = field(default_factory=list)
-    max_abs_diff: float | None = None  # vs pycocotools' stats
-    identical: bool | None = None  # bit-for-bit equal to pycocotools' stats
+    reference: str | None = None  # the tool whose stats these are compared with
+    max_abs_diff: float | None = None
+    identical: bool | None = None  # bit-for-bit equal to the reference's stats
+
+    def add(self, out: RunOutcome) -> None:
+        """Record one successful run."""
+        self.all_seconds.append(out.seconds)
+        self.all_cpu_seconds.append(out.cpu_seconds)
+        self.all_peak_rss_mb.append(out.peak_rss_mb)
+        if out.import_seconds is not None:
+            self.all_import_seconds.append(out.import_seconds)
+        if self.stats and out.stats != self.stats:
+            self.status, self.reason = "failed", "stats differ between repeated runs"
+        self.stats = out.stats
+        self.seconds = statistics.median(self.all_seconds)
+        self.cpu_seconds = statistics.median(self.all_cpu_seconds)
+        self.peak_rss_mb = statistics.median(self.all_peak_rss_mb)
+        if self.all_import_seconds:
+            self.import_seconds = statistics.median(self.all_import_seconds)
 
 
 def run_child(tool: str, gt_path: Path, preds_path: Path, timeout: float) -> RunOutcome:
-    """Run ``tool`` in a fresh interpreter and return what it reported."""
+    """Run library ``tool`` in a fresh interpreter and return what it reported."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool]
     cmd += ["--gt", str(gt_path), "--preds", str(preds_path)]
     try:
@@ -207,15 +329,61 @@ def run_child(tool: str, gt_path: Path, preds_path: Path, timeout: float) -> Run
     )
 
 
+def run_cli(gt_path: Path, preds_path: Path, timeout: float, as_json: bool = True) -> RunOutcome:
+    """Run ``deteval evaluate`` as a user does and measure the whole process.
+
+    The wall time runs from the spawn to the exit, so it includes the interpreter's
+    start and the imports (what a CI job pays); CPU time and peak memory are the
+    process's own, from ``wait4`` (its peak memory cannot read lower than this process's
+    own peak, which is why this process never loads a set). With ``as_json`` the stats
+    are read from its output.
+    """
+    cmd = [sys.executable, "-m", "deteval", "evaluate", *(["--json"] if as_json else [])]
+    cmd += [str(gt_path), str(preds_path)]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
+    if timed_out.is_set():
+        return RunOutcome("failed", f"timed out after {timeout:.0f} s")
+    if proc.returncode != 0:
+        return RunOutcome("failed", f"exit code {proc.returncode}; stderr:\n{stderr[-2000:]}")
+    stats = [float(v) for v in json.loads(stdout)["stats"]] if as_json else []
+    return RunOutcome(
+        "ok",
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=_rss_mb(usage.ru_maxrss),
+        stats=stats,
+    )
+
+
 def compare_stats(results: dict[str, ToolResult]) -> None:
-    """Fill ``max_abs_diff`` and ``identical`` against pycocotools' stats, if it ran."""
-    ref = results.get(REFERENCE)
-    if ref is None or ref.status != "ok":
+    """Fill ``max_abs_diff`` and ``identical`` against the first reference that ran."""
+    ref = next((results[t] for t in REFERENCES if t in results and results[t].status == "ok"), None)
+    if ref is None:
         return
     expected = np.asarray(ref.stats, dtype=np.float64)
     for res in results.values():
         if res.status != "ok":
             continue
+        res.reference = ref.tool
         got = np.asarray(res.stats, dtype=np.float64)
         if got.shape != expected.shape:
             res.identical = False
@@ -227,77 +395,119 @@ def compare_stats(results: dict[str, ToolResult]) -> None:
 
 
 def benchmark(
-    tools: list[str], gt_path: Path, preds_path: Path, repeat: int, timeout: float
+    tools: list[str],
+    gt_path: Path,
+    preds_path: Path,
+    repeat: int,
+    timeout: float,
+    skip: dict[str, str] | None = None,
 ) -> dict[str, ToolResult]:
-    """Run every tool ``repeat`` times, interleaved, each run in a fresh process."""
-    results = {tool: ToolResult(tool) for tool in tools}
+    """Run every tool ``repeat`` times (pycocotools once), interleaved, in fresh processes.
+
+    ``skip`` maps tools not to run to the reason, which the table shows.
+    """
+    versions = tool_versions()
+    results = {tool: ToolResult(tool, versions.get(DISTRIBUTIONS[tool])) for tool in tools}
+    for tool, reason in (skip or {}).items():
+        if tool in results:
+            results[tool].status, results[tool].reason = "skipped", reason
     for round_ in range(repeat):
         for tool in tools:
             res = results[tool]
-            if res.status != "ok":
+            if res.status != "ok" or (tool == SLOW and res.all_seconds):
                 continue
             print(f"[{round_ + 1}/{repeat}] {tool} ...", end=" ", flush=True)
-            out = run_child(tool, gt_path, preds_path, timeout)
-            res.peak_rss_mb = max(res.peak_rss_mb, out.peak_rss_mb)
+            if tool == OURS_CLI:
+                out = run_cli(gt_path, preds_path, timeout)
+            else:
+                out = run_child(tool, gt_path, preds_path, timeout)
             if out.status != "ok":
                 res.status, res.reason = out.status, out.reason
                 print(out.status)
                 continue
             print(f"{out.seconds:.2f} s ({out.cpu_seconds:.2f} s CPU), {out.peak_rss_mb:.0f} MB")
-            res.all_seconds.append(out.seconds)
-            if res.seconds is None or out.seconds < res.seconds:
-                res.seconds, res.cpu_seconds = out.seconds, out.cpu_seconds
-                res.import_seconds = out.import_seconds
-            if res.stats and out.stats != res.stats:
-                res.status, res.reason = "failed", "stats differ between repeated runs"
-            res.stats = out.stats
+            res.add(out)
     compare_stats(results)
     return results
 
 
+def cold_start(gt_path: Path, preds_path: Path, repeat: int, timeout: float) -> ToolResult:
+    """``deteval evaluate`` (text output) on a tiny set, ``repeat`` fresh processes."""
+    res = ToolResult("cold start", tool_versions().get("detection-eval"))
+    for round_ in range(repeat):
+        print(f"[{round_ + 1}/{repeat}] cold start ...", end=" ", flush=True)
+        out = run_cli(gt_path, preds_path, timeout, as_json=False)
+        if out.status != "ok":
+            res.status, res.reason = out.status, out.reason
+            print(out.status)
+            return res
+        print(f"{out.seconds:.3f} s, {out.peak_rss_mb:.0f} MB")
+        res.add(out)
+    return res
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    return f"{value / base:.2f}x" if value is not None and base else "n/a"
+
+
+def fastest_native(results: dict[str, ToolResult]) -> tuple[ToolResult | None, ToolResult | None]:
+    """The native peer with the lowest median wall time, and the one with the least memory."""
+    ran = [results[t] for t in NATIVE_PEERS if t in results and results[t].status == "ok"]
+    if not ran:
+        return None, None
+    fastest = min(ran, key=lambda r: r.seconds or 0.0)
+    leanest = min(ran, key=lambda r: r.peak_rss_mb or 0.0)
+    return fastest, leanest
+
+
 def format_table(results: dict[str, ToolResult]) -> str:
-    """The results as a fixed-width text table."""
-    ours, ref = results.get(OURS), results.get(REFERENCE)
-    ours_s = ours.seconds if ours is not None and ours.status == "ok" else None
-    ref_s = ref.seconds if ref is not None and ref.status == "ok" else None
-    header = (
-        "tool",
-        "seconds",
-        "CPU s",
-        "time/ours",
-        "pycoco/time",
-        "peak RSS MB",
-        "max|diff|",
-        "identical",
-    )
-    rows = [header]
-    for res in results.values():
-        if res.status != "ok" or res.seconds is None:
-            rows.append((res.tool, res.status, "", "", "", "", "", ""))
-            continue
-        rows.append(
-            (
-                res.tool,
-                f"{res.seconds:.2f}",
-                f"{res.cpu_seconds:.2f}",
-                f"{res.seconds / ours_s:.1f}x" if ours_s else "n/a",
-                f"{ref_s / res.seconds:.1f}x" if ref_s else "n/a",
-                f"{res.peak_rss_mb:.0f}",
-                "n/a" if res.max_abs_diff is None else f"{res.max_abs_diff:.3g}",
-                "n/a" if res.identical is None else ("yes" if res.identical else "no"),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    """The results as a markdown table, with ratios to the fastest / leanest native peer."""
+    fastest, leanest = fastest_native(results)
+    base_s = fastest.seconds if fastest else None
+    base_mb = leanest.peak_rss_mb if leanest else None
+    ref = next((r.reference for r in results.values() if r.reference), None)
     lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
+        "| tool | runs | wall s | CPU s | wall / fastest native | peak RSS MB "
+        f"| RSS / leanest native | stats vs {ref or 'reference'} |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    lines.insert(1, "-" * len(lines[0]))
-    notes = [f"{r.tool}: {r.status}: {r.reason}" for r in results.values() if r.reason]
-    return "\n".join(lines + notes)
+    for res in results.values():
+        ours = res.tool in (OURS, OURS_CLI)
+        name = LABELS[res.tool] + (f" {res.version}" if res.version and not ours else "")
+        if res.status != "ok" or res.seconds is None:
+            lines.append(f"| {name} | 0 | {res.status} | | | | | |")
+            continue
+        if res.identical is None:
+            same = "n/a"
+        elif res.tool == res.reference:
+            same = "(reference)"
+        elif res.identical:
+            same = "identical"
+        else:
+            same = f"differ (max {res.max_abs_diff:.3g})"
+        lines.append(
+            f"| {name} | {len(res.all_seconds)} | {res.seconds:.2f} | {res.cpu_seconds:.2f} "
+            f"| {_ratio(res.seconds, base_s)} | {res.peak_rss_mb:,.0f} "
+            f"| {_ratio(res.peak_rss_mb, base_mb)} | {same} |"
+        )
+    notes = [f"- {r.tool}: {r.status}: {r.reason}" for r in results.values() if r.reason]
+    if fastest is not None and leanest is not None:
+        notes.insert(0, f"- fastest native peer: {fastest.tool}; leanest: {leanest.tool}")
+    lib, cli = results.get(OURS), results.get(OURS_CLI)
+    if lib is not None and cli is not None and lib.seconds and cli.seconds:
+        notes.append(f"- CLI / library wall: {cli.seconds / lib.seconds:.2f}x")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def tool_versions() -> dict[str, str | None]:
+    """Installed version of every distribution the benchmark runs, None if absent."""
+    versions: dict[str, str | None] = {}
+    for dist in (*sorted(set(DISTRIBUTIONS.values())), "numpy"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
 
 
 def machine_info() -> dict[str, object]:
@@ -308,50 +518,46 @@ def machine_info() -> dict[str, object]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    versions: dict[str, str | None] = {}
-    for dist in ("pycocotools", "faster-coco-eval", "detection-eval", "numpy"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
     return {
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": versions,
+        "versions": tool_versions(),
+        "load_average": os.getloadavg(),
     }
 
 
-def resolve_inputs(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The files to evaluate: given ones, or the synthetic set (generated if missing)."""
+def input_sets(args: argparse.Namespace) -> list[tuple[str, Path, Path, int | None]]:
+    """``(name, gt, preds, images)`` of each set to run: given files, or synthetic sets."""
     if (args.gt is None) != (args.preds is None):
         raise SystemExit("error: give both --gt and --preds, or neither")
     if args.gt is not None:
         for path in (args.gt, args.preds):
             if not path.is_file():
                 raise SystemExit(f"error: no such file: {path}")
-        return args.gt, args.preds
-    cfg = SyntheticConfig(
-        images=args.images, classes=args.classes, dets_per_image=args.dets_per_image, seed=args.seed
-    )
-    name = f"synthetic-v{GENERATOR_VERSION}-i{cfg.images}-c{cfg.classes}"
-    name += f"-d{cfg.dets_per_image}-s{cfg.seed}"
-    out_dir = args.cache_dir / name
-    gt_path, preds_path = out_dir / "gt.json", out_dir / "preds.json"
-    if args.regenerate or not (gt_path.is_file() and preds_path.is_file()):
-        start = time.perf_counter()
-        write_dataset(cfg, out_dir)
-        print(f"generated {out_dir} in {time.perf_counter() - start:.1f} s")
-    else:
-        print(f"reusing {out_dir}")
-    return gt_path, preds_path
+        return [("given", args.gt, args.preds, None)]
+    sets = []
+    named = [(size, SIZES[size]) for size in args.sizes] if args.sizes else [("", args.images)]
+    for size, images in named:
+        cfg = SyntheticConfig(
+            images=images, classes=args.classes, dets_per_image=args.dets_per_image, seed=args.seed
+        )
+        gt_path, preds_path = synthetic_set(cfg, args.cache_dir, args.regenerate)
+        name = size or f"{images} images"
+        name += f" ({images * args.dets_per_image:,} detections)"
+        sets.append((name, gt_path, preds_path, images))
+    return sets
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gt", type=Path, help="COCO ground-truth JSON (with --preds)")
     parser.add_argument("--preds", type=Path, help="COCO results JSON (with --gt)")
+    parser.add_argument(
+        "--sizes", help=f"comma-separated named synthetic sets ({', '.join(SIZES)}); "
+        "overrides --images"
+    )  # fmt: skip
     parser.add_argument("--images", type=int, default=5000, help="synthetic set size")
     parser.add_argument("--classes", type=int, default=80)
     parser.add_argument("--dets-per-image", type=int, default=100)
@@ -361,10 +567,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; the best counts")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the medians count")
+    parser.add_argument(
+        "--pycocotools-max-images", type=int, default=5000,
+        help="skip pycocotools on synthetic sets with more images (it takes minutes)",
+    )  # fmt: skip
+    parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start runs")
+    parser.add_argument(
+        "--sections", action="store_true",
+        help="also time each report section in-process (bench_sections.py) on every set",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = sorted(set(tools) - set(TOOLS))
@@ -372,6 +587,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--tools: unknown {unknown}; choose from {', '.join(TOOLS)}")
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    if args.sizes is not None:
+        try:
+            args.sizes = parse_sizes(args.sizes)
+        except ValueError as exc:
+            parser.error(f"--sizes: {exc}")
     args.tools = tools
     return args
 
@@ -380,26 +600,58 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child is not None:
         return child_main(args.child, str(args.gt), str(args.preds))
-    gt_path, preds_path = resolve_inputs(args)
-    print(describe(gt_path, preds_path))
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, Python {info['python']}")
-    results = benchmark(args.tools, gt_path, preds_path, args.repeat, args.timeout)
+    print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    set_payloads: list[dict[str, object]] = []
+    payload: dict[str, object] = {"repeat": args.repeat, "machine": info, "sets": set_payloads}
+    tables, failed = [], False
+    sets = input_sets(args)
+    for name, gt_path, preds_path, images in sets:
+        print(f"\n== {name}")
+        print(describe_set(gt_path, preds_path))
+        skip = {}
+        if images is not None and images > args.pycocotools_max_images:
+            skip[SLOW] = f"not run above {args.pycocotools_max_images} images (too slow)"
+        results = benchmark(args.tools, gt_path, preds_path, args.repeat, args.timeout, skip)
+        tables.append(f"### {name}\n\n{format_table(results)}")
+        set_payloads.append(
+            {"name": name, "gt": str(gt_path), "preds": str(preds_path),
+             "results": [asdict(r) for r in results.values()]}
+        )  # fmt: skip
+        failed |= any(r.status == "failed" for r in results.values())
+        failed |= any(r.identical is False for t, r in results.items() if t in (OURS, OURS_CLI))
+    if not args.no_cold_start:
+        cfg = SyntheticConfig(images=COLD_START_IMAGES, classes=args.classes, seed=args.seed)
+        tiny_gt, tiny_preds = synthetic_set(cfg, args.cache_dir, args.regenerate)
+        print(f"\n== cold start: deteval evaluate on {COLD_START_IMAGES} images")
+        cold = cold_start(tiny_gt, tiny_preds, args.repeat, args.timeout)
+        failed |= cold.status == "failed"
+        payload["cold_start"] = asdict(cold)
+        if cold.seconds is not None:
+            tables.append(
+                f"Cold start, `deteval evaluate` on {COLD_START_IMAGES} images (fresh process, "
+                f"median of {len(cold.all_seconds)}): {cold.seconds:.3f} s wall, "
+                f"{cold.cpu_seconds:.3f} s CPU, {cold.peak_rss_mb:.0f} MB"
+            )
+        else:
+            tables.append(f"Cold start: {cold.status}: {cold.reason}")
+    if args.sections:
+        from bench_sections import format_growth, measure_sections
+
+        named = [(name, gt, preds) for name, gt, preds, _ in sets]
+        sections = measure_sections(named, args.repeat, args.timeout)
+        payload["sections"] = sections
+        tables.append(format_growth(sections))
     print()
-    print(format_table(results))
+    print("\n\n".join(tables))
+    harness_mb = peak_rss_mb()
+    print(f"\n(peak memory of this harness process: {harness_mb:.0f} MB)")
+    payload["harness_peak_rss_mb"] = harness_mb
     if args.json is not None:
-        payload = {
-            "gt": str(gt_path),
-            "preds": str(preds_path),
-            "repeat": args.repeat,
-            "machine": info,
-            "results": [asdict(r) for r in results.values()],
-        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2))
-    failed = [r.tool for r in results.values() if r.status == "failed"]
-    mismatched = [r.tool for r in results.values() if r.tool == OURS and r.identical is False]
-    return 1 if failed or mismatched else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

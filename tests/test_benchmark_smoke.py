@@ -99,20 +99,64 @@ def test_generator_predictions_are_a_full_results_list(synthetic: tuple[dict, li
 def test_harness_tools_agree(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
     proc = run_script(HARNESS, "--images", "40", "--dets-per-image", "30", "--repeat", "2",
-                      "--cache-dir", tmp_path / "cache", "--json", report)  # fmt: skip
-    assert "identical" in proc.stdout
-    results = {r["tool"]: r for r in json.loads(report.read_text())["results"]}
-    assert set(results) == {"pycocotools", "faster-coco-eval", "ours"}
+                      "--sections", "--cache-dir", tmp_path / "cache",
+                      "--json", report)  # fmt: skip
+    assert "| tool |" in proc.stdout and "wall / fastest native" in proc.stdout
+    assert "Cold start" in proc.stdout and "section: errors (TIDE)" in proc.stdout
+    payload = json.loads(report.read_text())
+    (only_set,) = payload["sets"]
+    results = {r["tool"]: r for r in only_set["results"]}
+    assert set(results) == {"pycocotools", "faster-coco-eval", "hotcoco",
+                            "ultrafast-pycocotools", "vernier", "ours", "ours-cli"}  # fmt: skip
     for res in results.values():
         assert res["status"] == "ok", res
-        assert len(res["stats"]) == 12 and len(res["all_seconds"]) == 2
-        assert res["peak_rss_mb"] > 0
+        assert len(res["stats"]) == 12 and res["peak_rss_mb"] > 0
+        assert res["reference"] == "pycocotools"
+        # pycocotools runs once (it is slow); every other tool once per round.
+        assert len(res["all_seconds"]) == (1 if res["tool"] == "pycocotools" else 2)
     reference = np.array(results["pycocotools"]["stats"])
     assert 0.0 < reference[0] < 1.0  # a meaningful set: neither empty nor perfect
     # faster-coco-eval's C++ sums can differ from pycocotools in the last bit.
     np.testing.assert_allclose(results["faster-coco-eval"]["stats"], reference, rtol=0, atol=1e-12)
-    assert results["ours"]["identical"] is True
-    np.testing.assert_array_equal(results["ours"]["stats"], reference)
+    for tool in ("hotcoco", "ultrafast-pycocotools", "vernier", "ours", "ours-cli"):
+        assert results[tool]["identical"] is True, tool
+        np.testing.assert_array_equal(results[tool]["stats"], reference)
+    cold = payload["cold_start"]
+    assert cold["status"] == "ok" and len(cold["all_seconds"]) == 2
+    (steps,) = payload["sections"].values()
+    assert len(steps["runs"]) == 2
+    assert steps["median"]["total"] >= steps["median"]["section: errors (TIDE)"] > 0
+
+
+def test_harness_skips_pycocotools_on_large_sets(tmp_path: Path) -> None:
+    # The threshold lowered to a tiny set: pycocotools is skipped and the stats are
+    # compared with the next reference.
+    report = tmp_path / "bench.json"
+    proc = run_script(HARNESS, "--images", "12", "--dets-per-image", "10",
+                      "--pycocotools-max-images", "10", "--tools", "pycocotools,vernier,ours",
+                      "--no-cold-start", "--cache-dir", tmp_path / "cache",
+                      "--json", report)  # fmt: skip
+    assert "not run above 10 images" in proc.stdout
+    results = {r["tool"]: r for r in json.loads(report.read_text())["sets"][0]["results"]}
+    assert results["pycocotools"]["status"] == "skipped"
+    assert results["ours"]["reference"] == "vernier" and results["ours"]["identical"] is True
+
+
+def test_section_growth_over_two_sets(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_sections import format_growth, measure_sections
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    sets = []
+    for images in (10, 20):
+        out = tmp_path / str(images)
+        run_script(GENERATOR, "--images", images, "--dets-per-image", "10", "--out", out)
+        sets.append((f"{images} images", out / "gt.json", out / "preds.json"))
+    sections = measure_sections(sets, repeat=1, timeout=120)
+    table = format_growth(sections)
+    assert "| step (in-process) | 10 images s | 20 images s | growth |" in table
+    assert all(line.endswith("x |") for line in table.splitlines() if line.startswith("| section"))
 
 
 def test_harness_rejects_half_given_inputs(tmp_path: Path) -> None:
