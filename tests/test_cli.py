@@ -527,3 +527,21 @@ def test_installed_console_script(small: tuple[Path, Path], small_reference: Any
     )
     assert done.returncode == 1
     assert done.stdout.startswith("FAIL AP = ")
+
+
+def test_check_computes_the_other_sections_only_for_a_voc_floor(
+    capsys: pytest.CaptureFixture[str], small: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evaluator.cli.commands as commands
+
+    asked: list[bool] = []
+    evaluate = commands.evaluate_coco
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs["extras"])
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "evaluate_coco", recording)
+    assert run(capsys, "check", *small, "--min", "AP=0.0")[0] == 0
+    assert run(capsys, "check", *small, "--min", "AP=0.0", "--min", "VOC_mAP50=0.0")[0] == 0
+    assert asked == [False, True]
