@@ -36,6 +36,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bench_inputs import DEFAULT_CACHE, SIZES, describe_set, parse_sizes, synthetic_set
@@ -89,21 +90,27 @@ def _import(module: str) -> None:
         raise ToolUnavailable(f"not installed ({exc})") from None
 
 
-def _pycocotools_runner() -> Runner:
-    _import("pycocotools")
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+def _cocoeval_runner(coco: Any, cocoeval: Any, load_res: str) -> Runner:
+    """A tool with pycocotools' API: ``COCO``, ``COCO.<load_res>``, ``COCOeval`` steps."""
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
-        gt = COCO(gt_path)
-        dt = gt.loadRes(preds_path)
-        ev = COCOeval(gt, dt, iouType="bbox")
+        gt = coco(gt_path)
+        dt = getattr(gt, load_res)(preds_path)
+        ev = cocoeval(gt, dt, "bbox")
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
         return np.asarray(ev.stats, dtype=np.float64)
 
     return run
+
+
+def _pycocotools_runner() -> Runner:
+    _import("pycocotools")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    return _cocoeval_runner(COCO, COCOeval, "loadRes")
 
 
 def _faster_coco_eval_runner() -> Runner:
@@ -127,32 +134,14 @@ def _hotcoco_runner() -> Runner:
     _import("hotcoco")
     from hotcoco import COCO, COCOeval
 
-    def run(gt_path: str, preds_path: str) -> np.ndarray:
-        gt = COCO(gt_path)
-        dt = gt.load_res(preds_path)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-        return np.asarray(ev.stats, dtype=np.float64)
-
-    return run
+    return _cocoeval_runner(COCO, COCOeval, "load_res")
 
 
 def _ultrafast_runner() -> Runner:
     _import("ultrafast_pycocotools")
     from ultrafast_pycocotools import COCO, COCOeval
 
-    def run(gt_path: str, preds_path: str) -> np.ndarray:
-        gt = COCO(gt_path)
-        dt = gt.loadRes(preds_path)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-        return np.asarray(ev.stats, dtype=np.float64)
-
-    return run
+    return _cocoeval_runner(COCO, COCOeval, "loadRes")
 
 
 def _vernier_runner() -> Runner:
