@@ -58,14 +58,15 @@ def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> N
         return
     cumulative = np.cumsum(work)
     total = int(cumulative[-1])
-    n_chunks = min(max(total // _WORK_PER_CHUNK, 1), 4 * threads(), n)
+    workers = threads()
+    n_chunks = min(max(total // _WORK_PER_CHUNK, 1), 4 * workers, n)
     cuts = np.searchsorted(cumulative, np.linspace(0, total, n_chunks + 1)[1:-1])
     bounds = np.unique(np.r_[0, cuts, n]).tolist()
     chunks = list(zip(bounds[:-1], bounds[1:]))
-    if len(chunks) == 1 or threads() == 1:
+    if len(chunks) == 1 or workers == 1:
         for first, last in chunks:
             run(first, last)
         return
-    with ThreadPoolExecutor(max_workers=threads()) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for done in [pool.submit(run, first, last) for first, last in chunks]:
             done.result()
