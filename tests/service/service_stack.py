@@ -58,20 +58,21 @@ def free_port() -> int:
         return port
 
 
-def coco_sets() -> list[tuple[str, Path, Path, list[float]]]:
-    """(name, gt, predictions, expected stats) for every COCO set with pycocotools numbers.
-
-    Skips the calling module, saying where it looked, when the shared reference data is
-    not beside the checkout (as the library's reference-data tests do).
-    """
-    index = REFERENCE / "expected-pycocotools.json"
-    if not index.is_file():
+def require_reference() -> Path:
+    """The shared reference data; skips the calling module, saying where it looked, when
+    it is not beside the checkout (as the library's reference-data tests do)."""
+    if not (REFERENCE / "expected-pycocotools.json").is_file():
         pytest.skip(
             f"shared reference data not found at {REFERENCE}: put the project's shared/ "
             "folder beside the checkout or set DETEVAL_SHARED_DIR",
             allow_module_level=True,
         )
-    expected = json.loads(index.read_text())
+    return REFERENCE
+
+
+def coco_sets() -> list[tuple[str, Path, Path, list[float]]]:
+    """(name, gt, predictions, expected stats) for every COCO set with pycocotools numbers."""
+    expected = json.loads((require_reference() / "expected-pycocotools.json").read_text())
     sets = []
     for name, entry in expected.items():
         if name.startswith("_"):

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from service_stack import REFERENCE, Stack, wait_for
+from service_stack import REFERENCE, Stack, require_reference, wait_for
 
 from service.backend.jobs import JobStore, error_json
 from service.backend.storage import new_id
@@ -34,6 +34,8 @@ from workers.pipeline import score
 GT = REFERENCE / "cocoapi-val2014-fake100" / "instances_val2014_100.json"
 DT = REFERENCE / "cocoapi-val2014-fake100" / "instances_val2014_fakebbox100_results.json"
 TMPFS_MB = 20
+require_reference()
+
 RESERVE_MB = 4
 RESERVE = RESERVE_MB << 20
 
