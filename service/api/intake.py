@@ -76,10 +76,10 @@ async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict
     return summary
 
 
-async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> tuple[Job, list[str]]:
+async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job:
     """Validate an evaluation's uploads, store them, record a queued job, send its task.
 
-    Returns the job and the warnings the predictions raised. When the broker cannot be
+    Returns the job, with the warnings the predictions raised. When the broker cannot be
     reached the job is kept (queued, unsent) for the sweeper to send.
 
     Raises
@@ -116,15 +116,16 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> tup
     files = {PREDICTIONS_FILE: predictions}
     if inline is not None:
         files[INLINE_GT_FILE] = inline
-    job = await _store(state, _enqueue, state, tenant, dataset_id, files)
-    return job, warnings
+    return await _store(state, _enqueue, state, tenant, dataset_id, files, warnings)
 
 
-def _enqueue(state: AppState, tenant: str, dataset_id: str | None, files: dict) -> Job:
+def _enqueue(
+    state: AppState, tenant: str, dataset_id: str | None, files: dict, warnings: list[str]
+) -> Job:
     job_id = new_id()
     state.storage.commit_evaluation(tenant, job_id, files)
     try:
-        state.store.create(job_id, tenant, dataset_id)
+        state.store.create(job_id, tenant, dataset_id, warnings)
     except redis.RedisError:
         state.storage.remove_evaluation(tenant, job_id)
         raise

@@ -36,6 +36,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "problem": {"type": "string", "description": "What is wrong there."},
         "errors": {"type": "array", "items": _LOCATED, "description": "Each bad parameter."},
         "limit_bytes": {"type": "integer", "description": "The upload size limit."},
+        "accepted": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The content types this operation reads (415).",
+        },
     },
     "example": {
         "type": "tag:detection-eval,2026:problem/invalid-input",
@@ -55,7 +60,8 @@ _DESCRIPTIONS = {
     404: "Not found, or another tenant's.",
     409: "Not finished, or failed: no report (the detail says which).",
     413: "The upload is larger than the service's limit (limit_bytes).",
-    415: "A content type this operation does not read.",
+    415: "A content type this operation does not read; accepted lists those it reads, "
+    "and the detail says how to send one with curl.",
     422: "Invalid request or input; location and problem say where and what.",
     503: "The job store or a process the API needs is unavailable; nothing was accepted. "
     "Retry after Retry-After seconds.",

@@ -75,8 +75,9 @@ class EvaluationStatus(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
-    warnings: list[str] | None = Field(
-        default=None, description="Only in the submit answer: warnings about the predictions."
+    warnings: list[str] = Field(
+        description="What was suspicious (valid but odd) in the predictions when they were "
+        "accepted; [] when nothing was."
     )
 
 

@@ -312,9 +312,7 @@ class Receiver:
         """
         media, params = _media_type(request)
         if media != "multipart/form-data":
-            raise UnsupportedMediaType(
-                f"expected multipart/form-data, got {media or 'no Content-Type'}"
-            )
+            raise unsupported_media_type(media, ["multipart/form-data"])
         boundary = params.get(b"boundary")
         if not boundary:
             raise BadRequest("multipart/form-data Content-Type without a boundary")
@@ -341,11 +339,30 @@ class Receiver:
         return upload
 
 
+#: How to send a body of each accepted media type with curl, for the 415 answer.
+CURL_HINTS = {
+    "application/json": "curl -H 'Content-Type: application/json' --data-binary @FILE.json",
+    "multipart/form-data": "curl -F field=@FILE.json",
+}
+
+
+def unsupported_media_type(media: str, accepted: list[str]) -> UnsupportedMediaType:
+    """The 415 for a body of type ``media``: which types are accepted, and how to send one.
+
+    curl labels a ``--data-binary`` body ``application/x-www-form-urlencoded`` unless told
+    otherwise, the usual way to get here, so the answer says how to send each type.
+    """
+    hints = "; ".join(f"{m}: {CURL_HINTS[m]}" for m in accepted)
+    return UnsupportedMediaType(
+        f"expected {' or '.join(accepted)}, got {media or 'no Content-Type'}; "
+        f"send the Content-Type header (with curl, {hints})",
+        accepted=accepted,
+    )
+
+
 def require_media_type(request: Request, allowed: set[str]) -> str:
     """The request's media type, or 415 if it is not one of ``allowed``."""
     media, _ = _media_type(request)
     if media not in allowed:
-        raise UnsupportedMediaType(
-            f"expected {' or '.join(sorted(allowed))}, got {media or 'no Content-Type'}"
-        )
+        raise unsupported_media_type(media, sorted(allowed))
     return media

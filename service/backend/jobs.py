@@ -22,7 +22,8 @@ another attempt, and a job that has used ``max_attempts`` fails with a reason.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
@@ -43,7 +44,7 @@ _CREATE = (
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV[3],
   'status', 'queued', 'attempts', 0, 'progress', 0, 'error', '', 'created_at', now,
   'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
-  'lease_owner', '', 'lease_until', 0)
+  'lease_owner', '', 'lease_until', 0, 'warnings', ARGV[4])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 if KEYS[3] then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
 return 1
@@ -219,6 +220,8 @@ class Job:
     metrics : dict or None
         The report's ``metrics`` (name -> float or None), cached in the record the first
         time the API reads them from a succeeded job's report; None until then.
+    warnings : list of str
+        What the API found suspicious in the predictions when it accepted them.
     """
 
     id: str
@@ -232,6 +235,7 @@ class Job:
     started_at: str | None
     finished_at: str | None
     metrics: dict | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         """The job as the HTTP API shows it."""
@@ -245,6 +249,7 @@ class Job:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "warnings": self.warnings,
         }
 
 
@@ -288,15 +293,19 @@ class JobStore:
     def _keys(self, job_id: str) -> list[str]:
         return [self.key(job_id), ACTIVE_KEY]
 
-    def create(self, job_id: str, tenant: str, dataset_id: str | None) -> None:
-        """Record a new queued job (not yet sent to the broker).
+    def create(
+        self, job_id: str, tenant: str, dataset_id: str | None, warnings: Sequence[str] = ()
+    ) -> None:
+        """Record a new queued job (not yet sent to the broker), with the ``warnings``
+        its predictions raised.
 
         A job on a registered dataset is added to that dataset's index in the same step.
         """
         keys = self._keys(job_id)
         if dataset_id is not None:
             keys.append(dataset_index_key(tenant, dataset_id))
-        self._create(keys=keys, args=[job_id, tenant, dataset_id or ""])
+        args = [job_id, tenant, dataset_id or "", orjson.dumps(list(warnings)).decode()]
+        self._create(keys=keys, args=args)
 
     def mark_sent(self, job_id: str) -> None:
         """Note that the task message of a queued job reached the broker."""
@@ -407,6 +416,7 @@ def parse_job(raw: dict[str, str]) -> Job | None:
         started_at=_iso(raw["started_at"]),
         finished_at=_iso(raw["finished_at"]),
         metrics=orjson.loads(raw["metrics"]) if raw.get("metrics") else None,
+        warnings=orjson.loads(raw["warnings"]) if raw.get("warnings") else [],
     )
 
 

@@ -72,11 +72,11 @@ async def create_evaluation(
     )
     try:
         async with state.upload_slots:
-            job, warnings = await submit_evaluation(state, tenant, upload)
+            job = await submit_evaluation(state, tenant, upload)
     finally:
         upload.discard()
     response.headers["Location"] = f"/v1/evaluations/{job.id}"
-    return EvaluationStatus(**job.public(), warnings=warnings)
+    return EvaluationStatus(**job.public())
 
 
 _NOT_FOUND = {404: "No such evaluation, or another tenant's."}
@@ -96,7 +96,7 @@ async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep)
     record (its fields are :class:`EvaluationStatus`).
     """
     job = await _own_job(state, tenant, evaluation_id)
-    body = orjson.dumps({**job.public(), "warnings": None})
+    body = orjson.dumps(job.public())
     return Response(content=body, media_type="application/json")
 
 
