@@ -78,9 +78,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=os.environ.get("DETEVAL_API_KEY"),
         help="API key (default: $DETEVAL_API_KEY)",
     )
+    submit.add_argument("--name", help="the run's name (the model), e.g. yolov8n-epoch30")
+    submit.add_argument(
+        "--tag", action="append", default=[], dest="tags", help="a tag (repeat for more)"
+    )
+    submit.add_argument(
+        "--metadata",
+        type=_json_object,
+        help='a small JSON object about the run, e.g. \'{"commit": "4f2a9c1", "epoch": 30}\'',
+    )
     submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
     submit.add_argument("--json", action="store_true", help="print the report JSON only")
     submit.set_defaults(func=_submit)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """``--metadata``: a JSON object, or an argparse error saying what is wrong."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object ({...})")
+    return value
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -173,7 +195,14 @@ def _submit(args: argparse.Namespace) -> int:
         return 2
     try:
         with Client(args.url, args.key) as client:
-            job = client.submit(args.predictions, dataset_id=dataset_id, ground_truth=inline)
+            job = client.submit(
+                args.predictions,
+                dataset_id=dataset_id,
+                ground_truth=inline,
+                name=args.name,
+                tags=args.tags,
+                metadata=args.metadata,
+            )
             on_terminal = sys.stderr.isatty()
             show = None if args.json else _progress_bar if on_terminal else _status_lines()
             final = client.wait(job["id"], timeout=args.timeout, on_status=show)
@@ -196,6 +225,6 @@ def _submit(args: argparse.Namespace) -> int:
 
         sys.stdout.write(orjson.dumps(report).decode() + "\n")
     else:
-        print(f"evaluation {job['id']}")
+        print(f"evaluation {job['id']}" + (f" ({args.name})" if args.name else ""))
         _print_report(report)
     return 0

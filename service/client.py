@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -74,25 +75,49 @@ class Client:
         result: dict[str, Any] = self._json(self.http.get("/health"))
         return result
 
-    def create_dataset(self, ground_truth: Path) -> dict[str, Any]:
-        """Upload a COCO ground-truth file; returns the dataset summary (with its id)."""
+    def create_dataset(
+        self, ground_truth: Path, name: str | None = None, description: str | None = None
+    ) -> dict[str, Any]:
+        """Upload a COCO ground-truth file, optionally named and described; returns the
+        dataset summary (with its id)."""
+        labels = {k: v for k, v in (("name", name), ("description", description)) if v}
         with ground_truth.open("rb") as f:
             result: dict[str, Any] = self._json(
                 self.http.post(
-                    "/datasets", files={"file": (ground_truth.name, f, "application/json")}
+                    "/datasets",
+                    files={"file": (ground_truth.name, f, "application/json")},
+                    data=labels,
                 )
             )
         return result
 
     def submit(
-        self, predictions: Path, dataset_id: str | None = None, ground_truth: Path | None = None
+        self,
+        predictions: Path,
+        dataset_id: str | None = None,
+        ground_truth: Path | None = None,
+        *,
+        name: str | None = None,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Submit predictions against a dataset id or an inline ground-truth file.
 
-        Returns the queued job (``id``, ``status``, ...); the files are streamed.
+        ``name`` (the model), ``tags`` and ``metadata`` (a small JSON object: commit,
+        epoch, config) label the run. Returns the queued job (``id``, ``status``, ...);
+        the files are streamed.
         """
         if (dataset_id is None) == (ground_truth is None):
             raise ValueError("give exactly one of dataset_id and ground_truth")
+        data: dict[str, str] = {}
+        if dataset_id is not None:
+            data["dataset_id"] = dataset_id
+        if name:
+            data["name"] = name
+        if tags:
+            data["tags"] = ",".join(tags)
+        if metadata:
+            data["metadata"] = json.dumps(dict(metadata))
         with ExitStack() as stack:
             files: dict[str, Any] = {
                 "predictions": (predictions.name, stack.enter_context(predictions.open("rb")))
@@ -102,9 +127,8 @@ class Client:
                     ground_truth.name,
                     stack.enter_context(ground_truth.open("rb")),
                 )
-            data = None if dataset_id is None else {"dataset_id": dataset_id}
             result: dict[str, Any] = self._json(
-                self.http.post("/evaluations", files=files, data=data)
+                self.http.post("/evaluations", files=files, data=data or None)
             )
         return result
 

@@ -14,22 +14,28 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import orjson
 import redis
 
 from evaluator import InputError, evaluate_coco, read_report
 from service.backend.config import Settings
-from service.backend.jobs import JobStore
+from service.backend.jobs import Job, JobStore
 from service.backend.storage import Storage
 
 log = logging.getLogger(__name__)
 
 
 def score(
-    gt_path: Path, predictions_path: Path, progress: Callable[[float], None] | None = None
+    gt_path: Path,
+    predictions_path: Path,
+    progress: Callable[[float], None] | None = None,
+    run: dict[str, Any] | None = None,
 ) -> bytes:
     """Evaluate stored predictions against stored ground truth; the report as JSON bytes.
+
+    ``run`` (the evaluation's id, labels and dataset) becomes the report's ``run`` section.
 
     Raises
     ------
@@ -41,6 +47,8 @@ def score(
         gt_path, predictions_path, unknown_categories="error", extras=True, progress=progress
     )
     document = report.to_dict()
+    if run is not None:
+        document["run"] = run
     read_report(document)  # a report that breaks the published schema is never stored
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
@@ -90,6 +98,22 @@ class Heartbeat:
         self._thread.join()
 
 
+def run_section(job: Job, storage: Storage) -> dict[str, Any]:
+    """The report's ``run`` section of ``job``: its id and labels, its dataset's id and
+    name."""
+    dataset = None
+    if job.dataset_id is not None:
+        dataset = storage.dataset_summary(job.tenant, job.dataset_id)
+    return {
+        "id": job.id,
+        "name": job.labels.name,
+        "tags": list(job.labels.tags),
+        "metadata": job.labels.metadata,
+        "dataset_id": job.dataset_id,
+        "dataset_name": (dataset or {}).get("name"),
+    }
+
+
 def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings: Settings) -> str:
     """Run one attempt of a job; returns what happened.
 
@@ -128,9 +152,10 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
     log.info("job %s: attempt %d", job_id, claim.attempt)
     gt_path = storage.ground_truth_path(job.tenant, job_id, job.dataset_id)
     predictions_path = storage.predictions_path(job.tenant, job_id)
+    run = run_section(job, storage)
     with Heartbeat(store, job_id, token, settings.job_lease_seconds) as beat:
         try:
-            report = score(gt_path, predictions_path, progress=beat)
+            report = score(gt_path, predictions_path, progress=beat, run=run)
         except InputError as exc:
             store.fail(
                 job_id, "invalid_input", str(exc), location=exc.location, problem=exc.problem

@@ -219,6 +219,18 @@ class Errors(_Strict):
     undefined_reason: str | None
 
 
+class RunInfo(_Strict):
+    """What was evaluated, as the service labels it: the evaluation's id, name, tags and
+    metadata, and its dataset's id and name (the library's reports have no ``run``)."""
+
+    id: str
+    name: str | None = None
+    tags: list[str] = []
+    metadata: dict[str, Any] = {}
+    dataset_id: str | None = None
+    dataset_name: str | None = None
+
+
 class ReportJSON(_Strict):
     """The whole report JSON. Optional sections are absent when not computed."""
 
@@ -233,6 +245,7 @@ class ReportJSON(_Strict):
     voc: VOC | None = None
     confusion_matrix: ConfusionMatrix | None = None
     errors: Errors | None = None
+    run: RunInfo | None = None
 
 
 def read_report(report: Any) -> ReportJSON:

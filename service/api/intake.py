@@ -13,10 +13,12 @@ from typing import TypeVar
 import anyio
 import redis
 
+from service.api import labels
 from service.api.errors import DatasetNotFound, InsufficientStorage, InvalidRequest
 from service.api.state import AppState
 from service.api.uploads import Upload
 from service.backend.jobs import Job
+from service.backend.labels import RunLabels
 from service.backend.storage import (
     GT_FILE,
     INLINE_GT_FILE,
@@ -47,8 +49,17 @@ async def _store(state: AppState, fn: Callable[..., T], *args: object) -> T:
         ) from exc
 
 
-async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict:
+async def register_dataset(
+    state: AppState,
+    tenant: str,
+    upload: Upload,
+    name: str | None = None,
+    description: str | None = None,
+) -> dict:
     """Validate an uploaded ground truth and register it; returns its summary.
+
+    ``name`` and ``description`` (query parameters) or the upload's form fields of those
+    names label it; giving one both ways is refused.
 
     Raises
     ------
@@ -62,10 +73,17 @@ async def register_dataset(state: AppState, tenant: str, upload: Upload) -> dict
     path = upload.files.get("file")
     if path is None:
         raise InvalidRequest("missing file field 'file' with the COCO ground truth")
+    for field, given in (("name", name), ("description", description)):
+        if given is not None and field in upload.fields:
+            raise InvalidRequest(f"{field!r} given both as a query parameter and a form field")
+    name = labels.name(upload.fields.get("name", name))
+    description = labels.description(upload.fields.get("description", description))
     checked = await state.validator.ground_truth(path)
     dataset_id = new_id()
     summary = {
         "id": dataset_id,
+        "name": name,
+        "description": description,
         "n_images": checked["n_images"],
         "n_annotations": checked["n_annotations"],
         "n_categories": checked["n_categories"],
@@ -86,6 +104,8 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job
     ------
     InvalidRequest
         Missing predictions, or not exactly one of ``dataset_id`` / ``ground_truth``.
+    InvalidInput
+        A label (``name``, ``tags``, ``metadata``) is malformed or too long.
     DatasetNotFound
         ``dataset_id`` names no dataset of this tenant.
     InvalidInput
@@ -110,22 +130,28 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job
         raise InvalidRequest(
             "give exactly one of the form field 'dataset_id' and the file field 'ground_truth'"
         )
+    run = labels.run_labels(upload.fields)
     warnings = await state.validator.predictions(
         predictions, gt_path, cache_gt=dataset_id is not None
     )
     files = {PREDICTIONS_FILE: predictions}
     if inline is not None:
         files[INLINE_GT_FILE] = inline
-    return await _store(state, _enqueue, state, tenant, dataset_id, files, warnings)
+    return await _store(state, _enqueue, state, tenant, dataset_id, files, warnings, run)
 
 
 def _enqueue(
-    state: AppState, tenant: str, dataset_id: str | None, files: dict, warnings: list[str]
+    state: AppState,
+    tenant: str,
+    dataset_id: str | None,
+    files: dict,
+    warnings: list[str],
+    run: RunLabels,
 ) -> Job:
     job_id = new_id()
     state.storage.commit_evaluation(tenant, job_id, files)
     try:
-        state.store.create(job_id, tenant, dataset_id, warnings)
+        state.store.create(job_id, tenant, dataset_id, warnings, run)
     except redis.RedisError:
         state.storage.remove_evaluation(tenant, job_id)
         raise

@@ -84,16 +84,36 @@ DATASET_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {**_FILE, "description": "COCO ground truth."}},
+                    "properties": {
+                        "file": {**_FILE, "description": "COCO ground truth."},
+                        "name": {"type": "string", "maxLength": 128},
+                        "description": {"type": "string", "maxLength": 2000},
+                    },
                     "required": ["file"],
                 },
-                "example": {"file": json.dumps(GROUND_TRUTH_EXAMPLE)},
+                "example": {
+                    "file": json.dumps(GROUND_TRUTH_EXAMPLE),
+                    "name": "coco-val2017-subset",
+                    "description": "100 images of COCO val2017",
+                },
             },
         },
     }
 }
 
 _PREDICTIONS_TEXT = json.dumps(PREDICTIONS_EXAMPLE)
+_RUN_LABELS = {
+    "name": {"type": "string", "maxLength": 128, "description": "The run's name (the model)."},
+    "tags": {
+        "type": "string",
+        "description": "Comma-separated tags, each 1-40 letters, digits or _ . : / + = - "
+        "(at most 20).",
+    },
+    "metadata": {
+        "type": "string",
+        "description": "A JSON object of at most 4096 bytes: commit, epoch, config, ...",
+    },
+}
 #: ``openapi_extra`` of POST /v1/evaluations.
 EVALUATION_FORM = {
     "requestBody": {
@@ -116,6 +136,7 @@ EVALUATION_FORM = {
                             "description": "COCO results: a list of {image_id, category_id, "
                             "bbox, score}.",
                         },
+                        **_RUN_LABELS,
                     },
                     "required": ["predictions"],
                     # Exactly one of a (non-empty) dataset_id and ground_truth.
@@ -137,6 +158,9 @@ EVALUATION_FORM = {
                         "value": {
                             "dataset_id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
                             "predictions": _PREDICTIONS_TEXT,
+                            "name": "yolov8n",
+                            "tags": "baseline,fp16",
+                            "metadata": '{"commit": "4f2a9c1", "epoch": 30}',
                         },
                     },
                     "inline": {

@@ -41,7 +41,9 @@ def _report_path(state: AppState, job: Job) -> str:
 async def report_html(state: AppState, job: Job) -> str:
     """The HTML page of a succeeded evaluation (409 otherwise)."""
     require_report(job)
-    title = f"Evaluation {job.id}"
+    title = (
+        f"Evaluation {job.labels.name} ({job.id})" if job.labels.name else f"Evaluation {job.id}"
+    )
     return await state.pool.run(pages.report_page, _report_path(state, job), title)
 
 
@@ -72,7 +74,8 @@ async def compare(state: AppState, a: Job, b: Job) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise NotComparable(f"evaluations {a.id} and {b.id}: {exc}") from exc
-    return {"evaluations": {"a": a.id, "b": b.id}, **result}
+    names = {"a": a.labels.name, "b": b.labels.name}
+    return {"evaluations": {"a": a.id, "b": b.id}, "names": names, **result}
 
 
 async def _metrics(state: AppState, job: Job) -> dict[str, float | None] | None:
@@ -91,6 +94,8 @@ async def listing(state: AppState, jobs: Sequence[Job]) -> list[dict[str, Any]]:
     return [
         {
             "id": job.id,
+            "name": job.labels.name,
+            "tags": list(job.labels.tags),
             "status": job.status,
             "progress": job.progress,
             "created_at": job.created_at,
@@ -110,14 +115,21 @@ async def leaderboard_html(
     Links are relative (``../../evaluations/<id>/report.html`` from
     ``/v1/datasets/<id>/leaderboard.html``), so they also work behind a path prefix.
     """
+    called = f"{dataset['name']} (dataset {dataset['id']})" if dataset.get("name") else None
     name = (
-        f"dataset {dataset['id']} ({dataset['n_images']} images, "
+        f"{called or 'dataset ' + dataset['id']} ({dataset['n_images']} images, "
         f"{dataset['n_annotations']} annotations, {dataset['n_categories']} categories)"
     )
     linked = [
-        {**row, "href": f"../../evaluations/{row['id']}/report.html"}
-        if row["status"] == SUCCEEDED
-        else row
+        {
+            **row,
+            "label": row["name"],
+            **(
+                {"href": f"../../evaluations/{row['id']}/report.html"}
+                if row["status"] == SUCCEEDED
+                else {}
+            ),
+        }
         for row in rows
     ]
     return await state.pool.run(pages.leaderboard_page, name, linked)

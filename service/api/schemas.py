@@ -14,6 +14,8 @@ class DatasetSummary(BaseModel):
         json_schema_extra={
             "example": {
                 "id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
+                "name": "coco-val2017-subset",
+                "description": "100 images of COCO val2017",
                 "n_images": 100,
                 "n_annotations": 839,
                 "n_categories": 80,
@@ -24,6 +26,8 @@ class DatasetSummary(BaseModel):
     )
 
     id: str
+    name: str | None = Field(default=None, description="Its name, if given.")
+    description: str | None = Field(default=None, description="What it is, if given.")
     n_images: int
     n_annotations: int
     n_categories: int
@@ -50,6 +54,9 @@ class EvaluationStatus(BaseModel):
         json_schema_extra={
             "example": {
                 "id": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
+                "name": "yolov8n",
+                "tags": ["baseline", "fp16"],
+                "metadata": {"commit": "4f2a9c1", "epoch": 30},
                 "status": "running",
                 "progress": 0.4,
                 "error": None,
@@ -64,6 +71,11 @@ class EvaluationStatus(BaseModel):
     )
 
     id: str
+    name: str | None = Field(description="The run's name (the model), if given.")
+    tags: list[str] = Field(description="Its tags; [] when none were given.")
+    metadata: dict[str, Any] = Field(
+        description="Its free-form metadata (commit, epoch, config); {} when none was given."
+    )
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0, le=1)
     error: JobError | None = Field(
@@ -129,6 +141,8 @@ class DatasetEvaluation(BaseModel):
         json_schema_extra={
             "example": {
                 "id": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
+                "name": "yolov8n",
+                "tags": ["baseline"],
                 "status": "succeeded",
                 "progress": 1.0,
                 "created_at": "2026-11-28T09:31:00.000Z",
@@ -139,6 +153,8 @@ class DatasetEvaluation(BaseModel):
     )
 
     id: str
+    name: str | None = Field(description="The run's name, if given.")
+    tags: list[str]
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0, le=1)
     created_at: str | None
@@ -159,6 +175,7 @@ COMPARISON_EXAMPLE = {
         "a": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
         "b": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
     },
+    "names": {"a": "yolov8n", "b": "yolov8s"},
     "delta": "b - a",
     "metrics": {
         "AP": _pair(0.505, 0.562),

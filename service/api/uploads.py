@@ -37,7 +37,9 @@ from service.api.receiving import BodyDeadlines, InflightBytes, body_chunks
 from service.backend.config import Settings
 from service.backend.storage import Storage, is_out_of_space
 
-MAX_TEXT_FIELD_BYTES = 1024
+#: The largest text part of a multipart body: labels (a dataset's description of up to
+#: 2000 characters in UTF-8) fit, files do not.
+MAX_TEXT_FIELD_BYTES = 8192
 
 
 @dataclass

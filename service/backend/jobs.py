@@ -30,6 +30,8 @@ import orjson
 import redis
 from redis.driver_info import DriverInfo
 
+from service.backend.labels import RunLabels
+
 JOB_PREFIX = "deteval:job:"
 ACTIVE_KEY = "deteval:active"
 DATASET_PREFIX = "deteval:dataset:"
@@ -44,7 +46,8 @@ _CREATE = (
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV[3],
   'status', 'queued', 'attempts', 0, 'progress', 0, 'error', '', 'created_at', now,
   'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
-  'lease_owner', '', 'lease_until', 0, 'warnings', ARGV[4])
+  'lease_owner', '', 'lease_until', 0, 'warnings', ARGV[4], 'name', ARGV[5], 'tags', ARGV[6],
+  'metadata', ARGV[7])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 if KEYS[3] then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
 return 1
@@ -222,6 +225,8 @@ class Job:
         time the API reads them from a succeeded job's report; None until then.
     warnings : list of str
         What the API found suspicious in the predictions when it accepted them.
+    labels : RunLabels
+        The run's name, tags and metadata.
     """
 
     id: str
@@ -236,11 +241,15 @@ class Job:
     finished_at: str | None
     metrics: dict | None = None
     warnings: list[str] = field(default_factory=list)
+    labels: RunLabels = field(default_factory=RunLabels)
 
     def public(self) -> dict[str, Any]:
         """The job as the HTTP API shows it."""
         return {
             "id": self.id,
+            "name": self.labels.name,
+            "tags": list(self.labels.tags),
+            "metadata": self.labels.metadata,
             "status": self.status,
             "progress": self.progress,
             "error": self.error,
@@ -294,17 +303,24 @@ class JobStore:
         return [self.key(job_id), ACTIVE_KEY]
 
     def create(
-        self, job_id: str, tenant: str, dataset_id: str | None, warnings: Sequence[str] = ()
+        self,
+        job_id: str,
+        tenant: str,
+        dataset_id: str | None,
+        warnings: Sequence[str] = (),
+        labels: RunLabels | None = None,
     ) -> None:
         """Record a new queued job (not yet sent to the broker), with the ``warnings``
-        its predictions raised.
+        its predictions raised and its ``labels``.
 
         A job on a registered dataset is added to that dataset's index in the same step.
         """
         keys = self._keys(job_id)
         if dataset_id is not None:
             keys.append(dataset_index_key(tenant, dataset_id))
+        labelled = (labels or RunLabels()).record_fields()
         args = [job_id, tenant, dataset_id or "", orjson.dumps(list(warnings)).decode()]
+        args += [labelled["name"], labelled["tags"], labelled["metadata"]]
         self._create(keys=keys, args=args)
 
     def mark_sent(self, job_id: str) -> None:
@@ -417,6 +433,7 @@ def parse_job(raw: dict[str, str]) -> Job | None:
         finished_at=_iso(raw["finished_at"]),
         metrics=orjson.loads(raw["metrics"]) if raw.get("metrics") else None,
         warnings=orjson.loads(raw["warnings"]) if raw.get("warnings") else [],
+        labels=RunLabels.from_record(raw),
     )
 
 

@@ -21,11 +21,11 @@ GATE = Path(os.environ["DETEVAL_TEST_GATE"])
 _score = workers.pipeline.score
 
 
-def gated_score(gt_path, predictions_path, progress=None):  # type: ignore[no-untyped-def]
+def gated_score(gt_path, predictions_path, progress=None, **kwargs):  # type: ignore[no-untyped-def]
     if progress is not None:
         progress(0.25)
     pass_gate(GATE, f"reached-{os.getpid()}")
-    return _score(gt_path, predictions_path, progress)
+    return _score(gt_path, predictions_path, progress, **kwargs)
 
 
 workers.pipeline.score = gated_score

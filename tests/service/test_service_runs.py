@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
-from service_stack import SMALL_GT, Stack
+from service_stack import KEYS, SMALL_GT, Stack
 
 PREDICTIONS = [
     {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 0.9}
@@ -65,3 +69,115 @@ def test_warnings_are_a_list_in_every_status(stack: Stack) -> None:
             final = stack.wait_finished(http, accepted["id"])
             assert final["status"] == "succeeded", final
             assert polled["warnings"] == final["warnings"] == accepted["warnings"]
+
+
+LABELS = {"name": "yolov8n", "tags": "baseline,fp16", "metadata": '{"commit": "4f2a9c1"}'}
+
+
+def test_named_run_shows_in_status_report_listing_leaderboard_and_comparison(
+    stack: Stack,
+) -> None:
+    with stack.http() as http:
+        dataset = create_dataset(http, name="val-small", description="ten cats\nfor tests")
+        assert (dataset["name"], dataset["description"]) == ("val-small", "ten cats\nfor tests")
+        assert http.get(f"/datasets/{dataset['id']}").json() == dataset
+        submitted = submit(http, dataset["id"], **LABELS)
+        assert submitted.status_code == 202, submitted.text
+        run = submitted.json()
+        assert (run["name"], run["tags"], run["metadata"]) == (
+            "yolov8n",
+            ["baseline", "fp16"],
+            {"commit": "4f2a9c1"},
+        )
+        final = stack.wait_finished(http, run["id"])
+        assert {k: final[k] for k in ("name", "tags", "metadata")} == {
+            k: run[k] for k in ("name", "tags", "metadata")
+        }
+        plain = submit(http, dataset["id"]).json()
+        assert (plain["name"], plain["tags"], plain["metadata"]) == (None, [], {})
+        stack.wait_finished(http, plain["id"])
+
+        report = http.get(f"/evaluations/{run['id']}/report").json()
+        assert report["run"] == {
+            "id": run["id"],
+            "name": "yolov8n",
+            "tags": ["baseline", "fp16"],
+            "metadata": {"commit": "4f2a9c1"},
+            "dataset_id": dataset["id"],
+            "dataset_name": "val-small",
+        }
+        rows = http.get(f"/datasets/{dataset['id']}/evaluations").json()
+        assert [(r["id"], r["name"], r["tags"]) for r in rows] == [
+            (plain["id"], None, []),
+            (run["id"], "yolov8n", ["baseline", "fp16"]),
+        ]
+        page = http.get(f"/datasets/{dataset['id']}/leaderboard.html").text
+        assert "yolov8n" in page and "val-small" in page
+        assert "yolov8n" in http.get(f"/evaluations/{run['id']}/report.html").text
+        compared = http.get(f"/evaluations/{run['id']}/compare/{plain['id']}").json()
+        assert compared["names"] == {"a": "yolov8n", "b": None}
+
+
+def test_names_are_escaped_in_pages(stack: Stack) -> None:
+    with stack.http() as http:
+        dataset = create_dataset(http, name="<b>ds</b>")
+        run = submit(http, dataset["id"], name="<script>x</script>").json()
+        stack.wait_finished(http, run["id"])
+        page = http.get(f"/datasets/{dataset['id']}/leaderboard.html").text
+    assert "<script>x" not in page and "&lt;script&gt;x" in page
+    assert "<b>ds" not in page
+
+
+BAD_LABELS = [
+    ({"name": "x" * 129}, "name", "129 characters, at most 128"),
+    ({"name": "a\x00b"}, "name", "control character"),
+    ({"tags": "ok,bad tag"}, "tags[1]", "'bad tag' is not a tag"),
+    ({"tags": ",".join(f"t{i}" for i in range(21))}, "tags", "21 tags, at most 20"),
+    ({"metadata": "[1, 2]"}, "metadata", "must be a JSON object, got an array"),
+    ({"metadata": "{nope"}, "metadata", "not JSON"),
+    ({"metadata": json.dumps({"k": "v" * 5000})}, "metadata", "at most 4096 allowed"),
+]
+
+
+def test_bad_labels_are_located_422s_and_nothing_is_kept(stack: Stack) -> None:
+    with stack.http() as http:
+        dataset = create_dataset(http)
+        before = http.get(f"/datasets/{dataset['id']}/evaluations").json()
+        for fields, location, problem in BAD_LABELS:
+            response = submit(http, dataset["id"], **fields)
+            assert response.status_code == 422, (fields, response.text)
+            body = response.json()
+            assert body["location"] == location, body
+            assert problem in body["problem"], body
+        too_long = http.post(
+            "/datasets",
+            content=json.dumps(SMALL_GT),
+            params={"description": "d" * 2001},
+            headers={"Content-Type": "application/json"},
+        )
+        assert too_long.status_code == 422, too_long.text
+        assert too_long.json()["location"] == "description"
+        assert http.get(f"/datasets/{dataset['id']}/evaluations").json() == before
+
+
+def test_deteval_submit_labels_the_run(stack: Stack, tmp_path: Path) -> None:
+    gt, predictions = tmp_path / "gt.json", tmp_path / "pred.json"
+    gt.write_text(json.dumps(SMALL_GT))
+    predictions.write_text(json.dumps(PREDICTIONS))
+    argv = [sys.executable, "-m", "deteval", "submit", str(gt), str(predictions)]
+    argv += ["--url", stack.url, "--key", KEYS["alice"], "--name", "detr-r50"]
+    argv += ["--tag", "nightly", "--tag", "r50", "--metadata", '{"epoch": 12}']
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    evaluation_id = re.search(r"evaluation ([0-9a-f]{32}) \(detr-r50\)", run.stdout)
+    assert evaluation_id, run.stdout
+    with stack.http() as http:
+        status = http.get(f"/evaluations/{evaluation_id[1]}").json()
+    assert (status["name"], status["tags"], status["metadata"]) == (
+        "detr-r50",
+        ["nightly", "r50"],
+        {"epoch": 12},
+    )
+    refused = subprocess.run([*argv[:-1], "[1]"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "--metadata: must be a JSON object" in refused.stderr

@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from service.api import reports
+from service.api import labels, reports
 from service.api.deps import StateDep, TenantDep
 from service.api.errors import DatasetNotFound
 from service.api.intake import register_dataset
@@ -21,6 +21,23 @@ from service.backend.jobs_async import MAX_LISTED
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
+NameQuery = Annotated[
+    str | None,
+    Query(
+        description=f"A name for the dataset (at most {labels.MAX_NAME_CHARS} characters); "
+        "or the multipart form field `name`.",
+        examples=["coco-val2017"],
+    ),
+]
+DescriptionQuery = Annotated[
+    str | None,
+    Query(
+        description=f"What it is (at most {labels.MAX_DESCRIPTION_CHARS} characters); or the "
+        "multipart form field `description`.",
+        examples=["COCO 2017 validation, 5k images"],
+    ),
+]
+
 
 @router.post(
     "",
@@ -32,16 +49,26 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
         **problems(400, 401, 413, 415, 422, 503, 507),
     },
 )
-async def create_dataset(request: Request, state: StateDep, tenant: TenantDep) -> DatasetSummary:
-    """Upload COCO ground truth; it is validated, stored and given an id."""
+async def create_dataset(
+    request: Request,
+    state: StateDep,
+    tenant: TenantDep,
+    name: NameQuery = None,
+    description: DescriptionQuery = None,
+) -> DatasetSummary:
+    """Upload COCO ground truth; it is validated, stored and given an id.
+
+    Its ``name`` and ``description`` are query parameters (any body) or form fields (a
+    multipart body).
+    """
     media = require_media_type(request, {"application/json", "multipart/form-data"})
     if media == "application/json":
         upload = await state.receiver.json_body(request, "file")
     else:
-        upload = await state.receiver.multipart(request, {"file"}, set())
+        upload = await state.receiver.multipart(request, {"file"}, {"name", "description"})
     try:
         async with state.upload_slots:
-            summary = await register_dataset(state, tenant, upload)
+            summary = await register_dataset(state, tenant, upload, name, description)
     finally:
         upload.discard()
     return DatasetSummary(**summary)

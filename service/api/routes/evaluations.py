@@ -68,7 +68,9 @@ async def create_evaluation(
     Answers at once with the queued job and its URL in ``Location``.
     """
     upload = await state.receiver.multipart(
-        request, file_fields={"predictions", "ground_truth"}, text_fields={"dataset_id"}
+        request,
+        file_fields={"predictions", "ground_truth"},
+        text_fields={"dataset_id", "name", "tags", "metadata"},
     )
     try:
         async with state.upload_slots:
