@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.api.security_headers import API_HEADERS
 from service.backend.jobs import store_cannot_save
@@ -197,16 +198,25 @@ async def _service_error(request: Request, raised: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """The methods of every route on the request's path (Starlette's 405 names only the
+    first route's, where a path has one route per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path, not the method
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, raised: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, raised)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return problem_response(
-        request,
-        exc.status_code,
-        title,
-        str(exc.detail),
-        f"http-{exc.status_code}",
-        dict(exc.headers or {}),
+        request, exc.status_code, title, str(exc.detail), f"http-{exc.status_code}", headers
     )
 
 

@@ -7,7 +7,9 @@ The API never scores; it only checks that an upload can be scored (so bad input 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -80,6 +82,7 @@ async def register_dataset(
     description = labels.description(upload.fields.get("description", description))
     checked = await state.validator.ground_truth(path)
     dataset_id = new_id()
+    created = time.time()
     summary = {
         "id": dataset_id,
         "name": name,
@@ -88,10 +91,22 @@ async def register_dataset(
         "n_annotations": checked["n_annotations"],
         "n_categories": checked["n_categories"],
         "warnings": checked["warnings"],
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "created_at": dt.datetime.fromtimestamp(created, dt.timezone.utc).isoformat(
+            timespec="milliseconds"
+        ),
     }
-    await _store(state, state.storage.commit_dataset, tenant, dataset_id, path, summary)
+    await _store(state, _register, state, tenant, path, summary, created)
     return summary
+
+
+def _register(state: AppState, tenant: str, path: Path, summary: dict, created: float) -> None:
+    size = path.stat().st_size
+    state.storage.commit_dataset(tenant, summary["id"], path, summary)
+    try:
+        state.datasets.create(tenant, summary, created, size)
+    except redis.RedisError:
+        state.storage.remove_dataset(tenant, summary["id"])
+        raise
 
 
 async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job:
@@ -149,12 +164,16 @@ def _enqueue(
     run: RunLabels,
 ) -> Job:
     job_id = new_id()
+    size = sum(path.stat().st_size for path in files.values())
     state.storage.commit_evaluation(tenant, job_id, files)
     try:
-        state.store.create(job_id, tenant, dataset_id, warnings, run)
+        created = state.store.create(job_id, tenant, dataset_id, warnings, run, size)
     except redis.RedisError:
         state.storage.remove_evaluation(tenant, job_id)
         raise
+    if not created:  # its dataset is being deleted
+        state.storage.remove_evaluation(tenant, job_id)
+        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
     state.dispatcher.send(job_id)
     job = state.store.get(job_id)
     if job is None:  # the record was just written; only a wiped store loses it

@@ -13,10 +13,26 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
+
 from service.api import pages
-from service.api.errors import NotComparable, ReportNotReady
+from service.api.errors import DatasetNotFound, NotComparable, ReportNotReady
 from service.api.state import AppState
+from service.backend.catalog import READY
 from service.backend.jobs import FAILED, SUCCEEDED, Job
+
+
+async def own_dataset(state: AppState, tenant: str, dataset_id: str) -> dict[str, Any]:
+    """The summary of one of ``tenant``'s datasets (404 for another's, or one being
+    deleted)."""
+    summary = await anyio.to_thread.run_sync(state.storage.dataset_summary, tenant, dataset_id)
+    if summary is not None:
+        record = await state.jobs.dataset(dataset_id)
+        if record is not None and record.status != READY:
+            summary = None
+    if summary is None:  # another tenant's dataset does not exist for you
+        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+    return summary
 
 
 def require_report(job: Job) -> None:

@@ -198,3 +198,21 @@ COMPARISON_EXAMPLE = {
     "errors": {"localization": _pair(0.061, 0.048), "background": _pair(0.035, 0.041)},
     "warnings": [],
 }
+
+
+class EvaluationPage(BaseModel):
+    """A page of evaluations, newest first."""
+
+    items: list[EvaluationStatus]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null on the last page."
+    )
+
+
+class DatasetPage(BaseModel):
+    """A page of datasets, newest first."""
+
+    items: list[DatasetSummary]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null on the last page."
+    )

@@ -13,6 +13,7 @@ from service.api.auth import KeyRing
 from service.api.uploads import Receiver
 from service.api.validation import Validator, init_process
 from service.api.workpool import WorkPool
+from service.backend.catalog import DatasetRecords
 from service.backend.config import Settings
 from service.backend.dispatch import Dispatcher, make_celery
 from service.backend.jobs import JobStore, connect
@@ -25,9 +26,9 @@ from service.backend.storage import Storage
 class AppState:
     """The long-lived objects of one API process.
 
-    ``store`` (blocking) is for writes from threads and the sweeper; ``jobs`` (asyncio)
-    is for reads on the event loop. ``receiver`` reads upload bodies under their size,
-    time and in-flight limits. ``upload_slots`` lets ``concurrent_uploads``
+    ``store`` and ``datasets`` (blocking) are for writes from threads and the sweeper;
+    ``jobs`` (asyncio) is for reads on the event loop. ``receiver`` reads upload bodies
+    under their size, time and in-flight limits. ``upload_slots`` lets ``concurrent_uploads``
     received uploads be checked and stored at a time (receiving is not limited: a slow
     client must not hold a slot while its bytes trickle in).
     """
@@ -35,6 +36,7 @@ class AppState:
     settings: Settings
     storage: Storage
     store: JobStore
+    datasets: DatasetRecords
     jobs: AsyncJobStore
     dispatcher: Dispatcher
     keys: KeyRing
@@ -69,6 +71,7 @@ class AppState:
             settings=settings,
             storage=storage,
             store=store,
+            datasets=DatasetRecords(store.redis),
             jobs=AsyncJobStore(connect_async(settings.redis_url)),
             dispatcher=Dispatcher(make_celery(settings), store),
             keys=keys,

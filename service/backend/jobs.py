@@ -1,9 +1,11 @@
 """Job records in Redis: status, attempts, lease, progress, error and timestamps.
 
 Each evaluation is a hash ``deteval:job:<id>``; the ids of unfinished jobs (queued or
-running) are also in the sorted set ``deteval:active`` for the sweeper, and the ids of a
-dataset's evaluations in ``deteval:dataset:<tenant>:<dataset id>:evaluations`` (scored by
-creation time) for its listing and leaderboard. Every state
+running) are also in the sorted set ``deteval:active`` for the sweeper, and, scored by
+creation time for listings, in the sorted sets of its tenant
+(``deteval:tenant:<tenant>:evaluations``), of each of its tags
+(``deteval:tenant:<tenant>:tag:<tag>:evaluations``) and of its dataset
+(``deteval:dataset:<tenant>:<dataset id>:evaluations``, also its leaderboard). Every state
 change is one Lua script, so it is atomic, and reads the time from Redis (``TIME``),
 so API and worker replicas with skewed clocks agree on leases.
 
@@ -35,21 +37,33 @@ from service.backend.labels import RunLabels
 JOB_PREFIX = "deteval:job:"
 ACTIVE_KEY = "deteval:active"
 DATASET_PREFIX = "deteval:dataset:"
+DATASET_RECORD_PREFIX = "deteval:ds:"
+TENANT_PREFIX = "deteval:tenant:"
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+#: A job whose deletion has begun: it is no longer shown, and the sweeper finishes it.
+DELETING = "deleting"
 FINISHED = (SUCCEEDED, FAILED)
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
 
+# KEYS: job, active set, tenant's evaluations, dataset's evaluations (or ''), dataset
+# record (or ''), tenant's usage, then one per tag. ARGV: id, tenant, dataset id,
+# warnings, name, tags, metadata, bytes stored. A dataset being deleted takes no new
+# evaluation.
 _CREATE = (
     _NOW
     + """
+if KEYS[5] ~= '' and redis.call('HGET', KEYS[5], 'status') == 'deleting' then return 0 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV[3],
   'status', 'queued', 'attempts', 0, 'progress', 0, 'error', '', 'created_at', now,
   'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
   'lease_owner', '', 'lease_until', 0, 'warnings', ARGV[4], 'name', ARGV[5], 'tags', ARGV[6],
-  'metadata', ARGV[7])
+  'metadata', ARGV[7], 'bytes', ARGV[8])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
-if KEYS[3] then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+if KEYS[4] ~= '' then redis.call('ZADD', KEYS[4], now, ARGV[1]) end
+redis.call('INCRBY', KEYS[6], ARGV[8])
+for i = 7, #KEYS do redis.call('ZADD', KEYS[i], now, ARGV[1]) end
 return 1
 """
 )
@@ -309,19 +323,27 @@ class JobStore:
         dataset_id: str | None,
         warnings: Sequence[str] = (),
         labels: RunLabels | None = None,
-    ) -> None:
+        size: int = 0,
+    ) -> bool:
         """Record a new queued job (not yet sent to the broker), with the ``warnings``
-        its predictions raised and its ``labels``.
+        its predictions raised, its ``labels`` and the ``size`` of its stored files (added
+        to its tenant's usage); False when its dataset is being deleted.
 
-        A job on a registered dataset is added to that dataset's index in the same step.
+        The job is added to its tenant's, its dataset's and its tags' indexes in the
+        same step.
         """
-        keys = self._keys(job_id)
-        if dataset_id is not None:
-            keys.append(dataset_index_key(tenant, dataset_id))
-        labelled = (labels or RunLabels()).record_fields()
+        labels = labels or RunLabels()
+        keys = [*self._keys(job_id), tenant_index_key(tenant)]
+        if dataset_id is None:
+            keys += ["", ""]
+        else:
+            keys += [dataset_index_key(tenant, dataset_id), dataset_record_key(dataset_id)]
+        keys.append(usage_key(tenant))
+        keys += [tag_index_key(tenant, tag) for tag in labels.tags]
+        labelled = labels.record_fields()
         args = [job_id, tenant, dataset_id or "", orjson.dumps(list(warnings)).decode()]
-        args += [labelled["name"], labelled["tags"], labelled["metadata"]]
-        self._create(keys=keys, args=args)
+        args += [labelled["name"], labelled["tags"], labelled["metadata"], str(size)]
+        return bool(self._create(keys=keys, args=args))
 
     def mark_sent(self, job_id: str) -> None:
         """Note that the task message of a queued job reached the broker."""
@@ -440,6 +462,31 @@ def parse_job(raw: dict[str, str]) -> Job | None:
 def dataset_index_key(tenant: str, dataset_id: str) -> str:
     """The sorted set of a dataset's evaluation ids (score: creation time)."""
     return f"{DATASET_PREFIX}{tenant}:{dataset_id}:evaluations"
+
+
+def tenant_index_key(tenant: str) -> str:
+    """The sorted set of a tenant's evaluation ids (score: creation time)."""
+    return f"{TENANT_PREFIX}{tenant}:evaluations"
+
+
+def tag_index_key(tenant: str, tag: str) -> str:
+    """The sorted set of a tenant's evaluation ids with ``tag`` (score: creation time)."""
+    return f"{TENANT_PREFIX}{tenant}:tag:{tag}:evaluations"
+
+
+def tenant_datasets_key(tenant: str) -> str:
+    """The sorted set of a tenant's dataset ids (score: creation time)."""
+    return f"{TENANT_PREFIX}{tenant}:datasets"
+
+
+def usage_key(tenant: str) -> str:
+    """The bytes a tenant's datasets and evaluations take in storage (a counter)."""
+    return f"{TENANT_PREFIX}{tenant}:bytes"
+
+
+def dataset_record_key(dataset_id: str) -> str:
+    """The hash of a registered dataset (see :mod:`service.backend.catalog`)."""
+    return f"{DATASET_RECORD_PREFIX}{dataset_id}"
 
 
 def store_cannot_save(exc: BaseException) -> bool:

@@ -8,13 +8,27 @@ cost of a poll.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 import redis.asyncio
 
-from service.backend.jobs import CLIENT_OPTIONS, Job, JobStore, dataset_index_key, parse_job
+from service.backend.catalog import READY, Dataset, get_datasets
+from service.backend.jobs import (
+    CLIENT_OPTIONS,
+    DELETING,
+    Job,
+    JobStore,
+    dataset_index_key,
+    parse_job,
+    tag_index_key,
+    tenant_datasets_key,
+    tenant_index_key,
+)
+from service.backend.listing import Page, page
 
 # An empty hash (no such job) is nil; otherwise cjson encodes HGETALL's flat
 # [field, value, ...] array.
@@ -51,6 +65,44 @@ def connect_async(url: str) -> redis.asyncio.Redis:
     )
     client: redis.asyncio.Redis = redis.asyncio.Redis.from_pool(pool)
     return client
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Filters of an evaluation listing; None: any.
+
+    ``newest`` and ``oldest`` bound the creation time (epoch seconds, inclusive).
+    """
+
+    dataset_id: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    name_prefix: str | None = None
+    newest: float = math.inf
+    oldest: float = -math.inf
+
+    def matches(self, job: Job) -> bool:
+        """Whether ``job`` passes the filters (a job being deleted never does)."""
+        if job.status == DELETING or self.status is not None and job.status != self.status:
+            return False
+        if self.tag is not None and self.tag not in job.labels.tags:
+            return False
+        return self.name_prefix is None or (job.labels.name or "").startswith(self.name_prefix)
+
+
+@dataclass(frozen=True)
+class DatasetQuery:
+    """Filters of a dataset listing; see :class:`JobQuery`."""
+
+    name_prefix: str | None = None
+    newest: float = math.inf
+    oldest: float = -math.inf
+
+    def matches(self, dataset: Dataset) -> bool:
+        """Whether ``dataset`` passes the filters (one being deleted never does)."""
+        if dataset.status != READY:
+            return False
+        return self.name_prefix is None or (dataset.name or "").startswith(self.name_prefix)
 
 
 def _decode(reply: str | None) -> Job | None:
@@ -96,6 +148,61 @@ class AsyncJobStore:
         ids = cast(list[str], await self.redis.zrevrange(key, 0, limit - 1))
         jobs = await self.get_many(ids)
         return [job for job in jobs if job is not None and job.tenant == tenant]
+
+    async def list_jobs(
+        self, tenant: str, query: JobQuery, limit: int, cursor: str | None
+    ) -> Page[Job]:
+        """A page of ``tenant``'s evaluations that match ``query``, newest first.
+
+        The index read is the narrowest the query names: the dataset's, else the tag's,
+        else the tenant's; the other filters apply to the records read.
+
+        Raises
+        ------
+        ValueError
+            A malformed cursor.
+        """
+        if query.dataset_id is not None:
+            key = dataset_index_key(tenant, query.dataset_id)
+        elif query.tag is not None:
+            key = tag_index_key(tenant, query.tag)
+        else:
+            key = tenant_index_key(tenant)
+        return await page(
+            self.redis,
+            key,
+            self.get_many,
+            lambda job: job.tenant == tenant and query.matches(job),
+            limit=limit,
+            cursor=cursor,
+            newest=query.newest,
+            oldest=query.oldest,
+        )
+
+    async def list_datasets(
+        self, tenant: str, query: DatasetQuery, limit: int, cursor: str | None
+    ) -> Page[Dataset]:
+        """A page of ``tenant``'s datasets that match ``query``, newest first.
+
+        Raises
+        ------
+        ValueError
+            A malformed cursor.
+        """
+        return await page(
+            self.redis,
+            tenant_datasets_key(tenant),
+            lambda ids: get_datasets(self.redis, ids),
+            lambda dataset: dataset.tenant == tenant and query.matches(dataset),
+            limit=limit,
+            cursor=cursor,
+            newest=query.newest,
+            oldest=query.oldest,
+        )
+
+    async def dataset(self, dataset_id: str) -> Dataset | None:
+        """A dataset's record, or None."""
+        return (await get_datasets(self.redis, [dataset_id]))[0]
 
     async def cache_metrics(self, job_id: str, metrics: Mapping[str, Any]) -> None:
         """Keep a succeeded job's report metrics in its record (first writer wins)."""

@@ -126,9 +126,25 @@ class Storage:
         """Store the validated uploads of an evaluation (``predictions.json``, ...)."""
         self._commit(self.evaluation_dir(tenant, evaluation_id), files, None)
 
-    def remove_evaluation(self, tenant: str, evaluation_id: str) -> None:
-        """Delete an evaluation's files (used when its job could not be recorded)."""
-        shutil.rmtree(self.evaluation_dir(tenant, evaluation_id), ignore_errors=True)
+    def remove_evaluation(self, tenant: str, evaluation_id: str) -> bool:
+        """Delete an evaluation's files; whether none are left (a file written meanwhile,
+        by a worker finishing, can keep its directory: call again)."""
+        return self._remove(self.evaluation_dir(tenant, evaluation_id))
+
+    def remove_dataset(self, tenant: str, dataset_id: str) -> bool:
+        """Delete a dataset's files; whether none are left."""
+        return self._remove(self.dataset_dir(tenant, dataset_id))
+
+    def _remove(self, directory: Path) -> bool:
+        """Delete ``directory``: first renamed into ``tmp/`` (one step, so its resource
+        is gone at once for readers), then removed; True once it no longer exists."""
+        doomed = self.tmp / f"{directory.name}.{uuid.uuid4().hex[:8]}.deleting"
+        try:
+            os.rename(directory, doomed)
+        except FileNotFoundError:
+            return True
+        shutil.rmtree(doomed, ignore_errors=True)
+        return not directory.exists()
 
     # -- reading -------------------------------------------------------------------------
     def dataset_summary(self, tenant: str, dataset_id: str) -> dict | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from service_stack import KEYS, SMALL_GT, Stack
 
 PREDICTIONS = [
@@ -181,3 +182,90 @@ def test_deteval_submit_labels_the_run(stack: Stack, tmp_path: Path) -> None:
     refused = subprocess.run([*argv[:-1], "[1]"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "--metadata: must be a JSON object" in refused.stderr
+
+
+def all_pages(http: httpx.Client, path: str, **params: Any) -> list[list[dict[str, Any]]]:
+    """Every page of a listing, following next_cursor (and checking the Link header).
+
+    A filtered listing whose page filled up cannot know whether more match: a last,
+    empty page is dropped.
+    """
+    pages = []
+    cursor = None
+    for _ in range(50):
+        response = http.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            assert "link" not in response.headers
+            return pages[:-1] if len(pages) > 1 and not pages[-1] else pages
+        assert response.headers["link"].startswith(f"</v1{path}?"), response.headers
+        assert 'rel="next"' in response.headers["link"]
+    raise AssertionError("more than 50 pages")
+
+
+def test_listings_are_newest_first_filtered_paged_and_tenant_scoped(stack: Stack) -> None:
+    with stack.http() as http, stack.http("bob") as bob:
+        first = create_dataset(http, name="lst-first")
+        second = create_dataset(http, name="lst-second")
+        create_dataset(bob, name="lst-bob")
+        runs = []  # (id, dataset, name, tags), oldest first
+        for i in range(5):
+            dataset = (first, second)[i % 2]["id"]
+            tags = "even" if i % 2 == 0 else "odd"
+            job = submit(http, dataset, name=f"lst-run{i}", tags=f"{tags},lst").json()
+            runs.append((job["id"], dataset, f"lst-run{i}", tags))
+        failing = submit(http, second["id"], [{**PREDICTIONS[0], "image_id": 99}])
+        assert failing.status_code == 422  # refused, not listed
+        for job_id, *_ in runs:
+            stack.wait_finished(http, job_id)
+        bob_job = submit(bob, bob.get("/datasets").json()["items"][0]["id"], name="lst-bob")
+        assert bob_job.status_code == 202
+
+        datasets = all_pages(http, "/datasets", name_prefix="lst-", limit=1)
+        assert [[d["name"] for d in p] for p in datasets] == [["lst-second"], ["lst-first"]]
+        assert datasets[0][0] == second
+        assert [d["name"] for d in bob.get("/datasets").json()["items"]] == ["lst-bob"]
+
+        newest_first = [r[0] for r in reversed(runs)]
+        pages = all_pages(http, "/evaluations", name_prefix="lst-", limit=2)
+        assert [len(p) for p in pages] == [2, 2, 1]
+        assert [e["id"] for p in pages for e in p] == newest_first
+        assert pages[0][0]["name"] == "lst-run4" and pages[0][0]["tags"] == ["even", "lst"]
+
+        def ids(**params: Any) -> list[str]:
+            return [e["id"] for p in all_pages(http, "/evaluations", **params) for e in p]
+
+        assert ids(dataset_id=first["id"]) == [r[0] for r in reversed(runs) if r[1] == first["id"]]
+        assert ids(tag="odd", limit=1) == [r[0] for r in reversed(runs) if r[3] == "odd"]
+        assert ids(tag="lst", status="succeeded") == newest_first
+        assert ids(tag="lst", status="queued") == []
+        assert ids(name_prefix="lst-run3") == [runs[3][0]]
+        assert ids(name_prefix="lst-bob") == []
+        middle = http.get(f"/evaluations/{runs[2][0]}").json()["created_at"]
+        assert ids(tag="lst", created_after=middle) == newest_first[:3]
+        assert ids(tag="lst", created_before=middle) == newest_first[2:]
+        assert bob.get("/evaluations", params={"dataset_id": first["id"]}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "location"),
+    [
+        ({"cursor": "not-a-cursor"}, "query.cursor"),
+        ({"limit": 201}, "query.limit"),
+        ({"limit": 0}, "query.limit"),
+        ({"status": "deleting"}, "query.status"),
+        ({"created_after": "yesterday"}, "query.created_after"),
+    ],
+)
+def test_bad_listing_parameters_are_located_422s(
+    stack: Stack, params: dict[str, Any], location: str
+) -> None:
+    with stack.http() as http:
+        response = http.get("/evaluations", params=params)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    located = [e["location"] for e in body.get("errors", [])] or [body.get("location")]
+    assert location in located, body

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from service.api import labels, reports
+from service.api import labels, listings, reports
 from service.api.deps import StateDep, TenantDep
 from service.api.errors import DatasetNotFound
 from service.api.intake import register_dataset
+from service.api.listings import (
+    CreatedAfterQuery,
+    CreatedBeforeQuery,
+    CursorQuery,
+    NamePrefixQuery,
+    link_next,
+    time_range,
+)
 from service.api.openapi_docs import DATASET_BODY, DATASET_LINKS
 from service.api.problems import problems
-from service.api.schemas import DatasetEvaluation, DatasetSummary
-from service.api.state import AppState
+from service.api.reports import own_dataset
+from service.api.schemas import DatasetEvaluation, DatasetPage, DatasetSummary
 from service.api.uploads import require_media_type
-from service.backend.jobs_async import MAX_LISTED
+from service.backend.jobs_async import MAX_LISTED, DatasetQuery
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -78,6 +85,40 @@ _NOT_FOUND = {404: "No such dataset, or another tenant's."}
 
 
 @router.get(
+    "",
+    operation_id="list_datasets",
+    responses={
+        200: {
+            "description": "A page of your datasets; the next page's URL is also in the "
+            'Link header (rel="next").',
+        },
+        **problems(401, 422, 503),
+    },
+)
+async def list_datasets(
+    request: Request,
+    response: Response,
+    state: StateDep,
+    tenant: TenantDep,
+    name_prefix: NamePrefixQuery = None,
+    created_after: CreatedAfterQuery = None,
+    created_before: CreatedBeforeQuery = None,
+    limit: listings.LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> DatasetPage:
+    """Your datasets, newest first, filtered by name prefix and creation time; ``limit``
+    per page, then ``cursor=next_cursor`` for the next."""
+    newest, oldest = time_range(created_after, created_before)
+    query = DatasetQuery(name_prefix, newest, oldest)
+    found = await state.jobs.list_datasets(tenant, query, limit, cursor)
+    link_next(request, response, found.next_cursor)
+    return DatasetPage(
+        items=[DatasetSummary(**dataset.summary) for dataset in found.items],
+        next_cursor=found.next_cursor,
+    )
+
+
+@router.get(
     "/{dataset_id}",
     operation_id="get_dataset",
     responses={200: {"links": DATASET_LINKS}, **problems(401, described=_NOT_FOUND)},
@@ -88,13 +129,6 @@ def get_dataset(dataset_id: str, state: StateDep, tenant: TenantDep) -> DatasetS
     if summary is None:
         raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
     return DatasetSummary(**summary)
-
-
-async def _own_dataset(state: AppState, tenant: str, dataset_id: str) -> dict[str, Any]:
-    summary = await anyio.to_thread.run_sync(state.storage.dataset_summary, tenant, dataset_id)
-    if summary is None:  # another tenant's dataset does not exist for you
-        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
-    return summary
 
 
 LimitQuery = Annotated[
@@ -112,7 +146,7 @@ async def list_dataset_evaluations(
     dataset_id: str, state: StateDep, tenant: TenantDep, limit: LimitQuery = 100
 ) -> list[DatasetEvaluation]:
     """The evaluations submitted against this dataset, newest first, with their metrics."""
-    await _own_dataset(state, tenant, dataset_id)
+    await own_dataset(state, tenant, dataset_id)
     jobs = await state.jobs.dataset_jobs(tenant, dataset_id, limit)
     return [DatasetEvaluation(**row) for row in await reports.listing(state, jobs)]
 
@@ -139,7 +173,7 @@ async def get_leaderboard_html(
     dataset_id: str, state: StateDep, tenant: TenantDep, limit: LimitQuery = MAX_LISTED
 ) -> HTMLResponse:
     """The dataset's page: its evaluations as a leaderboard, best AP first."""
-    dataset = await _own_dataset(state, tenant, dataset_id)
+    dataset = await own_dataset(state, tenant, dataset_id)
     jobs = await state.jobs.dataset_jobs(tenant, dataset_id, limit)
     rows = await reports.listing(state, jobs)
     return HTMLResponse(await reports.leaderboard_html(state, dataset, rows))

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import anyio
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from service.api import reports
 from service.api.deps import StateDep, TenantDep
 from service.api.errors import EvaluationNotFound
 from service.api.intake import submit_evaluation
+from service.api.listings import (
+    CreatedAfterQuery,
+    CreatedBeforeQuery,
+    CursorQuery,
+    LimitQuery,
+    NamePrefixQuery,
+    link_next,
+    time_range,
+)
 from service.api.openapi_docs import EVALUATION_FORM, EVALUATION_LINKS
 from service.api.problems import problems
 from service.api.report_schema import REPORT_REF
-from service.api.schemas import COMPARISON_EXAMPLE, EvaluationStatus
+from service.api.reports import own_dataset
+from service.api.schemas import COMPARISON_EXAMPLE, EvaluationPage, EvaluationStatus
 from service.api.state import AppState
 from service.backend.jobs import Job
+from service.backend.jobs_async import JobQuery
 from service.backend.storage import is_valid_id
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
@@ -79,6 +92,52 @@ async def create_evaluation(
         upload.discard()
     response.headers["Location"] = f"/v1/evaluations/{job.id}"
     return EvaluationStatus(**job.public())
+
+
+@router.get(
+    "",
+    operation_id="list_evaluations",
+    responses={
+        200: {
+            "description": "A page of your evaluations; the next page's URL is also in "
+            'the Link header (rel="next").',
+        },
+        **problems(401, 422, 503, described={404: "No such dataset_id, or another tenant's."}),
+    },
+)
+async def list_evaluations(
+    request: Request,
+    response: Response,
+    state: StateDep,
+    tenant: TenantDep,
+    dataset_id: Annotated[
+        str | None, Query(description="Only the evaluations of this dataset.")
+    ] = None,
+    status: Annotated[
+        Literal["queued", "running", "succeeded", "failed"] | None,
+        Query(description="Only those in this state."),
+    ] = None,
+    tag: Annotated[
+        str | None, Query(description="Only those with this tag.", max_length=40)
+    ] = None,
+    name_prefix: NamePrefixQuery = None,
+    created_after: CreatedAfterQuery = None,
+    created_before: CreatedBeforeQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> EvaluationPage:
+    """Your evaluations, newest first, filtered by dataset, state, tag, name prefix and
+    creation time; ``limit`` per page, then ``cursor=next_cursor`` for the next."""
+    if dataset_id is not None:
+        await own_dataset(state, tenant, dataset_id)
+    newest, oldest = time_range(created_after, created_before)
+    query = JobQuery(dataset_id, status, tag, name_prefix, newest, oldest)
+    found = await state.jobs.list_jobs(tenant, query, limit, cursor)
+    link_next(request, response, found.next_cursor)
+    return EvaluationPage(
+        items=[EvaluationStatus(**job.public()) for job in found.items],
+        next_cursor=found.next_cursor,
+    )
 
 
 _NOT_FOUND = {404: "No such evaluation, or another tenant's."}
