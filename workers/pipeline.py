@@ -21,7 +21,7 @@ import redis
 
 from evaluator import InputError, evaluate_coco, read_report
 from service.backend.config import Settings
-from service.backend.jobs import Job, JobStore
+from service.backend.jobs import DELETING, Job, JobStore
 from service.backend.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,17 @@ def score(
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+class JobCancelled(Exception):
+    """The job was deleted while it ran: stop, write nothing."""
+
+
 class Heartbeat:
     """Renews a job's lease from a background thread, carrying the latest progress.
 
     Use as a context manager around the work; call the instance with a fraction in
-    [0, 1] to report progress (it is written at the next beat).
+    [0, 1] to report progress (it is written at the next beat). Once a beat finds the
+    job deleted (or being deleted), ``cancelled`` is set and the next progress report
+    raises :class:`JobCancelled`.
     """
 
     def __init__(self, store: JobStore, job_id: str, token: str, lease_seconds: float) -> None:
@@ -67,15 +73,21 @@ class Heartbeat:
         self.lease = lease_seconds
         self.period = max(0.2, lease_seconds / 4)
         self._progress: float | None = None
+        self.cancelled = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
 
     def __call__(self, fraction: float) -> None:
+        if self.cancelled:
+            raise JobCancelled(self.job_id)
         self._progress = min(1.0, max(0.0, float(fraction)))
 
     def _beat(self) -> None:
         try:
-            if not self.store.heartbeat(self.job_id, self.token, self.lease, self._progress):
+            renewed = self.store.heartbeat(self.job_id, self.token, self.lease, self._progress)
+            if renewed < 0:
+                self.cancelled = True
+            elif not renewed:
                 log.warning("job %s: lease lost to another worker; finishing anyway", self.job_id)
         except redis.RedisError as exc:
             log.warning("job %s: heartbeat failed (%s); will retry", self.job_id, exc)
@@ -127,9 +139,10 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
     Returns
     -------
     str
-        ``"succeeded"``, ``"failed"`` (bad input, or attempts used up), or, when this
-        attempt did nothing, the claim outcome: ``"busy"``, ``"missing"``, or the status
-        of an already finished job.
+        ``"succeeded"``, ``"failed"`` (bad input, or attempts used up), ``"cancelled"``
+        (deleted while it ran: nothing written), or, when this attempt did nothing, the
+        claim outcome: ``"busy"``, ``"missing"``, ``"deleting"``, or the status of an
+        already finished job.
 
     Raises
     ------
@@ -156,11 +169,24 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
     with Heartbeat(store, job_id, token, settings.job_lease_seconds) as beat:
         try:
             report = score(gt_path, predictions_path, progress=beat, run=run)
-        except InputError as exc:
+            beat(1.0)  # a last look: deleted meanwhile?
+            storage.write_report(job.tenant, job_id, report)
+        except Exception as exc:
+            # Deleted while it ran: its files went (reading or writing them fails) or a
+            # heartbeat saw the mark. Nothing of it is written.
+            if isinstance(exc, JobCancelled) or _deleted(store, job_id):
+                log.info("job %s: deleted while it ran; cancelled", job_id)
+                return "cancelled"
+            if not isinstance(exc, InputError):
+                raise
             store.fail(
                 job_id, "invalid_input", str(exc), location=exc.location, problem=exc.problem
             )
             return "failed"
-        storage.write_report(job.tenant, job_id, report)
-    store.succeed(job_id)
+    store.succeed(job_id, job.tenant, len(report))
     return "succeeded"
+
+
+def _deleted(store: JobStore, job_id: str) -> bool:
+    job = store.get(job_id)
+    return job is None or job.status == DELETING

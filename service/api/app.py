@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.warm_up()
-        sweeper = Sweeper(state.store, state.dispatcher, state.storage, settings)
+        sweeper = Sweeper(state.store, state.dispatcher, state.storage, settings, state.deleter)
         sweeper.start()
         freeze_startup_heap()
         try:

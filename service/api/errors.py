@@ -87,6 +87,29 @@ class ReportNotReady(ServiceError):
     slug = "report-not-ready"
 
 
+class DatasetInUse(ServiceError):
+    """A dataset that evaluations use, asked to be deleted without ``cascade=true``."""
+
+    status = 409
+    title = "Dataset in use"
+    slug = "dataset-in-use"
+
+
+class QuotaExceeded(ServiceError):
+    """An upload that would take its tenant over its storage quota (DETEVAL_TENANT_QUOTA_MB).
+
+    409 Conflict: the request conflicts with the current state of the tenant's storage,
+    and the client resolves it by deleting datasets or evaluations. Not 507, which here
+    means the server's disk is short and says to retry later (waiting does not lift a
+    quota); not 413, which is about the size of one request (this one may be small); not
+    403 or 429, which read as a permission or a rate problem.
+    """
+
+    status = 409
+    title = "Storage quota exceeded"
+    slug = "quota-exceeded"
+
+
 class NotComparable(ServiceError):
     """Two evaluations whose reports cannot be compared (different datasets or classes)."""
 

@@ -16,7 +16,12 @@ import anyio
 import redis
 
 from service.api import labels
-from service.api.errors import DatasetNotFound, InsufficientStorage, InvalidRequest
+from service.api.errors import (
+    DatasetNotFound,
+    InsufficientStorage,
+    InvalidRequest,
+    QuotaExceeded,
+)
 from service.api.state import AppState
 from service.api.uploads import Upload
 from service.backend.jobs import Job
@@ -71,6 +76,8 @@ async def register_dataset(
         The ground truth fails validation.
     InsufficientStorage
         No room left to store it.
+    QuotaExceeded
+        It would take the tenant over its storage quota.
     """
     path = upload.files.get("file")
     if path is None:
@@ -103,10 +110,28 @@ def _register(state: AppState, tenant: str, path: Path, summary: dict, created: 
     size = path.stat().st_size
     state.storage.commit_dataset(tenant, summary["id"], path, summary)
     try:
-        state.datasets.create(tenant, summary, created, size)
+        recorded = state.datasets.create(
+            tenant, summary, created, size, state.settings.tenant_quota_bytes
+        )
     except redis.RedisError:
         state.storage.remove_dataset(tenant, summary["id"])
         raise
+    if not recorded:
+        state.storage.remove_dataset(tenant, summary["id"])
+        raise _over_quota(state, tenant, size)
+
+
+def _over_quota(state: AppState, tenant: str, size: int) -> QuotaExceeded:
+    quota, used = state.settings.tenant_quota_bytes, state.datasets.usage(tenant)
+    return QuotaExceeded(
+        f"this upload ({size} bytes) would take your storage to {used + size} bytes, over "
+        f"your quota of {quota} bytes ({used} used); nothing was stored: delete datasets "
+        "or evaluations you no longer need (DELETE /v1/evaluations/{id}, "
+        "DELETE /v1/datasets/{id}), then retry",
+        quota_bytes=quota,
+        used_bytes=used,
+        upload_bytes=size,
+    )
 
 
 async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job:
@@ -127,6 +152,8 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job
         A file fails validation (bad JSON, schema, values, unknown image/category ids).
     InsufficientStorage
         No room left to store the files.
+    QuotaExceeded
+        They would take the tenant over its storage quota.
     redis.RedisError
         The job store is unreachable (the stored files are removed again).
     """
@@ -167,13 +194,17 @@ def _enqueue(
     size = sum(path.stat().st_size for path in files.values())
     state.storage.commit_evaluation(tenant, job_id, files)
     try:
-        created = state.store.create(job_id, tenant, dataset_id, warnings, run, size)
+        created = state.store.create(
+            job_id, tenant, dataset_id, warnings, run, size, state.settings.tenant_quota_bytes
+        )
     except redis.RedisError:
         state.storage.remove_evaluation(tenant, job_id)
         raise
-    if not created:  # its dataset is being deleted
+    if created != 1:
         state.storage.remove_evaluation(tenant, job_id)
-        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+        if created < 0:
+            raise _over_quota(state, tenant, size)
+        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")  # being deleted
     state.dispatcher.send(job_id)
     job = state.store.get(job_id)
     if job is None:  # the record was just written; only a wiped store loses it

@@ -36,6 +36,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "problem": {"type": "string", "description": "What is wrong there."},
         "errors": {"type": "array", "items": _LOCATED, "description": "Each bad parameter."},
         "limit_bytes": {"type": "integer", "description": "The upload size limit."},
+        "evaluations": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Evaluations that use the dataset (409 on deleting it).",
+        },
+        "quota_bytes": {"type": "integer", "description": "The tenant's storage quota."},
+        "used_bytes": {"type": "integer", "description": "What the tenant's data takes."},
+        "upload_bytes": {"type": "integer", "description": "What the refused upload needed."},
         "accepted": {
             "type": "array",
             "items": {"type": "string"},
@@ -66,6 +74,11 @@ _DESCRIPTIONS = {
     503: "The job store or a process the API needs is unavailable; nothing was accepted. "
     "Retry after Retry-After seconds.",
     507: "Not enough free space to store the upload; nothing was accepted. Retry later.",
+}
+#: The 409 of an upload over the tenant's quota (see ``errors.QuotaExceeded`` for why 409).
+QUOTA_409 = {
+    409: "The upload would take your storage over your quota (DETEVAL_TENANT_QUOTA_MB); "
+    "nothing was stored. Delete datasets or evaluations, then retry."
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},

@@ -15,6 +15,7 @@ from service.api.validation import Validator, init_process
 from service.api.workpool import WorkPool
 from service.backend.catalog import DatasetRecords
 from service.backend.config import Settings
+from service.backend.deletion import Deleter
 from service.backend.dispatch import Dispatcher, make_celery
 from service.backend.jobs import JobStore, connect
 from service.backend.jobs_async import AsyncJobStore, connect_async
@@ -26,7 +27,8 @@ from service.backend.storage import Storage
 class AppState:
     """The long-lived objects of one API process.
 
-    ``store`` and ``datasets`` (blocking) are for writes from threads and the sweeper;
+    ``store``, ``datasets`` and ``deleter`` (blocking) are for writes from threads and
+    the sweeper;
     ``jobs`` (asyncio) is for reads on the event loop. ``receiver`` reads upload bodies
     under their size, time and in-flight limits. ``upload_slots`` lets ``concurrent_uploads``
     received uploads be checked and stored at a time (receiving is not limited: a slow
@@ -37,6 +39,7 @@ class AppState:
     storage: Storage
     store: JobStore
     datasets: DatasetRecords
+    deleter: Deleter
     jobs: AsyncJobStore
     dispatcher: Dispatcher
     keys: KeyRing
@@ -72,6 +75,7 @@ class AppState:
             storage=storage,
             store=store,
             datasets=DatasetRecords(store.redis),
+            deleter=Deleter(store.redis, storage),
             jobs=AsyncJobStore(connect_async(settings.redis_url)),
             dispatcher=Dispatcher(make_celery(settings), store),
             keys=keys,

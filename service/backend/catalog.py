@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -22,8 +22,12 @@ from service.backend.jobs import dataset_record_key, tenant_datasets_key, usage_
 READY, DELETING = "ready", "deleting"
 
 # KEYS: record, tenant's datasets, tenant's usage. ARGV: id, tenant, name, summary JSON,
-# creation time, bytes.
+# creation time, bytes, the tenant's quota in bytes (0: none). -1: over the quota.
 _CREATE = """
+local quota = tonumber(ARGV[7])
+if quota > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') + tonumber(ARGV[6]) > quota then
+  return -1
+end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'name', ARGV[3],
   'summary', ARGV[4], 'created_at', ARGV[5], 'bytes', ARGV[6], 'status', 'ready')
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
@@ -84,9 +88,13 @@ class DatasetRecords:
         self.redis = client
         self._create = client.register_script(_CREATE)
 
-    def create(self, tenant: str, summary: dict[str, Any], created: float, size: int) -> None:
-        """Record a registered dataset (its files are committed) and count its bytes."""
-        self._create(
+    def create(
+        self, tenant: str, summary: dict[str, Any], created: float, size: int, quota: int = 0
+    ) -> bool:
+        """Record a registered dataset (its files are committed) and count its bytes;
+        False (nothing recorded) when they would take the tenant over ``quota`` bytes (0:
+        no quota)."""
+        outcome = self._create(
             keys=[
                 dataset_record_key(summary["id"]),
                 tenant_datasets_key(tenant),
@@ -99,13 +107,14 @@ class DatasetRecords:
                 orjson.dumps(summary).decode(),
                 created,
                 size,
+                quota,
             ],
         )
+        return bool(outcome == 1)
 
-    def get(self, dataset_id: str) -> Dataset | None:
-        """The record, or None."""
-        raw: dict[str, str] = self.redis.hgetall(dataset_record_key(dataset_id))  # type: ignore[assignment]
-        return parse_dataset(raw)
+    def usage(self, tenant: str) -> int:
+        """The bytes ``tenant``'s datasets and evaluations take."""
+        return int(cast(str | None, self.redis.get(usage_key(tenant))) or 0)
 
 
 async def get_datasets(

@@ -114,6 +114,20 @@ class Settings(BaseSettings):
         "0: 2 x concurrent_uploads x max_upload_mb.",
     )
 
+    retention_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="Evaluations older than this many days are deleted by the sweeper, and "
+        "so are datasets that old once no evaluation uses them; 0: everything is kept.",
+    )
+    tenant_quota_mb: float = Field(
+        default=0.0,
+        ge=0,
+        description="Storage one tenant's datasets and evaluations (uploads and reports) "
+        "may take; an upload that would take more is refused (409, quota-exceeded) until "
+        "the tenant deletes some. 0: no quota.",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -145,6 +159,11 @@ class Settings(BaseSettings):
     def min_free_bytes(self) -> int:
         """The free-space reserve of the data directory in bytes."""
         return int(self.min_free_mb * 1024 * 1024)
+
+    @property
+    def tenant_quota_bytes(self) -> int:
+        """The per-tenant storage quota in bytes; 0: none."""
+        return int(self.tenant_quota_mb * 1024 * 1024)
 
     @property
     def max_inflight_upload_bytes(self) -> int:

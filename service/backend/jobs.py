@@ -48,12 +48,17 @@ _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]
 
 # KEYS: job, active set, tenant's evaluations, dataset's evaluations (or ''), dataset
 # record (or ''), tenant's usage, then one per tag. ARGV: id, tenant, dataset id,
-# warnings, name, tags, metadata, bytes stored. A dataset being deleted takes no new
-# evaluation.
+# warnings, name, tags, metadata, bytes stored, the tenant's quota in bytes (0: none).
+# Returns 0 when the dataset is being deleted (it takes no new evaluation), -1 when the
+# bytes would exceed the quota.
 _CREATE = (
     _NOW
     + """
 if KEYS[5] ~= '' and redis.call('HGET', KEYS[5], 'status') == 'deleting' then return 0 end
+local quota = tonumber(ARGV[9])
+if quota > 0 and tonumber(redis.call('GET', KEYS[6]) or '0') + tonumber(ARGV[8]) > quota then
+  return -1
+end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV[3],
   'status', 'queued', 'attempts', 0, 'progress', 0, 'error', '', 'created_at', now,
   'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
@@ -83,7 +88,7 @@ _CLAIM = (
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing', 0} end
-if st == 'succeeded' or st == 'failed' then return {st, 0} end
+if st == 'succeeded' or st == 'failed' or st == 'deleting' then return {st, 0} end
 if st == 'running' and redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1]
    and tonumber(redis.call('HGET', KEYS[1], 'lease_until')) > now then
   return {'busy', 0}
@@ -101,25 +106,29 @@ return {'claimed', attempts}
 """
 )
 
-# ARGV: token, lease seconds, progress ('' to keep)
+# ARGV: token, lease seconds, progress ('' to keep). -1: the job is gone or being deleted.
 _HEARTBEAT = (
     _NOW
     + """
-if redis.call('HGET', KEYS[1], 'status') ~= 'running'
-   or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st or st == 'deleting' then return -1 end
+if st ~= 'running' or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]), 'updated_at', now)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[3]) end
 return 1
 """
 )
 
+# KEYS: job, active set, tenant's usage. ARGV: the report's bytes.
 _SUCCEED = (
     _NOW
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
-if not st or st == 'succeeded' then return 0 end
+if not st or st == 'succeeded' or st == 'deleting' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', 1, 'error', '',
   'finished_at', now, 'updated_at', now, 'lease_owner', '')
+redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[1])
+redis.call('INCRBY', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
 return 1
 """
@@ -130,7 +139,7 @@ _FAIL = (
     _NOW
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
-if not st or st == 'succeeded' or st == 'failed' then return 0 end
+if not st or st == 'succeeded' or st == 'failed' or st == 'deleting' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1], 'finished_at', now,
   'updated_at', now, 'lease_owner', '')
 redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
@@ -187,7 +196,9 @@ _SWEEP_ONE = (
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then redis.call('ZREM', KEYS[2], ARGV[5]); return 'gone' end
-if st == 'succeeded' or st == 'failed' then redis.call('ZREM', KEYS[2], ARGV[5]); return 'ok' end
+if st == 'succeeded' or st == 'failed' or st == 'deleting' then
+  redis.call('ZREM', KEYS[2], ARGV[5]); return 'ok'
+end
 if st == 'running' then
   if tonumber(redis.call('HGET', KEYS[1], 'lease_until')) > now then return 'ok' end
   if tonumber(redis.call('HGET', KEYS[1], 'attempts')) >= tonumber(ARGV[3]) then
@@ -281,7 +292,8 @@ class Claim:
     """The outcome of :meth:`JobStore.claim`.
 
     ``outcome`` is ``"claimed"`` (run the job), ``"busy"`` (another live worker runs it),
-    ``"succeeded"``/``"failed"`` (already finished: a redelivered message) or ``"missing"``.
+    ``"succeeded"``/``"failed"`` (already finished: a redelivered message), ``"deleting"``
+    or ``"missing"``.
     """
 
     outcome: str
@@ -324,10 +336,14 @@ class JobStore:
         warnings: Sequence[str] = (),
         labels: RunLabels | None = None,
         size: int = 0,
-    ) -> bool:
+        quota: int = 0,
+    ) -> int:
         """Record a new queued job (not yet sent to the broker), with the ``warnings``
         its predictions raised, its ``labels`` and the ``size`` of its stored files (added
-        to its tenant's usage); False when its dataset is being deleted.
+        to its tenant's usage).
+
+        Returns 1 when recorded; 0 (nothing recorded) when its dataset is being deleted;
+        -1 when ``size`` would take the tenant's usage over ``quota`` (bytes; 0: none).
 
         The job is added to its tenant's, its dataset's and its tags' indexes in the
         same step.
@@ -342,8 +358,8 @@ class JobStore:
         keys += [tag_index_key(tenant, tag) for tag in labels.tags]
         labelled = labels.record_fields()
         args = [job_id, tenant, dataset_id or "", orjson.dumps(list(warnings)).decode()]
-        args += [labelled["name"], labelled["tags"], labelled["metadata"], str(size)]
-        return bool(self._create(keys=keys, args=args))
+        args += [labelled["name"], labelled["tags"], labelled["metadata"], str(size), str(quota)]
+        return int(self._create(keys=keys, args=args))
 
     def mark_sent(self, job_id: str) -> None:
         """Note that the task message of a queued job reached the broker."""
@@ -371,14 +387,20 @@ class JobStore:
 
     def heartbeat(
         self, job_id: str, token: str, lease_seconds: float, progress: float | None = None
-    ) -> bool:
-        """Renew the lease (and record progress); False if the lease is no longer ours."""
-        arg = "" if progress is None else repr(float(progress))
-        return bool(self._heartbeat(keys=[self.key(job_id)], args=[token, lease_seconds, arg]))
+    ) -> int:
+        """Renew the lease (and record progress).
 
-    def succeed(self, job_id: str) -> bool:
-        """Mark the job succeeded (its report is written); False if it already was."""
-        return bool(self._succeed(keys=self._keys(job_id)))
+        Returns 1 when renewed, 0 when the lease is no longer ours, -1 when the job is
+        being deleted or gone (stop: nothing of it may be written).
+        """
+        arg = "" if progress is None else repr(float(progress))
+        return int(self._heartbeat(keys=[self.key(job_id)], args=[token, lease_seconds, arg]))
+
+    def succeed(self, job_id: str, tenant: str, report_bytes: int = 0) -> bool:
+        """Mark the job succeeded (its report of ``report_bytes`` is written, which counts
+        in ``tenant``'s usage); False if it already was."""
+        keys = [*self._keys(job_id), usage_key(tenant)]
+        return bool(self._succeed(keys=keys, args=[report_bytes]))
 
     def fail(self, job_id: str, code: str, detail: str, **extra: str) -> bool:
         """Mark the job failed with a reason; False if it had already finished."""

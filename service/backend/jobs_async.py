@@ -147,7 +147,11 @@ class AsyncJobStore:
         key = dataset_index_key(tenant, dataset_id)
         ids = cast(list[str], await self.redis.zrevrange(key, 0, limit - 1))
         jobs = await self.get_many(ids)
-        return [job for job in jobs if job is not None and job.tenant == tenant]
+        return [
+            job
+            for job in jobs
+            if job is not None and job.tenant == tenant and job.status != DELETING
+        ]
 
     async def list_jobs(
         self, tenant: str, query: JobQuery, limit: int, cursor: str | None

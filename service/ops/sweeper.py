@@ -7,7 +7,9 @@ Every few seconds one API replica (a Redis lock elects it) walks the unfinished 
 * a running job whose lease expired (its worker died) is put back in the queue and
   sent again, or failed with a reason once it has used all its attempts.
 
-Stale temporary uploads of crashed processes are removed on the way.
+Deletions a crash interrupted are finished (:mod:`service.backend.deletion`), what is
+older than the retention time (``DETEVAL_RETENTION_DAYS``) is deleted, and stale
+temporary uploads of crashed processes are removed on the way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import Counter
 import redis
 
 from service.backend.config import Settings
+from service.backend.deletion import Deleter
 from service.backend.dispatch import Dispatcher
 from service.backend.jobs import JobStore
 from service.backend.storage import Storage
@@ -40,15 +43,23 @@ class Sweeper:
     store, dispatcher, storage, settings
         The job store, the task sender, the data directory and the settings
         (``sweep_interval_seconds``, ``queued_resend_seconds``, ``job_max_attempts``).
+    deleter : Deleter, optional
+        Finishes interrupted deletions; one on ``store``'s client by default.
     """
 
     def __init__(
-        self, store: JobStore, dispatcher: Dispatcher, storage: Storage, settings: Settings
+        self,
+        store: JobStore,
+        dispatcher: Dispatcher,
+        storage: Storage,
+        settings: Settings,
+        deleter: Deleter | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.storage = storage
         self.settings = settings
+        self.deleter = deleter or Deleter(store.redis, storage)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -73,6 +84,12 @@ class Sweeper:
             if outcome != "ok":
                 log.info("sweeper: job %s %s", job_id, outcome)
             outcomes[outcome] += 1
+        outcomes["deletions_finished"] = self.deleter.finish_pending()
+        if self.settings.retention_days > 0:
+            outcomes["expired"] = self.deleter.expire(
+                [tenant for tenant, _ in self.settings.tenant_keys()],
+                self.settings.retention_days * 86400,
+            )
         self.storage.remove_stale_temp(STALE_TEMP_SECONDS)
         return outcomes
 

@@ -61,7 +61,7 @@ def test_waiting_for_room_gives_the_attempt_back(store: JobStore) -> None:
         assert job.error == {"code": "retrying", "detail": "no room"}
     assert store.wait_for_space(job_id, "t1", waiting, 1, 600, "{}") == "lost"  # not running
     assert store.claim(job_id, "t1", 30, 1).outcome == "claimed"
-    assert store.succeed(job_id)
+    assert store.succeed(job_id, "alice")
 
 
 def test_waiting_for_room_fails_the_job_after_the_deadline(store: JobStore) -> None:

@@ -34,6 +34,7 @@ def test_readme_has_the_commands() -> None:
     assert any("/v1/datasets" in c for c in commands), commands
     assert any("/v1/evaluations" in c for c in commands), commands
     assert any(c.startswith("deteval submit") for c in commands), commands
+    assert any("DELETE" in c for c in commands), commands
 
 
 def test_readme_commands_run_as_written(stack: Stack, tmp_path: Path) -> None:
@@ -51,15 +52,16 @@ def test_readme_commands_run_as_written(stack: Stack, tmp_path: Path) -> None:
         for placeholder, value in filled.items():
             concrete = re.sub(rf"\b{placeholder}\b", value, concrete)
         concrete = re.sub(r"^deteval ", f"{sys.executable} -m deteval ", concrete)
+        if command.startswith("curl"):
+            concrete += " -w '\n%{http_code}'"  # the status after the body
         run = subprocess.run(
             ["bash", "-c", concrete], cwd=tmp_path, capture_output=True, text=True, timeout=120
         )
         assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
         if command.startswith("curl"):
-            body = json.loads(run.stdout)
-            assert "type" not in body, f"{command} answered a problem: {body}"
-            assert "id" in body, body
-            if "/v1/datasets" in command:
-                filled["ID"] = body["id"]
+            body, _, status = run.stdout.rpartition("\n")
+            assert 200 <= int(status) < 300, f"{command} answered {status}: {body}"
+            if command.endswith("/v1/datasets"):
+                filled["ID"] = json.loads(body)["id"]
         else:
             assert "AP" in run.stdout, run.stdout

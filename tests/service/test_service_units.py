@@ -173,8 +173,8 @@ def test_job_life(store: JobStore) -> None:
     assert not store.heartbeat(job_id, "t2", 30, 0.9)
     running = store.get(job_id)
     assert running is not None and (running.status, running.progress) == ("running", 0.5)
-    assert store.succeed(job_id)
-    assert not store.succeed(job_id)  # idempotent
+    assert store.succeed(job_id, "alice")
+    assert not store.succeed(job_id, "alice")  # idempotent
     assert store.claim(job_id, "t3", 30, 3).outcome == "succeeded"  # a redelivery
     done = store.get(job_id)
     assert done is not None and done.status == "succeeded" and done.finished_at is not None
@@ -245,7 +245,7 @@ def test_release_puts_the_job_back_with_its_reason_until_success(store: JobStore
     assert store.claim(job_id, "t1", 30, 3).outcome == "claimed"
     running = store.get(job_id)
     assert running is not None and running.status == "running" and running.error == job.error
-    assert store.succeed(job_id)
+    assert store.succeed(job_id, "alice")
     done = store.get(job_id)
     assert done is not None and done.status == "succeeded" and done.error is None
 
@@ -270,7 +270,7 @@ def test_async_reads_the_same_record_and_the_dataset_index(
             await jobs.cache_metrics(first, metrics)  # still queued: not cached
             queued = (await jobs.get(first), store.get(first))
             store.claim(first, "t", 30, 3)
-            store.succeed(first)
+            store.succeed(first, "alice")
             await jobs.cache_metrics(first, metrics)
             await jobs.cache_metrics(first, {"AP": 0.5})  # the first writer wins
             return listed, newest, others, queued, await jobs.get_many([first, new_id()])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from service.api import labels, listings, reports
 from service.api.deps import StateDep, TenantDep
-from service.api.errors import DatasetNotFound
+from service.api.errors import DatasetInUse, DatasetNotFound
 from service.api.intake import register_dataset
 from service.api.listings import (
     CreatedAfterQuery,
@@ -20,11 +21,12 @@ from service.api.listings import (
     time_range,
 )
 from service.api.openapi_docs import DATASET_BODY, DATASET_LINKS
-from service.api.problems import problems
+from service.api.problems import QUOTA_409, problems
 from service.api.reports import own_dataset
 from service.api.schemas import DatasetEvaluation, DatasetPage, DatasetSummary
 from service.api.uploads import require_media_type
 from service.backend.jobs_async import MAX_LISTED, DatasetQuery
+from service.backend.storage import is_valid_id
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -53,7 +55,7 @@ DescriptionQuery = Annotated[
     openapi_extra=DATASET_BODY,
     responses={
         201: {"description": "Registered.", "links": DATASET_LINKS},
-        **problems(400, 401, 413, 415, 422, 503, 507),
+        **problems(400, 401, 413, 415, 422, 503, 507, described=QUOTA_409),
     },
 )
 async def create_dataset(
@@ -123,11 +125,9 @@ async def list_datasets(
     operation_id="get_dataset",
     responses={200: {"links": DATASET_LINKS}, **problems(401, described=_NOT_FOUND)},
 )
-def get_dataset(dataset_id: str, state: StateDep, tenant: TenantDep) -> DatasetSummary:
+async def get_dataset(dataset_id: str, state: StateDep, tenant: TenantDep) -> DatasetSummary:
     """The summary of one of your datasets."""
-    summary = state.storage.dataset_summary(tenant, dataset_id)
-    if summary is None:
-        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+    summary = await own_dataset(state, tenant, dataset_id)
     return DatasetSummary(**summary)
 
 
@@ -177,3 +177,46 @@ async def get_leaderboard_html(
     jobs = await state.jobs.dataset_jobs(tenant, dataset_id, limit)
     rows = await reports.listing(state, jobs)
     return HTMLResponse(await reports.leaderboard_html(state, dataset, rows))
+
+
+@router.delete(
+    "/{dataset_id}",
+    status_code=204,
+    operation_id="delete_dataset",
+    responses={
+        204: {"description": "Deleted (with its evaluations, if cascade=true); 404 after."},
+        **problems(
+            401,
+            422,
+            503,
+            described={
+                **_NOT_FOUND,
+                409: "Evaluations use it: delete them first, or ask for cascade=true.",
+            },
+        ),
+    },
+)
+async def delete_dataset(
+    dataset_id: str,
+    state: StateDep,
+    tenant: TenantDep,
+    cascade: Annotated[bool, Query(description="Also delete the evaluations that use it.")] = False,
+) -> Response:
+    """Delete a dataset: its ground truth and record. Refused (409) while evaluations use
+    it, unless ``cascade=true``, which deletes them too (running ones are cancelled)."""
+    outcome = "missing"
+    if is_valid_id(dataset_id):
+        outcome = await anyio.to_thread.run_sync(
+            state.deleter.delete_dataset, tenant, dataset_id, cascade
+        )
+    if outcome == "missing":
+        raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+    if outcome == "in_use":
+        using = await anyio.to_thread.run_sync(state.deleter.evaluations_of, tenant, dataset_id)
+        raise DatasetInUse(
+            f"dataset {dataset_id} is used by evaluations (e.g. {', '.join(using)}); delete "
+            f"them first, or DELETE /v1/datasets/{dataset_id}?cascade=true to delete it "
+            "with them",
+            evaluations=using,
+        )
+    return Response(status_code=204)

@@ -23,12 +23,12 @@ from service.api.listings import (
     time_range,
 )
 from service.api.openapi_docs import EVALUATION_FORM, EVALUATION_LINKS
-from service.api.problems import problems
+from service.api.problems import QUOTA_409, problems
 from service.api.report_schema import REPORT_REF
 from service.api.reports import own_dataset
 from service.api.schemas import COMPARISON_EXAMPLE, EvaluationPage, EvaluationStatus
 from service.api.state import AppState
-from service.backend.jobs import Job
+from service.backend.jobs import DELETING, Job
 from service.backend.jobs_async import JobQuery
 from service.backend.storage import is_valid_id
 
@@ -39,7 +39,8 @@ async def _own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
     job = None
     if is_valid_id(evaluation_id):
         job = await state.jobs.get(evaluation_id)
-    if job is None or job.tenant != tenant:  # another tenant's job does not exist for you
+    # Another tenant's job does not exist for you, nor one being deleted.
+    if job is None or job.tenant != tenant or job.status == DELETING:
         raise EvaluationNotFound(f"no evaluation with id {evaluation_id!r}")
     return job
 
@@ -69,7 +70,7 @@ async def _own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
             422,
             503,
             507,
-            described={404: "No such dataset_id, or another tenant's."},
+            described={404: "No such dataset_id, or another tenant's.", **QUOTA_409},
         ),
     },
 )
@@ -159,6 +160,25 @@ async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep)
     job = await _own_job(state, tenant, evaluation_id)
     body = orjson.dumps(job.public())
     return Response(content=body, media_type="application/json")
+
+
+@router.delete(
+    "/{evaluation_id}",
+    status_code=204,
+    operation_id="delete_evaluation",
+    responses={
+        204: {"description": "Deleted: its record, files and report are gone (404 after)."},
+        **problems(401, 503, described=_NOT_FOUND),
+    },
+)
+async def delete_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep) -> Response:
+    """Delete an evaluation: its record, its files and its report; a queued or running
+    one is cancelled (its worker stops and writes nothing)."""
+    if not is_valid_id(evaluation_id) or not await anyio.to_thread.run_sync(
+        state.deleter.delete_evaluation, tenant, evaluation_id
+    ):
+        raise EvaluationNotFound(f"no evaluation with id {evaluation_id!r}")
+    return Response(status_code=204)
 
 
 @router.get(
