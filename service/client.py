@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,40 @@ class Client:
                 self.http.post("/evaluations", files=files, data=data or None)
             )
         return result
+
+    def list_evaluations(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Your evaluations, newest first, page after page.
+
+        ``filters`` are the query parameters of GET /v1/evaluations: ``dataset_id``,
+        ``status``, ``tag``, ``name_prefix``, ``created_after``, ``created_before``,
+        ``limit`` (the page size).
+        """
+        return self._pages("/evaluations", filters)
+
+    def list_datasets(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Your datasets, newest first (``name_prefix``, ``created_after``, ...)."""
+        return self._pages("/datasets", filters)
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        while True:
+            page = self._json(self.http.get(path, params=params))
+            yield from page["items"]
+            if page["next_cursor"] is None:
+                return
+            params = {**params, "cursor": page["next_cursor"]}
+
+    def delete_evaluation(self, evaluation_id: str) -> None:
+        """Delete an evaluation (a running one is cancelled)."""
+        self._check(self.http.delete(f"/evaluations/{evaluation_id}"))
+
+    def delete_dataset(self, dataset_id: str, cascade: bool = False) -> None:
+        """Delete a dataset; with ``cascade``, its evaluations too (else 409 while used)."""
+        params = {"cascade": "true"} if cascade else {}
+        self._check(self.http.delete(f"/datasets/{dataset_id}", params=params))
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.is_error:
+            self._json(response)
 
     def status(self, evaluation_id: str) -> dict[str, Any]:
         """The job's current status."""

@@ -6,24 +6,37 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_DATASET_EXAMPLE: dict[str, Any] = {
+    "id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
+    "name": "coco-val2017-subset",
+    "description": "100 images of COCO val2017",
+    "n_images": 100,
+    "n_annotations": 839,
+    "n_categories": 80,
+    "warnings": [],
+    "created_at": "2026-11-28T09:30:00.000+00:00",
+}
+_STATUS_EXAMPLE: dict[str, Any] = {
+    "id": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "name": "yolov8n",
+    "tags": ["baseline", "fp16"],
+    "metadata": {"commit": "4f2a9c1", "epoch": 30},
+    "status": "running",
+    "progress": 0.4,
+    "error": None,
+    "attempts": 1,
+    "dataset_id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
+    "created_at": "2026-11-28T09:31:00.000Z",
+    "started_at": "2026-11-28T09:31:00.120Z",
+    "finished_at": None,
+    "warnings": [],
+}
+
 
 class DatasetSummary(BaseModel):
     """A registered ground-truth dataset."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
-                "name": "coco-val2017-subset",
-                "description": "100 images of COCO val2017",
-                "n_images": 100,
-                "n_annotations": 839,
-                "n_categories": 80,
-                "warnings": [],
-                "created_at": "2026-11-28T09:30:00.000+00:00",
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": _DATASET_EXAMPLE})
 
     id: str
     name: str | None = Field(default=None, description="Its name, if given.")
@@ -50,25 +63,7 @@ class JobError(BaseModel):
 class EvaluationStatus(BaseModel):
     """The state of one evaluation job."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
-                "name": "yolov8n",
-                "tags": ["baseline", "fp16"],
-                "metadata": {"commit": "4f2a9c1", "epoch": 30},
-                "status": "running",
-                "progress": 0.4,
-                "error": None,
-                "attempts": 1,
-                "dataset_id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
-                "created_at": "2026-11-28T09:31:00.000Z",
-                "started_at": "2026-11-28T09:31:00.120Z",
-                "finished_at": None,
-                "warnings": [],
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": _STATUS_EXAMPLE})
 
     id: str
     name: str | None = Field(description="The run's name (the model), if given.")
@@ -203,6 +198,15 @@ COMPARISON_EXAMPLE = {
 class EvaluationPage(BaseModel):
     """A page of evaluations, newest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "items": [_STATUS_EXAMPLE],
+                "next_cursor": "1764671460.12~9b8e7d6c5b4a39281706f5e4d3c2b1a0",
+            }
+        }
+    )
+
     items: list[EvaluationStatus]
     next_cursor: str | None = Field(
         description="Pass as ``cursor`` for the next page; null on the last page."
@@ -211,6 +215,15 @@ class EvaluationPage(BaseModel):
 
 class DatasetPage(BaseModel):
     """A page of datasets, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "items": [_DATASET_EXAMPLE],
+                "next_cursor": None,
+            }
+        }
+    )
 
     items: list[DatasetSummary]
     next_cursor: str | None = Field(

@@ -187,7 +187,6 @@ def _statuses(http: httpx.Client, ids: list[str]) -> dict[str, dict[str, Any]]:
 def test_a_full_disk_refuses_uploads_with_507_and_loses_no_accepted_job(stack: Stack) -> None:
     data = stack.data_dir
     filler = data / "filler"
-    expected = score(GT, DT)
     with stack.http() as http:
         created = http.post(
             "/datasets", content=GT.read_bytes(), headers={"Content-Type": "application/json"}
@@ -267,7 +266,9 @@ def test_a_full_disk_refuses_uploads_with_507_and_loses_no_accepted_job(stack: S
                 assert final["attempts"] == 1, final
                 report = http.get(f"/evaluations/{job_id}/report")
                 assert report.status_code == 200, report.text
-                assert report.content == expected
+                run = report.json()["run"]  # the job's own section: id, labels, dataset
+                assert (run["id"], run["dataset_id"]) == (job_id, dataset_id)
+                assert report.content == score(GT, DT, run=run)
             # What was refused is accepted now.
             again = [_submit(http, dataset_id) for _ in range(3)]
             assert [r.status_code for r in again] == [202] * 3, [r.text for r in again]

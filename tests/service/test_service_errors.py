@@ -455,7 +455,7 @@ CASES: list[tuple[str, Callable[[Ctx], dict], int, str, str | None]] = [
     ("unknown-route", get(lambda c: "/nothing-here"), 404, "Not Found", None),
     (
         "method-not-allowed",
-        lambda c: {"method": "DELETE", "url": f"/datasets/{c.dataset_id}", "headers": auth()},
+        lambda c: {"method": "PUT", "url": f"/datasets/{c.dataset_id}", "headers": auth()},
         405,
         "Method Not Allowed",
         None,

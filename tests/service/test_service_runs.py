@@ -13,6 +13,8 @@ import httpx
 import pytest
 from service_stack import KEYS, SMALL_GT, Stack
 
+from service.client import ApiError, Client
+
 PREDICTIONS = [
     {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 0.9}
     for a in SMALL_GT["annotations"]
@@ -269,3 +271,30 @@ def test_bad_listing_parameters_are_located_422s(
     body = response.json()
     located = [e["location"] for e in body.get("errors", [])] or [body.get("location")]
     assert location in located, body
+
+
+def test_the_client_lists_and_deletes(stack: Stack, tmp_path: Path) -> None:
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps(SMALL_GT))
+    predictions = tmp_path / "pred.json"
+    predictions.write_text(json.dumps(PREDICTIONS))
+    with Client(stack.url, KEYS["alice"]) as client:
+        dataset = client.create_dataset(gt, name="sdk-set", description="via the client")
+        assert (dataset["name"], dataset["description"]) == ("sdk-set", "via the client")
+        runs = [
+            client.submit(predictions, dataset["id"], name=f"sdk-{i}", tags=["sdk"])["id"]
+            for i in range(3)
+        ]
+        listed = [e["id"] for e in client.list_evaluations(tag="sdk", limit=2)]
+        assert listed == runs[::-1]
+        assert [d["id"] for d in client.list_datasets(name_prefix="sdk-")] == [dataset["id"]]
+        with pytest.raises(ApiError) as in_use:
+            client.delete_dataset(dataset["id"])
+        assert in_use.value.status == 409
+        client.delete_evaluation(runs[0])
+        assert [e["id"] for e in client.list_evaluations(tag="sdk")] == runs[:0:-1]
+        client.delete_dataset(dataset["id"], cascade=True)
+        assert list(client.list_evaluations(tag="sdk")) == []
+        with pytest.raises(ApiError) as gone:
+            client.delete_evaluation(runs[1])
+        assert gone.value.status == 404
