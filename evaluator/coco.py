@@ -1,4 +1,4 @@
-"""``evaluate_coco``: COCO bbox evaluation, bit-identical to pycocotools, vectorised."""
+"""``evaluate_coco``: COCO bbox and keypoints evaluation, bit-identical to pycocotools."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from evaluator.analyses.confusion import detection_confusion_matrix
 from evaluator.analyses.f1_curves import f1_curves_section
 from evaluator.analyses.operating_points import operating_points
 from evaluator.analyses.tide import error_section
-from evaluator.errors import DataWarning
+from evaluator.errors import DataWarning, InputError
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -20,9 +20,10 @@ from evaluator.input.coco_json import (
     load_ground_truth,
     load_predictions,
 )
+from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_predictions
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections
-from evaluator.metrics.params import CocoParams, Mode
+from evaluator.metrics.params import CocoParams, IouType, Mode
 from evaluator.metrics.voc import arrays_from_loaded, evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport
 
@@ -37,23 +38,31 @@ def evaluate_coco(
     area_ranges: Mapping[str, tuple[float, float]] | None = None,
     use_cats: bool = True,
     mode: Mode = "pycocotools",
+    iou_type: IouType = "bbox",
+    oks_sigmas: Sequence[float] | None = None,
     unknown_categories: Literal["drop", "error"] = "drop",
     score_threshold: float | None = None,
     extras: bool = False,
     progress: Progress | None = None,
 ) -> CocoReport:
-    """Evaluate bbox detections the way pycocotools' ``COCOeval`` does, to the bit.
+    """Evaluate detections the way pycocotools' ``COCOeval`` does, to the bit.
 
     Parameters
     ----------
     gt : path, JSON bytes, COCO dict, or GroundTruth
     predictions : path, JSON bytes, list of result dicts, dict with an ``annotations``
-        list, ndarray (n, 7) ``[image_id, x, y, w, h, score, category_id]``, or Predictions
+        list, ndarray (n, 7) ``[image_id, x, y, w, h, score, category_id]`` (boxes only),
+        or Predictions
     iou_thresholds, recall_thresholds, max_dets, area_ranges, use_cats
         pycocotools' ``Params`` (``iouThrs``, ``recThrs``, ``maxDets``, ``areaRng`` with its
-        labels as keys, ``useCats``); None keeps the default.
+        labels as keys, ``useCats``); None keeps the default of ``iou_type``.
     mode : {"pycocotools", "corrected"}
         See :class:`evaluator.metrics.params.CocoParams`.
+    iou_type : {"bbox", "keypoints"}
+        Boxes by IoU, or keypoints by OKS (results carry ``keypoints``; pycocotools'
+        keypoint defaults: maxDets 20, areas all / medium / large, 10 stats).
+    oks_sigmas : sequence of float, optional
+        Per-keypoint OKS sigmas for skeletons other than COCO's 17-keypoint person.
     unknown_categories : {"drop", "error"}
         Results whose category the ground truth lacks: dropped with a warning, or an error.
     score_threshold : float, optional
@@ -82,12 +91,29 @@ def evaluate_coco(
         area_ranges=area_ranges,
         use_cats=use_cats,
         mode=mode,
+        iou_type=iou_type,
+        oks_sigmas=oks_sigmas,
     )
-    gt = load_ground_truth(gt)
-    preds = load_predictions(predictions, gt, unknown_categories=unknown_categories)
+    if params.iou_type == "keypoints":
+        if isinstance(predictions, np.ndarray):
+            raise InputError("predictions", "keypoint results cannot come as an (n, 7) array")
+        n_keypoints = params.oks_sigmas.shape[0]
+        gt = load_keypoint_ground_truth(gt, n_keypoints)
+        preds = load_keypoint_predictions(predictions, gt, n_keypoints, unknown_categories)
+    else:
+        gt = load_ground_truth(gt)
+        preds = load_predictions(predictions, gt, unknown_categories=unknown_categories)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)
     return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
+
+
+# The sections built on box IoU; a keypoints report says why they are absent.
+NOT_FOR_KEYPOINTS = {
+    "voc": "VOC AP matches boxes; this is a keypoints evaluation",
+    "confusion_matrix": "the confusion matrix matches boxes; this is a keypoints evaluation",
+    "errors": "the TIDE error types are defined on boxes; this is a keypoints evaluation",
+}
 
 
 def _extra_sections(gt: GroundTruth, preds: Predictions, score_threshold: float) -> dict[str, Any]:
@@ -141,7 +167,9 @@ def evaluate_loaded(
         "operating_points": points.to_dict(),
         "f1_curves": f1_curves_section(matching, params, ids),
     }
-    if extras:
+    if extras and params.iou_type == "keypoints":
+        sections["not_applicable"] = dict(NOT_FOR_KEYPOINTS)
+    elif extras:
         threshold = score_threshold
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold

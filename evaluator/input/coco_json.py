@@ -26,7 +26,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -81,6 +81,11 @@ class GroundTruth:
     image_names : tuple of str
         The string image ids, sorted (pycocotools' image order); ``()`` when the ids are
         integers. Results are matched to images through them.
+    keypoints : ndarray of shape (N, K, 3), dtype float64, or None
+        ``x, y, visibility`` of each annotation's keypoints; None unless loaded for a
+        keypoints evaluation.
+    num_keypoints : ndarray of shape (N,), dtype int64, or None
+        The ``num_keypoints`` field (0: the annotation is ignored, as in pycocotools).
     """
 
     image_ids: NDArray[np.int64]
@@ -96,10 +101,18 @@ class GroundTruth:
     difficult: NDArray[np.bool_]
     warnings: tuple[str, ...] = ()
     image_names: tuple[str, ...] = ()
+    keypoints: NDArray[np.float64] | None = None
+    num_keypoints: NDArray[np.int64] | None = None
 
     @property
     def n_annotations(self) -> int:
         return int(self.ann_ids.shape[0])
+
+    def keypoint_columns(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``keypoints`` and ``num_keypoints``, or an InputError when they were not loaded."""
+        if self.keypoints is None or self.num_keypoints is None:
+            raise InputError("ground_truth", "no keypoints loaded (load with iou_type='keypoints')")
+        return self.keypoints, self.num_keypoints
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +126,8 @@ class Predictions:
         ``[x, y, width, height]``.
     scores : ndarray of shape (D,), dtype float64
     warnings : tuple of str
+    keypoints : ndarray of shape (D, K, 3), dtype float64, or None
+        Each result's keypoints, when loaded for a keypoints evaluation.
     """
 
     image_ids: NDArray[np.int64]
@@ -120,6 +135,13 @@ class Predictions:
     boxes: NDArray[np.float64]
     scores: NDArray[np.float64]
     warnings: tuple[str, ...] = ()
+    keypoints: NDArray[np.float64] | None = None
+
+    def keypoint_column(self) -> NDArray[np.float64]:
+        """``keypoints``, or an InputError when they were not loaded."""
+        if self.keypoints is None:
+            raise InputError("predictions", "no keypoints loaded (load with iou_type='keypoints')")
+        return self.keypoints
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -683,7 +705,7 @@ def _read_predictions(src: Source) -> tuple[list[_Prediction[Any]], str, bool]:
 
 
 def _prediction_ids(
-    items: Sequence[_Prediction[Any]], root: str, gt: GroundTruth, checked: bool
+    items: Sequence[Any], root: str, gt: GroundTruth, checked: bool
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
     """Image ids in the ground truth's key space, category ids, and the float-id warning."""
     if not checked and not gt.image_names:
@@ -830,6 +852,4 @@ def load_predictions(
         )
     if not len(preds):
         warnings.append(f"{root}: no results; every AP is 0")
-    return Predictions(
-        preds.image_ids, preds.category_ids, preds.boxes, preds.scores, tuple(warnings)
-    )
+    return replace(preds, warnings=tuple(warnings))

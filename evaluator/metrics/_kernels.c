@@ -53,6 +53,8 @@ typedef struct {
     const uint8_t *gt_ignored; /* (A, G) */
     const double *area_range;  /* (A, 2) lo, hi */
     const double *thresholds;  /* (T,) already capped at 1 - 1e-10 */
+    const double *similarity;  /* given IoU/OKS blocks, or NULL: box IoU computed here */
+    const int64_t *sim_start;  /* (K,) group k's (n_d, n_g) block starts here */
     int32_t *matched;          /* (T, D) out: ground truth matched in area range 0, or -1 */
     uint8_t *true_positive;    /* (A, T, D) out */
     uint8_t *ignored;          /* (A, T, D) out */
@@ -79,24 +81,30 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
     for (Py_ssize_t k = first; k < last; k++) {
         int64_t d0 = p->det_start[k], nd = p->det_start[k + 1] - d0;
         int64_t g0 = p->gt_lo[k], ng = p->gt_hi[k] - g0;
-        if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
-        size_t need = (size_t)nd * (size_t)ng;
-        if (need > iou_cap) {
-            double *grown = realloc(iou, need * sizeof(double));
-            if (grown == NULL) goto fail;
-            iou = grown;
-            iou_cap = need;
-        }
         if ((size_t)ng > used_cap) {
             uint8_t *grown = realloc(used, (size_t)ng);
             if (grown == NULL) goto fail;
             used = grown;
             used_cap = (size_t)ng;
         }
-        for (int64_t d = 0; d < nd; d++)
-            for (int64_t g = 0; g < ng; g++)
-                iou[d * ng + g] = box_iou(p->det_box + 4 * (d0 + d), p->gt_box + 4 * (g0 + g),
-                                          p->gt_crowd[g0 + g]);
+        const double *block;
+        if (p->similarity != NULL) {
+            block = p->similarity + p->sim_start[k];
+        } else {
+            if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
+            size_t need = (size_t)nd * (size_t)ng;
+            if (need > iou_cap) {
+                double *grown = realloc(iou, need * sizeof(double));
+                if (grown == NULL) goto fail;
+                iou = grown;
+                iou_cap = need;
+            }
+            for (int64_t d = 0; d < nd; d++)
+                for (int64_t g = 0; g < ng; g++)
+                    iou[d * ng + g] = box_iou(p->det_box + 4 * (d0 + d),
+                                              p->gt_box + 4 * (g0 + g), p->gt_crowd[g0 + g]);
+            block = iou;
+        }
         for (Py_ssize_t a = 0; a < p->n_area; a++) {
             const uint8_t *gt_ignored = p->gt_ignored + a * p->n_gt + g0;
             const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
@@ -105,7 +113,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                 const Py_ssize_t row_at = a * plane + t * p->n_det;
                 if (ng) memset(used, 0, (size_t)ng);
                 for (int64_t d = 0; d < nd; d++) {
-                    const double *row = iou + d * ng;
+                    const double *row = block + d * ng;
                     int64_t best_regular = -1, best_ignored = -1;
                     double regular_iou = threshold, ignored_iou = threshold;
                     /* pycocotools skips a candidate when iou < best (best starts at the
@@ -181,18 +189,22 @@ static void release(Py_buffer *b, int n)
 
 enum {
     DET_START, GT_LO, GT_HI, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
-    GT_IGNORED, AREA_RANGE, THRESHOLDS, MATCHED, TRUE_POSITIVE, IGNORED, N_BUFFERS
+    GT_IGNORED, AREA_RANGE, THRESHOLDS, SIMILARITY, SIM_START, MATCHED, TRUE_POSITIVE, IGNORED,
+    N_BUFFERS
 };
 
 PyDoc_STRVAR(match_doc,
 "match(det_start, gt_lo, gt_hi, det_box, det_area, position, gt_box, gt_crowd, gt_counts,\n"
-"      gt_ignored, area_range, thresholds, matched, true_positive, ignored, first, last)\n"
+"      gt_ignored, area_range, thresholds, similarity, sim_start, matched, true_positive,\n"
+"      ignored, first, last)\n"
 "--\n\n"
 "Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
 "det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_box: float64 (D, 4);\n"
 "det_area: float64 (D,); position: int64 (D,), the output column of each detection;\n"
 "gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
-"area_range: float64 (A, 2); thresholds: float64 (T,). Written: matched int32 (T, D)\n"
+"area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
+"(n_d, n_g) IoU or OKS block of group k from sim_start[k] (int64 (K,)), or both empty:\n"
+"then the box IoU of det_box and gt_box (D and G rows). Written: matched int32 (T, D)\n"
 "(area range 0), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
 "detections of those groups. Releases the GIL while it works.");
 
@@ -203,11 +215,11 @@ static PyObject *match(PyObject *self, PyObject *args)
     Py_ssize_t first, last;
     Problem p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START], &b[GT_LO],
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START], &b[GT_LO],
                           &b[GT_HI], &b[DET_BOX], &b[DET_AREA], &b[POSITION], &b[GT_BOX],
                           &b[GT_CROWD], &b[GT_COUNTS], &b[GT_IGNORED], &b[AREA_RANGE],
-                          &b[THRESHOLDS], &b[MATCHED], &b[TRUE_POSITIVE], &b[IGNORED], &first,
-                          &last))
+                          &b[THRESHOLDS], &b[SIMILARITY], &b[SIM_START], &b[MATCHED],
+                          &b[TRUE_POSITIVE], &b[IGNORED], &first, &last))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t starts = items(&b[DET_START], 8, "det_start");
@@ -217,8 +229,18 @@ static PyObject *match(PyObject *self, PyObject *args)
         goto done;
     }
     p.n_groups = starts - 1;
-    p.n_det = items(&b[DET_BOX], 32, "det_box");
-    p.n_gt = items(&b[GT_BOX], 32, "gt_box");
+    Py_ssize_t n_similarity = items(&b[SIMILARITY], 8, "similarity");
+    Py_ssize_t n_sim_start = items(&b[SIM_START], 8, "sim_start");
+    if (n_similarity < 0 || n_sim_start < 0) goto done;
+    const int given = n_sim_start > 0 || n_similarity > 0;
+    if (given && n_sim_start != p.n_groups) {
+        PyErr_Format(PyExc_ValueError, "sim_start: %zd items, expected %zd", n_sim_start,
+                     p.n_groups);
+        goto done;
+    }
+    /* Given similarities: the boxes are not read, and D and G come from the other columns. */
+    p.n_det = given ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
+    p.n_gt = given ? items(&b[GT_CROWD], 1, "gt_crowd") : items(&b[GT_BOX], 32, "gt_box");
     p.n_area = items(&b[AREA_RANGE], 16, "area_range");
     p.n_thr = items(&b[THRESHOLDS], 8, "thresholds");
     if (p.n_det < 0 || p.n_gt < 0 || p.n_area < 0 || p.n_thr < 0) goto done;
@@ -248,6 +270,8 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.gt_ignored = b[GT_IGNORED].buf;
     p.area_range = b[AREA_RANGE].buf;
     p.thresholds = b[THRESHOLDS].buf;
+    p.similarity = given ? b[SIMILARITY].buf : NULL;
+    p.sim_start = given ? b[SIM_START].buf : NULL;
     p.matched = b[MATCHED].buf;
     p.true_positive = b[TRUE_POSITIVE].buf;
     p.ignored = b[IGNORED].buf;
@@ -257,6 +281,14 @@ static PyObject *match(PyObject *self, PyObject *args)
             p.gt_hi[k] > p.n_gt) {
             PyErr_Format(PyExc_ValueError, "group %zd: bounds outside the boxes", k);
             goto done;
+        }
+        if (given) {
+            int64_t nd = p.det_start[k + 1] - p.det_start[k], ng = p.gt_hi[k] - p.gt_lo[k];
+            if (p.sim_start[k] < 0 || p.sim_start[k] > n_similarity ||
+                (ng && nd > (n_similarity - p.sim_start[k]) / ng)) {
+                PyErr_Format(PyExc_ValueError, "group %zd: similarity block outside the array", k);
+                goto done;
+            }
         }
         for (int64_t d = p.det_start[k]; d < p.det_start[k + 1]; d++) {
             if (p.position[d] < 0 || p.position[d] >= p.n_det) {
@@ -276,6 +308,73 @@ static PyObject *match(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release(b, N_BUFFERS);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sums of consecutive segments, each added up exactly as NumPy's np.sum adds an array.   */
+
+/* NumPy's pairwise summation of a contiguous float64 array (DOUBLE_pairwise_sum): below
+ * 8 items a running sum from 0, up to 128 eight interleaved partial sums combined as a
+ * tree, above that the two halves (cut at a multiple of 8) summed apart. */
+static double numpy_sum(const double *a, int64_t n)
+{
+    if (n < 8) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < n; i++) sum += a[i];
+        return sum;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        int64_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) sum += a[i];
+        return sum;
+    }
+    int64_t half = n / 2;
+    half -= half % 8;
+    return numpy_sum(a, half) + numpy_sum(a + half, n - half);
+}
+
+PyDoc_STRVAR(segment_sums_doc,
+"segment_sums(values, starts, out)\n--\n\n"
+"out[i] = the sum of values[starts[i]:starts[i + 1]], as np.sum of that slice gives it\n"
+"(0.0 plus NumPy's pairwise sum). values: float64 (N,); starts: int64 (P + 1,),\n"
+"non-decreasing, within [0, N]; out: float64 (P,). Releases the GIL.");
+
+static PyObject *segment_sums(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = items(&b[0], 8, "values"), n_starts = items(&b[1], 8, "starts");
+    if (n < 0 || n_starts < 0) goto done;
+    if (n_starts < 1) {
+        PyErr_SetString(PyExc_ValueError, "starts: empty");
+        goto done;
+    }
+    if (check_items(&b[2], 8, n_starts - 1, "out")) goto done;
+    const double *values = b[0].buf;
+    const int64_t *starts = b[1].buf;
+    double *out = b[2].buf;
+    for (Py_ssize_t i = 0; i < n_starts; i++) {
+        if (starts[i] < 0 || starts[i] > n || (i && starts[i] < starts[i - 1])) {
+            PyErr_Format(PyExc_ValueError, "starts[%zd]: outside the values or decreasing", i);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i + 1 < n_starts; i++)
+        out[i] = 0.0 + numpy_sum(values + starts[i], starts[i + 1] - starts[i]);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 3);
     return result;
 }
 
@@ -678,6 +777,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"segment_sums", segment_sums, METH_VARARGS, segment_sums_doc},
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},

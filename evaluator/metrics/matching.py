@@ -22,7 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.coco_json import GroundTruth, Predictions
-from evaluator.metrics.greedy import match_groups
+from evaluator.metrics.greedy import group_bounds, match_groups
+from evaluator.metrics.keypoint_similarity import keypoint_similarity
 from evaluator.metrics.parallel import kernels
 from evaluator.metrics.params import CocoParams
 
@@ -152,6 +153,8 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     order = np.lexsort((entries, img_pos[entries], within_group, group))
     src = resolved[order]
     ignore = gt.iscrowd[src] | (gt.ignore[src] if params.mode == "corrected" else False)
+    if params.iou_type == "keypoints":
+        ignore = ignore | (gt.keypoint_columns()[1][src] == 0)  # as pycocotools' _prepare
     counts = gt.ann_ids[src] != 0 if params.mode == "pycocotools" else np.ones(src.size, bool)
     return EvaluatedGroundTruth(
         source=src,
@@ -247,6 +250,19 @@ def match_detections(
     order = stable_order(det_class, det_score, np.zeros_like(det_class), n_classes)
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
+    similarity = None
+    if params.iou_type == "keypoints":
+        det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
+        similarity = keypoint_similarity(
+            det_start,
+            gt_lo,
+            gt_hi,
+            preds.keypoint_column()[det_src],
+            gt.keypoint_columns()[0][gts.source],
+            gts.boxes,
+            gts.areas,
+            params.oks_sigmas,
+        )
     outcome = match_groups(
         det_group,
         preds.boxes[det_src],
@@ -258,6 +274,7 @@ def match_detections(
         gt_ignored,
         area_ranges,
         thresholds,
+        similarity,
     )
     if progress is not None:
         progress(0.8)
