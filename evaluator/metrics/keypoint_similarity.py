@@ -78,8 +78,8 @@ def keypoint_similarity(
     """
     pair_det, pair_gt, block_start = pair_rows(det_start, gt_lo, gt_hi)
     variances = (sigmas * 2) ** 2
-    labelled: NDArray[np.bool_] = np.greater(gt_keypoints[:, :, 2], 0)  # (G, K)
-    any_labelled: NDArray[np.bool_] = labelled.any(axis=1)  # (G,)
+    labelled = gt_keypoints[:, :, 2] > 0  # (G, K)
+    any_labelled = np.asarray(labelled.any(axis=1), dtype=bool)  # (G,)
     det_x, det_y = det_keypoints[pair_det, :, 0], det_keypoints[pair_det, :, 1]  # (P, K)
     dx = det_x - gt_keypoints[pair_gt, :, 0]
     dy = det_y - gt_keypoints[pair_gt, :, 1]
