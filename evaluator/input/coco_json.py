@@ -385,6 +385,15 @@ def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
     return _GroundTruthFile(images=images, categories=categories, annotations=annotations)
 
 
+def _other_kind_hint(result: dict[str, Any]) -> str:
+    """A hint when a box-less result is of another evaluation type."""
+    if "keypoints" in result:
+        return "; these are keypoint results: evaluate them with --iou-type keypoints"
+    if "segmentation" in result:
+        return "; these are segmentation results, which this version cannot score (boxes only)"
+    return ""
+
+
 def _walk_predictions(doc: Any) -> list[_Prediction]:
     root = "predictions"
     if isinstance(doc, dict):
@@ -398,11 +407,13 @@ def _walk_predictions(doc: Any) -> list[_Prediction]:
     for i, det in enumerate(_as_list(doc, root)):
         loc = f"{root}[{i}]"
         det = _as_object(det, loc)
+        if "bbox" not in det:
+            raise InputError(f"{loc}.bbox", f"missing{_other_kind_hint(det)}")
         preds.append(
             _Prediction(
                 image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
                 category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
-                bbox=_as_box(_get(det, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
+                bbox=_as_box(det["bbox"], f"{loc}.bbox"),  # type: ignore[arg-type]
                 score=_as_number(_get(det, "score", loc), f"{loc}.score"),
             )
         )

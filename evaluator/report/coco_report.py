@@ -13,6 +13,13 @@ from evaluator.metrics.summary import stat_specs, summarize
 
 PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100")
 KEYPOINT_PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
+
+
+def per_class_metrics(iou_type: str) -> tuple[str, ...]:
+    """The numbers of a report's ``per_class`` rows for an evaluation type."""
+    return KEYPOINT_PER_CLASS_METRICS if iou_type == "keypoints" else PER_CLASS_METRICS
+
+
 _PR_CURVE_IOUS = (0.5, 0.75)
 
 
@@ -99,8 +106,7 @@ class CocoReport:
 
     def _per_class(self) -> list[dict[str, Any]]:
         rows = []
-        keypoints = self.params.iou_type == "keypoints"
-        metrics = KEYPOINT_PER_CLASS_METRICS if keypoints else PER_CLASS_METRICS
+        metrics = per_class_metrics(self.params.iou_type)
         columns = [self.stat_names.index(name) for name in metrics]
         for k, (cat_id, name) in enumerate(zip(self.category_ids.tolist(), self.category_names)):
             row: dict[str, Any] = {"category_id": cat_id, "name": name}
