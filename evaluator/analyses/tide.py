@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.input.coco_json import GroundTruth, Predictions
+from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Matching
 from evaluator.metrics.pairs import overlapping_pairs
