@@ -129,9 +129,17 @@ def test_from_arrays_declares_the_keys_of_the_boxes_and_what_it_is_given() -> No
             column[0] = 0
 
 
-def test_from_arrays_refuses_a_name_that_is_not_text() -> None:
-    with pytest.raises(InputError, match=r"^gts\.category_names\[4\]: expected a string, got int"):
-        GroundTruth.from_arrays([0], [1], [SQUARE], category_names={4: 7}, name="gts")
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ({4: 7}, r"^gts\.category_names\[4\]: expected a string, got int"),
+        ({"cat": "cat"}, r"^gts\.category_names: expected a 1-d array of integers"),
+        ({4: "x" * 1001}, r"^gts\.category_names\[4\]: "),
+    ],
+)
+def test_from_arrays_refuses_bad_category_names(names: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        GroundTruth.from_arrays([0], [1], [SQUARE], category_names=names, name="gts")
 
 
 def test_former_names_build_the_unified_types_with_their_attribute_names() -> None:

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from evaluator.errors import InputError
 from evaluator.geometry.boxes import BoxFormat, box_convert
+from evaluator.input.limits import check_name
 
 
 def readonly(array: NDArray[Any]) -> NDArray[Any]:
@@ -105,10 +106,11 @@ def _declared_categories(
 ) -> tuple[NDArray[np.int64], tuple[str, ...]]:
     """Sorted category ids (those of the boxes and of ``names``) and their names."""
     names = dict(names or {})
-    named = _id_array(np.fromiter(names, dtype=np.int64, count=len(names)), location, None)
+    named = _id_array(list(names), location, None)
     for key, value in names.items():
         if not isinstance(value, str):
             raise InputError(f"{location}[{key}]", f"expected a string, got {type(value).__name__}")
+        check_name(value, f"{location}[{key}]")
     category_ids = readonly(np.union1d(category, named))
     return category_ids, tuple(names.get(k, "") for k in category_ids.tolist())
 
