@@ -196,8 +196,8 @@ def _best_ground_truth(
     Returns
     -------
     target : ndarray of shape (n_det,), dtype int64
-        Index into ``gt``'s annotations of the ground truth with the highest IoU (the first one on
-        equal IoU); -1 when the image has no ground truth of that category.
+        Index into ``gt``'s annotations of the ground truth with the highest IoU (the
+        first one on equal IoU); -1 when the image has no ground truth of that category.
     overlap : ndarray of shape (n_det,), dtype float64
         That IoU; 0 where ``target`` is -1.
     """
