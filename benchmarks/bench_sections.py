@@ -38,7 +38,6 @@ TIMED = {
     "accumulate": "accumulation",
     "operating_points": "section: operating points",
     "f1_curves_section": "section: F1 curves",
-    "arrays_from_loaded": "section input: VOC / confusion columns",
     "evaluate_voc_interpolations": "section: VOC",
     "detection_confusion_matrix": "section: confusion matrix",
     "error_section": "section: errors (TIDE)",

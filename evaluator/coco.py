@@ -24,7 +24,7 @@ from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections
 from evaluator.metrics.params import CocoParams, IouType, Mode
-from evaluator.metrics.voc import arrays_from_loaded, evaluate_voc_interpolations
+from evaluator.metrics.voc import evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport
 
 
@@ -118,13 +118,12 @@ NOT_FOR_KEYPOINTS = {
 
 def _extra_sections(gt: GroundTruth, preds: Predictions, score_threshold: float) -> dict[str, Any]:
     """The ``voc`` and ``confusion_matrix`` report sections."""
-    ground_truth, detections, names = arrays_from_loaded(gt, preds)
-    both = evaluate_voc_interpolations(
-        ground_truth, detections, ("all_point", "11_point"), category_names=names
-    )
+    names = dict(zip(gt.category_ids.tolist(), gt.category_names, strict=True))
+    preds = preds.of_declared_categories(gt)
+    both = evaluate_voc_interpolations(gt, preds, ("all_point", "11_point"), category_names=names)
     voc = {interpolation: result.to_dict() for interpolation, result in both.items()}
     confusion = detection_confusion_matrix(
-        ground_truth, detections, score_threshold=score_threshold, category_names=names
+        gt, preds, score_threshold=score_threshold, category_names=names
     )
     return {"voc": voc, "confusion_matrix": confusion.to_dict()}
 

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.input.coco_json import GroundTruth, Predictions
+from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Matching
 from evaluator.metrics.pairs import overlapping_pairs
@@ -232,7 +232,7 @@ def classify_errors(
     taken[matched[matched >= 0]] = True
     found = np.zeros(n_gt, dtype=bool)
     found[matched[tp]] = True
-    gt_class = gts.category.astype(np.int64)
+    gt_class = gts.category_index.astype(np.int64)
 
     # Each false positive against the non-ignored ground truth of its image. Pairs with
     # IoU below t_b decide nothing (every rule needs IoU >= t_b), so only nearer ones stay.
@@ -240,7 +240,7 @@ def classify_errors(
     candidates = np.flatnonzero(positive)  # (m,)
     gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
     det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
-    fp_image = matching.det_image[fp_index]
+    fp_image = matching.det_image_index[fp_index]
     pair_fp, near_gt, iou = overlapping_pairs(
         fp_image, det_boxes, gt_image, gts.boxes[candidates], gts.crowd[candidates], t_background
     )  # (P,)
@@ -381,9 +381,9 @@ def _with_fixes(
     return replace(
         m,
         det_source=m.det_source[order],
-        det_category=det_class[order],  # categories are evaluated: class == category
+        det_category_index=det_class[order],  # categories are evaluated: class == category
         det_class=det_class[order],
-        det_image=m.det_image[order],
+        det_image_index=m.det_image_index[order],
         det_rank=m.det_rank[order],
         det_score=m.det_score[order],
         matched_gt=matched[None, order],

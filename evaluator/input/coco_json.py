@@ -1,4 +1,7 @@
-"""Load and validate COCO ground truth and detection results into column arrays.
+"""Load and validate COCO ground truth and detection results into columns.
+
+The output types, :class:`~evaluator.input.columns.GroundTruth` and
+:class:`~evaluator.input.columns.Predictions`, are those every metric takes.
 
 Files are decoded with a typed msgspec decoder straight into small structs (no
 per-object dicts), then turned into NumPy columns. Ids are decoded as integers first;
@@ -36,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import ENGINE_NOT_BUILT, InputError
+from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.ids import (
     IdValue,
     check_id,
@@ -53,98 +57,6 @@ except ImportError:  # a checkout used without installing it
     raise ImportError(ENGINE_NOT_BUILT) from None
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
-
-
-@dataclass(frozen=True, eq=False)
-class GroundTruth:
-    """COCO ground truth as columns.
-
-    Attributes
-    ----------
-    image_ids : ndarray of shape (I,), dtype int64
-        Declared image ids, sorted, unique; with string ids, their positions in
-        ``image_names``.
-    category_ids : ndarray of shape (K,), dtype int64
-        Declared category ids, sorted, unique.
-    category_names : tuple of str, length K
-        Name of each category (``""`` when the file gives none).
-    ann_ids, ann_image_ids, ann_category_ids : ndarray of shape (N,), dtype int64
-        One entry per annotation, in file order (nothing is dropped here).
-    boxes : ndarray of shape (N, 4), dtype float64
-        ``[x, y, width, height]``.
-    areas : ndarray of shape (N,), dtype float64
-        The ``area`` field (COCO: the segment's area), ``width * height`` when absent.
-    iscrowd, ignore, difficult : ndarray of shape (N,), dtype bool
-        The ``iscrowd``, ``ignore`` and (VOC) ``difficult`` fields, False when absent.
-    warnings : tuple of str
-        Valid-but-suspicious input found while loading.
-    image_names : tuple of str
-        The string image ids, sorted (pycocotools' image order); ``()`` when the ids are
-        integers. Results are matched to images through them.
-    keypoints : ndarray of shape (N, K, 3), dtype float64, or None
-        ``x, y, visibility`` of each annotation's keypoints; None unless loaded for a
-        keypoints evaluation.
-    num_keypoints : ndarray of shape (N,), dtype int64, or None
-        The ``num_keypoints`` field (0: the annotation is ignored, as in pycocotools).
-    """
-
-    image_ids: NDArray[np.int64]
-    category_ids: NDArray[np.int64]
-    category_names: tuple[str, ...]
-    ann_ids: NDArray[np.int64]
-    ann_image_ids: NDArray[np.int64]
-    ann_category_ids: NDArray[np.int64]
-    boxes: NDArray[np.float64]
-    areas: NDArray[np.float64]
-    iscrowd: NDArray[np.bool_]
-    ignore: NDArray[np.bool_]
-    difficult: NDArray[np.bool_]
-    warnings: tuple[str, ...] = ()
-    image_names: tuple[str, ...] = ()
-    keypoints: NDArray[np.float64] | None = None
-    num_keypoints: NDArray[np.int64] | None = None
-
-    @property
-    def n_annotations(self) -> int:
-        return int(self.ann_ids.shape[0])
-
-    def keypoint_columns(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """``keypoints`` and ``num_keypoints``, or an InputError when they were not loaded."""
-        if self.keypoints is None or self.num_keypoints is None:
-            raise InputError("ground_truth", "no keypoints loaded (load with iou_type='keypoints')")
-        return self.keypoints, self.num_keypoints
-
-
-@dataclass(frozen=True, eq=False)
-class Predictions:
-    """COCO detection results as columns, in file order.
-
-    Attributes
-    ----------
-    image_ids, category_ids : ndarray of shape (D,), dtype int64
-    boxes : ndarray of shape (D, 4), dtype float64
-        ``[x, y, width, height]``.
-    scores : ndarray of shape (D,), dtype float64
-    warnings : tuple of str
-    keypoints : ndarray of shape (D, K, 3), dtype float64, or None
-        Each result's keypoints, when loaded for a keypoints evaluation.
-    """
-
-    image_ids: NDArray[np.int64]
-    category_ids: NDArray[np.int64]
-    boxes: NDArray[np.float64]
-    scores: NDArray[np.float64]
-    warnings: tuple[str, ...] = ()
-    keypoints: NDArray[np.float64] | None = None
-
-    def keypoint_column(self) -> NDArray[np.float64]:
-        """``keypoints``, or an InputError when they were not loaded."""
-        if self.keypoints is None:
-            raise InputError("predictions", "no keypoints loaded (load with iou_type='keypoints')")
-        return self.keypoints
-
-    def __len__(self) -> int:
-        return int(self.scores.shape[0])
 
 
 # --- fast path: typed structs, generic in the id type: int, then IdValue ----------------------
@@ -802,6 +714,12 @@ def load_predictions(
     unknown_categories : {"drop", "error"}
         What to do with results whose category is not in the ground truth: pycocotools
         drops them silently; ``"drop"`` drops them with a warning.
+
+    Returns
+    -------
+    Predictions
+        Every result, in input order (positions are the input's; the metrics leave
+        out the unknown categories), with the warnings.
 
     Raises
     ------

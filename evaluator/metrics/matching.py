@@ -41,8 +41,8 @@ class EvaluatedGroundTruth:
         annotation can appear twice (duplicate ids) or not at all (unknown image/category).
     group : ndarray of shape (G,), dtype int64
         Group key, sorted ascending.
-    category : ndarray of shape (G,), dtype int64
-        Index into ``GroundTruth.category_ids``.
+    category_index : ndarray of shape (G,), dtype int64
+        Index into ``GroundTruth.category_ids`` (not the category id itself).
     boxes : ndarray of shape (G, 4), dtype float64
     areas : ndarray of shape (G,), dtype float64
     crowd : ndarray of shape (G,), dtype bool
@@ -54,7 +54,7 @@ class EvaluatedGroundTruth:
 
     source: NDArray[np.int64]
     group: NDArray[np.int64]
-    category: NDArray[np.int64]
+    category_index: NDArray[np.int64]
     boxes: NDArray[np.float64]
     areas: NDArray[np.float64]
     crowd: NDArray[np.bool_]
@@ -74,12 +74,12 @@ class Matching:
     ----------
     det_source : ndarray of shape (D,), dtype int64
         Index into the :class:`Predictions`.
-    det_category : ndarray of shape (D,), dtype int64
-        Index into ``GroundTruth.category_ids``.
+    det_category_index : ndarray of shape (D,), dtype int64
+        Index into ``GroundTruth.category_ids`` (not the category id itself).
     det_class : ndarray of shape (D,), dtype int64
-        Accumulation class: ``det_category`` with categories, 0 without.
-    det_image : ndarray of shape (D,), dtype int64
-        Index into ``GroundTruth.image_ids``.
+        Accumulation class: ``det_category_index`` with categories, 0 without.
+    det_image_index : ndarray of shape (D,), dtype int64
+        Index into ``GroundTruth.image_ids`` (not the image id itself).
     det_rank : ndarray of shape (D,), dtype int64
         0 for the best-scored detection of its group.
     det_score : ndarray of shape (D,), dtype float64
@@ -95,9 +95,9 @@ class Matching:
     """
 
     det_source: NDArray[np.int64]
-    det_category: NDArray[np.int64]
+    det_category_index: NDArray[np.int64]
     det_class: NDArray[np.int64]
-    det_image: NDArray[np.int64]
+    det_image_index: NDArray[np.int64]
     det_rank: NDArray[np.int64]
     det_score: NDArray[np.float64]
     matched_gt: NDArray[np.int32]
@@ -159,7 +159,7 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     return EvaluatedGroundTruth(
         source=src,
         group=group[order],
-        category=cat_pos[src],
+        category_index=cat_pos[src],
         boxes=gt.boxes[src],
         areas=gt.areas[src],
         crowd=gt.iscrowd[src],
@@ -283,16 +283,16 @@ def match_detections(
     det_score = det_score[order]
     matched, true_positive, ignored = outcome.matched, outcome.true_positive, outcome.ignored
 
-    gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
+    gt_class = gts.category_index if params.use_cats else np.zeros_like(gts.category_index)
     n_positive = np.stack(
         [np.bincount(gt_class[~gt_ignored[a]], minlength=n_classes) for a in range(n_area)],
         axis=1,
     ).astype(np.int64)
     return Matching(
         det_source=det_src,
-        det_category=det_category,
+        det_category_index=det_category,
         det_class=det_class,
-        det_image=det_image,
+        det_image_index=det_image,
         det_rank=det_rank,
         det_score=det_score,
         matched_gt=matched,
