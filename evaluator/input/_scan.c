@@ -230,10 +230,24 @@ static int skip_value(Cursor *c)
     }
 }
 
-enum { IMAGE_ID = 1, CATEGORY_ID = 2, BBOX = 4, SCORE = 8, ALL = 15 };
+enum { IMAGE_ID = 1, CATEGORY_ID = 2, BBOX = 4, SCORE = 8, ALL = 15, KEYPOINTS = 16 };
 
-/* One result object into row i of the columns; 0 when it is not of the plain shape. */
-static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box, double *score)
+/* Reads a JSON array of exactly n numbers into out; 0 when it is anything else. */
+static int read_numbers(Cursor *c, double *out, Py_ssize_t n)
+{
+    if (!expect(c, '[')) return 0;
+    for (Py_ssize_t j = 0; j < n; j++)
+        if ((j && !expect(c, ',')) || !read_double(c, out + j)) return 0;
+    return expect(c, ']');
+}
+
+/*
+ * One result object into row i of the columns; 0 when it is not of the plain shape.
+ * With nk > 0 (keypoint results) it also reads "keypoints", 3 * nk numbers, and the bbox
+ * becomes optional; the fields it read are left in *seen.
+ */
+static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box, double *score,
+                       double *keypoints, Py_ssize_t nk, int *seen_out)
 {
     if (!expect(c, '{')) return 0;
     int seen = 0;
@@ -248,6 +262,7 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
         else if (len == 11 && memcmp(key, "category_id", 11) == 0) field = CATEGORY_ID;
         else if (len == 4 && memcmp(key, "bbox", 4) == 0) field = BBOX;
         else if (len == 5 && memcmp(key, "score", 5) == 0) field = SCORE;
+        else if (nk && len == 9 && memcmp(key, "keypoints", 9) == 0) field = KEYPOINTS;
         if (field & seen) return 0; /* repeated */
         seen |= field;
         if (field == IMAGE_ID) {
@@ -255,10 +270,9 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
         } else if (field == CATEGORY_ID) {
             if (!read_int(c, category)) return 0;
         } else if (field == BBOX) {
-            if (!expect(c, '[')) return 0;
-            for (int j = 0; j < 4; j++)
-                if ((j && !expect(c, ',')) || !read_double(c, box + j)) return 0;
-            if (!expect(c, ']')) return 0;
+            if (!read_numbers(c, box, 4)) return 0;
+        } else if (field == KEYPOINTS) {
+            if (!read_numbers(c, keypoints, 3 * nk)) return 0;
         } else if (field == SCORE) {
             if (!read_double(c, score)) return 0;
         } else if (!skip_value(c)) {
@@ -267,15 +281,22 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
         if (!expect(c, '}')) return 0;
+        *seen_out = seen;
+        if (nk) return (seen | BBOX) == (ALL | KEYPOINTS);
         return seen == ALL;
     }
 }
 
-/* Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory). */
+/*
+ * Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory).
+ * With nk > 0, keypoints too, and every result must have a bbox or none may (*boxed says
+ * which): loadRes reads the first one's choice for all, and the loader explains a mix.
+ */
 static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **box,
-                       double **score)
+                       double **score, double **keypoints, Py_ssize_t nk, int *boxed)
 {
     Py_ssize_t n = 0, cap = 0;
+    *boxed = 1;
     if (!expect(c, '[')) return -1;
     skip_space(c);
     if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
@@ -290,10 +311,19 @@ static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **
             if (b2) *box = b2;
             double *s2 = b2 ? realloc(*score, (size_t)grown * sizeof(double)) : NULL;
             if (s2) *score = s2;
-            if (!s2) return -2;
+            double *k2 = s2 && nk ? realloc(*keypoints, (size_t)grown * 3 * (size_t)nk * 8) : NULL;
+            if (k2) *keypoints = k2;
+            if (!s2 || (nk && !k2)) return -2;
             cap = grown;
         }
-        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n)) return -1;
+        int seen = 0;
+        memset(*box + 4 * n, 0, 4 * sizeof(double));
+        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n,
+                         nk ? *keypoints + 3 * nk * n : NULL, nk, &seen))
+            return -1;
+        int has_box = (seen & BBOX) != 0;
+        if (n == 0) *boxed = has_box;
+        else if (has_box != *boxed) return -1;
         n++;
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
@@ -312,25 +342,34 @@ static PyObject *as_bytes(const void *data, Py_ssize_t n, Py_ssize_t size)
 }
 
 PyDoc_STRVAR(scan_predictions_doc,
-"scan_predictions(data)\n"
+"scan_predictions(data, n_keypoints=0)\n"
 "--\n\n"
 "COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
-"Returns (n, image_id, category_id, bbox, score): the count and four bytes objects of\n"
-"int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items; None when the document\n"
-"is not of that plain shape, for the general loader to read or explain. Releases the\n"
-"GIL while it reads.");
+"Returns (n, image_id, category_id, bbox, score, keypoints, boxed): the count, four\n"
+"bytes objects of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
+"with n_keypoints K > 0 the keypoints, float64 (n, K, 3), and whether the results carry\n"
+"a bbox (all do, or none: then bbox is zeros); with K = 0 keypoints is empty and boxed\n"
+"1. None when the document is not of that plain shape, for the general loader to read\n"
+"or explain. Releases the GIL while it reads.");
 
 static PyObject *scan_predictions(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Py_ssize_t nk = 0;
+    if (!PyArg_ParseTuple(args, "y*|n", &data, &nk)) return NULL;
+    if (nk < 0 || nk > 100000) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "n_keypoints: expected 0 to 100000");
+        return NULL;
+    }
     int64_t *image = NULL, *category = NULL;
-    double *box = NULL, *score = NULL;
+    double *box = NULL, *score = NULL, *keypoints = NULL;
     Py_ssize_t n;
+    int boxed;
     Cursor c = {data.buf, (const char *)data.buf + data.len};
     Py_BEGIN_ALLOW_THREADS
-    n = scan(&c, &image, &category, &box, &score);
+    n = scan(&c, &image, &category, &box, &score, &keypoints, nk, &boxed);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
@@ -339,9 +378,11 @@ static PyObject *scan_predictions(PyObject *self, PyObject *args)
     } else if (n == -1) {
         result = Py_NewRef(Py_None);
     } else {
-        result = Py_BuildValue("nNNNN", n, as_bytes(image, n, 8), as_bytes(category, n, 8),
-                               as_bytes(box, n, 32), as_bytes(score, n, 8));
+        result = Py_BuildValue("nNNNNNi", n, as_bytes(image, n, 8), as_bytes(category, n, 8),
+                               as_bytes(box, n, 32), as_bytes(score, n, 8),
+                               as_bytes(keypoints, nk ? n : 0, 24 * nk), boxed);
     }
+    free(keypoints);
     free(image);
     free(category);
     free(box);

@@ -665,7 +665,7 @@ def _scan_plain(data: bytes) -> Predictions | None:
     scanned = _scan.scan_predictions(data)
     if scanned is None:
         return None
-    n, image_ids, category_ids, boxes, scores = scanned
+    n, image_ids, category_ids, boxes, scores, _, _ = scanned
     return Predictions(
         np.frombuffer(image_ids, dtype=np.int64),
         np.frombuffer(category_ids, dtype=np.int64),

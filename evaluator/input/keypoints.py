@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
+from evaluator.input import _scan
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -261,10 +262,38 @@ def _result_boxes(
                 "(give all results a bbox, or none)",
             )
         return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
+    return _spanned(keypoints)
+
+
+def _spanned(keypoints: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(D, 4) ``xywh`` boxes spanned by all K keypoints of each result, as loadRes."""
     x, y = keypoints[:, :, 0], keypoints[:, :, 1]
     x0, y0 = x.min(axis=1, initial=np.inf), y.min(axis=1, initial=np.inf)
     x1, y1 = x.max(axis=1, initial=-np.inf), y.max(axis=1, initial=-np.inf)
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+
+
+def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
+    """Keypoint results in the plain shape, read by the compiled scanner; else None.
+
+    The plain shape: a JSON array of objects with integer ``image_id`` and
+    ``category_id``, ``keypoints`` of ``3 * K`` numbers, a numeric ``score``, and a
+    ``bbox`` of 4 numbers on every result or on none (other fields are skipped).
+    """
+    scanned = _scan.scan_predictions(data, n_keypoints)
+    if scanned is None:
+        return None
+    n, image_ids, category_ids, boxes, scores, keypoints, boxed = scanned
+    points = np.frombuffer(keypoints, dtype=np.float64).reshape(n, n_keypoints, 3)
+    if not np.isfinite(points).all():
+        return None  # the general loader says where
+    return Predictions(
+        np.frombuffer(image_ids, dtype=np.int64),
+        np.frombuffer(category_ids, dtype=np.int64),
+        np.frombuffer(boxes, dtype=np.float64).reshape(n, 4) if boxed else _spanned(points),
+        np.frombuffer(scores, dtype=np.float64),
+        keypoints=points,
+    )
 
 
 def load_keypoint_predictions(
@@ -299,6 +328,11 @@ def load_keypoint_predictions(
         if src.keypoint_column().shape[1:] != (n_keypoints, 3):
             raise InputError("predictions.keypoints", f"expected shape (D, {n_keypoints}, 3)")
         return load_predictions(src, gt, unknown_categories)
+    if not isinstance(src, list | dict):
+        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
+        plain = None if gt.image_names else _scan_plain(src, n_keypoints)
+        if plain is not None:
+            return load_predictions(plain, gt, unknown_categories)
     results, root, checked = _read_results(src)
     keypoints, _ = _keypoint_array([r.keypoints for r in results], n_keypoints, root)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)

@@ -312,6 +312,102 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* OKS: the per-keypoint terms e of computeOks for every (detection, ground truth) pair. */
+
+PyDoc_STRVAR(oks_terms_doc,
+"oks_terms(pair_det, pair_gt, det_keypoints, gt_keypoints, gt_box, gt_area, variances,\n"
+"          starts, out)\n--\n\n"
+"For pair p, writes at out[starts[p]:starts[p + 1]] the terms e of pycocotools'\n"
+"computeOks, with its operations in its order: e = (dx*dx + dy*dy) / variances[k] /\n"
+"(gt_area + eps) / 2, over the ground truth's labelled keypoints (v > 0) in order, or,\n"
+"when it has none, over all K keypoints with dx, dy the distances outside its box grown\n"
+"by its width and height on every side. pair_det, pair_gt: int64 (P,); det_keypoints:\n"
+"float64 (D, K, 3); gt_keypoints: float64 (G, K, 3); gt_box: float64 (G, 4);\n"
+"gt_area: float64 (G,), eps already added; variances: float64 (K,); starts: int64\n"
+"(P + 1,), each pair's count of terms; out: float64. Releases the GIL.");
+
+enum { OKS_PAIR_DET, OKS_PAIR_GT, OKS_DET_KP, OKS_GT_KP, OKS_GT_BOX, OKS_GT_AREA, OKS_VAR,
+       OKS_STARTS, OKS_OUT, OKS_N_BUFFERS };
+
+static PyObject *oks_terms(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[OKS_N_BUFFERS];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*", &b[OKS_PAIR_DET], &b[OKS_PAIR_GT],
+                          &b[OKS_DET_KP], &b[OKS_GT_KP], &b[OKS_GT_BOX], &b[OKS_GT_AREA],
+                          &b[OKS_VAR], &b[OKS_STARTS], &b[OKS_OUT]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_pairs = items(&b[OKS_PAIR_DET], 8, "pair_det");
+    Py_ssize_t k = items(&b[OKS_VAR], 8, "variances");
+    Py_ssize_t n_gt = items(&b[OKS_GT_AREA], 8, "gt_area");
+    Py_ssize_t n_out = items(&b[OKS_OUT], 8, "out");
+    Py_ssize_t det_items = items(&b[OKS_DET_KP], 8, "det_keypoints");
+    if (n_pairs < 0 || k < 0 || n_gt < 0 || n_out < 0 || det_items < 0) goto done;
+    if (k < 1 || det_items % (3 * k) != 0) {
+        PyErr_SetString(PyExc_ValueError, "det_keypoints: not (D, K, 3) for K variances");
+        goto done;
+    }
+    Py_ssize_t n_det = det_items / (3 * k);
+    if (check_items(&b[OKS_PAIR_GT], 8, n_pairs, "pair_gt") ||
+        check_items(&b[OKS_GT_KP], 8, n_gt * 3 * k, "gt_keypoints") ||
+        check_items(&b[OKS_GT_BOX], 8, n_gt * 4, "gt_box") ||
+        check_items(&b[OKS_STARTS], 8, n_pairs + 1, "starts"))
+        goto done;
+    const int64_t *pair_det = b[OKS_PAIR_DET].buf, *pair_gt = b[OKS_PAIR_GT].buf;
+    const int64_t *starts = b[OKS_STARTS].buf;
+    const double *det_kp = b[OKS_DET_KP].buf, *gt_kp = b[OKS_GT_KP].buf;
+    const double *gt_box = b[OKS_GT_BOX].buf, *gt_area = b[OKS_GT_AREA].buf;
+    const double *var = b[OKS_VAR].buf;
+    double *out = b[OKS_OUT].buf;
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        if (pair_det[p] < 0 || pair_det[p] >= n_det || pair_gt[p] < 0 || pair_gt[p] >= n_gt ||
+            starts[p] < 0 || starts[p + 1] < starts[p] || starts[p + 1] - starts[p] > k ||
+            starts[p + 1] > n_out) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: rows or terms outside the arrays", p);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        const double *d = det_kp + 3 * k * pair_det[p];
+        const double *g = gt_kp + 3 * k * pair_gt[p];
+        const double *box = gt_box + 4 * pair_gt[p];
+        const double area = gt_area[pair_gt[p]];
+        int labelled = 0;
+        for (Py_ssize_t j = 0; j < k; j++) labelled |= g[3 * j + 2] > 0;
+        const double x0 = box[0] - box[2], x1 = box[0] + box[2] * 2;
+        const double y0 = box[1] - box[3], y1 = box[1] + box[3] * 2;
+        double *e = out + starts[p];
+        for (Py_ssize_t j = 0; j < k; j++) {
+            double dx, dy;
+            if (labelled) {
+                if (!(g[3 * j + 2] > 0)) continue;
+                dx = d[3 * j] - g[3 * j];
+                dy = d[3 * j + 1] - g[3 * j + 1];
+            } else {
+                const double xd = d[3 * j], yd = d[3 * j + 1];
+                double below = x0 - xd, above = xd - x1;
+                dx = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+                below = y0 - yd;
+                above = yd - y1;
+                dy = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+            }
+            double squared = dx * dx;
+            double dy2 = dy * dy;
+            squared = squared + dy2;
+            *e++ = squared / var[j] / area / 2;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, OKS_N_BUFFERS);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Sums of consecutive segments, each added up exactly as NumPy's np.sum adds an array.   */
 
 /* NumPy's pairwise summation of a contiguous float64 array (DOUBLE_pairwise_sum): below
@@ -778,6 +874,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"segment_sums", segment_sums, METH_VARARGS, segment_sums_doc},
+    {"oks_terms", oks_terms, METH_VARARGS, oks_terms_doc},
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},

@@ -62,3 +62,15 @@ def order(
 def segment_sums(
     values: NDArray[np.float64], starts: NDArray[np.int64], out: NDArray[np.float64], /
 ) -> None: ...
+def oks_terms(
+    pair_det: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    det_keypoints: NDArray[np.float64],
+    gt_keypoints: NDArray[np.float64],
+    gt_box: NDArray[np.float64],
+    gt_area: NDArray[np.float64],
+    variances: NDArray[np.float64],
+    starts: NDArray[np.int64],
+    out: NDArray[np.float64],
+    /,
+) -> None: ...

@@ -7,10 +7,10 @@ visibilities 0), d's distances outside g's box grown by its size on every side. 
 similarity is the mean of ``exp(-e)`` over g's labelled keypoints (over all K when none
 is labelled).
 
-Everything here is array arithmetic over all pairs at once, with NumPy's own ``exp``
-(its SIMD version can differ from the C library's in the last bit) and NumPy's
-pairwise summation (in the compiled kernel, per pair), so every double equals
-pycocotools'.
+The compiled kernel writes every pair's terms ``e`` with pycocotools' operations in its
+order; ``exp`` is NumPy's own (its SIMD version can differ from the C library's in the
+last bit), and the kernel sums each pair's terms as NumPy's pairwise summation does, so
+every double equals pycocotools'.
 """
 
 from __future__ import annotations
@@ -77,26 +77,24 @@ def keypoint_similarity(
     GroupSimilarity
     """
     pair_det, pair_gt, block_start = pair_rows(det_start, gt_lo, gt_hi)
-    variances = (sigmas * 2) ** 2
-    labelled = gt_keypoints[:, :, 2] > 0  # (G, K)
-    any_labelled = np.asarray(labelled.any(axis=1), dtype=bool)  # (G,)
-    det_x, det_y = det_keypoints[pair_det, :, 0], det_keypoints[pair_det, :, 1]  # (P, K)
-    dx = det_x - gt_keypoints[pair_gt, :, 0]
-    dy = det_y - gt_keypoints[pair_gt, :, 1]
-    unlabelled = np.flatnonzero(~any_labelled[pair_gt])
-    if unlabelled.size:
-        box = gt_boxes[pair_gt[unlabelled]]
-        x0, x1 = box[:, :1] - box[:, 2:3], box[:, :1] + box[:, 2:3] * 2
-        y0, y1 = box[:, 1:2] - box[:, 3:4], box[:, 1:2] + box[:, 3:4] * 2
-        xd, yd = det_x[unlabelled], det_y[unlabelled]
-        dx[unlabelled] = np.maximum(0, x0 - xd) + np.maximum(0, xd - x1)
-        dy[unlabelled] = np.maximum(0, y0 - yd) + np.maximum(0, yd - y1)
-    area = (gt_areas + EPS)[pair_gt]
-    e = (dx**2 + dy**2) / variances / area[:, None] / 2  # (P, K)
-    kept = labelled[pair_gt] | ~any_labelled[pair_gt][:, None]
-    terms = np.exp(-e[kept])  # each pair's terms, contiguous, in keypoint order
-    counts = kept.sum(axis=1)
+    labelled = np.count_nonzero(gt_keypoints[:, :, 2] > 0, axis=1)  # (G,)
+    n_terms = np.where(labelled > 0, labelled, sigmas.shape[0])  # (G,)
+    counts = n_terms[pair_gt]  # (P,)
     starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    terms = np.empty(int(starts[-1]), dtype=np.float64)
+    kernels.oks_terms(
+        pair_det,
+        pair_gt,
+        np.ascontiguousarray(det_keypoints, dtype=np.float64),
+        np.ascontiguousarray(gt_keypoints, dtype=np.float64),
+        np.ascontiguousarray(gt_boxes, dtype=np.float64),
+        gt_areas + EPS,
+        (sigmas * 2) ** 2,
+        starts,
+        terms,
+    )
+    np.negative(terms, out=terms)
+    np.exp(terms, out=terms)  # NumPy's exp, as pycocotools' np.exp(-e)
     sums = np.empty(pair_det.shape[0], dtype=np.float64)
     kernels.segment_sums(terms, starts, sums)
     return GroupSimilarity(sums / counts, block_start)
