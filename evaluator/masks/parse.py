@@ -1,0 +1,277 @@
+"""COCO segmentations (RLE objects, compressed strings, polygons) into run-length columns.
+
+One pass over the Python objects sorts them by form and checks each once, with its
+location; the compiled kernels then decode the strings and rasterise the polygons of
+the whole batch, and the pieces are put back in input order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evaluator.errors import InputError
+from evaluator.masks._engine import rle
+
+__all__ = ["MAX_AREA", "Columns", "bbox_polygons", "check_columns", "parse_segmentations"]
+
+#: Counts are uint32: an image may have at most this many pixels.
+MAX_AREA = 2**32 - 1
+# rleFrPoly rounds 5 * v + .5 to a C int and subtracts such ints: beyond this bound the
+# arithmetic overflows (undefined in C), so such coordinates are refused.
+MAX_COORDINATE = 2e8
+
+
+class Columns(NamedTuple):
+    """A batch of run lengths, as :class:`evaluator.masks.RunLengths` holds it."""
+
+    counts: NDArray[np.uint32]
+    offsets: NDArray[np.int64]
+    heights: NDArray[np.int64]
+    widths: NDArray[np.int64]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_size(height: object, width: object, where: str) -> tuple[int, int]:
+    """``(height, width)`` as ints, or InputError at ``where`` when they cannot be a mask's."""
+    if not (_is_int(height) and _is_int(width)):
+        raise InputError(where, f"expected [height, width] integers, got [{height!r}, {width!r}]")
+    h, w = int(height), int(width)  # type: ignore[call-overload]
+    if h < 0 or w < 0:
+        raise InputError(where, f"height and width must be >= 0, got [{h}, {w}]")
+    if h * w > MAX_AREA:
+        raise InputError(where, f"{h} x {w} pixels is more than RLE counts hold (2**32 - 1)")
+    return h, w
+
+
+def _size_of(obj: Mapping[str, object], where: str) -> tuple[int, int]:
+    size = obj.get("size")
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise InputError(f"{where}.size", f"expected [height, width], got {size!r:.60}")
+    return check_size(size[0], size[1], f"{where}.size")
+
+
+def _uncompressed(counts: object, area: int, where: str) -> NDArray[np.uint32]:
+    """Checked uncompressed counts: integers in [0, 2**32) that sum to ``area``."""
+    try:
+        array = np.asarray(counts)
+    except (TypeError, ValueError, OverflowError):
+        array = np.asarray([], dtype=object)
+    if array.ndim != 1 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(where, "expected a list of integers or a compressed RLE string")
+    if array.size and (array.min() < 0 or array.max() > MAX_AREA):
+        raise InputError(where, "a count outside 0 to 2**32 - 1")
+    if int(array.sum(dtype=np.uint64)) != area:
+        raise InputError(where, f"the counts sum to {int(array.sum())}, not height * width {area}")
+    return array.astype(np.uint32)
+
+
+def _polygon_list(value: object) -> bool:
+    """Whether ``value`` is a list of polygons (sequences), not one flat polygon."""
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(p, (list, tuple, np.ndarray)) for p in value
+    )
+
+
+def _flatten_polygons(
+    objects: Sequence[tuple[str, Sequence[object]]],
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    """(coords, poly_start, object_start) of objects given as (location, polygons)."""
+    lengths, polygons, where = [], [], []
+    per_object = np.zeros(len(objects), dtype=np.int64)
+    for i, (location, parts) in enumerate(objects):
+        if len(parts) == 0:
+            raise InputError(location, "an object needs at least one polygon")
+        per_object[i] = len(parts)
+        for j, polygon in enumerate(parts):
+            n = len(polygon)  # type: ignore[arg-type]
+            if n < 6 or n % 2:
+                raise InputError(
+                    f"{location}[{j}]",
+                    f"a polygon needs an even count of at least 6 numbers (3 points), got {n}",
+                )
+            lengths.append(n)
+            polygons.append(polygon)
+            where.append(f"{location}[{j}]")
+    poly_start = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=poly_start[1:])
+    try:
+        coords = np.fromiter(
+            itertools.chain.from_iterable(polygons),  # type: ignore[arg-type]
+            dtype=np.float64,
+            count=int(poly_start[-1]),
+        )
+    except (TypeError, ValueError):
+        for location, polygon in zip(where, polygons):
+            try:
+                np.asarray(polygon, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(location, "coordinates must be numbers") from None
+        raise
+    bad = np.flatnonzero(~(np.abs(coords) <= MAX_COORDINATE))
+    if bad.size:
+        p = int(np.searchsorted(poly_start, bad[0], side="right")) - 1
+        value = coords[bad[0]]
+        problem = "NaN" if np.isnan(value) else f"{value!r}, beyond ±{MAX_COORDINATE:.0e}"
+        raise InputError(where[p], f"coordinate {int(bad[0] - poly_start[p])} is {problem}")
+    object_start = np.zeros(len(objects) + 1, dtype=np.int64)
+    np.cumsum(per_object, out=object_start[1:])
+    return coords, poly_start, object_start
+
+
+def bbox_polygons(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The polygon rleFrBbox rasterises for each xywh box: ``(n, 8)`` float64.
+
+    ``[x, y, x, y + h, x + w, y + h, x + w, y]``, the sums in float64 as maskApi.c.
+    """
+    x, y = boxes[:, 0], boxes[:, 1]
+    xe, ye = x + boxes[:, 2], y + boxes[:, 3]  # (n,)
+    return np.stack([x, y, x, ye, xe, ye, xe, y], axis=1)  # (n, 8)
+
+
+def _kernel_call(kernel_call, locations: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Run a kernel that raises ValueError((index, problem)) and locate its error."""
+    try:
+        return kernel_call()
+    except ValueError as error:
+        index, problem = error.args[0]
+        raise InputError(f"{locations[index]}.counts", problem) from None
+
+
+def parse_segmentations(
+    segmentations: Sequence[object],
+    heights: NDArray[np.int64] | None,
+    widths: NDArray[np.int64] | None,
+    where: str,
+) -> Columns:
+    """Columns of the masks of ``segmentations``; see ``RunLengths.from_coco``."""
+    n = len(segmentations)
+    image_size = heights is not None and widths is not None
+    sizes = np.zeros((2, n), dtype=np.int64)
+    strings: list[str | bytes] = []
+    string_at: list[int] = []
+    polygons: list[tuple[str, Sequence[object]]] = []
+    polygon_at: list[int] = []
+    pieces: list[tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]] = []
+    uncompressed: list[NDArray[np.uint32]] = []
+    uncompressed_at: list[int] = []
+    for i, obj in enumerate(segmentations):
+        location = f"{where}[{i}]"
+        if image_size:
+            sizes[:, i] = heights[i], widths[i]  # type: ignore[index]
+        if isinstance(obj, Mapping):
+            if "counts" not in obj:
+                raise InputError(location, "an RLE object needs 'size' and 'counts'")
+            h, w = _size_of(obj, location)
+            if image_size and (h, w) != (sizes[0, i], sizes[1, i]):
+                raise InputError(
+                    f"{location}.size",
+                    f"[{h}, {w}] differs from the image's [{sizes[0, i]}, {sizes[1, i]}]",
+                )
+            sizes[:, i] = h, w
+            counts = obj["counts"]
+            if isinstance(counts, (str, bytes)):
+                strings.append(counts)
+                string_at.append(i)
+            else:
+                uncompressed.append(_uncompressed(counts, h * w, f"{location}.counts"))
+                uncompressed_at.append(i)
+            continue
+        if not image_size:
+            raise InputError(location, "expected an RLE object with 'size' and 'counts'")
+        if isinstance(obj, (str, bytes)):
+            strings.append(obj)
+            string_at.append(i)
+        elif _polygon_list(obj):
+            polygons.append((location, obj))  # type: ignore[arg-type]
+            polygon_at.append(i)
+        else:
+            raise InputError(location, "expected an RLE object, an RLE string or polygons")
+    if strings:
+        at = np.asarray(string_at, dtype=np.int64)
+        h, w = np.ascontiguousarray(sizes[0, at]), np.ascontiguousarray(sizes[1, at])
+        locations = [f"{where}[{i}]" for i in string_at]
+        counts, offsets = _kernel_call(lambda: rle.decode_strings(strings, h, w), locations)
+        pieces.append((at, np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)))
+    if polygons:
+        at = np.asarray(polygon_at, dtype=np.int64)
+        for i in polygon_at:
+            check_size(sizes[0, i], sizes[1, i], f"{where}[{i}] (its image's size)")
+            if sizes[0, i] < 1 or sizes[1, i] < 1:
+                raise InputError(f"{where}[{i}]", "polygons need an image of at least 1 x 1")
+        coords, poly_start, object_start = _flatten_polygons(polygons)
+        counts, offsets = rle.polygons(
+            coords,
+            poly_start,
+            object_start,
+            np.ascontiguousarray(sizes[0, at]),
+            np.ascontiguousarray(sizes[1, at]),
+        )
+        pieces.append((at, np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)))
+    if uncompressed:
+        offsets = np.zeros(len(uncompressed) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in uncompressed], out=offsets[1:])
+        at = np.asarray(uncompressed_at, dtype=np.int64)
+        pieces.append((at, np.concatenate(uncompressed).astype(np.uint32), offsets))
+    counts, offsets = _in_input_order(pieces, n)
+    return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
+
+
+def _in_input_order(
+    pieces: Sequence[tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]], n: int
+) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """One batch from sub-batches ``(positions, counts, offsets)`` that cover ``range(n)``."""
+    lengths = np.zeros(n, dtype=np.int64)
+    source_start = np.zeros(n, dtype=np.int64)
+    base = 0
+    for at, counts, offsets in pieces:
+        lengths[at] = np.diff(offsets)
+        source_start[at] = base + offsets[:-1]
+        base += len(counts)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
+        return pieces[0][1].astype(np.uint32, copy=True), offsets
+    every = (
+        np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
+    )
+    # run r of mask i comes from every[source_start[i] + (r - offsets[i])]
+    gather = np.repeat(source_start - offsets[:-1], lengths) + np.arange(offsets[-1])
+    return every[gather].astype(np.uint32, copy=False), offsets
+
+
+def check_columns(
+    counts: object, offsets: object, heights: object, widths: object
+) -> Columns:
+    """The four columns as contiguous arrays of their dtypes, checked once: offsets from 0
+    to ``len(counts)``, non-decreasing; sizes >= 0 with at most 2**32 - 1 pixels; every
+    mask's counts summing to its height * width. Raises InputError otherwise."""
+    c = np.ascontiguousarray(counts, dtype=np.uint32)
+    o = np.ascontiguousarray(offsets, dtype=np.int64)
+    h = np.ascontiguousarray(heights, dtype=np.int64)
+    w = np.ascontiguousarray(widths, dtype=np.int64)
+    n = len(h)
+    if c.ndim != 1 or o.shape != (n + 1,) or w.shape != (n,) or h.ndim != 1:
+        raise InputError(
+            "RunLengths",
+            f"expected counts (N,), offsets (n + 1,), heights and widths (n,); got "
+            f"{c.shape}, {o.shape}, {h.shape}, {w.shape}",
+        )
+    if o[0] != 0 or o[-1] != len(c) or np.any(np.diff(o) < 0):
+        raise InputError("RunLengths.offsets", "must run from 0 to len(counts), never down")
+    bad = np.flatnonzero((h < 0) | (w < 0) | (h * w > MAX_AREA))
+    if bad.size:
+        raise InputError(f"RunLengths[{bad[0]}]", "a size below 0 or above 2**32 - 1 pixels")
+    total = np.zeros(len(c) + 1, dtype=np.uint64)
+    np.cumsum(c, dtype=np.uint64, out=total[1:])
+    bad = np.flatnonzero(total[o[1:]] - total[o[:-1]] != (h * w).astype(np.uint64))
+    if bad.size:
+        raise InputError(f"RunLengths[{bad[0]}]", "the counts do not sum to height * width")
+    return Columns(c, o, h, w)
