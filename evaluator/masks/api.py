@@ -173,8 +173,8 @@ def to_bbox(rles: RLE | Sequence[RLE]) -> NDArray[np.float64]:
 def _boxes(objs: object) -> NDArray[np.float64] | None:
     """``objs`` as (n, 4) float64 boxes when pycocotools' ``iou`` would read boxes."""
     if isinstance(objs, np.ndarray):
-        array = objs
-    elif isinstance(objs, list) and all(
+        array = objs.reshape(-1, 4) if objs.size == 0 else objs
+    elif isinstance(objs, list) and objs and all(
         isinstance(o, (list, np.ndarray)) and len(o) == 4 for o in objs
     ):
         array = np.asarray(objs, dtype=np.float64)
