@@ -159,7 +159,9 @@ def test_polygons_equal_pycocotools() -> None:
 def test_one_polygon_alone_is_one_object() -> None:
     polygon = [0.5, 0.5, 6.2, 1.0, 3.0, 4.9]
     same_rle(masks.from_polygons(polygon, 7, 8), M.frPyObjects([polygon], 7, 8)[0])
-    same_rle(masks.from_polygons([1, 2, 3, 4], 7, 8), M.frPyObjects(np.array([[1.0, 2, 3, 4]]), 7, 8)[0])
+    same_rle(
+        masks.from_polygons([1, 2, 3, 4], 7, 8), M.frPyObjects(np.array([[1.0, 2, 3, 4]]), 7, 8)[0]
+    )
 
 
 def test_boxes_equal_pycocotools() -> None:
@@ -168,7 +170,12 @@ def test_boxes_equal_pycocotools() -> None:
         h, w = SIZES[rng.integers(len(SIZES))]
         n = int(rng.integers(1, 5))
         boxes = np.stack(
-            [rng.uniform(-2, w + 1, n), rng.uniform(-2, h + 1, n), rng.uniform(0, w + 2, n), rng.uniform(0, h + 2, n)],
+            [
+                rng.uniform(-2, w + 1, n),
+                rng.uniform(-2, h + 1, n),
+                rng.uniform(0, w + 2, n),
+                rng.uniform(0, h + 2, n),
+            ],
             axis=1,
         )
         if rng.random() < 0.5:
@@ -226,8 +233,14 @@ def test_empty_inputs_follow_pycocotools() -> None:
         assert masks.iou(dt, gt, crowd) == M.iou(dt, gt, crowd) == []
     assert np.array_equal(masks.area([]), M.area([])) and masks.area([]).dtype == np.uint32
     assert masks.to_bbox([]).shape == M.toBbox([]).shape == (0, 4)
-    assert masks.encode(np.zeros((3, 4, 0), np.uint8)) == M.encode(np.zeros((3, 4, 0), np.uint8, order="F")) == []
-    same_rle(masks.encode(np.zeros((0, 0), np.uint8)), M.encode(np.zeros((0, 0), np.uint8, order="F")))
+    assert (
+        masks.encode(np.zeros((3, 4, 0), np.uint8))
+        == M.encode(np.zeros((3, 4, 0), np.uint8, order="F"))
+        == []
+    )
+    same_rle(
+        masks.encode(np.zeros((0, 0), np.uint8)), M.encode(np.zeros((0, 0), np.uint8, order="F"))
+    )
     empty = masks.RunLengths.from_coco([])
     assert masks.pairwise_iou(empty, empty, []).shape == (0, 0)
 
@@ -284,7 +297,9 @@ def test_huge_counts_equal_pycocotools() -> None:
             if fits_pycocotools(ours_merged):
                 same_rle(ours_merged, M.merge(theirs, intersect))
         crowd = [0, 1, 0]
-        assert np.array_equal(masks.iou(theirs, theirs[::-1], crowd), M.iou(theirs, theirs[::-1], crowd))
+        assert np.array_equal(
+            masks.iou(theirs, theirs[::-1], crowd), M.iou(theirs, theirs[::-1], crowd)
+        )
 
 
 def test_huge_counts_round_trip_beyond_pycocotools_range() -> None:

@@ -14,7 +14,9 @@ def encode_masks(masks: NDArray[np.uint8], area: int, n: int, /) -> tuple[bytear
 def decode_masks(
     counts: NDArray[np.uint32], offsets: NDArray[np.int64], area: int, out: NDArray[np.uint8], /
 ) -> None: ...
-def area(counts: NDArray[np.uint32], offsets: NDArray[np.int64], out: NDArray[np.uint32], /) -> None: ...
+def area(
+    counts: NDArray[np.uint32], offsets: NDArray[np.int64], out: NDArray[np.uint32], /
+) -> None: ...
 def to_bbox(
     counts: NDArray[np.uint32],
     offsets: NDArray[np.int64],
@@ -24,7 +26,11 @@ def to_bbox(
     /,
 ) -> None: ...
 def merge(
-    counts: NDArray[np.uint32], offsets: NDArray[np.int64], groups: NDArray[np.int64], intersect: bool, /
+    counts: NDArray[np.uint32],
+    offsets: NDArray[np.int64],
+    groups: NDArray[np.int64],
+    intersect: bool,
+    /,
 ) -> tuple[bytearray, bytearray]: ...
 def iou(
     dt_counts: NDArray[np.uint32],
@@ -40,7 +46,11 @@ def iou(
     /,
 ) -> None: ...
 def box_iou(
-    dt_box: NDArray[np.float64], gt_box: NDArray[np.float64], crowd: NDArray[np.uint8], out: NDArray[np.float64], /
+    dt_box: NDArray[np.float64],
+    gt_box: NDArray[np.float64],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.float64],
+    /,
 ) -> None: ...
 def polygons(
     coords: NDArray[np.float64],

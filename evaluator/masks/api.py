@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from evaluator.errors import InputError
 from evaluator.masks._engine import rle
-from evaluator.masks.parse import MAX_AREA, bbox_polygons, check_size
+from evaluator.masks.parse import LocatedPolygons, bbox_polygons, check_size, rasterise
 from evaluator.masks.runs import RunLengths, pairwise_iou
 
 __all__ = ["area", "decode", "encode", "from_polygons", "iou", "merge", "to_bbox"]
@@ -59,11 +59,11 @@ def encode(mask: ArrayLike) -> RLE | list[RLE]:
     array = np.asarray(mask)
     if array.ndim not in (2, 3):
         raise InputError("mask", f"expected shape (h, w) or (h, w, n), got {array.shape}")
-    if array.dtype != np.bool_ and array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.integer) or (
-            array.size and (array.min() < 0 or array.max() > 255)
-        ):
-            raise InputError("mask", f"expected bool or integers in [0, 255], got {array.dtype}")
+    if array.dtype not in (np.bool_, np.uint8) and (
+        not np.issubdtype(array.dtype, np.integer)
+        or (array.size and (array.min() < 0 or array.max() > 255))
+    ):
+        raise InputError("mask", f"expected bool or integers in [0, 255], got {array.dtype}")
     h, w = array.shape[:2]
     n = array.shape[2] if array.ndim == 3 else 1
     check_size(h, w, "mask.shape")
@@ -90,7 +90,7 @@ def decode(rles: RLE | Sequence[RLE]) -> NDArray[np.uint8]:
         0 and 1, in Fortran order as pycocotools; (0, 0, 0) for an empty list.
     """
     single = not isinstance(rles, list)
-    batch = _one(rles, "rles") if single else _batch(rles, "rles")
+    batch = _batch(rles, "rles") if isinstance(rles, list) else _one(rles, "rles")
     n = len(batch)
     if n == 0:
         return np.zeros((0, 0, 0), dtype=np.uint8)
@@ -154,7 +154,7 @@ def area(rles: RLE | Sequence[RLE]) -> np.uint32 | NDArray[np.uint32]:
     numpy.uint32 for one dict, ndarray of shape (n,) dtype uint32 for a list
     """
     if not isinstance(rles, list):
-        return _one(rles, "rles").area()[0]  # type: ignore[no-any-return]
+        return _one(rles, "rles").area()[0]
     return _batch(rles, "rles").area()
 
 
@@ -174,8 +174,10 @@ def _boxes(objs: object) -> NDArray[np.float64] | None:
     """``objs`` as (n, 4) float64 boxes when pycocotools' ``iou`` would read boxes."""
     if isinstance(objs, np.ndarray):
         array = objs.reshape(-1, 4) if objs.size == 0 else objs
-    elif isinstance(objs, list) and objs and all(
-        isinstance(o, (list, np.ndarray)) and len(o) == 4 for o in objs
+    elif (
+        isinstance(objs, list)
+        and objs
+        and all(isinstance(o, (list, np.ndarray)) and len(o) == 4 for o in objs)
     ):
         array = np.asarray(objs, dtype=np.float64)
     else:
@@ -208,7 +210,9 @@ def iou(dt: object, gt: object, iscrowd: ArrayLike) -> NDArray[np.float64] | lis
     dt_box, gt_box = _boxes(dt), _boxes(gt)
     n_gt = len(gt_box) if gt_box is not None else len(gt)  # type: ignore[arg-type]
     if flags.shape != (n_gt,):
-        raise InputError("iscrowd", f"expected {n_gt} flags (one per ground truth), got {flags.size}")
+        raise InputError(
+            "iscrowd", f"expected {n_gt} flags (one per ground truth), got {flags.size}"
+        )
     n_dt = len(dt_box) if dt_box is not None else len(dt)  # type: ignore[arg-type]
     if n_dt == 0 or n_gt == 0:
         return []
@@ -249,7 +253,7 @@ def from_polygons(pyobj: object, h: int, w: int) -> RLE | list[RLE]:
     lies between the outline's crossings. A box ``[x, y, bw, bh]`` is the polygon
     ``[x, y, x, y + bh, x + bw, y + bh, x + bw, y]``.
     """
-    check_size(h, w, "size")
+    check_size(h, w, "h, w")
     if isinstance(pyobj, Mapping):
         return _rles_of([pyobj], h, w, "rle")[0]
     if isinstance(pyobj, np.ndarray):
@@ -262,10 +266,10 @@ def from_polygons(pyobj: object, h: int, w: int) -> RLE | list[RLE]:
     if isinstance(first, (list, tuple, np.ndarray)):
         if len(first) == 4:
             return _boxes_of(pyobj, h, w)
-        return _polygons_of(pyobj, h, w)
+        return _polygons_of([[(f"polygons[{i}]", p)] for i, p in enumerate(pyobj)], h, w)
     if len(pyobj) == 4:
         return _boxes_of([pyobj], h, w)[0]
-    return _polygons_of([pyobj], h, w, single=True)[0]
+    return _polygons_of([[("polygon", pyobj)]], h, w)[0]
 
 
 def _rles_of(objs: list[Any], h: int, w: int, where: str) -> list[RLE]:
@@ -284,32 +288,15 @@ def _boxes_of(boxes: object, h: int, w: int) -> list[RLE]:
         raise InputError("boxes", "expected numbers, 4 per box") from None
     if array.ndim != 2 or array.shape[1] != 4:
         raise InputError("boxes", f"expected shape (n, 4), got {array.shape}")
-    polygons = [[row] for row in bbox_polygons(array)]
-    return _polygons_of(polygons, h, w, where="boxes", nested=True)
+    polygons = bbox_polygons(array)  # (n, 8)
+    return _polygons_of([[(f"boxes[{i}]", p)] for i, p in enumerate(polygons)], h, w)
 
 
-def _polygons_of(
-    polygons: list[Any],
-    h: int,
-    w: int,
-    single: bool = False,
-    where: str = "polygons",
-    nested: bool = False,
-) -> list[RLE]:
-    """One RLE object per polygon (``nested``: per list of polygons)."""
-    objects = polygons if nested else [[p] for p in polygons]
-    n = len(objects)
+def _polygons_of(objects: list[LocatedPolygons], h: int, w: int) -> list[RLE]:
+    """One RLE object per object of located polygons."""
     if h < 1 or w < 1:
-        raise InputError("size", f"polygons need an image of at least 1 x 1, got [{h}, {w}]")
-    if h * w > MAX_AREA:
-        raise InputError("size", "too many pixels for RLE counts")
+        raise InputError("h, w", f"polygons need an image of at least 1 x 1, got [{h}, {w}]")
+    n = len(objects)
     heights, widths = np.full(n, h, dtype=np.int64), np.full(n, w, dtype=np.int64)
-    try:
-        batch = RunLengths.from_coco(objects, heights, widths, where=where)
-    except InputError as error:  # "polygons[3][0]" -> "polygons[3]"
-        location = error.location
-        if not nested:
-            head, _, tail = location.partition("][0]")
-            location = (where if single else head + "]") + tail if tail or _ else location
-        raise InputError(location, error.problem) from None
-    return batch.to_coco()
+    counts, offsets = rasterise(objects, heights, widths)
+    return RunLengths(counts, offsets, heights, widths).to_coco()

@@ -17,7 +17,16 @@ from numpy.typing import NDArray
 from evaluator.errors import InputError
 from evaluator.masks._engine import rle
 
-__all__ = ["MAX_AREA", "Columns", "bbox_polygons", "check_columns", "parse_segmentations"]
+__all__ = [
+    "MAX_AREA",
+    "Columns",
+    "LocatedPolygons",
+    "bbox_polygons",
+    "check_columns",
+    "check_size",
+    "parse_segmentations",
+    "rasterise",
+]
 
 #: Counts are uint32: an image may have at most this many pixels.
 MAX_AREA = 2**32 - 1
@@ -73,40 +82,33 @@ def _uncompressed(counts: object, area: int, where: str) -> NDArray[np.uint32]:
     return array.astype(np.uint32)
 
 
-def _polygon_list(value: object) -> bool:
-    """Whether ``value`` is a list of polygons (sequences), not one flat polygon."""
-    return isinstance(value, (list, tuple)) and all(
-        isinstance(p, (list, tuple, np.ndarray)) for p in value
-    )
+#: An object's polygons, each with its location for error messages.
+LocatedPolygons = Sequence[tuple[str, object]]
 
 
 def _flatten_polygons(
-    objects: Sequence[tuple[str, Sequence[object]]],
+    objects: Sequence[LocatedPolygons],
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
-    """(coords, poly_start, object_start) of objects given as (location, polygons)."""
+    """(coords, poly_start, object_start) of objects, each a non-empty list of polygons."""
     lengths, polygons, where = [], [], []
-    per_object = np.zeros(len(objects), dtype=np.int64)
-    for i, (location, parts) in enumerate(objects):
-        if len(parts) == 0:
-            raise InputError(location, "an object needs at least one polygon")
-        per_object[i] = len(parts)
-        for j, polygon in enumerate(parts):
-            n = len(polygon)  # type: ignore[arg-type]
+    for parts in objects:
+        for location, polygon in parts:
+            if not isinstance(polygon, (list, tuple, np.ndarray)):
+                raise InputError(location, "a polygon is a list of numbers x0, y0, x1, y1, ...")
+            n = len(polygon)
             if n < 6 or n % 2:
                 raise InputError(
-                    f"{location}[{j}]",
+                    location,
                     f"a polygon needs an even count of at least 6 numbers (3 points), got {n}",
                 )
             lengths.append(n)
             polygons.append(polygon)
-            where.append(f"{location}[{j}]")
+            where.append(location)
     poly_start = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=poly_start[1:])
     try:
         coords = np.fromiter(
-            itertools.chain.from_iterable(polygons),  # type: ignore[arg-type]
-            dtype=np.float64,
-            count=int(poly_start[-1]),
+            itertools.chain.from_iterable(polygons), dtype=np.float64, count=int(poly_start[-1])
         )
     except (TypeError, ValueError):
         for location, polygon in zip(where, polygons):
@@ -122,8 +124,22 @@ def _flatten_polygons(
         problem = "NaN" if np.isnan(value) else f"{value!r}, beyond ±{MAX_COORDINATE:.0e}"
         raise InputError(where[p], f"coordinate {int(bad[0] - poly_start[p])} is {problem}")
     object_start = np.zeros(len(objects) + 1, dtype=np.int64)
-    np.cumsum(per_object, out=object_start[1:])
+    np.cumsum([len(parts) for parts in objects], out=object_start[1:])
     return coords, poly_start, object_start
+
+
+def rasterise(
+    objects: Sequence[LocatedPolygons], heights: NDArray[np.int64], widths: NDArray[np.int64]
+) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """(counts, offsets) of objects made of polygons, as pycocotools' annToRLE: each
+    polygon rasterised as ``frPyObjects``, an object's polygons joined as ``merge``.
+
+    ``objects[i]`` is a non-empty list of (location, polygon) on a ``heights[i]`` x
+    ``widths[i]`` image (at least 1 x 1, checked by the caller).
+    """
+    coords, poly_start, object_start = _flatten_polygons(objects)
+    counts, offsets = rle.polygons(coords, poly_start, object_start, heights, widths)
+    return np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)
 
 
 def bbox_polygons(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -136,13 +152,81 @@ def bbox_polygons(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.stack([x, y, x, ye, xe, ye, xe, y], axis=1)  # (n, 8)
 
 
-def _kernel_call(kernel_call, locations: Sequence[str]):  # type: ignore[no-untyped-def]
-    """Run a kernel that raises ValueError((index, problem)) and locate its error."""
-    try:
-        return kernel_call()
-    except ValueError as error:
-        index, problem = error.args[0]
-        raise InputError(f"{locations[index]}.counts", problem) from None
+#: Masks of one form: their positions in the batch, and their (counts, offsets).
+Piece = tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]
+
+
+class _Forms:
+    """The segmentations of a batch sorted by form, each with its position."""
+
+    def __init__(self) -> None:
+        self.strings: list[str | bytes] = []
+        self.string_at: list[int] = []
+        self.polygons: list[LocatedPolygons] = []
+        self.polygon_at: list[int] = []
+        self.uncompressed: list[NDArray[np.uint32]] = []
+        self.uncompressed_at: list[int] = []
+
+    def add(self, i: int, obj: object, size: NDArray[np.int64], image: bool, where: str) -> None:
+        """File segmentation ``i``; ``size`` holds its image's [h, w] (``image``: given),
+        and receives the RLE object's own size."""
+        location = f"{where}[{i}]"
+        if isinstance(obj, Mapping):
+            if "counts" not in obj:
+                raise InputError(location, "an RLE object needs 'size' and 'counts'")
+            h, w = _size_of(obj, location)
+            if image and (h, w) != (size[0], size[1]):
+                raise InputError(
+                    f"{location}.size", f"[{h}, {w}] differs from the image's {size.tolist()}"
+                )
+            size[:] = h, w
+            counts = obj["counts"]
+            if isinstance(counts, (str, bytes)):
+                self.strings.append(counts)
+                self.string_at.append(i)
+            else:
+                self.uncompressed.append(_uncompressed(counts, h * w, f"{location}.counts"))
+                self.uncompressed_at.append(i)
+        elif not image:
+            raise InputError(location, "expected an RLE object with 'size' and 'counts'")
+        elif isinstance(obj, (str, bytes)):
+            self.strings.append(obj)
+            self.string_at.append(i)
+        elif isinstance(obj, (list, tuple)) and obj:
+            if size[0] < 1 or size[1] < 1:
+                raise InputError(
+                    location, f"polygons need an image of at least 1 x 1, not {size.tolist()}"
+                )
+            self.polygons.append([(f"{location}[{j}]", p) for j, p in enumerate(obj)])
+            self.polygon_at.append(i)
+        else:
+            raise InputError(
+                location, "expected an RLE object, an RLE string or a non-empty list of polygons"
+            )
+
+    def pieces(self, sizes: NDArray[np.int64], where: str) -> list[Piece]:
+        """Each form's masks decoded, rasterised or gathered; ``sizes`` (2, n)."""
+        pieces = []
+        if self.strings:
+            at = np.asarray(self.string_at, dtype=np.int64)
+            h, w = np.ascontiguousarray(sizes[0, at]), np.ascontiguousarray(sizes[1, at])
+            try:
+                raw_counts, raw_offsets = rle.decode_strings(self.strings, h, w)
+            except ValueError as error:  # ValueError((index, problem)) from the kernel
+                index, problem = error.args[0]
+                raise InputError(f"{where}[{at[index]}].counts", problem) from None
+            counts = np.frombuffer(raw_counts, np.uint32)
+            pieces.append((at, counts, np.frombuffer(raw_offsets, np.int64)))
+        if self.polygons:
+            at = np.asarray(self.polygon_at, dtype=np.int64)
+            h, w = np.ascontiguousarray(sizes[0, at]), np.ascontiguousarray(sizes[1, at])
+            pieces.append((at, *rasterise(self.polygons, h, w)))
+        if self.uncompressed:
+            offsets = np.zeros(len(self.uncompressed) + 1, dtype=np.int64)
+            np.cumsum([len(c) for c in self.uncompressed], out=offsets[1:])
+            at = np.asarray(self.uncompressed_at, dtype=np.int64)
+            pieces.append((at, np.concatenate(self.uncompressed), offsets))
+        return pieces
 
 
 def parse_segmentations(
@@ -151,81 +235,25 @@ def parse_segmentations(
     widths: NDArray[np.int64] | None,
     where: str,
 ) -> Columns:
-    """Columns of the masks of ``segmentations``; see ``RunLengths.from_coco``."""
+    """Columns of the masks of ``segmentations``; see ``RunLengths.from_coco``.
+
+    ``heights`` and ``widths`` (both or neither) are the images' sizes, already checked
+    with :func:`check_size`.
+    """
     n = len(segmentations)
-    image_size = heights is not None and widths is not None
-    sizes = np.zeros((2, n), dtype=np.int64)
-    strings: list[str | bytes] = []
-    string_at: list[int] = []
-    polygons: list[tuple[str, Sequence[object]]] = []
-    polygon_at: list[int] = []
-    pieces: list[tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]] = []
-    uncompressed: list[NDArray[np.uint32]] = []
-    uncompressed_at: list[int] = []
+    sizes = np.zeros((2, n), dtype=np.int64)  # (2, n): heights, widths
+    image = heights is not None and widths is not None
+    if heights is not None and widths is not None:
+        sizes[0], sizes[1] = heights, widths
+    forms = _Forms()
     for i, obj in enumerate(segmentations):
-        location = f"{where}[{i}]"
-        if image_size:
-            sizes[:, i] = heights[i], widths[i]  # type: ignore[index]
-        if isinstance(obj, Mapping):
-            if "counts" not in obj:
-                raise InputError(location, "an RLE object needs 'size' and 'counts'")
-            h, w = _size_of(obj, location)
-            if image_size and (h, w) != (sizes[0, i], sizes[1, i]):
-                raise InputError(
-                    f"{location}.size",
-                    f"[{h}, {w}] differs from the image's [{sizes[0, i]}, {sizes[1, i]}]",
-                )
-            sizes[:, i] = h, w
-            counts = obj["counts"]
-            if isinstance(counts, (str, bytes)):
-                strings.append(counts)
-                string_at.append(i)
-            else:
-                uncompressed.append(_uncompressed(counts, h * w, f"{location}.counts"))
-                uncompressed_at.append(i)
-            continue
-        if not image_size:
-            raise InputError(location, "expected an RLE object with 'size' and 'counts'")
-        if isinstance(obj, (str, bytes)):
-            strings.append(obj)
-            string_at.append(i)
-        elif _polygon_list(obj):
-            polygons.append((location, obj))  # type: ignore[arg-type]
-            polygon_at.append(i)
-        else:
-            raise InputError(location, "expected an RLE object, an RLE string or polygons")
-    if strings:
-        at = np.asarray(string_at, dtype=np.int64)
-        h, w = np.ascontiguousarray(sizes[0, at]), np.ascontiguousarray(sizes[1, at])
-        locations = [f"{where}[{i}]" for i in string_at]
-        counts, offsets = _kernel_call(lambda: rle.decode_strings(strings, h, w), locations)
-        pieces.append((at, np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)))
-    if polygons:
-        at = np.asarray(polygon_at, dtype=np.int64)
-        for i in polygon_at:
-            check_size(sizes[0, i], sizes[1, i], f"{where}[{i}] (its image's size)")
-            if sizes[0, i] < 1 or sizes[1, i] < 1:
-                raise InputError(f"{where}[{i}]", "polygons need an image of at least 1 x 1")
-        coords, poly_start, object_start = _flatten_polygons(polygons)
-        counts, offsets = rle.polygons(
-            coords,
-            poly_start,
-            object_start,
-            np.ascontiguousarray(sizes[0, at]),
-            np.ascontiguousarray(sizes[1, at]),
-        )
-        pieces.append((at, np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)))
-    if uncompressed:
-        offsets = np.zeros(len(uncompressed) + 1, dtype=np.int64)
-        np.cumsum([len(c) for c in uncompressed], out=offsets[1:])
-        at = np.asarray(uncompressed_at, dtype=np.int64)
-        pieces.append((at, np.concatenate(uncompressed).astype(np.uint32), offsets))
-    counts, offsets = _in_input_order(pieces, n)
+        forms.add(i, obj, sizes[:, i], image, where)
+    counts, offsets = _in_input_order(forms.pieces(sizes, where), n)
     return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
 
 
 def _in_input_order(
-    pieces: Sequence[tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]], n: int
+    pieces: Sequence[Piece], n: int
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
     """One batch from sub-batches ``(positions, counts, offsets)`` that cover ``range(n)``."""
     lengths = np.zeros(n, dtype=np.int64)
@@ -239,17 +267,13 @@ def _in_input_order(
     np.cumsum(lengths, out=offsets[1:])
     if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
         return pieces[0][1].astype(np.uint32, copy=True), offsets
-    every = (
-        np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
-    )
+    every = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
     # run r of mask i comes from every[source_start[i] + (r - offsets[i])]
     gather = np.repeat(source_start - offsets[:-1], lengths) + np.arange(offsets[-1])
     return every[gather].astype(np.uint32, copy=False), offsets
 
 
-def check_columns(
-    counts: object, offsets: object, heights: object, widths: object
-) -> Columns:
+def check_columns(counts: object, offsets: object, heights: object, widths: object) -> Columns:
     """The four columns as contiguous arrays of their dtypes, checked once: offsets from 0
     to ``len(counts)``, non-decreasing; sizes >= 0 with at most 2**32 - 1 pixels; every
     mask's counts summing to its height * width. Raises InputError otherwise."""

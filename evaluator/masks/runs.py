@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from evaluator.errors import InputError
 from evaluator.masks._engine import rle
-from evaluator.masks.parse import check_columns, parse_segmentations
+from evaluator.masks.parse import MAX_AREA, check_columns, check_size, parse_segmentations
 
 __all__ = ["RunLengths", "pairwise_iou"]
 
@@ -51,7 +51,7 @@ class RunLengths:
 
     def __post_init__(self) -> None:
         columns = check_columns(self.counts, self.offsets, self.heights, self.widths)
-        for name, column in zip(columns._fields, columns):
+        for name, column in columns._asdict().items():
             column.flags.writeable = False
             object.__setattr__(self, name, column)
 
@@ -95,8 +95,12 @@ class RunLengths:
         if heights is not None and widths is not None:
             h = np.ascontiguousarray(heights, dtype=np.int64)
             w = np.ascontiguousarray(widths, dtype=np.int64)
+            for i in np.flatnonzero((h < 0) | (w < 0) | (h * w > MAX_AREA))[:1]:
+                check_size(int(h[i]), int(w[i]), f"{where}[{i}] (its image's size)")
             if h.shape != (len(segmentations),) or w.shape != h.shape:
-                raise InputError(where, f"heights and widths must have shape ({len(segmentations)},)")
+                raise InputError(
+                    where, f"heights and widths must have shape ({len(segmentations)},)"
+                )
         return cls(*parse_segmentations(segmentations, h, w, where))
 
     def __len__(self) -> int:
@@ -155,13 +159,24 @@ def pairwise_iou(dt: RunLengths, gt: RunLengths, crowd: ArrayLike) -> NDArray[np
     """
     flags = np.array(crowd, dtype=np.uint8).reshape(-1)
     if flags.shape != (len(gt),):
-        raise InputError("crowd", f"expected {len(gt)} flags (one per ground truth), got {flags.size}")
+        raise InputError(
+            "crowd", f"expected {len(gt)} flags (one per ground truth), got {flags.size}"
+        )
     out = np.zeros((len(dt), len(gt)), dtype=np.float64)
     if len(dt) == 0 or len(gt) == 0:
         return out
     _check_same_size(dt, gt)
     rle.iou(
-        dt.counts, dt.offsets, dt.to_bbox(), gt.counts, gt.offsets, gt.to_bbox(), flags, out, 0, len(dt)
+        dt.counts,
+        dt.offsets,
+        dt.to_bbox(),
+        gt.counts,
+        gt.offsets,
+        gt.to_bbox(),
+        flags,
+        out,
+        0,
+        len(dt),
     )
     return out
 
