@@ -130,7 +130,7 @@ static PyObject *batch_of(const Runs *runs, const int64_t *offsets, Py_ssize_t n
     return result;
 }
 
-/* Raise ValueError((index, problem)): the Python wrapper turns it into a located error. */
+/* Raise ValueError(index, problem): the Python wrapper turns it into a located error. */
 static PyObject *located(Py_ssize_t index, const char *problem)
 {
     PyObject *value = Py_BuildValue("(ns)", index, problem);
@@ -211,7 +211,7 @@ PyDoc_STRVAR(decode_strings_doc,
 "Decode a sequence of compressed COCO RLE strings (bytes or ASCII str) into a batch:\n"
 "counts uint32 and offsets int64 (n + 1,), as bytearrays. heights, widths: int64 (n,).\n"
 "A string that does not decode, or whose counts do not sum to height * width, raises\n"
-"ValueError((index, problem)). Releases the GIL while it decodes.");
+"ValueError(index, problem). Releases the GIL while it decodes.");
 
 static PyObject *decode_strings(PyObject *self, PyObject *args)
 {

@@ -120,7 +120,7 @@ def _flatten_polygons(
     bad = np.flatnonzero(~(np.abs(coords) <= MAX_COORDINATE))
     if bad.size:
         p = int(np.searchsorted(poly_start, bad[0], side="right")) - 1
-        value = coords[bad[0]]
+        value = float(coords[bad[0]])
         problem = "NaN" if np.isnan(value) else f"{value!r}, beyond ±{MAX_COORDINATE:.0e}"
         raise InputError(where[p], f"coordinate {int(bad[0] - poly_start[p])} is {problem}")
     object_start = np.zeros(len(objects) + 1, dtype=np.int64)
@@ -212,8 +212,8 @@ class _Forms:
             h, w = np.ascontiguousarray(sizes[0, at]), np.ascontiguousarray(sizes[1, at])
             try:
                 raw_counts, raw_offsets = rle.decode_strings(self.strings, h, w)
-            except ValueError as error:  # ValueError((index, problem)) from the kernel
-                index, problem = error.args[0]
+            except ValueError as error:  # ValueError(index, problem) from the kernel
+                index, problem = error.args
                 raise InputError(f"{where}[{at[index]}].counts", problem) from None
             counts = np.frombuffer(raw_counts, np.uint32)
             pieces.append((at, counts, np.frombuffer(raw_offsets, np.int64)))
