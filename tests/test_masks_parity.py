@@ -156,6 +156,23 @@ def test_polygons_equal_pycocotools() -> None:
         same_rle(masks.merge(ours), M.merge(theirs))
 
 
+def test_polygons_of_coco_sized_images_equal_pycocotools() -> None:
+    # outlines like COCO's: 10 to 60 points around a centre, on images of 100s of pixels
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        h, w = int(rng.integers(100, 641)), int(rng.integers(100, 641))
+        k = int(rng.integers(10, 61))
+        angle = np.sort(rng.uniform(0, 2 * np.pi, k))
+        radius = rng.uniform(5, max(h, w) / 2) * rng.uniform(0.6, 1.0, k)
+        cx, cy = rng.uniform(-20, w + 20), rng.uniform(-20, h + 20)
+        xs, ys = np.round(cx + radius * np.cos(angle), 2), np.round(cy + radius * np.sin(angle), 2)
+        polygons = [np.stack([xs, ys], axis=1).ravel().tolist(), random_polygon(rng, h, w)]
+        theirs = M.frPyObjects(polygons, h, w)
+        for a, b in zip(masks.from_polygons(polygons, h, w), theirs):
+            same_rle(a, b)
+        same_rle(masks.RunLengths.from_coco([polygons], [h], [w]).to_coco()[0], M.merge(theirs))
+
+
 def test_one_polygon_alone_is_one_object() -> None:
     polygon = [0.5, 0.5, 6.2, 1.0, 3.0, 4.9]
     same_rle(masks.from_polygons(polygon, 7, 8), M.frPyObjects([polygon], 7, 8)[0])
