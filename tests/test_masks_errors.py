@@ -86,10 +86,14 @@ CASES: list[tuple[str, Callable[[], object], str, str]] = [
     ),
     (
         "NaN box",
-        lambda: masks.from_polygons(np.array([[0, 0, math.nan, 1]]), 5, 5),
-        "boxes[0]",
-        "NaN",
+        lambda: masks.from_polygons(np.array([[0, 0, 1, 1], [0, 0, math.nan, 1]]), 5, 5),
+        "boxes[1]",
+        "number 2 is nan",
     ),
+    ("one NaN box", lambda: masks.from_polygons([0, 0, math.nan, 1], 5, 5), "boxes", "number 2"),
+    ("RLE alone", lambda: masks.from_polygons(rle([1]), 3, 4), "rle.counts", "sum to 1"),
+    ("iou of a dict", lambda: masks.iou(OK, [OK], [0]), "dt", "a list of RLE objects"),
+    ("iou of text boxes", lambda: masks.iou(np.array([["a"] * 4]), [OK], [0]), "dt", "numbers"),
     ("empty list", lambda: masks.from_polygons([], 5, 5), "pyobj", "non-empty"),
     ("image of 0 x 5", lambda: masks.from_polygons([TRIANGLE], 0, 5), "h, w", "at least 1 x 1"),
     (

@@ -9,7 +9,8 @@ reads past its buffers or returns garbage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from evaluator.errors import InputError
 from evaluator.masks._engine import rle
-from evaluator.masks.parse import LocatedPolygons, bbox_polygons, check_size, rasterise
+from evaluator.masks.parse import (
+    MAX_COORDINATE,
+    LocatedPolygons,
+    bbox_polygons,
+    check_size,
+    rasterise,
+)
 from evaluator.masks.runs import RunLengths, pairwise_iou
 
 __all__ = ["area", "decode", "encode", "from_polygons", "iou", "merge", "to_bbox"]
@@ -33,13 +40,21 @@ def _batch(rles: Sequence[object], where: str) -> RunLengths:
     return RunLengths.from_coco(rles, where=where)
 
 
+@contextmanager
+def _alone(where: str) -> Iterator[None]:
+    """Errors about item 0 of a batch of one, located at ``where`` itself: a single
+    object is read as ``[obj]``, and ``rles[0].counts`` reads ``rles.counts``."""
+    try:
+        yield
+    except InputError as error:
+        raise InputError(error.location.replace(f"{where}[0]", where, 1), error.problem) from None
+
+
 def _one(obj: object, where: str) -> RunLengths:
     if not isinstance(obj, Mapping):
         raise InputError(where, "expected an RLE object (dict) or a list of them")
-    try:
+    with _alone(where):
         return RunLengths.from_coco([obj], where=where)
-    except InputError as error:  # "rles[0].counts" -> "rles.counts"
-        raise InputError(error.location.replace(f"{where}[0]", where, 1), error.problem) from None
 
 
 def encode(mask: ArrayLike) -> RLE | list[RLE]:
@@ -170,23 +185,25 @@ def to_bbox(rles: RLE | Sequence[RLE]) -> NDArray[np.float64]:
     return _batch(rles, "rles").to_bbox()
 
 
-def _boxes(objs: object) -> NDArray[np.float64] | None:
+def _boxes(objs: object, where: str) -> NDArray[np.float64] | None:
     """``objs`` as (n, 4) float64 boxes when pycocotools' ``iou`` would read boxes."""
-    if isinstance(objs, np.ndarray):
-        array = objs.reshape(-1, 4) if objs.size == 0 else objs
-    elif (
+    boxes = isinstance(objs, np.ndarray) or (
         isinstance(objs, list)
         and objs
         and all(isinstance(o, (list, np.ndarray)) and len(o) == 4 for o in objs)
-    ):
-        array = np.asarray(objs, dtype=np.float64)
-    else:
+    )
+    if not boxes:
         return None
-    array = np.asarray(array, dtype=np.float64)
-    if array.ndim == 1 and array.size == 4:
+    try:
+        array = np.asarray(objs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(where, "boxes must be numbers, 4 per box") from None
+    if array.size == 0:
+        array = array.reshape(0, 4)
+    elif array.ndim == 1 and array.size == 4:
         array = array.reshape(1, 4)
     if array.ndim != 2 or array.shape[1] != 4:
-        raise InputError("boxes", f"expected an array of shape (n, 4), got {array.shape}")
+        raise InputError(where, f"expected boxes of shape (n, 4), got {array.shape}")
     return np.ascontiguousarray(array)
 
 
@@ -206,8 +223,11 @@ def iou(dt: object, gt: object, iscrowd: ArrayLike) -> NDArray[np.float64] | lis
     ndarray of shape (D, G), dtype float64, or ``[]`` when D or G is 0 (as pycocotools)
         ``iou[d, g]`` is the IoU of ``dt[d]`` with ``gt[g]``.
     """
+    for name, objs in (("dt", dt), ("gt", gt)):
+        if not isinstance(objs, (list, tuple, np.ndarray)):
+            raise InputError(name, "expected a list of RLE objects, or boxes")
     flags = np.array(iscrowd, dtype=np.uint8).reshape(-1)
-    dt_box, gt_box = _boxes(dt), _boxes(gt)
+    dt_box, gt_box = _boxes(dt, "dt"), _boxes(gt, "gt")
     n_gt = len(gt_box) if gt_box is not None else len(gt)  # type: ignore[arg-type]
     if flags.shape != (n_gt,):
         raise InputError(
@@ -255,7 +275,8 @@ def from_polygons(pyobj: object, h: int, w: int) -> RLE | list[RLE]:
     """
     check_size(h, w, "h, w")
     if isinstance(pyobj, Mapping):
-        return _rles_of([pyobj], h, w, "rle")[0]
+        with _alone("rle"):
+            return _rles_of([pyobj], h, w, "rle")[0]
     if isinstance(pyobj, np.ndarray):
         return _boxes_of(pyobj, h, w)
     if not isinstance(pyobj, list) or not pyobj:
@@ -268,7 +289,8 @@ def from_polygons(pyobj: object, h: int, w: int) -> RLE | list[RLE]:
             return _boxes_of(pyobj, h, w)
         return _polygons_of([[(f"polygons[{i}]", p)] for i, p in enumerate(pyobj)], h, w)
     if len(pyobj) == 4:
-        return _boxes_of([pyobj], h, w)[0]
+        with _alone("boxes"):
+            return _boxes_of([pyobj], h, w)[0]
     return _polygons_of([[("polygon", pyobj)]], h, w)[0]
 
 
@@ -288,6 +310,10 @@ def _boxes_of(boxes: object, h: int, w: int) -> list[RLE]:
         raise InputError("boxes", "expected numbers, 4 per box") from None
     if array.ndim != 2 or array.shape[1] != 4:
         raise InputError("boxes", f"expected shape (n, 4), got {array.shape}")
+    bad = np.argwhere(~(np.abs(array) <= MAX_COORDINATE))  # (k, 2): box, number
+    if len(bad):
+        i, j = bad[0]
+        raise InputError(f"boxes[{i}]", f"number {j} is {array[i, j]}, not a finite coordinate")
     polygons = bbox_polygons(array)  # (n, 8)
     return _polygons_of([[(f"boxes[{i}]", p)] for i, p in enumerate(polygons)], h, w)
 

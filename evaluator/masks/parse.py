@@ -19,6 +19,7 @@ from evaluator.masks._engine import rle
 
 __all__ = [
     "MAX_AREA",
+    "MAX_COORDINATE",
     "Columns",
     "LocatedPolygons",
     "bbox_polygons",
