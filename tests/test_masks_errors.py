@@ -143,6 +143,18 @@ CASES: list[tuple[str, Callable[[], object], str, str]] = [
         "do not sum",
     ),
     (
+        "batch: a negative count",
+        lambda: masks.RunLengths(np.array([-1, 13]), [0, 2], [3], [4]),
+        "RunLengths.counts",
+        "integers in [0, 2**32)",
+    ),
+    (
+        "batch: a size overflowing int64",
+        lambda: masks.RunLengths(np.zeros(1, np.uint32), [0, 1], [2**40], [2**40]),
+        "RunLengths[0]",
+        "above 2**32 - 1",
+    ),
+    (
         "batch: crowd flags",
         lambda: masks.pairwise_iou(
             masks.RunLengths.from_coco([OK]), masks.RunLengths.from_coco([OK]), [0, 1]

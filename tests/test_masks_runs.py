@@ -104,12 +104,15 @@ def test_iou_rows_in_threads_equal_one_call() -> None:
     assert np.array_equal(out, whole)
 
 
-def test_columns_are_checked_and_read_only() -> None:
-    batch = masks.RunLengths(np.array([2, 3, 7, 12], np.uint32), [0, 3, 4], [3, 3], [4, 4])
+def test_columns_are_checked_copied_and_read_only() -> None:
+    counts = np.array([2, 3, 7, 12], np.uint32)
+    batch = masks.RunLengths(counts, [0, 3, 4], [3, 3], [4, 4])
     assert batch.area().tolist() == [3, 0]
     assert len(batch) == 2
     with pytest.raises(ValueError, match="read-only"):
         batch.counts[0] = 1
+    counts[0] = 5  # the caller's array stays theirs: the batch checked its own copy
+    assert batch.counts[0] == 2
     assert masks.RunLengths.from_coco(batch.to_coco()).counts.tolist() == [2, 3, 7, 12]
 
 

@@ -267,23 +267,29 @@ def _in_input_order(
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
-        return pieces[0][1].astype(np.uint32, copy=True), offsets
+        return pieces[0][1], offsets
     every = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
     # run r of mask i comes from every[source_start[i] + (r - offsets[i])]
     gather = np.repeat(source_start - offsets[:-1], lengths) + np.arange(offsets[-1])
-    return every[gather].astype(np.uint32, copy=False), offsets
+    return every[gather], offsets
 
 
 def check_columns(counts: object, offsets: object, heights: object, widths: object) -> Columns:
-    """The four columns as contiguous arrays of their dtypes, checked once: offsets from 0
-    to ``len(counts)``, non-decreasing; sizes >= 0 with at most 2**32 - 1 pixels; every
-    mask's counts summing to its height * width. Raises InputError otherwise."""
-    c = np.ascontiguousarray(counts, dtype=np.uint32)
-    o = np.ascontiguousarray(offsets, dtype=np.int64)
-    h = np.ascontiguousarray(heights, dtype=np.int64)
-    w = np.ascontiguousarray(widths, dtype=np.int64)
-    n = len(h)
-    if c.ndim != 1 or o.shape != (n + 1,) or w.shape != (n,) or h.ndim != 1:
+    """Copies of the four columns in their dtypes, checked once: counts integers in
+    [0, 2**32); offsets from 0 to ``len(counts)``, non-decreasing; sizes >= 0 with at most
+    2**32 - 1 pixels; every mask's counts summing to its height * width. The copies are
+    the batch's own, so that no one changes them after the check. Raises InputError."""
+    raw = np.asarray(counts)
+    if raw.size and not (
+        np.issubdtype(raw.dtype, np.integer) and raw.min() >= 0 and raw.max() <= MAX_AREA
+    ):
+        raise InputError("RunLengths.counts", "counts must be integers in [0, 2**32)")
+    c = np.array(raw, dtype=np.uint32, order="C")
+    o = np.array(offsets, dtype=np.int64, order="C")
+    h = np.array(heights, dtype=np.int64, order="C")
+    w = np.array(widths, dtype=np.int64, order="C")
+    n = h.shape[0] if h.ndim == 1 else -1
+    if c.ndim != 1 or o.shape != (n + 1,) or w.shape != (n,):
         raise InputError(
             "RunLengths",
             f"expected counts (N,), offsets (n + 1,), heights and widths (n,); got "
@@ -291,7 +297,8 @@ def check_columns(counts: object, offsets: object, heights: object, widths: obje
         )
     if o[0] != 0 or o[-1] != len(c) or np.any(np.diff(o) < 0):
         raise InputError("RunLengths.offsets", "must run from 0 to len(counts), never down")
-    bad = np.flatnonzero((h < 0) | (w < 0) | (h * w > MAX_AREA))
+    too_big = (h > MAX_AREA) | (w > MAX_AREA) | (h * w > MAX_AREA)  # no int64 overflow
+    bad = np.flatnonzero((h < 0) | (w < 0) | too_big)
     if bad.size:
         raise InputError(f"RunLengths[{bad[0]}]", "a size below 0 or above 2**32 - 1 pixels")
     total = np.zeros(len(c) + 1, dtype=np.uint64)
