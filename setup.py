@@ -27,6 +27,7 @@ setup(
             "evaluator.metrics._kernels", ["evaluator/metrics/_kernels.c"], extra_compile_args=FLAGS
         ),
         Extension("evaluator.input._scan", ["evaluator/input/_scan.c"], extra_compile_args=FLAGS),
+        Extension("evaluator.masks._rle", ["evaluator/masks/_rle.c"], extra_compile_args=FLAGS),
     ],
     cmdclass={"build_ext": BuildWithAHint},
 )
