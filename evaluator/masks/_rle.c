@@ -745,6 +745,64 @@ done:
     return result;
 }
 
+enum { PD_COUNTS, PD_OFFSETS, PD_BOX, PG_COUNTS, PG_OFFSETS, PG_BOX, P_CROWD, P_DT, P_GT, P_OUT,
+       N_PAIR_IOU };
+
+PyDoc_STRVAR(pair_iou_doc,
+"pair_iou(dt_counts, dt_offsets, dt_box, gt_counts, gt_offsets, gt_box, crowd, pair_dt,\n"
+"         pair_gt, out)\n"
+"--\n\n"
+"The IoU of listed (detection, ground truth) pairs of masks, each as iou computes it\n"
+"(rleIou): out[p] for masks pair_dt[p] of the D detections and pair_gt[p] of the G\n"
+"ground truths (int64 (P,)); crowd uint8 (G,); dt_box (D, 4) and gt_box (G, 4) their\n"
+"to_bbox boxes; out float64 (P,). The two masks of a pair must be of one size (the\n"
+"caller checks). Releases the GIL.");
+
+static PyObject *pair_iou(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_PAIR_IOU];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &b[PD_COUNTS], &b[PD_OFFSETS],
+                          &b[PD_BOX], &b[PG_COUNTS], &b[PG_OFFSETS], &b[PG_BOX], &b[P_CROWD],
+                          &b[P_DT], &b[P_GT], &b[P_OUT]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = batch_size(&b[PD_COUNTS], &b[PD_OFFSETS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[PG_COUNTS], &b[PG_OFFSETS]);
+    Py_ssize_t np_ = ng < 0 ? -1 : items(&b[P_DT], 8, "pair_dt");
+    if (np_ < 0 || check_items(&b[PD_BOX], 32, nd, "dt_box") ||
+        check_items(&b[PG_BOX], 32, ng, "gt_box") || check_items(&b[P_CROWD], 1, ng, "crowd") ||
+        check_items(&b[P_GT], 8, np_, "pair_gt") || check_items(&b[P_OUT], 8, np_, "out"))
+        goto done;
+    const int64_t *pd = b[P_DT].buf, *pg = b[P_GT].buf;
+    for (Py_ssize_t p = 0; p < np_; p++) {
+        if (pd[p] < 0 || pd[p] >= nd || pg[p] < 0 || pg[p] >= ng) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: mask outside the batches", p);
+            goto done;
+        }
+    }
+    const uint32_t *dc = b[PD_COUNTS].buf, *gc = b[PG_COUNTS].buf;
+    const int64_t *dof = b[PD_OFFSETS].buf, *gof = b[PG_OFFSETS].buf;
+    const double *db = b[PD_BOX].buf, *gb = b[PG_BOX].buf;
+    const uint8_t *crowd = b[P_CROWD].buf;
+    double *out = b[P_OUT].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < np_; p++) {
+        const int64_t d = pd[p], g = pg[p];
+        double o = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
+        if (o > 0)
+            o = runs_iou(dc + dof[d], dof[d + 1] - dof[d], gc + gof[g], gof[g + 1] - gof[g],
+                         crowd[g]);
+        out[p] = o;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, N_PAIR_IOU);
+    return result;
+}
+
 PyDoc_STRVAR(box_iou_doc,
 "box_iou(dt_box, gt_box, crowd, out)\n"
 "--\n\n"
@@ -975,6 +1033,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
     {"decode_strings", decode_strings, METH_VARARGS, decode_strings_doc},
     {"encode_strings", encode_strings, METH_VARARGS, encode_strings_doc},
     {"encode_masks", encode_masks, METH_VARARGS, encode_masks_doc},

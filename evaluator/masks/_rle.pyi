@@ -60,3 +60,16 @@ def polygons(
     widths: NDArray[np.int64],
     /,
 ) -> tuple[bytearray, bytearray]: ...
+def pair_iou(
+    dt_counts: NDArray[np.uint32],
+    dt_offsets: NDArray[np.int64],
+    dt_box: NDArray[np.float64],
+    gt_counts: NDArray[np.uint32],
+    gt_offsets: NDArray[np.int64],
+    gt_box: NDArray[np.float64],
+    crowd: NDArray[np.uint8],
+    pair_dt: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    out: NDArray[np.float64],
+    /,
+) -> None: ...
