@@ -27,7 +27,7 @@ from keypoint_cases import (
     run_pycocotools_keypoints,
 )
 
-from evaluator import DataWarning, evaluate_coco
+from evaluator import DataWarning, InputError, evaluate_coco
 
 # Knob profiles the random cases cycle through, each stressing some traps harder.
 PROFILES: tuple[dict[str, Any], ...] = (
@@ -203,3 +203,129 @@ def test_the_cases_exercise_every_trap_on_every_skeleton(skeleton: str) -> None:
         if list(SKELETONS)[index // len(PROFILES) % len(SKELETONS)] == skeleton:
             seen |= traps_in(*case(index)[:2])
     assert set(ALL_TRAPS) - seen == set()
+
+
+def corrected_as_pycocotools_input(gt: Doc) -> Doc:
+    """The ground truth on which pycocotools computes what ``mode="corrected"`` does.
+
+    Annotation ids renumbered 1..N (no id 0, no duplicates); an ``ignore`` field turned
+    into ``num_keypoints`` 0, which pycocotools ignores without changing the OKS.
+    """
+    gt = copy.deepcopy(gt)
+    for new_id, annotation in enumerate(gt["annotations"], start=1):
+        annotation["id"] = new_id
+        if annotation.pop("ignore", 0):
+            annotation["num_keypoints"] = 0
+    return gt
+
+
+@pytest.mark.parametrize("index", range(0, N_CASES, 2))
+def test_corrected_mode_is_pycocotools_without_its_id_and_ignore_quirks(index: int) -> None:
+    gt, results, sigmas = case(index)
+    report = evaluate_ours(gt, results, mode="corrected", **sigma_options(sigmas))
+    reference = run_pycocotools_keypoints(
+        corrected_as_pycocotools_input(gt), results, **sigma_options(sigmas)
+    )
+    assert_same(report, reference)
+
+
+@pytest.mark.parametrize("skeleton", list(SKELETONS))
+def test_empty_results(skeleton: str) -> None:
+    sigmas = SKELETONS[skeleton]
+    gt, _, _ = case(list(SKELETONS).index(skeleton) * len(PROFILES))
+    report = evaluate_ours(gt, [], **sigma_options(sigmas))
+    assert_same(report, run_pycocotools_keypoints(gt, [], **sigma_options(sigmas)))
+    assert set(report.stats) <= {0.0, -1.0}
+
+
+def test_a_ground_truth_with_no_labelled_keypoint_is_measured_from_its_grown_box() -> None:
+    # computeOks' other branch: every visibility 0, so each result keypoint's distance is
+    # how far it lies outside the box grown by its own size on every side (here x in
+    # [0, 30], y in [0, 60]); num_keypoints 2 keeps the ground truth counted.
+    gt = {
+        "images": [{"id": 1}, {"id": 2}],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": image_id,
+                "category_id": 1,
+                "bbox": [10, 20, 10, 20],
+                "area": 150.0,
+                "iscrowd": 0,
+                "keypoints": [0, 0, 0, 0, 0, 0],
+                "num_keypoints": 2,
+            }
+            for image_id in (1, 2)
+        ],
+    }
+    gt["annotations"][1]["id"] = 2
+    results = [
+        {"image_id": 1, "category_id": 1, "keypoints": [5, 5, 1, 29.5, 59, 1], "score": 0.9},
+        {"image_id": 1, "category_id": 1, "keypoints": [-2, 5, 1, 31, 61, 1], "score": 0.8},
+        {"image_id": 2, "category_id": 1, "keypoints": [-3, -4, 1, 33, 64, 1], "score": 0.7},
+        {"image_id": 2, "category_id": 1, "keypoints": [300, 5, 1, 5, 5, 1], "score": 0.6},
+    ]
+    options = {"oks_sigmas": [0.5, 0.5], "iou_thresholds": np.linspace(0.05, 0.95, 19)}
+    report = evaluate_ours(gt, results, **options)
+    assert_same(report, run_pycocotools_keypoints(gt, results, **options))
+    assert 0 < report.stats[0] < 1
+
+
+# pycocotools' computeOks reads self._gts[imgId, catId] whatever useCats is; with
+# useCats=0 evaluate() passes catId -1, so it finds no ground truth, every OKS block is
+# empty, nothing matches and every AP is 0. Ours matches class-agnostically (as its
+# bbox evaluation and pycocotools' computeIoU do).
+USE_CATS_QUIRK = (
+    "pycocotools' computeOks ignores useCats=0 (looks up category -1: no ground truth, "
+    "no match, AP 0); ours matches across categories"
+)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=USE_CATS_QUIRK)
+def test_use_cats_false_minimal_case() -> None:
+    keypoints = [10, 10, 2, 20, 20, 2, 30, 30, 2]
+    gt = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [10, 10, 20, 20],
+                "area": 400.0,
+                "iscrowd": 0,
+                "keypoints": keypoints,
+                "num_keypoints": 3,
+            }
+        ],
+    }
+    results = [{"image_id": 1, "category_id": 1, "keypoints": keypoints, "score": 0.9}]
+    options = {"oks_sigmas": [0.05] * 3, "use_cats": False}
+    reference = run_pycocotools_keypoints(gt, results, **options)
+    assert reference.stats[0] == 0.0  # pycocotools: no match at all
+    assert_same(evaluate_ours(gt, results, **options), reference)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=USE_CATS_QUIRK)
+@pytest.mark.parametrize("index", [0, 3, 9])
+def test_use_cats_false_generated(index: int) -> None:
+    gt, results, sigmas = case(index)
+    options = {"use_cats": False, **sigma_options(sigmas)}
+    assert_same(
+        evaluate_ours(gt, results, **options), run_pycocotools_keypoints(gt, results, **options)
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InputError,
+    reason="loadRes reads a first result's empty bbox [] as no bbox (box and area from the "
+    "keypoints); ours refuses it: predictions[0].bbox expected 4 numbers, got 0",
+)
+def test_an_empty_bbox_on_the_first_result_reads_as_none() -> None:
+    gt, results, _ = case(0)
+    results = copy.deepcopy(results)
+    results[0]["bbox"] = []
+    assert_same(evaluate_ours(gt, results), run_pycocotools_keypoints(gt, results))
