@@ -320,6 +320,14 @@ class KeypointScores:
     stats: np.ndarray
 
 
+def assert_same(report: Any, reference: KeypointScores) -> None:
+    """The report's stats, precision, recall and scores equal pycocotools' exactly."""
+    np.testing.assert_array_equal(report.stats, reference.stats, strict=True)
+    np.testing.assert_array_equal(report.precision, reference.precision, strict=True)
+    np.testing.assert_array_equal(report.recall, reference.recall, strict=True)
+    np.testing.assert_array_equal(report.scores, reference.scores, strict=True)
+
+
 def run_pycocotools_keypoints(
     gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], **options: Any
 ) -> KeypointScores:

@@ -22,7 +22,7 @@ from keypoint_cases import (
     FACE_SIGMAS,
     ONE_SIGMA,
     Doc,
-    KeypointScores,
+    assert_same,
     random_keypoint_case,
     run_pycocotools_keypoints,
 )
@@ -99,13 +99,6 @@ def evaluate_ours(gt: Doc, results: list[Doc], **options: Any) -> Any:
         return evaluate_coco(
             copy.deepcopy(gt), copy.deepcopy(results), iou_type="keypoints", **options
         )
-
-
-def assert_same(report: Any, reference: KeypointScores) -> None:
-    np.testing.assert_array_equal(report.stats, reference.stats, strict=True)
-    np.testing.assert_array_equal(report.precision, reference.precision, strict=True)
-    np.testing.assert_array_equal(report.recall, reference.recall, strict=True)
-    np.testing.assert_array_equal(report.scores, reference.scores, strict=True)
 
 
 def sigma_options(sigmas: np.ndarray | None) -> dict[str, Any]:

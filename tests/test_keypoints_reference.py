@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from keypoint_cases import CROWDPOSE_SIGMAS, Doc, run_pycocotools_keypoints
-from test_keypoints_parity import assert_same
+from keypoint_cases import CROWDPOSE_SIGMAS, Doc, assert_same, run_pycocotools_keypoints
 
 from evaluator import DataWarning, evaluate_coco
 
