@@ -83,52 +83,53 @@ def repaired(gt: Doc) -> Doc:
     return gt
 
 
-@pytest.mark.parametrize("as_files", [True, False], ids=["files", "parsed"])
-def test_faster_coco_eval_pair_equals_pycocotools_and_its_published_stats(as_files: bool) -> None:
-    # 128 results on one image (maxDets 20 cuts them), each with a bbox; a crowd GT.
-    gt_name, dt_name = (
-        "MiXaiLL76-faster_coco_eval/gt_dataset.json",
-        ("MiXaiLL76-faster_coco_eval/dt_dataset.json"),
-    )
+def real_pair(gt_name: str, dt_name: str, as_files: bool) -> tuple[Doc, list[Doc], tuple[Any, Any]]:
+    """A stored pair parsed (for pycocotools) and as ours is given it: paths, or the same."""
     gt, results = load(gt_name), load(dt_name)
     source = (KEYPOINT_DIR / gt_name, KEYPOINT_DIR / dt_name) if as_files else (gt, results)
+    return gt, results, source
+
+
+AS_FILES = pytest.mark.parametrize("as_files", [True, False], ids=["files", "parsed"])
+
+
+@AS_FILES
+def test_faster_coco_eval_pair_equals_pycocotools_and_its_published_stats(as_files: bool) -> None:
+    # 128 results on one image (maxDets 20 cuts them), each with a bbox; a crowd GT.
+    folder = "MiXaiLL76-faster_coco_eval"
+    gt, results, source = real_pair(
+        f"{folder}/gt_dataset.json", f"{folder}/dt_dataset.json", as_files
+    )
     report, warned = evaluate_ours(*source)
     assert warned == []
     assert_same(report, run_pycocotools_keypoints(gt, results))
     assert report.stats.tolist() == FASTER_COCO_EVAL_PUBLISHED
 
 
-@pytest.mark.parametrize("as_files", [True, False], ids=["files", "parsed"])
-def test_xtcocoapi_coco_pair_equals_pycocotools(as_files: bool) -> None:
-    # val2017 person GT (two with num_keypoints 0); results without bbox, with extra fields.
-    gt_name, dt_name = (
-        "jin-s13-xtcocoapi/example_coco_val.json",
-        ("jin-s13-xtcocoapi/example_coco_preds.json"),
-    )
-    gt, results = load(gt_name), load(dt_name)
-    source = (KEYPOINT_DIR / gt_name, KEYPOINT_DIR / dt_name) if as_files else (gt, results)
+@AS_FILES
+@pytest.mark.parametrize("name", ["coco", "wholebody"])
+def test_xtcocoapi_coco_and_wholebody_pairs_equal_pycocotools(name: str, as_files: bool) -> None:
+    # val2017 person GT (some with num_keypoints 0); results without bbox, with extra
+    # fields (WholeBody's face, hand and foot keypoints sit beside the 17 body ones).
+    prefix = f"jin-s13-xtcocoapi/example_{name}"
+    gt, results, source = real_pair(f"{prefix}_val.json", f"{prefix}_preds.json", as_files)
     report, warned = evaluate_ours(*source)
     assert warned == []
     assert_same(report, run_pycocotools_keypoints(gt, results))
     assert 0 < report.stats[0] < 1
 
 
-@pytest.mark.parametrize("as_files", [True, False], ids=["files", "parsed"])
+@AS_FILES
 def test_xtcocoapi_crowdpose_pair_equals_pycocotools_once_area_is_filled(as_files: bool) -> None:
     # CrowdPose ground truth has no `area`: pycocotools' computeOks fails on it; ours
     # warns and uses the box's w*h, which is what pycocotools gives on that repair.
-    gt_name, dt_name = (
-        "jin-s13-xtcocoapi/example_crowdpose_val.json",
-        ("jin-s13-xtcocoapi/example_crowdpose_preds.json"),
-    )
-    gt, results = load(gt_name), load(dt_name)
-    assert pycocotools_raises_on(gt, results, oks_sigmas=CROWDPOSE_SIGMAS).args == ("area",)
-    source = (KEYPOINT_DIR / gt_name, KEYPOINT_DIR / dt_name) if as_files else (gt, results)
-    report, warned = evaluate_ours(*source, oks_sigmas=CROWDPOSE_SIGMAS)
+    prefix = "jin-s13-xtcocoapi/example_crowdpose"
+    gt, results, source = real_pair(f"{prefix}_val.json", f"{prefix}_preds.json", as_files)
+    sigmas = CROWDPOSE_SIGMAS
+    assert pycocotools_raises_on(gt, results, oks_sigmas=sigmas).args == ("area",)
+    report, warned = evaluate_ours(*source, oks_sigmas=sigmas)
     assert len(warned) == 1 and "no 'area'; width*height is used" in warned[0]
-    assert_same(
-        report, run_pycocotools_keypoints(repaired(gt), results, oks_sigmas=CROWDPOSE_SIGMAS)
-    )
+    assert_same(report, run_pycocotools_keypoints(repaired(gt), results, oks_sigmas=sigmas))
     assert 0 < report.stats[0] < 1
 
 
@@ -203,6 +204,8 @@ def test_every_stored_file_is_used() -> None:
         "MiXaiLL76-faster_coco_eval/dt_dataset.json",
         "jin-s13-xtcocoapi/example_coco_val.json",
         "jin-s13-xtcocoapi/example_coco_preds.json",
+        "jin-s13-xtcocoapi/example_wholebody_val.json",
+        "jin-s13-xtcocoapi/example_wholebody_preds.json",
         "jin-s13-xtcocoapi/example_crowdpose_val.json",
         "jin-s13-xtcocoapi/example_crowdpose_preds.json",
         *(f"open-mmlab-mmpose/test_{name}.json" for name in MMPOSE_SIGMAS),
