@@ -36,6 +36,23 @@ ONE_SIGMA = np.array([0.089])
 
 Doc = dict[str, Any]
 
+VARIANTS: dict[str, Mapping[str, Any]] = {
+    "default": {},
+    # 1.0 exercises the 1 - 1e-10 cap; 0.5 and 0.75 present so those stats are defined.
+    "oks-custom": {"iou_thresholds": np.array([0.1, 0.5, 0.75, 0.9, 1.0])},
+    # Holds 0.5 (the same double as pycocotools') but not 0.75: stats[2] and [7] are -1.
+    "oks-linspace": {"iou_thresholds": np.linspace(0.3, 0.9, 7)},
+    "maxdets-three": {"max_dets": [1, 5, 20]},
+    # No 20 among maxDets: every stat is -1 (summarize reads maxDets == 20).
+    "maxdets-no-20": {"max_dets": [2, 50]},
+    "area-custom": {
+        "area_ranges": {"all": (0, 1e10), "medium": (500, 5000), "large": (5000, 1e10)}
+    },
+    # Labels summarize() does not read, and one on a range bound (32**2).
+    "area-labels": {"area_ranges": {"all": (0, 1e12), "small": (0, 32**2), "tiny": (0, 64)}},
+}
+"""Parameter settings (``evaluate_coco`` keywords) to compare under, in pycocotools mode."""
+
 
 @dataclass(frozen=True)
 class KeypointKnobs:

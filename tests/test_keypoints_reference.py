@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from keypoint_cases import CROWDPOSE_SIGMAS, Doc, assert_same, run_pycocotools_keypoints
+from keypoint_cases import (
+    CROWDPOSE_SIGMAS,
+    VARIANTS,
+    Doc,
+    assert_same,
+    run_pycocotools_keypoints,
+)
 
 from evaluator import DataWarning, evaluate_coco
 
@@ -131,6 +137,31 @@ def test_xtcocoapi_crowdpose_pair_equals_pycocotools_once_area_is_filled(as_file
     assert len(warned) == 1 and "no 'area'; width*height is used" in warned[0]
     assert_same(report, run_pycocotools_keypoints(repaired(gt), results, oks_sigmas=sigmas))
     assert 0 < report.stats[0] < 1
+
+
+# The pairs pycocotools scores as they are (ground truth, results).
+SCOREABLE_PAIRS: dict[str, tuple[str, str]] = {
+    "faster_coco_eval": (
+        "MiXaiLL76-faster_coco_eval/gt_dataset.json",
+        "MiXaiLL76-faster_coco_eval/dt_dataset.json",
+    ),
+    "xtcocoapi-coco": (
+        "jin-s13-xtcocoapi/example_coco_val.json",
+        "jin-s13-xtcocoapi/example_coco_preds.json",
+    ),
+    "xtcocoapi-wholebody": (
+        "jin-s13-xtcocoapi/example_wholebody_val.json",
+        "jin-s13-xtcocoapi/example_wholebody_preds.json",
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "default"])
+@pytest.mark.parametrize("pair", list(SCOREABLE_PAIRS))
+def test_real_pairs_equal_pycocotools_under_other_parameters(pair: str, variant: str) -> None:
+    gt, results, source = real_pair(*SCOREABLE_PAIRS[pair], as_files=True)
+    report, _ = evaluate_ours(*source, **VARIANTS[variant])
+    assert_same(report, run_pycocotools_keypoints(gt, results, **VARIANTS[variant]))
 
 
 def generated_results(gt: Doc, seed: int) -> list[Doc]:
