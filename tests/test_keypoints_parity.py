@@ -305,3 +305,44 @@ def test_an_empty_bbox_on_the_first_result_reads_as_none() -> None:
     results = copy.deepcopy(results)
     results[0]["bbox"] = []
     assert_same(evaluate_ours(gt, results), run_pycocotools_keypoints(gt, results))
+
+
+def _with_counts(gt: Doc, value: Any) -> Doc:
+    """``gt`` with every ``num_keypoints`` 0 replaced by ``value``."""
+    gt = copy.deepcopy(gt)
+    for annotation in gt["annotations"]:
+        if annotation["num_keypoints"] == 0:
+            annotation["num_keypoints"] = value
+    return gt
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InputError,
+    reason="pycocotools reads num_keypoints 0.0 as 0 (ignored) and 3.0 as counted; ours "
+    "refuses a JSON float there: 'num_keypoints: expected an integer, got 0.0'",
+)
+def test_a_float_num_keypoints_reads_as_pycocotools_reads_it() -> None:
+    gt, results, sigmas = case(8)
+    gt = _with_counts(gt, 0.0)
+    gt["annotations"][0]["num_keypoints"] = float(gt["annotations"][0]["num_keypoints"] or 2)
+    options = sigma_options(sigmas)
+    assert_same(
+        evaluate_ours(gt, results, **options), run_pycocotools_keypoints(gt, results, **options)
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pycocotools counts a ground truth whose num_keypoints is null (null != 0); ours "
+    "reads null as absent, uses the labelled count (0 here) and ignores it, warning that "
+    "pycocotools would fail",
+)
+def test_a_null_num_keypoints_reads_as_pycocotools_reads_it() -> None:
+    gt, results, sigmas = case(8)
+    gt = _with_counts(gt, None)
+    options = sigma_options(sigmas)
+    assert_same(
+        evaluate_ours(gt, results, **options), run_pycocotools_keypoints(gt, results, **options)
+    )
