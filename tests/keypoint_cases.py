@@ -42,6 +42,7 @@ VARIANTS: dict[str, Mapping[str, Any]] = {
     "oks-custom": {"iou_thresholds": np.array([0.1, 0.5, 0.75, 0.9, 1.0])},
     # Holds 0.5 (the same double as pycocotools') but not 0.75: stats[2] and [7] are -1.
     "oks-linspace": {"iou_thresholds": np.linspace(0.3, 0.9, 7)},
+    "recall-coarse": {"recall_thresholds": np.linspace(0.0, 1.0, 11)},
     "maxdets-three": {"max_dets": [1, 5, 20]},
     # No 20 among maxDets: every stat is -1 (summarize reads maxDets == 20).
     "maxdets-no-20": {"max_dets": [2, 50]},
@@ -88,11 +89,18 @@ class KeypointKnobs:
         Ground truth with an ``ignore`` field (pycocotools overwrites it).
     boundary_area_rate : float
         Ground truth whose ``area`` is exactly 32**2 or 96**2.
+    zero_area_rate : float
+        Ground truth whose ``area`` is 0 (the OKS divides by ``area + eps``).
     dets_per_gt : tuple of int
         Results per ground truth, drawn from this tuple.
     background_dets : int
         Up to this many random results per image.
     wrong_class_rate : float
+    duplicate_rate : float
+        Results repeated exactly (same keypoints, same score).
+    stray_fields_rate : float
+        Results carrying ``id``, ``area`` and ``iscrowd``, which ``loadRes`` overwrites
+        or never reads.
     score_decimals : int or None
         Scores rounded to this many decimals (ties); None keeps full floats.
     crowded_dets : int
@@ -123,9 +131,12 @@ class KeypointKnobs:
     stale_count_rate: float = 0.04
     ignore_field_rate: float = 0.08
     boundary_area_rate: float = 0.05
+    zero_area_rate: float = 0.02
     dets_per_gt: tuple[int, ...] = (0, 1, 1, 2)
     background_dets: int = 2
     wrong_class_rate: float = 0.08
+    duplicate_rate: float = 0.04
+    stray_fields_rate: float = 0.04
     score_decimals: int | None = 2
     crowded_dets: int = 0
     integer_coords: bool = False
@@ -221,6 +232,8 @@ class _Generator:
         area = box[2] * box[3] * rng.uniform(0.4, 1.0)
         if self.chance(knobs.boundary_area_rate):
             area = rng.choice((32.0**2, 96.0**2))
+        if self.chance(knobs.zero_area_rate):
+            area = 0.0
         annotation: Doc = {
             "id": 0,  # numbered in build()
             "image_id": image_id,
@@ -263,7 +276,11 @@ class _Generator:
                 self.coord(max(xs) - min(xs) + 2 * pad),
                 self.coord(max(ys) - min(ys) + 2 * pad),
             ]
+        if self.chance(self.knobs.stray_fields_rate):
+            result.update(id=0, area=1.0, iscrowd=1)
         self.results.append(result)
+        if self.chance(self.knobs.duplicate_rate):
+            self.results.append(copy.deepcopy(result))
 
     def result_category(self, truth: int, categories: Sequence[int]) -> int:
         if self.chance(self.knobs.wrong_class_rate):
@@ -358,13 +375,20 @@ def run_pycocotools_keypoints(
     gt, results
         As for ``evaluate_coco``.
     **options
-        ``evaluate_coco`` keywords: ``iou_thresholds``, ``max_dets``, ``area_ranges``,
-        ``use_cats``, ``oks_sigmas``.
+        ``evaluate_coco`` keywords: ``iou_thresholds``, ``recall_thresholds``,
+        ``max_dets``, ``area_ranges``, ``use_cats``, ``oks_sigmas``.
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    unknown = set(options) - {"iou_thresholds", "max_dets", "area_ranges", "use_cats", "oks_sigmas"}
+    unknown = set(options) - {
+        "iou_thresholds",
+        "recall_thresholds",
+        "max_dets",
+        "area_ranges",
+        "use_cats",
+        "oks_sigmas",
+    }
     if unknown:
         raise TypeError(f"run_pycocotools_keypoints: unknown options {sorted(unknown)}")
     dets = copy.deepcopy(list(results))
@@ -389,6 +413,8 @@ def run_pycocotools_keypoints(
             params.kpt_oks_sigmas = np.asarray(options["oks_sigmas"], dtype=np.float64)
         if "iou_thresholds" in options:
             params.iouThrs = np.asarray(options["iou_thresholds"], dtype=np.float64)
+        if "recall_thresholds" in options:
+            params.recThrs = np.asarray(options["recall_thresholds"], dtype=np.float64)
         if "max_dets" in options:
             params.maxDets = list(options["max_dets"])
         if "area_ranges" in options:

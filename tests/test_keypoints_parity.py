@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import warnings
 from typing import Any
 
@@ -107,6 +108,9 @@ ALL_TRAPS: tuple[str, ...] = (
     "labelled keypoints, num_keypoints 0",
     "ignore field",
     "area on a range bound",
+    "ground truth area 0",
+    "duplicate results",
+    "results with stray id, area, iscrowd",
     "integer coordinates",
     "float coordinates",
     "annotation id 0",
@@ -151,6 +155,9 @@ def traps_in(gt: Doc, results: list[Doc]) -> set[str]:
         ),
         "ignore field": any("ignore" in a for a in annotations),
         "area on a range bound": any(a["area"] in (32**2, 96**2) for a in annotations),
+        "ground truth area 0": any(a["area"] == 0 and scored(a) for a in annotations),
+        "duplicate results": len({json.dumps(r, sort_keys=True) for r in results}) < len(results),
+        "results with stray id, area, iscrowd": any("area" in r for r in results),
         "integer coordinates": all(
             isinstance(v, int) for r in results for v in r["keypoints"][0::3]
         ),
