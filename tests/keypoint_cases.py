@@ -336,8 +336,10 @@ class _Generator:
         ids = rng.sample(range(1, 10 * count + 2), count)
         for annotation, annotation_id in zip(self.annotations, ids, strict=True):
             annotation["id"] = annotation_id
-        if knobs.id_zero and count:
-            rng.choice(self.annotations)["id"] = 0
+        # Id 0 on a counted ground truth, where losing its matches shows.
+        counted = [a for a in self.annotations if a["num_keypoints"] > 0 and not a["iscrowd"]]
+        if knobs.id_zero and counted:
+            rng.choice(counted)["id"] = 0
         for _ in range(knobs.duplicate_ids if count > 1 else 0):
             source, target = rng.sample(self.annotations, 2)
             target["id"] = source["id"]

@@ -162,8 +162,11 @@ def traps_in(gt: Doc, results: list[Doc]) -> set[str]:
             isinstance(v, int) for r in results for v in r["keypoints"][0::3]
         ),
         "float coordinates": any(isinstance(v, float) for r in results for v in r["keypoints"]),
-        "annotation id 0": 0 in ids,
-        "duplicate annotation ids": len(set(ids)) < len(ids),
+        "annotation id 0": any(
+            a["id"] == 0 and a["num_keypoints"] > 0 and not a["iscrowd"] and scored(a)
+            for a in annotations
+        ),
+        "duplicate annotation ids": any(ids.count(a["id"]) > 1 and scored(a) for a in annotations),
         "results with bbox": any("bbox" in r for r in results),
         "results without bbox": any("bbox" not in r for r in results),
         "tied scores": any(len(set(s)) < len(s) for s in per_cell.values()),
