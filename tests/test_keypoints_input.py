@@ -167,7 +167,7 @@ BAD: tuple[Bad, ...] = (
         "num_keypoints a string",
         _set(("annotations", 1, "num_keypoints"), "3", in_gt=True),
         f"{GT}[1].num_keypoints",
-        "expected an integer",
+        "expected a number",
     ),
 )
 

@@ -8,8 +8,10 @@ out as pycocotools' ``COCOeval.eval``. :func:`traps_in` checks that every skelet
 cases really exercise each trap.
 
 Also: ``mode="corrected"`` equals pycocotools on the ground truth renumbered and freed of
-``ignore`` fields; empty results; computeOks' grown-box branch by hand. Each difference
-from pycocotools found so far is an ``xfail(strict=True)`` test whose reason says it.
+``ignore`` fields; empty results; computeOks' grown-box branch by hand; and the odd inputs
+pycocotools scores: useCats=0 (computeOks ignores it: nothing matches), an empty bbox on
+the first result, num_keypoints written as a float or null, keypoint extents that
+overflow a double.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from keypoint_cases import (
     run_pycocotools_keypoints,
 )
 
-from evaluator import DataWarning, InputError, evaluate_coco
+from evaluator import DataWarning, evaluate_coco
 
 # Knob profiles the random cases cycle through, each stressing some traps harder.
 PROFILES: tuple[dict[str, Any], ...] = (
@@ -265,15 +267,9 @@ def test_a_ground_truth_with_no_labelled_keypoint_is_measured_from_its_grown_box
 
 # pycocotools' computeOks reads self._gts[imgId, catId] whatever useCats is; with
 # useCats=0 evaluate() passes catId -1, so it finds no ground truth, every OKS block is
-# empty, nothing matches and every AP is 0. Ours matches class-agnostically (as its
-# bbox evaluation and pycocotools' computeIoU do).
-USE_CATS_QUIRK = (
-    "pycocotools' computeOks ignores useCats=0 (looks up category -1: no ground truth, "
-    "no match, AP 0); ours matches across categories"
-)
+# empty, nothing matches and every AP is 0. Ours does the same in pycocotools mode.
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=USE_CATS_QUIRK)
 def test_use_cats_false_minimal_case() -> None:
     keypoints = [10, 10, 2, 20, 20, 2, 30, 30, 2]
     gt = {
@@ -299,7 +295,6 @@ def test_use_cats_false_minimal_case() -> None:
     assert_same(evaluate_ours(gt, results, **options), reference)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=USE_CATS_QUIRK)
 @pytest.mark.parametrize("index", [0, 3, 9])
 def test_use_cats_false_generated(index: int) -> None:
     gt, results, sigmas = case(index)
@@ -309,12 +304,6 @@ def test_use_cats_false_generated(index: int) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason="loadRes reads a first result's empty bbox [] as no bbox (box and area from the "
-    "keypoints); ours refuses it: predictions[0].bbox expected 4 numbers, got 0",
-)
 def test_an_empty_bbox_on_the_first_result_reads_as_none() -> None:
     gt, results, _ = case(0)
     results = copy.deepcopy(results)
@@ -331,12 +320,6 @@ def _with_counts(gt: Doc, value: Any) -> Doc:
     return gt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason="pycocotools reads num_keypoints 0.0 as 0 (ignored) and 3.0 as counted; ours "
-    "refuses a JSON float there: 'num_keypoints: expected an integer, got 0.0'",
-)
 def test_a_float_num_keypoints_reads_as_pycocotools_reads_it() -> None:
     gt, results, sigmas = case(8)
     gt = _with_counts(gt, 0.0)
@@ -347,13 +330,6 @@ def test_a_float_num_keypoints_reads_as_pycocotools_reads_it() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pycocotools counts a ground truth whose num_keypoints is null (null != 0); ours "
-    "reads null as absent, uses the labelled count (0 here) and ignores it, warning that "
-    "pycocotools would fail",
-)
 def test_a_null_num_keypoints_reads_as_pycocotools_reads_it() -> None:
     gt, results, sigmas = case(8)
     gt = _with_counts(gt, None)
@@ -363,13 +339,6 @@ def test_a_null_num_keypoints_reads_as_pycocotools_reads_it() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason="a result whose keypoints span more than a double holds (y from -1e308 to 1e308, "
-    "no bbox) is scored by pycocotools (extent inf, area 0 * inf = NaN); ours refuses it "
-    "at 'predictions[0].bbox: must be finite numbers', a field the result does not have",
-)
 def test_a_keypoint_extent_that_overflows_is_scored_as_pycocotools_scores_it() -> None:
     gt = {
         "images": [{"id": 1}],
@@ -391,8 +360,6 @@ def test_a_keypoint_extent_that_overflows_is_scored_as_pycocotools_scores_it() -
         {"image_id": 1, "category_id": 1, "keypoints": [10, -1e308, 1, 10, 1e308, 1], "score": 0.9}
     ]
     options = {"oks_sigmas": [0.1, 0.1]}
-    # Both overflow on the way (ours also says so with a RuntimeWarning today).
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # pycocotools overflows on the way
         reference = run_pycocotools_keypoints(gt, results, **options)
-        report = evaluate_ours(gt, results, **options)
-    assert_same(report, reference)
+    assert_same(evaluate_ours(gt, results, **options), reference)

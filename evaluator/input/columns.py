@@ -148,8 +148,9 @@ class GroundTruth:
     keypoints : ndarray of shape (N, K, 3), dtype float64, or None
         ``x, y, visibility`` of each annotation's keypoints; None unless loaded for a
         keypoints evaluation (:mod:`evaluator.input.keypoints`).
-    num_keypoints : ndarray of shape (N,), dtype int64, or None
-        The ``num_keypoints`` field (0: the annotation is ignored, as in pycocotools).
+    num_keypoints : ndarray of shape (N,), dtype float64, or None
+        The ``num_keypoints`` field as written (NaN for null); pycocotools only compares
+        it with 0, and an annotation whose count equals 0 is ignored.
 
     Notes
     -----
@@ -172,7 +173,7 @@ class GroundTruth:
     warnings: tuple[str, ...] = ()
     image_names: tuple[str, ...] = ()
     keypoints: NDArray[np.float64] | None = None
-    num_keypoints: NDArray[np.int64] | None = None
+    num_keypoints: NDArray[np.float64] | None = None
 
     @classmethod
     def from_arrays(
@@ -256,7 +257,7 @@ class GroundTruth:
     def n_annotations(self) -> int:
         return int(self.ann_ids.shape[0])
 
-    def keypoint_columns(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    def keypoint_columns(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``keypoints`` and ``num_keypoints``, or an InputError when they were not loaded."""
         if self.keypoints is None or self.num_keypoints is None:
             raise InputError("ground_truth", "no keypoints loaded (load with iou_type='keypoints')")
@@ -324,6 +325,10 @@ class Predictions:
         Valid-but-suspicious input found while loading.
     keypoints : ndarray of shape (D, K, 3), dtype float64, or None
         Each result's keypoints, when loaded for a keypoints evaluation.
+    areas : ndarray of shape (D,), dtype float64, or None
+        The area each result is judged by (which area range it falls in) when it is not
+        its box's width * height: the keypoints' extent, a mask's area. Such boxes were
+        derived by the loader and may hold inf where a keypoint extent overflows.
 
     Notes
     -----
@@ -338,6 +343,7 @@ class Predictions:
     scores: NDArray[np.float64]
     warnings: tuple[str, ...] = ()
     keypoints: NDArray[np.float64] | None = None
+    areas: NDArray[np.float64] | None = None
 
     @classmethod
     def from_arrays(
@@ -433,6 +439,7 @@ class Predictions:
             boxes=self.boxes[known],
             scores=self.scores[known],
             keypoints=None if self.keypoints is None else self.keypoints[known],
+            areas=None if self.areas is None else self.areas[known],
         )
 
 

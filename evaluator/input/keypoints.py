@@ -25,7 +25,6 @@ from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
     Source,
-    _as_box,
     _as_id,
     _as_list,
     _as_number,
@@ -42,14 +41,14 @@ from evaluator.input.coco_json import (
     load_predictions,
 )
 from evaluator.input.ids import IdValue
-from evaluator.input.limits import shown
 
 Id = TypeVar("Id")
 
 
 class _KeypointFields(msgspec.Struct, gc=False):
     keypoints: list[float] | None = None
-    num_keypoints: int | None = None
+    # pycocotools only compares it with 0: any number, a boolean, or null (never 0).
+    num_keypoints: float | bool | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class _KeypointFile(msgspec.Struct, gc=False):
@@ -61,7 +60,7 @@ class _KeypointResult(msgspec.Struct, Generic[Id], gc=False):
     category_id: Id
     keypoints: list[float]
     score: float
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: list[float] | None = None  # [] reads as absent, as in loadRes
 
 
 class _KeypointResultFile(msgspec.Struct, Generic[Id], gc=False):
@@ -91,9 +90,9 @@ def _walk_keypoint_fields(doc: Any) -> list[_KeypointFields]:
         loc = f"{root}.annotations[{i}]"
         ann = _as_object(ann, loc)
         keypoints = _get(ann, "keypoints", loc, None)
-        count = _get(ann, "num_keypoints", loc, None)
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-            raise InputError(f"{loc}.num_keypoints", f"expected an integer, got {shown(count)}")
+        count = _get(ann, "num_keypoints", loc, msgspec.UNSET)
+        if count is not msgspec.UNSET and count is not None and not isinstance(count, bool):
+            count = _as_number(count, f"{loc}.num_keypoints")
         if keypoints is not None:
             keypoints = _keypoint_list(keypoints, f"{loc}.keypoints")
         fields.append(_KeypointFields(keypoints=keypoints, num_keypoints=count))
@@ -185,10 +184,13 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
             f"a visibility flag must be 0, 1 or 2, got {visibility[i, k]:g}",
         )
     labelled = (visibility > 0).sum(axis=1)
-    given = np.fromiter((f.num_keypoints is not None for f in fields), bool, len(fields))
-    counts = np.where(
-        given, np.array([f.num_keypoints or 0 for f in fields], dtype=np.int64), labelled
+    given = np.fromiter((f.num_keypoints is not msgspec.UNSET for f in fields), bool, len(fields))
+    written = np.fromiter(
+        (np.nan if f.num_keypoints in (None, msgspec.UNSET) else f.num_keypoints for f in fields),
+        np.float64,
+        len(fields),
     )
+    counts = np.where(given, written, labelled)
     warnings = list(gt.warnings)
     if not present.all():
         i = int(np.argmax(~present))
@@ -202,9 +204,7 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
             f"{loc}: {int((~given).sum())} annotations have no 'num_keypoints' (first: "
             f"{loc}[{i}]); the count of labelled keypoints is used (pycocotools would fail)"
         )
-    return replace(
-        gt, keypoints=keypoints, num_keypoints=counts.astype(np.int64), warnings=tuple(warnings)
-    )
+    return replace(gt, keypoints=keypoints, num_keypoints=counts, warnings=tuple(warnings))
 
 
 def _walk_results(doc: Any) -> tuple[list[_KeypointResult[Any]], str]:
@@ -226,7 +226,7 @@ def _walk_results(doc: Any) -> tuple[list[_KeypointResult[Any]], str]:
                 category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
                 keypoints=_keypoint_list(_get(det, "keypoints", loc), f"{loc}.keypoints"),
                 score=_as_number(_get(det, "score", loc), f"{loc}.score"),
-                bbox=None if bbox is None else _as_box(bbox, f"{loc}.bbox"),  # type: ignore[arg-type]
+                bbox=None if bbox is None else _keypoint_list(bbox, f"{loc}.bbox"),
             )
         )
     return results, root
@@ -251,26 +251,39 @@ def _read_results(src: Source) -> tuple[list[_KeypointResult[Any]], str, bool]:
 
 def _result_boxes(
     results: Sequence[_KeypointResult[Any]], keypoints: NDArray[np.float64], root: str
-) -> NDArray[np.float64]:
-    """The box of each result as ``loadRes`` sets it (see the module's docstring)."""
-    if results and results[0].bbox is not None:
-        missing = [i for i, r in enumerate(results) if r.bbox is None]
-        if missing:
-            raise InputError(
-                f"{root}[{missing[0]}].bbox",
-                "missing; the first result has a 'bbox', so pycocotools reads every result's "
-                "(give all results a bbox, or none)",
-            )
-        return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Each result's box and area as ``loadRes`` sets them (see the module's docstring).
+
+    Returns the (D, 4) boxes and, when they are spanned by the keypoints, the (D,) areas
+    (None: the given boxes' width * height).
+    """
+    if results and results[0].bbox:
+        for i, result in enumerate(results):
+            if result.bbox is None:
+                raise InputError(
+                    f"{root}[{i}].bbox",
+                    "missing; the first result has a 'bbox', so pycocotools reads every "
+                    "result's (give all results a bbox, or none)",
+                )
+            if len(result.bbox) != 4:
+                raise InputError(
+                    f"{root}[{i}].bbox",
+                    f"expected 4 numbers [x, y, width, height], got {len(result.bbox)}",
+                )
+        return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4), None
     return _spanned(keypoints)
 
 
-def _spanned(keypoints: NDArray[np.float64]) -> NDArray[np.float64]:
-    """(D, 4) ``xywh`` boxes spanned by all K keypoints of each result, as loadRes."""
+def _spanned(keypoints: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(D, 4) ``xywh`` boxes spanned by all K keypoints of each result, and their (D,)
+    areas ``(x1 - x0) * (y1 - y0)``, as loadRes computes them (inf or NaN where the
+    extent overflows a double, as there)."""
     x, y = keypoints[:, :, 0], keypoints[:, :, 1]
     x0, y0 = x.min(axis=1, initial=np.inf), y.min(axis=1, initial=np.inf)
     x1, y1 = x.max(axis=1, initial=-np.inf), y.max(axis=1, initial=-np.inf)
-    return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        width, height = x1 - x0, y1 - y0
+        return np.stack([x0, y0, width, height], axis=1), width * height
 
 
 def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
@@ -287,12 +300,15 @@ def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
     points = np.frombuffer(keypoints, dtype=np.float64).reshape(n, n_keypoints, 3)
     if not np.isfinite(points).all():
         return None  # the general loader says where
+    given = np.frombuffer(boxes, dtype=np.float64).reshape(n, 4)
+    box, areas = (given, None) if boxed else _spanned(points)
     return Predictions(
         np.frombuffer(image_ids, dtype=np.int64),
         np.frombuffer(category_ids, dtype=np.int64),
-        np.frombuffer(boxes, dtype=np.float64).reshape(n, 4) if boxed else _spanned(points),
+        box,
         np.frombuffer(scores, dtype=np.float64),
         keypoints=points,
+        areas=areas,
     )
 
 
@@ -336,12 +352,14 @@ def load_keypoint_predictions(
     results, root, checked = _read_results(src)
     keypoints, _ = _keypoint_array([r.keypoints for r in results], n_keypoints, root)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
+    boxes, areas = _result_boxes(results, keypoints, root)
     preds = Predictions(
         image_ids,
         category_ids,
-        _result_boxes(results, keypoints, root),
+        boxes,
         _column(results, "score", np.float64),
         tuple(float_ids),
         keypoints=keypoints,
+        areas=areas,
     )
     return load_predictions(preds, gt, unknown_categories)

@@ -86,6 +86,7 @@ def match_groups(
     area_ranges: NDArray[np.float64],
     thresholds: NDArray[np.float64],
     similarity: GroupSimilarity | None = None,
+    det_areas: NDArray[np.float64] | None = None,
 ) -> GroupMatches:
     """Greedy matching of every group at every area range and threshold, and its outcome.
 
@@ -112,6 +113,8 @@ def match_groups(
     similarity : GroupSimilarity, optional
         The similarity of every pair, computed beforehand for the groups of
         :func:`group_bounds`; None: the box IoU of ``det_boxes`` and ``gt_boxes``.
+    det_areas : ndarray of shape (D,), dtype float64, optional
+        The area each detection is judged by; None: ``w * h`` of its box.
 
     Returns
     -------
@@ -124,8 +127,11 @@ def match_groups(
     det_start, gt_lo, gt_hi = group_bounds(det_group, gt_group)
     given = similarity if similarity is not None else GroupSimilarity.none()
     boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
-    with np.errstate(over="ignore"):  # boxes near the float limit: inf, as in pycocotools
-        det_area = boxes[:, 2] * boxes[:, 3]
+    if det_areas is not None:
+        det_area = np.ascontiguousarray(det_areas, dtype=np.float64)
+    else:
+        with np.errstate(over="ignore"):  # boxes near the float limit: inf, as pycocotools
+            det_area = boxes[:, 2] * boxes[:, 3]
     position = np.ascontiguousarray(det_position, dtype=np.int64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)

@@ -16,7 +16,7 @@ the ignored one with the highest IoU; on equal IoU the later one in that order w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -263,6 +263,10 @@ def match_detections(
             gts.areas,
             params.oks_sigmas,
         )
+        if not params.use_cats and params.mode == "pycocotools":
+            # computeOks ignores useCats: it looks the pairs up under category -1, finds
+            # none, and nothing matches. No similarity ever reaches a threshold.
+            similarity = replace(similarity, values=np.full_like(similarity.values, -np.inf))
     outcome = match_groups(
         det_group,
         preds.boxes[det_src],
@@ -275,6 +279,7 @@ def match_detections(
         area_ranges,
         thresholds,
         similarity,
+        None if preds.areas is None else preds.areas[det_src],
     )
     if progress is not None:
         progress(0.8)
