@@ -1,4 +1,4 @@
-"""``evaluate_coco``: COCO bbox and keypoints evaluation, bit-identical to pycocotools."""
+"""``evaluate_coco``: COCO bbox, segm and keypoints evaluation, bit-identical to pycocotools."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ from evaluator.input.coco_json import (
     load_predictions,
 )
 from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_predictions
+from evaluator.input.segmentation import (
+    load_segmentation_ground_truth,
+    load_segmentation_predictions,
+)
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections
 from evaluator.metrics.params import CocoParams, IouType, Mode
@@ -58,8 +62,10 @@ def evaluate_coco(
         labels as keys, ``useCats``); None keeps the default of ``iou_type``.
     mode : {"pycocotools", "corrected"}
         See :class:`evaluator.metrics.params.CocoParams`.
-    iou_type : {"bbox", "keypoints"}
-        Boxes by IoU, or keypoints by OKS (results carry ``keypoints``; pycocotools'
+    iou_type : {"bbox", "segm", "keypoints"}
+        Boxes by IoU; masks by mask IoU (ground-truth polygons or RLE at their image's
+        ``height`` and ``width``, results with an RLE ``segmentation``); or keypoints
+        by OKS (results carry ``keypoints``; pycocotools'
         keypoint defaults: maxDets 20, areas all / medium / large, 10 stats).
     oks_sigmas : sequence of float, optional
         Per-keypoint OKS sigmas for skeletons other than COCO's 17-keypoint person.
@@ -94,7 +100,12 @@ def evaluate_coco(
         iou_type=iou_type,
         oks_sigmas=oks_sigmas,
     )
-    if params.iou_type == "keypoints":
+    if params.iou_type == "segm":
+        if isinstance(predictions, np.ndarray):
+            raise InputError("predictions", "mask results cannot come as an (n, 7) array")
+        gt = load_segmentation_ground_truth(gt)
+        preds = load_segmentation_predictions(predictions, gt, unknown_categories)
+    elif params.iou_type == "keypoints":
         if isinstance(predictions, np.ndarray):
             raise InputError("predictions", "keypoint results cannot come as an (n, 7) array")
         n_keypoints = params.oks_sigmas.shape[0]
@@ -108,11 +119,21 @@ def evaluate_coco(
     return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
 
 
-# The sections built on box IoU; a keypoints report says why they are absent.
-NOT_FOR_KEYPOINTS = {
-    "voc": "VOC AP matches boxes; this is a keypoints evaluation",
-    "confusion_matrix": "the confusion matrix matches boxes; this is a keypoints evaluation",
-    "errors": "the TIDE error types are defined on boxes; this is a keypoints evaluation",
+# The sections built on box IoU; a report of another type says why they are absent.
+NOT_APPLICABLE = {
+    "keypoints": {
+        "voc": "VOC AP matches boxes; this is a keypoints evaluation",
+        "confusion_matrix": "the confusion matrix matches boxes; this is a keypoints evaluation",
+        "errors": "the TIDE error types are defined on boxes; this is a keypoints evaluation",
+    },
+    "segm": {
+        name: f"{what} matches boxes in this version, not masks"
+        for name, what in (
+            ("voc", "VOC AP"),
+            ("confusion_matrix", "the confusion matrix"),
+            ("errors", "the TIDE error breakdown"),
+        )
+    },
 }
 
 
@@ -166,8 +187,8 @@ def evaluate_loaded(
         "operating_points": points.to_dict(),
         "f1_curves": f1_curves_section(matching, params, ids),
     }
-    if extras and params.iou_type == "keypoints":
-        sections["not_applicable"] = dict(NOT_FOR_KEYPOINTS)
+    if extras and params.iou_type in NOT_APPLICABLE:
+        sections["not_applicable"] = dict(NOT_APPLICABLE[params.iou_type])
     elif extras:
         threshold = score_threshold
         if threshold is None or not np.isfinite(threshold):

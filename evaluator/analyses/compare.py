@@ -13,7 +13,11 @@ from typing import Any
 from evaluator.metrics.summary import stat_specs
 from evaluator.metrics.voc import VOC_METRICS
 
-PER_CLASS_METRICS = {"bbox": ("AP", "AP50", "AR100"), "keypoints": ("AP", "AP50", "AR")}
+PER_CLASS_METRICS = {
+    "bbox": ("AP", "AP50", "AR100"),
+    "segm": ("AP", "AP50", "AR100"),
+    "keypoints": ("AP", "AP50", "AR"),
+}
 _PARAM_KEYS = ("iou_thresholds", "max_dets", "area_ranges", "use_cats", "mode")
 
 

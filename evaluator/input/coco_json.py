@@ -302,7 +302,7 @@ def _other_kind_hint(result: dict[str, Any]) -> str:
     if "keypoints" in result:
         return "; these are keypoint results: evaluate them with --iou-type keypoints"
     if "segmentation" in result:
-        return "; these are segmentation results, which this version cannot score (boxes only)"
+        return "; these are segmentation results: evaluate them with --iou-type segm"
     return ""
 
 

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from evaluator.errors import InputError
 from evaluator.geometry.boxes import BoxFormat, box_convert
 from evaluator.input.limits import check_name
+from evaluator.masks import RunLengths
 
 
 def readonly(array: NDArray[Any]) -> NDArray[Any]:
@@ -151,6 +152,11 @@ class GroundTruth:
     num_keypoints : ndarray of shape (N,), dtype float64, or None
         The ``num_keypoints`` field as written (NaN for null); pycocotools only compares
         it with 0, and an annotation whose count equals 0 is ignored.
+    masks : RunLengths of N masks, or None
+        Each annotation's mask at its image's size, when loaded for a segm evaluation
+        (:mod:`evaluator.input.segmentation`).
+    image_sizes : ndarray of shape (I, 2), dtype int64, or None
+        ``height, width`` of each image of ``image_ids``, loaded with the masks.
 
     Notes
     -----
@@ -174,6 +180,8 @@ class GroundTruth:
     image_names: tuple[str, ...] = ()
     keypoints: NDArray[np.float64] | None = None
     num_keypoints: NDArray[np.float64] | None = None
+    masks: RunLengths | None = None
+    image_sizes: NDArray[np.int64] | None = None
 
     @classmethod
     def from_arrays(
@@ -257,6 +265,12 @@ class GroundTruth:
     def n_annotations(self) -> int:
         return int(self.ann_ids.shape[0])
 
+    def mask_column(self) -> RunLengths:
+        """``masks``, or an InputError when they were not loaded."""
+        if self.masks is None:
+            raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+        return self.masks
+
     def keypoint_columns(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``keypoints`` and ``num_keypoints``, or an InputError when they were not loaded."""
         if self.keypoints is None or self.num_keypoints is None:
@@ -301,6 +315,7 @@ class GroundTruth:
             difficult=self.difficult[declared],
             keypoints=None if self.keypoints is None else self.keypoints[declared],
             num_keypoints=None if self.num_keypoints is None else self.num_keypoints[declared],
+            masks=None if self.masks is None else self.masks.take(np.flatnonzero(declared)),
         )
 
 
@@ -329,6 +344,8 @@ class Predictions:
         The area each result is judged by (which area range it falls in) when it is not
         its box's width * height: the keypoints' extent, a mask's area. Such boxes were
         derived by the loader and may hold inf where a keypoint extent overflows.
+    masks : RunLengths of D masks, or None
+        Each result's mask, when loaded for a segm evaluation.
 
     Notes
     -----
@@ -344,6 +361,7 @@ class Predictions:
     warnings: tuple[str, ...] = ()
     keypoints: NDArray[np.float64] | None = None
     areas: NDArray[np.float64] | None = None
+    masks: RunLengths | None = None
 
     @classmethod
     def from_arrays(
@@ -396,6 +414,12 @@ class Predictions:
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
+    def mask_column(self) -> RunLengths:
+        """``masks``, or an InputError when they were not loaded."""
+        if self.masks is None:
+            raise InputError("predictions", "no masks loaded (load with iou_type='segm')")
+        return self.masks
+
     def keypoint_column(self) -> NDArray[np.float64]:
         """``keypoints``, or an InputError when they were not loaded."""
         if self.keypoints is None:
@@ -440,6 +464,7 @@ class Predictions:
             scores=self.scores[known],
             keypoints=None if self.keypoints is None else self.keypoints[known],
             areas=None if self.areas is None else self.areas[known],
+            masks=None if self.masks is None else self.masks.take(np.flatnonzero(known)),
         )
 
 

@@ -106,6 +106,15 @@ class RunLengths:
     def __len__(self) -> int:
         return len(self.heights)
 
+    def take(self, rows: ArrayLike) -> RunLengths:
+        """The masks at ``rows`` (array_like of int, shape (m,)), in that order."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        lengths = np.diff(self.offsets)[rows]  # (m,)
+        offsets = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        source = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return RunLengths(self.counts[source], offsets, self.heights[rows], self.widths[rows])
+
     def area(self) -> NDArray[np.uint32]:
         """Pixels in each mask: ndarray of shape (n,), dtype uint32 (pycocotools' ``area``)."""
         out = np.empty(len(self), dtype=np.uint32)

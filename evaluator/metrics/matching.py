@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from evaluator.input.coco_json import GroundTruth, Predictions
 from evaluator.metrics.greedy import group_bounds, match_groups
 from evaluator.metrics.keypoint_similarity import keypoint_similarity
+from evaluator.metrics.mask_similarity import mask_similarity
 from evaluator.metrics.parallel import kernels
 from evaluator.metrics.params import CocoParams
 
@@ -251,7 +252,19 @@ def match_detections(
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
     similarity = None
-    if params.iou_type == "keypoints":
+    if params.iou_type == "segm":
+        det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
+        similarity = mask_similarity(
+            det_start,
+            gt_lo,
+            gt_hi,
+            preds.mask_column(),
+            det_src,
+            gt.mask_column(),
+            gts.source,
+            gts.crowd,
+        )
+    elif params.iou_type == "keypoints":
         det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
         similarity = keypoint_similarity(
             det_start,

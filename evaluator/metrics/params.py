@@ -10,8 +10,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 Mode = Literal["pycocotools", "corrected"]
-IouType = Literal["bbox", "keypoints"]
-IOU_TYPES: tuple[IouType, ...] = ("bbox", "keypoints")
+IouType = Literal["bbox", "segm", "keypoints"]
+IOU_TYPES: tuple[IouType, ...] = ("bbox", "segm", "keypoints")
 
 # Built exactly as pycocotools builds them: np.linspace, never np.arange, so that
 # 0.75 is the same double in both and `iouThr == p.iouThrs` finds it.
@@ -86,9 +86,9 @@ class CocoParams:
         ``"corrected"`` fixes them: a ground truth with annotation id 0 can be matched,
         duplicate annotation ids stay distinct annotations, an ``ignore`` field is
         honoured, and stats[0] uses the largest ``max_dets`` instead of a hard-coded 100.
-    iou_type : {"bbox", "keypoints"}
-        What a detection is compared with a ground truth by: box IoU, or the object
-        keypoint similarity (OKS) of pycocotools' ``computeOks``.
+    iou_type : {"bbox", "segm", "keypoints"}
+        What a detection is compared with a ground truth by: box IoU, mask IoU, or the
+        object keypoint similarity (OKS) of pycocotools' ``computeOks``.
     oks_sigmas : ndarray of shape (K,), dtype float64
         Per-keypoint falloff of OKS (pycocotools' ``kpt_oks_sigmas``); K keypoints per
         object. COCO's 17 person sigmas by default; only read for keypoints.

@@ -60,7 +60,7 @@ KEYPOINT_STAT_NAMES = tuple(spec.name for spec in KEYPOINT_STAT_SPECS)
 
 
 def stat_specs(iou_type: IouType) -> tuple[StatSpec, ...]:
-    """The summary numbers of an evaluation type, in pycocotools' order."""
+    """The summary numbers of an evaluation type, in pycocotools' order (masks: as boxes)."""
     return KEYPOINT_STAT_SPECS if iou_type == "keypoints" else STAT_SPECS
 
 

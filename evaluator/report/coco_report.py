@@ -16,7 +16,7 @@ KEYPOINT_PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 
 
 def per_class_metrics(iou_type: str) -> tuple[str, ...]:
-    """The numbers of a report's ``per_class`` rows for an evaluation type."""
+    """The numbers of a report's ``per_class`` rows for an evaluation type (masks: as boxes)."""
     return KEYPOINT_PER_CLASS_METRICS if iou_type == "keypoints" else PER_CLASS_METRICS
 
 

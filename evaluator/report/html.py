@@ -43,6 +43,7 @@ _SMALL_FRAME = Frame(200, 140, left=40)  # small multiples, one per class
 LEADERBOARD_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
 _CLASS_METRICS = {  # for boxes, the same seven numbers as the leaderboard's
     "bbox": LEADERBOARD_METRICS,
+    "segm": LEADERBOARD_METRICS,
     "keypoints": ("AP", "AP50", "AP75", "APm", "APl", "AR"),
 }
 _ERROR_HINTS = {

@@ -257,7 +257,7 @@ class ReportJSON(_Strict):
     voc: VOC | None = None
     confusion_matrix: ConfusionMatrix | None = None
     errors: Errors | None = None
-    iou_type: Literal["bbox", "keypoints"] = "bbox"
+    iou_type: Literal["bbox", "segm", "keypoints"] = "bbox"
     not_applicable: dict[str, str] | None = None
 
 

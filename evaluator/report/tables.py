@@ -15,6 +15,7 @@ from evaluator.report.schema import ReportJSON
 _TITLES = {"AP": "Average Precision  (AP)", "AR": "Average Recall     (AR)"}
 _CLASS_METRICS = {
     "bbox": ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"),
+    "segm": ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"),
     "keypoints": ("AP", "AP50", "AP75", "APm", "APl", "AR"),
 }
 

@@ -1,0 +1,333 @@
+"""Masks for a segm evaluation: read beside the columns of :mod:`coco_json`.
+
+Ground truth: each annotation's ``segmentation`` (polygons, or an RLE object with
+compressed or uncompressed counts) as pycocotools' ``annToRLE`` reads it, at the size
+of its image (``height`` and ``width`` in ``images``); an RLE's ``size`` must be its
+image's.
+
+Results: ``{"image_id", "category_id", "segmentation", "score"}``, ``bbox`` optional.
+As pycocotools' ``loadRes``, the *first* result decides the area every result is judged
+by (the area range an unmatched result falls in): its ``bbox``'s width * height when the
+first result has a non-empty ``bbox`` (then every result needs one), else the mask's
+area. Polygon results, on which ``loadRes`` crashes, are rasterised as ground truth is,
+with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from evaluator.errors import InputError
+from evaluator.input.coco_json import (
+    GroundTruth,
+    Predictions,
+    Source,
+    _as_id,
+    _as_list,
+    _as_number,
+    _as_object,
+    _column,
+    _decode_fast,
+    _gc_paused,
+    _get,
+    _holds_object,
+    _parse_slow,
+    _prediction_ids,
+    _read_bytes,
+    load_ground_truth,
+    load_predictions,
+)
+from evaluator.input.ids import IdValue, check_id, integral
+from evaluator.masks import RunLengths
+from evaluator.masks.parse import check_size
+
+Id = TypeVar("Id")
+_ABSENT = msgspec.UNSET
+# The mask of an annotation that is never evaluated (its image is not declared).
+_NO_MASK = {"size": [0, 0], "counts": []}
+
+
+class _SizedImage(msgspec.Struct, gc=False):
+    id: Any
+    height: Any = None
+    width: Any = None
+
+
+class _Segmentation(msgspec.Struct, gc=False):
+    segmentation: Any = _ABSENT
+
+
+class _SegmentationFile(msgspec.Struct, gc=False):
+    images: list[_SizedImage]
+    annotations: list[_Segmentation] = []
+
+
+class _MaskResult(msgspec.Struct, Generic[Id], gc=False):
+    image_id: Id
+    category_id: Id
+    segmentation: Any
+    score: float
+    bbox: list[float] | None = None  # [] reads as absent, as in loadRes
+
+
+class _MaskResultFile(msgspec.Struct, Generic[Id], gc=False):
+    annotations: list[_MaskResult[Id]]
+
+
+_GT_DECODERS = (
+    msgspec.json.Decoder(_SegmentationFile),
+    msgspec.json.Decoder(_SegmentationFile),
+)
+_LIST_DECODERS = (
+    msgspec.json.Decoder(list[_MaskResult[int]]),
+    msgspec.json.Decoder(list[_MaskResult[IdValue]]),
+)
+_DICT_DECODERS = (
+    msgspec.json.Decoder(_MaskResultFile[int]),
+    msgspec.json.Decoder(_MaskResultFile[IdValue]),
+)
+
+
+def _walk_segmentations(doc: Any) -> _SegmentationFile:
+    root = "ground_truth"
+    doc = _as_object(doc, root)
+    images = []
+    for i, image in enumerate(_as_list(_get(doc, "images", root), f"{root}.images")):
+        loc = f"{root}.images[{i}]"
+        image = _as_object(image, loc)
+        images.append(
+            _SizedImage(
+                id=_get(image, "id", loc),
+                height=_get(image, "height", loc, None),
+                width=_get(image, "width", loc, None),
+            )
+        )
+    anns = []
+    for i, ann in enumerate(_as_list(_get(doc, "annotations", root, []), f"{root}.annotations")):
+        ann = _as_object(ann, f"{root}.annotations[{i}]")
+        anns.append(_Segmentation(segmentation=ann.get("segmentation", _ABSENT)))
+    return _SegmentationFile(images=images, annotations=anns)
+
+
+def _segmentation_file(src: dict[str, Any] | list[Any] | bytes) -> _SegmentationFile:
+    if isinstance(src, dict | list):
+        return _walk_segmentations(src)
+    decoded = _decode_fast(_GT_DECODERS, src, "ground_truth")
+    if decoded is None:
+        with _gc_paused():
+            return _walk_segmentations(_parse_slow(src, "ground_truth"))
+    document: _SegmentationFile = decoded[0]
+    return document
+
+
+def _image_sizes(
+    images: Sequence[_SizedImage], gt: GroundTruth
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Declared images' keys (sorted, as ``gt.image_ids``), heights and widths.
+
+    A repeated image id takes its last entry's size, as pycocotools' index does.
+    """
+    root = "ground_truth.images"
+    ids = [check_id(image.id, f"{root}[{i}].id", strings=True) for i, image in enumerate(images)]
+    values, _, _ = integral(ids, root, "id", strings=True)
+    position = {name: k for k, name in enumerate(gt.image_names)}
+    sizes: dict[int, tuple[int, int]] = {}
+    for i, (value, image) in enumerate(zip(values, images, strict=True)):
+        for field in ("height", "width"):
+            if getattr(image, field) is None:
+                raise InputError(
+                    f"{root}[{i}].{field}",
+                    "missing; a segm evaluation reads each image's height and width (the "
+                    "size of its masks)",
+                )
+        h, w = check_size(image.height, image.width, f"{root}[{i}] (height, width)")
+        sizes[position[value] if isinstance(value, str) else int(value)] = (h, w)
+    keys = np.array(sorted(sizes), dtype=np.int64)
+    heights = np.array([sizes[k][0] for k in keys.tolist()], dtype=np.int64)
+    widths = np.array([sizes[k][1] for k in keys.tolist()], dtype=np.int64)
+    return keys, heights, widths
+
+
+def _sizes_of(
+    image_keys: NDArray[np.int64], sizes: tuple[NDArray[np.int64], ...]
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+    """Whether each key is a declared image, and its height and width (0 if not)."""
+    keys, heights, widths = sizes
+    if keys.size == 0:
+        zeros = np.zeros(image_keys.shape[0], dtype=np.int64)
+        return np.zeros(image_keys.shape[0], dtype=bool), zeros, zeros
+    at = np.minimum(np.searchsorted(keys, image_keys), keys.shape[0] - 1)
+    known = keys[at] == image_keys
+    return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
+
+
+def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
+    """COCO ground truth with each annotation's mask.
+
+    Parameters
+    ----------
+    src : path, JSON bytes, COCO dict, or GroundTruth (returned as it is when it holds
+        masks)
+
+    Returns
+    -------
+    GroundTruth
+        With ``masks``: one per annotation, at its image's size (an annotation on an
+        undeclared image, never evaluated, gets an empty 0 x 0 mask).
+
+    Raises
+    ------
+    InputError
+        A missing ``segmentation``, an image without ``height`` or ``width``, and the
+        mask errors of :meth:`RunLengths.from_coco` (a string that does not decode,
+        counts that do not sum to height * width, a polygon of fewer than 6 numbers or an
+        odd count, a NaN coordinate, an RLE ``size`` that is not its image's).
+    """
+    if isinstance(src, GroundTruth):
+        if src.masks is None:
+            raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+        return src
+    if not isinstance(src, dict | list | bytes):
+        src = _read_bytes(src, "ground_truth")
+    gt = load_ground_truth(src)
+    document = _segmentation_file(src)
+    loc = "ground_truth.annotations"
+    for i, ann in enumerate(document.annotations):
+        if ann.segmentation is _ABSENT:
+            raise InputError(
+                f"{loc}[{i}].segmentation",
+                "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
+            )
+    keys, image_heights, image_widths = _image_sizes(document.images, gt)
+    known, heights, widths = _sizes_of(gt.ann_image_ids, (keys, image_heights, image_widths))
+    segmentations = [
+        ann.segmentation if ok else _NO_MASK
+        for ann, ok in zip(document.annotations, known.tolist(), strict=True)
+    ]
+    masks = RunLengths.from_coco(segmentations, heights, widths, where=loc)
+    return replace(gt, masks=masks, image_sizes=np.stack([image_heights, image_widths], axis=1))
+
+
+def _walk_results(doc: Any) -> tuple[list[_MaskResult[Any]], str]:
+    root = "predictions"
+    if isinstance(doc, dict):
+        if "annotations" not in doc:
+            raise InputError(
+                root, "expected a list of results, or an object with an 'annotations' list"
+            )
+        doc, root = doc["annotations"], "predictions.annotations"
+    results = []
+    for i, det in enumerate(_as_list(doc, root)):
+        loc = f"{root}[{i}]"
+        det = _as_object(det, loc)
+        bbox = _get(det, "bbox", loc, None)
+        if bbox is not None:
+            bbox = [_as_number(v, f"{loc}.bbox[{j}]") for j, v in enumerate(_as_list(bbox, loc))]
+        results.append(
+            _MaskResult(
+                image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+                category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
+                segmentation=_get(det, "segmentation", loc),
+                score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+                bbox=bbox,
+            )
+        )
+    return results, root
+
+
+def _read_results(src: Source) -> tuple[list[_MaskResult[Any]], str, bool]:
+    if isinstance(src, list | dict):
+        with _gc_paused():
+            results, root = _walk_results(src)
+        return results, root, True
+    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
+    is_object = _holds_object(data)
+    decoded = _decode_fast(_DICT_DECODERS if is_object else _LIST_DECODERS, data, "predictions")
+    if decoded is None:
+        with _gc_paused():
+            results, root = _walk_results(_parse_slow(data, "predictions"))
+        return results, root, True
+    doc, checked = decoded
+    results = doc.annotations if isinstance(doc, _MaskResultFile) else doc
+    return results, "predictions.annotations" if is_object else "predictions", checked
+
+
+def _given_boxes(results: Sequence[_MaskResult[Any]], root: str) -> NDArray[np.float64]:
+    """Every result's bbox, when the first result has one (loadRes' bbox branch)."""
+    for i, result in enumerate(results):
+        if result.bbox is None or len(result.bbox) != 4:
+            what = "missing" if result.bbox is None else f"{len(result.bbox)} numbers"
+            raise InputError(
+                f"{root}[{i}].bbox",
+                f"{what}; the first result has a 'bbox', so pycocotools reads every result's "
+                "[x, y, width, height] (give all results one, or none)",
+            )
+    return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
+
+
+def load_segmentation_predictions(
+    src: Source | Predictions,
+    gt: GroundTruth,
+    unknown_categories: Literal["drop", "error"] = "drop",
+) -> Predictions:
+    """Mask results as columns, checked against the ground truth.
+
+    Parameters
+    ----------
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, or Predictions
+        (with ``masks``)
+    gt : GroundTruth
+        Loaded by :func:`load_segmentation_ground_truth` (its images' sizes are read
+        again from ``src``'s images, so give the same ground truth).
+    unknown_categories : {"drop", "error"}
+        As :func:`evaluator.input.coco_json.load_predictions`.
+
+    Returns
+    -------
+    Predictions
+        With ``masks``; ``boxes`` and ``areas`` as ``loadRes`` sets them.
+
+    Raises
+    ------
+    InputError
+        A result on an unknown image, a mask that cannot be read or whose ``size`` is
+        not its image's, a bbox on some results but not on the first, and whatever
+        :func:`load_predictions` refuses.
+    """
+    if isinstance(src, Predictions):
+        if src.masks is None:
+            raise InputError("predictions", "no masks loaded (load with iou_type='segm')")
+        return load_predictions(src, gt, unknown_categories)
+    if gt.image_sizes is None:
+        raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+    sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
+    results, root, checked = _read_results(src)
+    image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
+    scores = _column(results, "score", np.float64)
+    # Unknown images first, with load_predictions' own message: their masks have no size.
+    load_predictions(Predictions(image_ids, category_ids, np.zeros((len(results), 4)), scores), gt)
+    _, heights, widths = _sizes_of(image_ids, sizes)
+    segmentations = [r.segmentation for r in results]
+    masks = RunLengths.from_coco(segmentations, heights, widths, where=root)
+    warnings = list(float_ids)
+    polygons = [i for i, s in enumerate(segmentations) if isinstance(s, list)]
+    if polygons:
+        warnings.append(
+            f"{root}: {len(polygons)} results have polygon segmentations (first: "
+            f"{root}[{polygons[0]}]); rasterised at their image's size as ground truth is "
+            "(pycocotools' loadRes fails on them)"
+        )
+    if results and results[0].bbox:
+        boxes, areas = _given_boxes(results, root), None
+    else:
+        boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
+    preds = Predictions(
+        image_ids, category_ids, boxes, scores, tuple(warnings), masks=masks, areas=areas
+    )
+    return load_predictions(preds, gt, unknown_categories)
