@@ -13,10 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from make_synthetic_coco import GENERATOR_VERSION, SyntheticConfig
+from make_synthetic_coco import SyntheticConfig
 
 HERE = Path(__file__).resolve().parent
-GENERATOR = HERE / "make_synthetic_coco.py"
 DEFAULT_CACHE = HERE / "out"
 
 # Named sizes: images, at 100 detections per image (5k is val2017-sized: 500k detections).
@@ -35,20 +34,16 @@ def parse_sizes(text: str) -> list[str]:
 def synthetic_set(cfg: SyntheticConfig, cache_dir: Path, regenerate: bool) -> tuple[Path, Path]:
     """Paths of ``gt.json`` and ``preds.json`` for ``cfg``, written first if missing.
 
-    The directory name holds the generator's version and every option, so a set made by
-    another version or with other options is never reused. The generator runs in a child
-    process (see the module's docstring).
+    The directory name (``cfg.cache_name()``) holds the generator's version and every
+    option, so a set made by another version or with other options is never reused. The
+    generator (``cfg.generator``) runs in a child process (see the module's docstring).
     """
-    name = f"synthetic-v{GENERATOR_VERSION}-i{cfg.images}-c{cfg.classes}"
-    name += f"-d{cfg.dets_per_image}-s{cfg.seed}"
-    out_dir = cache_dir / name
+    out_dir = cache_dir / cfg.cache_name()
     gt_path, preds_path = out_dir / "gt.json", out_dir / "preds.json"
     if regenerate or not (gt_path.is_file() and preds_path.is_file()):
         start = time.perf_counter()
-        cmd = [sys.executable, str(GENERATOR), "--images", str(cfg.images)]
-        cmd += ["--classes", str(cfg.classes), "--dets-per-image", str(cfg.dets_per_image)]
-        cmd += ["--gt-per-image", str(cfg.gt_per_image), "--crowd-fraction"]
-        cmd += [str(cfg.crowd_fraction), "--seed", str(cfg.seed), "--out", str(out_dir)]
+        cmd = [sys.executable, str(HERE / f"{cfg.generator}.py"), *cfg.argv()]
+        cmd += ["--out", str(out_dir)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         print(f"generated {out_dir} in {time.perf_counter() - start:.1f} s")
     else:
