@@ -82,7 +82,7 @@ IMAGES_WITH_PEOPLE = 0.54  # val2017: 2,693 of 5,000 images
 NO_KEYPOINTS_PROBABILITY = {"small": 0.85, "medium": 0.20, "large": 0.05}
 DETECTION_PROBABILITY = {"small": 0.50, "medium": 0.85, "large": 0.95}
 # Keypoint jitter of the results as a fraction of sqrt(box area), and how often each.
-TP_JITTER = np.array([0.02, 0.04, 0.07, 0.12, 0.20])
+TP_JITTER = np.array([0.01, 0.02, 0.035, 0.06, 0.12])
 TP_JITTER_P = np.array([0.20, 0.30, 0.25, 0.15, 0.10])
 DUP_JITTER = np.array([0.10, 0.20, 0.30])
 
