@@ -75,7 +75,7 @@ POSE_TEMPLATE = np.array(
 )  # fmt: skip
 POSE_NOISE = 0.06  # standard deviation of each keypoint around the template, box fraction
 
-IMAGES_WITH_PEOPLE = 0.54  # val2017: 2,693 of 5,000 images
+IMAGES_WITH_PEOPLE = 0.54  # val2017: about 2,700 of its 5,000 images
 
 # A person without any labelled keypoint, by size (COCO's annotators skipped most
 # small people); crowd regions never have keypoints.
