@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import orjson
@@ -165,6 +166,8 @@ class SyntheticConfig:
         Seed of the NumPy generator; the same config gives the same files.
     """
 
+    generator: ClassVar[str] = "make_synthetic_coco"  # the module that writes the set
+
     images: int = 5000
     classes: int = 80
     dets_per_image: int = 100
@@ -182,6 +185,20 @@ class SyntheticConfig:
             raise ValueError(f"gt_per_image must be >= 1, got {self.gt_per_image}")
         if not 0.0 <= self.crowd_fraction < 1.0:
             raise ValueError(f"crowd_fraction must be in [0, 1), got {self.crowd_fraction}")
+
+    def cache_name(self) -> str:
+        """Directory name of the cached set: the generator's version and the options."""
+        name = f"synthetic-v{GENERATOR_VERSION}-i{self.images}-c{self.classes}"
+        return name + f"-d{self.dets_per_image}-s{self.seed}"
+
+    def argv(self) -> list[str]:
+        """The command-line options of :func:`main` that give this config."""
+        return [
+            *("--images", str(self.images), "--classes", str(self.classes)),
+            *("--dets-per-image", str(self.dets_per_image)),
+            *("--gt-per-image", str(self.gt_per_image)),
+            *("--crowd-fraction", str(self.crowd_fraction), "--seed", str(self.seed)),
+        ]
 
 
 @dataclass(frozen=True)
@@ -418,6 +435,31 @@ def _detections_of_objects(
     return [(gt.image[idx], cat, xywh, lg) for idx, cat, xywh, lg in parts]
 
 
+def top_per_image(
+    rng: np.random.Generator, image: np.ndarray, score: np.ndarray, k: int, n_images: int
+) -> np.ndarray:
+    """Indices of the ``k`` best-scored items of each image, by image, best first.
+
+    Parameters
+    ----------
+    image : ndarray of shape (n,), dtype int64
+        Index of the image of each item, in ``[0, n_images)``.
+    score : ndarray of shape (n,), dtype float64
+
+    Returns
+    -------
+    keep : ndarray of shape (m,), dtype int64
+        Grouped by image in index order; within an image by descending score, tied
+        scores in random order.
+    """
+    # Random order first so that the stable sort leaves ties in random order.
+    shuffle = rng.permutation(image.shape[0])
+    order = shuffle[np.lexsort((-score[shuffle], image[shuffle]))]
+    counts = np.bincount(image, minlength=n_images)
+    rank = np.arange(order.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[rank < k]  # order is grouped by image, so rank is per image
+
+
 def make_predictions(
     rng: np.random.Generator, cfg: SyntheticConfig, gt: Boxes, sizes: np.ndarray
 ) -> Boxes:
@@ -448,12 +490,7 @@ def make_predictions(
     xywh = clip_boxes(np.concatenate([p[2] for p in parts]), sizes[image, 0], sizes[image, 1])
     score = sigmoid_score(np.concatenate([p[3] for p in parts]))
 
-    # Random order first so that the stable sort leaves ties in random order.
-    shuffle = rng.permutation(image.shape[0])
-    order = shuffle[np.lexsort((-score[shuffle], image[shuffle]))]
-    counts = np.bincount(image, minlength=n_images)
-    rank = np.arange(order.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-    keep = order[rank < cfg.dets_per_image]  # order is grouped by image, so rank is per image
+    keep = top_per_image(rng, image, score, cfg.dets_per_image, n_images)
     return Boxes(
         image=image[keep],
         category=category[keep],
@@ -534,8 +571,17 @@ def write_dataset(cfg: SyntheticConfig, out_dir: Path) -> tuple[Path, Path]:
     -------
     gt_path, preds_path : pathlib.Path
     """
+    return write_json_pair(out_dir, *generate(cfg))
+
+
+def write_json_pair(out_dir: Path, gt: object, preds: object) -> tuple[Path, Path]:
+    """Write ``gt.json`` and ``preds.json`` (compact) in ``out_dir``, each whole or not at all.
+
+    Returns
+    -------
+    gt_path, preds_path : pathlib.Path
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    gt, preds = generate(cfg)
     gt_path, preds_path = out_dir / "gt.json", out_dir / "preds.json"
     # Write under a temporary name first so an interrupted run leaves no half file.
     for path, obj in ((gt_path, gt), (preds_path, preds)):

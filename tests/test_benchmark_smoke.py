@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "benchmarks" / "make_synthetic_coco.py"
+KEYPOINT_GENERATOR = ROOT / "benchmarks" / "make_synthetic_keypoints.py"
 HARNESS = ROOT / "benchmarks" / "bench_coco.py"
 
 
@@ -43,9 +44,10 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list]:
     return gt, preds
 
 
-def test_generator_is_deterministic(tmp_path: Path) -> None:
+@pytest.mark.parametrize("generator", [GENERATOR, KEYPOINT_GENERATOR], ids=["bbox", "keypoints"])
+def test_generator_is_deterministic(tmp_path: Path, generator: Path) -> None:
     for name in ("a", "b"):
-        run_script(GENERATOR, "--images", "20", "--seed", "7", "--out", tmp_path / name)
+        run_script(generator, "--images", "20", "--seed", "7", "--out", tmp_path / name)
     for file in ("gt.json", "preds.json"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
 
@@ -96,6 +98,43 @@ def test_generator_predictions_are_a_full_results_list(synthetic: tuple[dict, li
     assert np.unique(score).shape[0] < score.shape[0]  # rounded scores tie
 
 
+def test_keypoint_generator_writes_person_keypoints(tmp_path: Path) -> None:
+    run_script(KEYPOINT_GENERATOR, "--images", "150", "--dets-per-image", "8",
+               "--crowd-fraction", "0.05", "--seed", "3", "--out", tmp_path)  # fmt: skip
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    preds = json.loads((tmp_path / "preds.json").read_text())
+    (person,) = gt["categories"]
+    assert person["id"] == 1 and len(person["keypoints"]) == 17
+
+    anns = gt["annotations"]
+    assert len({a["id"] for a in anns}) == len(anns)
+    kp = np.array([a["keypoints"] for a in anns]).reshape(len(anns), 17, 3)
+    box = np.array([a["bbox"] for a in anns])  # (n, 4) xywh
+    crowd = np.array([a["iscrowd"] for a in anns], dtype=bool)
+    count = np.array([a["num_keypoints"] for a in anns])
+    assert kp.dtype == np.int64  # integer coordinates, as COCO's
+    assert set(np.unique(kp[:, :, 2])) == {0, 1, 2}
+    np.testing.assert_array_equal(count, (kp[:, :, 2] > 0).sum(axis=1))
+    assert (kp[kp[:, :, 2] == 0] == 0).all()  # unlabelled: 0, 0, 0
+    assert crowd.any() and (count[crowd] == 0).all()
+    assert 0.2 < np.mean(count == 0) < 0.7 and (count > 0).any()
+    area = np.array([a["area"] for a in anns])
+    assert ((area > 0) & (area < box[:, 2] * box[:, 3])).all()
+    # Labelled keypoints lie in their box.
+    labelled = kp[:, :, 2] > 0
+    xy = kp[:, :, :2].astype(np.float64)  # (n, 17, 2)
+    inside = (xy >= np.floor(box[:, None, :2])) & (xy <= box[:, None, :2] + box[:, None, 2:])
+    assert inside.all(axis=2)[labelled].all()
+
+    per_image = Counter(p["image_id"] for p in preds)
+    assert set(per_image) == {img["id"] for img in gt["images"]}
+    assert set(per_image.values()) == {8}
+    assert all(set(p) == {"image_id", "category_id", "keypoints", "score"} for p in preds)
+    result_kp = np.array([p["keypoints"] for p in preds]).reshape(len(preds), 17, 3)
+    assert ((result_kp[:, :, 2] > 0) & (result_kp[:, :, 2] <= 1)).all()
+    assert not np.array_equal(result_kp[:, :, :2], np.round(result_kp[:, :, :2]))
+
+
 def test_harness_tools_agree(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
     proc = run_script(HARNESS, "--images", "40", "--dets-per-image", "30", "--repeat", "2",
@@ -126,6 +165,48 @@ def test_harness_tools_agree(tmp_path: Path) -> None:
     (steps,) = payload["sections"].values()
     assert len(steps["runs"]) == 2
     assert steps["median"]["total"] >= steps["median"]["section: errors (TIDE)"] > 0
+
+
+def test_harness_keypoint_tools_agree(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    proc = run_script(HARNESS, "--iou-type", "keypoints", "--images", "60",
+                      "--cache-dir", tmp_path / "cache", "--json", report)  # fmt: skip
+    assert "iou type: keypoints" in proc.stdout and "Cold start" in proc.stdout
+    payload = json.loads(report.read_text())
+    assert payload["iou_type"] == "keypoints"
+    (only_set,) = payload["sets"]
+    assert "keypoints-v" in only_set["gt"]
+    results = {r["tool"]: r for r in only_set["results"]}
+    assert set(results) == {"pycocotools", "faster-coco-eval", "hotcoco",
+                            "ultrafast-pycocotools", "vernier", "ours", "ours-cli"}  # fmt: skip
+    reference = np.array(results["pycocotools"]["stats"])
+    assert reference.shape == (10,) and 0.0 < reference[0] < 1.0
+    for tool, res in results.items():
+        assert res["status"] == "ok", res
+        assert res["reference"] == "pycocotools" and res["identical"] is True, tool
+        np.testing.assert_array_equal(res["stats"], reference)
+    assert payload["cold_start"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sizes", "5k"], "unknown keypoints size ['5k']; choose from kp5k"),
+        (["--classes", "3"], "--classes: the keypoints sets have one class"),
+        (["--sections"], "--sections: the report steps are timed on bbox sets only"),
+    ],
+)
+def test_harness_refuses_bbox_options_for_keypoints(args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), "--iou-type", "keypoints", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
 
 
 def test_harness_skips_pycocotools_on_large_sets(tmp_path: Path) -> None:
