@@ -181,3 +181,16 @@ def test_compare_refuses_a_keypoints_report_against_a_box_report() -> None:
     both = compare_reports(keypoints, keypoints)
     assert list(both["metrics"])[:6] == ["AP", "AP50", "AP75", "APm", "APl", "AR"]
     assert set(both["per_class"][0]) >= {"AP", "AP50", "AR"}
+
+
+def test_a_category_naming_another_skeleton_asks_for_its_sigmas() -> None:
+    from evaluator import InputError
+
+    gt, results = _case()
+    gt["categories"][0]["keypoints"] = [f"joint{i}" for i in range(14)]
+    with pytest.raises(InputError) as raised:
+        evaluate_coco(gt, results, iou_type="keypoints")
+    assert raised.value.location == "ground_truth.categories[0].keypoints"
+    assert "14 keypoints named, but 17 OKS sigmas given" in raised.value.problem
+    gt["categories"][0]["keypoints"] = [f"joint{i}" for i in range(K)]  # as COCO lists them
+    assert evaluate_coco(gt, results, iou_type="keypoints").stats.shape == (10,)

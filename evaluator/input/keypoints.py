@@ -51,7 +51,12 @@ class _KeypointFields(msgspec.Struct, gc=False):
     num_keypoints: float | bool | None | msgspec.UnsetType = msgspec.UNSET
 
 
+class _Skeleton(msgspec.Struct, gc=False):
+    keypoints: Any = None  # the keypoints' names, when the category lists them
+
+
 class _KeypointFile(msgspec.Struct, gc=False):
+    categories: list[_Skeleton] = []
     annotations: list[_KeypointFields] = []
 
 
@@ -82,10 +87,14 @@ def _keypoint_list(value: Any, loc: str) -> list[float]:
     return [_as_number(v, f"{loc}[{i}]") for i, v in enumerate(_as_list(value, loc))]
 
 
-def _walk_keypoint_fields(doc: Any) -> list[_KeypointFields]:
+def _walk_keypoint_fields(doc: Any) -> _KeypointFile:
     root = "ground_truth"
     fields = []
     doc = _as_object(doc, root)
+    skeletons = [
+        _Skeleton(keypoints=category.get("keypoints") if isinstance(category, dict) else None)
+        for category in _as_list(_get(doc, "categories", root, []), f"{root}.categories")
+    ]
     for i, ann in enumerate(_as_list(_get(doc, "annotations", root, []), f"{root}.annotations")):
         loc = f"{root}.annotations[{i}]"
         ann = _as_object(ann, loc)
@@ -96,7 +105,7 @@ def _walk_keypoint_fields(doc: Any) -> list[_KeypointFields]:
         if keypoints is not None:
             keypoints = _keypoint_list(keypoints, f"{loc}.keypoints")
         fields.append(_KeypointFields(keypoints=keypoints, num_keypoints=count))
-    return fields
+    return _KeypointFile(categories=skeletons, annotations=fields)
 
 
 def _keypoint_array(
@@ -125,15 +134,26 @@ def _keypoint_array(
     return flat.reshape(-1, n_keypoints, 3), present
 
 
-def _ground_truth_fields(src: Source) -> list[_KeypointFields]:
+def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]:
+    """Each annotation's keypoint fields, once the categories' skeletons agree with K."""
     if isinstance(src, dict | list):
-        return _walk_keypoint_fields(src)
-    data = src if isinstance(src, bytes) else _read_bytes(src, "ground_truth")
-    decoded = _decode_fast(_GT_DECODERS, data, "ground_truth")
-    if decoded is None:
-        with _gc_paused():
-            return _walk_keypoint_fields(_parse_slow(data, "ground_truth"))
-    document: _KeypointFile = decoded[0]
+        document = _walk_keypoint_fields(src)
+    else:
+        data = src if isinstance(src, bytes) else _read_bytes(src, "ground_truth")
+        decoded = _decode_fast(_GT_DECODERS, data, "ground_truth")
+        if decoded is None:
+            with _gc_paused():
+                document = _walk_keypoint_fields(_parse_slow(data, "ground_truth"))
+        else:
+            document = decoded[0]
+    for i, category in enumerate(document.categories):
+        names = category.keypoints
+        if isinstance(names, list) and names and len(names) != n_keypoints:
+            raise InputError(
+                f"ground_truth.categories[{i}].keypoints",
+                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
+                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
+            )
     return document.annotations
 
 
@@ -171,7 +191,7 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt = load_ground_truth(src)
-    fields = _ground_truth_fields(src)
+    fields = _ground_truth_fields(src, n_keypoints)
     loc = "ground_truth.annotations"
     keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
     visibility = keypoints[:, :, 2]
