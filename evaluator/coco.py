@@ -126,27 +126,29 @@ NOT_APPLICABLE = {
         "confusion_matrix": "the confusion matrix matches boxes; this is a keypoints evaluation",
         "errors": "the TIDE error types are defined on boxes; this is a keypoints evaluation",
     },
-    "segm": {
-        name: f"{what} matches boxes in this version, not masks"
-        for name, what in (
-            ("voc", "VOC AP"),
-            ("confusion_matrix", "the confusion matrix"),
-            ("errors", "the TIDE error breakdown"),
-        )
-    },
+    "segm": {"voc": "VOC AP is a box metric; this is a segm evaluation"},
 }
 
 
-def _extra_sections(gt: GroundTruth, preds: Predictions, score_threshold: float) -> dict[str, Any]:
-    """The ``voc`` and ``confusion_matrix`` report sections."""
+def _extra_sections(
+    gt: GroundTruth, preds: Predictions, score_threshold: float, with_voc: bool
+) -> dict[str, Any]:
+    """The ``confusion_matrix`` report section (by mask IoU when ``preds`` hold masks), and
+    with ``with_voc`` the ``voc`` section."""
     names = dict(zip(gt.category_ids.tolist(), gt.category_names, strict=True))
     preds = preds.of_declared_categories(gt)
-    both = evaluate_voc_interpolations(gt, preds, ("all_point", "11_point"), category_names=names)
-    voc = {interpolation: result.to_dict() for interpolation, result in both.items()}
     confusion = detection_confusion_matrix(
         gt, preds, score_threshold=score_threshold, category_names=names
     )
-    return {"voc": voc, "confusion_matrix": confusion.to_dict()}
+    sections = {"confusion_matrix": confusion.to_dict()}
+    if with_voc:
+        both = evaluate_voc_interpolations(
+            gt, preds, ("all_point", "11_point"), category_names=names
+        )
+        sections["voc"] = {
+            interpolation: result.to_dict() for interpolation, result in both.items()
+        }
+    return sections
 
 
 def evaluate_loaded(
@@ -187,14 +189,15 @@ def evaluate_loaded(
         "operating_points": points.to_dict(),
         "f1_curves": f1_curves_section(matching, params, ids),
     }
-    if extras and params.iou_type in NOT_APPLICABLE:
-        sections["not_applicable"] = dict(NOT_APPLICABLE[params.iou_type])
-    elif extras:
+    absent = NOT_APPLICABLE.get(params.iou_type, {})
+    if extras and absent:
+        sections["not_applicable"] = dict(absent)
+    if extras and "errors" not in absent:
         threshold = score_threshold
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
-        sections.update(_extra_sections(gt, preds, threshold))
+        sections.update(_extra_sections(gt, preds, threshold, with_voc="voc" not in absent))
         sections["errors"] = error_section(matching, params, gt, preds, ids, names)
     fields["sections"] = sections
     report = CocoReport.from_arrays(acc.precision, acc.recall, acc.scores, params, **fields)

@@ -1,5 +1,5 @@
 """A segm evaluation through the CLI and the report: pycocotools' own summary lines, the
-report JSON's type and its not-applicable sections, on cocoapi's fake-segm set."""
+report JSON's type and sections (VOC not applicable), on cocoapi's fake-segm set."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def test_evaluate_prints_pycocotools_segm_summary(capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, "evaluate", GT, SEGM, "--iou-type", "segm")
     assert code == 0
     assert out.splitlines()[:12] == _pycocotools_summary()
-    assert "errors: not applicable (the TIDE error breakdown matches boxes" in out
+    assert "voc: not applicable (VOC AP is a box metric; this is a segm evaluation)" in out
+    assert "Error breakdown (TIDE, IoU 0.5)" in out  # by mask IoU
 
 
 def test_json_report_is_a_segm_report(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,10 +63,11 @@ def test_json_report_is_a_segm_report(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0
     report = json.loads(out)
     assert report["iou_type"] == "segm" and len(report["metrics"]) == 12
-    assert set(report["not_applicable"]) == {"voc", "confusion_matrix", "errors"}
+    assert set(report["not_applicable"]) == {"voc"}
+    assert {"confusion_matrix", "errors"} <= set(report)
     assert read_report(report).iou_type == "segm"
     page = render_html(report)
-    assert 'id="metric-AR100"' in page and "Not applicable: the confusion matrix" in page
+    assert 'id="metric-AR100"' in page and 'id="confusion-table"' in page
 
 
 def test_check_gates_on_segm_ap(capsys: pytest.CaptureFixture[str]) -> None:

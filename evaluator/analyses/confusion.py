@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,14 +186,26 @@ def detection_confusion_matrix(
     rank = np.empty(n_det, dtype=np.intp)
     rank[order] = np.arange(n_det) - image_start
 
-    pair_det, pair_gt, iou = overlapping_pairs(
-        det_image,
-        detections.boxes[kept],
-        ground_truth.ann_image_ids,
-        ground_truth.boxes,
-        ground_truth.iscrowd,
-        -np.inf,
-    )  # (p,)
+    if detections.masks is not None and ground_truth.masks is not None:  # a segm evaluation
+        pair_det, pair_gt, iou = overlapping_mask_pairs(
+            det_image,
+            detections.masks,
+            kept,
+            ground_truth.ann_image_ids,
+            ground_truth.masks,
+            np.arange(n_gt),
+            ground_truth.iscrowd,
+            -np.inf,
+        )  # (p,)
+    else:
+        pair_det, pair_gt, iou = overlapping_pairs(
+            det_image,
+            detections.boxes[kept],
+            ground_truth.ann_image_ids,
+            ground_truth.boxes,
+            ground_truth.iscrowd,
+            -np.inf,
+        )  # (p,)
     close = iou >= iou_threshold
     regular = close & ~ignored_gt[pair_gt]
     matched_gt = _greedy_match(pair_det[regular], pair_gt[regular], iou[regular], rank, n_det, n_gt)

@@ -51,7 +51,7 @@ from numpy.typing import NDArray
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Matching
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.summary import StatSpec, summarize_one
 
@@ -202,7 +202,7 @@ def classify_errors(
         Must evaluate categories, IoU ``t_foreground``, and area ``"all"`` first
         (:func:`unavailable_reason` says why not).
     gt, preds : GroundTruth, Predictions
-        The input of the matching (for the boxes and the number of images).
+        The input of the matching (for the boxes or masks, and the number of images).
     t_foreground, t_background : float
         TIDE's ``t_f`` (one of ``params.iou_thresholds``) and ``t_b``.
 
@@ -239,11 +239,28 @@ def classify_errors(
     fp_index = np.flatnonzero(fp)  # (F,)
     candidates = np.flatnonzero(positive)  # (m,)
     gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
-    det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
     fp_image = matching.det_image_index[fp_index]
-    pair_fp, near_gt, iou = overlapping_pairs(
-        fp_image, det_boxes, gt_image, gts.boxes[candidates], gts.crowd[candidates], t_background
-    )  # (P,)
+    if preds.masks is not None and gt.masks is not None:  # a segm evaluation: mask IoU
+        pair_fp, near_gt, iou = overlapping_mask_pairs(
+            fp_image,
+            preds.masks,
+            matching.det_source[fp_index],
+            gt_image,
+            gt.masks,
+            gts.source[candidates],
+            gts.crowd[candidates],
+            t_background,
+        )  # (P,)
+    else:
+        det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
+        pair_fp, near_gt, iou = overlapping_pairs(
+            fp_image,
+            det_boxes,
+            gt_image,
+            gts.boxes[candidates],
+            gts.crowd[candidates],
+            t_background,
+        )  # (P,)
     has_gt = np.isin(fp_image, gt_image)  # (F,) the image has non-ignored ground truth
     pair_gt = candidates[near_gt]
     same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)

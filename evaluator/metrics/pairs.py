@@ -1,4 +1,5 @@
-"""(detection, ground truth) pairs that share a key (an image, or an image and a class).
+"""(detection, ground truth) pairs that share a key (an image, or an image and a class),
+and their IoU: of boxes, or of masks.
 
 Every matcher in the package starts here: COCO matching, the confusion matrix and the
 TIDE error breakdown all compare each detection only with the ground truth of its own
@@ -10,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluator.masks import RunLengths
+from evaluator.masks._engine import rle
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
@@ -64,3 +67,64 @@ def overlapping_pairs(
         np.frombuffer(b"".join(c[1] for c in chunks), dtype=np.int64),
         np.frombuffer(b"".join(c[2] for c in chunks), dtype=np.float64),
     )
+
+
+def overlapping_mask_pairs(
+    det_key: NDArray[np.int64],
+    det_masks: RunLengths,
+    det_rows: NDArray[np.int64],
+    gt_key: NDArray[np.int64],
+    gt_masks: RunLengths,
+    gt_rows: NDArray[np.int64],
+    gt_crowd: NDArray[np.bool_],
+    min_iou: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """:func:`overlapping_pairs` by mask IoU (pycocotools' ``iou`` on RLE) instead of boxes.
+
+    Parameters
+    ----------
+    det_key : ndarray of shape (n,), dtype int64
+    det_masks : RunLengths
+    det_rows : ndarray of shape (n,), dtype int64
+        Each detection's mask in ``det_masks``.
+    gt_key : ndarray of shape (m,), dtype int64
+    gt_masks : RunLengths
+    gt_rows : ndarray of shape (m,), dtype int64
+        Each ground truth's mask in ``gt_masks``.
+    gt_crowd : ndarray of shape (m,), dtype bool
+        Crowd regions: IoU over the detection's area.
+    min_iou : float
+
+    Returns
+    -------
+    pair_det, pair_gt, iou
+        As :func:`overlapping_pairs`.
+
+    Notes
+    -----
+    Two masks overlap only where their boxes do (maskApi.c's ``rleIou`` tests the boxes
+    first), so the candidates are the pairs whose boxes overlap, or every pair of a key
+    when ``min_iou <= 0``.
+    """
+    det_box, gt_box = det_masks.to_bbox(), gt_masks.to_bbox()  # of every mask of the batches
+    floor = -np.inf if min_iou <= 0 else np.nextafter(0.0, 1.0)
+    pair_det, pair_gt, _ = overlapping_pairs(
+        det_key, det_box[det_rows], gt_key, gt_box[gt_rows], gt_crowd, floor
+    )
+    crowd = np.zeros(len(gt_masks), dtype=np.uint8)  # by mask row, as the kernel reads it
+    crowd[gt_rows] = gt_crowd
+    iou = np.empty(pair_det.shape[0], dtype=np.float64)
+    rle.pair_iou(
+        det_masks.counts,
+        det_masks.offsets,
+        det_box,
+        gt_masks.counts,
+        gt_masks.offsets,
+        gt_box,
+        crowd,
+        np.ascontiguousarray(det_rows[pair_det], dtype=np.int64),
+        np.ascontiguousarray(gt_rows[pair_gt], dtype=np.int64),
+        iou,
+    )
+    keep = iou >= min_iou
+    return pair_det[keep], pair_gt[keep], iou[keep]
