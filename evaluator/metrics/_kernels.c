@@ -704,9 +704,10 @@ typedef struct {
 static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_t last)
 {
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
-    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
-    size_t cap = 0;
     const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, T = p->n_thr, R = p->n_rec;
+    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
+    int64_t *kept = NULL;          /* the class's detections counted under maxDets m */
+    size_t cap = 0;
     for (Py_ssize_t k = first; k < last; k++) {
         const int64_t d0 = p->class_start[k], d1 = p->class_start[k + 1];
         size_t n = (size_t)(d1 - d0);
@@ -717,13 +718,22 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             grown = realloc(sc, n * sizeof(double));
             if (grown == NULL) goto fail;
             sc = grown;
+            int64_t *more = realloc(kept, n * sizeof(int64_t));
+            if (more == NULL) goto fail;
+            kept = more;
             cap = n;
         }
-        for (Py_ssize_t a = 0; a < A; a++) {
-            const int64_t npig = p->n_positive[k * A + a];
-            if (npig == 0) continue;
-            for (Py_ssize_t m = 0; m < M; m++) {
-                const int64_t max_det = p->max_dets[m];
+        for (Py_ssize_t m = 0; m < M; m++) {
+            /* A detection counts under maxDets m when its rank in its image is below it:
+             * list those once, then walk only them at every area range and threshold. */
+            const int64_t max_det = p->max_dets[m];
+            Py_ssize_t nd = 0;
+            for (int64_t d = d0; d < d1; d++)
+                if (p->det_rank[d] < max_det) kept[nd++] = d;
+            const double first_score = nd ? p->det_score[kept[0]] : 0.0;
+            for (Py_ssize_t a = 0; a < A; a++) {
+                const int64_t npig = p->n_positive[k * A + a];
+                if (npig == 0) continue;
                 for (Py_ssize_t t = 0; t < T; t++) {
                     const uint8_t *tp_flag = p->true_positive + (a * T + t) * p->n_det;
                     const uint8_t *ig_flag = p->ignored + (a * T + t) * p->n_det;
@@ -732,11 +742,10 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                      * reaching a recall r > 0 is the c-th true positive, c the least with
                      * c / npig >= r (the same division). r <= 0 is read at the first
                      * detection: the envelope over all true positives, its score. */
-                    double tp = 0.0, fp = 0.0, first_score = 0.0;
-                    Py_ssize_t ntp = 0, nd = 0;
-                    for (int64_t d = d0; d < d1; d++) {
-                        if (p->det_rank[d] >= max_det) continue;
-                        if (nd++ == 0) first_score = p->det_score[d];
+                    double tp = 0.0, fp = 0.0;
+                    Py_ssize_t ntp = 0;
+                    for (Py_ssize_t i = 0; i < nd; i++) {
+                        const int64_t d = kept[i];
                         if (tp_flag[d]) {
                             tp += 1.0;
                             pr[ntp] = tp / (fp + tp + eps);
@@ -769,10 +778,12 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
     }
     free(pr);
     free(sc);
+    free(kept);
     return 0;
 fail:
     free(pr);
     free(sc);
+    free(kept);
     return -1;
 }
 
