@@ -110,9 +110,23 @@ class Matching:
 
 
 def _index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
-    """Position of each id in ``sorted_ids`` and whether it is there at all."""
+    """Position of each id in ``sorted_ids`` and whether it is there at all.
+
+    Ids in a range not much wider than the list of ids (COCO's image and category ids)
+    are looked up in a table, one gather; others by binary search.
+    """
     if sorted_ids.size == 0:
         return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
+    low, high = int(sorted_ids[0]), int(sorted_ids[-1])
+    # Non-negative ids well inside int64, so that ``ids - low`` cannot wrap into the table.
+    if 0 <= low and high < 2**62 and high - low < 4 * max(ids.shape[0], sorted_ids.shape[0]):
+        table = np.full(high - low + 2, -1, dtype=np.int64)  # last slot: out of range
+        table[sorted_ids - low] = np.arange(sorted_ids.shape[0])
+        offset = ids - low
+        offset[(offset < 0) | (offset > high - low)] = high - low + 1
+        pos = table[offset]
+        found = pos >= 0
+        return np.where(found, pos, 0), found
     pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
     return pos, sorted_ids[pos] == ids
 
