@@ -385,10 +385,14 @@ def make_ground_truth(rng: np.random.Generator, cfg: SyntheticConfig, sizes: np.
     return Boxes(image=image, category=category, xywh=xywh, value=area, crowd=crowd)
 
 
-def _detections_of_objects(
+def detections_of_objects(
     rng: np.random.Generator, cfg: SyntheticConfig, gt: Boxes
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Detections derived from ground truth, as (image, category, xywh, logit) parts."""
+    """Detections derived from ground truth, as (object, category, xywh, logit) parts.
+
+    ``object`` is the index of the ground truth each detection comes from (true
+    positives, duplicates, wrong-class copies, individuals inside a crowd region).
+    """
     parts = []
     solo = np.flatnonzero(~gt.crowd)
     area = gt.value[solo]
@@ -430,9 +434,7 @@ def _detections_of_objects(
     boxes = np.stack([x, y, rel_w * region[:, 2], rel_h * region[:, 3]], axis=1)
     logit = 0.5 + rng.normal(0.0, 1.0, inside.shape[0])
     parts.append((inside, gt.category[inside], boxes, logit))
-
-    # Replace ground-truth indices by image indices.
-    return [(gt.image[idx], cat, xywh, lg) for idx, cat, xywh, lg in parts]
+    return parts
 
 
 def top_per_image(
@@ -470,7 +472,7 @@ def make_predictions(
     descending score order with tied scores in random order.
     """
     n_images = sizes.shape[0]
-    parts = _detections_of_objects(rng, cfg, gt)
+    parts = [(gt.image[i], c, b, lg) for i, c, b, lg in detections_of_objects(rng, cfg, gt)]
     per_image = np.bincount(np.concatenate([p[0] for p in parts]), minlength=n_images)
 
     # Background: fill every image up to the budget, classes half by frequency.
