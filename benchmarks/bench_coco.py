@@ -593,7 +593,7 @@ def synthetic_config(
     args: argparse.Namespace, images: int, dets_per_image: int | None
 ) -> SetConfig:
     """The generator's config for ``args.iou_type``; options not given keep its defaults."""
-    options: dict[str, int] = {"images": images, "seed": args.seed}
+    options: dict[str, Any] = {"images": images, "seed": args.seed}
     if dets_per_image is not None:
         options["dets_per_image"] = dets_per_image
     if args.classes is not None:  # boxes and masks only (parse_args checks)

@@ -353,7 +353,7 @@ def coco_ground_truth(
             strict=True,
         )
     ]  # fmt: skip
-    gt = {
+    gt: dict[str, object] = {
         "info": {"description": f"synthetic COCO-like segm set, {cfg}", "version": "1.0"},
         "licenses": [],
         "images": images,
