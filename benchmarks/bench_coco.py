@@ -5,20 +5,23 @@ own: pycocotools, faster-coco-eval, hotcoco, ultrafast-pycocotools and vernier (
 native peers), this project's ``evaluator.evaluate_coco`` (library) and
 ``deteval evaluate --json`` (command line, default report sections). ``--iou-type``
 picks what is evaluated: boxes (``bbox``: 12 stats; 10 IoU thresholds, 101 recall
-points, maxDets 1/10/100, COCO's area ranges) or person keypoints (``keypoints``: 10
-stats; OKS with COCO's 17 sigmas, maxDets 20, areas all/medium/large), every tool with
-its defaults for that type. Rounds are interleaved and the medians are reported.
+points, maxDets 1/10/100, COCO's area ranges), masks (``segm``: the same 12 stats by
+mask IoU) or person keypoints (``keypoints``: 10 stats; OKS with COCO's 17 sigmas,
+maxDets 20, areas all/medium/large), every tool with its defaults for that type. A tool
+that cannot evaluate the input is shown as "not supported". Rounds are interleaved and
+the medians are reported.
 
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_coco.py                      # val2017-sized set
     .venv/bin/python benchmarks/bench_coco.py --sizes 5k,20k --repeat 3 --sections
     .venv/bin/python benchmarks/bench_coco.py --iou-type keypoints --sizes kp5k --repeat 3
+    .venv/bin/python benchmarks/bench_coco.py --iou-type segm --sizes segm5k --repeat 3
     .venv/bin/python benchmarks/bench_coco.py --gt GT.json --preds PREDS.json
 
-Without ``--gt``/``--preds`` the synthetic sets of ``make_synthetic_coco.py`` (boxes)
-or ``make_synthetic_keypoints.py`` are generated once into ``benchmarks/out/``
-(git-ignored) and reused afterwards.
+Without ``--gt``/``--preds`` the synthetic sets of ``make_synthetic_coco.py`` (boxes),
+``make_synthetic_segm.py`` or ``make_synthetic_keypoints.py`` are generated once into
+``benchmarks/out/`` (git-ignored) and reused afterwards.
 """
 
 from __future__ import annotations
@@ -81,13 +84,17 @@ DISTRIBUTIONS = {
 }
 COLD_START_IMAGES = 10
 # pycocotools' ``iouType`` -> how many summary stats its ``summarize`` gives.
-STAT_COUNTS = {"bbox": 12, "keypoints": 10}
+STAT_COUNTS = {"bbox": 12, "segm": 12, "keypoints": 10}
 
 Runner = Callable[[str, str], np.ndarray]
 
 
 class ToolUnavailable(Exception):
     """The tool cannot run in this environment (reported as skipped, not failed)."""
+
+
+class ToolUnsupported(Exception):
+    """The tool cannot evaluate this input (reported as "not supported", not failed)."""
 
 
 # ---------------------------------------------------------------------------
@@ -168,15 +175,26 @@ def _vernier_runner(iou_type: str) -> Runner:
         from vernier import COCOeval
 
         return _cocoeval_runner(COCO, COCOeval, "loadRes", iou_type)
-    from vernier.instance import Bbox, CocoDataset, Evaluator
+    from vernier.instance import Bbox, CocoDataset, Evaluator, Segm
+
+    kernel = Segm() if iou_type == "segm" else Bbox()
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
         # Its native API (the one its README recommends); "strict" is pycocotools' numbers.
         # Its threads are opt-in (num_threads=None is sequential): all cores, as the others.
         gt = CocoDataset.from_json(Path(gt_path).read_bytes())
-        summary = Evaluator(iou=Bbox(), parity_mode="strict").evaluate(
-            gt, Path(preds_path).read_bytes(), num_threads=os.cpu_count()
-        )
+        try:
+            summary = Evaluator(iou=kernel, parity_mode="strict").evaluate(
+                gt, Path(preds_path).read_bytes(), num_threads=os.cpu_count()
+            )
+        except ValueError as exc:
+            # Mask results without a bbox (a valid results file: loadRes derives the box
+            # from the mask). Its pycocotools drop-in refuses them too, on pycocotools'
+            # COCO ("detections[0].bbox: expected a 4-element sequence": the derived
+            # box is an ndarray).
+            if "missing field `bbox`" in str(exc):
+                raise ToolUnsupported(f"results without a bbox ({exc})") from None
+            raise
         return np.asarray(summary.stats, dtype=np.float64)
 
     return run
@@ -246,6 +264,8 @@ def child_main(tool: str, iou_type: str, gt_path: str, preds_path: str) -> int:
         result["status"] = "ok"
     except ToolUnavailable as exc:
         result.update(status="unavailable", reason=str(exc))
+    except ToolUnsupported as exc:
+        result.update(status="not supported", reason=str(exc))
     except Exception as exc:  # reported to the parent, which prints it and fails
         result.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
         traceback.print_exc()
@@ -264,7 +284,7 @@ def child_main(tool: str, iou_type: str, gt_path: str, preds_path: str) -> int:
 class RunOutcome:
     """What one child process reported."""
 
-    status: str  # ok | unavailable | failed
+    status: str  # ok | unavailable | not supported | failed
     reason: str = ""
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -279,7 +299,7 @@ class ToolResult:
 
     tool: str
     version: str | None = None
-    status: str = "ok"  # ok | unavailable | failed | skipped
+    status: str = "ok"  # ok | unavailable | not supported | failed | skipped
     reason: str = ""
     seconds: float | None = None  # median wall time of the runs
     cpu_seconds: float | None = None  # median user + system CPU time, all threads
@@ -329,9 +349,9 @@ def run_child(
         )
     out = json.loads(lines[-1])
     if out["status"] != "ok":
-        reason = (
-            out["reason"] if out["status"] == "unavailable" else f"{out['reason']}\n{stderr_tail}"
-        )
+        reason = out["reason"]
+        if out["status"] == "failed":
+            reason += f"\n{stderr_tail}"
         return RunOutcome(out["status"], reason, peak_rss_mb=out["peak_rss_mb"])
     return RunOutcome(
         "ok",
@@ -573,11 +593,13 @@ def synthetic_config(
     args: argparse.Namespace, images: int, dets_per_image: int | None
 ) -> SetConfig:
     """The generator's config for ``args.iou_type``; options not given keep its defaults."""
-    options: dict[str, int] = {"images": images, "seed": args.seed}
+    options: dict[str, Any] = {"images": images, "seed": args.seed}
     if dets_per_image is not None:
         options["dets_per_image"] = dets_per_image
-    if args.classes is not None:  # boxes only (parse_args checks)
+    if args.classes is not None:  # boxes and masks only (parse_args checks)
         options["classes"] = args.classes
+    if args.no_bbox:  # masks only (parse_args checks)
+        options["result_bbox"] = False
     return CONFIGS[args.iou_type](**options)
 
 
@@ -585,7 +607,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--iou-type", choices=sorted(STAT_COUNTS), default="bbox",
-        help="what is evaluated: boxes, or person keypoints (by OKS)",
+        help="what is evaluated: boxes, masks (segm), or person keypoints (by OKS)",
     )  # fmt: skip
     parser.add_argument("--gt", type=Path, help="COCO ground-truth JSON (with --preds)")
     parser.add_argument("--preds", type=Path, help="COCO results JSON (with --gt)")
@@ -595,7 +617,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "overrides --images"
     )  # fmt: skip
     parser.add_argument("--images", type=int, default=5000, help="synthetic set size")
-    parser.add_argument("--classes", type=int, help="bbox sets only (default 80)")
+    parser.add_argument("--classes", type=int, help="bbox and segm sets (default 80)")
+    parser.add_argument(
+        "--no-bbox", action="store_true",
+        help="segm sets: results without a bbox (loadRes then takes their area from the mask)",
+    )  # fmt: skip
     parser.add_argument(
         "--dets-per-image", type=int, help="default 100 (bbox), 20 (keypoints)"
     )  # fmt: skip
@@ -630,11 +656,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.sizes = parse_sizes(args.sizes, args.iou_type)
         except ValueError as exc:
             parser.error(f"--sizes: {exc}")
-    if args.iou_type != "bbox":
-        if args.classes is not None:
-            parser.error(f"--classes: the {args.iou_type} sets have one class, person")
-        if args.sections:
-            parser.error("--sections: the report steps are timed on bbox sets only")
+    if args.iou_type == "keypoints" and args.classes is not None:
+        parser.error("--classes: the keypoints sets have one class, person")
+    if args.iou_type != "segm" and args.no_bbox:
+        parser.error("--no-bbox: only segm results can go without a bbox")
+    if args.iou_type != "bbox" and args.sections:
+        parser.error("--sections: the report steps are timed on bbox sets only")
     args.tools = tools
     return args
 

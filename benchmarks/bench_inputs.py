@@ -2,8 +2,8 @@
 
 One generator per evaluation type (``CONFIGS``): its config dataclass names the
 generator module (``generator``: a script in ``benchmarks/`` with a ``describe``), the
-cache directory (``cache_name()``) and the script's options (``argv()``). A new type
-(``segm``) adds its generator and a line to ``CONFIGS`` and ``SIZES``.
+cache directory (``cache_name()``) and the script's options (``argv()``). A new type adds its
+generator and a line to ``CONFIGS`` and ``SIZES``.
 
 Generating and describing a set load it whole, so both run in a child process: the
 benchmark's own process must stay small, because on Linux a child started from it
@@ -20,16 +20,26 @@ from pathlib import Path
 
 from make_synthetic_coco import SyntheticConfig
 from make_synthetic_keypoints import KeypointConfig
+from make_synthetic_segm import SegmConfig
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE = HERE / "out"
 
-SetConfig = SyntheticConfig | KeypointConfig
-CONFIGS: dict[str, type[SetConfig]] = {"bbox": SyntheticConfig, "keypoints": KeypointConfig}
+SetConfig = SyntheticConfig | KeypointConfig | SegmConfig
+CONFIGS: dict[str, type[SetConfig]] = {
+    "bbox": SyntheticConfig,
+    "keypoints": KeypointConfig,
+    "segm": SegmConfig,
+}
 
 # Named sizes of each type, in images. 5k is val2017-sized at 100 detections per image
-# (500k); kp5k is person_keypoints_val2017-sized at 20 results per image (100k).
-SIZES = {"bbox": {"5k": 5_000, "20k": 20_000}, "keypoints": {"kp5k": 5_000}}
+# (500k); kp5k is person_keypoints_val2017-sized at 20 results per image (100k); segm5k
+# is val2017-sized at 100 mask results per image (500k), segm100 a tiny one to try.
+SIZES = {
+    "bbox": {"5k": 5_000, "20k": 20_000},
+    "keypoints": {"kp5k": 5_000},
+    "segm": {"segm5k": 5_000, "segm100": 100},
+}
 
 
 def parse_sizes(text: str, iou_type: str = "bbox") -> list[str]:

@@ -385,10 +385,14 @@ def make_ground_truth(rng: np.random.Generator, cfg: SyntheticConfig, sizes: np.
     return Boxes(image=image, category=category, xywh=xywh, value=area, crowd=crowd)
 
 
-def _detections_of_objects(
+def detections_of_objects(
     rng: np.random.Generator, cfg: SyntheticConfig, gt: Boxes
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Detections derived from ground truth, as (image, category, xywh, logit) parts."""
+    """Detections derived from ground truth, as (object, category, xywh, logit) parts.
+
+    ``object`` is the index of the ground truth each detection comes from (true
+    positives, duplicates, wrong-class copies, individuals inside a crowd region).
+    """
     parts = []
     solo = np.flatnonzero(~gt.crowd)
     area = gt.value[solo]
@@ -430,9 +434,7 @@ def _detections_of_objects(
     boxes = np.stack([x, y, rel_w * region[:, 2], rel_h * region[:, 3]], axis=1)
     logit = 0.5 + rng.normal(0.0, 1.0, inside.shape[0])
     parts.append((inside, gt.category[inside], boxes, logit))
-
-    # Replace ground-truth indices by image indices.
-    return [(gt.image[idx], cat, xywh, lg) for idx, cat, xywh, lg in parts]
+    return parts
 
 
 def top_per_image(
@@ -462,15 +464,23 @@ def top_per_image(
 
 def make_predictions(
     rng: np.random.Generator, cfg: SyntheticConfig, gt: Boxes, sizes: np.ndarray
-) -> Boxes:
+) -> tuple[Boxes, np.ndarray]:
     """Exactly ``cfg.dets_per_image`` detections per image, sorted by score per image.
 
     Object-derived detections are topped up with background boxes, then each image
     keeps its top-scoring ``dets_per_image``. Within an image, detections come in
     descending score order with tied scores in random order.
+
+    Returns
+    -------
+    dets : Boxes
+    source : ndarray of shape (m,), dtype int64
+        The ground truth each detection comes from (an index into ``gt``), -1 for
+        background detections.
     """
     n_images = sizes.shape[0]
-    parts = _detections_of_objects(rng, cfg, gt)
+    parts = detections_of_objects(rng, cfg, gt)
+    parts = [(gt.image[i], i, c, b, lg) for i, c, b, lg in parts]
     per_image = np.bincount(np.concatenate([p[0] for p in parts]), minlength=n_images)
 
     # Background: fill every image up to the budget, classes half by frequency.
@@ -483,21 +493,21 @@ def make_predictions(
         rng.integers(0, cfg.classes, n_bg),
     )
     bg_logit = -3.5 + rng.normal(0.0, 1.3, n_bg)
-    parts.append((bg_image, bg_category, bg_xywh, bg_logit))
+    parts.append((bg_image, np.full(n_bg, -1), bg_category, bg_xywh, bg_logit))
 
-    image = np.concatenate([p[0] for p in parts])
-    category = np.concatenate([p[1] for p in parts])
-    xywh = clip_boxes(np.concatenate([p[2] for p in parts]), sizes[image, 0], sizes[image, 1])
-    score = sigmoid_score(np.concatenate([p[3] for p in parts]))
+    image, source, category, xywh, logit = (np.concatenate(c) for c in zip(*parts))
+    xywh = clip_boxes(xywh, sizes[image, 0], sizes[image, 1])
+    score = sigmoid_score(logit)
 
     keep = top_per_image(rng, image, score, cfg.dets_per_image, n_images)
-    return Boxes(
+    dets = Boxes(
         image=image[keep],
         category=category[keep],
         xywh=xywh[keep],
         value=score[keep],
         crowd=np.zeros(keep.shape[0], dtype=bool),
     )
+    return dets, source[keep]
 
 
 def coco_ground_truth(
@@ -560,7 +570,7 @@ def generate(cfg: SyntheticConfig) -> tuple[dict[str, object], list[dict[str, ob
     rng = np.random.default_rng(cfg.seed)
     image_ids, sizes = make_images(rng, cfg.images)
     gt = make_ground_truth(rng, cfg, sizes)
-    dets = make_predictions(rng, cfg, gt, sizes)
+    dets, _ = make_predictions(rng, cfg, gt, sizes)
     return coco_ground_truth(rng, cfg, image_ids, sizes, gt), coco_results(cfg, image_ids, dets)
 
 

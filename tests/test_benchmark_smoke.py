@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "benchmarks" / "make_synthetic_coco.py"
 KEYPOINT_GENERATOR = ROOT / "benchmarks" / "make_synthetic_keypoints.py"
+SEGM_GENERATOR = ROOT / "benchmarks" / "make_synthetic_segm.py"
 HARNESS = ROOT / "benchmarks" / "bench_coco.py"
 
 
@@ -44,7 +45,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list]:
     return gt, preds
 
 
-@pytest.mark.parametrize("generator", [GENERATOR, KEYPOINT_GENERATOR], ids=["bbox", "keypoints"])
+@pytest.mark.parametrize(
+    "generator", [GENERATOR, KEYPOINT_GENERATOR, SEGM_GENERATOR], ids=["bbox", "keypoints", "segm"]
+)
 def test_generator_is_deterministic(tmp_path: Path, generator: Path) -> None:
     for name in ("a", "b"):
         run_script(generator, "--images", "20", "--seed", "7", "--out", tmp_path / name)
@@ -135,6 +138,53 @@ def test_keypoint_generator_writes_person_keypoints(tmp_path: Path) -> None:
     assert not np.array_equal(result_kp[:, :, :2], np.round(result_kp[:, :, :2]))
 
 
+@pytest.mark.parametrize("result_bbox", [True, False], ids=["bbox", "no-bbox"])
+def test_segm_generator_writes_polygons_and_rle(tmp_path: Path, result_bbox: bool) -> None:
+    from evaluator.masks import RunLengths
+
+    run_script(SEGM_GENERATOR, "--images", "40", "--dets-per-image", "12", "--crowd-fraction",
+               "0.1", "--seed", "3", "--out", tmp_path,
+               *(() if result_bbox else ("--no-bbox",)))  # fmt: skip
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    preds = json.loads((tmp_path / "preds.json").read_text())
+    size = {img["id"]: (img["height"], img["width"]) for img in gt["images"]}
+    anns = gt["annotations"]
+    crowd = [a for a in anns if a["iscrowd"]]
+    solo = [a for a in anns if not a["iscrowd"]]
+    assert crowd and solo
+    for ann in solo:  # COCO polygons: 1-3 per object, 8-40 vertices, 2 decimals
+        assert 1 <= len(ann["segmentation"]) <= 3
+        for polygon in ann["segmentation"]:
+            assert len(polygon) % 2 == 0 and 16 <= len(polygon) <= 80
+            np.testing.assert_array_equal(polygon, np.round(polygon, 2))
+        xy = np.concatenate([np.reshape(p, (-1, 2)) for p in ann["segmentation"]])
+        extent = [*xy.min(axis=0), *(xy.max(axis=0) - xy.min(axis=0))]
+        np.testing.assert_allclose(ann["bbox"], extent, atol=0.006)
+    for ann in crowd:  # COCO's crowd regions: RLE with uncompressed counts
+        h, w = size[ann["image_id"]]
+        assert ann["segmentation"]["size"] == [h, w]
+        assert sum(ann["segmentation"]["counts"]) == h * w
+    heights, widths = np.array([size[a["image_id"]] for a in anns]).T
+    masks = RunLengths.from_coco([a["segmentation"] for a in anns], heights, widths)
+    area = np.array([a["area"] for a in anns])
+    is_crowd = np.array([a["iscrowd"] for a in anns], dtype=bool)
+    np.testing.assert_array_equal(area[is_crowd], masks.area()[is_crowd])
+    # A polygon's area is close to its mask's pixels (not equal: rasterising rounds).
+    ratio = masks.area()[~is_crowd] / area[~is_crowd]
+    assert 0.9 < np.median(ratio) < 1.1
+
+    per_image = Counter(p["image_id"] for p in preds)
+    assert set(per_image) == set(size) and set(per_image.values()) == {12}
+    keys = {"image_id", "category_id", "score", "segmentation"}
+    keys |= {"bbox"} if result_bbox else set()
+    assert all(set(p) == keys for p in preds)
+    for pred in preds:  # compressed RLE at the image's size
+        assert pred["segmentation"]["size"] == list(size[pred["image_id"]])
+        assert isinstance(pred["segmentation"]["counts"], str)
+    mask_area = RunLengths.from_coco([p["segmentation"] for p in preds]).area()
+    assert (mask_area > 0).mean() > 0.9
+
+
 def test_harness_tools_agree(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
     proc = run_script(HARNESS, "--images", "40", "--dets-per-image", "30", "--repeat", "2",
@@ -186,6 +236,47 @@ def test_harness_keypoint_tools_agree(tmp_path: Path) -> None:
         assert res["reference"] == "pycocotools" and res["identical"] is True, tool
         np.testing.assert_array_equal(res["stats"], reference)
     assert payload["cold_start"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("result_bbox", [True, False], ids=["bbox", "no-bbox"])
+def test_harness_segm_tools_agree(tmp_path: Path, result_bbox: bool) -> None:
+    report = tmp_path / "bench.json"
+    proc = run_script(HARNESS, "--iou-type", "segm", "--images", "30", "--dets-per-image", "20",
+                      *(() if result_bbox else ("--no-bbox",)), "--no-cold-start",
+                      "--cache-dir", tmp_path / "cache", "--json", report)  # fmt: skip
+    assert "iou type: segm" in proc.stdout
+    payload = json.loads(report.read_text())
+    (only_set,) = payload["sets"]
+    assert "segm-v" in only_set["gt"] and only_set["gt"].endswith("-nobbox/gt.json") != result_bbox
+    results = {r["tool"]: r for r in only_set["results"]}
+    reference = np.array(results["pycocotools"]["stats"])
+    assert reference.shape == (12,) and 0.0 < reference[0] < 1.0
+    # faster-coco-eval's C++ sums can differ from pycocotools in the last bit.
+    np.testing.assert_allclose(results["faster-coco-eval"]["stats"], reference, rtol=0, atol=1e-12)
+    exact = ["hotcoco", "ultrafast-pycocotools", "ours", "ours-cli"]
+    if result_bbox:
+        exact.append("vernier")
+    else:  # vernier refuses mask results without a bbox
+        assert results["vernier"]["status"] == "not supported"
+        assert "results without a bbox" in results["vernier"]["reason"]
+        assert "| vernier 0.5.4 | 0 | not supported |" in proc.stdout
+    for tool in exact:
+        assert results[tool]["status"] == "ok", results[tool]
+        assert results[tool]["identical"] is True, tool
+        np.testing.assert_array_equal(results[tool]["stats"], reference)
+
+
+def test_harness_refuses_no_bbox_outside_segm() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), "--no-bbox"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "--no-bbox: only segm results can go without a bbox" in proc.stderr
 
 
 @pytest.mark.parametrize(
