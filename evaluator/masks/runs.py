@@ -15,7 +15,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from evaluator.errors import InputError
 from evaluator.masks._engine import rle
-from evaluator.masks.parse import MAX_AREA, check_columns, check_size, parse_segmentations
+from evaluator.masks.parse import (
+    MAX_AREA,
+    Columns,
+    check_columns,
+    check_size,
+    parse_segmentations,
+)
 
 __all__ = ["RunLengths", "pairwise_iou"]
 
@@ -54,6 +60,17 @@ class RunLengths:
         for name, column in columns._asdict().items():
             column.flags.writeable = False
             object.__setattr__(self, name, column)
+
+    @classmethod
+    def _of_valid(cls, columns: Columns) -> RunLengths:
+        """A batch of columns this package built and checked itself (the kernels decode,
+        rasterise and sum-check every mask), taken without a second check or copy: at
+        COCO's scale the counts run to hundreds of megabytes."""
+        made = cls.__new__(cls)
+        for name, column in columns._asdict().items():
+            column.flags.writeable = False
+            object.__setattr__(made, name, column)
+        return made
 
     @classmethod
     def from_coco(
@@ -101,7 +118,7 @@ class RunLengths:
                 raise InputError(
                     where, f"heights and widths must have shape ({len(segmentations)},)"
                 )
-        return cls(*parse_segmentations(segmentations, h, w, where))
+        return cls._of_valid(parse_segmentations(segmentations, h, w, where))
 
     def __len__(self) -> int:
         return len(self.heights)
@@ -113,7 +130,8 @@ class RunLengths:
         offsets = np.zeros(rows.shape[0] + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         source = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return RunLengths(self.counts[source], offsets, self.heights[rows], self.widths[rows])
+        columns = Columns(self.counts[source], offsets, self.heights[rows], self.widths[rows])
+        return RunLengths._of_valid(columns)
 
     def area(self) -> NDArray[np.uint32]:
         """Pixels in each mask: ndarray of shape (n,), dtype uint32 (pycocotools' ``area``)."""
