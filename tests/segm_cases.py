@@ -55,8 +55,9 @@ class SegmKnobs:
     bool_iscrowd_rate, ignore_field_rate : float
     box_area_rate, boundary_area_rate : float
         Ground truth whose ``area`` is its box's w*h rather than its mask's; whose
-        ``area`` is exactly 32**2 or 96**2. Also background results of exactly 32 x 32
-        pixels (or a 32 x 32 bbox).
+        ``area`` is 32**2, 96**2 or 1e10 (range bounds), 2e10 (above every range) or 0.
+        Also background results of exactly 32 x 32 pixels, and result boxes of 32 x 32,
+        96 x 96 or zero height.
     dets_per_gt : tuple of int
         Jittered results per ground truth, drawn from this tuple.
     background_dets : int
@@ -279,7 +280,7 @@ class _Generator:
         if self.chance(knobs.box_area_rate):
             area = box[2] * box[3]
         if self.chance(knobs.boundary_area_rate):
-            area = rng.choice((32**2, 96**2, float(32**2)))
+            area = rng.choice((32**2, 96**2, float(32**2), 1e5**2, 2e10, 0.0))
         annotation: Doc = {
             "id": 0,  # numbered in build()
             "image_id": image_id,
@@ -309,7 +310,7 @@ class _Generator:
             pad = rng.choice((0.0, 0.0, 1.0, 2.5))
             box = [x - pad, y - pad, bw + 2 * pad, bh + 2 * pad]
             if self.chance(knobs.boundary_area_rate):
-                box[2:] = [32.0, 32.0]
+                box[2:] = rng.choice(([32.0, 32.0], [96.0, 96.0], [box[2], 0.0]))
             result["bbox"] = box
         if self.chance(knobs.stray_fields_rate):
             result.update(id=0, area=1.0, iscrowd=1)
@@ -429,6 +430,9 @@ SEGM_TRAPS: tuple[str, ...] = (
     "ignore field",
     "GT area field differs from the mask's",
     "area on a range bound",
+    "GT area above 1e10",
+    "GT area 0",
+    "result bbox of area 0",
     "1-pixel-high image",
     "empty result mask",
     "results with bbox",
@@ -531,8 +535,14 @@ def traps_in(gt: Doc, results: Sequence[Doc]) -> set[str]:
         r["bbox"][2] * r["bbox"][3] if with_bbox else float(mask_utils.area(r["segmentation"]))
         for r in results
     ]
-    if any(x in (32**2, 96**2) for x in [a["area"] for a in annotations] + result_areas):
+    if any(x in (32**2, 96**2, 1e10) for x in [a["area"] for a in annotations] + result_areas):
         found.add("area on a range bound")
+    if any(a["area"] > 1e10 for a in annotations):
+        found.add("GT area above 1e10")
+    if any(a["area"] == 0 for a in annotations):
+        found.add("GT area 0")
+    if with_bbox and 0 in result_areas:
+        found.add("result bbox of area 0")
     if any(h == 1 for h, _ in sizes.values()):
         found.add("1-pixel-high image")
     if any(mask_utils.area(r["segmentation"]) == 0 for r in results):
