@@ -132,6 +132,9 @@ def _setter(key: Any, value: Any) -> Callable[[Any], None]:
 GT = "ground_truth.annotations"
 NAN = float("nan")
 ODD = "a polygon needs an even count of at least 6 numbers (3 points)"
+# Refused by issue 14's rule although pycocotools scores a short or odd polygon that is
+# not an object's first (frPoly rasterises its len // 2 points; a 4-number *first*
+# polygon makes frPyObjects read the object as boxes, and it fails).
 BAD: tuple[Bad, ...] = (
     Bad(
         "gt compressed string does not decode",

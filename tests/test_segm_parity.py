@@ -293,3 +293,17 @@ def test_ground_truth_without_bbox_is_scored_as_pycocotools_scores_it() -> None:
     for annotation in gt["annotations"]:
         del annotation["bbox"]
     check(gt, results)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an image height written as a JSON float (53.0): pycocotools rasterises at it and "
+    "scores the case; ours refuses it (ground_truth.images[0] (height, width): expected "
+    "[height, width] integers, got [53.0, 157])",
+)
+def test_an_integral_float_image_size_is_read_as_pycocotools_reads_it() -> None:
+    gt, results = random_segm_case(0, multi_polygon_rate=0.0, outside_rate=0.0)
+    gt = copy.deepcopy(gt)
+    assert gt["images"][0]["height"] == 53
+    gt["images"][0]["height"] = 53.0
+    check(gt, results)
