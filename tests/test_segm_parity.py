@@ -11,15 +11,16 @@ the default parameters and the bbox suite's variants. :func:`segm_cases.traps_in
 that the cases really exercise each trap, with and without result boxes.
 
 Also by hand: loadRes' area rule (first result's bbox, an empty bbox, boxes on later
-results only), crowd IoU as intersection over the result's area, empty results,
-use_cats=False, mode="corrected" on quirk-free ground truth, threads and chunks, inputs
-left alone. A difference from pycocotools is an ``xfail(strict=True)`` test naming it.
+results only), ground truth without boxes, integral float image sizes, crowd IoU as
+intersection over the result's area, empty results, use_cats=False, mode="corrected" on
+quirk-free ground truth, threads and chunks, inputs left alone.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 import warnings
 from typing import Any
 
@@ -282,25 +283,19 @@ def test_evaluate_coco_leaves_its_inputs_alone() -> None:
     assert (gt_copy, results_copy) == (gt, results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ground truth without 'bbox': pycocotools' segm evaluation never reads it and "
-    "scores the case; ours refuses it (ground_truth.annotations[0].bbox: missing)",
-)
+@pytest.mark.filterwarnings("ignore:.*the 'ignore' field is present")
 def test_ground_truth_without_bbox_is_scored_as_pycocotools_scores_it() -> None:
     gt, results = case(0)
     gt = copy.deepcopy(gt)
     for annotation in gt["annotations"]:
         del annotation["bbox"]
-    check(gt, results)
+    reference = run_pycocotools_segm(gt, results)
+    for given in (copy.deepcopy(gt), json.dumps(gt).encode()):
+        with pytest.warns(DataWarning, match=r"annotations have no 'bbox' \(first: .*boxes"):
+            report = evaluate_coco(given, copy.deepcopy(results), iou_type="segm")
+        assert_same(report, reference)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an image height written as a JSON float (53.0): pycocotools rasterises at it and "
-    "scores the case; ours refuses it (ground_truth.images[0] (height, width): expected "
-    "[height, width] integers, got [53.0, 157])",
-)
 def test_an_integral_float_image_size_is_read_as_pycocotools_reads_it() -> None:
     gt, results = random_segm_case(0, multi_polygon_rate=0.0, outside_rate=0.0)
     gt = copy.deepcopy(gt)

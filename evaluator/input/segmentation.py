@@ -15,6 +15,9 @@ with a warning.
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Generic, Literal, TypeVar
@@ -71,8 +74,8 @@ class _SegmentationFile(msgspec.Struct, gc=False):
 class _MaskResult(msgspec.Struct, Generic[Id], gc=False):
     image_id: Id
     category_id: Id
-    segmentation: Any
     score: float
+    segmentation: Any = _ABSENT  # absent: the bbox as a polygon, when loadRes reads boxes
     bbox: list[float] | None = None  # [] reads as absent, as in loadRes
 
 
@@ -146,12 +149,37 @@ def _image_sizes(
                     "missing; a segm evaluation reads each image's height and width (the "
                     "size of its masks)",
                 )
-        h, w = check_size(image.height, image.width, f"{root}[{i}] (height, width)")
+        h, w = check_size(_whole(image.height), _whole(image.width), f"{root}[{i}] (height, width)")
         sizes[position[value] if isinstance(value, str) else int(value)] = (h, w)
     keys = np.array(sorted(sizes), dtype=np.int64)
     heights = np.array([sizes[k][0] for k in keys.tolist()], dtype=np.int64)
     widths = np.array([sizes[k][1] for k in keys.tolist()], dtype=np.int64)
     return keys, heights, widths
+
+
+def _whole(value: Any) -> Any:
+    """An integral float (``53.0``, what dumping NumPy values gives) as the int it equals,
+    as pycocotools reads an image's size; anything else as it is, for the size check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _masks(
+    segmentations: Sequence[object],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    root: str,
+) -> RunLengths:
+    """:meth:`RunLengths.from_coco`, its errors located inside each object's
+    ``segmentation`` (``root[i].segmentation.counts``)."""
+    try:
+        return RunLengths.from_coco(segmentations, heights, widths, where=root)
+    except InputError as error:
+        inside = re.match(rf"({re.escape(root)}\[\d+\])(.*)$", error.location)
+        if inside is None:
+            raise
+        raise InputError(f"{inside[1]}.segmentation{inside[2]}", error.problem) from None
 
 
 def _sizes_of(
@@ -165,6 +193,28 @@ def _sizes_of(
     at = np.minimum(np.searchsorted(keys, image_keys), keys.shape[0] - 1)
     known = keys[at] == image_keys
     return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
+
+
+def _columns_without_boxes(
+    src: dict[str, Any] | list[Any] | bytes,
+) -> tuple[GroundTruth, NDArray[np.int64]]:
+    """The ground truth's columns, and the annotations that had no ``bbox``.
+
+    pycocotools' segm evaluation never reads an annotation's ``bbox``; the box loader
+    needs one, so a missing one is filled with zeros here (the caller puts the mask's box
+    there). Only files that lack a bbox take this slower path.
+    """
+    try:
+        return load_ground_truth(src), np.zeros(0, dtype=np.int64)
+    except InputError as error:
+        if not (error.location.endswith(".bbox") and error.problem == "missing"):
+            raise
+    doc = json.loads(src) if isinstance(src, bytes) else copy.deepcopy(src)
+    anns = doc.get("annotations") if isinstance(doc, dict) else None
+    boxless = [i for i, a in enumerate(anns or []) if isinstance(a, dict) and "bbox" not in a]
+    for i in boxless:
+        anns[i]["bbox"] = [0.0, 0.0, 0.0, 0.0]  # type: ignore[index]
+    return load_ground_truth(doc), np.array(boxless, dtype=np.int64)
 
 
 def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
@@ -195,7 +245,7 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         return src
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
-    gt = load_ground_truth(src)
+    gt, boxless = _columns_without_boxes(src)
     document = _segmentation_file(src)
     loc = "ground_truth.annotations"
     for i, ann in enumerate(document.annotations):
@@ -210,8 +260,17 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         ann.segmentation if ok else _NO_MASK
         for ann, ok in zip(document.annotations, known.tolist(), strict=True)
     ]
-    masks = RunLengths.from_coco(segmentations, heights, widths, where=loc)
-    return replace(gt, masks=masks, image_sizes=np.stack([image_heights, image_widths], axis=1))
+    masks = _masks(segmentations, heights, widths, loc)
+    sizes = np.stack([image_heights, image_widths], axis=1)
+    if boxless.size:  # their masks' boxes stand in: a segm evaluation never reads them
+        boxes = gt.boxes.copy()
+        boxes[boxless] = masks.take(boxless).to_bbox()
+        warning = (
+            f"{loc}: {boxless.size} annotations have no 'bbox' (first: {loc}[{boxless[0]}]); "
+            "their masks' boxes are used (pycocotools' segm evaluation does not read it)"
+        )
+        gt = replace(gt, boxes=boxes, warnings=(*gt.warnings, warning))
+    return replace(gt, masks=masks, image_sizes=sizes)
 
 
 def _walk_results(doc: Any) -> tuple[list[_MaskResult[Any]], str]:
@@ -233,8 +292,8 @@ def _walk_results(doc: Any) -> tuple[list[_MaskResult[Any]], str]:
             _MaskResult(
                 image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
                 category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
-                segmentation=_get(det, "segmentation", loc),
                 score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+                segmentation=det.get("segmentation", _ABSENT),
                 bbox=bbox,
             )
         )
@@ -269,6 +328,55 @@ def _given_boxes(results: Sequence[_MaskResult[Any]], root: str) -> NDArray[np.f
                 "[x, y, width, height] (give all results one, or none)",
             )
     return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
+
+
+def _result_segmentations(
+    results: Sequence[_MaskResult[Any]], boxes: NDArray[np.float64] | None, root: str
+) -> list[object]:
+    """Each result's segmentation; in loadRes' bbox branch (``boxes`` given) a result
+    without one gets its box as a 4-point polygon, as loadRes makes it."""
+    segmentations: list[object] = []
+    for i, result in enumerate(results):
+        if result.segmentation is not _ABSENT:
+            segmentations.append(result.segmentation)
+        elif boxes is None:
+            raise InputError(
+                f"{root}[{i}].segmentation",
+                "missing; a segm evaluation needs each result's mask (or a bbox on every "
+                "result, which is then scored as a rectangle, as pycocotools does)",
+            )
+        else:
+            x, y, w, h = boxes[i].tolist()
+            segmentations.append([[x, y, x, y + h, x + w, y + h, x + w, y]])
+    return segmentations
+
+
+def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root: str) -> list[str]:
+    """Warnings for results pycocotools reads otherwise or not at all."""
+    warnings = []
+    boxes_only = [i for i, r in enumerate(results) if r.segmentation is _ABSENT]
+    if boxes_only:
+        warnings.append(
+            f"{root}: {len(boxes_only)} results have no segmentation (first: "
+            f"{root}[{boxes_only[0]}]); their boxes are scored as masks, as pycocotools does"
+        )
+    if not boxed:  # loadRes' segm branch reads each mask's area, which needs compressed RLE
+        for form, test in (
+            ("polygon", lambda s: isinstance(s, list)),
+            (
+                "uncompressed RLE",
+                lambda s: isinstance(s, dict) and isinstance(s.get("counts"), list),
+            ),
+        ):
+            odd = [i for i, r in enumerate(results) if test(r.segmentation)]
+            if odd:
+                warnings.append(
+                    f"{root}: {len(odd)} results have {form} segmentations (first: "
+                    f"{root}[{odd[0]}].segmentation); read at their image's size as ground "
+                    "truth is (pycocotools' loadRes fails on them when the first result has "
+                    "no bbox)"
+                )
+    return warnings
 
 
 def load_segmentation_predictions(
@@ -313,18 +421,13 @@ def load_segmentation_predictions(
     # Unknown images first, with load_predictions' own message: their masks have no size.
     load_predictions(Predictions(image_ids, category_ids, np.zeros((len(results), 4)), scores), gt)
     _, heights, widths = _sizes_of(image_ids, sizes)
-    segmentations = [r.segmentation for r in results]
-    masks = RunLengths.from_coco(segmentations, heights, widths, where=root)
-    warnings = list(float_ids)
-    polygons = [i for i, s in enumerate(segmentations) if isinstance(s, list)]
-    if polygons:
-        warnings.append(
-            f"{root}: {len(polygons)} results have polygon segmentations (first: "
-            f"{root}[{polygons[0]}]); rasterised at their image's size as ground truth is "
-            "(pycocotools' loadRes fails on them)"
-        )
-    if results and results[0].bbox:
-        boxes, areas = _given_boxes(results, root), None
+    boxed = bool(results) and bool(results[0].bbox)  # loadRes' bbox branch
+    given = _given_boxes(results, root) if boxed else None
+    segmentations = _result_segmentations(results, given, root)
+    masks = _masks(segmentations, heights, widths, root)
+    warnings = list(float_ids) + _odd_results_warnings(results, boxed, root)
+    if given is not None:
+        boxes, areas = given, None
     else:
         boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
     preds = Predictions(

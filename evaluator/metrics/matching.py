@@ -119,7 +119,7 @@ def _index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[ND
         return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
     low, high = int(sorted_ids[0]), int(sorted_ids[-1])
     # Non-negative ids well inside int64, so that ``ids - low`` cannot wrap into the table.
-    if 0 <= low and high < 2**62 and high - low < 4 * max(ids.shape[0], sorted_ids.shape[0]):
+    if low >= 0 and high < 2**62 and high - low < 4 * max(ids.shape[0], sorted_ids.shape[0]):
         table = np.full(high - low + 2, -1, dtype=np.int64)  # last slot: out of range
         table[sorted_ids - low] = np.arange(sorted_ids.shape[0])
         offset = ids - low
