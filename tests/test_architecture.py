@@ -37,6 +37,7 @@ PACKAGES = ("evaluator", "service", "workers", "deteval")
 
 EVALUATOR_LAYERS = (
     "evaluator.errors",
+    "evaluator.threads",
     "evaluator.geometry",
     "evaluator.input",
     "evaluator.metrics",

@@ -268,7 +268,7 @@ def test_threads_and_chunks_do_not_change_the_result(
     index: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = evaluate_ours(*case(index))
-    monkeypatch.setattr("evaluator.metrics.parallel._WORK_PER_CHUNK", 1)
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 1)
     monkeypatch.setenv("DETEVAL_THREADS", "4")
     assert_same(evaluate_ours(*case(index)), whole)
 

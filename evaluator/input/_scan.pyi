@@ -1,3 +1,6 @@
 def scan_predictions(
     data: bytes, n_keypoints: int = 0, /
 ) -> tuple[int, bytes, bytes, bytes, bytes, bytes, bool] | None: ...
+def scan_mask_results(
+    data: bytes, /
+) -> tuple[int, bytes, bytes, bytes, bytes, bool, bytes, bytes, bytes] | None: ...

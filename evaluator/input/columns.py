@@ -23,6 +23,7 @@ from evaluator.errors import InputError
 from evaluator.geometry.boxes import BoxFormat, box_convert
 from evaluator.input.limits import check_name
 from evaluator.masks import RunLengths
+from evaluator.masks.compressed import MaskBatch
 
 
 def readonly(array: NDArray[Any]) -> NDArray[Any]:
@@ -344,8 +345,9 @@ class Predictions:
         The area each result is judged by (which area range it falls in) when it is not
         its box's width * height: the keypoints' extent, a mask's area. Such boxes were
         derived by the loader and may hold inf where a keypoint extent overflows.
-    masks : RunLengths of D masks, or None
-        Each result's mask, when loaded for a segm evaluation.
+    masks : RunLengths or CompressedMasks of D masks, or None
+        Each result's mask, when loaded for a segm evaluation (compressed strings stay
+        compressed until compared).
 
     Notes
     -----
@@ -361,7 +363,7 @@ class Predictions:
     warnings: tuple[str, ...] = ()
     keypoints: NDArray[np.float64] | None = None
     areas: NDArray[np.float64] | None = None
-    masks: RunLengths | None = None
+    masks: MaskBatch | None = None
 
     @classmethod
     def from_arrays(
@@ -414,7 +416,7 @@ class Predictions:
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
-    def mask_column(self) -> RunLengths:
+    def mask_column(self) -> MaskBatch:
         """``masks``, or an InputError when they were not loaded."""
         if self.masks is None:
             raise InputError("predictions", "no masks loaded (load with iou_type='segm')")

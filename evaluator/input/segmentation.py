@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Generic, Literal, TypeVar
 
@@ -27,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
+from evaluator.input import _scan
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -48,6 +50,7 @@ from evaluator.input.coco_json import (
 )
 from evaluator.input.ids import IdValue, check_id, integral
 from evaluator.masks import RunLengths
+from evaluator.masks.compressed import CompressedMasks
 from evaluator.masks.parse import check_size
 
 Id = TypeVar("Id")
@@ -165,21 +168,28 @@ def _whole(value: Any) -> Any:
     return value
 
 
+@contextmanager
+def _inside_segmentation(root: str) -> Iterator[None]:
+    """Mask errors located at ``root[i]...`` moved inside the object's ``segmentation``
+    (``root[i].segmentation.counts``)."""
+    try:
+        yield
+    except InputError as error:
+        inside = re.match(rf"({re.escape(root)}\[\d+\])(.*)$", error.location)
+        if inside is None:
+            raise
+        raise InputError(f"{inside[1]}.segmentation{inside[2]}", error.problem) from None
+
+
 def _masks(
     segmentations: Sequence[object],
     heights: NDArray[np.int64],
     widths: NDArray[np.int64],
     root: str,
 ) -> RunLengths:
-    """:meth:`RunLengths.from_coco`, its errors located inside each object's
-    ``segmentation`` (``root[i].segmentation.counts``)."""
-    try:
+    """:meth:`RunLengths.from_coco`, its errors located inside ``segmentation``."""
+    with _inside_segmentation(root):
         return RunLengths.from_coco(segmentations, heights, widths, where=root)
-    except InputError as error:
-        inside = re.match(rf"({re.escape(root)}\[\d+\])(.*)$", error.location)
-        if inside is None:
-            raise
-        raise InputError(f"{inside[1]}.segmentation{inside[2]}", error.problem) from None
 
 
 def _sizes_of(
@@ -379,6 +389,45 @@ def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root
     return warnings
 
 
+def _scan_plain(
+    data: bytes, gt: GroundTruth, sizes: tuple[NDArray[np.int64], ...]
+) -> Predictions | None:
+    """Mask results in the plain shape, read by the compiled scanner; else None.
+
+    The plain shape: a JSON array of objects with integer ``image_id`` and
+    ``category_id``, a numeric ``score``, a ``segmentation`` that is a compressed RLE
+    object, and a ``bbox`` of 4 numbers on every result or on none: what detectron2 and
+    mmdetection write. The masks stay compressed (:class:`CompressedMasks`).
+    """
+    scanned = _scan.scan_mask_results(data)
+    if scanned is None:
+        return None
+    n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, blob, start_raw = scanned
+    image_ids = np.frombuffer(image_raw, dtype=np.int64)
+    category_ids = np.frombuffer(category_raw, dtype=np.int64)
+    scores = np.frombuffer(score_raw, dtype=np.float64)
+    root = "predictions"
+    # Unknown images first, with load_predictions' own message: their masks have no size.
+    load_predictions(Predictions(image_ids, category_ids, np.zeros((n, 4)), scores), gt)
+    _, heights, widths = _sizes_of(image_ids, sizes)
+    given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
+    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))
+    if wrong.size:
+        i = int(wrong[0])
+        raise InputError(
+            f"{root}[{i}].segmentation.size",
+            f"{given[i].tolist()} differs from the image's {[int(heights[i]), int(widths[i])]}",
+        )
+    starts = np.frombuffer(start_raw, dtype=np.int64)
+    with _inside_segmentation(root):
+        masks = CompressedMasks.from_strings(blob, starts, heights, widths, where=root)
+    if boxed:
+        boxes, areas = np.frombuffer(box_raw, dtype=np.float64).reshape(n, 4), None
+    else:
+        boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
+    return Predictions(image_ids, category_ids, boxes, scores, masks=masks, areas=areas)
+
+
 def load_segmentation_predictions(
     src: Source | Predictions,
     gt: GroundTruth,
@@ -415,6 +464,11 @@ def load_segmentation_predictions(
     if gt.image_sizes is None:
         raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
     sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
+    if not isinstance(src, list | dict):
+        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
+        plain = None if gt.image_names else _scan_plain(src, gt, sizes)
+        if plain is not None:
+            return load_predictions(plain, gt, unknown_categories)
     results, root, checked = _read_results(src)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
     scores = _column(results, "score", np.float64)

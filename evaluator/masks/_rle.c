@@ -803,6 +803,171 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Masks kept as compressed strings: measured once, decoded again only where a pair's     */
+/* boxes overlap, so that a results file's masks never sit decoded in memory all at once. */
+
+/* Check the strings' span of a blob: starts int64 (n + 1,) non-decreasing within it. */
+static Py_ssize_t string_batch(const Py_buffer *blob, const Py_buffer *starts)
+{
+    Py_ssize_t n = items(starts, 8, "starts");
+    if (n < 0) return -1;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "starts: empty");
+        return -1;
+    }
+    const int64_t *s = starts->buf;
+    if (s[0] != 0 || s[n - 1] != blob->len) {
+        PyErr_SetString(PyExc_ValueError, "starts: must run from 0 to the blob's length");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        if (s[i] > s[i + 1]) {
+            PyErr_SetString(PyExc_ValueError, "starts: decreasing");
+            return -1;
+        }
+    }
+    return n - 1;
+}
+
+/* Decode string s[0:len] into *scratch (grown to one count per character); the problem
+ * or NULL, the count in *m; "" when memory runs out. */
+static const char *decode_into(const char *s, Py_ssize_t len, uint32_t **scratch, size_t *cap,
+                               int64_t *m)
+{
+    if ((size_t)len > *cap) {
+        size_t grown = (size_t)len < 64 ? 64 : (size_t)len;
+        uint32_t *more = realloc(*scratch, grown * sizeof(uint32_t));
+        if (more == NULL) return "";
+        *scratch = more;
+        *cap = grown;
+    }
+    return from_string(s, len, *scratch, m);
+}
+
+PyDoc_STRVAR(measure_strings_doc,
+"measure_strings(blob, starts, heights, widths, areas, boxes)\n"
+"--\n\n"
+"Check n compressed RLE strings, blob[starts[i]:starts[i + 1]] (starts int64 (n + 1,)),\n"
+"against their sizes (heights, widths int64 (n,)) and write each mask's area (uint32\n"
+"(n,), as rleArea) and box (float64 (n, 4), as rleToBbox). A string that does not\n"
+"decode, or whose counts do not sum to height * width, raises ValueError(index,\n"
+"problem). Releases the GIL.");
+
+static PyObject *measure_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[6];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = string_batch(&b[0], &b[1]);
+    if (n < 0 || check_items(&b[2], 8, n, "heights") || check_items(&b[3], 8, n, "widths") ||
+        check_items(&b[4], 4, n, "areas") || check_items(&b[5], 32, n, "boxes"))
+        goto done;
+    const char *blob = b[0].buf;
+    const int64_t *starts = b[1].buf, *heights = b[2].buf, *widths = b[3].buf;
+    uint32_t *areas = b[4].buf;
+    double *boxes = b[5].buf;
+    const char *problem = NULL;
+    Py_ssize_t bad = -1;
+    uint32_t *scratch = NULL;
+    size_t cap = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t m;
+        problem = decode_into(blob + starts[i], starts[i + 1] - starts[i], &scratch, &cap, &m);
+        if (problem == NULL &&
+            !sums_to(scratch, m, (uint64_t)heights[i] * (uint64_t)widths[i]))
+            problem = "the counts do not sum to height * width";
+        if (problem != NULL) {
+            bad = i;
+            break;
+        }
+        areas[i] = area_of(scratch, m);
+        bbox_of(scratch, m, (uint32_t)heights[i], (uint32_t)widths[i], boxes + 4 * i);
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
+    else if (problem != NULL) located(bad, problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, 6);
+    return result;
+}
+
+enum { SD_BLOB, SD_STARTS, SD_BOX, SG_COUNTS, SG_OFFSETS, SG_BOX, S_CROWD, S_DT, S_GT, S_OUT,
+       N_STRING_IOU };
+
+PyDoc_STRVAR(pair_iou_strings_doc,
+"pair_iou_strings(dt_blob, dt_starts, dt_box, gt_counts, gt_offsets, gt_box, crowd,\n"
+"                 pair_dt, pair_gt, out)\n"
+"--\n\n"
+"pair_iou with the detections' masks as checked compressed strings (measure_strings):\n"
+"each is decoded where its box overlaps the ground truth's, once for a run of pairs of\n"
+"the same detection. Releases the GIL.");
+
+static PyObject *pair_iou_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_STRING_IOU];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &b[SD_BLOB], &b[SD_STARTS], &b[SD_BOX],
+                          &b[SG_COUNTS], &b[SG_OFFSETS], &b[SG_BOX], &b[S_CROWD], &b[S_DT],
+                          &b[S_GT], &b[S_OUT]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = string_batch(&b[SD_BLOB], &b[SD_STARTS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[SG_COUNTS], &b[SG_OFFSETS]);
+    Py_ssize_t np_ = ng < 0 ? -1 : items(&b[S_DT], 8, "pair_dt");
+    if (np_ < 0 || check_items(&b[SD_BOX], 32, nd, "dt_box") ||
+        check_items(&b[SG_BOX], 32, ng, "gt_box") || check_items(&b[S_CROWD], 1, ng, "crowd") ||
+        check_items(&b[S_GT], 8, np_, "pair_gt") || check_items(&b[S_OUT], 8, np_, "out"))
+        goto done;
+    const int64_t *pd = b[S_DT].buf, *pg = b[S_GT].buf;
+    for (Py_ssize_t p = 0; p < np_; p++) {
+        if (pd[p] < 0 || pd[p] >= nd || pg[p] < 0 || pg[p] >= ng) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: mask outside the batches", p);
+            goto done;
+        }
+    }
+    const char *blob = b[SD_BLOB].buf;
+    const int64_t *starts = b[SD_STARTS].buf, *gof = b[SG_OFFSETS].buf;
+    const uint32_t *gc = b[SG_COUNTS].buf;
+    const double *db = b[SD_BOX].buf, *gb = b[SG_BOX].buf;
+    const uint8_t *crowd = b[S_CROWD].buf;
+    double *out = b[S_OUT].buf;
+    const char *problem = NULL;
+    uint32_t *scratch = NULL;
+    size_t cap = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t decoded = -1, m = 0;
+    for (Py_ssize_t p = 0; p < np_ && problem == NULL; p++) {
+        const int64_t d = pd[p], g = pg[p];
+        double o = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
+        if (o > 0) {
+            if (d != decoded) {
+                problem = decode_into(blob + starts[d], starts[d + 1] - starts[d], &scratch,
+                                      &cap, &m);
+                decoded = d;
+            }
+            if (problem == NULL)
+                o = runs_iou(scratch, m, gc + gof[g], gof[g + 1] - gof[g], crowd[g]);
+        }
+        out[p] = o;
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
+    else if (problem != NULL) PyErr_Format(PyExc_ValueError, "a detection's mask: %s", problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, N_STRING_IOU);
+    return result;
+}
+
 PyDoc_STRVAR(box_iou_doc,
 "box_iou(dt_box, gt_box, crowd, out)\n"
 "--\n\n"
@@ -1033,6 +1198,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
+    {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
     {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
     {"decode_strings", decode_strings, METH_VARARGS, decode_strings_doc},
     {"encode_strings", encode_strings, METH_VARARGS, encode_strings_doc},

@@ -73,3 +73,25 @@ def pair_iou(
     out: NDArray[np.float64],
     /,
 ) -> None: ...
+def measure_strings(
+    blob: bytes | memoryview,
+    starts: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    areas: NDArray[np.uint32],
+    boxes: NDArray[np.float64],
+    /,
+) -> None: ...
+def pair_iou_strings(
+    dt_blob: bytes,
+    dt_starts: NDArray[np.int64],
+    dt_box: NDArray[np.float64],
+    gt_counts: NDArray[np.uint32],
+    gt_offsets: NDArray[np.int64],
+    gt_box: NDArray[np.float64],
+    crowd: NDArray[np.uint8],
+    pair_dt: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    out: NDArray[np.float64],
+    /,
+) -> None: ...

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.masks import RunLengths
-from evaluator.masks._engine import rle
+from evaluator.masks.compressed import MaskBatch, pair_iou_into
 from evaluator.metrics.greedy import GroupSimilarity
 from evaluator.metrics.keypoint_similarity import pair_rows
 from evaluator.metrics.parallel import run_in_chunks
@@ -23,7 +23,7 @@ def mask_similarity(
     det_start: NDArray[np.int64],
     gt_lo: NDArray[np.int64],
     gt_hi: NDArray[np.int64],
-    det_masks: RunLengths,
+    det_masks: MaskBatch,
     det_rows: NDArray[np.int64],
     gt_masks: RunLengths,
     gt_rows: NDArray[np.int64],
@@ -35,7 +35,7 @@ def mask_similarity(
     ----------
     det_start, gt_lo, gt_hi : ndarray of dtype int64
         The groups, as :func:`evaluator.metrics.greedy.group_bounds` gives them.
-    det_masks : RunLengths
+    det_masks : RunLengths or CompressedMasks
         The results' masks.
     det_rows : ndarray of shape (D,), dtype int64
         Mask of each detection row (in the groups' order) in ``det_masks``.
@@ -59,18 +59,10 @@ def mask_similarity(
     values = np.empty(dt.shape[0], dtype=np.float64)
 
     def run(first: int, last: int) -> None:
-        rle.pair_iou(
-            det_masks.counts,
-            det_masks.offsets,
-            dt_box,
-            gt_masks.counts,
-            gt_masks.offsets,
-            gt_box,
-            crowd,
-            dt[first:last],
-            gt[first:last],
+        pair_iou_into(
+            det_masks, dt_box, gt_masks, gt_box, crowd, dt[first:last], gt[first:last],
             values[first:last],
-        )
+        )  # fmt: skip
 
     run_in_chunks(run, np.ones(dt.shape[0], dtype=np.int64))
     return GroupSimilarity(values, block_start)

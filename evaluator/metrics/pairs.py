@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.masks import RunLengths
-from evaluator.masks._engine import rle
+from evaluator.masks.compressed import MaskBatch, pair_iou_into
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
@@ -71,7 +71,7 @@ def overlapping_pairs(
 
 def overlapping_mask_pairs(
     det_key: NDArray[np.int64],
-    det_masks: RunLengths,
+    det_masks: MaskBatch,
     det_rows: NDArray[np.int64],
     gt_key: NDArray[np.int64],
     gt_masks: RunLengths,
@@ -84,7 +84,7 @@ def overlapping_mask_pairs(
     Parameters
     ----------
     det_key : ndarray of shape (n,), dtype int64
-    det_masks : RunLengths
+    det_masks : RunLengths or CompressedMasks
     det_rows : ndarray of shape (n,), dtype int64
         Each detection's mask in ``det_masks``.
     gt_key : ndarray of shape (m,), dtype int64
@@ -114,12 +114,10 @@ def overlapping_mask_pairs(
     crowd = np.zeros(len(gt_masks), dtype=np.uint8)  # by mask row, as the kernel reads it
     crowd[gt_rows] = gt_crowd
     iou = np.empty(pair_det.shape[0], dtype=np.float64)
-    rle.pair_iou(
-        det_masks.counts,
-        det_masks.offsets,
+    pair_iou_into(
+        det_masks,
         det_box,
-        gt_masks.counts,
-        gt_masks.offsets,
+        gt_masks,
         gt_box,
         crowd,
         np.ascontiguousarray(det_rows[pair_det], dtype=np.int64),
