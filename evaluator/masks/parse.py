@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from evaluator.errors import InputError
 from evaluator.masks._engine import rle
+from evaluator.threads import run_in_chunks
 
 __all__ = [
     "MAX_AREA",
@@ -139,8 +140,24 @@ def rasterise(
     ``widths[i]`` image (at least 1 x 1, checked by the caller).
     """
     coords, poly_start, object_start = _flatten_polygons(objects)
-    counts, offsets = rle.polygons(coords, poly_start, object_start, heights, widths)
-    return np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)
+    parts: dict[int, tuple[NDArray[np.uint32], NDArray[np.int64]]] = {}
+
+    def run(first: int, last: int) -> None:  # objects first..last-1, on one thread
+        p0, p1 = int(object_start[first]), int(object_start[last])
+        c0, c1 = int(poly_start[p0]), int(poly_start[p1])
+        counts, offsets = rle.polygons(
+            coords[c0:c1], poly_start[p0 : p1 + 1] - c0, object_start[first : last + 1] - p0,
+            np.ascontiguousarray(heights[first:last]), np.ascontiguousarray(widths[first:last]),
+        )  # fmt: skip
+        parts[first] = np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)
+
+    coordinates = poly_start[object_start[1:]] - poly_start[object_start[:-1]]  # per object
+    run_in_chunks(run, coordinates + 1)
+    chunks = [parts[first] for first in sorted(parts)]
+    counts = np.concatenate([c for c, _ in chunks]) if chunks else np.zeros(0, np.uint32)
+    shift = np.cumsum([0] + [int(o[-1]) for _, o in chunks[:-1]])
+    offsets = np.concatenate([[0]] + [o[1:] + s for (_, o), s in zip(chunks, shift)])
+    return counts, offsets.astype(np.int64)
 
 
 def bbox_polygons(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -269,9 +286,12 @@ def _in_input_order(
     if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
         return pieces[0][1], offsets
     every = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
-    # run r of mask i comes from every[source_start[i] + (r - offsets[i])]
-    gather = np.repeat(source_start - offsets[:-1], lengths) + np.arange(offsets[-1])
-    return every[gather], offsets
+    # Mask i's runs are every[source_start[i]:source_start[i] + lengths[i]]: one slice per
+    # mask, joined (a gather index per run would take three times their memory).
+    ends = source_start + lengths
+    slices = [every[a:b] for a, b in zip(source_start.tolist(), ends.tolist())]
+    joined = np.concatenate(slices) if slices else np.zeros(0, dtype=np.uint32)
+    return joined, offsets
 
 
 def check_columns(counts: object, offsets: object, heights: object, widths: object) -> Columns:
