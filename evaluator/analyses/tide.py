@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import accumulate
-from evaluator.metrics.matching import Matching
+from evaluator.metrics.matching import Matching, stable_order
 from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.summary import StatSpec, summarize_one
@@ -394,7 +394,8 @@ def _with_fixes(
 
     # Accumulation order again: (class, descending score), ties in the previous order.
     kept = np.flatnonzero(keep)
-    order = kept[np.lexsort((-m.det_score[kept], det_class[kept]))]
+    classes = det_class[kept]
+    order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
     return replace(
         m,
         det_source=m.det_source[order],
