@@ -27,7 +27,7 @@ import gc
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from operator import attrgetter
@@ -62,6 +62,7 @@ Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 # --- fast path: typed structs, generic in the id type: int, then IdValue ----------------------
 
 Id = TypeVar("Id")
+Item = TypeVar("Item")
 
 
 class _Image(msgspec.Struct, Generic[Id], gc=False):
@@ -306,7 +307,9 @@ def _other_kind_hint(result: dict[str, Any]) -> str:
     return ""
 
 
-def _walk_predictions(doc: Any) -> list[_Prediction]:
+def walk_results(doc: Any, read_one: Callable[[dict[str, Any], str], Item]) -> list[Item]:
+    """Parsed results (a list, or an object with an ``annotations`` list), each read by
+    ``read_one(result, location)``: the slow path, which says what is wrong and where."""
     root = "predictions"
     if isinstance(doc, dict):
         if "annotations" not in doc:
@@ -315,21 +318,21 @@ def _walk_predictions(doc: Any) -> list[_Prediction]:
             )
         doc = doc["annotations"]
         root = "predictions.annotations"
-    preds = []
-    for i, det in enumerate(_as_list(doc, root)):
-        loc = f"{root}[{i}]"
-        det = _as_object(det, loc)
-        if "bbox" not in det:
-            raise InputError(f"{loc}.bbox", f"missing{_other_kind_hint(det)}")
-        preds.append(
-            _Prediction(
-                image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
-                category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
-                bbox=_as_box(det["bbox"], f"{loc}.bbox"),  # type: ignore[arg-type]
-                score=_as_number(_get(det, "score", loc), f"{loc}.score"),
-            )
-        )
-    return preds
+    return [
+        read_one(_as_object(result, f"{root}[{i}]"), f"{root}[{i}]")
+        for i, result in enumerate(_as_list(doc, root))
+    ]
+
+
+def _read_box_result(det: dict[str, Any], loc: str) -> _Prediction[Any]:
+    if "bbox" not in det:
+        raise InputError(f"{loc}.bbox", f"missing{_other_kind_hint(det)}")
+    return _Prediction(
+        image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+        category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
+        bbox=_as_box(det["bbox"], f"{loc}.bbox"),  # type: ignore[arg-type]
+        score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+    )
 
 
 # --- structs to columns, value checks -----------------------------------------------------
@@ -610,21 +613,34 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         return _ground_truth_columns(doc, checked)
 
 
-def _read_predictions(src: Source) -> tuple[list[_Prediction[Any]], str, bool]:
-    """Results as structs, the root of their locations, and whether their ids need checks."""
+ResultDecoders = tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]
+
+
+def read_results(
+    src: Source,
+    list_decoders: ResultDecoders,
+    dict_decoders: ResultDecoders,
+    read_one: Callable[[dict[str, Any], str], Item],
+) -> tuple[list[Item], str, bool]:
+    """Results as structs, the root of their locations, and whether their ids need checks.
+
+    Bytes and files are decoded by the typed decoders (a list of results, or an object
+    whose ``annotations`` the decoded object holds); what they refuse, and parsed JSON,
+    is walked by ``read_one``, which locates the problem.
+    """
     if isinstance(src, list | dict):
         with _gc_paused():
-            items = _walk_predictions(src)
+            items = walk_results(src, read_one)
         return items, "predictions.annotations" if isinstance(src, dict) else "predictions", True
     data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-    root = "predictions.annotations" if _holds_object(data) else "predictions"
-    decoders = _PRED_DICT_DECODERS if _holds_object(data) else _PRED_LIST_DECODERS
-    decoded = _decode_fast(decoders, data, "predictions")
+    is_object = _holds_object(data)
+    root = "predictions.annotations" if is_object else "predictions"
+    decoded = _decode_fast(dict_decoders if is_object else list_decoders, data, "predictions")
     if decoded is None:
         with _gc_paused():
-            return _walk_predictions(_parse_slow(data, "predictions")), root, True
+            return walk_results(_parse_slow(data, "predictions"), read_one), root, True
     doc, checked = decoded
-    return (doc.annotations if isinstance(doc, _PredictionFile) else doc), root, checked
+    return (doc.annotations if is_object else doc), root, checked
 
 
 def _prediction_ids(
@@ -748,7 +764,9 @@ def load_predictions(
         if plain is not None:
             preds = plain
         else:
-            items, root, checked = _read_predictions(src)
+            items, root, checked = read_results(
+                src, _PRED_LIST_DECODERS, _PRED_DICT_DECODERS, _read_box_result
+            )
             image_ids, category_ids, float_ids = _prediction_ids(items, root, gt, checked)
             written = items
             boxes = _box_column(items)

@@ -33,12 +33,12 @@ from evaluator.input.coco_json import (
     _decode_fast,
     _gc_paused,
     _get,
-    _holds_object,
     _parse_slow,
     _prediction_ids,
     _read_bytes,
     load_ground_truth,
     load_predictions,
+    read_results,
 )
 from evaluator.input.ids import IdValue
 
@@ -227,46 +227,15 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
     return replace(gt, keypoints=keypoints, num_keypoints=counts, warnings=tuple(warnings))
 
 
-def _walk_results(doc: Any) -> tuple[list[_KeypointResult[Any]], str]:
-    root = "predictions"
-    if isinstance(doc, dict):
-        if "annotations" not in doc:
-            raise InputError(
-                root, "expected a list of results, or an object with an 'annotations' list"
-            )
-        doc, root = doc["annotations"], "predictions.annotations"
-    results = []
-    for i, det in enumerate(_as_list(doc, root)):
-        loc = f"{root}[{i}]"
-        det = _as_object(det, loc)
-        bbox = _get(det, "bbox", loc, None)
-        results.append(
-            _KeypointResult(
-                image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
-                category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
-                keypoints=_keypoint_list(_get(det, "keypoints", loc), f"{loc}.keypoints"),
-                score=_as_number(_get(det, "score", loc), f"{loc}.score"),
-                bbox=None if bbox is None else _keypoint_list(bbox, f"{loc}.bbox"),
-            )
-        )
-    return results, root
-
-
-def _read_results(src: Source) -> tuple[list[_KeypointResult[Any]], str, bool]:
-    if isinstance(src, list | dict):
-        with _gc_paused():
-            results, root = _walk_results(src)
-        return results, root, True
-    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-    is_object = _holds_object(data)
-    decoded = _decode_fast(_DICT_DECODERS if is_object else _LIST_DECODERS, data, "predictions")
-    if decoded is None:
-        with _gc_paused():
-            results, root = _walk_results(_parse_slow(data, "predictions"))
-        return results, root, True
-    doc, checked = decoded
-    results = doc.annotations if isinstance(doc, _KeypointResultFile) else doc
-    return results, "predictions.annotations" if is_object else "predictions", checked
+def _read_keypoint_result(det: dict[str, Any], loc: str) -> _KeypointResult[Any]:
+    bbox = _get(det, "bbox", loc, None)
+    return _KeypointResult(
+        image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+        category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
+        keypoints=_keypoint_list(_get(det, "keypoints", loc), f"{loc}.keypoints"),
+        score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+        bbox=None if bbox is None else _keypoint_list(bbox, f"{loc}.bbox"),
+    )
 
 
 def _result_boxes(
@@ -369,7 +338,9 @@ def load_keypoint_predictions(
         plain = None if gt.image_names else _scan_plain(src, n_keypoints)
         if plain is not None:
             return load_predictions(plain, gt, unknown_categories)
-    results, root, checked = _read_results(src)
+    results, root, checked = read_results(
+        src, _LIST_DECODERS, _DICT_DECODERS, _read_keypoint_result
+    )
     keypoints, _ = _keypoint_array([r.keypoints for r in results], n_keypoints, root)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
     boxes, areas = _result_boxes(results, keypoints, root)

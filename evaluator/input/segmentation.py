@@ -41,12 +41,12 @@ from evaluator.input.coco_json import (
     _decode_fast,
     _gc_paused,
     _get,
-    _holds_object,
     _parse_slow,
     _prediction_ids,
     _read_bytes,
     load_ground_truth,
     load_predictions,
+    read_results,
 )
 from evaluator.input.ids import IdValue, check_id, integral
 from evaluator.masks import RunLengths
@@ -283,48 +283,17 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     return replace(gt, masks=masks, image_sizes=sizes)
 
 
-def _walk_results(doc: Any) -> tuple[list[_MaskResult[Any]], str]:
-    root = "predictions"
-    if isinstance(doc, dict):
-        if "annotations" not in doc:
-            raise InputError(
-                root, "expected a list of results, or an object with an 'annotations' list"
-            )
-        doc, root = doc["annotations"], "predictions.annotations"
-    results = []
-    for i, det in enumerate(_as_list(doc, root)):
-        loc = f"{root}[{i}]"
-        det = _as_object(det, loc)
-        bbox = _get(det, "bbox", loc, None)
-        if bbox is not None:
-            bbox = [_as_number(v, f"{loc}.bbox[{j}]") for j, v in enumerate(_as_list(bbox, loc))]
-        results.append(
-            _MaskResult(
-                image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
-                category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
-                score=_as_number(_get(det, "score", loc), f"{loc}.score"),
-                segmentation=det.get("segmentation", _ABSENT),
-                bbox=bbox,
-            )
-        )
-    return results, root
-
-
-def _read_results(src: Source) -> tuple[list[_MaskResult[Any]], str, bool]:
-    if isinstance(src, list | dict):
-        with _gc_paused():
-            results, root = _walk_results(src)
-        return results, root, True
-    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-    is_object = _holds_object(data)
-    decoded = _decode_fast(_DICT_DECODERS if is_object else _LIST_DECODERS, data, "predictions")
-    if decoded is None:
-        with _gc_paused():
-            results, root = _walk_results(_parse_slow(data, "predictions"))
-        return results, root, True
-    doc, checked = decoded
-    results = doc.annotations if isinstance(doc, _MaskResultFile) else doc
-    return results, "predictions.annotations" if is_object else "predictions", checked
+def _read_mask_result(det: dict[str, Any], loc: str) -> _MaskResult[Any]:
+    bbox = _get(det, "bbox", loc, None)
+    if bbox is not None:
+        bbox = [_as_number(v, f"{loc}.bbox[{j}]") for j, v in enumerate(_as_list(bbox, loc))]
+    return _MaskResult(
+        image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+        category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
+        score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+        segmentation=det.get("segmentation", _ABSENT),
+        bbox=bbox,
+    )
 
 
 def _given_boxes(results: Sequence[_MaskResult[Any]], root: str) -> NDArray[np.float64]:
@@ -469,7 +438,7 @@ def load_segmentation_predictions(
         plain = None if gt.image_names else _scan_plain(src, gt, sizes)
         if plain is not None:
             return load_predictions(plain, gt, unknown_categories)
-    results, root, checked = _read_results(src)
+    results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
     scores = _column(results, "score", np.float64)
     # Unknown images first, with load_predictions' own message: their masks have no size.
