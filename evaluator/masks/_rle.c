@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../_engine.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,37 +57,7 @@ static int push(Runs *r, uint32_t value)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Buffers.                                                                              */
-
-/* A buffer's item count for items of `size` bytes, or -1 with an error set. */
-static Py_ssize_t items(const Py_buffer *b, Py_ssize_t size, const char *name)
-{
-    if (b->len % size != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of items", name,
-                     b->len);
-        return -1;
-    }
-    return b->len / size;
-}
-
-/* Fail unless buffer `name` holds exactly `expected` items of `size` bytes. */
-static int check_items(const Py_buffer *b, Py_ssize_t size, Py_ssize_t expected, const char *name)
-{
-    Py_ssize_t n = items(b, size, name);
-    if (n < 0) return -1;
-    if (n != expected) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd items, expected %zd", name, n, expected);
-        return -1;
-    }
-    return 0;
-}
-
-/* Release the buffers a call acquired (those left zeroed were never acquired). */
-static void release(Py_buffer *b, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
-}
+/* Batches of masks (the buffer helpers are evaluator/_engine.h's).                      */
 
 /* The number of masks of (counts, offsets), after checking that the offsets are
  * non-decreasing from 0 to the number of counts; -1 with an error set otherwise. */
@@ -648,22 +619,6 @@ done:
     free(runs.data);
     release(b, 3);
     return result;
-}
-
-/* IoU of detection box d with ground-truth box g (xywh), as maskApi.c's bbIou. */
-static double box_iou(const double *d, const double *g, int crowd)
-{
-    /* One operation per statement, in bbIou's order (no fused multiply-add either). */
-    double w = fmin(d[2] + d[0], g[2] + g[0]) - fmax(d[0], g[0]);
-    if (w <= 0) return 0.0;
-    double h = fmin(d[3] + d[1], g[3] + g[1]) - fmax(d[1], g[1]);
-    if (h <= 0) return 0.0;
-    double i = w * h;
-    double da = d[2] * d[3];
-    double ga = g[2] * g[3];
-    double u = crowd ? da : da + ga;
-    if (!crowd) u = u - i;
-    return i / u;
 }
 
 /* IoU of two masks of one size from their runs, as the inner loop of rleIou. */
