@@ -7,9 +7,7 @@ runs pycocotools' ``COCOeval(..., "keypoints")`` on a case.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -18,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from coco_cases import UNDECLARED_CATEGORY
+from cocoeval_reference import FullScores, run_cocoeval
 
 # pycocotools' COCO person sigmas, and others from mmpose's dataset configs.
 COCO_SIGMAS = (
@@ -345,28 +344,9 @@ class _Generator:
             target["id"] = source["id"]
 
 
-@dataclass(frozen=True)
-class KeypointScores:
-    """pycocotools' outputs: precision and scores (T, R, K, A, M), recall (T, K, A, M),
-    stats (10,)."""
-
-    precision: np.ndarray
-    recall: np.ndarray
-    scores: np.ndarray
-    stats: np.ndarray
-
-
-def assert_same(report: Any, reference: KeypointScores) -> None:
-    """The report's stats, precision, recall and scores equal pycocotools' exactly."""
-    np.testing.assert_array_equal(report.stats, reference.stats, strict=True)
-    np.testing.assert_array_equal(report.precision, reference.precision, strict=True)
-    np.testing.assert_array_equal(report.recall, reference.recall, strict=True)
-    np.testing.assert_array_equal(report.scores, reference.scores, strict=True)
-
-
 def run_pycocotools_keypoints(
     gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], **options: Any
-) -> KeypointScores:
+) -> FullScores:
     """pycocotools' keypoints evaluation of a case, silenced, on deep copies of the inputs.
 
     An empty results list (``loadRes`` crashes on it) is run as one result in an
@@ -380,19 +360,6 @@ def run_pycocotools_keypoints(
         ``evaluate_coco`` keywords: ``iou_thresholds``, ``recall_thresholds``,
         ``max_dets``, ``area_ranges``, ``use_cats``, ``oks_sigmas``.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    unknown = set(options) - {
-        "iou_thresholds",
-        "recall_thresholds",
-        "max_dets",
-        "area_ranges",
-        "use_cats",
-        "oks_sigmas",
-    }
-    if unknown:
-        raise TypeError(f"run_pycocotools_keypoints: unknown options {sorted(unknown)}")
     dets = copy.deepcopy(list(results))
     if not dets:
         k = len(options.get("oks_sigmas", COCO_SIGMAS))
@@ -405,31 +372,4 @@ def run_pycocotools_keypoints(
                 "score": 1.0,
             }
         ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(dict(gt))
-        coco_gt.createIndex()
-        evaluation = COCOeval(coco_gt, coco_gt.loadRes(dets), "keypoints")
-        params = evaluation.params
-        if "oks_sigmas" in options:
-            params.kpt_oks_sigmas = np.asarray(options["oks_sigmas"], dtype=np.float64)
-        if "iou_thresholds" in options:
-            params.iouThrs = np.asarray(options["iou_thresholds"], dtype=np.float64)
-        if "recall_thresholds" in options:
-            params.recThrs = np.asarray(options["recall_thresholds"], dtype=np.float64)
-        if "max_dets" in options:
-            params.maxDets = list(options["max_dets"])
-        if "area_ranges" in options:
-            params.areaRng = [list(bounds) for bounds in options["area_ranges"].values()]
-            params.areaRngLbl = list(options["area_ranges"])
-        if "use_cats" in options:
-            params.useCats = int(options["use_cats"])
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return KeypointScores(
-        precision=evaluation.eval["precision"],
-        recall=evaluation.eval["recall"],
-        scores=evaluation.eval["scores"],
-        stats=np.asarray(evaluation.stats, dtype=np.float64),
-    )
+    return run_cocoeval(gt, dets, "keypoints", options)

@@ -9,9 +9,7 @@ the traps it really exercises.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import math
 import random
 from collections import Counter, defaultdict
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from coco_cases import UNDECLARED_CATEGORY
+from cocoeval_reference import FullScores, run_cocoeval
 from pycocotools import mask as mask_utils
 
 Doc = dict[str, Any]
@@ -598,31 +597,9 @@ def traps_in(gt: Doc, results: Sequence[Doc]) -> set[str]:
     return found
 
 
-@dataclass(frozen=True)
-class SegmScores:
-    """pycocotools' outputs: precision and scores (T, R, K, A, M), recall (T, K, A, M),
-    stats (12,)."""
-
-    precision: np.ndarray
-    recall: np.ndarray
-    scores: np.ndarray
-    stats: np.ndarray
-
-
-def assert_same(report: Any, reference: SegmScores) -> None:
-    """The report's stats, precision, recall and scores equal pycocotools' exactly."""
-    np.testing.assert_array_equal(report.stats, reference.stats, strict=True)
-    np.testing.assert_array_equal(report.precision, reference.precision, strict=True)
-    np.testing.assert_array_equal(report.recall, reference.recall, strict=True)
-    np.testing.assert_array_equal(report.scores, reference.scores, strict=True)
-
-
-OPTIONS = frozenset({"iou_thresholds", "recall_thresholds", "max_dets", "area_ranges", "use_cats"})
-
-
 def run_pycocotools_segm(
     gt: Mapping[str, Any], results: Sequence[Mapping[str, Any]], **options: Any
-) -> SegmScores:
+) -> FullScores:
     """pycocotools' segm evaluation of a case, silenced, on deep copies of the inputs.
 
     An empty results list (``loadRes`` crashes on it) is run as one empty mask in an
@@ -636,12 +613,6 @@ def run_pycocotools_segm(
         ``evaluate_coco`` keywords: ``iou_thresholds``, ``recall_thresholds``,
         ``max_dets``, ``area_ranges``, ``use_cats``.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    unknown = set(options) - OPTIONS
-    if unknown:
-        raise TypeError(f"run_pycocotools_segm: unknown options {sorted(unknown)}")
     dets = copy.deepcopy(list(results))
     if not dets:
         image = gt["images"][0]
@@ -654,29 +625,4 @@ def run_pycocotools_segm(
                 "score": 1.0,
             }
         ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(dict(gt))
-        coco_gt.createIndex()
-        evaluation = COCOeval(coco_gt, coco_gt.loadRes(dets), "segm")
-        params = evaluation.params
-        if "iou_thresholds" in options:
-            params.iouThrs = np.asarray(options["iou_thresholds"], dtype=np.float64)
-        if "recall_thresholds" in options:
-            params.recThrs = np.asarray(options["recall_thresholds"], dtype=np.float64)
-        if "max_dets" in options:
-            params.maxDets = list(options["max_dets"])
-        if "area_ranges" in options:
-            params.areaRng = [list(bounds) for bounds in options["area_ranges"].values()]
-            params.areaRngLbl = list(options["area_ranges"])
-        if "use_cats" in options:
-            params.useCats = int(options["use_cats"])
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return SegmScores(
-        precision=evaluation.eval["precision"],
-        recall=evaluation.eval["recall"],
-        scores=evaluation.eval["scores"],
-        stats=np.asarray(evaluation.stats, dtype=np.float64),
-    )
+    return run_cocoeval(gt, dets, "segm", options)

@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cocoeval_reference import assert_same
 from keypoint_cases import (
     CROWDPOSE_SIGMAS,
     FACE_SIGMAS,
     ONE_SIGMA,
     VARIANTS,
     Doc,
-    assert_same,
     random_keypoint_case,
     run_pycocotools_keypoints,
 )

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cocoeval_reference import assert_same
 from keypoint_cases import (
     CROWDPOSE_SIGMAS,
     VARIANTS,
     Doc,
-    assert_same,
     run_pycocotools_keypoints,
 )
 

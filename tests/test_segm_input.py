@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cocoeval_reference import assert_same
 from pycocotools import mask as mask_utils
 from segm_cases import (
     Doc,
-    assert_same,
     compressed,
     mask_of,
     random_segm_case,

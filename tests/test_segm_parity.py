@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pytest
 from coco_cases import PARAM_VARIANTS
+from cocoeval_reference import assert_same
 from segm_cases import (
     SEGM_TRAPS,
     Doc,
-    assert_same,
     compressed,
     random_segm_case,
     run_pycocotools_segm,

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 import pytest
 from coco_cases import PARAM_VARIANTS
+from cocoeval_reference import FullScores, assert_same
 from pycocotools import mask as mask_utils
-from segm_cases import Doc, SegmScores, assert_same, run_pycocotools_segm
+from segm_cases import Doc, run_pycocotools_segm
 
 from evaluator import DataWarning, InputError, evaluate_coco
 
@@ -93,7 +94,7 @@ def load(path: Path) -> Any:
 
 
 @functools.cache
-def cocoapi_pycocotools(variant: str = "default") -> SegmScores:
+def cocoapi_pycocotools(variant: str = "default") -> FullScores:
     options = {v.name: v.options for v in PARAM_VARIANTS}[variant]
     return run_pycocotools_segm(load(GT_FILE), load(SEGM_FILE), **options)
 
