@@ -42,12 +42,13 @@ def _pairs_by_numpy(
     return det[keep], gt[keep], iou[keep]
 
 
+@pytest.mark.parametrize("spread", [1, -1, 10**12])  # dense keys counted; others searched
 @pytest.mark.parametrize("seed", range(10))
-def test_overlapping_pairs_are_numpys(seed: int) -> None:
+def test_overlapping_pairs_are_numpys(seed: int, spread: int) -> None:
     rng = np.random.default_rng(100 + seed)
     n, m = int(rng.integers(0, 120)), int(rng.integers(0, 80))
-    det_key = rng.integers(0, 6, n).astype(np.int64)
-    gt_key = rng.integers(0, 6, m).astype(np.int64)
+    det_key = rng.integers(0, 6, n).astype(np.int64) * spread
+    gt_key = rng.integers(0, 6, m).astype(np.int64) * spread
     det_boxes = np.round(rng.uniform(0, 20, (n, 4)), 1)
     gt_boxes = np.round(rng.uniform(0, 20, (m, 4)), 1)
     crowd = rng.random(m) < 0.2

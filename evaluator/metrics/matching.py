@@ -109,7 +109,7 @@ class Matching:
     n_positive: NDArray[np.int64]
 
 
-def _index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
+def index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
     """Position of each id in ``sorted_ids`` and whether it is there at all.
 
     Ids in a range not much wider than the list of ids (COCO's image and category ids)
@@ -153,8 +153,8 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     look-up.
     """
     n_images = gt.image_ids.shape[0]
-    img_pos, img_ok = _index_of(gt.image_ids, gt.ann_image_ids)
-    cat_pos, cat_ok = _index_of(gt.category_ids, gt.ann_category_ids)
+    img_pos, img_ok = index_of(gt.image_ids, gt.ann_image_ids)
+    cat_pos, cat_ok = index_of(gt.category_ids, gt.ann_category_ids)
     entries = np.flatnonzero(img_ok & cat_ok if params.use_cats else img_ok)
     resolved = _last_with_same_id(gt.ann_ids)[entries] if params.mode == "pycocotools" else entries
     usable = img_ok[resolved] & cat_ok[resolved]
@@ -212,8 +212,8 @@ def _rank_detections(
     source, group, rank : ndarray of shape (D,), dtype int64
     """
     n_images = gt.image_ids.shape[0]
-    img_pos, img_ok = _index_of(gt.image_ids, preds.image_ids)
-    cat_pos, cat_ok = _index_of(gt.category_ids, preds.category_ids)
+    img_pos, img_ok = index_of(gt.image_ids, preds.image_ids)
+    cat_pos, cat_ok = index_of(gt.category_ids, preds.category_ids)
     keep = np.flatnonzero(img_ok & cat_ok)
     img_pos, cat_pos = img_pos[keep], cat_pos[keep]
     # Stable: equal scores keep file order, as pycocotools' mergesort does.

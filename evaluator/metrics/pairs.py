@@ -16,6 +16,23 @@ from evaluator.masks.compressed import MaskBatch, pair_iou_into
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
+def _key_ranges(
+    gt_key: NDArray[np.int64], sorted_key: NDArray[np.int64], det_key: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Where each detection's key starts among the sorted ground-truth keys, and how many
+    have it: by counting when the keys are small non-negative integers (dense codes of
+    image and class), else by binary search."""
+    n = max(gt_key.shape[0], det_key.shape[0])
+    if gt_key.size and gt_key.min() >= 0 and gt_key.max() < 4 * n + 1024:
+        per_key = np.bincount(gt_key)  # (max key + 1,)
+        start = np.cumsum(per_key) - per_key
+        inside = (det_key >= 0) & (det_key < per_key.shape[0])
+        at = np.where(inside, det_key, 0)
+        return start[at].astype(np.int64), np.where(inside, per_key[at], 0).astype(np.int64)
+    first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
+    return first, np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+
+
 def overlapping_pairs(
     det_key: NDArray[np.int64],
     det_boxes: NDArray[np.float64],
@@ -47,9 +64,7 @@ def overlapping_pairs(
     iou : ndarray of shape (P,), dtype float64
     """
     gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
-    sorted_key = gt_key[gt_order]
-    first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
-    count = np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    first, count = _key_ranges(gt_key, gt_key[gt_order], det_key)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)

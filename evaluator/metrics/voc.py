@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
 from evaluator.input.columns import GroundTruth, Predictions, readonly
+from evaluator.metrics.matching import index_of, stable_order
 from evaluator.metrics.pairs import overlapping_pairs
 
 Interpolation = Literal["all_point", "11_point"]
@@ -206,15 +207,18 @@ def _best_ground_truth(
     overlap = np.zeros(n_det, dtype=np.float64)
     if n_det == 0 or n_gt == 0:
         return target, overlap
-    # Dense codes for (image, category), so that one integer names a group.
-    _, image_code = np.unique(
-        np.concatenate([gt.ann_image_ids, det.image_ids]), return_inverse=True
+    # Dense codes for (image, category), so that one integer names a group: positions
+    # among the ground truth's images and categories; a detection elsewhere gets -1 (it
+    # meets no ground truth).
+    images, categories = np.unique(gt.ann_image_ids), np.unique(gt.ann_category_ids)
+    gt_key = index_of(images, gt.ann_image_ids)[0] * categories.shape[0] + np.searchsorted(
+        categories, gt.ann_category_ids
     )
-    categories, category_code = np.unique(
-        np.concatenate([gt.ann_category_ids, det.category_ids]), return_inverse=True
+    det_image, image_known = index_of(images, det.image_ids)
+    det_category, category_known = index_of(categories, det.category_ids)
+    det_key = np.where(
+        image_known & category_known, det_image * categories.shape[0] + det_category, -1
     )
-    key = image_code.astype(np.int64) * categories.shape[0] + category_code
-    gt_key, det_key = key[:n_gt], key[n_gt:]
     # The +1 pixel convention: a box spans w + 1 pixels, so widen every box by the offset.
     grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
     pair_det, pair_gt, iou = overlapping_pairs(
@@ -228,8 +232,9 @@ def _best_ground_truth(
     best = np.maximum.reduceat(iou, first_pair[matched])  # (n_matched,)
     overlap[matched] = best
     at_max = np.flatnonzero(iou == overlap[pair_det])  # pairs reaching their maximum
-    dets_at_max, first = np.unique(pair_det[at_max], return_index=True)
-    target[dets_at_max] = pair_gt[at_max[first]]
+    maxima = pair_det[at_max]  # sorted, as the pairs are: the first of each run wins
+    first = np.flatnonzero(np.r_[True, maxima[1:] != maxima[:-1]])
+    target[maxima[first]] = pair_gt[at_max[first]]
     return target, overlap
 
 
@@ -356,9 +361,10 @@ def evaluate_voc_interpolations(
     ignored[hit] = hard[target[hit]]
     candidate = hit & ~ignored
 
-    # Rank: by category, then descending score, ties in input order (two stable sorts).
-    by_score = np.argsort(-detections.scores, kind="stable")
-    rank = by_score[np.argsort(detections.category_ids[by_score], kind="stable")]  # (n_det,)
+    # Rank: by category, then descending score, ties in input order.
+    det_code = np.searchsorted(categories, detections.category_ids)
+    no_tiebreak = np.zeros(len(detections), dtype=np.int64)
+    rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0])
     ranked_candidate = np.flatnonzero(candidate[rank])
     _, first = np.unique(target[rank][ranked_candidate], return_index=True)
     tp = np.zeros(rank.shape[0], dtype=bool)  # in rank order
