@@ -19,14 +19,25 @@ class BuildWithAHint(build_ext):
 
 
 # -ffp-contract=off: no fused multiply-add, so that every double equals pycocotools'.
+# Buffer helpers and box IoU, included by the kernels and the masks (see its comment).
+SHARED_HEADER = "evaluator/_engine.h"
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-Wall", "-Wextra"]
 
 setup(
     ext_modules=[
         Extension(
-            "evaluator.metrics._kernels", ["evaluator/metrics/_kernels.c"], extra_compile_args=FLAGS
+            "evaluator.metrics._kernels",
+            ["evaluator/metrics/_kernels.c"],
+            depends=[SHARED_HEADER],
+            extra_compile_args=FLAGS,
         ),
         Extension("evaluator.input._scan", ["evaluator/input/_scan.c"], extra_compile_args=FLAGS),
+        Extension(
+            "evaluator.masks._rle",
+            ["evaluator/masks/_rle.c"],
+            depends=[SHARED_HEADER],
+            extra_compile_args=FLAGS,
+        ),
     ],
     cmdclass={"build_ext": BuildWithAHint},
 )

@@ -1,20 +1,27 @@
-"""Time COCO bbox evaluation end to end, from the JSON files to the 12 summary stats.
+"""Time COCO evaluation end to end, from the JSON files to the summary stats.
 
 Each tool runs in its own fresh Python process so that its peak resident memory is its
 own: pycocotools, faster-coco-eval, hotcoco, ultrafast-pycocotools and vernier (the
 native peers), this project's ``evaluator.evaluate_coco`` (library) and
-``deteval evaluate --json`` (command line, default report sections). All use the default
-bbox parameters (10 IoU thresholds, 101 recall points, maxDets 1/10/100, COCO's area
-ranges). Rounds are interleaved and the medians are reported.
+``deteval evaluate --json`` (command line, default report sections). ``--iou-type``
+picks what is evaluated: boxes (``bbox``: 12 stats; 10 IoU thresholds, 101 recall
+points, maxDets 1/10/100, COCO's area ranges), masks (``segm``: the same 12 stats by
+mask IoU) or person keypoints (``keypoints``: 10 stats; OKS with COCO's 17 sigmas,
+maxDets 20, areas all/medium/large), every tool with its defaults for that type. A tool
+that cannot evaluate the input is shown as "not supported". Rounds are interleaved and
+the medians are reported.
 
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_coco.py                      # val2017-sized set
     .venv/bin/python benchmarks/bench_coco.py --sizes 5k,20k --repeat 3 --sections
+    .venv/bin/python benchmarks/bench_coco.py --iou-type keypoints --sizes kp5k --repeat 3
+    .venv/bin/python benchmarks/bench_coco.py --iou-type segm --sizes segm5k --repeat 3
     .venv/bin/python benchmarks/bench_coco.py --gt GT.json --preds PREDS.json
 
-Without ``--gt``/``--preds`` the synthetic sets of ``make_synthetic_coco.py`` are
-generated once into ``benchmarks/out/`` (git-ignored) and reused afterwards.
+Without ``--gt``/``--preds`` the synthetic sets of ``make_synthetic_coco.py`` (boxes),
+``make_synthetic_segm.py`` or ``make_synthetic_keypoints.py`` are generated once into
+``benchmarks/out/`` (git-ignored) and reused afterwards.
 """
 
 from __future__ import annotations
@@ -39,8 +46,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_inputs import DEFAULT_CACHE, SIZES, describe_set, parse_sizes, synthetic_set
-from make_synthetic_coco import SyntheticConfig
+from bench_inputs import (
+    CONFIGS,
+    DEFAULT_CACHE,
+    SIZES,
+    SetConfig,
+    describe_set,
+    parse_sizes,
+    synthetic_set,
+)
 
 NATIVE_PEERS = ("hotcoco", "ultrafast-pycocotools", "vernier")
 OURS = "ours"
@@ -69,12 +83,18 @@ DISTRIBUTIONS = {
     OURS_CLI: "detection-eval",
 }
 COLD_START_IMAGES = 10
+# pycocotools' ``iouType`` -> how many summary stats its ``summarize`` gives.
+STAT_COUNTS = {"bbox": 12, "segm": 12, "keypoints": 10}
 
 Runner = Callable[[str, str], np.ndarray]
 
 
 class ToolUnavailable(Exception):
     """The tool cannot run in this environment (reported as skipped, not failed)."""
+
+
+class ToolUnsupported(Exception):
+    """The tool cannot evaluate this input (reported as "not supported", not failed)."""
 
 
 # ---------------------------------------------------------------------------
@@ -90,13 +110,13 @@ def _import(module: str) -> None:
         raise ToolUnavailable(f"not installed ({exc})") from None
 
 
-def _cocoeval_runner(coco: Any, cocoeval: Any, load_res: str) -> Runner:
+def _cocoeval_runner(coco: Any, cocoeval: Any, load_res: str, iou_type: str) -> Runner:
     """A tool with pycocotools' API: ``COCO``, ``COCO.<load_res>``, ``COCOeval`` steps."""
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
         gt = coco(gt_path)
         dt = getattr(gt, load_res)(preds_path)
-        ev = cocoeval(gt, dt, "bbox")
+        ev = cocoeval(gt, dt, iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
@@ -105,62 +125,82 @@ def _cocoeval_runner(coco: Any, cocoeval: Any, load_res: str) -> Runner:
     return run
 
 
-def _pycocotools_runner() -> Runner:
+def _pycocotools_runner(iou_type: str) -> Runner:
     _import("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    return _cocoeval_runner(COCO, COCOeval, "loadRes")
+    return _cocoeval_runner(COCO, COCOeval, "loadRes", iou_type)
 
 
-def _faster_coco_eval_runner() -> Runner:
+def _faster_coco_eval_runner(iou_type: str) -> Runner:
     _import("faster_coco_eval")
     from faster_coco_eval import COCO, COCOeval_faster
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
         gt = COCO(gt_path)
         dt = gt.loadRes(preds_path)
-        ev = COCOeval_faster(gt, dt, iouType="bbox", print_function=lambda *a, **k: None)
+        ev = COCOeval_faster(gt, dt, iouType=iou_type, print_function=lambda *a, **k: None)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-        # Its stats append AR@0.5 and AR@0.75 after pycocotools' 12 values.
-        return np.asarray(ev.stats, dtype=np.float64)[:12]
+        # For boxes its stats append AR@0.5 and AR@0.75 after pycocotools' 12 values.
+        return np.asarray(ev.stats, dtype=np.float64)[: STAT_COUNTS[iou_type]]
 
     return run
 
 
-def _hotcoco_runner() -> Runner:
+def _hotcoco_runner(iou_type: str) -> Runner:
     _import("hotcoco")
     from hotcoco import COCO, COCOeval
 
-    return _cocoeval_runner(COCO, COCOeval, "load_res")
+    return _cocoeval_runner(COCO, COCOeval, "load_res", iou_type)
 
 
-def _ultrafast_runner() -> Runner:
+def _ultrafast_runner(iou_type: str) -> Runner:
     _import("ultrafast_pycocotools")
     from ultrafast_pycocotools import COCO, COCOeval
 
-    return _cocoeval_runner(COCO, COCOeval, "loadRes")
+    return _cocoeval_runner(COCO, COCOeval, "loadRes", iou_type)
 
 
-def _vernier_runner() -> Runner:
+def _vernier_runner(iou_type: str) -> Runner:
     _import("vernier")
-    from vernier.instance import Bbox, CocoDataset, Evaluator
+    if iou_type == "keypoints":
+        # Its native API wants a bbox on every result ("missing field `bbox`"), and
+        # keypoint results carry none: its pycocotools drop-in on pycocotools' COCO then,
+        # whose loadRes derives the boxes from the keypoints (as every other tool does).
+        _import("pycocotools")
+        from pycocotools.coco import COCO
+        from vernier import COCOeval
+
+        return _cocoeval_runner(COCO, COCOeval, "loadRes", iou_type)
+    from vernier.instance import Bbox, CocoDataset, Evaluator, Segm
+
+    kernel = Segm() if iou_type == "segm" else Bbox()
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
         # Its native API (the one its README recommends); "strict" is pycocotools' numbers.
         # Its threads are opt-in (num_threads=None is sequential): all cores, as the others.
         gt = CocoDataset.from_json(Path(gt_path).read_bytes())
-        summary = Evaluator(iou=Bbox(), parity_mode="strict").evaluate(
-            gt, Path(preds_path).read_bytes(), num_threads=os.cpu_count()
-        )
+        try:
+            summary = Evaluator(iou=kernel, parity_mode="strict").evaluate(
+                gt, Path(preds_path).read_bytes(), num_threads=os.cpu_count()
+            )
+        except ValueError as exc:
+            # Mask results without a bbox (a valid results file: loadRes derives the box
+            # from the mask). Its pycocotools drop-in refuses them too, on pycocotools'
+            # COCO ("detections[0].bbox: expected a 4-element sequence": the derived
+            # box is an ndarray).
+            if "missing field `bbox`" in str(exc):
+                raise ToolUnsupported(f"results without a bbox ({exc})") from None
+            raise
         return np.asarray(summary.stats, dtype=np.float64)
 
     return run
 
 
-def _ours_runner() -> Runner:
+def _ours_runner(iou_type: str) -> Runner:
     import evaluator
 
     evaluate_coco = getattr(evaluator, "evaluate_coco", None)
@@ -168,12 +208,13 @@ def _ours_runner() -> Runner:
         raise ToolUnavailable("evaluator.evaluate_coco does not exist yet")
 
     def run(gt_path: str, preds_path: str) -> np.ndarray:
-        return np.asarray(evaluate_coco(gt_path, preds_path).stats, dtype=np.float64)
+        report = evaluate_coco(gt_path, preds_path, iou_type=iou_type)
+        return np.asarray(report.stats, dtype=np.float64)
 
     return run
 
 
-RUNNERS: dict[str, Callable[[], Runner]] = {
+RUNNERS: dict[str, Callable[[str], Runner]] = {
     "pycocotools": _pycocotools_runner,
     "faster-coco-eval": _faster_coco_eval_runner,
     "hotcoco": _hotcoco_runner,
@@ -200,7 +241,7 @@ def _rss_mb(maxrss: int) -> float:
     return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 2**10
 
 
-def child_main(tool: str, gt_path: str, preds_path: str) -> int:
+def child_main(tool: str, iou_type: str, gt_path: str, preds_path: str) -> int:
     """Run one tool once and write one JSON line on the original stdout.
 
     The tools' own prints go to /dev/null: file descriptor 1 is redirected, so
@@ -213,7 +254,7 @@ def child_main(tool: str, gt_path: str, preds_path: str) -> int:
     result: dict[str, object] = {"tool": tool}
     try:
         start = time.perf_counter()
-        run = RUNNERS[tool]()
+        run = RUNNERS[tool](iou_type)
         result["import_seconds"] = time.perf_counter() - start
         start, cpu_start = time.perf_counter(), time.process_time()
         stats = run(gt_path, preds_path)
@@ -223,6 +264,8 @@ def child_main(tool: str, gt_path: str, preds_path: str) -> int:
         result["status"] = "ok"
     except ToolUnavailable as exc:
         result.update(status="unavailable", reason=str(exc))
+    except ToolUnsupported as exc:
+        result.update(status="not supported", reason=str(exc))
     except Exception as exc:  # reported to the parent, which prints it and fails
         result.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
         traceback.print_exc()
@@ -241,7 +284,7 @@ def child_main(tool: str, gt_path: str, preds_path: str) -> int:
 class RunOutcome:
     """What one child process reported."""
 
-    status: str  # ok | unavailable | failed
+    status: str  # ok | unavailable | not supported | failed
     reason: str = ""
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -256,7 +299,7 @@ class ToolResult:
 
     tool: str
     version: str | None = None
-    status: str = "ok"  # ok | unavailable | failed | skipped
+    status: str = "ok"  # ok | unavailable | not supported | failed | skipped
     reason: str = ""
     seconds: float | None = None  # median wall time of the runs
     cpu_seconds: float | None = None  # median user + system CPU time, all threads
@@ -288,9 +331,11 @@ class ToolResult:
             self.import_seconds = statistics.median(self.all_import_seconds)
 
 
-def run_child(tool: str, gt_path: Path, preds_path: Path, timeout: float) -> RunOutcome:
+def run_child(
+    tool: str, iou_type: str, gt_path: Path, preds_path: Path, timeout: float
+) -> RunOutcome:
     """Run library ``tool`` in a fresh interpreter and return what it reported."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool, "--iou-type", iou_type]
     cmd += ["--gt", str(gt_path), "--preds", str(preds_path)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -304,9 +349,9 @@ def run_child(tool: str, gt_path: Path, preds_path: Path, timeout: float) -> Run
         )
     out = json.loads(lines[-1])
     if out["status"] != "ok":
-        reason = (
-            out["reason"] if out["status"] == "unavailable" else f"{out['reason']}\n{stderr_tail}"
-        )
+        reason = out["reason"]
+        if out["status"] == "failed":
+            reason += f"\n{stderr_tail}"
         return RunOutcome(out["status"], reason, peak_rss_mb=out["peak_rss_mb"])
     return RunOutcome(
         "ok",
@@ -318,7 +363,9 @@ def run_child(tool: str, gt_path: Path, preds_path: Path, timeout: float) -> Run
     )
 
 
-def run_cli(gt_path: Path, preds_path: Path, timeout: float, as_json: bool = True) -> RunOutcome:
+def run_cli(
+    iou_type: str, gt_path: Path, preds_path: Path, timeout: float, as_json: bool = True
+) -> RunOutcome:
     """Run ``deteval evaluate`` as a user does and measure the whole process.
 
     The wall time runs from the spawn to the exit, so it includes the interpreter's
@@ -327,7 +374,8 @@ def run_cli(gt_path: Path, preds_path: Path, timeout: float, as_json: bool = Tru
     own peak, which is why this process never loads a set). With ``as_json`` the stats
     are read from its output.
     """
-    cmd = [sys.executable, "-m", "deteval", "evaluate", *(["--json"] if as_json else [])]
+    cmd = [sys.executable, "-m", "deteval", "evaluate", "--iou-type", iou_type]
+    cmd += ["--json"] if as_json else []
     cmd += [str(gt_path), str(preds_path)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -385,6 +433,7 @@ def compare_stats(results: dict[str, ToolResult]) -> None:
 
 def benchmark(
     tools: list[str],
+    iou_type: str,
     gt_path: Path,
     preds_path: Path,
     repeat: int,
@@ -407,9 +456,9 @@ def benchmark(
                 continue
             print(f"[{round_ + 1}/{repeat}] {tool} ...", end=" ", flush=True)
             if tool == OURS_CLI:
-                out = run_cli(gt_path, preds_path, timeout)
+                out = run_cli(iou_type, gt_path, preds_path, timeout)
             else:
-                out = run_child(tool, gt_path, preds_path, timeout)
+                out = run_child(tool, iou_type, gt_path, preds_path, timeout)
             if out.status != "ok":
                 res.status, res.reason = out.status, out.reason
                 print(out.status)
@@ -420,12 +469,14 @@ def benchmark(
     return results
 
 
-def cold_start(gt_path: Path, preds_path: Path, repeat: int, timeout: float) -> ToolResult:
+def cold_start(
+    iou_type: str, gt_path: Path, preds_path: Path, repeat: int, timeout: float
+) -> ToolResult:
     """``deteval evaluate`` (text output) on a tiny set, ``repeat`` fresh processes."""
     res = ToolResult("cold start", tool_versions().get("detection-eval"))
     for round_ in range(repeat):
         print(f"[{round_ + 1}/{repeat}] cold start ...", end=" ", flush=True)
-        out = run_cli(gt_path, preds_path, timeout, as_json=False)
+        out = run_cli(iou_type, gt_path, preds_path, timeout, as_json=False)
         if out.status != "ok":
             res.status, res.reason = out.status, out.reason
             print(out.status)
@@ -527,29 +578,53 @@ def input_sets(args: argparse.Namespace) -> list[tuple[str, Path, Path, int | No
                 raise SystemExit(f"error: no such file: {path}")
         return [("given", args.gt, args.preds, None)]
     sets = []
-    named = [(size, SIZES[size]) for size in args.sizes] if args.sizes else [("", args.images)]
+    sizes = SIZES[args.iou_type]
+    named = [(size, sizes[size]) for size in args.sizes] if args.sizes else [("", args.images)]
     for size, images in named:
-        cfg = SyntheticConfig(
-            images=images, classes=args.classes, dets_per_image=args.dets_per_image, seed=args.seed
-        )
+        cfg = synthetic_config(args, images, dets_per_image=args.dets_per_image)
         gt_path, preds_path = synthetic_set(cfg, args.cache_dir, args.regenerate)
         name = size or f"{images} images"
-        name += f" ({images * args.dets_per_image:,} detections)"
+        name += f" ({images * cfg.dets_per_image:,} detections)"
         sets.append((name, gt_path, preds_path, images))
     return sets
 
 
+def synthetic_config(
+    args: argparse.Namespace, images: int, dets_per_image: int | None
+) -> SetConfig:
+    """The generator's config for ``args.iou_type``; options not given keep its defaults."""
+    options: dict[str, Any] = {"images": images, "seed": args.seed}
+    if dets_per_image is not None:
+        options["dets_per_image"] = dets_per_image
+    if args.classes is not None:  # boxes and masks only (parse_args checks)
+        options["classes"] = args.classes
+    if args.no_bbox:  # masks only (parse_args checks)
+        options["result_bbox"] = False
+    return CONFIGS[args.iou_type](**options)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--iou-type", choices=sorted(STAT_COUNTS), default="bbox",
+        help="what is evaluated: boxes, masks (segm), or person keypoints (by OKS)",
+    )  # fmt: skip
     parser.add_argument("--gt", type=Path, help="COCO ground-truth JSON (with --preds)")
     parser.add_argument("--preds", type=Path, help="COCO results JSON (with --gt)")
+    named_sizes = "; ".join(f"{t}: {', '.join(sizes)}" for t, sizes in SIZES.items())
     parser.add_argument(
-        "--sizes", help=f"comma-separated named synthetic sets ({', '.join(SIZES)}); "
+        "--sizes", help=f"comma-separated named synthetic sets ({named_sizes}); "
         "overrides --images"
     )  # fmt: skip
     parser.add_argument("--images", type=int, default=5000, help="synthetic set size")
-    parser.add_argument("--classes", type=int, default=80)
-    parser.add_argument("--dets-per-image", type=int, default=100)
+    parser.add_argument("--classes", type=int, help="bbox and segm sets (default 80)")
+    parser.add_argument(
+        "--no-bbox", action="store_true",
+        help="segm sets: results without a bbox (loadRes then takes their area from the mask)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dets-per-image", type=int, help="default 100 (bbox), 20 (keypoints)"
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--regenerate", action="store_true", help="rewrite the synthetic set")
@@ -578,9 +653,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
     if args.sizes is not None:
         try:
-            args.sizes = parse_sizes(args.sizes)
+            args.sizes = parse_sizes(args.sizes, args.iou_type)
         except ValueError as exc:
             parser.error(f"--sizes: {exc}")
+    if args.iou_type == "keypoints" and args.classes is not None:
+        parser.error("--classes: the keypoints sets have one class, person")
+    if args.iou_type != "segm" and args.no_bbox:
+        parser.error("--no-bbox: only segm results can go without a bbox")
+    if args.iou_type != "bbox" and args.sections:
+        parser.error("--sections: the report steps are timed on bbox sets only")
     args.tools = tools
     return args
 
@@ -588,22 +669,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child is not None:
-        return child_main(args.child, str(args.gt), str(args.preds))
+        return child_main(args.child, args.iou_type, str(args.gt), str(args.preds))
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, Python {info['python']}")
     print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"iou type: {args.iou_type}")
     set_payloads: list[dict[str, object]] = []
-    payload: dict[str, object] = {"repeat": args.repeat, "machine": info, "sets": set_payloads}
+    payload: dict[str, object] = {
+        "iou_type": args.iou_type, "repeat": args.repeat, "machine": info, "sets": set_payloads
+    }  # fmt: skip
     tables, failed = [], False
     sets = input_sets(args)
     for name, gt_path, preds_path, images in sets:
         print(f"\n== {name}")
-        print(describe_set(gt_path, preds_path))
+        print(describe_set(gt_path, preds_path, CONFIGS[args.iou_type].generator))
         skip = {}
         if images is not None and images > args.pycocotools_max_images:
             skip[SLOW] = f"not run above {args.pycocotools_max_images} images (too slow)"
-        results = benchmark(args.tools, gt_path, preds_path, args.repeat, args.timeout, skip)
-        tables.append(f"### {name}\n\n{format_table(results)}")
+        results = benchmark(
+            args.tools, args.iou_type, gt_path, preds_path, args.repeat, args.timeout, skip
+        )
+        tables.append(f"### {name}, {args.iou_type}\n\n{format_table(results)}")
         set_payloads.append(
             {"name": name, "gt": str(gt_path), "preds": str(preds_path),
              "results": [asdict(r) for r in results.values()]}
@@ -611,10 +697,10 @@ def main(argv: list[str] | None = None) -> int:
         failed |= any(r.status == "failed" for r in results.values())
         failed |= any(r.identical is False for t, r in results.items() if t in (OURS, OURS_CLI))
     if not args.no_cold_start:
-        cfg = SyntheticConfig(images=COLD_START_IMAGES, classes=args.classes, seed=args.seed)
+        cfg = synthetic_config(args, COLD_START_IMAGES, dets_per_image=None)
         tiny_gt, tiny_preds = synthetic_set(cfg, args.cache_dir, args.regenerate)
         print(f"\n== cold start: deteval evaluate on {COLD_START_IMAGES} images")
-        cold = cold_start(tiny_gt, tiny_preds, args.repeat, args.timeout)
+        cold = cold_start(args.iou_type, tiny_gt, tiny_preds, args.repeat, args.timeout)
         failed |= cold.status == "failed"
         payload["cold_start"] = asdict(cold)
         if cold.seconds is not None:

@@ -38,7 +38,6 @@ TIMED = {
     "accumulate": "accumulation",
     "operating_points": "section: operating points",
     "f1_curves_section": "section: F1 curves",
-    "arrays_from_loaded": "section input: VOC / confusion columns",
     "evaluate_voc_interpolations": "section: VOC",
     "detection_confusion_matrix": "section: confusion matrix",
     "error_section": "section: errors (TIDE)",
@@ -144,7 +143,9 @@ def format_growth(sections: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="5k,20k", help=f"named sets ({', '.join(SIZES)})")
+    parser.add_argument(
+        "--sizes", default="5k,20k", help=f"named bbox sets ({', '.join(SIZES['bbox'])})"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--repeat", type=int, default=1)
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sizes: {exc}")
     sets = []
     for size in sizes:
-        cfg = SyntheticConfig(images=SIZES[size], seed=args.seed)
+        cfg = SyntheticConfig(images=SIZES["bbox"][size], seed=args.seed)
         sets.append((size, *synthetic_set(cfg, args.cache_dir, regenerate=False)))
     sections = measure_sections(sets, args.repeat, args.timeout)
     print()

@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import orjson
@@ -165,6 +166,8 @@ class SyntheticConfig:
         Seed of the NumPy generator; the same config gives the same files.
     """
 
+    generator: ClassVar[str] = "make_synthetic_coco"  # the module that writes the set
+
     images: int = 5000
     classes: int = 80
     dets_per_image: int = 100
@@ -182,6 +185,20 @@ class SyntheticConfig:
             raise ValueError(f"gt_per_image must be >= 1, got {self.gt_per_image}")
         if not 0.0 <= self.crowd_fraction < 1.0:
             raise ValueError(f"crowd_fraction must be in [0, 1), got {self.crowd_fraction}")
+
+    def cache_name(self) -> str:
+        """Directory name of the cached set: the generator's version and the options."""
+        name = f"synthetic-v{GENERATOR_VERSION}-i{self.images}-c{self.classes}"
+        return name + f"-d{self.dets_per_image}-s{self.seed}"
+
+    def argv(self) -> list[str]:
+        """The command-line options of :func:`main` that give this config."""
+        return [
+            *("--images", str(self.images), "--classes", str(self.classes)),
+            *("--dets-per-image", str(self.dets_per_image)),
+            *("--gt-per-image", str(self.gt_per_image)),
+            *("--crowd-fraction", str(self.crowd_fraction), "--seed", str(self.seed)),
+        ]
 
 
 @dataclass(frozen=True)
@@ -368,10 +385,14 @@ def make_ground_truth(rng: np.random.Generator, cfg: SyntheticConfig, sizes: np.
     return Boxes(image=image, category=category, xywh=xywh, value=area, crowd=crowd)
 
 
-def _detections_of_objects(
+def detections_of_objects(
     rng: np.random.Generator, cfg: SyntheticConfig, gt: Boxes
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Detections derived from ground truth, as (image, category, xywh, logit) parts."""
+    """Detections derived from ground truth, as (object, category, xywh, logit) parts.
+
+    ``object`` is the index of the ground truth each detection comes from (true
+    positives, duplicates, wrong-class copies, individuals inside a crowd region).
+    """
     parts = []
     solo = np.flatnonzero(~gt.crowd)
     area = gt.value[solo]
@@ -413,22 +434,53 @@ def _detections_of_objects(
     boxes = np.stack([x, y, rel_w * region[:, 2], rel_h * region[:, 3]], axis=1)
     logit = 0.5 + rng.normal(0.0, 1.0, inside.shape[0])
     parts.append((inside, gt.category[inside], boxes, logit))
+    return parts
 
-    # Replace ground-truth indices by image indices.
-    return [(gt.image[idx], cat, xywh, lg) for idx, cat, xywh, lg in parts]
+
+def top_per_image(
+    rng: np.random.Generator, image: np.ndarray, score: np.ndarray, k: int, n_images: int
+) -> np.ndarray:
+    """Indices of the ``k`` best-scored items of each image, by image, best first.
+
+    Parameters
+    ----------
+    image : ndarray of shape (n,), dtype int64
+        Index of the image of each item, in ``[0, n_images)``.
+    score : ndarray of shape (n,), dtype float64
+
+    Returns
+    -------
+    keep : ndarray of shape (m,), dtype int64
+        Grouped by image in index order; within an image by descending score, tied
+        scores in random order.
+    """
+    # Random order first so that the stable sort leaves ties in random order.
+    shuffle = rng.permutation(image.shape[0])
+    order = shuffle[np.lexsort((-score[shuffle], image[shuffle]))]
+    counts = np.bincount(image, minlength=n_images)
+    rank = np.arange(order.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[rank < k]  # order is grouped by image, so rank is per image
 
 
 def make_predictions(
     rng: np.random.Generator, cfg: SyntheticConfig, gt: Boxes, sizes: np.ndarray
-) -> Boxes:
+) -> tuple[Boxes, np.ndarray]:
     """Exactly ``cfg.dets_per_image`` detections per image, sorted by score per image.
 
     Object-derived detections are topped up with background boxes, then each image
     keeps its top-scoring ``dets_per_image``. Within an image, detections come in
     descending score order with tied scores in random order.
+
+    Returns
+    -------
+    dets : Boxes
+    source : ndarray of shape (m,), dtype int64
+        The ground truth each detection comes from (an index into ``gt``), -1 for
+        background detections.
     """
     n_images = sizes.shape[0]
-    parts = _detections_of_objects(rng, cfg, gt)
+    parts = detections_of_objects(rng, cfg, gt)
+    parts = [(gt.image[i], i, c, b, lg) for i, c, b, lg in parts]
     per_image = np.bincount(np.concatenate([p[0] for p in parts]), minlength=n_images)
 
     # Background: fill every image up to the budget, classes half by frequency.
@@ -441,26 +493,21 @@ def make_predictions(
         rng.integers(0, cfg.classes, n_bg),
     )
     bg_logit = -3.5 + rng.normal(0.0, 1.3, n_bg)
-    parts.append((bg_image, bg_category, bg_xywh, bg_logit))
+    parts.append((bg_image, np.full(n_bg, -1), bg_category, bg_xywh, bg_logit))
 
-    image = np.concatenate([p[0] for p in parts])
-    category = np.concatenate([p[1] for p in parts])
-    xywh = clip_boxes(np.concatenate([p[2] for p in parts]), sizes[image, 0], sizes[image, 1])
-    score = sigmoid_score(np.concatenate([p[3] for p in parts]))
+    image, source, category, xywh, logit = (np.concatenate(c) for c in zip(*parts))
+    xywh = clip_boxes(xywh, sizes[image, 0], sizes[image, 1])
+    score = sigmoid_score(logit)
 
-    # Random order first so that the stable sort leaves ties in random order.
-    shuffle = rng.permutation(image.shape[0])
-    order = shuffle[np.lexsort((-score[shuffle], image[shuffle]))]
-    counts = np.bincount(image, minlength=n_images)
-    rank = np.arange(order.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-    keep = order[rank < cfg.dets_per_image]  # order is grouped by image, so rank is per image
-    return Boxes(
+    keep = top_per_image(rng, image, score, cfg.dets_per_image, n_images)
+    dets = Boxes(
         image=image[keep],
         category=category[keep],
         xywh=xywh[keep],
         value=score[keep],
         crowd=np.zeros(keep.shape[0], dtype=bool),
     )
+    return dets, source[keep]
 
 
 def coco_ground_truth(
@@ -523,7 +570,7 @@ def generate(cfg: SyntheticConfig) -> tuple[dict[str, object], list[dict[str, ob
     rng = np.random.default_rng(cfg.seed)
     image_ids, sizes = make_images(rng, cfg.images)
     gt = make_ground_truth(rng, cfg, sizes)
-    dets = make_predictions(rng, cfg, gt, sizes)
+    dets, _ = make_predictions(rng, cfg, gt, sizes)
     return coco_ground_truth(rng, cfg, image_ids, sizes, gt), coco_results(cfg, image_ids, dets)
 
 
@@ -534,8 +581,17 @@ def write_dataset(cfg: SyntheticConfig, out_dir: Path) -> tuple[Path, Path]:
     -------
     gt_path, preds_path : pathlib.Path
     """
+    return write_json_pair(out_dir, *generate(cfg))
+
+
+def write_json_pair(out_dir: Path, gt: object, preds: object) -> tuple[Path, Path]:
+    """Write ``gt.json`` and ``preds.json`` (compact) in ``out_dir``, each whole or not at all.
+
+    Returns
+    -------
+    gt_path, preds_path : pathlib.Path
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    gt, preds = generate(cfg)
     gt_path, preds_path = out_dir / "gt.json", out_dir / "preds.json"
     # Write under a temporary name first so an interrupted run leaves no half file.
     for path, obj in ((gt_path, gt), (preds_path, preds)):

@@ -1,4 +1,4 @@
-"""``evaluate_coco``: COCO bbox evaluation, bit-identical to pycocotools, vectorised."""
+"""``evaluate_coco``: COCO bbox, segm and keypoints evaluation, bit-identical to pycocotools."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from evaluator.analyses.confusion import detection_confusion_matrix
 from evaluator.analyses.f1_curves import f1_curves_section
 from evaluator.analyses.operating_points import operating_points
 from evaluator.analyses.tide import error_section
-from evaluator.errors import DataWarning
+from evaluator.errors import DataWarning, InputError
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -20,10 +20,15 @@ from evaluator.input.coco_json import (
     load_ground_truth,
     load_predictions,
 )
+from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_predictions
+from evaluator.input.segmentation import (
+    load_segmentation_ground_truth,
+    load_segmentation_predictions,
+)
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections
-from evaluator.metrics.params import CocoParams, Mode
-from evaluator.metrics.voc import arrays_from_loaded, evaluate_voc_interpolations
+from evaluator.metrics.params import CocoParams, IouType, Mode
+from evaluator.metrics.voc import evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport
 
 
@@ -37,23 +42,33 @@ def evaluate_coco(
     area_ranges: Mapping[str, tuple[float, float]] | None = None,
     use_cats: bool = True,
     mode: Mode = "pycocotools",
+    iou_type: IouType = "bbox",
+    oks_sigmas: Sequence[float] | None = None,
     unknown_categories: Literal["drop", "error"] = "drop",
     score_threshold: float | None = None,
     extras: bool = False,
     progress: Progress | None = None,
 ) -> CocoReport:
-    """Evaluate bbox detections the way pycocotools' ``COCOeval`` does, to the bit.
+    """Evaluate detections the way pycocotools' ``COCOeval`` does, to the bit.
 
     Parameters
     ----------
     gt : path, JSON bytes, COCO dict, or GroundTruth
     predictions : path, JSON bytes, list of result dicts, dict with an ``annotations``
-        list, ndarray (n, 7) ``[image_id, x, y, w, h, score, category_id]``, or Predictions
+        list, ndarray (n, 7) ``[image_id, x, y, w, h, score, category_id]`` (boxes only),
+        or Predictions
     iou_thresholds, recall_thresholds, max_dets, area_ranges, use_cats
         pycocotools' ``Params`` (``iouThrs``, ``recThrs``, ``maxDets``, ``areaRng`` with its
-        labels as keys, ``useCats``); None keeps the default.
+        labels as keys, ``useCats``); None keeps the default of ``iou_type``.
     mode : {"pycocotools", "corrected"}
         See :class:`evaluator.metrics.params.CocoParams`.
+    iou_type : {"bbox", "segm", "keypoints"}
+        Boxes by IoU; masks by mask IoU (ground-truth polygons or RLE at their image's
+        ``height`` and ``width``, results with an RLE ``segmentation``); or keypoints
+        by OKS (results carry ``keypoints``; pycocotools'
+        keypoint defaults: maxDets 20, areas all / medium / large, 10 stats).
+    oks_sigmas : sequence of float, optional
+        Per-keypoint OKS sigmas for skeletons other than COCO's 17-keypoint person.
     unknown_categories : {"drop", "error"}
         Results whose category the ground truth lacks: dropped with a warning, or an error.
     score_threshold : float, optional
@@ -82,25 +97,58 @@ def evaluate_coco(
         area_ranges=area_ranges,
         use_cats=use_cats,
         mode=mode,
+        iou_type=iou_type,
+        oks_sigmas=oks_sigmas,
     )
-    gt = load_ground_truth(gt)
-    preds = load_predictions(predictions, gt, unknown_categories=unknown_categories)
+    if params.iou_type == "segm":
+        if isinstance(predictions, np.ndarray):
+            raise InputError("predictions", "mask results cannot come as an (n, 7) array")
+        gt = load_segmentation_ground_truth(gt)
+        preds = load_segmentation_predictions(predictions, gt, unknown_categories)
+    elif params.iou_type == "keypoints":
+        if isinstance(predictions, np.ndarray):
+            raise InputError("predictions", "keypoint results cannot come as an (n, 7) array")
+        n_keypoints = params.oks_sigmas.shape[0]
+        gt = load_keypoint_ground_truth(gt, n_keypoints)
+        preds = load_keypoint_predictions(predictions, gt, n_keypoints, unknown_categories)
+    else:
+        gt = load_ground_truth(gt)
+        preds = load_predictions(predictions, gt, unknown_categories=unknown_categories)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)
     return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
 
 
-def _extra_sections(gt: GroundTruth, preds: Predictions, score_threshold: float) -> dict[str, Any]:
-    """The ``voc`` and ``confusion_matrix`` report sections."""
-    ground_truth, detections, names = arrays_from_loaded(gt, preds)
-    both = evaluate_voc_interpolations(
-        ground_truth, detections, ("all_point", "11_point"), category_names=names
-    )
-    voc = {interpolation: result.to_dict() for interpolation, result in both.items()}
+# The sections built on box IoU; a report of another type says why they are absent.
+NOT_APPLICABLE = {
+    "keypoints": {
+        "voc": "VOC AP matches boxes; this is a keypoints evaluation",
+        "confusion_matrix": "the confusion matrix matches boxes; this is a keypoints evaluation",
+        "errors": "the TIDE error types are defined on boxes; this is a keypoints evaluation",
+    },
+    "segm": {"voc": "VOC AP is a box metric; this is a segm evaluation"},
+}
+
+
+def _extra_sections(
+    gt: GroundTruth, preds: Predictions, score_threshold: float, with_voc: bool
+) -> dict[str, Any]:
+    """The ``confusion_matrix`` report section (by mask IoU when ``preds`` hold masks), and
+    with ``with_voc`` the ``voc`` section."""
+    names = dict(zip(gt.category_ids.tolist(), gt.category_names, strict=True))
+    preds = preds.of_declared_categories(gt)
     confusion = detection_confusion_matrix(
-        ground_truth, detections, score_threshold=score_threshold, category_names=names
+        gt, preds, score_threshold=score_threshold, category_names=names
     )
-    return {"voc": voc, "confusion_matrix": confusion.to_dict()}
+    sections = {"confusion_matrix": confusion.to_dict()}
+    if with_voc:
+        both = evaluate_voc_interpolations(
+            gt, preds, ("all_point", "11_point"), category_names=names
+        )
+        sections["voc"] = {
+            interpolation: result.to_dict() for interpolation, result in both.items()
+        }
+    return sections
 
 
 def evaluate_loaded(
@@ -141,12 +189,15 @@ def evaluate_loaded(
         "operating_points": points.to_dict(),
         "f1_curves": f1_curves_section(matching, params, ids),
     }
-    if extras:
+    absent = NOT_APPLICABLE.get(params.iou_type, {})
+    if extras and absent:
+        sections["not_applicable"] = dict(absent)
+    if extras and "errors" not in absent:
         threshold = score_threshold
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
-        sections.update(_extra_sections(gt, preds, threshold))
+        sections.update(_extra_sections(gt, preds, threshold, with_voc="voc" not in absent))
         sections["errors"] = error_section(matching, params, gt, preds, ids, names)
     fields["sections"] = sections
     report = CocoReport.from_arrays(acc.precision, acc.recall, acc.scores, params, **fields)

@@ -7,10 +7,8 @@ names the pycocotools traps it actually exercises (so coverage is checked, not c
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import io
 import math
 import random
 from collections import Counter, defaultdict
@@ -20,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from coco_oracle import COCO_AREA_RANGES, OracleResult, bbox_iou, evaluate_coco_oracle, make_params
+from cocoeval_reference import run_cocoeval
 
 # Category id that no generated dataset declares (detections there must be dropped).
 UNDECLARED_CATEGORY = 999_999
@@ -812,43 +811,15 @@ def run_pycocotools(
         ``evaluate_coco`` keywords: ``iou_thresholds``, ``max_dets``, ``area_ranges``,
         ``use_cats``.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
+    unknown = set(options) - {"iou_thresholds", "max_dets", "area_ranges", "use_cats"}
+    if unknown:
+        raise TypeError(f"run_pycocotools: unknown options {sorted(unknown)}")
     results = copy.deepcopy(list(predictions))
     if not results:
         first_image = gt["images"][0]["id"]
         results = [_det(first_image, [0.0, 0.0, 1.0, 1.0], 1.0, UNDECLARED_CATEGORY)]
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(dict(gt))
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(results)
-        evaluation = COCOeval(coco_gt, coco_dt, "bbox")
-        _apply_options(evaluation.params, options)
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return Scores(
-        precision=evaluation.eval["precision"],
-        recall=evaluation.eval["recall"],
-        stats=np.asarray(evaluation.stats, dtype=np.float64),
-    )
-
-
-def _apply_options(params: Any, options: Mapping[str, Any]) -> None:
-    unknown = set(options) - {"iou_thresholds", "max_dets", "area_ranges", "use_cats"}
-    if unknown:
-        raise TypeError(f"run_pycocotools: unknown options {sorted(unknown)}")
-    if "iou_thresholds" in options:
-        params.iouThrs = np.asarray(options["iou_thresholds"], dtype=np.float64)
-    if "max_dets" in options:
-        params.maxDets = list(options["max_dets"])
-    if "area_ranges" in options:
-        params.areaRng = [list(bounds) for bounds in options["area_ranges"].values()]
-        params.areaRngLbl = list(options["area_ranges"])
-    if "use_cats" in options:
-        params.useCats = int(options["use_cats"])
+    full = run_cocoeval(gt, results, "bbox", options)
+    return Scores(precision=full.precision, recall=full.recall, stats=full.stats)
 
 
 @functools.cache

@@ -7,8 +7,10 @@ same as top-level ones, so a lazy import cannot slip past. The rules:
 * ``evaluator`` (the library) imports nothing of ours outside itself, nothing outside
   the standard library, numpy and msgspec (a plain install), and inside it
   every arrow points down the layers ``errors < geometry < input < metrics < analyses
-  < report < coco < cli < the evaluator package itself``; ``evaluator.nn`` stands
-  beside them: it may use ``errors`` and ``geometry``, and nothing else of ours imports it.
+  < report < coco < cli < the evaluator package itself``; ``masks`` is at geometry's
+  level (it may use ``errors`` and ``geometry``; geometry does not use it); ``evaluator.nn``
+  stands beside them: it may use ``errors`` and ``geometry``, and nothing else of ours
+  imports it.
 * An import by a name that is not a literal cannot be checked, so it is refused (but in
   the ``deteval`` root).
 * ``service`` may import the library, never the workers or the ``deteval`` root. Inside
@@ -35,6 +37,7 @@ PACKAGES = ("evaluator", "service", "workers", "deteval")
 
 EVALUATOR_LAYERS = (
     "evaluator.errors",
+    "evaluator.threads",
     "evaluator.geometry",
     "evaluator.input",
     "evaluator.metrics",
@@ -44,6 +47,9 @@ EVALUATOR_LAYERS = (
     "evaluator.cli",
     "evaluator",
 )
+# A package at the level of a layer: it may import what that layer may, and the layer
+# itself; the layer does not import it; the layers above may import both.
+BESIDE = {"evaluator.masks": "evaluator.geometry"}
 NN_MAY_IMPORT = ("evaluator.nn", "evaluator.errors", "evaluator.geometry")
 JOB_BACKEND = ("service.backend",)
 # Inside the service: what each part may import of the service besides the backend.
@@ -165,6 +171,9 @@ def _layer(module: str) -> int:
     """Index in EVALUATOR_LAYERS of the deepest layer containing ``module``."""
     if module in ("evaluator", "evaluator.__main__"):
         return len(EVALUATOR_LAYERS) - 1
+    for package, layer in BESIDE.items():
+        if _within(module, package):
+            return EVALUATOR_LAYERS.index(layer)
     for index, layer in enumerate(EVALUATOR_LAYERS[:-1]):
         if _within(module, layer):
             return index
@@ -180,6 +189,9 @@ def _evaluator_rule(module: str, target: str) -> str | None:
         return None
     if _within(target, "evaluator.nn"):
         return "only evaluator.nn imports evaluator.nn (the metrics never do)"
+    for package, layer in BESIDE.items():
+        if _within(module, layer) and _within(target, package):
+            return f"{layer} does not import {package}, which stands beside it"
     if _layer(target) > _layer(module):
         return (
             f"an upward arrow: layer {EVALUATOR_LAYERS[_layer(module)]} "
@@ -284,6 +296,9 @@ PLANTED = [
         "upward arrow",
     ),
     ("evaluator.metrics.pairs", "importlib.import_module(NAME)", "not a literal"),
+    ("evaluator.masks.api", "from evaluator.input import coco_json", "upward arrow"),
+    ("evaluator.masks.runs", "import evaluator.metrics.parallel", "upward arrow"),
+    ("evaluator.geometry.boxes", "from evaluator.masks import api", "stands beside it"),
     ("service.api.pages", "from evaluator import nn", "only evaluator.nn"),
     ("workers.pipeline", "import evaluator.nn.losses", "only evaluator.nn"),
 ]

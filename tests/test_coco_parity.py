@@ -80,7 +80,7 @@ def test_pair_chunks_do_not_change_the_matching(
 ) -> None:
     whole = _evaluate(case_name)
     # Many chunks of groups, detections and classes, on several threads.
-    monkeypatch.setattr("evaluator.metrics.parallel._WORK_PER_CHUNK", 1)
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 1)
     monkeypatch.setenv("DETEVAL_THREADS", "4")
     chunked = _evaluate(case_name)
     np.testing.assert_array_equal(chunked.precision, whole.precision, strict=True)

@@ -135,11 +135,35 @@ NN_PUBLIC = {
 }
 
 
+# evaluator.masks: pycocotools.mask's functions (contract names) and the engine's batch.
+MASKS_PUBLIC = {
+    "RunLengths",
+    "area",
+    "decode",
+    "encode",
+    "from_polygons",
+    "iou",
+    "merge",
+    "pairwise_iou",
+    "to_bbox",
+}
+
+
 def test_the_public_surface_is_pinned() -> None:
+    import evaluator.masks
     import evaluator.nn
 
     assert set(evaluator.__all__) == PUBLIC
     assert set(evaluator.nn.__all__) == NN_PUBLIC
+    assert set(evaluator.masks.__all__) == MASKS_PUBLIC
+
+
+def test_masks_all_is_sorted_and_documented() -> None:
+    import evaluator.masks
+
+    names = evaluator.masks.__all__
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert [n for n in names if not getattr(evaluator.masks, n).__doc__] == []
 
 
 def test_contract_names_are_exported() -> None:

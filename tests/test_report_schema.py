@@ -12,7 +12,7 @@ import pytest
 from coco_cases import random_case
 
 from evaluator import evaluate_coco, read_report, report_json_schema
-from evaluator.metrics.summary import STAT_NAMES
+from evaluator.metrics.summary import KEYPOINT_STAT_NAMES, STAT_NAMES
 from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.schema import Metrics, ReportJSON
 
@@ -26,8 +26,18 @@ def full_report() -> dict[str, Any]:
 
 
 def test_the_metric_names_are_the_stat_names() -> None:
-    assert tuple(Metrics.__struct_fields__) == STAT_NAMES
+    assert set(Metrics.__struct_fields__) == set(STAT_NAMES) | set(KEYPOINT_STAT_NAMES)
     assert set(VOC_METRICS.values()) == {"all_point", "11_point"}
+
+
+def test_metrics_must_be_the_names_of_the_report_s_iou_type(full_report: dict[str, Any]) -> None:
+    report = copy.deepcopy(full_report)
+    report["metrics"]["AR"] = 0.5  # a keypoint name in a bbox report
+    with pytest.raises(ValueError, match="metrics: expected the bbox stats"):
+        read_report(report)
+    del report["metrics"]["AR"], report["metrics"]["APs"]
+    with pytest.raises(ValueError, match="metrics: expected the bbox stats"):
+        read_report(report)
 
 
 def test_a_full_report_is_typed_by_the_schema(full_report: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ def columns(data: bytes) -> tuple[np.ndarray, ...] | None:
     scanned = _scan.scan_predictions(data)
     if scanned is None:
         return None
-    n, image, category, box, score = scanned
+    n, image, category, box, score, _, _ = scanned
     return (
         np.frombuffer(image, np.int64),
         np.frombuffer(category, np.int64),
@@ -184,3 +184,74 @@ def test_a_damaged_document_is_read_right_or_not_at_all(seed: int) -> None:
     if got is None:
         return
     assert_same(got, decoded(bytes(data)))  # what it read, the decoder reads the same
+
+
+class KeypointResult(msgspec.Struct):
+    image_id: int
+    category_id: int
+    keypoints: list[float]
+    score: float
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("boxed", [True, False])
+def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> None:
+    rng = random.Random(seed)
+    k = rng.choice([1, 5, 17])
+    rows = []
+    for _ in range(rng.randrange(0, 40)):
+        points = ", ".join(random_number(rng, rare=False) for _ in range(3 * k))
+        fields = [
+            f'"image_id": {rng.randrange(0, 9)}',
+            f'"category_id": {rng.randrange(1, 4)}',
+            f'"keypoints": [{points}]',
+            f'"score": {random_number(rng, rare=False)}',
+        ]
+        if boxed:
+            fields.append(f'"bbox": [{", ".join(random_number(rng, False) for _ in range(4))}]')
+        rng.shuffle(fields)
+        rows.append("{" + ", ".join(fields) + "}")
+    data = ("[" + ", ".join(rows) + "]").encode()
+    scanned = _scan.scan_predictions(data, k)
+    assert scanned is not None
+    n, image, category, box, score, keypoints, has_boxes = scanned
+    items = msgspec.json.Decoder(list[KeypointResult]).decode(data)
+    assert n == len(items) and has_boxes == (boxed or not items)
+    want_points = np.array([i.keypoints for i in items], np.float64).reshape(n, k, 3)
+    assert np.frombuffer(keypoints, np.float64).tobytes() == want_points.tobytes()
+    assert (
+        np.frombuffer(score, np.float64).tobytes() == np.array([i.score for i in items]).tobytes()
+    )
+    assert np.frombuffer(image, np.int64).tolist() == [i.image_id for i in items]
+    assert np.frombuffer(category, np.int64).tolist() == [i.category_id for i in items]
+    if boxed:
+        assert np.frombuffer(box, np.float64).reshape(n, 4).tolist() == [
+            list(i.bbox or ()) for i in items
+        ]
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        '[{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 1], "score": 1, '
+        '"bbox": [0, 0, 1, 1]}, {"image_id": 1, "category_id": 1, "keypoints": [1, 2, 1], '
+        '"score": 1}]',  # a bbox on the first result only
+        '[{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 1, 4], "score": 1}]',  # 4 numbers
+        '[{"image_id": 1, "category_id": 1, "keypoints": [1, 2], "score": 1}]',  # 2 numbers
+        '[{"image_id": 1, "category_id": 1, "score": 1}]',  # no keypoints
+        '[{"image_id": 1, "category_id": 1, "keypoints": [1, NaN, 1], "score": 1}]',
+        '[{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 1], "keypoints": [1, 2, 1], '
+        '"score": 1}]',  # repeated
+    ],
+)
+def test_keypoint_results_off_the_plain_shape_go_to_the_loader(results: str) -> None:
+    assert _scan.scan_predictions(results.encode(), 1) is None
+
+
+def test_box_results_skip_keypoints_fields() -> None:
+    data = (
+        b'[{"image_id": 1, "category_id": 1, "keypoints": [1], "bbox": [0, 0, 1, 1], "score": 1}]'
+    )
+    scanned = _scan.scan_predictions(data)
+    assert scanned is not None and scanned[0] == 1 and scanned[5] == b""

@@ -456,7 +456,7 @@ def test_pair_chunks_do_not_change_the_result(monkeypatch) -> None:
     gt, dets = random_case(2, **RANDOM_KNOBS)
     whole = _breakdown(gt, dets)
     # Many chunks on several threads, some of one detection.
-    monkeypatch.setattr("evaluator.metrics.parallel._WORK_PER_CHUNK", 1)
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 1)
     monkeypatch.setenv("DETEVAL_THREADS", "4")
     chunked = _breakdown(gt, dets)
     for name in ("det_error", "det_target", "det_fixed_tp", "gt_missed"):

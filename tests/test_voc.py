@@ -13,13 +13,10 @@ import numpy as np
 import pytest
 
 from evaluator.errors import DataWarning, InputError
+from evaluator.input.coco_json import load_ground_truth, load_predictions
 from evaluator.input.columns import DetectionArrays, GroundTruthArrays
 from evaluator.input.voc_text import load_voc_text
-from evaluator.metrics.voc import (
-    coco_to_arrays,
-    evaluate_voc,
-    evaluate_voc_coco,
-)
+from evaluator.metrics.voc import evaluate_voc, evaluate_voc_coco
 
 
 def _reference_dir() -> Path:
@@ -623,10 +620,18 @@ def test_coco_wrapper_drops_unknown_categories_with_a_warning():
         {"image_id": 1, "category_id": 5, "bbox": SQUARE, "score": 0.9},
     ]
     with pytest.warns(DataWarning, match="categories not in the ground truth"):
-        gt, det, names = coco_to_arrays(COCO_GT, preds)
-    assert det.category.tolist() == [1]
-    assert names == {1: "cat", 2: "dog"}
-    assert len(gt) == 3
+        result = evaluate_voc_coco(COCO_GT, preds)
+    assert [(c.category_id, c.name, c.n_det) for c in result.per_class] == [
+        (1, "cat", 1),
+        (2, "dog", 0),
+    ]
+    assert sum(c.n_gt + c.n_difficult for c in result.per_class) == 3
+    ground = load_ground_truth(COCO_GT)
+    loaded = load_predictions(preds, ground)
+    known = loaded.of_declared_categories(ground)
+    assert loaded.category_ids.tolist() == [1, 5]  # positions stay the input's
+    assert known.category_ids.tolist() == [1]
+    assert known.of_declared_categories(ground) is known  # nothing to drop: no copy
 
 
 @pytest.mark.parametrize(

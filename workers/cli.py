@@ -32,7 +32,7 @@ def kernel_threads(cores: int, concurrency: int) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from evaluator.metrics.parallel import available_cores
+    from evaluator.threads import available_cores
     from service.backend.dispatch import QUEUE
     from service.backend.procs import lower_priority
     from workers.app import app

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from evaluator.metrics.summary import STAT_NAMES
+from evaluator.metrics.summary import stat_specs
 from evaluator.metrics.voc import VOC_METRICS
 
-PER_CLASS_METRICS = ("AP", "AP50", "AR100")
+PER_CLASS_METRICS = {
+    "bbox": ("AP", "AP50", "AR100"),
+    "segm": ("AP", "AP50", "AR100"),
+    "keypoints": ("AP", "AP50", "AR"),
+}
 _PARAM_KEYS = ("iou_thresholds", "max_dets", "area_ranges", "use_cats", "mode")
 
 
@@ -132,7 +136,16 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any], *, top: int = 5)
             f"{len(only_a)} categories only in A {only_a[:10]}, "
             f"{len(only_b)} only in B {only_b[:10]}"
         )
-    metrics = {name: _pair(metrics_a.get(name), metrics_b.get(name)) for name in STAT_NAMES}
+    iou_type = a.get("iou_type", "bbox")
+    if b.get("iou_type", "bbox") != iou_type:
+        raise ValueError(
+            f"the reports score different things: A is a {iou_type} evaluation, "
+            f"B a {b.get('iou_type', 'bbox')} one"
+        )
+    if iou_type not in PER_CLASS_METRICS:
+        raise ValueError(f"A: unknown iou_type {iou_type!r}")
+    names = [spec.name for spec in stat_specs(iou_type)]
+    metrics = {name: _pair(metrics_a.get(name), metrics_b.get(name)) for name in names}
     for name, interpolation in VOC_METRICS.items():
         metrics[name] = _pair(_voc_map(a, interpolation), _voc_map(b, interpolation))
 
@@ -141,7 +154,7 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any], *, top: int = 5)
         row_a, row_b = classes_a[cat_id], classes_b[cat_id]
         row: dict[str, Any] = {"category_id": cat_id, "name": row_b.get("name")}
         row["n_gt"] = row_b.get("n_gt")
-        for metric in PER_CLASS_METRICS:
+        for metric in PER_CLASS_METRICS[iou_type]:
             row[metric] = _pair(row_a.get(metric), row_b.get(metric))
         per_class.append(row)
 

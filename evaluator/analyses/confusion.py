@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.input.columns import DetectionArrays, GroundTruthArrays
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.input.columns import GroundTruth, Predictions
+from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,8 +130,8 @@ def _greedy_match(
 
 
 def detection_confusion_matrix(
-    ground_truth: GroundTruthArrays,
-    detections: DetectionArrays,
+    ground_truth: GroundTruth,
+    detections: Predictions,
     *,
     score_threshold: float,
     iou_threshold: float = 0.5,
@@ -141,8 +141,10 @@ def detection_confusion_matrix(
 
     Parameters
     ----------
-    ground_truth : GroundTruthArrays
-    detections : DetectionArrays
+    ground_truth : GroundTruth
+        Annotations on an undeclared image or category are left out.
+    detections : Predictions
+        Every detection is counted, whatever its category.
     score_threshold : float
         Predictions with ``score >= score_threshold`` are counted.
     iou_threshold : float
@@ -153,42 +155,57 @@ def detection_confusion_matrix(
     Returns
     -------
     ConfusionMatrix
-        Its categories are every declared category and every category in the ground
-        truth or the detections (below the threshold too), so that matrices at several
-        thresholds line up.
+        Its categories are the ground truth's declared ones, those of the detections
+        (below the threshold too) and the keys of ``category_names``, so that matrices
+        at several thresholds line up.
     """
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
     if not np.isfinite(score_threshold):
         raise ValueError(f"score_threshold must be finite, got {score_threshold}")
     names = dict(category_names or {})
-    declared = np.fromiter(names, dtype=np.int64, count=len(names))
-    categories = np.union1d(np.union1d(ground_truth.category, detections.category), declared)
+    named = np.fromiter(names, dtype=np.int64, count=len(names))
+    ground_truth = ground_truth.declared_only()
+    categories = np.union1d(
+        np.union1d(ground_truth.category_ids, detections.category_ids), named
+    )  # (k,)
     k = categories.shape[0]
 
-    kept = np.flatnonzero(detections.score >= score_threshold)
-    det_image = detections.image[kept]
-    det_class = np.searchsorted(categories, detections.category[kept])  # (n,)
-    gt_class = np.searchsorted(categories, ground_truth.category)  # (m,)
+    kept = np.flatnonzero(detections.scores >= score_threshold)
+    det_image = detections.image_ids[kept]
+    det_class = np.searchsorted(categories, detections.category_ids[kept])  # (n,)
+    gt_class = np.searchsorted(categories, ground_truth.ann_category_ids)  # (m,)
     ignored_gt = ground_truth.iscrowd | ground_truth.difficult  # (m,)
     n_det, n_gt = kept.shape[0], len(ground_truth)
 
     # Rank of each kept detection inside its image: by image, then descending score.
-    by_score = np.argsort(-detections.score[kept], kind="stable")
+    by_score = np.argsort(-detections.scores[kept], kind="stable")
     order = by_score[np.argsort(det_image[by_score], kind="stable")]
     sorted_image = det_image[order]
     image_start = np.searchsorted(sorted_image, sorted_image, side="left")
     rank = np.empty(n_det, dtype=np.intp)
     rank[order] = np.arange(n_det) - image_start
 
-    pair_det, pair_gt, iou = overlapping_pairs(
-        det_image,
-        detections.bbox[kept],
-        ground_truth.image,
-        ground_truth.bbox,
-        ground_truth.iscrowd,
-        -np.inf,
-    )  # (p,)
+    if detections.masks is not None and ground_truth.masks is not None:  # a segm evaluation
+        pair_det, pair_gt, iou = overlapping_mask_pairs(
+            det_image,
+            detections.masks,
+            kept,
+            ground_truth.ann_image_ids,
+            ground_truth.masks,
+            np.arange(n_gt),
+            ground_truth.iscrowd,
+            -np.inf,
+        )  # (p,)
+    else:
+        pair_det, pair_gt, iou = overlapping_pairs(
+            det_image,
+            detections.boxes[kept],
+            ground_truth.ann_image_ids,
+            ground_truth.boxes,
+            ground_truth.iscrowd,
+            -np.inf,
+        )  # (p,)
     close = iou >= iou_threshold
     regular = close & ~ignored_gt[pair_gt]
     matched_gt = _greedy_match(pair_det[regular], pair_gt[regular], iou[regular], rank, n_det, n_gt)

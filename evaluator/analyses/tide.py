@@ -48,10 +48,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.input.coco_json import GroundTruth, Predictions
+from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import accumulate
-from evaluator.metrics.matching import Matching
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.matching import Matching, stable_order
+from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.summary import StatSpec, summarize_one
 
@@ -202,7 +202,7 @@ def classify_errors(
         Must evaluate categories, IoU ``t_foreground``, and area ``"all"`` first
         (:func:`unavailable_reason` says why not).
     gt, preds : GroundTruth, Predictions
-        The input of the matching (for the boxes and the number of images).
+        The input of the matching (for the boxes or masks, and the number of images).
     t_foreground, t_background : float
         TIDE's ``t_f`` (one of ``params.iou_thresholds``) and ``t_b``.
 
@@ -232,18 +232,35 @@ def classify_errors(
     taken[matched[matched >= 0]] = True
     found = np.zeros(n_gt, dtype=bool)
     found[matched[tp]] = True
-    gt_class = gts.category.astype(np.int64)
+    gt_class = gts.category_index.astype(np.int64)
 
     # Each false positive against the non-ignored ground truth of its image. Pairs with
     # IoU below t_b decide nothing (every rule needs IoU >= t_b), so only nearer ones stay.
     fp_index = np.flatnonzero(fp)  # (F,)
     candidates = np.flatnonzero(positive)  # (m,)
     gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
-    det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
-    fp_image = matching.det_image[fp_index]
-    pair_fp, near_gt, iou = overlapping_pairs(
-        fp_image, det_boxes, gt_image, gts.boxes[candidates], gts.crowd[candidates], t_background
-    )  # (P,)
+    fp_image = matching.det_image_index[fp_index]
+    if preds.masks is not None and gt.masks is not None:  # a segm evaluation: mask IoU
+        pair_fp, near_gt, iou = overlapping_mask_pairs(
+            fp_image,
+            preds.masks,
+            matching.det_source[fp_index],
+            gt_image,
+            gt.masks,
+            gts.source[candidates],
+            gts.crowd[candidates],
+            t_background,
+        )  # (P,)
+    else:
+        det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
+        pair_fp, near_gt, iou = overlapping_pairs(
+            fp_image,
+            det_boxes,
+            gt_image,
+            gts.boxes[candidates],
+            gts.crowd[candidates],
+            t_background,
+        )  # (P,)
     has_gt = np.isin(fp_image, gt_image)  # (F,) the image has non-ignored ground truth
     pair_gt = candidates[near_gt]
     same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
@@ -377,13 +394,14 @@ def _with_fixes(
 
     # Accumulation order again: (class, descending score), ties in the previous order.
     kept = np.flatnonzero(keep)
-    order = kept[np.lexsort((-m.det_score[kept], det_class[kept]))]
+    classes = det_class[kept]
+    order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
     return replace(
         m,
         det_source=m.det_source[order],
-        det_category=det_class[order],  # categories are evaluated: class == category
+        det_category_index=det_class[order],  # categories are evaluated: class == category
         det_class=det_class[order],
-        det_image=m.det_image[order],
+        det_image_index=m.det_image_index[order],
         det_rank=m.det_rank[order],
         det_score=m.det_score[order],
         matched_gt=matched[None, order],

@@ -19,14 +19,23 @@ from typing import TextIO
 from evaluator.cli.report_commands import add_commands, write_html
 from evaluator.coco import evaluate_coco
 from evaluator.errors import DataWarning, InputError
-from evaluator.metrics.summary import STAT_NAMES
+from evaluator.metrics.params import IOU_TYPES
+from evaluator.metrics.summary import stat_specs
 from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.coco_report import CocoReport
 from evaluator.report.schema import read_report
 from evaluator.report.tables import metric_value, report_lines
 
 EXIT_OK, EXIT_BELOW_FLOOR, EXIT_BAD_INPUT = 0, 1, 2
-METRIC_NAMES = (*STAT_NAMES, *VOC_METRICS)
+# By evaluation type: its stats, and for boxes the VOC mean APs.
+METRIC_NAMES = {
+    iou_type: (
+        *(spec.name for spec in stat_specs(iou_type)),
+        *(VOC_METRICS if iou_type == "bbox" else ()),
+    )
+    for iou_type in IOU_TYPES
+}
+ALL_METRIC_NAMES = tuple(dict.fromkeys(n for names in METRIC_NAMES.values() for n in names))
 # Earlier names still accepted by --min, so existing CI gates keep working.
 RENAMED_METRICS = {"VOC50": "VOC_mAP50"}
 
@@ -53,6 +62,19 @@ class ProgressBar:
 def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ground_truth", type=Path, help="COCO ground-truth JSON")
     parser.add_argument("predictions", type=Path, help="COCO results JSON (list, or {annotations})")
+    parser.add_argument(
+        "--iou-type",
+        choices=IOU_TYPES,
+        default="bbox",
+        help="what results are scored by: boxes (IoU) or keypoints (OKS)",
+    )
+    parser.add_argument(
+        "--oks-sigmas",
+        type=_finite_float,
+        nargs="+",
+        metavar="S",
+        help="per-keypoint OKS sigmas (default: COCO's 17 person keypoints)",
+    )
     parser.add_argument("--iou-thresholds", type=float, nargs="+", metavar="T")
     parser.add_argument("--max-dets", type=int, nargs="+", metavar="N")
     parser.add_argument("--class-agnostic", action="store_true", help="pycocotools' useCats=0")
@@ -81,9 +103,9 @@ def _finite_float(text: str) -> float:
 def _parse_floor(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     name = RENAMED_METRICS.get(name, name)
-    if not sep or name not in METRIC_NAMES:
+    if not sep or name not in ALL_METRIC_NAMES:
         raise argparse.ArgumentTypeError(
-            f"expected NAME=VALUE with NAME one of {', '.join(METRIC_NAMES)}, got {text!r}"
+            f"expected NAME=VALUE with NAME one of {', '.join(ALL_METRIC_NAMES)}, got {text!r}"
         )
     try:
         floor = float(value)
@@ -111,7 +133,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help=f"a floor, e.g. AP=0.30 (names: {', '.join(METRIC_NAMES)})",
+        help=(
+            "a floor, e.g. AP=0.30 (names: "
+            + "; ".join(f"{t}: {', '.join(names)}" for t, names in METRIC_NAMES.items())
+            + ")"
+        ),
     )
     check.set_defaults(func=_check)
     add_commands(sub)
@@ -135,6 +161,8 @@ def _run_evaluation(args: argparse.Namespace) -> CocoReport:
             max_dets=args.max_dets,
             use_cats=not args.class_agnostic,
             mode=args.mode,
+            iou_type=args.iou_type,
+            oks_sigmas=args.oks_sigmas,
             score_threshold=args.score_threshold,
             extras=not args.no_extras,
             progress=ProgressBar(sys.stderr),
@@ -160,6 +188,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     if not args.floors:
         print("error: give at least one floor, e.g. --min AP=0.30", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    foreign = [name for name, _ in args.floors if name not in METRIC_NAMES[args.iou_type]]
+    if foreign:
+        print(
+            f"error: --min {foreign[0]}: not a metric of a {args.iou_type} evaluation "
+            f"(its metrics: {', '.join(METRIC_NAMES[args.iou_type])})",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     # The report's other sections (TIDE, confusion matrix, VOC) are computed only when a
     # floor reads one of them: a CI gate on AP pays for AP alone.

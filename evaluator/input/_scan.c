@@ -230,10 +230,24 @@ static int skip_value(Cursor *c)
     }
 }
 
-enum { IMAGE_ID = 1, CATEGORY_ID = 2, BBOX = 4, SCORE = 8, ALL = 15 };
+enum { IMAGE_ID = 1, CATEGORY_ID = 2, BBOX = 4, SCORE = 8, ALL = 15, KEYPOINTS = 16 };
 
-/* One result object into row i of the columns; 0 when it is not of the plain shape. */
-static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box, double *score)
+/* Reads a JSON array of exactly n numbers into out; 0 when it is anything else. */
+static int read_numbers(Cursor *c, double *out, Py_ssize_t n)
+{
+    if (!expect(c, '[')) return 0;
+    for (Py_ssize_t j = 0; j < n; j++)
+        if ((j && !expect(c, ',')) || !read_double(c, out + j)) return 0;
+    return expect(c, ']');
+}
+
+/*
+ * One result object into row i of the columns; 0 when it is not of the plain shape.
+ * With nk > 0 (keypoint results) it also reads "keypoints", 3 * nk numbers, and the bbox
+ * becomes optional; the fields it read are left in *seen.
+ */
+static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box, double *score,
+                       double *keypoints, Py_ssize_t nk, int *seen_out)
 {
     if (!expect(c, '{')) return 0;
     int seen = 0;
@@ -248,6 +262,7 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
         else if (len == 11 && memcmp(key, "category_id", 11) == 0) field = CATEGORY_ID;
         else if (len == 4 && memcmp(key, "bbox", 4) == 0) field = BBOX;
         else if (len == 5 && memcmp(key, "score", 5) == 0) field = SCORE;
+        else if (nk && len == 9 && memcmp(key, "keypoints", 9) == 0) field = KEYPOINTS;
         if (field & seen) return 0; /* repeated */
         seen |= field;
         if (field == IMAGE_ID) {
@@ -255,10 +270,9 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
         } else if (field == CATEGORY_ID) {
             if (!read_int(c, category)) return 0;
         } else if (field == BBOX) {
-            if (!expect(c, '[')) return 0;
-            for (int j = 0; j < 4; j++)
-                if ((j && !expect(c, ',')) || !read_double(c, box + j)) return 0;
-            if (!expect(c, ']')) return 0;
+            if (!read_numbers(c, box, 4)) return 0;
+        } else if (field == KEYPOINTS) {
+            if (!read_numbers(c, keypoints, 3 * nk)) return 0;
         } else if (field == SCORE) {
             if (!read_double(c, score)) return 0;
         } else if (!skip_value(c)) {
@@ -267,15 +281,22 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
         if (!expect(c, '}')) return 0;
+        *seen_out = seen;
+        if (nk) return (seen | BBOX) == (ALL | KEYPOINTS);
         return seen == ALL;
     }
 }
 
-/* Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory). */
+/*
+ * Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory).
+ * With nk > 0, keypoints too, and every result must have a bbox or none may (*boxed says
+ * which): loadRes reads the first one's choice for all, and the loader explains a mix.
+ */
 static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **box,
-                       double **score)
+                       double **score, double **keypoints, Py_ssize_t nk, int *boxed)
 {
     Py_ssize_t n = 0, cap = 0;
+    *boxed = 1;
     if (!expect(c, '[')) return -1;
     skip_space(c);
     if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
@@ -290,10 +311,19 @@ static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **
             if (b2) *box = b2;
             double *s2 = b2 ? realloc(*score, (size_t)grown * sizeof(double)) : NULL;
             if (s2) *score = s2;
-            if (!s2) return -2;
+            double *k2 = s2 && nk ? realloc(*keypoints, (size_t)grown * 3 * (size_t)nk * 8) : NULL;
+            if (k2) *keypoints = k2;
+            if (!s2 || (nk && !k2)) return -2;
             cap = grown;
         }
-        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n)) return -1;
+        int seen = 0;
+        memset(*box + 4 * n, 0, 4 * sizeof(double));
+        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n,
+                         nk ? *keypoints + 3 * nk * n : NULL, nk, &seen))
+            return -1;
+        int has_box = (seen & BBOX) != 0;
+        if (n == 0) *boxed = has_box;
+        else if (has_box != *boxed) return -1;
         n++;
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
@@ -305,6 +335,193 @@ end:
     return c->p == c->end ? n : -1;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Mask results: {"image_id", "category_id", "score", "segmentation": {"size": [h, w],    */
+/* "counts": "compressed RLE"}, "bbox" optional}; the strings land in one blob.           */
+
+typedef struct {
+    char *data;
+    size_t n, cap;
+} Blob;
+
+/* Room for `more` bytes in the blob; 0 when memory runs out. */
+static int blob_reserve(Blob *b, size_t more)
+{
+    if (b->n + more <= b->cap) return 1;
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->n + more) cap *= 2;
+    char *grown = realloc(b->data, cap);
+    if (grown == NULL) return 0;
+    b->data = grown;
+    b->cap = cap;
+    return 1;
+}
+
+/* A JSON string of printable ASCII into the blob; the escapes \\ and \/ only (RLE strings
+ * hold backslashes). 0 on anything else, or when memory runs out (*no_memory set). */
+static int read_blob_string(Cursor *c, Blob *b, int *no_memory)
+{
+    skip_space(c);
+    if (c->p >= c->end || *c->p != '"') return 0;
+    const char *s = ++c->p, *q = s;
+    /* The closing quote: the first '"' not escaped (an escaped one is refused below). */
+    q = memchr(s, '"', (size_t)(c->end - s));
+    if (q == NULL) return 0;
+    /* Branch-free checks over the whole string (the compiler vectorises them). */
+    unsigned char outside = 0, backslashes = 0;
+    for (const char *r = s; r < q; r++) {
+        unsigned char ch = (unsigned char)*r;
+        outside |= (unsigned char)((ch < 0x20) | (ch >= 0x80));
+        backslashes |= (unsigned char)(ch == '\\');
+    }
+    if (outside) return 0;
+    int escaped = backslashes != 0;
+    if (escaped) { /* only \\ and \/; a \" would have ended the string early: refused */
+        for (const char *r = s; r < q; r++) {
+            if (*r != '\\') continue;
+            if (r + 1 >= q || (r[1] != '\\' && r[1] != '/')) return 0;
+            r++;
+        }
+    }
+    if (!blob_reserve(b, (size_t)(q - s))) {
+        *no_memory = 1;
+        return 0;
+    }
+    if (!escaped) {
+        memcpy(b->data + b->n, s, (size_t)(q - s));
+        b->n += (size_t)(q - s);
+    } else {
+        for (const char *r = s; r < q; r++) {
+            if (*r == '\\') r++; /* the escaped character itself */
+            b->data[b->n++] = *r;
+        }
+    }
+    c->p = q + 1;
+    return 1;
+}
+
+enum { SEG_SIZE = 1, SEG_COUNTS = 2 };
+
+/* {"size": [h, w], "counts": "..."} in either order, nothing else. */
+static int read_segmentation(Cursor *c, int64_t *size, Blob *b, int *no_memory)
+{
+    if (!expect(c, '{')) return 0;
+    int seen = 0;
+    for (;;) {
+        const char *key;
+        Py_ssize_t len;
+        if (!skip_string(c, 0, &key, &len) || !expect(c, ':')) return 0;
+        if (len == 4 && memcmp(key, "size", 4) == 0 && !(seen & SEG_SIZE)) {
+            if (!expect(c, '[') || !read_int(c, size) || !expect(c, ',') ||
+                !read_int(c, size + 1) || !expect(c, ']'))
+                return 0;
+            seen |= SEG_SIZE;
+        } else if (len == 6 && memcmp(key, "counts", 6) == 0 && !(seen & SEG_COUNTS)) {
+            if (!read_blob_string(c, b, no_memory)) return 0;
+            seen |= SEG_COUNTS;
+        } else {
+            return 0;
+        }
+        skip_space(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        return expect(c, '}') && seen == (SEG_SIZE | SEG_COUNTS);
+    }
+}
+
+enum { M_IMAGE_ID = 1, M_CATEGORY_ID = 2, M_BBOX = 4, M_SCORE = 8, M_SEGMENTATION = 16 };
+
+typedef struct {
+    int64_t *image, *category, *size; /* size: (n, 2) */
+    double *box, *score;
+    int64_t *starts;                  /* (n + 1,) into the blob */
+    Py_ssize_t n, cap;
+    Blob blob;
+} MaskColumns;
+
+static int grow_mask_columns(MaskColumns *m)
+{
+    Py_ssize_t cap = m->cap ? 2 * m->cap : 1024;
+    int64_t *i2 = realloc(m->image, (size_t)cap * 8);
+    if (i2) m->image = i2;
+    int64_t *c2 = i2 ? realloc(m->category, (size_t)cap * 8) : NULL;
+    if (c2) m->category = c2;
+    int64_t *z2 = c2 ? realloc(m->size, (size_t)cap * 16) : NULL;
+    if (z2) m->size = z2;
+    double *b2 = z2 ? realloc(m->box, (size_t)cap * 32) : NULL;
+    if (b2) m->box = b2;
+    double *s2 = b2 ? realloc(m->score, (size_t)cap * 8) : NULL;
+    if (s2) m->score = s2;
+    int64_t *t2 = s2 ? realloc(m->starts, (size_t)(cap + 1) * 8) : NULL;
+    if (t2) m->starts = t2;
+    if (!t2) return 0;
+    m->cap = cap;
+    return 1;
+}
+
+/* One mask result into row n; the fields it had in *seen_out. */
+static int read_mask_result(Cursor *c, MaskColumns *m, int *seen_out, int *no_memory)
+{
+    const Py_ssize_t i = m->n;
+    if (!expect(c, '{')) return 0;
+    int seen = 0;
+    memset(m->box + 4 * i, 0, 4 * sizeof(double));
+    for (;;) {
+        const char *key;
+        Py_ssize_t len;
+        if (!skip_string(c, 0, &key, &len) || !expect(c, ':')) return 0;
+        int field = 0;
+        if (len == 8 && memcmp(key, "image_id", 8) == 0) field = M_IMAGE_ID;
+        else if (len == 11 && memcmp(key, "category_id", 11) == 0) field = M_CATEGORY_ID;
+        else if (len == 4 && memcmp(key, "bbox", 4) == 0) field = M_BBOX;
+        else if (len == 5 && memcmp(key, "score", 5) == 0) field = M_SCORE;
+        else if (len == 12 && memcmp(key, "segmentation", 12) == 0) field = M_SEGMENTATION;
+        if (field & seen) return 0;
+        seen |= field;
+        int ok;
+        if (field == M_IMAGE_ID) ok = read_int(c, m->image + i);
+        else if (field == M_CATEGORY_ID) ok = read_int(c, m->category + i);
+        else if (field == M_BBOX) ok = read_numbers(c, m->box + 4 * i, 4);
+        else if (field == M_SCORE) ok = read_double(c, m->score + i);
+        else if (field == M_SEGMENTATION) ok = read_segmentation(c, m->size + 2 * i, &m->blob, no_memory);
+        else ok = skip_value(c);
+        if (!ok) return 0;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, '}')) return 0;
+        *seen_out = seen;
+        return (seen | M_BBOX) == (M_IMAGE_ID | M_CATEGORY_ID | M_BBOX | M_SCORE | M_SEGMENTATION);
+    }
+}
+
+/* The results; the count, or -1 (not plain: a bbox on some results only too), -2 (memory). */
+static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
+{
+    int no_memory = 0;
+    *boxed = 1;
+    if (!grow_mask_columns(m)) return -2;
+    m->starts[0] = 0;
+    if (!expect(c, '[')) return -1;
+    skip_space(c);
+    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
+    for (;;) {
+        if (m->n == m->cap && !grow_mask_columns(m)) return -2;
+        int seen = 0;
+        if (!read_mask_result(c, m, &seen, &no_memory)) return no_memory ? -2 : -1;
+        int has_box = (seen & M_BBOX) != 0;
+        if (m->n == 0) *boxed = has_box;
+        else if (has_box != *boxed) return -1;
+        m->n++;
+        m->starts[m->n] = (int64_t)m->blob.n;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, ']')) return -1;
+        break;
+    }
+end:
+    skip_space(c);
+    return c->p == c->end ? m->n : -1;
+}
+
 /* A new bytes object holding `n` items of `size` bytes from `data` (NULL: none). */
 static PyObject *as_bytes(const void *data, Py_ssize_t n, Py_ssize_t size)
 {
@@ -312,25 +529,34 @@ static PyObject *as_bytes(const void *data, Py_ssize_t n, Py_ssize_t size)
 }
 
 PyDoc_STRVAR(scan_predictions_doc,
-"scan_predictions(data)\n"
+"scan_predictions(data, n_keypoints=0)\n"
 "--\n\n"
 "COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
-"Returns (n, image_id, category_id, bbox, score): the count and four bytes objects of\n"
-"int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items; None when the document\n"
-"is not of that plain shape, for the general loader to read or explain. Releases the\n"
-"GIL while it reads.");
+"Returns (n, image_id, category_id, bbox, score, keypoints, boxed): the count, four\n"
+"bytes objects of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
+"with n_keypoints K > 0 the keypoints, float64 (n, K, 3), and whether the results carry\n"
+"a bbox (all do, or none: then bbox is zeros); with K = 0 keypoints is empty and boxed\n"
+"1. None when the document is not of that plain shape, for the general loader to read\n"
+"or explain. Releases the GIL while it reads.");
 
 static PyObject *scan_predictions(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Py_ssize_t nk = 0;
+    if (!PyArg_ParseTuple(args, "y*|n", &data, &nk)) return NULL;
+    if (nk < 0 || nk > 100000) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "n_keypoints: expected 0 to 100000");
+        return NULL;
+    }
     int64_t *image = NULL, *category = NULL;
-    double *box = NULL, *score = NULL;
+    double *box = NULL, *score = NULL, *keypoints = NULL;
     Py_ssize_t n;
+    int boxed;
     Cursor c = {data.buf, (const char *)data.buf + data.len};
     Py_BEGIN_ALLOW_THREADS
-    n = scan(&c, &image, &category, &box, &score);
+    n = scan(&c, &image, &category, &box, &score, &keypoints, nk, &boxed);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
@@ -339,9 +565,11 @@ static PyObject *scan_predictions(PyObject *self, PyObject *args)
     } else if (n == -1) {
         result = Py_NewRef(Py_None);
     } else {
-        result = Py_BuildValue("nNNNN", n, as_bytes(image, n, 8), as_bytes(category, n, 8),
-                               as_bytes(box, n, 32), as_bytes(score, n, 8));
+        result = Py_BuildValue("nNNNNNi", n, as_bytes(image, n, 8), as_bytes(category, n, 8),
+                               as_bytes(box, n, 32), as_bytes(score, n, 8),
+                               as_bytes(keypoints, nk ? n : 0, 24 * nk), boxed);
     }
+    free(keypoints);
     free(image);
     free(category);
     free(box);
@@ -349,8 +577,55 @@ static PyObject *scan_predictions(PyObject *self, PyObject *args)
     return result;
 }
 
+PyDoc_STRVAR(scan_mask_results_doc,
+"scan_mask_results(data)\n"
+"--\n\n"
+"COCO segm results JSON (a top-level array of plain result objects whose segmentation\n"
+"is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) as columns, or None.\n\n"
+"Returns (n, image_id, category_id, bbox, score, boxed, size, blob, starts): the count,\n"
+"bytes of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox) and float64\n"
+"(n,), whether the results carry a bbox (all do, or none), the masks' sizes int64\n"
+"(n, 2), their strings one after the other and int64 (n + 1,) where each starts. None\n"
+"when the document is not of that shape. Releases the GIL while it reads.");
+
+static PyObject *scan_mask_results(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    MaskColumns m;
+    memset(&m, 0, sizeof m);
+    Py_ssize_t n;
+    int boxed;
+    Cursor c = {data.buf, (const char *)data.buf + data.len};
+    Py_BEGIN_ALLOW_THREADS
+    n = scan_masks(&c, &m, &boxed);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    PyObject *result = NULL;
+    if (n == -2) {
+        PyErr_NoMemory();
+    } else if (n == -1) {
+        result = Py_NewRef(Py_None);
+    } else {
+        result = Py_BuildValue("nNNNNiNNN", n, as_bytes(m.image, n, 8), as_bytes(m.category, n, 8),
+                               as_bytes(m.box, n, 32), as_bytes(m.score, n, 8), boxed,
+                               as_bytes(m.size, n, 16), as_bytes(m.blob.data, (Py_ssize_t)m.blob.n, 1),
+                               as_bytes(m.starts, n + 1, 8));
+    }
+    free(m.image);
+    free(m.category);
+    free(m.size);
+    free(m.box);
+    free(m.score);
+    free(m.starts);
+    free(m.blob.data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_predictions", scan_predictions, METH_VARARGS, scan_predictions_doc},
+    {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
     {NULL, NULL, 0, NULL},
 };
 

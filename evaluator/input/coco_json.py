@@ -1,4 +1,7 @@
-"""Load and validate COCO ground truth and detection results into column arrays.
+"""Load and validate COCO ground truth and detection results into columns.
+
+The output types, :class:`~evaluator.input.columns.GroundTruth` and
+:class:`~evaluator.input.columns.Predictions`, are those every metric takes.
 
 Files are decoded with a typed msgspec decoder straight into small structs (no
 per-object dicts), then turned into NumPy columns. Ids are decoded as integers first;
@@ -24,9 +27,9 @@ import gc
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -36,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import ENGINE_NOT_BUILT, InputError
+from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.ids import (
     IdValue,
     check_id,
@@ -55,79 +59,10 @@ except ImportError:  # a checkout used without installing it
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 
 
-@dataclass(frozen=True, eq=False)
-class GroundTruth:
-    """COCO ground truth as columns.
-
-    Attributes
-    ----------
-    image_ids : ndarray of shape (I,), dtype int64
-        Declared image ids, sorted, unique; with string ids, their positions in
-        ``image_names``.
-    category_ids : ndarray of shape (K,), dtype int64
-        Declared category ids, sorted, unique.
-    category_names : tuple of str, length K
-        Name of each category (``""`` when the file gives none).
-    ann_ids, ann_image_ids, ann_category_ids : ndarray of shape (N,), dtype int64
-        One entry per annotation, in file order (nothing is dropped here).
-    boxes : ndarray of shape (N, 4), dtype float64
-        ``[x, y, width, height]``.
-    areas : ndarray of shape (N,), dtype float64
-        The ``area`` field (COCO: the segment's area), ``width * height`` when absent.
-    iscrowd, ignore, difficult : ndarray of shape (N,), dtype bool
-        The ``iscrowd``, ``ignore`` and (VOC) ``difficult`` fields, False when absent.
-    warnings : tuple of str
-        Valid-but-suspicious input found while loading.
-    image_names : tuple of str
-        The string image ids, sorted (pycocotools' image order); ``()`` when the ids are
-        integers. Results are matched to images through them.
-    """
-
-    image_ids: NDArray[np.int64]
-    category_ids: NDArray[np.int64]
-    category_names: tuple[str, ...]
-    ann_ids: NDArray[np.int64]
-    ann_image_ids: NDArray[np.int64]
-    ann_category_ids: NDArray[np.int64]
-    boxes: NDArray[np.float64]
-    areas: NDArray[np.float64]
-    iscrowd: NDArray[np.bool_]
-    ignore: NDArray[np.bool_]
-    difficult: NDArray[np.bool_]
-    warnings: tuple[str, ...] = ()
-    image_names: tuple[str, ...] = ()
-
-    @property
-    def n_annotations(self) -> int:
-        return int(self.ann_ids.shape[0])
-
-
-@dataclass(frozen=True, eq=False)
-class Predictions:
-    """COCO detection results as columns, in file order.
-
-    Attributes
-    ----------
-    image_ids, category_ids : ndarray of shape (D,), dtype int64
-    boxes : ndarray of shape (D, 4), dtype float64
-        ``[x, y, width, height]``.
-    scores : ndarray of shape (D,), dtype float64
-    warnings : tuple of str
-    """
-
-    image_ids: NDArray[np.int64]
-    category_ids: NDArray[np.int64]
-    boxes: NDArray[np.float64]
-    scores: NDArray[np.float64]
-    warnings: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return int(self.scores.shape[0])
-
-
 # --- fast path: typed structs, generic in the id type: int, then IdValue ----------------------
 
 Id = TypeVar("Id")
+Item = TypeVar("Item")
 
 
 class _Image(msgspec.Struct, Generic[Id], gc=False):
@@ -363,7 +298,18 @@ def _walk_ground_truth(doc: Any) -> _GroundTruthFile:
     return _GroundTruthFile(images=images, categories=categories, annotations=annotations)
 
 
-def _walk_predictions(doc: Any) -> list[_Prediction]:
+def _other_kind_hint(result: dict[str, Any]) -> str:
+    """A hint when a box-less result is of another evaluation type."""
+    if "keypoints" in result:
+        return "; these are keypoint results: evaluate them with --iou-type keypoints"
+    if "segmentation" in result:
+        return "; these are segmentation results: evaluate them with --iou-type segm"
+    return ""
+
+
+def walk_results(doc: Any, read_one: Callable[[dict[str, Any], str], Item]) -> list[Item]:
+    """Parsed results (a list, or an object with an ``annotations`` list), each read by
+    ``read_one(result, location)``: the slow path, which says what is wrong and where."""
     root = "predictions"
     if isinstance(doc, dict):
         if "annotations" not in doc:
@@ -372,19 +318,21 @@ def _walk_predictions(doc: Any) -> list[_Prediction]:
             )
         doc = doc["annotations"]
         root = "predictions.annotations"
-    preds = []
-    for i, det in enumerate(_as_list(doc, root)):
-        loc = f"{root}[{i}]"
-        det = _as_object(det, loc)
-        preds.append(
-            _Prediction(
-                image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
-                category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
-                bbox=_as_box(_get(det, "bbox", loc), f"{loc}.bbox"),  # type: ignore[arg-type]
-                score=_as_number(_get(det, "score", loc), f"{loc}.score"),
-            )
-        )
-    return preds
+    return [
+        read_one(_as_object(result, f"{root}[{i}]"), f"{root}[{i}]")
+        for i, result in enumerate(_as_list(doc, root))
+    ]
+
+
+def _read_box_result(det: dict[str, Any], loc: str) -> _Prediction[Any]:
+    if "bbox" not in det:
+        raise InputError(f"{loc}.bbox", f"missing{_other_kind_hint(det)}")
+    return _Prediction(
+        image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+        category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
+        bbox=_as_box(det["bbox"], f"{loc}.bbox"),  # type: ignore[arg-type]
+        score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+    )
 
 
 # --- structs to columns, value checks -----------------------------------------------------
@@ -665,25 +613,38 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         return _ground_truth_columns(doc, checked)
 
 
-def _read_predictions(src: Source) -> tuple[list[_Prediction[Any]], str, bool]:
-    """Results as structs, the root of their locations, and whether their ids need checks."""
+ResultDecoders = tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]
+
+
+def read_results(
+    src: Source,
+    list_decoders: ResultDecoders,
+    dict_decoders: ResultDecoders,
+    read_one: Callable[[dict[str, Any], str], Item],
+) -> tuple[list[Item], str, bool]:
+    """Results as structs, the root of their locations, and whether their ids need checks.
+
+    Bytes and files are decoded by the typed decoders (a list of results, or an object
+    whose ``annotations`` the decoded object holds); what they refuse, and parsed JSON,
+    is walked by ``read_one``, which locates the problem.
+    """
     if isinstance(src, list | dict):
         with _gc_paused():
-            items = _walk_predictions(src)
+            items = walk_results(src, read_one)
         return items, "predictions.annotations" if isinstance(src, dict) else "predictions", True
     data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-    root = "predictions.annotations" if _holds_object(data) else "predictions"
-    decoders = _PRED_DICT_DECODERS if _holds_object(data) else _PRED_LIST_DECODERS
-    decoded = _decode_fast(decoders, data, "predictions")
+    is_object = _holds_object(data)
+    root = "predictions.annotations" if is_object else "predictions"
+    decoded = _decode_fast(dict_decoders if is_object else list_decoders, data, "predictions")
     if decoded is None:
         with _gc_paused():
-            return _walk_predictions(_parse_slow(data, "predictions")), root, True
+            return walk_results(_parse_slow(data, "predictions"), read_one), root, True
     doc, checked = decoded
-    return (doc.annotations if isinstance(doc, _PredictionFile) else doc), root, checked
+    return (doc.annotations if is_object else doc), root, checked
 
 
 def _prediction_ids(
-    items: Sequence[_Prediction[Any]], root: str, gt: GroundTruth, checked: bool
+    items: Sequence[Any], root: str, gt: GroundTruth, checked: bool
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
     """Image ids in the ground truth's key space, category ids, and the float-id warning."""
     if not checked and not gt.image_names:
@@ -720,7 +681,7 @@ def _scan_plain(data: bytes) -> Predictions | None:
     scanned = _scan.scan_predictions(data)
     if scanned is None:
         return None
-    n, image_ids, category_ids, boxes, scores = scanned
+    n, image_ids, category_ids, boxes, scores, _, _ = scanned
     return Predictions(
         np.frombuffer(image_ids, dtype=np.int64),
         np.frombuffer(category_ids, dtype=np.int64),
@@ -770,6 +731,12 @@ def load_predictions(
         What to do with results whose category is not in the ground truth: pycocotools
         drops them silently; ``"drop"`` drops them with a warning.
 
+    Returns
+    -------
+    Predictions
+        Every result, in input order (positions are the input's; the metrics leave
+        out the unknown categories), with the warnings.
+
     Raises
     ------
     InputError
@@ -797,13 +764,16 @@ def load_predictions(
         if plain is not None:
             preds = plain
         else:
-            items, root, checked = _read_predictions(src)
+            items, root, checked = read_results(
+                src, _PRED_LIST_DECODERS, _PRED_DICT_DECODERS, _read_box_result
+            )
             image_ids, category_ids, float_ids = _prediction_ids(items, root, gt, checked)
             written = items
             boxes = _box_column(items)
             scores = _column(items, "score", np.float64)
             preds = Predictions(image_ids, category_ids, boxes, scores, tuple(float_ids))
-    _check_boxes(preds.boxes, root)
+    if preds.areas is None:  # else the loader derived them (keypoint extents, mask boxes)
+        _check_boxes(preds.boxes, root)
     _check_values(preds.scores, root, "score", None)
     warnings = list(preds.warnings)
     unknown_img = ~np.isin(preds.image_ids, gt.image_ids)
@@ -830,6 +800,4 @@ def load_predictions(
         )
     if not len(preds):
         warnings.append(f"{root}: no results; every AP is 0")
-    return Predictions(
-        preds.image_ids, preds.category_ids, preds.boxes, preds.scores, tuple(warnings)
-    )
+    return replace(preds, warnings=tuple(warnings))

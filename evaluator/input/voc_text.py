@@ -23,29 +23,30 @@ import numpy as np
 
 from evaluator.errors import DataWarning, InputError
 from evaluator.geometry.boxes import BoxFormat
-from evaluator.input.columns import DetectionArrays, GroundTruthArrays
+from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
 
 
 @dataclass(frozen=True, eq=False)
 class VOCTextSet:
-    """A text-format data set as arrays.
+    """A text-format data set as columns.
 
     Attributes
     ----------
-    ground_truth : GroundTruthArrays
-    detections : DetectionArrays
-        ``image`` indexes ``image_names``; ``category`` indexes ``class_names``.
-        Detections keep file order (files by name, then line order), which decides
-        the ranking of equal scores.
+    ground_truth : GroundTruth
+        Image ids are positions in ``image_names`` (every image declared, with objects
+        or not), category ids positions in ``class_names`` (every class declared, named).
+    detections : Predictions
+        In the same key spaces. Detections keep file order (files by name, then line
+        order), which decides the ranking of equal scores.
     image_names : tuple of str
         File names without ``.txt``, sorted; the union of both folders.
     class_names : tuple of str
         Sorted class names found in either folder.
     """
 
-    ground_truth: GroundTruthArrays
-    detections: DetectionArrays
+    ground_truth: GroundTruth
+    detections: Predictions
     image_names: tuple[str, ...]
     class_names: tuple[str, ...]
 
@@ -72,10 +73,10 @@ class VOCTextSet:
         annotations = [
             {
                 "id": i + 1,
-                "image_id": int(gt.image[i]) + 1,
-                "category_id": int(gt.category[i]) + 1,
-                "bbox": gt.bbox[i].tolist(),
-                "area": float(gt.bbox[i, 2] * gt.bbox[i, 3]),
+                "image_id": int(gt.ann_image_ids[i]) + 1,
+                "category_id": int(gt.ann_category_ids[i]) + 1,
+                "bbox": gt.boxes[i].tolist(),
+                "area": float(gt.boxes[i, 2] * gt.boxes[i, 3]),
                 "iscrowd": int(gt.difficult[i] or gt.iscrowd[i]),
             }
             for i in range(len(gt))
@@ -87,10 +88,10 @@ class VOCTextSet:
         }
         results = [
             {
-                "image_id": int(dets.image[i]) + 1,
-                "category_id": int(dets.category[i]) + 1,
-                "bbox": dets.bbox[i].tolist(),
-                "score": float(dets.score[i]),
+                "image_id": int(dets.image_ids[i]) + 1,
+                "category_id": int(dets.category_ids[i]) + 1,
+                "bbox": dets.boxes[i].tolist(),
+                "score": float(dets.scores[i]),
             }
             for i in range(len(dets))
         ]
@@ -206,15 +207,17 @@ def load_voc_text(
     class_names = tuple(sorted({row[1] for row in gt_rows} | {row[1] for row in det_rows}))
     check_count(len(class_names), MAX_CATEGORIES, "classes", f"{gt_dir.name} + {det_dir.name}")
     code = {name: index for index, name in enumerate(class_names)}
-    ground_truth = GroundTruthArrays(
+    ground_truth = GroundTruth.from_arrays(
         np.array([row[0] for row in gt_rows], dtype=np.int64),
         np.array([code[row[1]] for row in gt_rows], dtype=np.int64),
         np.array([row[2] for row in gt_rows], dtype=np.float64).reshape(-1, 4),
         difficult=np.array([row[3] for row in gt_rows], dtype=bool),
         fmt=fmt,
+        images=np.arange(len(image_names)),
+        category_names=dict(enumerate(class_names)),
         name=gt_dir.name,
     )
-    detections = DetectionArrays(
+    detections = Predictions.from_arrays(
         np.array([row[0] for row in det_rows], dtype=np.int64),
         np.array([code[row[1]] for row in det_rows], dtype=np.int64),
         np.array([row[2] for row in det_rows], dtype=np.float64).reshape(-1, 4),

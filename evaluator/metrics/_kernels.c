@@ -13,6 +13,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../_engine.h"
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,23 +22,6 @@
 #ifdef __clang__ /* GCC ignores the pragma; -ffp-contract=off (setup.py) covers it */
 #pragma STDC FP_CONTRACT OFF
 #endif
-
-/* IoU of detection box d with ground-truth box g (xywh), as maskApi.c's bbIou. */
-static double box_iou(const double *d, const double *g, int crowd)
-{
-    /* One operation per statement, as maskApi.c computes them, so that no compiler can
-     * fuse a multiply and an add (also off by -ffp-contract=off and the pragma). */
-    double w = fmin(d[2] + d[0], g[2] + g[0]) - fmax(d[0], g[0]);
-    if (w <= 0) return 0.0;
-    double h = fmin(d[3] + d[1], g[3] + g[1]) - fmax(d[1], g[1]);
-    if (h <= 0) return 0.0;
-    double i = w * h;
-    double da = d[2] * d[3];
-    double ga = g[2] * g[3];
-    double u = crowd ? da : da + ga;
-    if (!crowd) u = u - i;
-    return i / u;
-}
 
 typedef struct {
     Py_ssize_t n_groups, n_det, n_gt, n_area, n_thr;
@@ -53,6 +37,8 @@ typedef struct {
     const uint8_t *gt_ignored; /* (A, G) */
     const double *area_range;  /* (A, 2) lo, hi */
     const double *thresholds;  /* (T,) already capped at 1 - 1e-10 */
+    const double *similarity;  /* given IoU/OKS blocks, or NULL: box IoU computed here */
+    const int64_t *sim_start;  /* (K,) group k's (n_d, n_g) block starts here */
     int32_t *matched;          /* (T, D) out: ground truth matched in area range 0, or -1 */
     uint8_t *true_positive;    /* (A, T, D) out */
     uint8_t *ignored;          /* (A, T, D) out */
@@ -79,24 +65,30 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
     for (Py_ssize_t k = first; k < last; k++) {
         int64_t d0 = p->det_start[k], nd = p->det_start[k + 1] - d0;
         int64_t g0 = p->gt_lo[k], ng = p->gt_hi[k] - g0;
-        if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
-        size_t need = (size_t)nd * (size_t)ng;
-        if (need > iou_cap) {
-            double *grown = realloc(iou, need * sizeof(double));
-            if (grown == NULL) goto fail;
-            iou = grown;
-            iou_cap = need;
-        }
         if ((size_t)ng > used_cap) {
             uint8_t *grown = realloc(used, (size_t)ng);
             if (grown == NULL) goto fail;
             used = grown;
             used_cap = (size_t)ng;
         }
-        for (int64_t d = 0; d < nd; d++)
-            for (int64_t g = 0; g < ng; g++)
-                iou[d * ng + g] = box_iou(p->det_box + 4 * (d0 + d), p->gt_box + 4 * (g0 + g),
-                                          p->gt_crowd[g0 + g]);
+        const double *block;
+        if (p->similarity != NULL) {
+            block = p->similarity + p->sim_start[k];
+        } else {
+            if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
+            size_t need = (size_t)nd * (size_t)ng;
+            if (need > iou_cap) {
+                double *grown = realloc(iou, need * sizeof(double));
+                if (grown == NULL) goto fail;
+                iou = grown;
+                iou_cap = need;
+            }
+            for (int64_t d = 0; d < nd; d++)
+                for (int64_t g = 0; g < ng; g++)
+                    iou[d * ng + g] = box_iou(p->det_box + 4 * (d0 + d),
+                                              p->gt_box + 4 * (g0 + g), p->gt_crowd[g0 + g]);
+            block = iou;
+        }
         for (Py_ssize_t a = 0; a < p->n_area; a++) {
             const uint8_t *gt_ignored = p->gt_ignored + a * p->n_gt + g0;
             const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
@@ -105,7 +97,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                 const Py_ssize_t row_at = a * plane + t * p->n_det;
                 if (ng) memset(used, 0, (size_t)ng);
                 for (int64_t d = 0; d < nd; d++) {
-                    const double *row = iou + d * ng;
+                    const double *row = block + d * ng;
                     int64_t best_regular = -1, best_ignored = -1;
                     double regular_iou = threshold, ignored_iou = threshold;
                     /* pycocotools skips a candidate when iou < best (best starts at the
@@ -149,50 +141,24 @@ fail:
     return -1;
 }
 
-/* A buffer's item count for items of `size` bytes, or -1 with an error set. */
-static Py_ssize_t items(const Py_buffer *b, Py_ssize_t size, const char *name)
-{
-    if (b->len % size != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of items", name,
-                     b->len);
-        return -1;
-    }
-    return b->len / size;
-}
-
-/* Fail unless buffer `name` holds exactly `expected` items of `size` bytes. */
-static int check_items(const Py_buffer *b, Py_ssize_t size, Py_ssize_t expected, const char *name)
-{
-    Py_ssize_t n = items(b, size, name);
-    if (n < 0) return -1;
-    if (n != expected) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd items, expected %zd", name, n, expected);
-        return -1;
-    }
-    return 0;
-}
-
-/* Release the buffers a call acquired (those left zeroed were never acquired). */
-static void release(Py_buffer *b, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
-}
-
 enum {
     DET_START, GT_LO, GT_HI, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
-    GT_IGNORED, AREA_RANGE, THRESHOLDS, MATCHED, TRUE_POSITIVE, IGNORED, N_BUFFERS
+    GT_IGNORED, AREA_RANGE, THRESHOLDS, SIMILARITY, SIM_START, MATCHED, TRUE_POSITIVE, IGNORED,
+    N_BUFFERS
 };
 
 PyDoc_STRVAR(match_doc,
 "match(det_start, gt_lo, gt_hi, det_box, det_area, position, gt_box, gt_crowd, gt_counts,\n"
-"      gt_ignored, area_range, thresholds, matched, true_positive, ignored, first, last)\n"
+"      gt_ignored, area_range, thresholds, similarity, sim_start, matched, true_positive,\n"
+"      ignored, first, last)\n"
 "--\n\n"
 "Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
 "det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_box: float64 (D, 4);\n"
 "det_area: float64 (D,); position: int64 (D,), the output column of each detection;\n"
 "gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
-"area_range: float64 (A, 2); thresholds: float64 (T,). Written: matched int32 (T, D)\n"
+"area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
+"(n_d, n_g) IoU or OKS block of group k from sim_start[k] (int64 (K,)), or both empty:\n"
+"then the box IoU of det_box and gt_box (D and G rows). Written: matched int32 (T, D)\n"
 "(area range 0), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
 "detections of those groups. Releases the GIL while it works.");
 
@@ -203,11 +169,11 @@ static PyObject *match(PyObject *self, PyObject *args)
     Py_ssize_t first, last;
     Problem p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START], &b[GT_LO],
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START], &b[GT_LO],
                           &b[GT_HI], &b[DET_BOX], &b[DET_AREA], &b[POSITION], &b[GT_BOX],
                           &b[GT_CROWD], &b[GT_COUNTS], &b[GT_IGNORED], &b[AREA_RANGE],
-                          &b[THRESHOLDS], &b[MATCHED], &b[TRUE_POSITIVE], &b[IGNORED], &first,
-                          &last))
+                          &b[THRESHOLDS], &b[SIMILARITY], &b[SIM_START], &b[MATCHED],
+                          &b[TRUE_POSITIVE], &b[IGNORED], &first, &last))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t starts = items(&b[DET_START], 8, "det_start");
@@ -217,8 +183,18 @@ static PyObject *match(PyObject *self, PyObject *args)
         goto done;
     }
     p.n_groups = starts - 1;
-    p.n_det = items(&b[DET_BOX], 32, "det_box");
-    p.n_gt = items(&b[GT_BOX], 32, "gt_box");
+    Py_ssize_t n_similarity = items(&b[SIMILARITY], 8, "similarity");
+    Py_ssize_t n_sim_start = items(&b[SIM_START], 8, "sim_start");
+    if (n_similarity < 0 || n_sim_start < 0) goto done;
+    const int given = n_sim_start > 0 || n_similarity > 0;
+    if (given && n_sim_start != p.n_groups) {
+        PyErr_Format(PyExc_ValueError, "sim_start: %zd items, expected %zd", n_sim_start,
+                     p.n_groups);
+        goto done;
+    }
+    /* Given similarities: the boxes are not read, and D and G come from the other columns. */
+    p.n_det = given ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
+    p.n_gt = given ? items(&b[GT_CROWD], 1, "gt_crowd") : items(&b[GT_BOX], 32, "gt_box");
     p.n_area = items(&b[AREA_RANGE], 16, "area_range");
     p.n_thr = items(&b[THRESHOLDS], 8, "thresholds");
     if (p.n_det < 0 || p.n_gt < 0 || p.n_area < 0 || p.n_thr < 0) goto done;
@@ -248,6 +224,8 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.gt_ignored = b[GT_IGNORED].buf;
     p.area_range = b[AREA_RANGE].buf;
     p.thresholds = b[THRESHOLDS].buf;
+    p.similarity = given ? b[SIMILARITY].buf : NULL;
+    p.sim_start = given ? b[SIM_START].buf : NULL;
     p.matched = b[MATCHED].buf;
     p.true_positive = b[TRUE_POSITIVE].buf;
     p.ignored = b[IGNORED].buf;
@@ -257,6 +235,14 @@ static PyObject *match(PyObject *self, PyObject *args)
             p.gt_hi[k] > p.n_gt) {
             PyErr_Format(PyExc_ValueError, "group %zd: bounds outside the boxes", k);
             goto done;
+        }
+        if (given) {
+            int64_t nd = p.det_start[k + 1] - p.det_start[k], ng = p.gt_hi[k] - p.gt_lo[k];
+            if (p.sim_start[k] < 0 || p.sim_start[k] > n_similarity ||
+                (ng && nd > (n_similarity - p.sim_start[k]) / ng)) {
+                PyErr_Format(PyExc_ValueError, "group %zd: similarity block outside the array", k);
+                goto done;
+            }
         }
         for (int64_t d = p.det_start[k]; d < p.det_start[k + 1]; d++) {
             if (p.position[d] < 0 || p.position[d] >= p.n_det) {
@@ -276,6 +262,169 @@ static PyObject *match(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release(b, N_BUFFERS);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* OKS: the per-keypoint terms e of computeOks for every (detection, ground truth) pair. */
+
+PyDoc_STRVAR(oks_terms_doc,
+"oks_terms(pair_det, pair_gt, det_keypoints, gt_keypoints, gt_box, gt_area, variances,\n"
+"          starts, out)\n--\n\n"
+"For pair p, writes at out[starts[p]:starts[p + 1]] the terms e of pycocotools'\n"
+"computeOks, with its operations in its order: e = (dx*dx + dy*dy) / variances[k] /\n"
+"(gt_area + eps) / 2, over the ground truth's labelled keypoints (v > 0) in order, or,\n"
+"when it has none, over all K keypoints with dx, dy the distances outside its box grown\n"
+"by its width and height on every side. pair_det, pair_gt: int64 (P,); det_keypoints:\n"
+"float64 (D, K, 3); gt_keypoints: float64 (G, K, 3); gt_box: float64 (G, 4);\n"
+"gt_area: float64 (G,), eps already added; variances: float64 (K,); starts: int64\n"
+"(P + 1,), each pair's count of terms; out: float64. Releases the GIL.");
+
+enum { OKS_PAIR_DET, OKS_PAIR_GT, OKS_DET_KP, OKS_GT_KP, OKS_GT_BOX, OKS_GT_AREA, OKS_VAR,
+       OKS_STARTS, OKS_OUT, OKS_N_BUFFERS };
+
+static PyObject *oks_terms(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[OKS_N_BUFFERS];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*", &b[OKS_PAIR_DET], &b[OKS_PAIR_GT],
+                          &b[OKS_DET_KP], &b[OKS_GT_KP], &b[OKS_GT_BOX], &b[OKS_GT_AREA],
+                          &b[OKS_VAR], &b[OKS_STARTS], &b[OKS_OUT]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_pairs = items(&b[OKS_PAIR_DET], 8, "pair_det");
+    Py_ssize_t k = items(&b[OKS_VAR], 8, "variances");
+    Py_ssize_t n_gt = items(&b[OKS_GT_AREA], 8, "gt_area");
+    Py_ssize_t n_out = items(&b[OKS_OUT], 8, "out");
+    Py_ssize_t det_items = items(&b[OKS_DET_KP], 8, "det_keypoints");
+    if (n_pairs < 0 || k < 0 || n_gt < 0 || n_out < 0 || det_items < 0) goto done;
+    if (k < 1 || det_items % (3 * k) != 0) {
+        PyErr_SetString(PyExc_ValueError, "det_keypoints: not (D, K, 3) for K variances");
+        goto done;
+    }
+    Py_ssize_t n_det = det_items / (3 * k);
+    if (check_items(&b[OKS_PAIR_GT], 8, n_pairs, "pair_gt") ||
+        check_items(&b[OKS_GT_KP], 8, n_gt * 3 * k, "gt_keypoints") ||
+        check_items(&b[OKS_GT_BOX], 8, n_gt * 4, "gt_box") ||
+        check_items(&b[OKS_STARTS], 8, n_pairs + 1, "starts"))
+        goto done;
+    const int64_t *pair_det = b[OKS_PAIR_DET].buf, *pair_gt = b[OKS_PAIR_GT].buf;
+    const int64_t *starts = b[OKS_STARTS].buf;
+    const double *det_kp = b[OKS_DET_KP].buf, *gt_kp = b[OKS_GT_KP].buf;
+    const double *gt_box = b[OKS_GT_BOX].buf, *gt_area = b[OKS_GT_AREA].buf;
+    const double *var = b[OKS_VAR].buf;
+    double *out = b[OKS_OUT].buf;
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        if (pair_det[p] < 0 || pair_det[p] >= n_det || pair_gt[p] < 0 || pair_gt[p] >= n_gt ||
+            starts[p] < 0 || starts[p + 1] < starts[p] || starts[p + 1] - starts[p] > k ||
+            starts[p + 1] > n_out) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: rows or terms outside the arrays", p);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        const double *d = det_kp + 3 * k * pair_det[p];
+        const double *g = gt_kp + 3 * k * pair_gt[p];
+        const double *box = gt_box + 4 * pair_gt[p];
+        const double area = gt_area[pair_gt[p]];
+        int labelled = 0;
+        for (Py_ssize_t j = 0; j < k; j++) labelled |= g[3 * j + 2] > 0;
+        const double x0 = box[0] - box[2], x1 = box[0] + box[2] * 2;
+        const double y0 = box[1] - box[3], y1 = box[1] + box[3] * 2;
+        double *e = out + starts[p];
+        for (Py_ssize_t j = 0; j < k; j++) {
+            double dx, dy;
+            if (labelled) {
+                if (!(g[3 * j + 2] > 0)) continue;
+                dx = d[3 * j] - g[3 * j];
+                dy = d[3 * j + 1] - g[3 * j + 1];
+            } else {
+                const double xd = d[3 * j], yd = d[3 * j + 1];
+                double below = x0 - xd, above = xd - x1;
+                dx = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+                below = y0 - yd;
+                above = yd - y1;
+                dy = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+            }
+            double squared = dx * dx;
+            double dy2 = dy * dy;
+            squared = squared + dy2;
+            *e++ = squared / var[j] / area / 2;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, OKS_N_BUFFERS);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sums of consecutive segments, each added up exactly as NumPy's np.sum adds an array.   */
+
+/* NumPy's pairwise summation of a contiguous float64 array (DOUBLE_pairwise_sum): below
+ * 8 items a running sum from 0, up to 128 eight interleaved partial sums combined as a
+ * tree, above that the two halves (cut at a multiple of 8) summed apart. */
+static double numpy_sum(const double *a, int64_t n)
+{
+    if (n < 8) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < n; i++) sum += a[i];
+        return sum;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        int64_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) sum += a[i];
+        return sum;
+    }
+    int64_t half = n / 2;
+    half -= half % 8;
+    return numpy_sum(a, half) + numpy_sum(a + half, n - half);
+}
+
+PyDoc_STRVAR(segment_sums_doc,
+"segment_sums(values, starts, out)\n--\n\n"
+"out[i] = the sum of values[starts[i]:starts[i + 1]], as np.sum of that slice gives it\n"
+"(0.0 plus NumPy's pairwise sum). values: float64 (N,); starts: int64 (P + 1,),\n"
+"non-decreasing, within [0, N]; out: float64 (P,). Releases the GIL.");
+
+static PyObject *segment_sums(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = items(&b[0], 8, "values"), n_starts = items(&b[1], 8, "starts");
+    if (n < 0 || n_starts < 0) goto done;
+    if (n_starts < 1) {
+        PyErr_SetString(PyExc_ValueError, "starts: empty");
+        goto done;
+    }
+    if (check_items(&b[2], 8, n_starts - 1, "out")) goto done;
+    const double *values = b[0].buf;
+    const int64_t *starts = b[1].buf;
+    double *out = b[2].buf;
+    for (Py_ssize_t i = 0; i < n_starts; i++) {
+        if (starts[i] < 0 || starts[i] > n || (i && starts[i] < starts[i - 1])) {
+            PyErr_Format(PyExc_ValueError, "starts[%zd]: outside the values or decreasing", i);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i + 1 < n_starts; i++)
+        out[i] = 0.0 + numpy_sum(values + starts[i], starts[i + 1] - starts[i]);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 3);
     return result;
 }
 
@@ -509,9 +658,10 @@ typedef struct {
 static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_t last)
 {
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
-    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
-    size_t cap = 0;
     const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, T = p->n_thr, R = p->n_rec;
+    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
+    int64_t *kept = NULL;          /* the class's detections counted under maxDets m */
+    size_t cap = 0;
     for (Py_ssize_t k = first; k < last; k++) {
         const int64_t d0 = p->class_start[k], d1 = p->class_start[k + 1];
         size_t n = (size_t)(d1 - d0);
@@ -522,13 +672,22 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             grown = realloc(sc, n * sizeof(double));
             if (grown == NULL) goto fail;
             sc = grown;
+            int64_t *more = realloc(kept, n * sizeof(int64_t));
+            if (more == NULL) goto fail;
+            kept = more;
             cap = n;
         }
-        for (Py_ssize_t a = 0; a < A; a++) {
-            const int64_t npig = p->n_positive[k * A + a];
-            if (npig == 0) continue;
-            for (Py_ssize_t m = 0; m < M; m++) {
-                const int64_t max_det = p->max_dets[m];
+        for (Py_ssize_t m = 0; m < M; m++) {
+            /* A detection counts under maxDets m when its rank in its image is below it:
+             * list those once, then walk only them at every area range and threshold. */
+            const int64_t max_det = p->max_dets[m];
+            Py_ssize_t nd = 0;
+            for (int64_t d = d0; d < d1; d++)
+                if (p->det_rank[d] < max_det) kept[nd++] = d;
+            const double first_score = nd ? p->det_score[kept[0]] : 0.0;
+            for (Py_ssize_t a = 0; a < A; a++) {
+                const int64_t npig = p->n_positive[k * A + a];
+                if (npig == 0) continue;
                 for (Py_ssize_t t = 0; t < T; t++) {
                     const uint8_t *tp_flag = p->true_positive + (a * T + t) * p->n_det;
                     const uint8_t *ig_flag = p->ignored + (a * T + t) * p->n_det;
@@ -537,11 +696,10 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                      * reaching a recall r > 0 is the c-th true positive, c the least with
                      * c / npig >= r (the same division). r <= 0 is read at the first
                      * detection: the envelope over all true positives, its score. */
-                    double tp = 0.0, fp = 0.0, first_score = 0.0;
-                    Py_ssize_t ntp = 0, nd = 0;
-                    for (int64_t d = d0; d < d1; d++) {
-                        if (p->det_rank[d] >= max_det) continue;
-                        if (nd++ == 0) first_score = p->det_score[d];
+                    double tp = 0.0, fp = 0.0;
+                    Py_ssize_t ntp = 0;
+                    for (Py_ssize_t i = 0; i < nd; i++) {
+                        const int64_t d = kept[i];
                         if (tp_flag[d]) {
                             tp += 1.0;
                             pr[ntp] = tp / (fp + tp + eps);
@@ -574,10 +732,12 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
     }
     free(pr);
     free(sc);
+    free(kept);
     return 0;
 fail:
     free(pr);
     free(sc);
+    free(kept);
     return -1;
 }
 
@@ -678,6 +838,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"segment_sums", segment_sums, METH_VARARGS, segment_sums_doc},
+    {"oks_terms", oks_terms, METH_VARARGS, oks_terms_doc},
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},

@@ -14,6 +14,8 @@ def match(
     gt_ignored: NDArray[np.uint8],
     area_range: NDArray[np.float64],
     thresholds: NDArray[np.float64],
+    similarity: NDArray[np.float64],
+    sim_start: NDArray[np.int64],
     matched: NDArray[np.int32],
     true_positive: NDArray[np.uint8],
     ignored: NDArray[np.uint8],
@@ -55,5 +57,20 @@ def order(
     tiebreak: NDArray[np.int64],
     n_keys: int,
     order: NDArray[np.int64],
+    /,
+) -> None: ...
+def segment_sums(
+    values: NDArray[np.float64], starts: NDArray[np.int64], out: NDArray[np.float64], /
+) -> None: ...
+def oks_terms(
+    pair_det: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    det_keypoints: NDArray[np.float64],
+    gt_keypoints: NDArray[np.float64],
+    gt_box: NDArray[np.float64],
+    gt_area: NDArray[np.float64],
+    variances: NDArray[np.float64],
+    starts: NDArray[np.int64],
+    out: NDArray[np.float64],
     /,
 ) -> None: ...

@@ -1,8 +1,9 @@
 """COCO's greedy matching, group by group, in the compiled kernel, on every core.
 
 The kernel (``_kernels.match``, C) computes the IoU of each (detection, ground truth)
-pair of a group and steps through the detections in rank order at every area range and
-IoU threshold. It releases the GIL, so chunks of groups run in parallel threads.
+pair of a group, or reads it from blocks computed beforehand (keypoint similarity), and
+steps through the detections in rank order at every area range and IoU threshold. It
+releases the GIL, so chunks of groups run in parallel threads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,47 @@ class GroupMatches:
     ignored: NDArray[np.bool_]
 
 
+@dataclass(frozen=True, eq=False)
+class GroupSimilarity:
+    """IoU-like similarity of every (detection, ground truth) pair, group by group.
+
+    Attributes
+    ----------
+    values : ndarray of shape (P,), dtype float64
+        Group k's block, shape (detections, ground truths) in the orders
+        :func:`match_groups` takes them, row-major, from ``block_start[k]``.
+    block_start : ndarray of shape (K,), dtype int64
+    """
+
+    values: NDArray[np.float64]
+    block_start: NDArray[np.int64]
+
+    @classmethod
+    def none(cls) -> GroupSimilarity:
+        """No similarity given: the kernel computes box IoU."""
+        return cls(np.zeros(0, np.float64), np.zeros(0, np.int64))
+
+
+def group_bounds(
+    det_group: NDArray[np.int64], gt_group: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The groups that have detections, and where their rows are.
+
+    Returns
+    -------
+    det_start : ndarray of shape (K + 1,), dtype int64
+        Group k's detections are ``det_start[k]:det_start[k + 1]``.
+    gt_lo, gt_hi : ndarray of shape (K,), dtype int64
+        Group k's ground truths are ``gt_lo[k]:gt_hi[k]``.
+    """
+    det_start = np.flatnonzero(np.r_[True, det_group[1:] != det_group[:-1], True])
+    det_start = det_start.astype(np.int64) if det_group.shape[0] else np.zeros(1, np.int64)
+    groups = det_group[det_start[:-1]]  # (K,)
+    gt_lo = np.searchsorted(gt_group, groups, side="left").astype(np.int64)
+    gt_hi = np.searchsorted(gt_group, groups, side="right").astype(np.int64)
+    return det_start, gt_lo, gt_hi
+
+
 def match_groups(
     det_group: NDArray[np.int64],
     det_boxes: NDArray[np.float64],
@@ -43,6 +85,8 @@ def match_groups(
     gt_ignored: NDArray[np.bool_],
     area_ranges: NDArray[np.float64],
     thresholds: NDArray[np.float64],
+    similarity: GroupSimilarity | None = None,
+    det_areas: NDArray[np.float64] | None = None,
 ) -> GroupMatches:
     """Greedy matching of every group at every area range and threshold, and its outcome.
 
@@ -66,6 +110,11 @@ def match_groups(
         ``lo, hi`` of each area range.
     thresholds : ndarray of shape (T,), dtype float64
         IoU thresholds, already capped at ``1 - 1e-10`` as pycocotools does.
+    similarity : GroupSimilarity, optional
+        The similarity of every pair, computed beforehand for the groups of
+        :func:`group_bounds`; None: the box IoU of ``det_boxes`` and ``gt_boxes``.
+    det_areas : ndarray of shape (D,), dtype float64, optional
+        The area each detection is judged by; None: ``w * h`` of its box.
 
     Returns
     -------
@@ -75,15 +124,14 @@ def match_groups(
     matched = np.full((n_thr, n_det), -1, dtype=np.int32)
     true_positive = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
     ignored = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
-    # Groups with detections; each one's ground truths are gt_lo:gt_hi.
-    det_start = np.flatnonzero(np.r_[True, det_group[1:] != det_group[:-1], True])
-    det_start = det_start.astype(np.int64) if n_det else np.zeros(1, np.int64)
-    groups = det_group[det_start[:-1]]  # (K,)
-    gt_lo = np.searchsorted(gt_group, groups, side="left").astype(np.int64)
-    gt_hi = np.searchsorted(gt_group, groups, side="right").astype(np.int64)
+    det_start, gt_lo, gt_hi = group_bounds(det_group, gt_group)
+    given = similarity if similarity is not None else GroupSimilarity.none()
     boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
-    with np.errstate(over="ignore"):  # boxes near the float limit: inf, as in pycocotools
-        det_area = boxes[:, 2] * boxes[:, 3]
+    if det_areas is not None:
+        det_area = np.ascontiguousarray(det_areas, dtype=np.float64)
+    else:
+        with np.errstate(over="ignore"):  # boxes near the float limit: inf, as pycocotools
+            det_area = boxes[:, 2] * boxes[:, 3]
     position = np.ascontiguousarray(det_position, dtype=np.int64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
@@ -106,6 +154,8 @@ def match_groups(
             gt_ign,
             ranges,
             capped,
+            given.values,
+            given.block_start,
             matched,
             true_positive,
             ignored,

@@ -16,13 +16,15 @@ the ignored one with the highest IoU; on equal IoU the later one in that order w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.coco_json import GroundTruth, Predictions
-from evaluator.metrics.greedy import match_groups
+from evaluator.metrics.greedy import group_bounds, match_groups
+from evaluator.metrics.keypoint_similarity import keypoint_similarity
+from evaluator.metrics.mask_similarity import mask_similarity
 from evaluator.metrics.parallel import kernels
 from evaluator.metrics.params import CocoParams
 
@@ -40,8 +42,8 @@ class EvaluatedGroundTruth:
         annotation can appear twice (duplicate ids) or not at all (unknown image/category).
     group : ndarray of shape (G,), dtype int64
         Group key, sorted ascending.
-    category : ndarray of shape (G,), dtype int64
-        Index into ``GroundTruth.category_ids``.
+    category_index : ndarray of shape (G,), dtype int64
+        Index into ``GroundTruth.category_ids`` (not the category id itself).
     boxes : ndarray of shape (G, 4), dtype float64
     areas : ndarray of shape (G,), dtype float64
     crowd : ndarray of shape (G,), dtype bool
@@ -53,7 +55,7 @@ class EvaluatedGroundTruth:
 
     source: NDArray[np.int64]
     group: NDArray[np.int64]
-    category: NDArray[np.int64]
+    category_index: NDArray[np.int64]
     boxes: NDArray[np.float64]
     areas: NDArray[np.float64]
     crowd: NDArray[np.bool_]
@@ -73,12 +75,12 @@ class Matching:
     ----------
     det_source : ndarray of shape (D,), dtype int64
         Index into the :class:`Predictions`.
-    det_category : ndarray of shape (D,), dtype int64
-        Index into ``GroundTruth.category_ids``.
+    det_category_index : ndarray of shape (D,), dtype int64
+        Index into ``GroundTruth.category_ids`` (not the category id itself).
     det_class : ndarray of shape (D,), dtype int64
-        Accumulation class: ``det_category`` with categories, 0 without.
-    det_image : ndarray of shape (D,), dtype int64
-        Index into ``GroundTruth.image_ids``.
+        Accumulation class: ``det_category_index`` with categories, 0 without.
+    det_image_index : ndarray of shape (D,), dtype int64
+        Index into ``GroundTruth.image_ids`` (not the image id itself).
     det_rank : ndarray of shape (D,), dtype int64
         0 for the best-scored detection of its group.
     det_score : ndarray of shape (D,), dtype float64
@@ -94,9 +96,9 @@ class Matching:
     """
 
     det_source: NDArray[np.int64]
-    det_category: NDArray[np.int64]
+    det_category_index: NDArray[np.int64]
     det_class: NDArray[np.int64]
-    det_image: NDArray[np.int64]
+    det_image_index: NDArray[np.int64]
     det_rank: NDArray[np.int64]
     det_score: NDArray[np.float64]
     matched_gt: NDArray[np.int32]
@@ -107,10 +109,24 @@ class Matching:
     n_positive: NDArray[np.int64]
 
 
-def _index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
-    """Position of each id in ``sorted_ids`` and whether it is there at all."""
+def index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
+    """Position of each id in ``sorted_ids`` and whether it is there at all.
+
+    Ids in a range not much wider than the list of ids (COCO's image and category ids)
+    are looked up in a table, one gather; others by binary search.
+    """
     if sorted_ids.size == 0:
         return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
+    low, high = int(sorted_ids[0]), int(sorted_ids[-1])
+    # Non-negative ids well inside int64, so that ``ids - low`` cannot wrap into the table.
+    if low >= 0 and high < 2**62 and high - low < 4 * max(ids.shape[0], sorted_ids.shape[0]):
+        table = np.full(high - low + 2, -1, dtype=np.int64)  # last slot: out of range
+        table[sorted_ids - low] = np.arange(sorted_ids.shape[0])
+        offset = ids - low
+        offset[(offset < 0) | (offset > high - low)] = high - low + 1
+        pos = table[offset]
+        found = pos >= 0
+        return np.where(found, pos, 0), found
     pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
     return pos, sorted_ids[pos] == ids
 
@@ -137,8 +153,8 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     look-up.
     """
     n_images = gt.image_ids.shape[0]
-    img_pos, img_ok = _index_of(gt.image_ids, gt.ann_image_ids)
-    cat_pos, cat_ok = _index_of(gt.category_ids, gt.ann_category_ids)
+    img_pos, img_ok = index_of(gt.image_ids, gt.ann_image_ids)
+    cat_pos, cat_ok = index_of(gt.category_ids, gt.ann_category_ids)
     entries = np.flatnonzero(img_ok & cat_ok if params.use_cats else img_ok)
     resolved = _last_with_same_id(gt.ann_ids)[entries] if params.mode == "pycocotools" else entries
     usable = img_ok[resolved] & cat_ok[resolved]
@@ -152,11 +168,13 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
     order = np.lexsort((entries, img_pos[entries], within_group, group))
     src = resolved[order]
     ignore = gt.iscrowd[src] | (gt.ignore[src] if params.mode == "corrected" else False)
+    if params.iou_type == "keypoints":
+        ignore = ignore | (gt.keypoint_columns()[1][src] == 0)  # as pycocotools' _prepare
     counts = gt.ann_ids[src] != 0 if params.mode == "pycocotools" else np.ones(src.size, bool)
     return EvaluatedGroundTruth(
         source=src,
         group=group[order],
-        category=cat_pos[src],
+        category_index=cat_pos[src],
         boxes=gt.boxes[src],
         areas=gt.areas[src],
         crowd=gt.iscrowd[src],
@@ -194,8 +212,8 @@ def _rank_detections(
     source, group, rank : ndarray of shape (D,), dtype int64
     """
     n_images = gt.image_ids.shape[0]
-    img_pos, img_ok = _index_of(gt.image_ids, preds.image_ids)
-    cat_pos, cat_ok = _index_of(gt.category_ids, preds.category_ids)
+    img_pos, img_ok = index_of(gt.image_ids, preds.image_ids)
+    cat_pos, cat_ok = index_of(gt.category_ids, preds.category_ids)
     keep = np.flatnonzero(img_ok & cat_ok)
     img_pos, cat_pos = img_pos[keep], cat_pos[keep]
     # Stable: equal scores keep file order, as pycocotools' mergesort does.
@@ -247,6 +265,35 @@ def match_detections(
     order = stable_order(det_class, det_score, np.zeros_like(det_class), n_classes)
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
+    similarity = None
+    if params.iou_type == "segm":
+        det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
+        similarity = mask_similarity(
+            det_start,
+            gt_lo,
+            gt_hi,
+            preds.mask_column(),
+            det_src,
+            gt.mask_column(),
+            gts.source,
+            gts.crowd,
+        )
+    elif params.iou_type == "keypoints":
+        det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
+        similarity = keypoint_similarity(
+            det_start,
+            gt_lo,
+            gt_hi,
+            preds.keypoint_column()[det_src],
+            gt.keypoint_columns()[0][gts.source],
+            gts.boxes,
+            gts.areas,
+            params.oks_sigmas,
+        )
+        if not params.use_cats and params.mode == "pycocotools":
+            # computeOks ignores useCats: it looks the pairs up under category -1, finds
+            # none, and nothing matches. No similarity ever reaches a threshold.
+            similarity = replace(similarity, values=np.full_like(similarity.values, -np.inf))
     outcome = match_groups(
         det_group,
         preds.boxes[det_src],
@@ -258,6 +305,8 @@ def match_detections(
         gt_ignored,
         area_ranges,
         thresholds,
+        similarity,
+        None if preds.areas is None else preds.areas[det_src],
     )
     if progress is not None:
         progress(0.8)
@@ -266,16 +315,16 @@ def match_detections(
     det_score = det_score[order]
     matched, true_positive, ignored = outcome.matched, outcome.true_positive, outcome.ignored
 
-    gt_class = gts.category if params.use_cats else np.zeros_like(gts.category)
+    gt_class = gts.category_index if params.use_cats else np.zeros_like(gts.category_index)
     n_positive = np.stack(
         [np.bincount(gt_class[~gt_ignored[a]], minlength=n_classes) for a in range(n_area)],
         axis=1,
     ).astype(np.int64)
     return Matching(
         det_source=det_src,
-        det_category=det_category,
+        det_category_index=det_category,
         det_class=det_class,
-        det_image=det_image,
+        det_image_index=det_image,
         det_rank=det_rank,
         det_score=det_score,
         matched_gt=matched,

@@ -1,4 +1,5 @@
-"""(detection, ground truth) pairs that share a key (an image, or an image and a class).
+"""(detection, ground truth) pairs that share a key (an image, or an image and a class),
+and their IoU: of boxes, or of masks.
 
 Every matcher in the package starts here: COCO matching, the confusion matrix and the
 TIDE error breakdown all compare each detection only with the ground truth of its own
@@ -10,7 +11,26 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluator.masks import RunLengths
+from evaluator.masks.compressed import MaskBatch, pair_iou_into
 from evaluator.metrics.parallel import kernels, run_in_chunks
+
+
+def _key_ranges(
+    gt_key: NDArray[np.int64], sorted_key: NDArray[np.int64], det_key: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Where each detection's key starts among the sorted ground-truth keys, and how many
+    have it: by counting when the keys are small non-negative integers (dense codes of
+    image and class), else by binary search."""
+    n = max(gt_key.shape[0], det_key.shape[0])
+    if gt_key.size and gt_key.min() >= 0 and gt_key.max() < 4 * n + 1024:
+        per_key = np.bincount(gt_key)  # (max key + 1,)
+        start = np.cumsum(per_key) - per_key
+        inside = (det_key >= 0) & (det_key < per_key.shape[0])
+        at = np.where(inside, det_key, 0)
+        return start[at].astype(np.int64), np.where(inside, per_key[at], 0).astype(np.int64)
+    first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
+    return first, np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
 
 
 def overlapping_pairs(
@@ -44,9 +64,7 @@ def overlapping_pairs(
     iou : ndarray of shape (P,), dtype float64
     """
     gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
-    sorted_key = gt_key[gt_order]
-    first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
-    count = np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    first, count = _key_ranges(gt_key, gt_key[gt_order], det_key)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
@@ -64,3 +82,62 @@ def overlapping_pairs(
         np.frombuffer(b"".join(c[1] for c in chunks), dtype=np.int64),
         np.frombuffer(b"".join(c[2] for c in chunks), dtype=np.float64),
     )
+
+
+def overlapping_mask_pairs(
+    det_key: NDArray[np.int64],
+    det_masks: MaskBatch,
+    det_rows: NDArray[np.int64],
+    gt_key: NDArray[np.int64],
+    gt_masks: RunLengths,
+    gt_rows: NDArray[np.int64],
+    gt_crowd: NDArray[np.bool_],
+    min_iou: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """:func:`overlapping_pairs` by mask IoU (pycocotools' ``iou`` on RLE) instead of boxes.
+
+    Parameters
+    ----------
+    det_key : ndarray of shape (n,), dtype int64
+    det_masks : RunLengths or CompressedMasks
+    det_rows : ndarray of shape (n,), dtype int64
+        Each detection's mask in ``det_masks``.
+    gt_key : ndarray of shape (m,), dtype int64
+    gt_masks : RunLengths
+    gt_rows : ndarray of shape (m,), dtype int64
+        Each ground truth's mask in ``gt_masks``.
+    gt_crowd : ndarray of shape (m,), dtype bool
+        Crowd regions: IoU over the detection's area.
+    min_iou : float
+
+    Returns
+    -------
+    pair_det, pair_gt, iou
+        As :func:`overlapping_pairs`.
+
+    Notes
+    -----
+    Two masks overlap only where their boxes do (maskApi.c's ``rleIou`` tests the boxes
+    first), so the candidates are the pairs whose boxes overlap, or every pair of a key
+    when ``min_iou <= 0``.
+    """
+    det_box, gt_box = det_masks.to_bbox(), gt_masks.to_bbox()  # of every mask of the batches
+    floor = -np.inf if min_iou <= 0 else np.nextafter(0.0, 1.0)
+    pair_det, pair_gt, _ = overlapping_pairs(
+        det_key, det_box[det_rows], gt_key, gt_box[gt_rows], gt_crowd, floor
+    )
+    crowd = np.zeros(len(gt_masks), dtype=np.uint8)  # by mask row, as the kernel reads it
+    crowd[gt_rows] = gt_crowd
+    iou = np.empty(pair_det.shape[0], dtype=np.float64)
+    pair_iou_into(
+        det_masks,
+        det_box,
+        gt_masks,
+        gt_box,
+        crowd,
+        np.ascontiguousarray(det_rows[pair_det], dtype=np.int64),
+        np.ascontiguousarray(gt_rows[pair_gt], dtype=np.int64),
+        iou,
+    )
+    keep = iou >= min_iou
+    return pair_det[keep], pair_gt[keep], iou[keep]

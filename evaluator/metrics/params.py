@@ -10,6 +10,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 Mode = Literal["pycocotools", "corrected"]
+IouType = Literal["bbox", "segm", "keypoints"]
+IOU_TYPES: tuple[IouType, ...] = ("bbox", "segm", "keypoints")
 
 # Built exactly as pycocotools builds them: np.linspace, never np.arange, so that
 # 0.75 is the same double in both and `iouThr == p.iouThrs` finds it.
@@ -24,6 +26,38 @@ COCO_AREA_RANGES: dict[str, tuple[float, float]] = {
     "large": (96.0**2, 1e5**2),
 }
 COCO_MAX_DETS = (1, 10, 100)
+# pycocotools' setKpParams: one maxDets, no "small" range (people that small have no
+# keypoints labelled), and the 17 sigmas of COCO's person skeleton, divided as it does.
+KEYPOINT_AREA_RANGES: dict[str, tuple[float, float]] = {
+    "all": (0.0**2, 1e5**2),
+    "medium": (32.0**2, 96.0**2),
+    "large": (96.0**2, 1e5**2),
+}
+KEYPOINT_MAX_DETS = (20,)
+COCO_PERSON_SIGMAS = (
+    np.array(
+        [
+            0.26,
+            0.25,
+            0.25,
+            0.35,
+            0.35,
+            0.79,
+            0.79,
+            0.72,
+            0.72,
+            0.62,
+            0.62,
+            1.07,
+            1.07,
+            0.87,
+            0.87,
+            0.89,
+            0.89,
+        ]
+    )
+    / 10.0
+)
 
 
 def _float_array(values: Iterable[float], name: str) -> NDArray[np.float64]:
@@ -52,6 +86,12 @@ class CocoParams:
         ``"corrected"`` fixes them: a ground truth with annotation id 0 can be matched,
         duplicate annotation ids stay distinct annotations, an ``ignore`` field is
         honoured, and stats[0] uses the largest ``max_dets`` instead of a hard-coded 100.
+    iou_type : {"bbox", "segm", "keypoints"}
+        What a detection is compared with a ground truth by: box IoU, mask IoU, or the
+        object keypoint similarity (OKS) of pycocotools' ``computeOks``.
+    oks_sigmas : ndarray of shape (K,), dtype float64
+        Per-keypoint falloff of OKS (pycocotools' ``kpt_oks_sigmas``); K keypoints per
+        object. COCO's 17 person sigmas by default; only read for keypoints.
     """
 
     iou_thresholds: NDArray[np.float64] = field(default_factory=lambda: COCO_IOU_THRESHOLDS.copy())
@@ -64,6 +104,8 @@ class CocoParams:
     )
     use_cats: bool = True
     mode: Mode = "pycocotools"
+    iou_type: IouType = "bbox"
+    oks_sigmas: NDArray[np.float64] = field(default_factory=lambda: COCO_PERSON_SIGMAS.copy())
 
     @classmethod
     def build(
@@ -74,12 +116,27 @@ class CocoParams:
         area_ranges: Mapping[str, tuple[float, float]] | None = None,
         use_cats: bool = True,
         mode: Mode = "pycocotools",
+        iou_type: IouType = "bbox",
+        oks_sigmas: Sequence[float] | None = None,
     ) -> CocoParams:
-        """Validated parameters; ``None`` keeps pycocotools' default."""
+        """Validated parameters; ``None`` keeps pycocotools' default for ``iou_type``."""
         kwargs: dict[str, object] = {"use_cats": bool(use_cats)}
         if mode not in ("pycocotools", "corrected"):
             raise ValueError(f"mode: expected 'pycocotools' or 'corrected', got {mode!r}")
         kwargs["mode"] = mode
+        if iou_type not in IOU_TYPES:
+            raise ValueError(f"iou_type: expected one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
+        kwargs["iou_type"] = iou_type
+        if iou_type == "keypoints":
+            kwargs["max_dets"] = KEYPOINT_MAX_DETS
+            kwargs["area_ranges"] = tuple(
+                (label, lo, hi) for label, (lo, hi) in KEYPOINT_AREA_RANGES.items()
+            )
+        if oks_sigmas is not None:
+            sigmas = _float_array(oks_sigmas, "oks_sigmas")
+            if (sigmas <= 0).any():
+                raise ValueError(f"oks_sigmas: must be positive, got {sigmas}")
+            kwargs["oks_sigmas"] = sigmas
         if iou_thresholds is not None:
             thresholds = _float_array(iou_thresholds, "iou_thresholds")
             if ((thresholds < 0) | (thresholds > 1)).any():

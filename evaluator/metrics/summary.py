@@ -1,4 +1,7 @@
-"""The 12 COCO summary numbers, from the accumulated arrays, as ``COCOeval.summarize()``."""
+"""COCO's summary numbers from the accumulated arrays, as ``COCOeval.summarize()``.
+
+Twelve for boxes (``_summarizeDets``), ten for keypoints (``_summarizeKps``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.metrics.params import CocoParams
+from evaluator.metrics.params import CocoParams, IouType
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,8 @@ class StatSpec:
     kind: str  # "AP" or "AR"
     iou: float | None
     area: str
-    max_dets_index: int | None  # index into max_dets; None: the literal 100 (see below)
+    max_dets_index: int | None  # index into max_dets; None: the literal (see below)
+    literal_max_dets: int = 100
 
 
 # pycocotools' order. stats[0] looks up maxDets == 100 literally (so it is -1 when 100 is
@@ -40,6 +44,25 @@ STAT_SPECS: tuple[StatSpec, ...] = (
 )
 STAT_NAMES = tuple(spec.name for spec in STAT_SPECS)
 
+# _summarizeKps: every stat looks up maxDets == 20 literally.
+KEYPOINT_STAT_SPECS: tuple[StatSpec, ...] = tuple(
+    StatSpec(name, kind, iou, area, None, 20)
+    for kind in ("AP", "AR")
+    for name, iou, area in (
+        (kind, None, "all"),
+        (f"{kind}50", 0.5, "all"),
+        (f"{kind}75", 0.75, "all"),
+        (f"{kind}m", None, "medium"),
+        (f"{kind}l", None, "large"),
+    )
+)
+KEYPOINT_STAT_NAMES = tuple(spec.name for spec in KEYPOINT_STAT_SPECS)
+
+
+def stat_specs(iou_type: IouType) -> tuple[StatSpec, ...]:
+    """The summary numbers of an evaluation type, in pycocotools' order (masks: as boxes)."""
+    return KEYPOINT_STAT_SPECS if iou_type == "keypoints" else STAT_SPECS
+
 
 def stat_max_dets(spec: StatSpec, max_dets: Sequence[int], mode: str) -> int | None:
     """The maxDets a stat reads: the one place this rule is written.
@@ -54,11 +77,12 @@ def stat_max_dets(spec: StatSpec, max_dets: Sequence[int], mode: str) -> int | N
     Returns
     -------
     int or None
-        pycocotools looks up the literal 100 for ``AP`` (``"corrected"``: the largest
-        maxDets) and takes the others by position; None when that position is missing.
+        pycocotools looks up a literal (100 for the boxes' ``AP``, 20 for every keypoint
+        stat; ``"corrected"``: the largest maxDets) and takes the others by position;
+        None when that position is missing.
     """
     if spec.max_dets_index is None:
-        return max_dets[-1] if mode == "corrected" else 100
+        return max_dets[-1] if mode == "corrected" else spec.literal_max_dets
     if spec.max_dets_index >= len(max_dets):
         return None
     return max_dets[spec.max_dets_index]
@@ -113,5 +137,6 @@ def summarize(
     params: CocoParams,
     category: int | None = None,
 ) -> NDArray[np.float64]:
-    """The 12 numbers of ``COCOeval.stats``, shape (12,), -1 where undefined."""
-    return np.array([summarize_one(s, precision, recall, params, category) for s in STAT_SPECS])
+    """``COCOeval.stats``: shape (12,) for boxes, (10,) for keypoints, -1 where undefined."""
+    specs = stat_specs(params.iou_type)
+    return np.array([summarize_one(s, precision, recall, params, category) for s in specs])

@@ -40,14 +40,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import DataWarning
-from evaluator.input.coco_json import (
-    GroundTruth,
-    Predictions,
-    Source,
-    load_ground_truth,
-    load_predictions,
-)
-from evaluator.input.columns import DetectionArrays, GroundTruthArrays, readonly
+from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
+from evaluator.input.columns import GroundTruth, Predictions, readonly
+from evaluator.metrics.matching import index_of, stable_order
 from evaluator.metrics.pairs import overlapping_pairs
 
 Interpolation = Literal["all_point", "11_point"]
@@ -58,76 +53,6 @@ _INTERPOLATIONS = ("all_point", "11_point")
 
 # The VOC2007 recall thresholds, built as the devkit builds them.
 _ELEVEN_RECALLS = np.linspace(0, 1, 11)
-
-
-# --------------------------------------------------------------------------- COCO input
-
-
-def coco_to_arrays(
-    gt: Source | GroundTruth, predictions: Source | Predictions | NDArray[Any]
-) -> tuple[GroundTruthArrays, DetectionArrays, dict[int, str]]:
-    """Load COCO ground truth and COCO results into the arrays of this module.
-
-    Parameters
-    ----------
-    gt : path, JSON bytes, COCO dict, or GroundTruth
-        An annotation may carry ``difficult`` and ``iscrowd`` (0/1 or false/true); an
-        ``ignore`` field is not read.
-    predictions : path, JSON bytes, list of result dicts, dict with an ``annotations``
-        list, ndarray (n, 7), or Predictions
-        As :func:`evaluator.input.coco_json.load_predictions` accepts them.
-
-    Returns
-    -------
-    ground_truth : GroundTruthArrays
-        Annotations whose image or category is not declared are left out.
-    detections : DetectionArrays
-        Results whose category is not declared are left out, as pycocotools does.
-    category_names : dict of int to str
-        Every declared category, id to name.
-
-    Raises
-    ------
-    InputError
-        Malformed input, with its location (``predictions[17].bbox: ...``), or a result
-        on an image the ground truth does not have.
-
-    Warns
-    -----
-    DataWarning
-        Each warning of the loaders (results dropped, duplicate ids, ...).
-    """
-    ground = load_ground_truth(gt)
-    preds = load_predictions(predictions, ground)
-    for message in ground.warnings + preds.warnings:
-        warnings.warn(message, DataWarning, stacklevel=3)
-    return arrays_from_loaded(ground, preds)
-
-
-def arrays_from_loaded(
-    ground: GroundTruth, preds: Predictions
-) -> tuple[GroundTruthArrays, DetectionArrays, dict[int, str]]:
-    """:func:`coco_to_arrays` on already loaded (and warned about) input."""
-    declared = np.isin(ground.ann_image_ids, ground.image_ids) & np.isin(
-        ground.ann_category_ids, ground.category_ids
-    )
-    known = np.isin(preds.category_ids, ground.category_ids)
-    # The loaders checked these columns already (ids, finite xywh boxes, flags).
-    ground_truth = GroundTruthArrays.from_checked(
-        ground.ann_image_ids[declared],
-        ground.ann_category_ids[declared],
-        ground.boxes[declared],
-        ground.difficult[declared],
-        ground.iscrowd[declared],
-    )
-    detections = DetectionArrays.from_checked(
-        preds.image_ids[known],
-        preds.category_ids[known],
-        preds.boxes[known],
-        preds.scores[known],
-    )
-    names = dict(zip(ground.category_ids.tolist(), ground.category_names, strict=True))
-    return ground_truth, detections, names
 
 
 # --------------------------------------------------------------------------- result
@@ -265,34 +190,39 @@ class VOCResult:
 
 
 def _best_ground_truth(
-    gt: GroundTruthArrays, det: DetectionArrays, pixel_offset: int
+    gt: GroundTruth, det: Predictions, pixel_offset: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """For each detection, the same-image same-category ground truth it overlaps most.
 
     Returns
     -------
     target : ndarray of shape (n_det,), dtype int64
-        Index into ``gt`` of the ground truth with the highest IoU (the first one on
-        equal IoU); -1 when the image has no ground truth of that category.
+        Index into ``gt``'s annotations of the ground truth with the highest IoU (the
+        first one on equal IoU); -1 when the image has no ground truth of that category.
     overlap : ndarray of shape (n_det,), dtype float64
         That IoU; 0 where ``target`` is -1.
     """
-    n_det = len(det)
+    n_det, n_gt = len(det), len(gt)
     target = np.full(n_det, -1, dtype=np.int64)
     overlap = np.zeros(n_det, dtype=np.float64)
-    if n_det == 0 or len(gt) == 0:
+    if n_det == 0 or n_gt == 0:
         return target, overlap
-    # Dense codes for (image, category), so that one integer names a group.
-    _, image_code = np.unique(np.concatenate([gt.image, det.image]), return_inverse=True)
-    categories, category_code = np.unique(
-        np.concatenate([gt.category, det.category]), return_inverse=True
+    # Dense codes for (image, category), so that one integer names a group: positions
+    # among the ground truth's images and categories; a detection elsewhere gets -1 (it
+    # meets no ground truth).
+    images, categories = np.unique(gt.ann_image_ids), np.unique(gt.ann_category_ids)
+    gt_key = index_of(images, gt.ann_image_ids)[0] * categories.shape[0] + np.searchsorted(
+        categories, gt.ann_category_ids
     )
-    key = image_code.astype(np.int64) * categories.shape[0] + category_code
-    gt_key, det_key = key[: len(gt)], key[len(gt) :]
+    det_image, image_known = index_of(images, det.image_ids)
+    det_category, category_known = index_of(categories, det.category_ids)
+    det_key = np.where(
+        image_known & category_known, det_image * categories.shape[0] + det_category, -1
+    )
     # The +1 pixel convention: a box spans w + 1 pixels, so widen every box by the offset.
     grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
     pair_det, pair_gt, iou = overlapping_pairs(
-        det_key, det.bbox + grow, gt_key, gt.bbox + grow, np.zeros(len(gt), dtype=bool), -np.inf
+        det_key, det.boxes + grow, gt_key, gt.boxes + grow, np.zeros(n_gt, dtype=bool), -np.inf
     )  # (p,) each, by detection, then ground truth in input order
     if pair_det.shape[0] == 0:
         return target, overlap
@@ -302,8 +232,9 @@ def _best_ground_truth(
     best = np.maximum.reduceat(iou, first_pair[matched])  # (n_matched,)
     overlap[matched] = best
     at_max = np.flatnonzero(iou == overlap[pair_det])  # pairs reaching their maximum
-    dets_at_max, first = np.unique(pair_det[at_max], return_index=True)
-    target[dets_at_max] = pair_gt[at_max[first]]
+    maxima = pair_det[at_max]  # sorted, as the pairs are: the first of each run wins
+    first = np.flatnonzero(np.r_[True, maxima[1:] != maxima[:-1]])
+    target[maxima[first]] = pair_gt[at_max[first]]
     return target, overlap
 
 
@@ -337,8 +268,8 @@ def _average_precision(
 
 
 def evaluate_voc(
-    ground_truth: GroundTruthArrays,
-    detections: DetectionArrays,
+    ground_truth: GroundTruth,
+    detections: Predictions,
     *,
     iou_threshold: float = 0.5,
     interpolation: Interpolation = "all_point",
@@ -349,10 +280,15 @@ def evaluate_voc(
 
     Parameters
     ----------
-    ground_truth : GroundTruthArrays
-        ``difficult`` and ``iscrowd`` ground truth are both treated as VOC *difficult*:
-        not positives, and a detection matched to one is ignored.
-    detections : DetectionArrays
+    ground_truth : GroundTruth
+        From :meth:`GroundTruth.from_arrays <evaluator.input.columns.GroundTruth.from_arrays>`,
+        a loader, or the former ``GroundTruthArrays(...)``. ``difficult`` and ``iscrowd``
+        ground truth are both treated as VOC *difficult*: not positives, and a detection
+        matched to one is ignored. Annotations on an undeclared image or category are
+        left out.
+    detections : Predictions
+        Every detection is scored, whatever its category (:func:`evaluate_voc_coco`
+        leaves out those the ground truth does not declare, as pycocotools does).
     iou_threshold : float
         A detection can match when its IoU is ``>= iou_threshold``; in ``(0, 1]``.
     interpolation : {"all_point", "11_point"}
@@ -366,6 +302,8 @@ def evaluate_voc(
     Returns
     -------
     VOCResult
+        Its categories: the ground truth's declared ones, those of the detections and
+        the keys of ``category_names``.
 
     Notes
     -----
@@ -383,8 +321,8 @@ def evaluate_voc(
 
 
 def evaluate_voc_interpolations(
-    ground_truth: GroundTruthArrays,
-    detections: DetectionArrays,
+    ground_truth: GroundTruth,
+    detections: Predictions,
     interpolations: Sequence[Interpolation],
     *,
     iou_threshold: float = 0.5,
@@ -406,11 +344,14 @@ def evaluate_voc_interpolations(
     if pixel_offset not in (0, 1):
         raise ValueError(f"pixel_offset must be 0 or 1, got {pixel_offset!r}")
     names = dict(category_names or {})
-    declared = np.fromiter(names, dtype=np.int64, count=len(names))
-    categories = np.union1d(np.union1d(ground_truth.category, detections.category), declared)
+    named = np.fromiter(names, dtype=np.int64, count=len(names))
+    ground_truth = ground_truth.declared_only()
+    categories = np.union1d(
+        np.union1d(ground_truth.category_ids, detections.category_ids), named
+    )  # (K,)
 
     hard = ground_truth.difficult | ground_truth.iscrowd  # (n_gt,)
-    gt_code = np.searchsorted(categories, ground_truth.category)
+    gt_code = np.searchsorted(categories, ground_truth.ann_category_ids)
     n_pos = np.bincount(gt_code[~hard], minlength=categories.shape[0])  # (K,)
     n_hard = np.bincount(gt_code[hard], minlength=categories.shape[0])  # (K,)
 
@@ -420,16 +361,17 @@ def evaluate_voc_interpolations(
     ignored[hit] = hard[target[hit]]
     candidate = hit & ~ignored
 
-    # Rank: by category, then descending score, ties in input order (two stable sorts).
-    by_score = np.argsort(-detections.score, kind="stable")
-    rank = by_score[np.argsort(detections.category[by_score], kind="stable")]  # (n_det,)
+    # Rank: by category, then descending score, ties in input order.
+    det_code = np.searchsorted(categories, detections.category_ids)
+    no_tiebreak = np.zeros(len(detections), dtype=np.int64)
+    rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0])
     ranked_candidate = np.flatnonzero(candidate[rank])
     _, first = np.unique(target[rank][ranked_candidate], return_index=True)
     tp = np.zeros(rank.shape[0], dtype=bool)  # in rank order
     tp[ranked_candidate[first]] = True
     kept = ~ignored[rank]  # in rank order
 
-    bounds = np.searchsorted(detections.category[rank], categories, side="left")
+    bounds = np.searchsorted(detections.category_ids[rank], categories, side="left")
     bounds = np.append(bounds, rank.shape[0])  # (K + 1,)
     per_class: dict[str, list[VOCClassResult]] = {i: [] for i in interpolations}
     for k, category_id in enumerate(categories.tolist()):
@@ -444,7 +386,7 @@ def evaluate_voc_interpolations(
             if n_pos[k] > 0
             else np.full(cum_tp.shape[0], np.nan)
         )
-        score = readonly(detections.score[rank[segment]][keep])
+        score = readonly(detections.scores[rank[segment]][keep])
         n_det = int(bounds[k + 1] - bounds[k])
         n_tp = int(cum_tp[-1]) if cum_tp.shape[0] else 0
         for interpolation in interpolations:
@@ -496,13 +438,43 @@ def evaluate_voc_coco(
 ) -> VOCResult:
     """:func:`evaluate_voc` on COCO ground truth and COCO results.
 
-    See :func:`coco_to_arrays` for the accepted input, its checks and warnings. Every
-    declared category appears in the result.
+    Parameters
+    ----------
+    gt : path, JSON bytes, COCO dict, or GroundTruth
+        An annotation may carry ``difficult`` and ``iscrowd`` (0/1 or false/true); an
+        ``ignore`` field is not read. Annotations whose image or category is not
+        declared are left out.
+    predictions : path, JSON bytes, list of result dicts, dict with an ``annotations``
+        list, ndarray (n, 7), or Predictions
+        As :func:`evaluator.input.coco_json.load_predictions` accepts them; results
+        whose category is not declared are left out, as pycocotools does.
+    iou_threshold, interpolation, pixel_offset
+        As for :func:`evaluate_voc`.
+
+    Returns
+    -------
+    VOCResult
+        Every declared category appears in it, with its name.
+
+    Raises
+    ------
+    InputError
+        Malformed input, with its location (``predictions[17].bbox: ...``), or a result
+        on an image the ground truth does not have.
+
+    Warns
+    -----
+    DataWarning
+        Each warning of the loaders (results dropped, duplicate ids, ...).
     """
-    ground_truth, detections, names = coco_to_arrays(gt, predictions)
+    ground = load_ground_truth(gt)
+    preds = load_predictions(predictions, ground)
+    for message in ground.warnings + preds.warnings:
+        warnings.warn(message, DataWarning, stacklevel=2)
+    names = dict(zip(ground.category_ids.tolist(), ground.category_names, strict=True))
     return evaluate_voc(
-        ground_truth,
-        detections,
+        ground,
+        preds.of_declared_categories(ground),
         iou_threshold=iou_threshold,
         interpolation=interpolation,
         pixel_offset=pixel_offset,

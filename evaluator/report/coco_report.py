@@ -9,9 +9,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.metrics.params import CocoParams
-from evaluator.metrics.summary import STAT_NAMES, STAT_SPECS, summarize
+from evaluator.metrics.summary import stat_specs, summarize
 
 PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100")
+KEYPOINT_PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
+
+
+def per_class_metrics(iou_type: str) -> tuple[str, ...]:
+    """The numbers of a report's ``per_class`` rows for an evaluation type (masks: as boxes)."""
+    return KEYPOINT_PER_CLASS_METRICS if iou_type == "keypoints" else PER_CLASS_METRICS
+
+
 _PR_CURVE_IOUS = (0.5, 0.75)
 
 
@@ -26,14 +34,15 @@ class CocoReport:
 
     Attributes
     ----------
-    stats : ndarray of shape (12,), dtype float64
-        pycocotools' ``COCOeval.stats``, same order, -1 where undefined.
+    stats : ndarray of shape (S,), dtype float64
+        pycocotools' ``COCOeval.stats``, same order, -1 where undefined: S = 12 for
+        boxes, 10 for keypoints (names: :attr:`metrics`).
     precision : ndarray of shape (T, R, K, A, M), dtype float64
         ``COCOeval.eval["precision"]``.
     recall : ndarray of shape (T, K, A, M), dtype float64
     scores : ndarray of shape (T, R, K, A, M), dtype float64
-    per_class_stats : ndarray of shape (K, 12), dtype float64
-        The 12 stats restricted to each class (all NaN-free; -1 where undefined).
+    per_class_stats : ndarray of shape (K, S), dtype float64
+        The stats restricted to each class (all NaN-free; -1 where undefined).
     category_ids : ndarray of shape (K,), dtype int64
         Classes of the K axis (a single ``-1`` when class-agnostic).
     category_names : tuple of str, length K
@@ -73,7 +82,7 @@ class CocoReport:
         per_class = (
             np.stack([summarize(precision, recall, params, category=k) for k in range(n_classes)])
             if n_classes
-            else np.zeros((0, len(STAT_SPECS)))
+            else np.zeros((0, len(stat_specs(params.iou_type))))
         )
         return cls(
             stats=summarize(precision, recall, params),
@@ -86,16 +95,22 @@ class CocoReport:
         )
 
     @property
+    def stat_names(self) -> tuple[str, ...]:
+        """Names of :attr:`stats`: AP, AP50, ..., ARl (boxes); AP, ..., ARl (keypoints)."""
+        return tuple(spec.name for spec in stat_specs(self.params.iou_type))
+
+    @property
     def metrics(self) -> dict[str, float | None]:
-        """The 12 stats by name (AP, AP50, ..., ARl), None where undefined."""
-        return {name: _defined(v) for name, v in zip(STAT_NAMES, self.stats.tolist())}
+        """The stats by name, None where undefined."""
+        return {name: _defined(v) for name, v in zip(self.stat_names, self.stats.tolist())}
 
     def _per_class(self) -> list[dict[str, Any]]:
         rows = []
-        columns = [STAT_NAMES.index(name) for name in PER_CLASS_METRICS]
+        metrics = per_class_metrics(self.params.iou_type)
+        columns = [self.stat_names.index(name) for name in metrics]
         for k, (cat_id, name) in enumerate(zip(self.category_ids.tolist(), self.category_names)):
             row: dict[str, Any] = {"category_id": cat_id, "name": name}
-            for metric, col in zip(PER_CLASS_METRICS, columns):
+            for metric, col in zip(metrics, columns):
                 row[metric] = _defined(self.per_class_stats[k, col])
             row["n_gt"] = int(self.n_gt[k])
             row["n_pred"] = int(self.n_pred[k])
@@ -131,6 +146,7 @@ class CocoReport:
             "stats": [_defined(v) for v in self.stats.tolist()],
             "metrics": self.metrics,
             "per_class": self._per_class(),
+            "iou_type": self.params.iou_type,
             "pr_curves": self._pr_curves(),
             "params": {
                 "iou_thresholds": self.params.iou_thresholds.tolist(),
@@ -138,6 +154,11 @@ class CocoReport:
                 "area_ranges": {lbl: [lo, hi] for lbl, lo, hi in self.params.area_ranges},
                 "use_cats": self.params.use_cats,
                 "mode": self.params.mode,
+                **(
+                    {"oks_sigmas": self.params.oks_sigmas.tolist()}
+                    if self.params.iou_type == "keypoints"
+                    else {}
+                ),
             },
             "warnings": list(self.warnings),
         }

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from evaluator.analyses.tide import ERROR_TYPES, SPECIAL_ERRORS
-from evaluator.metrics.summary import STAT_SPECS, stat_max_dets
+from evaluator.metrics.summary import stat_max_dets, stat_specs
 from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.schema import (
     ErrorClassRow,
@@ -41,7 +41,11 @@ from evaluator.report.svg_charts import Frame, Series, bar_chart, line_chart
 DASH = "\u2013"
 _SMALL_FRAME = Frame(200, 140, left=40)  # small multiples, one per class
 LEADERBOARD_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
-_CLASS_METRICS = LEADERBOARD_METRICS  # the same seven numbers in both tables
+_CLASS_METRICS = {  # for boxes, the same seven numbers as the leaderboard's
+    "bbox": LEADERBOARD_METRICS,
+    "segm": LEADERBOARD_METRICS,
+    "keypoints": ("AP", "AP50", "AP75", "APm", "APl", "AR"),
+}
 _ERROR_HINTS = {
     "classification": "right place, wrong class",
     "localization": "right class, box IoU in [0.1, 0.5)",
@@ -214,7 +218,8 @@ def _voc_sections(report: ReportJSON) -> dict[str, VOCSection]:
 def _summary(report: ReportJSON) -> str:
     metrics = msgspec.structs.asdict(report.metrics)
     cards = [_card(name, metrics[name], f"metric-{name}") for name in ("AP", "AP50", "AP75")]
-    cards.append(_card("AR100", metrics["AR100"], "metric-AR100"))
+    recall = "AR" if report.iou_type == "keypoints" else "AR100"
+    cards.append(_card(recall, metrics[recall], f"metric-{recall}"))
     voc = _voc_sections(report)
     if "all_point" in voc:
         cards.append(_card("VOC mAP50", voc["all_point"].mAP, "metric-VOC_mAP50"))
@@ -225,7 +230,7 @@ def _summary(report: ReportJSON) -> str:
     params = report.params
     thresholds = params.iou_thresholds or [0.5, 0.95]
     rows = []
-    for spec in STAT_SPECS:
+    for spec in stat_specs(report.iou_type):
         iou = f"{thresholds[0]:.2f}:{thresholds[-1]:.2f}" if spec.iou is None else f"{spec.iou:.2f}"
         max_dets = stat_max_dets(spec, params.max_dets, params.mode)
         value = metrics[spec.name]
@@ -254,15 +259,19 @@ def _summary(report: ReportJSON) -> str:
     )
 
 
+def _absent(report: ReportJSON, section: str, computed_without: str) -> str:
+    """Why a section is not drawn: not applicable to the evaluation type, or not computed."""
+    reason = (report.not_applicable or {}).get(section)
+    if reason is not None:
+        return f"Not applicable: {reason}."
+    return f"Not in this report (computed without {computed_without})."
+
+
 def _errors(report: ReportJSON) -> str:
     head = '<section id="errors"><h2>Error breakdown (TIDE)</h2>'
     section = report.errors
     if section is None:
-        return (
-            head
-            + _note("Not in this report (computed without the error breakdown).")
-            + "</section>"
-        )
+        return head + _note(_absent(report, "errors", "the error breakdown")) + "</section>"
     if section.overall is None:
         reason = section.undefined_reason or "undefined"
         return head + _note(f"Not available: {reason}.") + "</section>"
@@ -315,7 +324,8 @@ def _class_table(report: ReportJSON) -> str:
     )
     errors = {row.category_id: row for row in report.errors.per_class} if report.errors else {}
     headers = [("class", "text"), ("id", "number"), ("GT", "number"), ("detections", "number")]
-    headers += [(m, "number") for m in _CLASS_METRICS]
+    metrics = _CLASS_METRICS[report.iou_type]
+    headers += [(m, "number") for m in metrics]
     headers += [("VOC AP50", "number"), ("best F1", "number"), ("at score", "number")]
     headers += [("largest error", "text"), ("its dAP", "number")]
     rows = []
@@ -326,8 +336,7 @@ def _class_table(report: ReportJSON) -> str:
         cells = [_text_td(row.name or cat_id), _num_td(cat_id)]
         cells += [_num_td(row.n_gt), _num_td(row.n_pred)]
         cells += [
-            _num_td(values[m], reason or "no ground truth of this size", bar=True)
-            for m in _CLASS_METRICS
+            _num_td(values[m], reason or "no ground truth of this size", bar=True) for m in metrics
         ]
         voc_row = voc.get(cat_id)
         cells.append(
@@ -508,7 +517,7 @@ def _confusion(report: ReportJSON) -> str:
     head = '<section id="confusion"><h2>Confusion matrix</h2>'
     section = report.confusion_matrix
     if section is None or not section.counts:
-        return head + _note("Not in this report (computed without extras).") + "</section>"
+        return head + _note(_absent(report, "confusion_matrix", "extras")) + "</section>"
     counts = section.counts
     k = len(counts) - 1
     # Keep the classes that appear at all, then background (row) and missed (column).

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from evaluator.metrics.summary import stat_specs
+
 Number = float | None
 
 
@@ -28,39 +30,56 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True):
     """Base of every schema struct: an unknown field is an error."""
 
 
+Absent = msgspec.UnsetType
+ABSENT = msgspec.UNSET
+
+
 class Metrics(_Strict):
-    """The 12 COCO stats by name, pycocotools' order; ``null`` where it prints -1."""
+    """The stats by name, pycocotools' order; ``null`` where it prints -1.
+
+    Boxes have the 12 of ``_summarizeDets`` (AP, AP50, AP75, APs, APm, APl, AR1, AR10,
+    AR100, ARs, ARm, ARl), keypoints the 10 of ``_summarizeKps`` (AP, AP50, AP75, APm,
+    APl, AR, AR50, AR75, ARm, ARl); the others are absent.
+    """
 
     AP: Number
     AP50: Number
     AP75: Number
-    APs: Number
     APm: Number
     APl: Number
-    AR1: Number
-    AR10: Number
-    AR100: Number
-    ARs: Number
     ARm: Number
     ARl: Number
+    APs: Number | Absent = ABSENT
+    AR1: Number | Absent = ABSENT
+    AR10: Number | Absent = ABSENT
+    AR100: Number | Absent = ABSENT
+    ARs: Number | Absent = ABSENT
+    AR: Number | Absent = ABSENT
+    AR50: Number | Absent = ABSENT
+    AR75: Number | Absent = ABSENT
 
 
 class ClassRow(_Strict):
-    """One category's COCO numbers (area "all", the largest maxDets unless named)."""
+    """One category's numbers (area "all", the largest maxDets unless named).
+
+    Boxes: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100; keypoints: AP, AP50, AP75,
+    APm, APl, AR.
+    """
 
     category_id: int
     name: str
     AP: Number
     AP50: Number
     AP75: Number
-    APs: Number
     APm: Number
     APl: Number
-    AR1: Number
-    AR10: Number
-    AR100: Number
     n_gt: int
     n_pred: int
+    APs: Number | Absent = ABSENT
+    AR1: Number | Absent = ABSENT
+    AR10: Number | Absent = ABSENT
+    AR100: Number | Absent = ABSENT
+    AR: Number | Absent = ABSENT
     undefined_reason: str | None = None
 
 
@@ -84,6 +103,7 @@ class Params(_Strict):
     area_ranges: dict[str, tuple[float, float]]
     use_cats: bool
     mode: str
+    oks_sigmas: list[float] | None = None
 
 
 class OperatingPoint(_Strict):
@@ -232,7 +252,11 @@ class RunInfo(_Strict):
 
 
 class ReportJSON(_Strict):
-    """The whole report JSON. Optional sections are absent when not computed."""
+    """The whole report JSON. Optional sections are absent when not computed.
+
+    ``iou_type`` says what was compared (absent in reports older than keypoints: boxes);
+    ``not_applicable`` names the sections that do not apply to it, with the reason.
+    """
 
     stats: list[Number]
     metrics: Metrics
@@ -245,6 +269,8 @@ class ReportJSON(_Strict):
     voc: VOC | None = None
     confusion_matrix: ConfusionMatrix | None = None
     errors: Errors | None = None
+    iou_type: Literal["bbox", "segm", "keypoints"] = "bbox"
+    not_applicable: dict[str, str] | None = None
     run: RunInfo | None = None
 
 
@@ -268,10 +294,19 @@ def read_report(report: Any) -> ReportJSON:
     """
     try:
         if isinstance(report, bytes | str):
-            return msgspec.json.decode(report, type=ReportJSON)
-        return msgspec.convert(report, ReportJSON)
+            typed = msgspec.json.decode(report, type=ReportJSON)
+        else:
+            typed = msgspec.convert(report, ReportJSON)
     except msgspec.ValidationError as error:
         raise ValueError(f"not a report JSON of this version: {error}") from None
+    names = [n for n in Metrics.__struct_fields__ if getattr(typed.metrics, n) is not ABSENT]
+    expected = stat_specs(typed.iou_type)
+    if set(names) != {spec.name for spec in expected}:
+        raise ValueError(
+            f"not a report JSON of this version: metrics: expected the {typed.iou_type} stats "
+            f"({', '.join(spec.name for spec in expected)}), got {', '.join(names)}"
+        )
+    return typed
 
 
 def report_json_schema() -> dict[str, Any]:

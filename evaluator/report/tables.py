@@ -8,12 +8,16 @@ from typing import Any
 import msgspec
 
 from evaluator.analyses.tide import ERROR_TYPES, SPECIAL_ERRORS
-from evaluator.metrics.summary import STAT_SPECS, stat_max_dets
+from evaluator.metrics.summary import stat_max_dets, stat_specs
 from evaluator.metrics.voc import VOC_METRICS
 from evaluator.report.schema import ReportJSON
 
 _TITLES = {"AP": "Average Precision  (AP)", "AR": "Average Recall     (AR)"}
-_CLASS_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
+_CLASS_METRICS = {
+    "bbox": ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"),
+    "segm": ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"),
+    "keypoints": ("AP", "AP50", "AP75", "APm", "APl", "AR"),
+}
 
 
 def _cell(value: Any, width: int) -> str:
@@ -39,18 +43,20 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[
 
 
 def metric_value(report: ReportJSON, name: str) -> float | None:
-    """A named metric: one of the 12 stats or a VOC mean AP (``VOC_METRICS``); None when
-    undefined or not computed.
+    """A named metric: one of the report's stats or a VOC mean AP (``VOC_METRICS``); None
+    when undefined or not computed.
 
     Raises
     ------
     KeyError
-        ``name`` is not a metric name.
+        ``name`` is not a metric of this report's evaluation type.
     """
     if name in VOC_METRICS:
         section = _voc_sections(report).get(VOC_METRICS[name])
         return None if section is None else section.mAP
-    value: float | None = msgspec.structs.asdict(report.metrics)[name]
+    value = msgspec.structs.asdict(report.metrics)[name]
+    if value is msgspec.UNSET:
+        raise KeyError(f"{name} is not a metric of a {report.iou_type} evaluation")
     return value
 
 
@@ -62,12 +68,12 @@ def _voc_sections(report: ReportJSON) -> dict[str, Any]:
 
 
 def summary_lines(report: ReportJSON) -> list[str]:
-    """The 12 lines pycocotools' ``summarize()`` prints, with the same numbers, then the
-    VOC mean APs when computed."""
+    """The lines pycocotools' ``summarize()`` prints (12 for boxes, 10 for keypoints),
+    with the same numbers, then the VOC mean APs when computed."""
     params = report.params
     thresholds = params.iou_thresholds
     lines = []
-    for spec, value in zip(STAT_SPECS, report.stats):
+    for spec, value in zip(stat_specs(report.iou_type), report.stats):
         iou = (
             f"{thresholds[0]:0.2f}:{thresholds[-1]:0.2f}"
             if spec.iou is None
@@ -93,14 +99,15 @@ def per_class_lines(report: ReportJSON) -> list[str]:
     """One row per class: counts, the per-class COCO numbers and VOC AP50 if computed."""
     voc = _voc_sections(report).get("all_point")
     voc_ap = {row.category_id: row.AP for row in voc.per_class} if voc else {}
-    headers = ["class", "id", "n_gt", "n_pred", *_CLASS_METRICS]
+    metrics = _CLASS_METRICS[report.iou_type]
+    headers = ["class", "id", "n_gt", "n_pred", *metrics]
     if voc:
         headers.append("VOC AP50")
     rows = []
     for row in report.per_class:
         values = msgspec.structs.asdict(row)
         cells = [row.name or str(row.category_id), row.category_id, row.n_gt, row.n_pred]
-        cells += [values[m] for m in _CLASS_METRICS]
+        cells += [values[m] for m in metrics]
         if voc:
             cells.append(voc_ap.get(row.category_id))
         rows.append(cells)
@@ -155,7 +162,10 @@ def report_lines(report: ReportJSON) -> list[str]:
     lines = summary_lines(report) + operating_point_lines(report)
     lines += ["", *per_class_lines(report)]
     errors = error_breakdown_lines(report)
-    return lines + (["", *errors] if errors else [])
+    lines += ["", *errors] if errors else []
+    for section, reason in (report.not_applicable or {}).items():
+        lines.append(f" {section}: not applicable ({reason})")
+    return lines
 
 
 def _signed(value: float | None) -> str | None:

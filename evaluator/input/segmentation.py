@@ -1,0 +1,459 @@
+"""Masks for a segm evaluation: read beside the columns of :mod:`coco_json`.
+
+Ground truth: each annotation's ``segmentation`` (polygons, or an RLE object with
+compressed or uncompressed counts) as pycocotools' ``annToRLE`` reads it, at the size
+of its image (``height`` and ``width`` in ``images``); an RLE's ``size`` must be its
+image's.
+
+Results: ``{"image_id", "category_id", "segmentation", "score"}``, ``bbox`` optional.
+As pycocotools' ``loadRes``, the *first* result decides the area every result is judged
+by (the area range an unmatched result falls in): its ``bbox``'s width * height when the
+first result has a non-empty ``bbox`` (then every result needs one), else the mask's
+area. Polygon results, on which ``loadRes`` crashes, are rasterised as ground truth is,
+with a warning.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from evaluator.errors import InputError
+from evaluator.input import _scan
+from evaluator.input.coco_json import (
+    GroundTruth,
+    Predictions,
+    Source,
+    _as_id,
+    _as_list,
+    _as_number,
+    _as_object,
+    _column,
+    _decode_fast,
+    _gc_paused,
+    _get,
+    _parse_slow,
+    _prediction_ids,
+    _read_bytes,
+    load_ground_truth,
+    load_predictions,
+    read_results,
+)
+from evaluator.input.ids import IdValue, check_id, integral
+from evaluator.masks import RunLengths
+from evaluator.masks.compressed import CompressedMasks
+from evaluator.masks.parse import check_size
+
+Id = TypeVar("Id")
+_ABSENT = msgspec.UNSET
+# The mask of an annotation that is never evaluated (its image is not declared).
+_NO_MASK = {"size": [0, 0], "counts": []}
+
+
+class _SizedImage(msgspec.Struct, gc=False):
+    id: Any
+    height: Any = None
+    width: Any = None
+
+
+class _Segmentation(msgspec.Struct, gc=False):
+    segmentation: Any = _ABSENT
+
+
+class _SegmentationFile(msgspec.Struct, gc=False):
+    images: list[_SizedImage]
+    annotations: list[_Segmentation] = []
+
+
+class _MaskResult(msgspec.Struct, Generic[Id], gc=False):
+    image_id: Id
+    category_id: Id
+    score: float
+    segmentation: Any = _ABSENT  # absent: the bbox as a polygon, when loadRes reads boxes
+    bbox: list[float] | None = None  # [] reads as absent, as in loadRes
+
+
+class _MaskResultFile(msgspec.Struct, Generic[Id], gc=False):
+    annotations: list[_MaskResult[Id]]
+
+
+_GT_DECODERS = (
+    msgspec.json.Decoder(_SegmentationFile),
+    msgspec.json.Decoder(_SegmentationFile),
+)
+_LIST_DECODERS = (
+    msgspec.json.Decoder(list[_MaskResult[int]]),
+    msgspec.json.Decoder(list[_MaskResult[IdValue]]),
+)
+_DICT_DECODERS = (
+    msgspec.json.Decoder(_MaskResultFile[int]),
+    msgspec.json.Decoder(_MaskResultFile[IdValue]),
+)
+
+
+def _walk_segmentations(doc: Any) -> _SegmentationFile:
+    root = "ground_truth"
+    doc = _as_object(doc, root)
+    images = []
+    for i, image in enumerate(_as_list(_get(doc, "images", root), f"{root}.images")):
+        loc = f"{root}.images[{i}]"
+        image = _as_object(image, loc)
+        images.append(
+            _SizedImage(
+                id=_get(image, "id", loc),
+                height=_get(image, "height", loc, None),
+                width=_get(image, "width", loc, None),
+            )
+        )
+    anns = []
+    for i, ann in enumerate(_as_list(_get(doc, "annotations", root, []), f"{root}.annotations")):
+        ann = _as_object(ann, f"{root}.annotations[{i}]")
+        anns.append(_Segmentation(segmentation=ann.get("segmentation", _ABSENT)))
+    return _SegmentationFile(images=images, annotations=anns)
+
+
+def _segmentation_file(src: dict[str, Any] | list[Any] | bytes) -> _SegmentationFile:
+    if isinstance(src, dict | list):
+        return _walk_segmentations(src)
+    decoded = _decode_fast(_GT_DECODERS, src, "ground_truth")
+    if decoded is None:
+        with _gc_paused():
+            return _walk_segmentations(_parse_slow(src, "ground_truth"))
+    document: _SegmentationFile = decoded[0]
+    return document
+
+
+def _image_sizes(
+    images: Sequence[_SizedImage], gt: GroundTruth
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Declared images' keys (sorted, as ``gt.image_ids``), heights and widths.
+
+    A repeated image id takes its last entry's size, as pycocotools' index does.
+    """
+    root = "ground_truth.images"
+    ids = [check_id(image.id, f"{root}[{i}].id", strings=True) for i, image in enumerate(images)]
+    values, _, _ = integral(ids, root, "id", strings=True)
+    position = {name: k for k, name in enumerate(gt.image_names)}
+    sizes: dict[int, tuple[int, int]] = {}
+    for i, (value, image) in enumerate(zip(values, images, strict=True)):
+        for field in ("height", "width"):
+            if getattr(image, field) is None:
+                raise InputError(
+                    f"{root}[{i}].{field}",
+                    "missing; a segm evaluation reads each image's height and width (the "
+                    "size of its masks)",
+                )
+        h, w = check_size(_whole(image.height), _whole(image.width), f"{root}[{i}] (height, width)")
+        sizes[position[value] if isinstance(value, str) else int(value)] = (h, w)
+    keys = np.array(sorted(sizes), dtype=np.int64)
+    heights = np.array([sizes[k][0] for k in keys.tolist()], dtype=np.int64)
+    widths = np.array([sizes[k][1] for k in keys.tolist()], dtype=np.int64)
+    return keys, heights, widths
+
+
+def _whole(value: Any) -> Any:
+    """An integral float (``53.0``, what dumping NumPy values gives) as the int it equals,
+    as pycocotools reads an image's size; anything else as it is, for the size check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@contextmanager
+def _inside_segmentation(root: str) -> Iterator[None]:
+    """Mask errors located at ``root[i]...`` moved inside the object's ``segmentation``
+    (``root[i].segmentation.counts``)."""
+    try:
+        yield
+    except InputError as error:
+        inside = re.match(rf"({re.escape(root)}\[\d+\])(.*)$", error.location)
+        if inside is None:
+            raise
+        raise InputError(f"{inside[1]}.segmentation{inside[2]}", error.problem) from None
+
+
+def _masks(
+    segmentations: Sequence[object],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    root: str,
+) -> RunLengths:
+    """:meth:`RunLengths.from_coco`, its errors located inside ``segmentation``."""
+    with _inside_segmentation(root):
+        return RunLengths.from_coco(segmentations, heights, widths, where=root)
+
+
+def _sizes_of(
+    image_keys: NDArray[np.int64], sizes: tuple[NDArray[np.int64], ...]
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+    """Whether each key is a declared image, and its height and width (0 if not)."""
+    keys, heights, widths = sizes
+    if keys.size == 0:
+        zeros = np.zeros(image_keys.shape[0], dtype=np.int64)
+        return np.zeros(image_keys.shape[0], dtype=bool), zeros, zeros
+    at = np.minimum(np.searchsorted(keys, image_keys), keys.shape[0] - 1)
+    known = keys[at] == image_keys
+    return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
+
+
+def _columns_without_boxes(
+    src: dict[str, Any] | list[Any] | bytes,
+) -> tuple[GroundTruth, NDArray[np.int64]]:
+    """The ground truth's columns, and the annotations that had no ``bbox``.
+
+    pycocotools' segm evaluation never reads an annotation's ``bbox``; the box loader
+    needs one, so a missing one is filled with zeros here (the caller puts the mask's box
+    there). Only files that lack a bbox take this slower path.
+    """
+    try:
+        return load_ground_truth(src), np.zeros(0, dtype=np.int64)
+    except InputError as error:
+        if not (error.location.endswith(".bbox") and error.problem == "missing"):
+            raise
+    doc = json.loads(src) if isinstance(src, bytes) else copy.deepcopy(src)
+    anns = doc.get("annotations") if isinstance(doc, dict) else None
+    boxless = [i for i, a in enumerate(anns or []) if isinstance(a, dict) and "bbox" not in a]
+    for i in boxless:
+        anns[i]["bbox"] = [0.0, 0.0, 0.0, 0.0]  # type: ignore[index]
+    return load_ground_truth(doc), np.array(boxless, dtype=np.int64)
+
+
+def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
+    """COCO ground truth with each annotation's mask.
+
+    Parameters
+    ----------
+    src : path, JSON bytes, COCO dict, or GroundTruth (returned as it is when it holds
+        masks)
+
+    Returns
+    -------
+    GroundTruth
+        With ``masks``: one per annotation, at its image's size (an annotation on an
+        undeclared image, never evaluated, gets an empty 0 x 0 mask).
+
+    Raises
+    ------
+    InputError
+        A missing ``segmentation``, an image without ``height`` or ``width``, and the
+        mask errors of :meth:`RunLengths.from_coco` (a string that does not decode,
+        counts that do not sum to height * width, a polygon of fewer than 6 numbers or an
+        odd count, a NaN coordinate, an RLE ``size`` that is not its image's).
+    """
+    if isinstance(src, GroundTruth):
+        if src.masks is None:
+            raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+        return src
+    if not isinstance(src, dict | list | bytes):
+        src = _read_bytes(src, "ground_truth")
+    gt, boxless = _columns_without_boxes(src)
+    document = _segmentation_file(src)
+    loc = "ground_truth.annotations"
+    for i, ann in enumerate(document.annotations):
+        if ann.segmentation is _ABSENT:
+            raise InputError(
+                f"{loc}[{i}].segmentation",
+                "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
+            )
+    keys, image_heights, image_widths = _image_sizes(document.images, gt)
+    known, heights, widths = _sizes_of(gt.ann_image_ids, (keys, image_heights, image_widths))
+    segmentations = [
+        ann.segmentation if ok else _NO_MASK
+        for ann, ok in zip(document.annotations, known.tolist(), strict=True)
+    ]
+    masks = _masks(segmentations, heights, widths, loc)
+    sizes = np.stack([image_heights, image_widths], axis=1)
+    if boxless.size:  # their masks' boxes stand in: a segm evaluation never reads them
+        boxes = gt.boxes.copy()
+        boxes[boxless] = masks.take(boxless).to_bbox()
+        warning = (
+            f"{loc}: {boxless.size} annotations have no 'bbox' (first: {loc}[{boxless[0]}]); "
+            "their masks' boxes are used (pycocotools' segm evaluation does not read it)"
+        )
+        gt = replace(gt, boxes=boxes, warnings=(*gt.warnings, warning))
+    return replace(gt, masks=masks, image_sizes=sizes)
+
+
+def _read_mask_result(det: dict[str, Any], loc: str) -> _MaskResult[Any]:
+    bbox = _get(det, "bbox", loc, None)
+    if bbox is not None:
+        bbox = [_as_number(v, f"{loc}.bbox[{j}]") for j, v in enumerate(_as_list(bbox, loc))]
+    return _MaskResult(
+        image_id=_as_id(_get(det, "image_id", loc), f"{loc}.image_id", strings=True),
+        category_id=_as_id(_get(det, "category_id", loc), f"{loc}.category_id"),
+        score=_as_number(_get(det, "score", loc), f"{loc}.score"),
+        segmentation=det.get("segmentation", _ABSENT),
+        bbox=bbox,
+    )
+
+
+def _given_boxes(results: Sequence[_MaskResult[Any]], root: str) -> NDArray[np.float64]:
+    """Every result's bbox, when the first result has one (loadRes' bbox branch)."""
+    for i, result in enumerate(results):
+        if result.bbox is None or len(result.bbox) != 4:
+            what = "missing" if result.bbox is None else f"{len(result.bbox)} numbers"
+            raise InputError(
+                f"{root}[{i}].bbox",
+                f"{what}; the first result has a 'bbox', so pycocotools reads every result's "
+                "[x, y, width, height] (give all results one, or none)",
+            )
+    return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
+
+
+def _result_segmentations(
+    results: Sequence[_MaskResult[Any]], boxes: NDArray[np.float64] | None, root: str
+) -> list[object]:
+    """Each result's segmentation; in loadRes' bbox branch (``boxes`` given) a result
+    without one gets its box as a 4-point polygon, as loadRes makes it."""
+    segmentations: list[object] = []
+    for i, result in enumerate(results):
+        if result.segmentation is not _ABSENT:
+            segmentations.append(result.segmentation)
+        elif boxes is None:
+            raise InputError(
+                f"{root}[{i}].segmentation",
+                "missing; a segm evaluation needs each result's mask (or a bbox on every "
+                "result, which is then scored as a rectangle, as pycocotools does)",
+            )
+        else:
+            x, y, w, h = boxes[i].tolist()
+            segmentations.append([[x, y, x, y + h, x + w, y + h, x + w, y]])
+    return segmentations
+
+
+def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root: str) -> list[str]:
+    """Warnings for results pycocotools reads otherwise or not at all."""
+    warnings = []
+    boxes_only = [i for i, r in enumerate(results) if r.segmentation is _ABSENT]
+    if boxes_only:
+        warnings.append(
+            f"{root}: {len(boxes_only)} results have no segmentation (first: "
+            f"{root}[{boxes_only[0]}]); their boxes are scored as masks, as pycocotools does"
+        )
+    if not boxed:  # loadRes' segm branch reads each mask's area, which needs compressed RLE
+        for form, test in (
+            ("polygon", lambda s: isinstance(s, list)),
+            (
+                "uncompressed RLE",
+                lambda s: isinstance(s, dict) and isinstance(s.get("counts"), list),
+            ),
+        ):
+            odd = [i for i, r in enumerate(results) if test(r.segmentation)]
+            if odd:
+                warnings.append(
+                    f"{root}: {len(odd)} results have {form} segmentations (first: "
+                    f"{root}[{odd[0]}].segmentation); read at their image's size as ground "
+                    "truth is (pycocotools' loadRes fails on them when the first result has "
+                    "no bbox)"
+                )
+    return warnings
+
+
+def _scan_plain(
+    data: bytes, gt: GroundTruth, sizes: tuple[NDArray[np.int64], ...]
+) -> Predictions | None:
+    """Mask results in the plain shape, read by the compiled scanner; else None.
+
+    The plain shape: a JSON array of objects with integer ``image_id`` and
+    ``category_id``, a numeric ``score``, a ``segmentation`` that is a compressed RLE
+    object, and a ``bbox`` of 4 numbers on every result or on none: what detectron2 and
+    mmdetection write. The masks stay compressed (:class:`CompressedMasks`).
+    """
+    scanned = _scan.scan_mask_results(data)
+    if scanned is None:
+        return None
+    n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, blob, start_raw = scanned
+    image_ids = np.frombuffer(image_raw, dtype=np.int64)
+    category_ids = np.frombuffer(category_raw, dtype=np.int64)
+    scores = np.frombuffer(score_raw, dtype=np.float64)
+    root = "predictions"
+    # Unknown images first, with load_predictions' own message: their masks have no size.
+    load_predictions(Predictions(image_ids, category_ids, np.zeros((n, 4)), scores), gt)
+    _, heights, widths = _sizes_of(image_ids, sizes)
+    given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
+    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))
+    if wrong.size:
+        i = int(wrong[0])
+        raise InputError(
+            f"{root}[{i}].segmentation.size",
+            f"{given[i].tolist()} differs from the image's {[int(heights[i]), int(widths[i])]}",
+        )
+    starts = np.frombuffer(start_raw, dtype=np.int64)
+    with _inside_segmentation(root):
+        masks = CompressedMasks.from_strings(blob, starts, heights, widths, where=root)
+    if boxed:
+        boxes, areas = np.frombuffer(box_raw, dtype=np.float64).reshape(n, 4), None
+    else:
+        boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
+    return Predictions(image_ids, category_ids, boxes, scores, masks=masks, areas=areas)
+
+
+def load_segmentation_predictions(
+    src: Source | Predictions,
+    gt: GroundTruth,
+    unknown_categories: Literal["drop", "error"] = "drop",
+) -> Predictions:
+    """Mask results as columns, checked against the ground truth.
+
+    Parameters
+    ----------
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, or Predictions
+        (with ``masks``)
+    gt : GroundTruth
+        Loaded by :func:`load_segmentation_ground_truth` (its images' sizes are read
+        again from ``src``'s images, so give the same ground truth).
+    unknown_categories : {"drop", "error"}
+        As :func:`evaluator.input.coco_json.load_predictions`.
+
+    Returns
+    -------
+    Predictions
+        With ``masks``; ``boxes`` and ``areas`` as ``loadRes`` sets them.
+
+    Raises
+    ------
+    InputError
+        A result on an unknown image, a mask that cannot be read or whose ``size`` is
+        not its image's, a bbox on some results but not on the first, and whatever
+        :func:`load_predictions` refuses.
+    """
+    if isinstance(src, Predictions):
+        if src.masks is None:
+            raise InputError("predictions", "no masks loaded (load with iou_type='segm')")
+        return load_predictions(src, gt, unknown_categories)
+    if gt.image_sizes is None:
+        raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+    sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
+    if not isinstance(src, list | dict):
+        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
+        plain = None if gt.image_names else _scan_plain(src, gt, sizes)
+        if plain is not None:
+            return load_predictions(plain, gt, unknown_categories)
+    results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
+    image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
+    scores = _column(results, "score", np.float64)
+    # Unknown images first, with load_predictions' own message: their masks have no size.
+    load_predictions(Predictions(image_ids, category_ids, np.zeros((len(results), 4)), scores), gt)
+    _, heights, widths = _sizes_of(image_ids, sizes)
+    boxed = bool(results) and bool(results[0].bbox)  # loadRes' bbox branch
+    given = _given_boxes(results, root) if boxed else None
+    segmentations = _result_segmentations(results, given, root)
+    masks = _masks(segmentations, heights, widths, root)
+    warnings = list(float_ids) + _odd_results_warnings(results, boxed, root)
+    if given is not None:
+        boxes, areas = given, None
+    else:
+        boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
+    preds = Predictions(
+        image_ids, category_ids, boxes, scores, tuple(warnings), masks=masks, areas=areas
+    )
+    return load_predictions(preds, gt, unknown_categories)

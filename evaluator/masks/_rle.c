@@ -1,0 +1,1177 @@
+/*
+ * Compiled kernels of evaluator.masks: COCO run-length encoded masks, with the
+ * algorithms of cocoapi's maskApi.c (as pycocotools 2.0.11 ships it) so that every count,
+ * box and IoU is the same, bit for bit.
+ *
+ * A batch of n masks is three columns: counts (uint32, all masks' runs one after the
+ * other, background first, column-major pixels), offsets (int64 (n + 1,): mask i's runs
+ * are counts[offsets[i]:offsets[i + 1]]), and its heights and widths (int64 (n,)). The
+ * Python wrappers (evaluator/masks/runs.py) validate the columns once; these kernels
+ * trust them: every mask's counts sum to height * width < 2**32.
+ *
+ * Arrays arrive through the buffer protocol, so the module needs no NumPy headers.
+ * Unsigned 32-bit arithmetic is kept wherever maskApi.c uses `uint`, so that its
+ * wrap-arounds are reproduced too (they occur only for images of 2**31 pixels or more).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "../_engine.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __clang__ /* GCC ignores the pragma; -ffp-contract=off (setup.py) covers it */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* A growable uint32 array.                                                              */
+
+typedef struct {
+    uint32_t *data;
+    size_t n, cap;
+} Runs;
+
+/* Make room for `more` items; 0, or -1 when memory runs out. */
+static int reserve(Runs *r, size_t more)
+{
+    if (r->n + more <= r->cap) return 0;
+    size_t cap = r->cap ? r->cap : 64;
+    while (cap < r->n + more) {
+        if (cap > SIZE_MAX / 2 / sizeof(uint32_t)) return -1;
+        cap *= 2;
+    }
+    uint32_t *grown = realloc(r->data, cap * sizeof(uint32_t));
+    if (grown == NULL) return -1;
+    r->data = grown;
+    r->cap = cap;
+    return 0;
+}
+
+static int push(Runs *r, uint32_t value)
+{
+    if (reserve(r, 1)) return -1;
+    r->data[r->n++] = value;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Batches of masks (the buffer helpers are evaluator/_engine.h's).                      */
+
+/* The number of masks of (counts, offsets), after checking that the offsets are
+ * non-decreasing from 0 to the number of counts; -1 with an error set otherwise. */
+static Py_ssize_t batch_size(const Py_buffer *counts, const Py_buffer *offsets)
+{
+    Py_ssize_t n_counts = items(counts, 4, "counts"), n = items(offsets, 8, "offsets");
+    if (n_counts < 0 || n < 0) return -1;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "offsets: empty");
+        return -1;
+    }
+    const int64_t *o = offsets->buf;
+    if (o[0] != 0 || o[n - 1] != n_counts) {
+        PyErr_SetString(PyExc_ValueError, "offsets: must run from 0 to the number of counts");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        if (o[i] > o[i + 1]) {
+            PyErr_SetString(PyExc_ValueError, "offsets: must not decrease");
+            return -1;
+        }
+    }
+    return n - 1;
+}
+
+/* A new bytearray holding a copy of `n` items of `size` bytes at `data`. */
+static PyObject *bytearray_of(const void *data, size_t n, size_t size)
+{
+    return PyByteArray_FromStringAndSize(n ? (const char *)data : "", (Py_ssize_t)(n * size));
+}
+
+/* The bytearray pair (counts, offsets) of a batch built in `runs` and `offsets`. */
+static PyObject *batch_of(const Runs *runs, const int64_t *offsets, Py_ssize_t n)
+{
+    PyObject *counts = bytearray_of(runs->data, runs->n, sizeof(uint32_t));
+    PyObject *starts = bytearray_of(offsets, (size_t)n + 1, sizeof(int64_t));
+    PyObject *result = NULL;
+    if (counts != NULL && starts != NULL) result = PyTuple_Pack(2, counts, starts);
+    Py_XDECREF(counts);
+    Py_XDECREF(starts);
+    return result;
+}
+
+/* Raise ValueError(index, problem): the Python wrapper turns it into a located error. */
+static PyObject *located(Py_ssize_t index, const char *problem)
+{
+    PyObject *value = Py_BuildValue("(ns)", index, problem);
+    if (value != NULL) {
+        PyErr_SetObject(PyExc_ValueError, value);
+        Py_DECREF(value);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Compressed strings: maskApi.c's rleToString / rleFrString, a LEB128-like code of 6   */
+/* bits per character (ASCII 48..111): 5 value bits, 0x20 = more characters follow, and  */
+/* 0x10 in the last character = negative. Counts from the fourth on are stored as the   */
+/* difference to the count two before.                                                   */
+
+/* Write the code of counts[0:m] to s (at most 7 characters a count); its length. */
+static size_t to_string(const uint32_t *counts, int64_t m, char *s)
+{
+    size_t p = 0;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t x = (int64_t)counts[i];
+        if (i > 2) x -= (int64_t)counts[i - 2];
+        int more = 1;
+        while (more) {
+            int64_t c = x & 0x1f;
+            x = (x - c) / 32; /* maskApi.c's arithmetic x >>= 5, portably */
+            more = (c & 0x10) ? x != -1 : x != 0;
+            if (more) c |= 0x20;
+            s[p++] = (char)(c + 48);
+        }
+    }
+    return p;
+}
+
+/* Why string s[0:len] does not decode into `m` counts (NULL when it does), the counts
+ * written to counts (NULL: only count them) and their number to *m. */
+static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, int64_t *m)
+{
+    int64_t k = 0;
+    Py_ssize_t p = 0;
+    while (p < len) {
+        int64_t x = 0;
+        int shift = 0, more = 1;
+        while (more) {
+            if (p == len) return "the string ends inside a count";
+            int c = (unsigned char)s[p] - 48;
+            if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
+            if (shift > 30) return "a count longer than 7 characters";
+            x |= (int64_t)(c & 0x1f) << shift;
+            more = c & 0x20;
+            p++;
+            shift += 5;
+            if (!more && (c & 0x10)) x -= (int64_t)1 << shift; /* sign extension */
+        }
+        if (counts != NULL) {
+            if (k > 2) x += (int64_t)counts[k - 2];
+            if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+            counts[k] = (uint32_t)x;
+        }
+        k++;
+    }
+    *m = k;
+    return NULL;
+}
+
+/* Whether counts[0:m] sum to exactly area. */
+static int sums_to(const uint32_t *counts, int64_t m, uint64_t area)
+{
+    uint64_t total = 0;
+    for (int64_t j = 0; j < m; j++) total += counts[j];
+    return total == area;
+}
+
+PyDoc_STRVAR(decode_strings_doc,
+"decode_strings(strings, heights, widths) -> (counts, offsets)\n"
+"--\n\n"
+"Decode a sequence of compressed COCO RLE strings (bytes or ASCII str) into a batch:\n"
+"counts uint32 and offsets int64 (n + 1,), as bytearrays. heights, widths: int64 (n,).\n"
+"A string that does not decode, or whose counts do not sum to height * width, raises\n"
+"ValueError(index, problem). Releases the GIL while it decodes.");
+
+static PyObject *decode_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *sequence;
+    Py_buffer b[2];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "Oy*y*", &sequence, &b[0], &b[1])) return NULL;
+    PyObject *result = NULL, *strings = PySequence_Tuple(sequence); /* holds the strings */
+    const char **text = NULL;
+    Py_ssize_t *length = NULL;
+    int64_t *offsets = NULL;
+    Runs runs = {0};
+    if (strings == NULL) goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(strings);
+    if (check_items(&b[0], 8, n, "heights") || check_items(&b[1], 8, n, "widths")) goto done;
+    text = malloc(sizeof(char *) * (size_t)(n ? n : 1));
+    length = malloc(sizeof(Py_ssize_t) * (size_t)(n ? n : 1));
+    offsets = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (text == NULL || length == NULL || offsets == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(strings, i);
+        if (PyBytes_Check(item)) {
+            text[i] = PyBytes_AS_STRING(item);
+            length[i] = PyBytes_GET_SIZE(item);
+        } else if (PyUnicode_Check(item)) {
+            text[i] = PyUnicode_AsUTF8AndSize(item, &length[i]);
+            if (text[i] == NULL) {
+                PyErr_Clear();
+                located(i, "a string that is not valid UTF-8");
+                goto done;
+            }
+        } else {
+            located(i, "expected a str or bytes string");
+            goto done;
+        }
+    }
+    const int64_t *heights = b[0].buf, *widths = b[1].buf;
+    const char *problem = NULL;
+    Py_ssize_t bad = -1;
+    int no_memory = 0;
+    Py_BEGIN_ALLOW_THREADS
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t m;
+        problem = from_string(text[i], length[i], NULL, &m); /* first count, then decode */
+        if (problem == NULL && reserve(&runs, (size_t)m)) {
+            no_memory = 1;
+            break;
+        }
+        if (problem == NULL) problem = from_string(text[i], length[i], runs.data + runs.n, &m);
+        if (problem == NULL &&
+            !sums_to(runs.data + runs.n, m, (uint64_t)heights[i] * (uint64_t)widths[i]))
+            problem = "the counts do not sum to height * width";
+        if (problem != NULL) {
+            bad = i;
+            break;
+        }
+        runs.n += (size_t)m;
+        offsets[i + 1] = (int64_t)runs.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (no_memory) PyErr_NoMemory();
+    else if (problem != NULL) located(bad, problem);
+    else result = batch_of(&runs, offsets, n);
+done:
+    Py_XDECREF(strings);
+    free(text);
+    free(length);
+    free(offsets);
+    free(runs.data);
+    release(b, 2);
+    return result;
+}
+
+PyDoc_STRVAR(encode_strings_doc,
+"encode_strings(counts, offsets) -> list[bytes]\n"
+"--\n\n"
+"The compressed COCO RLE string of each mask of a batch, as maskApi.c's rleToString.");
+
+static PyObject *encode_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[2];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*", &b[0], &b[1])) return NULL;
+    PyObject *result = NULL;
+    char *text = NULL;
+    size_t *ends = NULL;
+    Py_ssize_t n = batch_size(&b[0], &b[1]);
+    if (n < 0) goto done;
+    const uint32_t *counts = b[0].buf;
+    const int64_t *offsets = b[1].buf;
+    size_t n_counts = (size_t)offsets[n];
+    text = malloc(7 * n_counts + 1);
+    ends = malloc(sizeof(size_t) * (size_t)(n ? n : 1));
+    if (text == NULL || ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    size_t p = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        p += to_string(counts + offsets[i], offsets[i + 1] - offsets[i], text + p);
+        ends[i] = p;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyList_New(n);
+    if (result == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        size_t start = i ? ends[i - 1] : 0;
+        PyObject *s = PyBytes_FromStringAndSize(text + start, (Py_ssize_t)(ends[i] - start));
+        if (s == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, s);
+    }
+done:
+    free(text);
+    free(ends);
+    release(b, 2);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Bitmaps: rleEncode / rleDecode.                                                       */
+
+PyDoc_STRVAR(encode_masks_doc,
+"encode_masks(masks, area, n) -> (counts, offsets)\n"
+"--\n\n"
+"Run lengths of n masks of `area` pixels each, laid out one after the other, each in\n"
+"column-major order (uint8 (n * area,)), as maskApi.c's rleEncode: a run ends where\n"
+"the byte value changes. Returns bytearrays (uint32 counts, int64 (n + 1,) offsets).");
+
+static PyObject *encode_masks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b;
+    Py_ssize_t area, n;
+    memset(&b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*nn", &b, &area, &n)) return NULL;
+    PyObject *result = NULL;
+    int64_t *offsets = NULL;
+    Runs runs = {0};
+    if (area < 0 || n < 0 || area > UINT32_MAX || check_items(&b, 1, area * n, "masks")) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "area, n: out of range");
+        goto done;
+    }
+    offsets = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (offsets == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint8_t *pixels = b.buf;
+    int no_memory = 0;
+    Py_BEGIN_ALLOW_THREADS
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !no_memory; i++) {
+        const uint8_t *t = pixels + (size_t)area * (size_t)i;
+        uint8_t previous = 0;
+        uint32_t c = 0;
+        for (Py_ssize_t j = 0; j < area; j++) {
+            if (t[j] != previous) {
+                if (push(&runs, c)) { no_memory = 1; break; }
+                c = 0;
+                previous = t[j];
+            }
+            c++;
+        }
+        if (!no_memory && push(&runs, c)) no_memory = 1;
+        offsets[i + 1] = (int64_t)runs.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (no_memory) PyErr_NoMemory();
+    else result = batch_of(&runs, offsets, n);
+done:
+    free(offsets);
+    free(runs.data);
+    release(&b, 1);
+    return result;
+}
+
+PyDoc_STRVAR(decode_masks_doc,
+"decode_masks(counts, offsets, area, out)\n"
+"--\n\n"
+"Write the n masks of a batch, each of `area` pixels in column-major order, into out\n"
+"(uint8 (n * area,)), as maskApi.c's rleDecode. Every mask's counts must sum to area.");
+
+static PyObject *decode_masks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    Py_ssize_t area;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*nw*", &b[0], &b[1], &area, &b[2])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = batch_size(&b[0], &b[1]);
+    if (n < 0 || area < 0 || check_items(&b[2], 1, area * n, "out")) goto done;
+    const uint32_t *counts = b[0].buf;
+    const int64_t *offsets = b[1].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!sums_to(counts + offsets[i], offsets[i + 1] - offsets[i], (uint64_t)area)) {
+            PyErr_Format(PyExc_ValueError, "mask %zd: the counts do not sum to %zd", i, area);
+            goto done;
+        }
+    }
+    uint8_t *out = b[2].buf;
+    Py_BEGIN_ALLOW_THREADS
+    size_t p = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t v = 0;
+        for (int64_t j = offsets[i]; j < offsets[i + 1]; j++) {
+            memset(out + p, v, counts[j]);
+            p += counts[j];
+            v = !v;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 3);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Area, boxes, merge and IoU: rleArea, rleToBbox, rleMerge, bbIou and rleIou.           */
+
+/* The area of counts[0:m] as maskApi.c's rleArea (uint32, wrapping as it does). */
+static uint32_t area_of(const uint32_t *counts, int64_t m)
+{
+    uint32_t a = 0;
+    for (int64_t j = 1; j < m; j += 2) a += counts[j];
+    return a;
+}
+
+/* The xywh box of counts[0:m] of an h x w mask into bb, as rleToBbox in pycocotools
+ * 2.0.11 (which fixed cocoapi's box of runs that wrap to the next column). */
+static void bbox_of(const uint32_t *counts, int64_t m, uint32_t h, uint32_t w, double *bb)
+{
+    m = (m / 2) * 2;
+    uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0;
+    if (m == 0) {
+        bb[0] = bb[1] = bb[2] = bb[3] = 0;
+        return;
+    }
+    for (int64_t j = 0; j < m; j++) {
+        uint32_t start = cc;
+        cc += counts[j];
+        if (j % 2 == 0 || counts[j] == 0) continue; /* background, or an empty run */
+        uint32_t y_start = start % h, x_start = (start - y_start) / h;
+        uint32_t y_end = (cc - 1) % h, x_end = (cc - 1 - y_end) / h;
+        if (x_start < xs) xs = x_start;
+        if (x_end > xe) xe = x_end;
+        if (x_start < x_end) { /* the run wraps to the next column: all rows */
+            ys = 0;
+            ye = h - 1;
+        } else {
+            if (y_start < ys) ys = y_start;
+            if (y_end > ye) ye = y_end;
+        }
+    }
+    /* unsigned, as maskApi.c: a mask with no pixel but an even number of runs gets the
+     * wrapped widths it gets */
+    bb[0] = xs;
+    bb[2] = (uint32_t)(xe - xs + 1);
+    bb[1] = ys;
+    bb[3] = (uint32_t)(ye - ys + 1);
+}
+
+PyDoc_STRVAR(area_doc,
+"area(counts, offsets, out)\n"
+"--\n\n"
+"Write each mask's area (number of pixels; uint32, as rleArea) into out (uint32 (n,)).");
+
+static PyObject *area(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = batch_size(&b[0], &b[1]);
+    if (n < 0 || check_items(&b[2], 4, n, "out")) goto done;
+    const uint32_t *counts = b[0].buf;
+    const int64_t *offsets = b[1].buf;
+    uint32_t *out = b[2].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i] = area_of(counts + offsets[i], offsets[i + 1] - offsets[i]);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 3);
+    return result;
+}
+
+PyDoc_STRVAR(to_bbox_doc,
+"to_bbox(counts, offsets, heights, widths, out)\n"
+"--\n\n"
+"Write each mask's bounding box (xywh, as rleToBbox) into out (float64 (n, 4)).\n"
+"heights, widths: int64 (n,).");
+
+static PyObject *to_bbox(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[5];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = batch_size(&b[0], &b[1]);
+    if (n < 0 || check_items(&b[2], 8, n, "heights") || check_items(&b[3], 8, n, "widths") ||
+        check_items(&b[4], 32, n, "out"))
+        goto done;
+    const uint32_t *counts = b[0].buf;
+    const int64_t *offsets = b[1].buf, *heights = b[2].buf, *widths = b[3].buf;
+    double *out = b[4].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        bbox_of(counts + offsets[i], offsets[i + 1] - offsets[i], (uint32_t)heights[i],
+                (uint32_t)widths[i], out + 4 * i);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 5);
+    return result;
+}
+
+/* Union (or intersection) of a[0:ma] and b[0:mb] into out (room for ma + mb + 1), as one
+ * step of rleMerge; the number of counts written. Both sum to the same area. */
+static int64_t merge_two(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
+                         int intersect, uint32_t *out)
+{
+    uint32_t ca = ma ? a[0] : 0, cb = mb ? b[0] : 0, cc = 0, ct = 1;
+    int v = 0, va = 0, vb = 0;
+    int64_t m = 0, ia = 1, ib = 1;
+    while (ct > 0) {
+        uint32_t c = ca < cb ? ca : cb;
+        cc += c;
+        ct = 0;
+        ca -= c;
+        if (!ca && ia < ma) { ca = a[ia++]; va = !va; }
+        ct += ca;
+        cb -= c;
+        if (!cb && ib < mb) { cb = b[ib++]; vb = !vb; }
+        ct += cb;
+        int previous = v;
+        v = intersect ? (va && vb) : (va || vb);
+        if (v != previous || ct == 0) { out[m++] = cc; cc = 0; }
+    }
+    return m;
+}
+
+/* Fold the masks first..last-1 of a batch into one, as rleMerge (all of one size): the
+ * result is appended to `runs`. 0, or -1 when memory runs out. */
+static int merge_range(const uint32_t *counts, const int64_t *offsets, int64_t first,
+                       int64_t last, int intersect, Runs *runs)
+{
+    if (last == first) return 0;
+    int64_t m = offsets[first + 1] - offsets[first], total = m;
+    for (int64_t i = first + 1; i < last; i++) total += offsets[i + 1] - offsets[i];
+    size_t room = (size_t)total + 1;
+    uint32_t *acc = malloc(room * sizeof(uint32_t)), *tmp = malloc(room * sizeof(uint32_t));
+    if (acc == NULL || tmp == NULL || reserve(runs, room)) {
+        free(acc);
+        free(tmp);
+        return -1;
+    }
+    if (m) memcpy(acc, counts + offsets[first], (size_t)m * sizeof(uint32_t));
+    for (int64_t i = first + 1; i < last; i++) {
+        m = merge_two(acc, m, counts + offsets[i], offsets[i + 1] - offsets[i], intersect, tmp);
+        uint32_t *swap = acc;
+        acc = tmp;
+        tmp = swap;
+    }
+    if (m) memcpy(runs->data + runs->n, acc, (size_t)m * sizeof(uint32_t));
+    runs->n += (size_t)m;
+    free(acc);
+    free(tmp);
+    return 0;
+}
+
+PyDoc_STRVAR(merge_doc,
+"merge(counts, offsets, groups, intersect) -> (counts, offsets)\n"
+"--\n\n"
+"Union (intersect=0) or intersection (1) of the masks of each group, as maskApi.c's\n"
+"rleMerge. groups: int64 (k + 1,), group g is masks [groups[g], groups[g + 1]), all of\n"
+"one size, at least one. Returns a batch of k masks as bytearrays. Releases the GIL.");
+
+static PyObject *merge(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    int intersect;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*p", &b[0], &b[1], &b[2], &intersect)) return NULL;
+    PyObject *result = NULL;
+    int64_t *offsets = NULL;
+    Runs runs = {0};
+    Py_ssize_t n = batch_size(&b[0], &b[1]), k = items(&b[2], 8, "groups") - 1;
+    if (n < 0 || k < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "groups: empty");
+        goto done;
+    }
+    const int64_t *groups = b[2].buf;
+    for (Py_ssize_t g = 0; g < k; g++) {
+        if (groups[g] < 0 || groups[g] >= groups[g + 1] || groups[g + 1] > n) {
+            PyErr_SetString(PyExc_ValueError, "groups: each must hold masks of the batch");
+            goto done;
+        }
+    }
+    offsets = malloc(sizeof(int64_t) * (size_t)(k + 1));
+    if (offsets == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint32_t *counts = b[0].buf;
+    const int64_t *starts = b[1].buf;
+    int status = 0;
+    Py_BEGIN_ALLOW_THREADS
+    offsets[0] = 0;
+    for (Py_ssize_t g = 0; g < k && status == 0; g++) {
+        status = merge_range(counts, starts, groups[g], groups[g + 1], intersect, &runs);
+        offsets[g + 1] = (int64_t)runs.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (status) PyErr_NoMemory();
+    else result = batch_of(&runs, offsets, k);
+done:
+    free(offsets);
+    free(runs.data);
+    release(b, 3);
+    return result;
+}
+
+/* IoU of two masks of one size from their runs, as the inner loop of rleIou. */
+static double runs_iou(const uint32_t *a, int64_t ka, const uint32_t *b, int64_t kb, int crowd)
+{
+    uint32_t ca = ka ? a[0] : 0, cb = kb ? b[0] : 0, i = 0, u = 0, ct = 1;
+    int va = 0, vb = 0;
+    int64_t ia = 1, ib = 1;
+    while (ct > 0) {
+        uint32_t c = ca < cb ? ca : cb;
+        if (va || vb) {
+            u += c;
+            if (va && vb) i += c;
+        }
+        ct = 0;
+        ca -= c;
+        if (!ca && ia < ka) { ca = a[ia++]; va = !va; }
+        ct += ca;
+        cb -= c;
+        if (!cb && ib < kb) { cb = b[ib++]; vb = !vb; }
+        ct += cb;
+    }
+    if (i == 0) u = 1;
+    else if (crowd) u = area_of(a, ka);
+    return (double)i / (double)u;
+}
+
+enum { DT_COUNTS, DT_OFFSETS, DT_BOX, GT_COUNTS, GT_OFFSETS, GT_BOX, CROWD, OUT, N_IOU };
+
+PyDoc_STRVAR(iou_doc,
+"iou(dt_counts, dt_offsets, dt_box, gt_counts, gt_offsets, gt_box, crowd, out, d0, d1)\n"
+"--\n\n"
+"Rows d0..d1-1 of the IoU of D detection masks with G ground-truth masks, all of one\n"
+"size, as maskApi.c's rleIou: the box IoU (dt_box float64 (D, 4), gt_box (G, 4), from\n"
+"to_bbox), then, where it is positive, the masks' IoU from their runs; for a crowd\n"
+"ground truth (crowd uint8 (G,)) the intersection over the detection's area.\n"
+"out: float64 (D, G). Releases the GIL.");
+
+static PyObject *iou(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_IOU];
+    Py_ssize_t d0, d1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*nn", &b[DT_COUNTS], &b[DT_OFFSETS],
+                          &b[DT_BOX], &b[GT_COUNTS], &b[GT_OFFSETS], &b[GT_BOX], &b[CROWD],
+                          &b[OUT], &d0, &d1))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = batch_size(&b[DT_COUNTS], &b[DT_OFFSETS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[GT_COUNTS], &b[GT_OFFSETS]);
+    if (ng < 0 || check_items(&b[DT_BOX], 32, nd, "dt_box") ||
+        check_items(&b[GT_BOX], 32, ng, "gt_box") || check_items(&b[CROWD], 1, ng, "crowd") ||
+        check_items(&b[OUT], 8, nd * ng, "out"))
+        goto done;
+    if (d0 < 0 || d1 > nd || d0 > d1) {
+        PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
+        goto done;
+    }
+    const uint32_t *dc = b[DT_COUNTS].buf, *gc = b[GT_COUNTS].buf;
+    const int64_t *dof = b[DT_OFFSETS].buf, *gof = b[GT_OFFSETS].buf;
+    const double *db = b[DT_BOX].buf, *gb = b[GT_BOX].buf;
+    const uint8_t *crowd = b[CROWD].buf;
+    double *out = b[OUT].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        for (Py_ssize_t g = 0; g < ng; g++) {
+            double o = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
+            if (o > 0)
+                o = runs_iou(dc + dof[d], dof[d + 1] - dof[d], gc + gof[g], gof[g + 1] - gof[g],
+                             crowd[g]);
+            out[d * ng + g] = o;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, N_IOU);
+    return result;
+}
+
+enum { PD_COUNTS, PD_OFFSETS, PD_BOX, PG_COUNTS, PG_OFFSETS, PG_BOX, P_CROWD, P_DT, P_GT, P_OUT,
+       N_PAIR_IOU };
+
+PyDoc_STRVAR(pair_iou_doc,
+"pair_iou(dt_counts, dt_offsets, dt_box, gt_counts, gt_offsets, gt_box, crowd, pair_dt,\n"
+"         pair_gt, out)\n"
+"--\n\n"
+"The IoU of listed (detection, ground truth) pairs of masks, each as iou computes it\n"
+"(rleIou): out[p] for masks pair_dt[p] of the D detections and pair_gt[p] of the G\n"
+"ground truths (int64 (P,)); crowd uint8 (G,); dt_box (D, 4) and gt_box (G, 4) their\n"
+"to_bbox boxes; out float64 (P,). The two masks of a pair must be of one size (the\n"
+"caller checks). Releases the GIL.");
+
+static PyObject *pair_iou(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_PAIR_IOU];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &b[PD_COUNTS], &b[PD_OFFSETS],
+                          &b[PD_BOX], &b[PG_COUNTS], &b[PG_OFFSETS], &b[PG_BOX], &b[P_CROWD],
+                          &b[P_DT], &b[P_GT], &b[P_OUT]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = batch_size(&b[PD_COUNTS], &b[PD_OFFSETS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[PG_COUNTS], &b[PG_OFFSETS]);
+    Py_ssize_t np_ = ng < 0 ? -1 : items(&b[P_DT], 8, "pair_dt");
+    if (np_ < 0 || check_items(&b[PD_BOX], 32, nd, "dt_box") ||
+        check_items(&b[PG_BOX], 32, ng, "gt_box") || check_items(&b[P_CROWD], 1, ng, "crowd") ||
+        check_items(&b[P_GT], 8, np_, "pair_gt") || check_items(&b[P_OUT], 8, np_, "out"))
+        goto done;
+    const int64_t *pd = b[P_DT].buf, *pg = b[P_GT].buf;
+    for (Py_ssize_t p = 0; p < np_; p++) {
+        if (pd[p] < 0 || pd[p] >= nd || pg[p] < 0 || pg[p] >= ng) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: mask outside the batches", p);
+            goto done;
+        }
+    }
+    const uint32_t *dc = b[PD_COUNTS].buf, *gc = b[PG_COUNTS].buf;
+    const int64_t *dof = b[PD_OFFSETS].buf, *gof = b[PG_OFFSETS].buf;
+    const double *db = b[PD_BOX].buf, *gb = b[PG_BOX].buf;
+    const uint8_t *crowd = b[P_CROWD].buf;
+    double *out = b[P_OUT].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < np_; p++) {
+        const int64_t d = pd[p], g = pg[p];
+        double o = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
+        if (o > 0)
+            o = runs_iou(dc + dof[d], dof[d + 1] - dof[d], gc + gof[g], gof[g + 1] - gof[g],
+                         crowd[g]);
+        out[p] = o;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, N_PAIR_IOU);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Masks kept as compressed strings: measured once, decoded again only where a pair's     */
+/* boxes overlap, so that a results file's masks never sit decoded in memory all at once. */
+
+/* Check the strings' span of a blob: starts int64 (n + 1,) non-decreasing within it. */
+static Py_ssize_t string_batch(const Py_buffer *blob, const Py_buffer *starts)
+{
+    Py_ssize_t n = items(starts, 8, "starts");
+    if (n < 0) return -1;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "starts: empty");
+        return -1;
+    }
+    const int64_t *s = starts->buf;
+    if (s[0] != 0 || s[n - 1] != blob->len) {
+        PyErr_SetString(PyExc_ValueError, "starts: must run from 0 to the blob's length");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        if (s[i] > s[i + 1]) {
+            PyErr_SetString(PyExc_ValueError, "starts: decreasing");
+            return -1;
+        }
+    }
+    return n - 1;
+}
+
+/* Decode string s[0:len] into *scratch (grown to one count per character); the problem
+ * or NULL, the count in *m; "" when memory runs out. */
+static const char *decode_into(const char *s, Py_ssize_t len, uint32_t **scratch, size_t *cap,
+                               int64_t *m)
+{
+    if ((size_t)len > *cap) {
+        size_t grown = (size_t)len < 64 ? 64 : (size_t)len;
+        uint32_t *more = realloc(*scratch, grown * sizeof(uint32_t));
+        if (more == NULL) return "";
+        *scratch = more;
+        *cap = grown;
+    }
+    return from_string(s, len, *scratch, m);
+}
+
+PyDoc_STRVAR(measure_strings_doc,
+"measure_strings(blob, starts, heights, widths, areas, boxes)\n"
+"--\n\n"
+"Check n compressed RLE strings, blob[starts[i]:starts[i + 1]] (starts int64 (n + 1,)),\n"
+"against their sizes (heights, widths int64 (n,)) and write each mask's area (uint32\n"
+"(n,), as rleArea) and box (float64 (n, 4), as rleToBbox). A string that does not\n"
+"decode, or whose counts do not sum to height * width, raises ValueError(index,\n"
+"problem). Releases the GIL.");
+
+static PyObject *measure_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[6];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = string_batch(&b[0], &b[1]);
+    if (n < 0 || check_items(&b[2], 8, n, "heights") || check_items(&b[3], 8, n, "widths") ||
+        check_items(&b[4], 4, n, "areas") || check_items(&b[5], 32, n, "boxes"))
+        goto done;
+    const char *blob = b[0].buf;
+    const int64_t *starts = b[1].buf, *heights = b[2].buf, *widths = b[3].buf;
+    uint32_t *areas = b[4].buf;
+    double *boxes = b[5].buf;
+    const char *problem = NULL;
+    Py_ssize_t bad = -1;
+    uint32_t *scratch = NULL;
+    size_t cap = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t m;
+        problem = decode_into(blob + starts[i], starts[i + 1] - starts[i], &scratch, &cap, &m);
+        if (problem == NULL &&
+            !sums_to(scratch, m, (uint64_t)heights[i] * (uint64_t)widths[i]))
+            problem = "the counts do not sum to height * width";
+        if (problem != NULL) {
+            bad = i;
+            break;
+        }
+        areas[i] = area_of(scratch, m);
+        bbox_of(scratch, m, (uint32_t)heights[i], (uint32_t)widths[i], boxes + 4 * i);
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
+    else if (problem != NULL) located(bad, problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, 6);
+    return result;
+}
+
+enum { SD_BLOB, SD_STARTS, SD_BOX, SG_COUNTS, SG_OFFSETS, SG_BOX, S_CROWD, S_DT, S_GT, S_OUT,
+       N_STRING_IOU };
+
+PyDoc_STRVAR(pair_iou_strings_doc,
+"pair_iou_strings(dt_blob, dt_starts, dt_box, gt_counts, gt_offsets, gt_box, crowd,\n"
+"                 pair_dt, pair_gt, out)\n"
+"--\n\n"
+"pair_iou with the detections' masks as checked compressed strings (measure_strings):\n"
+"each is decoded where its box overlaps the ground truth's, once for a run of pairs of\n"
+"the same detection. Releases the GIL.");
+
+static PyObject *pair_iou_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_STRING_IOU];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &b[SD_BLOB], &b[SD_STARTS], &b[SD_BOX],
+                          &b[SG_COUNTS], &b[SG_OFFSETS], &b[SG_BOX], &b[S_CROWD], &b[S_DT],
+                          &b[S_GT], &b[S_OUT]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = string_batch(&b[SD_BLOB], &b[SD_STARTS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[SG_COUNTS], &b[SG_OFFSETS]);
+    Py_ssize_t np_ = ng < 0 ? -1 : items(&b[S_DT], 8, "pair_dt");
+    if (np_ < 0 || check_items(&b[SD_BOX], 32, nd, "dt_box") ||
+        check_items(&b[SG_BOX], 32, ng, "gt_box") || check_items(&b[S_CROWD], 1, ng, "crowd") ||
+        check_items(&b[S_GT], 8, np_, "pair_gt") || check_items(&b[S_OUT], 8, np_, "out"))
+        goto done;
+    const int64_t *pd = b[S_DT].buf, *pg = b[S_GT].buf;
+    for (Py_ssize_t p = 0; p < np_; p++) {
+        if (pd[p] < 0 || pd[p] >= nd || pg[p] < 0 || pg[p] >= ng) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: mask outside the batches", p);
+            goto done;
+        }
+    }
+    const char *blob = b[SD_BLOB].buf;
+    const int64_t *starts = b[SD_STARTS].buf, *gof = b[SG_OFFSETS].buf;
+    const uint32_t *gc = b[SG_COUNTS].buf;
+    const double *db = b[SD_BOX].buf, *gb = b[SG_BOX].buf;
+    const uint8_t *crowd = b[S_CROWD].buf;
+    double *out = b[S_OUT].buf;
+    const char *problem = NULL;
+    uint32_t *scratch = NULL;
+    size_t cap = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t decoded = -1, m = 0;
+    for (Py_ssize_t p = 0; p < np_ && problem == NULL; p++) {
+        const int64_t d = pd[p], g = pg[p];
+        double o = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
+        if (o > 0) {
+            if (d != decoded) {
+                problem = decode_into(blob + starts[d], starts[d + 1] - starts[d], &scratch,
+                                      &cap, &m);
+                decoded = d;
+            }
+            if (problem == NULL)
+                o = runs_iou(scratch, m, gc + gof[g], gof[g + 1] - gof[g], crowd[g]);
+        }
+        out[p] = o;
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
+    else if (problem != NULL) PyErr_Format(PyExc_ValueError, "a detection's mask: %s", problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, N_STRING_IOU);
+    return result;
+}
+
+PyDoc_STRVAR(box_iou_doc,
+"box_iou(dt_box, gt_box, crowd, out)\n"
+"--\n\n"
+"IoU of D detection boxes with G ground-truth boxes (xywh, float64 (D, 4) and (G, 4)),\n"
+"as maskApi.c's bbIou, into out (float64 (D, G)); crowd: uint8 (G,).");
+
+static PyObject *boxes_iou(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[4];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &b[0], &b[1], &b[2], &b[3])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = items(&b[0], 32, "dt_box"), ng = items(&b[1], 32, "gt_box");
+    if (nd < 0 || ng < 0 || check_items(&b[2], 1, ng, "crowd") ||
+        check_items(&b[3], 8, nd * ng, "out"))
+        goto done;
+    const double *db = b[0].buf, *gb = b[1].buf;
+    const uint8_t *crowd = b[2].buf;
+    double *out = b[3].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = 0; d < nd; d++)
+        for (Py_ssize_t g = 0; g < ng; g++) out[d * ng + g] = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 4);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Polygons: rleFrPoly.                                                                  */
+
+/* qsort's comparison of two uint32. */
+static int by_value(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x > y ? 1 : x < y ? -1 : 0;
+}
+
+/* The counts of polygon xy[0:2k] (x0, y0, x1, y1, ...) rasterised on an h x w image,
+ * as rleFrPoly, appended to `runs`; `points` is scratch. 0, or -1 when memory runs out.
+ *
+ * rleFrPoly walks the outline, upsampled 5 times, pixel by pixel (a DDA with rounding
+ * by (int)(v + .5)); every step between two columns gives a point of the boundary in y,
+ * kept when its column falls on a pixel centre inside the image, with its row clamped to
+ * [0, h] and rounded up. The sorted boundary positions x * h + y, with h * w at the end,
+ * become the counts by differences, dropping runs of length 0 as it does. It stores all
+ * points of the outline first; this streams them, with the same arithmetic. */
+static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs *points,
+                        Runs *runs)
+{
+    const double scale = 5;
+    points->n = 0;
+    int have_previous = 0;
+    int pu = 0, pv = 0;
+    const double x_max = (double)(w - 1), y_max = (double)h;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t next = j + 1 < k ? j + 1 : 0;
+        int xs = (int)(scale * xy[2 * j] + .5), xe = (int)(scale * xy[2 * next] + .5);
+        int ys = (int)(scale * xy[2 * j + 1] + .5), ye = (int)(scale * xy[2 * next + 1] + .5);
+        int dx = abs(xe - xs), dy = abs(ys - ye), t;
+        int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+        if (flip) {
+            t = xs; xs = xe; xe = t;
+            t = ys; ys = ye; ye = t;
+        }
+        /* dx == dy == 0 gives 0 / 0 in rleFrPoly, and a point whose row is never read:
+         * its neighbours are in its own column */
+        double s = dx >= dy ? (dx ? (double)(ye - ys) / dx : 0) : (double)(xe - xs) / dy;
+        int steps = dx >= dy ? dx : dy;
+        for (int d = 0; d <= steps; d++) {
+            int u, v;
+            t = flip ? steps - d : d;
+            if (dx >= dy) {
+                u = t + xs;
+                v = (int)(ys + s * t + .5);
+            } else {
+                v = t + ys;
+                u = (int)(xs + s * t + .5);
+            }
+            if (have_previous && u != pu) {
+                double xd = (double)(u < pu ? u : u - 1);
+                xd = (xd + .5) / scale - .5;
+                if (!(floor(xd) != xd || xd < 0 || xd > x_max)) {
+                    double yd = (double)(v < pv ? v : pv);
+                    yd = (yd + .5) / scale - .5;
+                    if (yd < 0) yd = 0;
+                    else if (yd > y_max) yd = y_max;
+                    yd = ceil(yd);
+                    if (push(points, (uint32_t)((int64_t)xd * h + (int64_t)yd))) return -1;
+                }
+            }
+            pu = u;
+            pv = v;
+            have_previous = 1;
+        }
+    }
+    if (push(points, (uint32_t)(h * w))) return -1;
+    uint32_t *a = points->data;
+    size_t n = points->n;
+    /* sort ascending (insertion sort for the usual short lists, else qsort) */
+    if (n < 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t value = a[i];
+            size_t j = i;
+            while (j > 0 && a[j - 1] > value) { a[j] = a[j - 1]; j--; }
+            a[j] = value;
+        }
+    } else {
+        qsort(a, n, sizeof(uint32_t), by_value);
+    }
+    uint32_t previous = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t value = a[j];
+        a[j] -= previous;
+        previous = value;
+    }
+    if (reserve(runs, n)) return -1;
+    uint32_t *b = runs->data + runs->n;
+    size_t j = 0, m = 0;
+    b[m++] = a[j++];
+    while (j < n) {
+        if (a[j] > 0) {
+            b[m++] = a[j++];
+        } else {
+            j++;
+            if (j < n) b[m - 1] += a[j++];
+        }
+    }
+    runs->n += m;
+    return 0;
+}
+
+enum { COORDS, POLY_START, OBJECT_START, HEIGHTS, WIDTHS, N_POLY };
+
+PyDoc_STRVAR(polygons_doc,
+"polygons(coords, poly_start, object_start, heights, widths) -> (counts, offsets)\n"
+"--\n\n"
+"Rasterise polygons as maskApi.c's rleFrPoly and merge each object's polygons (union,\n"
+"as rleMerge). coords: float64 (2 * P_points,), x0, y0, x1, y1, ...; poly_start: int64\n"
+"(P + 1,), polygon p is coords[poly_start[p]:poly_start[p + 1]] (at least 6 numbers, an\n"
+"even count, finite, |v| <= 2e8); object_start: int64 (n + 1,), object i has polygons\n"
+"[object_start[i], object_start[i + 1]) (at least one); heights, widths: int64 (n,),\n"
+">= 1 with h * w < 2**32. Returns a batch of n masks as bytearrays. Releases the GIL.");
+
+static PyObject *polygons(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_POLY];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*", &b[COORDS], &b[POLY_START], &b[OBJECT_START],
+                          &b[HEIGHTS], &b[WIDTHS]))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *offsets = NULL, *single = NULL;
+    Runs runs = {0}, points = {0}, parts = {0};
+    Py_ssize_t n_coords = items(&b[COORDS], 8, "coords");
+    Py_ssize_t n_poly = items(&b[POLY_START], 8, "poly_start") - 1;
+    Py_ssize_t n = items(&b[OBJECT_START], 8, "object_start") - 1;
+    if (n_coords < 0 || n_poly < 0 || n < 0 || check_items(&b[HEIGHTS], 8, n, "heights") ||
+        check_items(&b[WIDTHS], 8, n, "widths")) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "poly_start, object_start: empty");
+        goto done;
+    }
+    const double *coords = b[COORDS].buf;
+    const int64_t *poly = b[POLY_START].buf, *object = b[OBJECT_START].buf;
+    const int64_t *heights = b[HEIGHTS].buf, *widths = b[WIDTHS].buf;
+    if (poly[0] != 0 || poly[n_poly] != n_coords || object[0] != 0 || object[n] != n_poly) {
+        PyErr_SetString(PyExc_ValueError, "poly_start, object_start: must cover all items");
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < n_poly; p++) {
+        int64_t len = poly[p + 1] - poly[p];
+        if (len < 6 || len % 2) {
+            PyErr_Format(PyExc_ValueError, "polygon %zd: %lld numbers", p, (long long)len);
+            goto done;
+        }
+    }
+    for (Py_ssize_t j = 0; j < n_coords; j++) {
+        if (!(fabs(coords[j]) <= 2e8)) {
+            PyErr_Format(PyExc_ValueError, "coords[%zd]: not finite or beyond 2e8", j);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (object[i] >= object[i + 1] || heights[i] < 1 || widths[i] < 1 ||
+            heights[i] * widths[i] > (int64_t)UINT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "object %zd: no polygon, or a bad size", i);
+            goto done;
+        }
+    }
+    offsets = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    single = malloc(sizeof(int64_t) * (size_t)(n_poly + 1));
+    if (offsets == NULL || single == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int status = 0;
+    Py_BEGIN_ALLOW_THREADS
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < n && status == 0; i++) {
+        /* each polygon's runs into `parts`, then their union into `runs` (frPyObjects and
+         * merge, as pycocotools' annToRLE) */
+        parts.n = 0;
+        int64_t first = object[i], last = object[i + 1];
+        single[0] = 0;
+        for (int64_t p = first; p < last && status == 0; p++) {
+            status = polygon_runs(coords + poly[p], (poly[p + 1] - poly[p]) / 2, heights[i],
+                                  widths[i], &points, &parts);
+            single[p - first + 1] = (int64_t)parts.n;
+        }
+        if (status == 0)
+            status = merge_range(parts.data, single, 0, last - first, 0, &runs);
+        offsets[i + 1] = (int64_t)runs.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (status) PyErr_NoMemory();
+    else result = batch_of(&runs, offsets, n);
+done:
+    free(offsets);
+    free(single);
+    free(runs.data);
+    free(points.data);
+    free(parts.data);
+    release(b, N_POLY);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
+    {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
+    {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
+    {"decode_strings", decode_strings, METH_VARARGS, decode_strings_doc},
+    {"encode_strings", encode_strings, METH_VARARGS, encode_strings_doc},
+    {"encode_masks", encode_masks, METH_VARARGS, encode_masks_doc},
+    {"decode_masks", decode_masks, METH_VARARGS, decode_masks_doc},
+    {"area", area, METH_VARARGS, area_doc},
+    {"to_bbox", to_bbox, METH_VARARGS, to_bbox_doc},
+    {"merge", merge, METH_VARARGS, merge_doc},
+    {"iou", iou, METH_VARARGS, iou_doc},
+    {"box_iou", boxes_iou, METH_VARARGS, box_iou_doc},
+    {"polygons", polygons, METH_VARARGS, polygons_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_rle", "Compiled kernels of evaluator.masks (COCO RLE).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__rle(void) { return PyModule_Create(&module); }

@@ -1,0 +1,100 @@
+"""Object keypoint similarity (OKS) of every pair in a group, as pycocotools' ``computeOks``.
+
+For a detection d and a ground truth g with K keypoints, pycocotools computes, per
+keypoint, ``e = (dx**2 + dy**2) / (2 * sigma)**2 / (area + eps) / 2`` where ``dx, dy``
+are d's offsets from g's keypoints, or, when g has no labelled keypoint (all
+visibilities 0), d's distances outside g's box grown by its size on every side. The
+similarity is the mean of ``exp(-e)`` over g's labelled keypoints (over all K when none
+is labelled).
+
+The compiled kernel writes every pair's terms ``e`` with pycocotools' operations in its
+order; ``exp`` is NumPy's own (its SIMD version can differ from the C library's in the
+last bit), and the kernel sums each pair's terms as NumPy's pairwise summation does, so
+every double equals pycocotools'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evaluator.metrics.greedy import GroupSimilarity
+from evaluator.metrics.parallel import kernels
+
+EPS = np.spacing(1)  # pycocotools adds it to the area
+
+
+def pair_rows(
+    det_start: NDArray[np.int64], gt_lo: NDArray[np.int64], gt_hi: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Every (detection, ground truth) pair of every group, groups' blocks row-major.
+
+    Returns
+    -------
+    pair_det, pair_gt : ndarray of shape (P,), dtype int64
+        Rows of the pair's detection and ground truth.
+    block_start : ndarray of shape (K,), dtype int64
+        Index of group k's first pair.
+    """
+    n_det = np.diff(det_start)
+    n_gt = gt_hi - gt_lo
+    block_size = n_det * n_gt
+    block_start = np.r_[0, np.cumsum(block_size)[:-1]].astype(np.int64)
+    group = np.repeat(np.arange(n_det.shape[0]), block_size)
+    within = np.arange(int(block_size.sum())) - block_start[group]
+    pair_det = det_start[:-1][group] + within // n_gt[group]
+    pair_gt = gt_lo[group] + within % n_gt[group]
+    return pair_det, pair_gt, block_start
+
+
+def keypoint_similarity(
+    det_start: NDArray[np.int64],
+    gt_lo: NDArray[np.int64],
+    gt_hi: NDArray[np.int64],
+    det_keypoints: NDArray[np.float64],
+    gt_keypoints: NDArray[np.float64],
+    gt_boxes: NDArray[np.float64],
+    gt_areas: NDArray[np.float64],
+    sigmas: NDArray[np.float64],
+) -> GroupSimilarity:
+    """OKS of every pair of the groups, in the blocks :func:`match_groups` reads.
+
+    Parameters
+    ----------
+    det_start, gt_lo, gt_hi : ndarray of dtype int64
+        The groups, as :func:`evaluator.metrics.greedy.group_bounds` gives them.
+    det_keypoints : ndarray of shape (D, K, 3), dtype float64
+        ``x, y, v`` of each detection's keypoints (``v`` is not read).
+    gt_keypoints : ndarray of shape (G, K, 3), dtype float64
+        ``x, y, v``; a keypoint is labelled when ``v > 0``.
+    gt_boxes : ndarray of shape (G, 4), dtype float64
+        ``xywh``; bounds the distances of a ground truth with no labelled keypoint.
+    gt_areas : ndarray of shape (G,), dtype float64
+    sigmas : ndarray of shape (K,), dtype float64
+
+    Returns
+    -------
+    GroupSimilarity
+    """
+    pair_det, pair_gt, block_start = pair_rows(det_start, gt_lo, gt_hi)
+    labelled = np.count_nonzero(gt_keypoints[:, :, 2] > 0, axis=1)  # (G,)
+    n_terms = np.where(labelled > 0, labelled, sigmas.shape[0])  # (G,)
+    counts = n_terms[pair_gt]  # (P,)
+    starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    terms = np.empty(int(starts[-1]), dtype=np.float64)
+    kernels.oks_terms(
+        pair_det,
+        pair_gt,
+        np.ascontiguousarray(det_keypoints, dtype=np.float64),
+        np.ascontiguousarray(gt_keypoints, dtype=np.float64),
+        np.ascontiguousarray(gt_boxes, dtype=np.float64),
+        gt_areas + EPS,
+        (sigmas * 2) ** 2,
+        starts,
+        terms,
+    )
+    np.negative(terms, out=terms)
+    np.exp(terms, out=terms)  # NumPy's exp, as pycocotools' np.exp(-e)
+    sums = np.empty(pair_det.shape[0], dtype=np.float64)
+    kernels.segment_sums(terms, starts, sums)
+    return GroupSimilarity(sums / counts, block_start)

@@ -1,0 +1,66 @@
+"""Work spread over this machine's cores: the threads the compiled kernels run on.
+
+Every kernel of the package (matching, accumulation, masks) releases the GIL, so plain
+Python threads run chunks of it in parallel; each chunk writes its own part of the
+outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["available_cores", "run_in_chunks", "threads"]
+
+# Below this much work in a chunk, a thread costs more than it saves.
+_WORK_PER_CHUNK = 1 << 16
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the OS has one (Linux),
+    else the machine's count; at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return max(os.cpu_count() or 1, 1)
+
+
+def threads() -> int:
+    """Threads the kernels use: ``DETEVAL_THREADS`` if set (a positive integer), else
+    :func:`available_cores`."""
+    configured = os.environ.get("DETEVAL_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return available_cores()
+
+
+def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> None:
+    """Call ``run(first, last)`` on consecutive ranges of items that cover them all.
+
+    Parameters
+    ----------
+    run : callable
+        Processes items ``first`` to ``last - 1``; calls may run at the same time.
+    work : ndarray of shape (n,), dtype int64
+        Cost of each item; the ranges get about the same total, at most four per core.
+    """
+    n = work.shape[0]
+    if n == 0:
+        return
+    cumulative = np.cumsum(work)
+    total = int(cumulative[-1])
+    workers = threads()
+    n_chunks = min(max(total // _WORK_PER_CHUNK, 1), 4 * workers, n)
+    cuts = np.searchsorted(cumulative, np.linspace(0, total, n_chunks + 1)[1:-1])
+    bounds = np.unique(np.r_[0, cuts, n]).tolist()
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    if len(chunks) == 1 or workers == 1:
+        for first, last in chunks:
+            run(first, last)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(run, first, last) for first, last in chunks]:
+            done.result()

@@ -1,0 +1,131 @@
+"""Masks kept compressed (:class:`CompressedMasks`) and the scanner that reads them.
+
+Measured once (area, box) and compared on the fly, they must give pycocotools.mask's
+numbers exactly; the scanner's columns must equal what the general loader reads.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+
+import numpy as np
+import pycocotools.mask as mask_utils
+import pytest
+
+from evaluator import InputError
+from evaluator.input import _scan
+from evaluator.masks import RunLengths
+from evaluator.masks.compressed import CompressedMasks, pair_iou_into
+
+
+def _random_masks(rng: np.random.Generator, n: int, h: int, w: int) -> list[dict]:
+    masks = []
+    for _ in range(n):
+        bitmap = np.zeros((h, w), dtype=np.uint8, order="F")
+        kind = rng.integers(0, 4)
+        if kind == 1:  # a blob
+            x, y = rng.integers(0, w), rng.integers(0, h)
+            bitmap[y : y + rng.integers(1, h), x : x + rng.integers(1, w)] = 1
+        elif kind == 2:  # noise
+            bitmap[:] = rng.random((h, w)) < 0.3
+        elif kind == 3:  # full
+            bitmap[:] = 1
+        masks.append(mask_utils.encode(bitmap))
+    return masks
+
+
+def _blob(masks: list[dict]) -> tuple[bytes, np.ndarray]:
+    strings = [m["counts"] for m in masks]
+    starts = np.r_[0, np.cumsum([len(s) for s in strings])].astype(np.int64)
+    return b"".join(strings), starts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_measured_and_compared_as_pycocotools(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 64)  # many chunks, on threads
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+    dts, gts = _random_masks(rng, 40, h, w), _random_masks(rng, 15, h, w)
+    blob, starts = _blob(dts)
+    compressed = CompressedMasks.from_strings(blob, starts, [h] * 40, [w] * 40)
+    np.testing.assert_array_equal(compressed.area(), mask_utils.area(dts), strict=True)
+    np.testing.assert_array_equal(compressed.to_bbox(), mask_utils.toBbox(dts), strict=True)
+    gt = RunLengths.from_coco(gts)
+    crowd = (rng.random(15) < 0.3).astype(np.uint8)
+    pair_dt, pair_gt = (a.ravel().astype(np.int64) for a in np.meshgrid(range(40), range(15)))
+    order = np.argsort(pair_dt, kind="stable")  # a detection's pairs together, as the engine
+    pair_dt, pair_gt = pair_dt[order], pair_gt[order]
+    out = np.empty(pair_dt.shape[0])
+    pair_iou_into(compressed, compressed.to_bbox(), gt, gt.to_bbox(), crowd, pair_dt, pair_gt, out)
+    want = mask_utils.iou(dts, gts, crowd.tolist())[pair_dt, pair_gt]
+    np.testing.assert_array_equal(out, want)
+    taken = compressed.take([3, 0, 3])
+    assert taken.blob == dts[3]["counts"] + dts[0]["counts"] + dts[3]["counts"]
+    np.testing.assert_array_equal(taken.area(), compressed.area()[[3, 0, 3]])
+
+
+def test_the_first_bad_string_is_named_whatever_the_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 16)
+    masks = _random_masks(np.random.default_rng(0), 30, 8, 8)
+    strings = [m["counts"] for m in masks]
+    strings[17], strings[25] = b"~~", strings[25][:-1]
+    starts = np.r_[0, np.cumsum([len(s) for s in strings])].astype(np.int64)
+    with pytest.raises(InputError) as raised:
+        CompressedMasks.from_strings(b"".join(strings), starts, [8] * 30, [8] * 30, where="dt")
+    assert raised.value.location == "dt[17].counts"
+
+
+def _results(masks: list[dict], boxed: bool) -> list[dict]:
+    results = []
+    for i, m in enumerate(masks):
+        result = {"image_id": i % 3, "category_id": 1 + i % 2, "score": round(0.1 * i, 3)}
+        result["segmentation"] = {"size": m["size"], "counts": m["counts"].decode()}
+        if boxed:
+            result["bbox"] = [float(v) for v in mask_utils.toBbox(m)]
+        results.append(result)
+    return results
+
+
+@pytest.mark.parametrize("boxed", [True, False])
+def test_scanned_mask_results_are_the_general_loader_s(boxed: bool) -> None:
+    masks = _random_masks(np.random.default_rng(5), 25, 17, 13)
+    results = _results(masks, boxed)
+    layout = random.Random(1)
+    for result in results:  # any key order
+        items = list(result.items())
+        layout.shuffle(items)
+        result.clear()
+        result.update(items)
+    scanned = _scan.scan_mask_results(json.dumps(results).encode())
+    assert scanned is not None
+    n, image, category, box, score, has_boxes, size, blob, starts = scanned
+    assert n == 25 and bool(has_boxes) == boxed
+    assert np.frombuffer(image, np.int64).tolist() == [r["image_id"] for r in results]
+    assert np.frombuffer(score, np.float64).tolist() == [r["score"] for r in results]
+    assert np.frombuffer(size, np.int64).reshape(n, 2).tolist() == [[17, 13]] * n
+    assert blob == b"".join(m["counts"] for m in masks)
+    if boxed:
+        assert np.frombuffer(box, np.float64).reshape(n, 4).tolist() == [r["bbox"] for r in results]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r[1].pop("bbox"),  # a bbox on some results only
+        lambda r: r[0]["segmentation"].update(extra=1),  # another key in the RLE object
+        lambda r: r[0]["segmentation"].update(counts=[1, 2, 3]),  # uncompressed counts
+        lambda r: r[0].update(segmentation=[[0, 0, 5, 0, 5, 5]]),  # a polygon
+        lambda r: r[0]["segmentation"].update(counts='a"b'),  # an escape the scanner leaves
+        lambda r: r[0].update(image_id="x"),  # a string id
+    ],
+)
+def test_mask_results_off_the_plain_shape_go_to_the_loader(
+    edit: Callable[[list[dict]], object],
+) -> None:
+    results = _results(_random_masks(np.random.default_rng(2), 3, 5, 5), boxed=True)
+    edit(results)
+    assert _scan.scan_mask_results(json.dumps(results).encode()) is None
