@@ -5,8 +5,8 @@ from evaluator.analyses.confusion import ConfusionMatrix, detection_confusion_ma
 from evaluator.coco import evaluate_coco
 from evaluator.errors import DataWarning, InputError
 from evaluator.geometry.boxes import box_area, box_convert, box_iou, crowd_iou, generalized_box_iou
-from evaluator.input.coco_json import load_ground_truth, load_predictions
 from evaluator.input.columns import DetectionArrays, GroundTruth, GroundTruthArrays, Predictions
+from evaluator.input.loading import load_ground_truth, load_predictions
 from evaluator.input.voc_text import load_voc_text
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.voc import VOCResult, evaluate_voc, evaluate_voc_coco

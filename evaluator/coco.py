@@ -12,19 +12,10 @@ from evaluator.analyses.confusion import detection_confusion_matrix
 from evaluator.analyses.f1_curves import f1_curves_section
 from evaluator.analyses.operating_points import operating_points
 from evaluator.analyses.tide import error_section
-from evaluator.errors import DataWarning, InputError
-from evaluator.input.coco_json import (
-    GroundTruth,
-    Predictions,
-    Source,
-    load_ground_truth,
-    load_predictions,
-)
-from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_predictions
-from evaluator.input.segmentation import (
-    load_segmentation_ground_truth,
-    load_segmentation_predictions,
-)
+from evaluator.errors import DataWarning
+from evaluator.input.coco_json import Source
+from evaluator.input.columns import GroundTruth, Predictions
+from evaluator.input.loading import load_ground_truth, load_predictions
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections
 from evaluator.metrics.params import CocoParams, IouType, Mode
@@ -100,20 +91,9 @@ def evaluate_coco(
         iou_type=iou_type,
         oks_sigmas=oks_sigmas,
     )
-    if params.iou_type == "segm":
-        if isinstance(predictions, np.ndarray):
-            raise InputError("predictions", "mask results cannot come as an (n, 7) array")
-        gt = load_segmentation_ground_truth(gt)
-        preds = load_segmentation_predictions(predictions, gt, unknown_categories)
-    elif params.iou_type == "keypoints":
-        if isinstance(predictions, np.ndarray):
-            raise InputError("predictions", "keypoint results cannot come as an (n, 7) array")
-        n_keypoints = params.oks_sigmas.shape[0]
-        gt = load_keypoint_ground_truth(gt, n_keypoints)
-        preds = load_keypoint_predictions(predictions, gt, n_keypoints, unknown_categories)
-    else:
-        gt = load_ground_truth(gt)
-        preds = load_predictions(predictions, gt, unknown_categories=unknown_categories)
+    kind = {"iou_type": params.iou_type, "n_keypoints": params.oks_sigmas.shape[0]}
+    gt = load_ground_truth(gt, **kind)
+    preds = load_predictions(predictions, gt, unknown_categories, **kind)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)
     return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)

@@ -87,6 +87,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_json_object,
         help='a small JSON object about the run, e.g. \'{"commit": "4f2a9c1", "epoch": 30}\'',
     )
+    submit.add_argument(
+        "--iou-type",
+        choices=("bbox", "segm", "keypoints"),
+        default="bbox",
+        help="what the results are scored by: boxes, masks or keypoints",
+    )
     submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
     submit.add_argument("--json", action="store_true", help="print the report JSON only")
     submit.set_defaults(func=_submit)
@@ -202,6 +208,7 @@ def _submit(args: argparse.Namespace) -> int:
                 name=args.name,
                 tags=args.tags,
                 metadata=args.metadata,
+                iou_type=args.iou_type,
             )
             on_terminal = sys.stderr.isatty()
             show = None if args.json else _progress_bar if on_terminal else _status_lines()

@@ -100,11 +100,13 @@ class Client:
         name: str | None = None,
         tags: Sequence[str] = (),
         metadata: Mapping[str, Any] | None = None,
+        iou_type: str = "bbox",
     ) -> dict[str, Any]:
         """Submit predictions against a dataset id or an inline ground-truth file.
 
         ``name`` (the model), ``tags`` and ``metadata`` (a small JSON object: commit,
-        epoch, config) label the run. Returns the queued job (``id``, ``status``, ...);
+        epoch, config) label the run; ``iou_type`` says what it compares (``"bbox"``,
+        ``"segm"`` or ``"keypoints"``). Returns the queued job (``id``, ``status``, ...);
         the files are streamed.
         """
         if (dataset_id is None) == (ground_truth is None):
@@ -118,6 +120,8 @@ class Client:
             data["tags"] = ",".join(tags)
         if metadata:
             data["metadata"] = json.dumps(dict(metadata))
+        if iou_type != "bbox":
+            data["iou_type"] = iou_type
         with ExitStack() as stack:
             files: dict[str, Any] = {
                 "predictions": (predictions.name, stack.enter_context(predictions.open("rb")))

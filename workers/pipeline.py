@@ -14,12 +14,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
 
 from evaluator import InputError, evaluate_coco, read_report
+from evaluator.input.loading import IouType
 from service.backend.config import Settings
 from service.backend.jobs import DELETING, Job, JobStore
 from service.backend.storage import Storage
@@ -32,10 +33,12 @@ def score(
     predictions_path: Path,
     progress: Callable[[float], None] | None = None,
     run: dict[str, Any] | None = None,
+    iou_type: IouType = "bbox",
 ) -> bytes:
     """Evaluate stored predictions against stored ground truth; the report as JSON bytes.
 
-    ``run`` (the evaluation's id, labels and dataset) becomes the report's ``run`` section.
+    ``run`` (the evaluation's id, labels and dataset) becomes the report's ``run`` section;
+    ``iou_type`` is what the evaluation compares (boxes, masks or keypoints).
 
     Raises
     ------
@@ -44,7 +47,12 @@ def score(
     """
     # extras: the VOC, confusion-matrix and error-breakdown sections the report page shows.
     report = evaluate_coco(
-        gt_path, predictions_path, unknown_categories="error", extras=True, progress=progress
+        gt_path,
+        predictions_path,
+        iou_type=iou_type,
+        unknown_categories="error",
+        extras=True,
+        progress=progress,
     )
     document = report.to_dict()
     if run is not None:
@@ -168,7 +176,8 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
     run = run_section(job, storage)
     with Heartbeat(store, job_id, token, settings.job_lease_seconds) as beat:
         try:
-            report = score(gt_path, predictions_path, progress=beat, run=run)
+            iou_type = cast(IouType, job.iou_type)  # the API let only these three through
+            report = score(gt_path, predictions_path, beat, run, iou_type)
             beat(1.0)  # a last look: deleted meanwhile?
             storage.write_report(job.tenant, job_id, report)
         except Exception as exc:

@@ -173,13 +173,14 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job
             "give exactly one of the form field 'dataset_id' and the file field 'ground_truth'"
         )
     run = labels.run_labels(upload.fields)
+    iou_type = labels.iou_type(upload.fields.get("iou_type"))
     warnings = await state.validator.predictions(
-        predictions, gt_path, cache_gt=dataset_id is not None
+        predictions, gt_path, cache_gt=dataset_id is not None, iou_type=iou_type
     )
     files = {PREDICTIONS_FILE: predictions}
     if inline is not None:
         files[INLINE_GT_FILE] = inline
-    return await _store(state, _enqueue, state, tenant, dataset_id, files, warnings, run)
+    return await _store(state, _enqueue, state, tenant, dataset_id, files, warnings, run, iou_type)
 
 
 def _enqueue(
@@ -189,13 +190,21 @@ def _enqueue(
     files: dict,
     warnings: list[str],
     run: RunLabels,
+    iou_type: str,
 ) -> Job:
     job_id = new_id()
     size = sum(path.stat().st_size for path in files.values())
     state.storage.commit_evaluation(tenant, job_id, files)
     try:
         created = state.store.create(
-            job_id, tenant, dataset_id, warnings, run, size, state.settings.tenant_quota_bytes
+            job_id,
+            tenant,
+            dataset_id,
+            warnings,
+            run,
+            size,
+            state.settings.tenant_quota_bytes,
+            iou_type,
         )
     except redis.RedisError:
         state.storage.remove_evaluation(tenant, job_id)

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from evaluator.input.loading import IouType
+from evaluator.metrics.params import IOU_TYPES
 from service.api.errors import InvalidInput
 from service.backend.labels import RunLabels
 
@@ -38,6 +40,19 @@ def _text(field: str, value: str | None, limit: int, newlines: bool = False) -> 
         if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed:
             raise InvalidInput(field, field, f"control character {char!r} at character {i}")
     return value
+
+
+def iou_type(value: str | None) -> IouType:
+    """The evaluation type of a form field: ``bbox`` (also when absent), ``segm`` or
+    ``keypoints``."""
+    if value is None or not value.strip():
+        return "bbox"
+    chosen = value.strip()
+    if chosen not in IOU_TYPES:
+        raise InvalidInput(
+            "iou_type", "iou_type", f"expected one of {', '.join(IOU_TYPES)}, got {chosen!r}"
+        )
+    return chosen
 
 
 def name(value: str | None) -> str | None:

@@ -114,6 +114,17 @@ _RUN_LABELS = {
         "description": "A JSON object of at most 4096 bytes: commit, epoch, config, ...",
     },
 }
+_IOU_TYPE = {
+    "iou_type": {
+        "type": "string",
+        "enum": ["bbox", "segm", "keypoints"],
+        "default": "bbox",
+        "description": "What the results are scored by: boxes (IoU), masks (mask IoU; "
+        "results carry RLE segmentations, the dataset polygons or RLE and each image's "
+        "height and width) or keypoints (OKS with COCO's 17 person sigmas). A dataset "
+        "without what the type compares is refused (422) where it first lacks it.",
+    }
+}
 #: ``openapi_extra`` of POST /v1/evaluations.
 EVALUATION_FORM = {
     "requestBody": {
@@ -134,9 +145,10 @@ EVALUATION_FORM = {
                         "predictions": {
                             **_FILE,
                             "description": "COCO results: a list of {image_id, category_id, "
-                            "bbox, score}.",
+                            "bbox, score} (segm: segmentation; keypoints: keypoints).",
                         },
                         **_RUN_LABELS,
+                        **_IOU_TYPE,
                     },
                     "required": ["predictions"],
                     # Exactly one of a (non-empty) dataset_id and ground_truth.

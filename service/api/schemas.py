@@ -26,6 +26,7 @@ _STATUS_EXAMPLE: dict[str, Any] = {
     "error": None,
     "attempts": 1,
     "dataset_id": "3f1c9a0e6b2d4c8fa1e07d5b9c2e4f60",
+    "iou_type": "bbox",
     "created_at": "2026-11-28T09:31:00.000Z",
     "started_at": "2026-11-28T09:31:00.120Z",
     "finished_at": None,
@@ -79,6 +80,9 @@ class EvaluationStatus(BaseModel):
     )
     attempts: int = Field(description="Worker starts so far (a lost worker's job is retried).")
     dataset_id: str | None = Field(description="None when the ground truth was sent inline.")
+    iou_type: Literal["bbox", "segm", "keypoints"] = Field(
+        description="What the evaluation compares: boxes, masks or keypoints."
+    )
     created_at: str | None
     started_at: str | None
     finished_at: str | None

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from evaluator import GroundTruth, InputError, load_ground_truth, load_predictions
+from evaluator.input.loading import IouType
 from service.api.errors import InvalidInput
 from service.api.workpool import WorkPool
 
 # -- inside the pool processes -------------------------------------------------------------
-_datasets: OrderedDict[str, GroundTruth] = OrderedDict()
+_datasets: OrderedDict[tuple[str, str], GroundTruth] = OrderedDict()  # by (path, iou_type)
 _cache_size = 4
 
 
@@ -30,14 +31,15 @@ def init_process(cache_size: int) -> None:
     _cache_size = cache_size
 
 
-def _ground_truth(path: str, cache: bool) -> GroundTruth:
+def _ground_truth(path: str, cache: bool, iou_type: IouType) -> GroundTruth:
     if not cache:
-        return load_ground_truth(path)
-    if path in _datasets:  # datasets are immutable once registered
-        _datasets.move_to_end(path)
-        return _datasets[path]
-    gt = load_ground_truth(path)
-    _datasets[path] = gt
+        return load_ground_truth(path, iou_type=iou_type)
+    key = (path, iou_type)
+    if key in _datasets:  # datasets are immutable once registered
+        _datasets.move_to_end(key)
+        return _datasets[key]
+    gt = load_ground_truth(path, iou_type=iou_type)
+    _datasets[key] = gt
     while len(_datasets) > _cache_size:
         _datasets.popitem(last=False)
     return gt
@@ -62,18 +64,22 @@ def summarize_ground_truth(path: str) -> dict[str, Any]:
     }
 
 
-def check_predictions(predictions: str, ground_truth: str, cache_gt: bool) -> dict[str, Any]:
+def check_predictions(
+    predictions: str, ground_truth: str, cache_gt: bool, iou_type: IouType = "bbox"
+) -> dict[str, Any]:
     """Validate predictions against a ground truth: their warnings, or a rejection.
 
     Unknown image *and* category ids are errors here (``unknown_categories="error"``):
     an upload that names classes the dataset lacks is almost always a mapping mistake.
+    The ground truth is read for ``iou_type``: a dataset without the masks or keypoints
+    an evaluation compares is rejected where the first one is missing.
     """
     try:
-        gt = _ground_truth(ground_truth, cache_gt)
+        gt = _ground_truth(ground_truth, cache_gt, iou_type)
     except InputError as exc:
         return _rejection("ground_truth", exc)
     try:
-        preds = load_predictions(predictions, gt, unknown_categories="error")
+        preds = load_predictions(predictions, gt, "error", iou_type=iou_type)
     except InputError as exc:
         return _rejection("predictions", exc)
     return {"rejected": False, "warnings": list(preds.warnings)}
@@ -105,7 +111,11 @@ class Validator:
         return await self._run(summarize_ground_truth, os.fspath(path))
 
     async def predictions(
-        self, predictions: os.PathLike[str], ground_truth: os.PathLike[str], cache_gt: bool
+        self,
+        predictions: os.PathLike[str],
+        ground_truth: os.PathLike[str],
+        cache_gt: bool,
+        iou_type: IouType = "bbox",
     ) -> list[str]:
         """Warnings about predictions checked against a ground truth (422 if invalid).
 
@@ -113,7 +123,11 @@ class Validator:
         datasets only: inline uploads are used once).
         """
         result = await self._run(
-            check_predictions, os.fspath(predictions), os.fspath(ground_truth), cache_gt
+            check_predictions,
+            os.fspath(predictions),
+            os.fspath(ground_truth),
+            cache_gt,
+            iou_type,
         )
         warnings: list[str] = result["warnings"]
         return warnings

@@ -48,7 +48,8 @@ _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]
 
 # KEYS: job, active set, tenant's evaluations, dataset's evaluations (or ''), dataset
 # record (or ''), tenant's usage, then one per tag. ARGV: id, tenant, dataset id,
-# warnings, name, tags, metadata, bytes stored, the tenant's quota in bytes (0: none).
+# warnings, name, tags, metadata, bytes stored, the tenant's quota in bytes (0: none),
+# the evaluation type.
 # Returns 0 when the dataset is being deleted (it takes no new evaluation), -1 when the
 # bytes would exceed the quota.
 _CREATE = (
@@ -63,7 +64,7 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'dataset_id', ARGV
   'status', 'queued', 'attempts', 0, 'progress', 0, 'error', '', 'created_at', now,
   'updated_at', now, 'started_at', '', 'finished_at', '', 'sent_at', '',
   'lease_owner', '', 'lease_until', 0, 'warnings', ARGV[4], 'name', ARGV[5], 'tags', ARGV[6],
-  'metadata', ARGV[7], 'bytes', ARGV[8])
+  'metadata', ARGV[7], 'bytes', ARGV[8], 'iou_type', ARGV[10])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 if KEYS[4] ~= '' then redis.call('ZADD', KEYS[4], now, ARGV[1]) end
@@ -252,6 +253,8 @@ class Job:
         What the API found suspicious in the predictions when it accepted them.
     labels : RunLabels
         The run's name, tags and metadata.
+    iou_type : str
+        What the evaluation compares: ``"bbox"``, ``"segm"`` or ``"keypoints"``.
     """
 
     id: str
@@ -267,6 +270,7 @@ class Job:
     metrics: dict | None = None
     warnings: list[str] = field(default_factory=list)
     labels: RunLabels = field(default_factory=RunLabels)
+    iou_type: str = "bbox"
 
     def public(self) -> dict[str, Any]:
         """The job as the HTTP API shows it."""
@@ -280,6 +284,7 @@ class Job:
             "error": self.error,
             "attempts": self.attempts,
             "dataset_id": self.dataset_id,
+            "iou_type": self.iou_type,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -337,10 +342,11 @@ class JobStore:
         labels: RunLabels | None = None,
         size: int = 0,
         quota: int = 0,
+        iou_type: str = "bbox",
     ) -> int:
         """Record a new queued job (not yet sent to the broker), with the ``warnings``
-        its predictions raised, its ``labels`` and the ``size`` of its stored files (added
-        to its tenant's usage).
+        its predictions raised, its ``labels``, the ``size`` of its stored files (added
+        to its tenant's usage) and what it compares (``iou_type``).
 
         Returns 1 when recorded; 0 (nothing recorded) when its dataset is being deleted;
         -1 when ``size`` would take the tenant's usage over ``quota`` (bytes; 0: none).
@@ -359,6 +365,7 @@ class JobStore:
         labelled = labels.record_fields()
         args = [job_id, tenant, dataset_id or "", orjson.dumps(list(warnings)).decode()]
         args += [labelled["name"], labelled["tags"], labelled["metadata"], str(size), str(quota)]
+        args.append(iou_type)
         return int(self._create(keys=keys, args=args))
 
     def mark_sent(self, job_id: str) -> None:
@@ -478,6 +485,7 @@ def parse_job(raw: dict[str, str]) -> Job | None:
         metrics=orjson.loads(raw["metrics"]) if raw.get("metrics") else None,
         warnings=orjson.loads(raw["warnings"]) if raw.get("warnings") else [],
         labels=RunLabels.from_record(raw),
+        iou_type=raw.get("iou_type") or "bbox",  # records older than the field: boxes
     )
 
 

@@ -84,7 +84,7 @@ async def create_evaluation(
     upload = await state.receiver.multipart(
         request,
         file_fields={"predictions", "ground_truth"},
-        text_fields={"dataset_id", "name", "tags", "metadata"},
+        text_fields={"dataset_id", "name", "tags", "metadata", "iou_type"},
     )
     try:
         async with state.upload_slots:
