@@ -3,6 +3,7 @@ real stack: only the placeholders KEY, ID, GT.json, PRED.json and the URL are fi
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 from service_stack import KEYS, SMALL_GT, Stack
+
+from evaluator import masks
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_URL = "http://127.0.0.1:8000"
@@ -37,12 +40,30 @@ def test_readme_has_the_commands() -> None:
     assert any("DELETE" in c for c in commands), commands
 
 
+def _box_polygon(box: list[float]) -> list[float]:
+    x, y, w, h = box
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
+
+
 def test_readme_commands_run_as_written(stack: Stack, tmp_path: Path) -> None:
-    (tmp_path / "GT.json").write_text(json.dumps(SMALL_GT))
-    predictions = [
-        {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 0.9}
-        for a in SMALL_GT["annotations"]
-    ]
+    # Boxes and masks on both sides, so that every kind of run the README shows can score.
+    gt = copy.deepcopy(SMALL_GT)
+    for annotation in gt["annotations"]:
+        annotation["segmentation"] = [_box_polygon(annotation["bbox"])]
+    (tmp_path / "GT.json").write_text(json.dumps(gt))
+    predictions = []
+    for annotation in gt["annotations"]:
+        rle = masks.from_polygons([_box_polygon(annotation["bbox"])], 480, 640)[0]
+        mask = {"size": rle["size"], "counts": rle["counts"].decode()}
+        predictions.append(
+            {
+                "image_id": annotation["image_id"],
+                "category_id": 1,
+                "bbox": annotation["bbox"],
+                "segmentation": mask,
+                "score": 0.9,
+            }
+        )
     (tmp_path / "PRED.json").write_text(json.dumps(predictions))
     filled = {"KEY": KEYS["alice"], "ID": ""}
     for command in service_commands():
