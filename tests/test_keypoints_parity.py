@@ -363,3 +363,18 @@ def test_a_keypoint_extent_that_overflows_is_scored_as_pycocotools_scores_it() -
     with np.errstate(over="ignore", invalid="ignore"):  # pycocotools overflows on the way
         reference = run_pycocotools_keypoints(gt, results, **options)
     assert_same(evaluate_ours(gt, results, **options), reference)
+
+
+@pytest.mark.parametrize("index", [0, 5])
+def test_threads_and_chunks_do_not_change_the_result(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt, results, sigmas = case(index)
+    options = sigma_options(sigmas)
+    whole = evaluate_ours(gt, results, **options)
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 1)
+    monkeypatch.setenv("DETEVAL_THREADS", "4")
+    assert_same(
+        evaluate_ours(gt, results, **options), run_pycocotools_keypoints(gt, results, **options)
+    )
+    np.testing.assert_array_equal(evaluate_ours(gt, results, **options).precision, whole.precision)

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.metrics.greedy import GroupSimilarity
-from evaluator.metrics.parallel import kernels
+from evaluator.metrics.parallel import kernels, run_in_chunks
 
 EPS = np.spacing(1)  # pycocotools adds it to the area
 
@@ -52,6 +52,7 @@ def keypoint_similarity(
     gt_lo: NDArray[np.int64],
     gt_hi: NDArray[np.int64],
     det_keypoints: NDArray[np.float64],
+    det_rows: NDArray[np.int64],
     gt_keypoints: NDArray[np.float64],
     gt_boxes: NDArray[np.float64],
     gt_areas: NDArray[np.float64],
@@ -63,8 +64,10 @@ def keypoint_similarity(
     ----------
     det_start, gt_lo, gt_hi : ndarray of dtype int64
         The groups, as :func:`evaluator.metrics.greedy.group_bounds` gives them.
-    det_keypoints : ndarray of shape (D, K, 3), dtype float64
-        ``x, y, v`` of each detection's keypoints (``v`` is not read).
+    det_keypoints : ndarray of shape (N, K, 3), dtype float64
+        ``x, y, v`` of every result's keypoints (``v`` is not read).
+    det_rows : ndarray of shape (D,), dtype int64
+        Row of each detection (in the groups' order) in ``det_keypoints``.
     gt_keypoints : ndarray of shape (G, K, 3), dtype float64
         ``x, y, v``; a keypoint is labelled when ``v > 0``.
     gt_boxes : ndarray of shape (G, 4), dtype float64
@@ -82,17 +85,19 @@ def keypoint_similarity(
     counts = n_terms[pair_gt]  # (P,)
     starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
     terms = np.empty(int(starts[-1]), dtype=np.float64)
-    kernels.oks_terms(
-        pair_det,
-        pair_gt,
-        np.ascontiguousarray(det_keypoints, dtype=np.float64),
-        np.ascontiguousarray(gt_keypoints, dtype=np.float64),
-        np.ascontiguousarray(gt_boxes, dtype=np.float64),
-        gt_areas + EPS,
-        (sigmas * 2) ** 2,
-        starts,
-        terms,
-    )
+    dets = np.ascontiguousarray(det_rows[pair_det], dtype=np.int64)
+    det_points = np.ascontiguousarray(det_keypoints, dtype=np.float64)
+    gt_points = np.ascontiguousarray(gt_keypoints, dtype=np.float64)
+    boxes = np.ascontiguousarray(gt_boxes, dtype=np.float64)
+    areas, variances = gt_areas + EPS, (sigmas * 2) ** 2
+
+    def run(first: int, last: int) -> None:  # pairs first..last-1; their terms in place
+        kernels.oks_terms(
+            dets[first:last], pair_gt[first:last], det_points, gt_points, boxes, areas,
+            variances, starts[first : last + 1], terms,
+        )  # fmt: skip
+
+    run_in_chunks(run, counts + 1)
     np.negative(terms, out=terms)
     np.exp(terms, out=terms)  # NumPy's exp, as pycocotools' np.exp(-e)
     sums = np.empty(pair_det.shape[0], dtype=np.float64)
