@@ -177,7 +177,7 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
     with Heartbeat(store, job_id, token, settings.job_lease_seconds) as beat:
         try:
             iou_type = cast(IouType, job.iou_type)  # the API let only these three through
-            report = score(gt_path, predictions_path, beat, run, iou_type)
+            report = score(gt_path, predictions_path, progress=beat, run=run, iou_type=iou_type)
             beat(1.0)  # a last look: deleted meanwhile?
             storage.write_report(job.tenant, job_id, report)
         except Exception as exc:
