@@ -107,7 +107,7 @@ def test_scanned_mask_results_are_the_general_loader_s(boxed: bool) -> None:
     assert np.frombuffer(image, np.int64).tolist() == [r["image_id"] for r in results]
     assert np.frombuffer(score, np.float64).tolist() == [r["score"] for r in results]
     assert np.frombuffer(size, np.int64).reshape(n, 2).tolist() == [[17, 13]] * n
-    assert blob == b"".join(m["counts"] for m in masks)
+    assert bytes(memoryview(blob)) == b"".join(m["counts"] for m in masks)
     if boxed:
         assert np.frombuffer(box, np.float64).reshape(n, 4).tolist() == [r["bbox"] for r in results]
 

@@ -522,6 +522,53 @@ end:
     return c->p == c->end ? m->n : -1;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* A read-only buffer that owns a malloc'd block: a column handed to Python without a   */
+/* copy (the masks' strings of a results file run to hundreds of megabytes).            */
+
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    Py_ssize_t len;
+} OwnedBuffer;
+
+static int owned_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    OwnedBuffer *owned = (OwnedBuffer *)self;
+    return PyBuffer_FillInfo(view, self, owned->data, owned->len, 1, flags);
+}
+
+static void owned_dealloc(PyObject *self)
+{
+    free(((OwnedBuffer *)self)->data);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyBufferProcs owned_buffer_procs = {owned_getbuffer, NULL};
+
+static PyTypeObject OwnedBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "evaluator.input._scan.OwnedBuffer",
+    .tp_basicsize = sizeof(OwnedBuffer),
+    .tp_dealloc = owned_dealloc,
+    .tp_as_buffer = &owned_buffer_procs,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A read-only block of memory the scanner filled, freed with this object.",
+};
+
+/* A buffer object taking ownership of data[0:len] (freed now if it cannot be made). */
+static PyObject *owned(char *data, Py_ssize_t len)
+{
+    OwnedBuffer *made = PyObject_New(OwnedBuffer, &OwnedBufferType);
+    if (made == NULL) {
+        free(data);
+        return NULL;
+    }
+    made->data = data;
+    made->len = len;
+    return (PyObject *)made;
+}
+
 /* A new bytes object holding `n` items of `size` bytes from `data` (NULL: none). */
 static PyObject *as_bytes(const void *data, Py_ssize_t n, Py_ssize_t size)
 {
@@ -608,9 +655,12 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
     } else if (n == -1) {
         result = Py_NewRef(Py_None);
     } else {
+        /* The strings change hands without a copy; an empty blob still gets a block. */
+        char *strings = m.blob.data != NULL ? m.blob.data : malloc(1);
+        m.blob.data = NULL;
         result = Py_BuildValue("nNNNNiNNN", n, as_bytes(m.image, n, 8), as_bytes(m.category, n, 8),
                                as_bytes(m.box, n, 32), as_bytes(m.score, n, 8), boxed,
-                               as_bytes(m.size, n, 16), as_bytes(m.blob.data, (Py_ssize_t)m.blob.n, 1),
+                               as_bytes(m.size, n, 16), owned(strings, (Py_ssize_t)m.blob.n),
                                as_bytes(m.starts, n + 1, 8));
     }
     free(m.image);
@@ -634,4 +684,8 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__scan(void)
+{
+    if (PyType_Ready(&OwnedBufferType) < 0) return NULL;
+    return PyModule_Create(&module);
+}

@@ -358,19 +358,17 @@ def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root
     return warnings
 
 
-def _scan_plain(
-    data: bytes, gt: GroundTruth, sizes: tuple[NDArray[np.int64], ...]
-) -> Predictions | None:
-    """Mask results in the plain shape, read by the compiled scanner; else None.
+def _scanned_predictions(
+    scanned: tuple[Any, ...], gt: GroundTruth, sizes: tuple[NDArray[np.int64], ...]
+) -> Predictions:
+    """The columns of mask results the compiled scanner read, checked against the images.
 
-    The plain shape: a JSON array of objects with integer ``image_id`` and
-    ``category_id``, a numeric ``score``, a ``segmentation`` that is a compressed RLE
+    The scanner reads the plain shape: a JSON array of objects with integer ``image_id``
+    and ``category_id``, a numeric ``score``, a ``segmentation`` that is a compressed RLE
     object, and a ``bbox`` of 4 numbers on every result or on none: what detectron2 and
-    mmdetection write. The masks stay compressed (:class:`CompressedMasks`).
+    mmdetection write. The masks stay compressed (:class:`CompressedMasks`), in the
+    scanner's own block of memory.
     """
-    scanned = _scan.scan_mask_results(data)
-    if scanned is None:
-        return None
     n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, blob, start_raw = scanned
     image_ids = np.frombuffer(image_raw, dtype=np.int64)
     category_ids = np.frombuffer(category_raw, dtype=np.int64)
@@ -435,8 +433,10 @@ def load_segmentation_predictions(
     sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
     if not isinstance(src, list | dict):
         src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-        plain = None if gt.image_names else _scan_plain(src, gt, sizes)
-        if plain is not None:
+        scanned = None if gt.image_names else _scan.scan_mask_results(src)
+        if scanned is not None:
+            del src  # a file's bytes go now: the scanner's columns hold all that is needed
+            plain = _scanned_predictions(scanned, gt, sizes)
             return load_predictions(plain, gt, unknown_categories)
     results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)

@@ -83,7 +83,7 @@ def measure_strings(
     /,
 ) -> None: ...
 def pair_iou_strings(
-    dt_blob: bytes,
+    dt_blob: bytes | memoryview,
     dt_starts: NDArray[np.int64],
     dt_box: NDArray[np.float64],
     gt_counts: NDArray[np.uint32],

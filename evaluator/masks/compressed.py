@@ -27,8 +27,9 @@ class CompressedMasks:
 
     Attributes
     ----------
-    blob : bytes
-        The strings one after the other (pycocotools' alphabet, ASCII 48 to 111).
+    blob : bytes or memoryview
+        The strings one after the other (pycocotools' alphabet, ASCII 48 to 111); any
+        read-only block of bytes, such as the results scanner's, without a copy.
     starts : ndarray of shape (n + 1,), dtype int64
         Mask ``i`` is ``blob[starts[i]:starts[i + 1]]``.
     heights, widths : ndarray of shape (n,), dtype int64
@@ -38,7 +39,7 @@ class CompressedMasks:
         Each mask's ``xywh`` box (pycocotools' ``toBbox``).
     """
 
-    blob: bytes
+    blob: bytes | memoryview
     starts: NDArray[np.int64]
     heights: NDArray[np.int64]
     widths: NDArray[np.int64]
@@ -48,7 +49,7 @@ class CompressedMasks:
     @classmethod
     def from_strings(
         cls,
-        blob: bytes,
+        blob: bytes | memoryview,
         starts: ArrayLike,
         heights: ArrayLike,
         widths: ArrayLike,
@@ -88,7 +89,7 @@ class CompressedMasks:
             raise InputError(f"{where}[{index}].counts", problem)
         for column in (start, h, w, areas, boxes):
             column.flags.writeable = False
-        return cls(blob, start, h, w, areas, boxes)
+        return cls(view, start, h, w, areas, boxes)
 
     def __len__(self) -> int:
         return int(self.heights.shape[0])
