@@ -376,13 +376,6 @@ static int read_blob_string(Cursor *c, Blob *b, int *no_memory)
     }
     if (outside) return 0;
     int escaped = backslashes != 0;
-    if (escaped) { /* only \\ and \/; a \" would have ended the string early: refused */
-        for (const char *r = s; r < q; r++) {
-            if (*r != '\\') continue;
-            if (r + 1 >= q || (r[1] != '\\' && r[1] != '/')) return 0;
-            r++;
-        }
-    }
     if (!blob_reserve(b, (size_t)(q - s))) {
         *no_memory = 1;
         return 0;
@@ -390,10 +383,17 @@ static int read_blob_string(Cursor *c, Blob *b, int *no_memory)
     if (!escaped) {
         memcpy(b->data + b->n, s, (size_t)(q - s));
         b->n += (size_t)(q - s);
-    } else {
-        for (const char *r = s; r < q; r++) {
-            if (*r == '\\') r++; /* the escaped character itself */
-            b->data[b->n++] = *r;
+    } else { /* runs between escapes copied whole; only \\ and \/ (a \" ended it early) */
+        const char *r = s;
+        while (r < q) {
+            const char *slash = memchr(r, '\\', (size_t)(q - r));
+            const char *stop = slash != NULL ? slash : q;
+            memcpy(b->data + b->n, r, (size_t)(stop - r));
+            b->n += (size_t)(stop - r);
+            if (slash == NULL) break;
+            if (slash + 1 >= q || (slash[1] != '\\' && slash[1] != '/')) return 0;
+            b->data[b->n++] = slash[1];
+            r = slash + 2;
         }
     }
     c->p = q + 1;

@@ -422,22 +422,44 @@ static uint32_t area_of(const uint32_t *counts, int64_t m)
     return a;
 }
 
+/* Move pixel (column, row) of an h-row mask forward by `by` pixels, down the columns. */
+static inline void advance(uint32_t *column, uint32_t *row, uint32_t by, uint32_t h)
+{
+    if (by == 0) return; /* also keeps a 0-row mask (all runs empty) from dividing by 0 */
+    uint64_t down = (uint64_t)*row + by;
+    if (down < h) {
+        *row = (uint32_t)down;
+    } else if (down < 2 * (uint64_t)h) {
+        *row = (uint32_t)(down - h);
+        *column += 1;
+    } else {
+        *row = (uint32_t)(down % h);
+        *column += (uint32_t)(down / h);
+    }
+}
+
 /* The xywh box of counts[0:m] of an h x w mask into bb, as rleToBbox in pycocotools
  * 2.0.11 (which fixed cocoapi's box of runs that wrap to the next column). */
 static void bbox_of(const uint32_t *counts, int64_t m, uint32_t h, uint32_t w, double *bb)
 {
     m = (m / 2) * 2;
-    uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0;
+    uint32_t xs = w, ys = h, xe = 0, ye = 0;
     if (m == 0) {
         bb[0] = bb[1] = bb[2] = bb[3] = 0;
         return;
     }
+    /* (column, row) of the next pixel, followed run by run without a division for the
+     * runs shorter than a column (most of them): pixel p is (p / h, p % h). */
+    uint32_t column = 0, row = 0;
     for (int64_t j = 0; j < m; j++) {
-        uint32_t start = cc;
-        cc += counts[j];
-        if (j % 2 == 0 || counts[j] == 0) continue; /* background, or an empty run */
-        uint32_t y_start = start % h, x_start = (start - y_start) / h;
-        uint32_t y_end = (cc - 1) % h, x_end = (cc - 1 - y_end) / h;
+        if (j % 2 == 0 || counts[j] == 0) { /* background, or an empty run */
+            advance(&column, &row, counts[j], h);
+            continue;
+        }
+        uint32_t x_start = column, y_start = row;
+        advance(&column, &row, counts[j] - 1, h); /* the run's last pixel */
+        uint32_t x_end = column, y_end = row;
+        advance(&column, &row, 1, h);
         if (x_start < xs) xs = x_start;
         if (x_end > xe) xe = x_end;
         if (x_start < x_end) { /* the run wraps to the next column: all rows */
