@@ -93,7 +93,9 @@ def evaluate_coco(
     )
     kind = {"iou_type": params.iou_type, "n_keypoints": params.oks_sigmas.shape[0]}
     gt = load_ground_truth(gt, **kind)
+    _report(progress, 0.1)
     preds = load_predictions(predictions, gt, unknown_categories, **kind)
+    _report(progress, 0.3)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)
     return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
@@ -142,6 +144,7 @@ def evaluate_loaded(
     """:func:`evaluate_coco` on loaded, validated input."""
     matching = match_detections(gt, preds, params, progress)
     acc = accumulate(matching, params)
+    _report(progress, 0.85)
     if params.use_cats:
         category_ids = gt.category_ids
         names = gt.category_names
@@ -178,9 +181,15 @@ def evaluate_loaded(
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
         sections.update(_extra_sections(gt, preds, threshold, with_voc="voc" not in absent))
+        _report(progress, 0.9)
         sections["errors"] = error_section(matching, params, gt, preds, ids, names)
     fields["sections"] = sections
     report = CocoReport.from_arrays(acc.precision, acc.recall, acc.scores, params, **fields)
-    if progress is not None:
-        progress(1.0)
+    _report(progress, 1.0)
     return report
+
+
+def _report(progress: Progress | None, fraction: float) -> None:
+    """Tell ``progress`` (when given) how far the evaluation is, in [0, 1]."""
+    if progress is not None:
+        progress(fraction)

@@ -504,6 +504,19 @@ def test_progress_bar_only_on_a_terminal() -> None:
     assert loud.getvalue().endswith("\r")  # the line is wiped when done
 
 
+@pytest.mark.parametrize("extras", [False, True])
+def test_progress_is_told_at_every_step_up_to_one(extras: bool) -> None:
+    # Each step's report is also when the service's worker hears of a deletion, so a
+    # long evaluation is told more than once.
+    gt, predictions = random_case(seed=3)
+    told: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        evaluate_coco(gt, predictions, extras=extras, progress=told.append)
+    assert told == sorted(told) and told[-1] == 1.0
+    assert len(told) >= (6 if extras else 5), told
+
+
 # --- the installed console script -----------------------------------------------------------
 
 
