@@ -613,6 +613,20 @@ def load_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         return _ground_truth_columns(doc, checked)
 
 
+def bbox_branch_boxes(results: Sequence[Any], root: str) -> NDArray[np.float64]:
+    """(D, 4) boxes of results read in ``loadRes``' bbox branch (the first result has a
+    non-empty ``bbox``, so every result's is read): each must be 4 numbers."""
+    for i, result in enumerate(results):
+        if result.bbox is None or len(result.bbox) != 4:
+            what = "missing" if result.bbox is None else f"{len(result.bbox)} numbers"
+            raise InputError(
+                f"{root}[{i}].bbox",
+                f"{what}; the first result has a 'bbox', so pycocotools reads every result's "
+                "[x, y, width, height] (give all results one, or none)",
+            )
+    return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
+
+
 ResultDecoders = tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]
 
 

@@ -36,6 +36,7 @@ from evaluator.input.coco_json import (
     _parse_slow,
     _prediction_ids,
     _read_bytes,
+    bbox_branch_boxes,
     load_ground_truth,
     load_predictions,
     read_results,
@@ -247,19 +248,7 @@ def _result_boxes(
     (None: the given boxes' width * height).
     """
     if results and results[0].bbox:
-        for i, result in enumerate(results):
-            if result.bbox is None:
-                raise InputError(
-                    f"{root}[{i}].bbox",
-                    "missing; the first result has a 'bbox', so pycocotools reads every "
-                    "result's (give all results a bbox, or none)",
-                )
-            if len(result.bbox) != 4:
-                raise InputError(
-                    f"{root}[{i}].bbox",
-                    f"expected 4 numbers [x, y, width, height], got {len(result.bbox)}",
-                )
-        return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4), None
+        return bbox_branch_boxes(results, root), None
     return _spanned(keypoints)
 
 

@@ -44,6 +44,7 @@ from evaluator.input.coco_json import (
     _parse_slow,
     _prediction_ids,
     _read_bytes,
+    bbox_branch_boxes,
     load_ground_truth,
     load_predictions,
     read_results,
@@ -296,19 +297,6 @@ def _read_mask_result(det: dict[str, Any], loc: str) -> _MaskResult[Any]:
     )
 
 
-def _given_boxes(results: Sequence[_MaskResult[Any]], root: str) -> NDArray[np.float64]:
-    """Every result's bbox, when the first result has one (loadRes' bbox branch)."""
-    for i, result in enumerate(results):
-        if result.bbox is None or len(result.bbox) != 4:
-            what = "missing" if result.bbox is None else f"{len(result.bbox)} numbers"
-            raise InputError(
-                f"{root}[{i}].bbox",
-                f"{what}; the first result has a 'bbox', so pycocotools reads every result's "
-                "[x, y, width, height] (give all results one, or none)",
-            )
-    return np.array([r.bbox for r in results], dtype=np.float64).reshape(-1, 4)
-
-
 def _result_segmentations(
     results: Sequence[_MaskResult[Any]], boxes: NDArray[np.float64] | None, root: str
 ) -> list[object]:
@@ -445,7 +433,7 @@ def load_segmentation_predictions(
     load_predictions(Predictions(image_ids, category_ids, np.zeros((len(results), 4)), scores), gt)
     _, heights, widths = _sizes_of(image_ids, sizes)
     boxed = bool(results) and bool(results[0].bbox)  # loadRes' bbox branch
-    given = _given_boxes(results, root) if boxed else None
+    given = bbox_branch_boxes(results, root) if boxed else None
     segmentations = _result_segmentations(results, given, root)
     masks = _masks(segmentations, heights, widths, root)
     warnings = list(float_ids) + _odd_results_warnings(results, boxed, root)
