@@ -704,6 +704,24 @@ def _scan_plain(data: bytes) -> Predictions | None:
     )
 
 
+def refuse_unknown_images(
+    image_ids: NDArray[np.int64],
+    gt: GroundTruth,
+    root: str = "predictions",
+    written: Sequence[Any] | None = None,
+) -> None:
+    """InputError at the first result whose image the ground truth lacks (pycocotools
+    refuses these too); ``written``: the results as read, for the id as it was written."""
+    unknown = ~np.isin(image_ids, gt.image_ids)
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        value = written[i].image_id if written is not None else int(image_ids[i])
+        raise InputError(
+            f"{root}[{i}].image_id",
+            f"{_unknown_image(value, gt)}; {int(unknown.sum())} results in all)",
+        )
+
+
 def _holds_object(data: bytes) -> bool:
     """Whether a JSON document is an object (rather than a list)."""
     return data[:64].lstrip().startswith(b"{")
@@ -790,14 +808,7 @@ def load_predictions(
         _check_boxes(preds.boxes, root)
     _check_values(preds.scores, root, "score", None)
     warnings = list(preds.warnings)
-    unknown_img = ~np.isin(preds.image_ids, gt.image_ids)
-    if unknown_img.any():
-        i = int(np.argmax(unknown_img))
-        value = written[i].image_id if written is not None else int(preds.image_ids[i])
-        raise InputError(
-            f"{root}[{i}].image_id",
-            f"{_unknown_image(value, gt)}; {int(unknown_img.sum())} results in all)",
-        )
+    refuse_unknown_images(preds.image_ids, gt, root, written)
     unknown_cat = ~np.isin(preds.category_ids, gt.category_ids)
     if unknown_cat.any():
         i = int(np.argmax(unknown_cat))

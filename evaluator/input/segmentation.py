@@ -48,6 +48,7 @@ from evaluator.input.coco_json import (
     load_ground_truth,
     load_predictions,
     read_results,
+    refuse_unknown_images,
 )
 from evaluator.input.ids import IdValue, check_id, integral
 from evaluator.masks import RunLengths
@@ -362,8 +363,8 @@ def _scanned_predictions(
     category_ids = np.frombuffer(category_raw, dtype=np.int64)
     scores = np.frombuffer(score_raw, dtype=np.float64)
     root = "predictions"
-    # Unknown images first, with load_predictions' own message: their masks have no size.
-    load_predictions(Predictions(image_ids, category_ids, np.zeros((n, 4)), scores), gt)
+    # Unknown images first (load_predictions' own check): their masks have no size.
+    refuse_unknown_images(image_ids, gt)
     _, heights, widths = _sizes_of(image_ids, sizes)
     given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
     wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))
@@ -429,8 +430,8 @@ def load_segmentation_predictions(
     results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
     scores = _column(results, "score", np.float64)
-    # Unknown images first, with load_predictions' own message: their masks have no size.
-    load_predictions(Predictions(image_ids, category_ids, np.zeros((len(results), 4)), scores), gt)
+    # Unknown images first (load_predictions' own check): their masks have no size.
+    refuse_unknown_images(image_ids, gt, root, results)
     _, heights, widths = _sizes_of(image_ids, sizes)
     boxed = bool(results) and bool(results[0].bbox)  # loadRes' bbox branch
     given = bbox_branch_boxes(results, root) if boxed else None
