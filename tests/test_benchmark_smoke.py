@@ -7,6 +7,7 @@ test covers their command lines too. It never asserts on timings.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -328,7 +329,12 @@ def test_section_growth_over_two_sets(tmp_path: Path) -> None:
     sections = measure_sections(sets, repeat=1, timeout=120)
     table = format_growth(sections)
     assert "| step (in-process) | 10 images s | 20 images s | growth |" in table
-    assert all(line.endswith("x |") for line in table.splitlines() if line.startswith("| section"))
+    # Every section has a growth ratio; whether it is flagged over the target depends on
+    # the machine's timing, so both forms are accepted.
+    growth = re.compile(r"\| \d+\.\d\dx( \(over 4\.5x\))? \|$")
+    sections_rows = [line for line in table.splitlines() if line.startswith("| section")]
+    assert len(sections_rows) == 5
+    assert all(growth.search(line) for line in sections_rows), sections_rows
 
 
 def test_harness_rejects_half_given_inputs(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evaluator.metrics.matching import stable_order
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.pairs import best_pair_per_detection, overlapping_pairs
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -18,6 +18,23 @@ def test_stable_order_is_numpys_lexsort(seed: int) -> None:
     # Few distinct scores (ties everywhere), both zeros, and some long runs of one key.
     score = rng.choice(np.array([0.9, 0.5, 0.0, -0.0, 0.25, 1e-300]), n)
     tiebreak = rng.integers(0, 3, n).astype(np.int64)
+    got = stable_order(key, score, tiebreak, n_keys)
+    np.testing.assert_array_equal(got, np.lexsort((tiebreak, -score, key)))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_stable_order_by_score_alone_is_numpys_lexsort(seed: int) -> None:
+    """Long runs with one tiebreak each take the radix sort of the scores' bits: every
+    sign, magnitude, infinity, subnormal and both zeros must order as NumPy orders them."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2000, 20000))
+    n_keys = int(rng.integers(1, 6))
+    key = rng.integers(0, n_keys, n).astype(np.int64)
+    score = rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, 5e-324, -5e-324, 1.0, 0.5])
+    picked = rng.random(n) < 0.2
+    score[picked] = rng.choice(special, int(picked.sum()))  # ties among the specials
+    tiebreak = np.full(n, seed, dtype=np.int64)
     got = stable_order(key, score, tiebreak, n_keys)
     np.testing.assert_array_equal(got, np.lexsort((tiebreak, -score, key)))
 
@@ -103,3 +120,26 @@ def test_match_refuses_a_similarity_block_outside_its_array() -> None:
             np.array([0.5]),
             too_short,
         )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_best_pair_per_detection_is_a_plain_loop(seed: int) -> None:
+    """Highest value per detection, ties to the lowest tiebreak then the first pair, -1
+    values never winning: against the rule written out as a Python loop."""
+    rng = np.random.default_rng(seed)
+    n_det = int(rng.integers(0, 60))
+    n_pairs = int(rng.integers(0, 300)) if n_det else 0
+    pair_det = np.sort(rng.integers(0, max(n_det, 1), n_pairs)).astype(np.int64)
+    value = rng.choice(np.array([-1.0, 0.0, 0.1, 0.5, 0.5, 0.75, 1.0]), n_pairs)
+    tiebreak = rng.integers(0, 4, n_pairs).astype(np.int64)
+    got_value, got_pair = best_pair_per_detection(pair_det, value, tiebreak, n_det)
+    want_value, want_pair = np.full(n_det, -1.0), np.full(n_det, -1, dtype=np.int64)
+    for p in range(n_pairs):
+        d = pair_det[p]
+        best = want_pair[d]
+        if value[p] < 0:
+            continue
+        if best < 0 or (value[p], -tiebreak[p]) > (value[best], -tiebreak[best]):
+            want_value[d], want_pair[d] = value[p], p
+    np.testing.assert_array_equal(got_pair, want_pair)
+    np.testing.assert_array_equal(got_value, want_value)

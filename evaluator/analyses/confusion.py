@@ -195,8 +195,8 @@ def detection_confusion_matrix(
             ground_truth.masks,
             np.arange(n_gt),
             ground_truth.iscrowd,
-            -np.inf,
-        )  # (p,)
+            iou_threshold,
+        )  # (p,) only pairs close enough to match or be absorbed
     else:
         pair_det, pair_gt, iou = overlapping_pairs(
             det_image,
@@ -204,14 +204,13 @@ def detection_confusion_matrix(
             ground_truth.ann_image_ids,
             ground_truth.boxes,
             ground_truth.iscrowd,
-            -np.inf,
+            iou_threshold,
         )  # (p,)
-    close = iou >= iou_threshold
-    regular = close & ~ignored_gt[pair_gt]
+    regular = ~ignored_gt[pair_gt]
     matched_gt = _greedy_match(pair_det[regular], pair_gt[regular], iou[regular], rank, n_det, n_gt)
     matched = matched_gt >= 0
     absorbed = np.zeros(n_det, dtype=bool)
-    absorbed[pair_det[close & ignored_gt[pair_gt]]] = True
+    absorbed[pair_det[ignored_gt[pair_gt]]] = True
     absorbed &= ~matched
     background = ~matched & ~absorbed
     found = np.zeros(n_gt, dtype=bool)

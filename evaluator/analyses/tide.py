@@ -32,11 +32,11 @@ rest unchanged; ``dAP`` is the AP50 after the fix minus the AP50 before:
 Two further numbers follow TIDE's "special" errors: ``false_positives`` (every false
 positive removed) and ``false_negatives`` (every ground truth nothing took removed).
 
-AP is recomputed by :func:`evaluator.metrics.accumulation.accumulate` on the modified detections, so
-the unmodified AP50 is the report's ``AP50`` to the bit (with default parameters, where
-``max_dets[2]`` is the largest). Unlike the ``tidecv`` package, the matching is COCO's
-(crowd regions absorb detections as in pycocotools) and classes without ground truth
-stay out of the mean, as in COCO, rather than counting as AP 0.
+AP is recomputed by :func:`evaluator.metrics.accumulation.accumulate_ranked` on the
+modified detections, so the unmodified AP50 is the report's ``AP50`` to the bit (with
+default parameters, where ``max_dets[2]`` is the largest). Unlike the ``tidecv`` package,
+the matching is COCO's (crowd regions absorb detections as in pycocotools) and classes
+without ground truth stay out of the mean, as in COCO, rather than counting as AP 0.
 """
 
 from __future__ import annotations
@@ -49,9 +49,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.metrics.accumulation import accumulate
+from evaluator.metrics.accumulation import Accumulated, accumulate_ranked
 from evaluator.metrics.matching import Matching, stable_order
-from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
+from evaluator.metrics.pairs import (
+    best_pair_per_detection,
+    overlapping_mask_pairs,
+    overlapping_pairs,
+)
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.summary import StatSpec, summarize_one
 
@@ -65,7 +69,6 @@ SPECIAL_ERRORS = ("false_positives", "false_negatives")
 
 _CLS, _LOC, _BOTH, _DUPE, _BKG = range(5)  # indices into ERROR_TYPES
 _NO_ERROR = -1
-# Pairs handled per chunk when computing IoUs, to bound memory.
 _DEFINITION = (
     "TIDE (Bolya et al. 2020) on the COCO matching at IoU 0.5, area 'all'; dAP is the "
     "AP50 after fixing every error of that type (oracle fix) minus the AP50"
@@ -142,46 +145,6 @@ def _run_starts(keys: NDArray[np.int64]) -> NDArray[np.bool_]:
     starts = np.ones(keys.shape[0], dtype=bool)
     starts[1:] = keys[1:] != keys[:-1]
     return starts
-
-
-def _best_per_detection(
-    pair_det: NDArray[np.int64],
-    iou: NDArray[np.float64],
-    tiebreak: NDArray[np.int64],
-    n_det: int,
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Highest IoU of each detection over its pairs, and the pair holding it.
-
-    Parameters
-    ----------
-    pair_det : ndarray of shape (P,), dtype int64
-        Sorted: the pairs of one detection are contiguous.
-    iou : ndarray of shape (P,), dtype float64
-        -1 for pairs that do not qualify.
-    tiebreak : ndarray of shape (P,), dtype int64
-        Distinct among the pairs of one detection; on equal IoU the smallest wins.
-
-    Returns
-    -------
-    best_iou : ndarray of shape (n_det,), dtype float64
-        -1 for a detection without a qualifying pair.
-    best_pair : ndarray of shape (n_det,), dtype int64
-        Index into the pairs, -1 where ``best_iou`` is -1.
-    """
-    best_iou = np.full(n_det, -1.0)
-    best_pair = np.full(n_det, -1, dtype=np.int64)
-    if pair_det.size == 0:
-        return best_iou, best_pair
-    starts = np.flatnonzero(_run_starts(pair_det))  # (S,) first pair of each detection
-    segment = np.cumsum(_run_starts(pair_det)) - 1  # (P,) segment of each pair
-    top = np.maximum.reduceat(iou, starts)  # (S,)
-    at_top = (iou == top[segment]) & (iou >= 0)  # (P,)
-    key = np.where(at_top, tiebreak, np.iinfo(np.int64).max)
-    winner_key = np.minimum.reduceat(key, starts)  # (S,)
-    winners = np.flatnonzero(at_top & (key == winner_key[segment]))  # one pair per detection
-    best_iou[pair_det[winners]] = iou[winners]
-    best_pair[pair_det[winners]] = winners
-    return best_iou, best_pair
 
 
 def classify_errors(
@@ -266,12 +229,14 @@ def classify_errors(
     same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
     tiebreak = gts.source[pair_gt]  # equal IoU: the earlier annotation in the file
     n_fp = fp_index.shape[0]
-    best_same, pair_same = _best_per_detection(pair_fp, np.where(same, iou, -1.0), tiebreak, n_fp)
-    best_other, pair_other = _best_per_detection(
+    best_same, pair_same = best_pair_per_detection(
+        pair_fp, np.where(same, iou, -1.0), tiebreak, n_fp
+    )
+    best_other, pair_other = best_pair_per_detection(
         pair_fp, np.where(~same, iou, -1.0), tiebreak, n_fp
     )
     used_same = np.where(same & taken[pair_gt], iou, -1.0)
-    best_used_same, _ = _best_per_detection(pair_fp, used_same, tiebreak, n_fp)
+    best_used_same, _ = best_pair_per_detection(pair_fp, used_same, tiebreak, n_fp)
     best_any = np.maximum(best_same, best_other)
 
     kind = np.select(
@@ -341,21 +306,20 @@ def _restrict(matching: Matching, t: int) -> Matching:
     )
 
 
-def _ap50(matching: Matching, params: CocoParams) -> tuple[float, NDArray[np.float64]]:
-    """Mean AP and per-class AP of a restricted matching; NaN where undefined.
+def _ap50(acc: Accumulated, params: CocoParams) -> tuple[float, NDArray[np.float64]]:
+    """Mean AP and per-class AP of a restricted accumulation; NaN where undefined.
 
     Returns
     -------
     overall : float
     per_class : ndarray of shape (C,), dtype float64
     """
-    acc = accumulate(matching, params)
     spec = StatSpec("AP50", "AP", float(params.iou_thresholds[0]), params.area_labels[0], 0)
     overall = summarize_one(spec, acc.precision, acc.recall, params)
     per_class = np.array(
         [
             summarize_one(spec, acc.precision, acc.recall, params, category=k)
-            for k in range(matching.n_positive.shape[0])
+            for k in range(acc.precision.shape[2])
         ]
     )
     return (
@@ -364,25 +328,34 @@ def _ap50(matching: Matching, params: CocoParams) -> tuple[float, NDArray[np.flo
     )
 
 
-def _with_fixes(
+def _accumulate_fixed(
     errors: TideErrors,
     fixed_types: Collection[str],
     remove_false_positives: bool = False,
     remove_false_negatives: bool = False,
-) -> Matching:
-    """The restricted matching after the oracle fixes of ``fixed_types``."""
+) -> Accumulated:
+    """Accumulation of the restricted matching after the oracle fixes of ``fixed_types``."""
     m = errors.matching
     codes = [ERROR_TYPES.index(name) for name in fixed_types if name != "missed"]
     fixing = np.isin(errors.det_error, codes)  # (D,)
     becomes_tp = fixing & errors.det_fixed_tp
-    keep = ~(fixing & ~becomes_tp)
+    keep = ~fixing | becomes_tp
     tp = m.true_positive[0, 0] | becomes_tp
     if remove_false_positives:
         keep &= tp | m.ignored[0, 0]
-    det_class = m.det_class.copy()
-    det_class[becomes_tp] = errors.gt_class[errors.det_target[becomes_tp]]
-    matched = m.matched_gt[0].copy()
-    matched[becomes_tp] = errors.det_target[becomes_tp]
+    turned = np.flatnonzero(becomes_tp)
+    det_class = m.det_class
+    new_class = errors.gt_class[errors.det_target[turned]]
+    kept = np.flatnonzero(keep)
+    if np.array_equal(new_class, det_class[turned]):
+        order = kept  # no detection changes class: filtering keeps the accumulation order
+    else:
+        det_class = det_class.copy()
+        det_class[turned] = new_class
+        # Accumulation order again: (class, descending score), ties in the previous order.
+        classes = det_class[kept]
+        n_classes = m.n_positive.shape[0]
+        order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
 
     removed_gt = errors.gt_missed if "missed" in fixed_types else np.zeros_like(errors.gt_missed)
     if remove_false_negatives:
@@ -391,23 +364,14 @@ def _with_fixes(
     n_positive = m.n_positive - np.bincount(
         errors.gt_class[removed_gt], minlength=n_classes
     ).reshape(n_classes, 1)
-
-    # Accumulation order again: (class, descending score), ties in the previous order.
-    kept = np.flatnonzero(keep)
-    classes = det_class[kept]
-    order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
-    return replace(
-        m,
-        det_source=m.det_source[order],
-        det_category_index=det_class[order],  # categories are evaluated: class == category
-        det_class=det_class[order],
-        det_image_index=m.det_image_index[order],
-        det_rank=m.det_rank[order],
-        det_score=m.det_score[order],
-        matched_gt=matched[None, order],
-        true_positive=tp[None, None, order],
-        ignored=m.ignored[:, :, order],
-        n_positive=n_positive,
+    return accumulate_ranked(
+        det_class[order],
+        m.det_rank[order],
+        m.det_score[order],
+        tp[None, None, order],
+        m.ignored[:, :, order],
+        n_positive,
+        errors.params,
     )
 
 
@@ -441,7 +405,7 @@ def fixed_ap50(
         raise ValueError(
             f"fixed_types: unknown error types {sorted(unknown)}; expected names from {ERROR_TYPES}"
         )
-    fixed = _with_fixes(errors, fixed_types, remove_false_positives, remove_false_negatives)
+    fixed = _accumulate_fixed(errors, fixed_types, remove_false_positives, remove_false_negatives)
     return _ap50(fixed, errors.params)
 
 

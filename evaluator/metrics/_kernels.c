@@ -431,92 +431,262 @@ done:
 /* ------------------------------------------------------------------------------------ */
 /* Ordering: a stable sort by (key, descending score, tiebreak), as NumPy's lexsort.     */
 
-/* Whether item a goes before item b inside one key: higher score, then lower tiebreak. */
-static int before(const double *score, const int64_t *tiebreak, int64_t a, int64_t b)
+/* One item being sorted inside its key, carried with its sort fields so that the merge
+   passes read memory in order instead of looking the score up by index. */
+typedef struct {
+    double score;
+    int64_t tiebreak;
+    int64_t index;
+} Ranked;
+
+/* Whether a goes before b inside one key: higher score, then lower tiebreak. */
+static inline int ranked_before(const Ranked *a, const Ranked *b)
 {
-    if (score[a] != score[b]) return score[a] > score[b];
-    return tiebreak[a] < tiebreak[b];
+    if (a->score != b->score) return a->score > b->score;
+    return a->tiebreak < b->tiebreak;
 }
 
-/* Stable merge sort of idx[0:n] by `before`, with tmp[0:n] as scratch. */
-static void merge_sort(int64_t *idx, int64_t *tmp, int64_t n, const double *score,
-                       const int64_t *tiebreak)
+/* Stable merge sort of r[0:n] by `ranked_before`, with tmp[0:n] as scratch. */
+static void ranked_sort(Ranked *r, Ranked *tmp, int64_t n)
 {
     if (n < 24) { /* insertion sort: stable, fast on the short runs of one group */
         for (int64_t i = 1; i < n; i++) {
-            int64_t v = idx[i], j = i;
-            while (j > 0 && before(score, tiebreak, v, idx[j - 1])) { idx[j] = idx[j - 1]; j--; }
-            idx[j] = v;
+            Ranked v = r[i];
+            int64_t j = i;
+            while (j > 0 && ranked_before(&v, &r[j - 1])) { r[j] = r[j - 1]; j--; }
+            r[j] = v;
         }
         return;
     }
     int64_t half = n / 2;
-    merge_sort(idx, tmp, half, score, tiebreak);
-    merge_sort(idx + half, tmp, n - half, score, tiebreak);
+    ranked_sort(r, tmp, half);
+    ranked_sort(r + half, tmp, n - half);
+    if (!ranked_before(&r[half], &r[half - 1])) return; /* already in order */
     int64_t i = 0, j = half, k = 0;
-    while (i < half && j < n) tmp[k++] = before(score, tiebreak, idx[j], idx[i]) ? idx[j++] : idx[i++];
-    while (i < half) tmp[k++] = idx[i++];
-    while (j < n) tmp[k++] = idx[j++];
-    memcpy(idx, tmp, (size_t)n * sizeof(int64_t));
+    while (i < half && j < n) tmp[k++] = ranked_before(&r[j], &r[i]) ? r[j++] : r[i++];
+    while (i < half) tmp[k++] = r[i++];
+    memcpy(r, tmp, (size_t)k * sizeof(Ranked)); /* r[j:n] is already in place */
 }
 
-PyDoc_STRVAR(order_doc,
-"order(key, score, tiebreak, n_keys, order)\n"
-"--\n\n"
-"Write into `order` (int64 (n,)) the permutation that sorts the items by ascending key,\n"
-"then descending score, then ascending tiebreak, then position (stable), as\n"
-"np.lexsort((tiebreak, -score, key)) does. key: int64 (n,) in [0, n_keys);\n"
-"score: float64 (n,), no NaN; tiebreak: int64 (n,). Releases the GIL.");
+/* An item sorted by score alone: its score as an unsigned key that ascends as the score
+   descends (IEEE-754 bits, sign-folded; -0.0 taken as 0.0, which compares equal to it). */
+typedef struct {
+    uint64_t key;
+    int64_t index;
+} Keyed;
 
-static PyObject *order(PyObject *self, PyObject *args)
+static inline uint64_t descending_key(double score)
+{
+    if (score == 0.0) score = 0.0;
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    bits = (bits >> 63) ? ~bits : bits | 0x8000000000000000ULL; /* ascends with the score */
+    return ~bits;
+}
+
+/* Stable LSD radix sort of r[0:n] by key, a byte per pass, tmp[0:n] as scratch; passes
+   where every item has the same byte are skipped. Returns where the sorted items are. */
+static Keyed *keyed_sort(Keyed *r, Keyed *tmp, int64_t n)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        int64_t count[256] = {0};
+        for (int64_t i = 0; i < n; i++) count[(r[i].key >> shift) & 255]++;
+        if (count[(r[0].key >> shift) & 255] == n) continue;
+        int64_t offset = 0;
+        for (int d = 0; d < 256; d++) {
+            int64_t c = count[d];
+            count[d] = offset;
+            offset += c;
+        }
+        for (int64_t i = 0; i < n; i++) tmp[count[(r[i].key >> shift) & 255]++] = r[i];
+        Keyed *swap = r;
+        r = tmp;
+        tmp = swap;
+    }
+    return r;
+}
+
+/* Sort one key's run of item positions: by radix on the score when every tiebreak in it
+   is the same and the run is long enough to pay for the passes, else by merge sort. */
+static void sort_run(int64_t *run, int64_t m, const double *score, const int64_t *tiebreak,
+                     void *scratch, int64_t capacity)
+{
+    int same_tiebreak = 1;
+    for (int64_t i = 1; i < m && same_tiebreak; i++)
+        same_tiebreak = tiebreak[run[i]] == tiebreak[run[0]];
+    if (m >= 256 && same_tiebreak) {
+        Keyed *r = scratch, *tmp = r + capacity;
+        for (int64_t i = 0; i < m; i++) r[i] = (Keyed){descending_key(score[run[i]]), run[i]};
+        Keyed *sorted = keyed_sort(r, tmp, m);
+        for (int64_t i = 0; i < m; i++) run[i] = sorted[i].index;
+        return;
+    }
+    Ranked *r = scratch;
+    for (int64_t i = 0; i < m; i++) r[i] = (Ranked){score[run[i]], tiebreak[run[i]], run[i]};
+    ranked_sort(r, r + capacity, m);
+    for (int64_t i = 0; i < m; i++) run[i] = r[i].index;
+}
+
+PyDoc_STRVAR(order_by_key_doc,
+"order_by_key(key, n_keys, order, start)\n"
+"--\n\n"
+"Counting sort: write into `order` (int64 (n,)) the positions of the items grouped by\n"
+"ascending key, ascending inside a key, and into `start` (int64 (n_keys + 1,)) where each\n"
+"key's run begins. key: int64 (n,) in [0, n_keys). Releases the GIL.");
+
+static PyObject *order_by_key(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[4];
+    Py_buffer b[3];
     Py_ssize_t n_keys;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*nw*", &b[0], &b[1], &b[2], &n_keys, &b[3])) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nw*w*", &b[0], &n_keys, &b[1], &b[2])) return NULL;
     PyObject *result = NULL;
-    int64_t *start = NULL, *tmp = NULL;
     Py_ssize_t n = items(&b[0], 8, "key");
     if (n < 0) goto done;
-    if (check_items(&b[1], 8, n, "score") || check_items(&b[2], 8, n, "tiebreak") ||
-        check_items(&b[3], 8, n, "order"))
-        goto done;
-    const int64_t *key = b[0].buf, *tiebreak = b[2].buf;
-    const double *score = b[1].buf;
-    int64_t *out = b[3].buf;
     if (n_keys < 0 || (size_t)n_keys >= SIZE_MAX / sizeof(int64_t) - 1) {
         PyErr_SetString(PyExc_ValueError, "n_keys: out of range");
         goto done;
     }
+    if (check_items(&b[1], 8, n, "order") || check_items(&b[2], 8, n_keys + 1, "start"))
+        goto done;
+    const int64_t *key = b[0].buf;
+    int64_t *out = b[1].buf, *start = b[2].buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (key[i] < 0 || key[i] >= n_keys) {
             PyErr_Format(PyExc_ValueError, "key[%zd]: outside [0, n_keys)", i);
             goto done;
         }
     }
-    start = calloc((size_t)n_keys + 1, sizeof(int64_t));
-    tmp = malloc(((size_t)n ? (size_t)n : 1) * sizeof(int64_t));
-    if (start == NULL || tmp == NULL) {
+    Py_BEGIN_ALLOW_THREADS
+    memset(start, 0, ((size_t)n_keys + 1) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
+    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
+    for (Py_ssize_t i = 0; i < n; i++) out[start[key[i]]++] = i;
+    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
+    start[0] = 0;
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 3);
+    return result;
+}
+
+PyDoc_STRVAR(order_runs_doc,
+"order_runs(order, start, score, tiebreak, k0, k1)\n"
+"--\n\n"
+"Sort in place each run order[start[k]:start[k + 1]], k0 <= k < k1, of item positions by\n"
+"descending score, then ascending tiebreak, then position (stable), as order_by_key left\n"
+"them. order: int64 (n,), positions in [0, n); start: int64 (K + 1,), non-decreasing,\n"
+"within [0, n]; score: float64 (n,), no NaN; tiebreak: int64 (n,). Releases the GIL.");
+
+static PyObject *order_runs(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[4];
+    Py_ssize_t k0, k1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "w*y*y*y*nn", &b[0], &b[1], &b[2], &b[3], &k0, &k1))
+        return NULL;
+    PyObject *result = NULL;
+    Ranked *buf = NULL; /* scratch for two runs, of Ranked or of (smaller) Keyed items */
+    Py_ssize_t n = items(&b[0], 8, "order"), n_starts = items(&b[1], 8, "start");
+    if (n < 0 || n_starts < 0) goto done;
+    if (check_items(&b[2], 8, n, "score") || check_items(&b[3], 8, n, "tiebreak")) goto done;
+    if (k0 < 0 || k1 < k0 || k1 >= n_starts) {
+        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the runs");
+        goto done;
+    }
+    int64_t *out = b[0].buf;
+    const int64_t *start = b[1].buf, *tiebreak = b[3].buf;
+    const double *score = b[2].buf;
+    int64_t longest = 0;
+    for (Py_ssize_t k = k0; k < k1; k++) {
+        if (start[k] < 0 || start[k + 1] < start[k] || start[k + 1] > n) {
+            PyErr_Format(PyExc_ValueError, "start[%zd]: outside the items or decreasing", k);
+            goto done;
+        }
+        if (start[k + 1] - start[k] > longest) longest = start[k + 1] - start[k];
+    }
+    for (Py_ssize_t i = start[k0]; i < start[k1]; i++) {
+        if (out[i] < 0 || out[i] >= n) {
+            PyErr_Format(PyExc_ValueError, "order[%zd]: outside the items", i);
+            goto done;
+        }
+    }
+    buf = malloc((size_t)(2 * longest + 1) * sizeof(Ranked));
+    if (buf == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    /* Counting sort by key (positions stay ascending inside a key), then each key's run. */
-    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
-    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
-    for (Py_ssize_t i = 0; i < n; i++) tmp[start[key[i]]++] = i;
-    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
-    start[0] = 0;
-    memcpy(out, tmp, (size_t)n * sizeof(int64_t));
-    for (Py_ssize_t k = 0; k < n_keys; k++)
-        merge_sort(out + start[k], tmp, start[k + 1] - start[k], score, tiebreak);
+    for (Py_ssize_t k = k0; k < k1; k++) {
+        int64_t m = start[k + 1] - start[k];
+        if (m > 1) sort_run(out + start[k], m, score, tiebreak, buf, longest);
+    }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    free(start);
-    free(tmp);
+    free(buf);
     release(b, 4);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The best pair of each detection.                                                     */
+
+PyDoc_STRVAR(best_pairs_doc,
+"best_pairs(pair_det, value, tiebreak, best_value, best_pair)\n"
+"--\n\n"
+"For each detection d, among its pairs p (pair_det[p] == d) with value[p] >= 0: the\n"
+"highest value, and on equal values the pair with the lowest tiebreak (the first such\n"
+"pair if several share it). Writes best_value[d] (float64) and best_pair[d] (int64, an\n"
+"index into the pairs), leaving them as they are for a detection without such a pair.\n"
+"pair_det: int64 (P,), non-decreasing, in [0, D); value: float64 (P,), NaN never\n"
+"qualifies; tiebreak: int64 (P,); best_value, best_pair: (D,). Releases the GIL.");
+
+static PyObject *best_pairs(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[5];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_pairs = items(&b[0], 8, "pair_det"), n_det = items(&b[3], 8, "best_value");
+    if (n_pairs < 0 || n_det < 0) goto done;
+    if (check_items(&b[1], 8, n_pairs, "value") || check_items(&b[2], 8, n_pairs, "tiebreak") ||
+        check_items(&b[4], 8, n_det, "best_pair"))
+        goto done;
+    const int64_t *pair_det = b[0].buf, *tiebreak = b[2].buf;
+    const double *value = b[1].buf;
+    double *best_value = b[3].buf;
+    int64_t *best_pair = b[4].buf;
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        if (pair_det[p] < 0 || pair_det[p] >= n_det || (p && pair_det[p] < pair_det[p - 1])) {
+            PyErr_Format(PyExc_ValueError, "pair_det[%zd]: outside [0, D) or decreasing", p);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t p = 0;
+    while (p < n_pairs) {
+        const int64_t d = pair_det[p];
+        Py_ssize_t best = -1;
+        for (; p < n_pairs && pair_det[p] == d; p++) {
+            if (!(value[p] >= 0.0)) continue;
+            if (best < 0 || value[p] > value[best] ||
+                (value[p] == value[best] && tiebreak[p] < tiebreak[best]))
+                best = p;
+        }
+        if (best >= 0) {
+            best_value[d] = value[best];
+            best_pair[d] = best;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 5);
     return result;
 }
 
@@ -843,7 +1013,9 @@ static PyMethodDef methods[] = {
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
-    {"order", order, METH_VARARGS, order_doc},
+    {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
+    {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
+    {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -51,12 +51,24 @@ def pairs(
     d1: int,
     /,
 ) -> tuple[bytes, bytes, bytes]: ...
-def order(
-    key: NDArray[np.int64],
+def best_pairs(
+    pair_det: NDArray[np.int64],
+    value: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    best_value: NDArray[np.float64],
+    best_pair: NDArray[np.int64],
+    /,
+) -> None: ...
+def order_by_key(
+    key: NDArray[np.int64], n_keys: int, order: NDArray[np.int64], start: NDArray[np.int64], /
+) -> None: ...
+def order_runs(
+    order: NDArray[np.int64],
+    start: NDArray[np.int64],
     score: NDArray[np.float64],
     tiebreak: NDArray[np.int64],
-    n_keys: int,
-    order: NDArray[np.int64],
+    k0: int,
+    k1: int,
     /,
 ) -> None: ...
 def segment_sums(

@@ -47,18 +47,54 @@ def accumulate(matching: Matching, params: CocoParams) -> Accumulated:
     precision envelope, and the first position reaching each recall threshold. Classes
     are spread over the cores.
     """
+    return accumulate_ranked(
+        matching.det_class,
+        matching.det_rank,
+        matching.det_score,
+        matching.true_positive,
+        matching.ignored,
+        matching.n_positive,
+        params,
+    )
+
+
+def accumulate_ranked(
+    det_class: NDArray[np.int64],
+    det_rank: NDArray[np.int64],
+    det_score: NDArray[np.float64],
+    true_positive: NDArray[np.bool_],
+    ignored: NDArray[np.bool_],
+    n_positive: NDArray[np.int64],
+    params: CocoParams,
+) -> Accumulated:
+    """:func:`accumulate` on the only columns of a :class:`Matching` it reads.
+
+    For callers that change the outcome of a matching (TIDE's oracle fixes) without
+    building a whole new one.
+
+    Parameters
+    ----------
+    det_class : ndarray of shape (D,), dtype int64
+        Non-decreasing: the detections are in accumulation order.
+    det_rank, det_score : ndarray of shape (D,)
+        As in :class:`Matching`.
+    true_positive, ignored : ndarray of shape (A, T, D), dtype bool
+    n_positive : ndarray of shape (C, A), dtype int64
+    params : CocoParams
+        Its ``iou_thresholds``, ``recall_thresholds`` and ``max_dets`` give T, R and M.
+    """
     n_thr, n_rec = params.iou_thresholds.shape[0], params.recall_thresholds.shape[0]
-    n_classes, n_area = matching.n_positive.shape
+    n_classes, n_area = n_positive.shape
     n_maxdet = len(params.max_dets)
     precision = np.full((n_thr, n_rec, n_classes, n_area, n_maxdet), -1.0)
     recall = np.full((n_thr, n_classes, n_area, n_maxdet), -1.0)
     scores = np.full((n_thr, n_rec, n_classes, n_area, n_maxdet), -1.0)
-    class_start = np.searchsorted(matching.det_class, np.arange(n_classes + 1)).astype(np.int64)
-    det_rank = np.ascontiguousarray(matching.det_rank, dtype=np.int64)
-    det_score = np.ascontiguousarray(matching.det_score, dtype=np.float64)
-    true_positive = np.ascontiguousarray(matching.true_positive).view(np.uint8)
-    ignored = np.ascontiguousarray(matching.ignored).view(np.uint8)
-    n_positive = np.ascontiguousarray(matching.n_positive, dtype=np.int64)
+    class_start = np.searchsorted(det_class, np.arange(n_classes + 1)).astype(np.int64)
+    det_rank = np.ascontiguousarray(det_rank, dtype=np.int64)
+    det_score = np.ascontiguousarray(det_score, dtype=np.float64)
+    true_positive = np.ascontiguousarray(true_positive).view(np.uint8)
+    ignored = np.ascontiguousarray(ignored).view(np.uint8)
+    n_positive = np.ascontiguousarray(n_positive, dtype=np.int64)
     max_dets = np.array(params.max_dets, dtype=np.int64)
     rec_thrs = np.ascontiguousarray(params.recall_thresholds, dtype=np.float64)
 

@@ -25,7 +25,7 @@ from evaluator.input.coco_json import GroundTruth, Predictions
 from evaluator.metrics.greedy import group_bounds, match_groups
 from evaluator.metrics.keypoint_similarity import keypoint_similarity
 from evaluator.metrics.mask_similarity import mask_similarity
-from evaluator.metrics.parallel import kernels
+from evaluator.metrics.parallel import kernels, run_in_chunks
 from evaluator.metrics.params import CocoParams
 
 Progress = Callable[[float], None]
@@ -188,17 +188,20 @@ def stable_order(
 ) -> NDArray[np.int64]:
     """The permutation sorting by (key, descending score, tiebreak, position), stable.
 
-    What ``np.lexsort((tiebreak, -score, key))`` gives, in one pass of the compiled
-    kernel: a counting sort by ``key`` in ``[0, n_keys)``, then a merge sort of each key.
+    What ``np.lexsort((tiebreak, -score, key))`` gives: a counting sort by ``key`` in
+    ``[0, n_keys)`` (``_kernels.order_by_key``), then a merge sort of each key's run
+    (``_kernels.order_runs``), the keys spread over the cores.
     """
     permutation = np.empty(key.shape[0], dtype=np.int64)
-    kernels.order(
-        np.ascontiguousarray(key, dtype=np.int64),
-        np.ascontiguousarray(score, dtype=np.float64),
-        np.ascontiguousarray(tiebreak, dtype=np.int64),
-        n_keys,
-        permutation,
-    )
+    start = np.empty(n_keys + 1, dtype=np.int64)
+    kernels.order_by_key(np.ascontiguousarray(key, dtype=np.int64), n_keys, permutation, start)
+    score = np.ascontiguousarray(score, dtype=np.float64)
+    tiebreak = np.ascontiguousarray(tiebreak, dtype=np.int64)
+
+    def run(k0: int, k1: int) -> None:
+        kernels.order_runs(permutation, start, score, tiebreak, k0, k1)
+
+    run_in_chunks(run, np.diff(start) + 1)  # work: items per key
     return permutation
 
 

@@ -84,6 +84,45 @@ def overlapping_pairs(
     )
 
 
+def best_pair_per_detection(
+    pair_det: NDArray[np.int64],
+    value: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    n_det: int,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Highest value of each detection over its pairs, and the pair holding it.
+
+    Parameters
+    ----------
+    pair_det : ndarray of shape (P,), dtype int64
+        Sorted: the pairs of one detection are contiguous, as :func:`overlapping_pairs`
+        gives them.
+    value : ndarray of shape (P,), dtype float64
+        An IoU, or -1 for a pair that does not qualify.
+    tiebreak : ndarray of shape (P,), dtype int64
+        On equal values the pair with the smallest tiebreak wins (the first of them if
+        several share it).
+    n_det : int
+
+    Returns
+    -------
+    best_value : ndarray of shape (n_det,), dtype float64
+        -1 for a detection without a qualifying pair.
+    best_pair : ndarray of shape (n_det,), dtype int64
+        Index into the pairs, -1 where ``best_value`` is -1.
+    """
+    best_value = np.full(n_det, -1.0)
+    best_pair = np.full(n_det, -1, dtype=np.int64)
+    kernels.best_pairs(
+        np.ascontiguousarray(pair_det, dtype=np.int64),
+        np.ascontiguousarray(value, dtype=np.float64),
+        np.ascontiguousarray(tiebreak, dtype=np.int64),
+        best_value,
+        best_pair,
+    )
+    return best_value, best_pair
+
+
 def overlapping_mask_pairs(
     det_key: NDArray[np.int64],
     det_masks: MaskBatch,

@@ -43,7 +43,7 @@ from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
 from evaluator.input.columns import GroundTruth, Predictions, readonly
 from evaluator.metrics.matching import index_of, stable_order
-from evaluator.metrics.pairs import overlapping_pairs
+from evaluator.metrics.pairs import best_pair_per_detection, overlapping_pairs
 
 Interpolation = Literal["all_point", "11_point"]
 # The one name of each VOC mean AP where metrics are named side by side (deteval check,
@@ -190,15 +190,20 @@ class VOCResult:
 
 
 def _best_ground_truth(
-    gt: GroundTruth, det: Predictions, pixel_offset: int
+    gt: GroundTruth, det: Predictions, pixel_offset: int, min_iou: float
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """For each detection, the same-image same-category ground truth it overlaps most.
+    """For each detection, the same-image same-category ground truth it overlaps most,
+    if that overlap reaches ``min_iou``.
+
+    Only pairs reaching ``min_iou`` are formed, so that the work follows the overlapping
+    pairs rather than every pair of an image and category.
 
     Returns
     -------
     target : ndarray of shape (n_det,), dtype int64
         Index into ``gt``'s annotations of the ground truth with the highest IoU (the
-        first one on equal IoU); -1 when the image has no ground truth of that category.
+        first one on equal IoU); -1 when no ground truth of the detection's image and
+        category reaches ``min_iou``.
     overlap : ndarray of shape (n_det,), dtype float64
         That IoU; 0 where ``target`` is -1.
     """
@@ -222,19 +227,12 @@ def _best_ground_truth(
     # The +1 pixel convention: a box spans w + 1 pixels, so widen every box by the offset.
     grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
     pair_det, pair_gt, iou = overlapping_pairs(
-        det_key, det.boxes + grow, gt_key, gt.boxes + grow, np.zeros(n_gt, dtype=bool), -np.inf
+        det_key, det.boxes + grow, gt_key, gt.boxes + grow, np.zeros(n_gt, dtype=bool), min_iou
     )  # (p,) each, by detection, then ground truth in input order
-    if pair_det.shape[0] == 0:
-        return target, overlap
-    count = np.bincount(pair_det, minlength=n_det)  # (n_det,)
-    first_pair = np.cumsum(count) - count  # (n_det,)
-    matched = count > 0
-    best = np.maximum.reduceat(iou, first_pair[matched])  # (n_matched,)
-    overlap[matched] = best
-    at_max = np.flatnonzero(iou == overlap[pair_det])  # pairs reaching their maximum
-    maxima = pair_det[at_max]  # sorted, as the pairs are: the first of each run wins
-    first = np.flatnonzero(np.r_[True, maxima[1:] != maxima[:-1]])
-    target[maxima[first]] = pair_gt[at_max[first]]
+    best_iou, best_pair = best_pair_per_detection(pair_det, iou, pair_gt, n_det)
+    found = best_pair >= 0
+    target[found] = pair_gt[best_pair[found]]
+    overlap[found] = best_iou[found]
     return target, overlap
 
 
@@ -355,8 +353,8 @@ def evaluate_voc_interpolations(
     n_pos = np.bincount(gt_code[~hard], minlength=categories.shape[0])  # (K,)
     n_hard = np.bincount(gt_code[hard], minlength=categories.shape[0])  # (K,)
 
-    target, overlap = _best_ground_truth(ground_truth, detections, pixel_offset)
-    hit = (target >= 0) & (overlap >= iou_threshold)  # (n_det,)
+    target, overlap = _best_ground_truth(ground_truth, detections, pixel_offset, iou_threshold)
+    hit = target >= 0  # (n_det,)
     ignored = np.zeros(len(detections), dtype=bool)
     ignored[hit] = hard[target[hit]]
     candidate = hit & ~ignored
