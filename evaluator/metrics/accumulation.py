@@ -92,8 +92,8 @@ def accumulate_ranked(
     class_start = np.searchsorted(det_class, np.arange(n_classes + 1)).astype(np.int64)
     det_rank = np.ascontiguousarray(det_rank, dtype=np.int64)
     det_score = np.ascontiguousarray(det_score, dtype=np.float64)
-    true_positive = np.ascontiguousarray(true_positive).view(np.uint8)
-    ignored = np.ascontiguousarray(ignored).view(np.uint8)
+    tp_bytes = np.ascontiguousarray(true_positive).view(np.uint8)
+    ignored_bytes = np.ascontiguousarray(ignored).view(np.uint8)
     n_positive = np.ascontiguousarray(n_positive, dtype=np.int64)
     max_dets = np.array(params.max_dets, dtype=np.int64)
     rec_thrs = np.ascontiguousarray(params.recall_thresholds, dtype=np.float64)
@@ -103,8 +103,8 @@ def accumulate_ranked(
             class_start,
             det_rank,
             det_score,
-            true_positive,
-            ignored,
+            tp_bytes,
+            ignored_bytes,
             n_positive,
             max_dets,
             rec_thrs,
