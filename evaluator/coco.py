@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -180,9 +181,14 @@ def evaluate_loaded(
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
-        sections.update(_extra_sections(gt, preds, threshold, with_voc="voc" not in absent))
-        _report(progress, 0.9)
-        sections["errors"] = error_section(matching, params, gt, preds, ids, names)
+        # The confusion matrix and VOC run beside the error breakdown: they are independent,
+        # and much of each is single-threaded NumPy.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            others = pool.submit(_extra_sections, gt, preds, threshold, "voc" not in absent)
+            errors = error_section(matching, params, gt, preds, ids, names)
+            sections.update(others.result())
+        sections["errors"] = errors
+        _report(progress, 0.95)
     fields["sections"] = sections
     report = CocoReport.from_arrays(acc.precision, acc.recall, acc.scores, params, **fields)
     _report(progress, 1.0)
