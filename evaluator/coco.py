@@ -18,7 +18,7 @@ from evaluator.input.coco_json import Source
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.loading import load_ground_truth, load_predictions
 from evaluator.metrics.accumulation import accumulate
-from evaluator.metrics.matching import Progress, match_detections
+from evaluator.metrics.matching import Progress, match_detections, section_planes
 from evaluator.metrics.params import CocoParams, IouType, Mode
 from evaluator.metrics.voc import evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport
@@ -143,7 +143,9 @@ def evaluate_loaded(
     progress: Progress | None = None,
 ) -> CocoReport:
     """:func:`evaluate_coco` on loaded, validated input."""
-    matching = match_detections(gt, preds, params, progress)
+    # Which ground truth each detection matched is read by the error breakdown alone.
+    with_errors = extras and "errors" not in NOT_APPLICABLE.get(params.iou_type, {})
+    matching = match_detections(gt, preds, params, progress, with_matches=with_errors)
     acc = accumulate(matching, params)
     _report(progress, 0.85)
     if params.use_cats:
@@ -167,16 +169,19 @@ def evaluate_loaded(
         "n_pred": n_pred.astype(np.int64),
         "warnings": gt.warnings + preds.warnings,
     }
-    points = operating_points(matching, params, category_ids, score_threshold=score_threshold)
+    matching, section_params = section_planes(matching, params)
+    points = operating_points(
+        matching, section_params, category_ids, score_threshold=score_threshold
+    )
     ids = category_ids.tolist()
     sections: dict[str, Any] = {
         "operating_points": points.to_dict(),
-        "f1_curves": f1_curves_section(matching, params, ids),
+        "f1_curves": f1_curves_section(matching, section_params, ids),
     }
     absent = NOT_APPLICABLE.get(params.iou_type, {})
     if extras and absent:
         sections["not_applicable"] = dict(absent)
-    if extras and "errors" not in absent:
+    if with_errors:
         threshold = score_threshold
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
@@ -185,7 +190,7 @@ def evaluate_loaded(
         # and much of each is single-threaded NumPy.
         with ThreadPoolExecutor(max_workers=1) as pool:
             others = pool.submit(_extra_sections, gt, preds, threshold, "voc" not in absent)
-            errors = error_section(matching, params, gt, preds, ids, names)
+            errors = error_section(matching, section_params, gt, preds, ids, names)
             sections.update(others.result())
         sections["errors"] = errors
         _report(progress, 0.95)

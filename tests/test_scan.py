@@ -254,4 +254,4 @@ def test_box_results_skip_keypoints_fields() -> None:
         b'[{"image_id": 1, "category_id": 1, "keypoints": [1], "bbox": [0, 0, 1, 1], "score": 1}]'
     )
     scanned = _scan.scan_predictions(data)
-    assert scanned is not None and scanned[0] == 1 and scanned[5] == b""
+    assert scanned is not None and scanned[0] == 1 and bytes(memoryview(scanned[5])) == b""

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.analyses.operating_points import _curve, _rates
-from evaluator.metrics.matching import Matching
+from evaluator.analyses.operating_points import best_f1_index, counts_by_threshold, rates
+from evaluator.metrics.matching import Matching, pooled_order
 from evaluator.metrics.params import CocoParams
 
 MAX_POINTS = 200
@@ -67,20 +67,23 @@ def f1_curve(
     """
     if max_points < 2:
         raise ValueError(f"max_points: expected at least 2, got {max_points}")
-    thresholds, tp_count, fp_count = _curve(scores, tp, fp)
-    precision, recall, f1 = _rates(tp_count, fp_count, n_positive)
+    thresholds, tp_count, fp_count = counts_by_threshold(scores, tp, fp)
     reason = None
     if n_positive == 0:
         reason = "no ground truth: recall and F1 undefined"
     elif thresholds.size == 0:
         reason = "no detections"
-    best_index = 0 if reason else int(np.nanargmax(f1))
-    shown = _thin(thresholds.shape[0], best_index, max_points)
+    best_index = 0 if reason else best_f1_index(tp_count, fp_count, n_positive)
+    shown = _thin(thresholds.shape[0], best_index, max_points)  # sorted, holds best_index
+    # The rates at the points shown only: a pooled curve has a point per distinct score,
+    # hundreds of thousands of them.
+    precision, recall, f1 = rates(tp_count[shown], fp_count[shown], n_positive)
+    at_best = int(np.searchsorted(shown, best_index))
     out: dict[str, Any] = {
         "thresholds": thresholds[shown].tolist(),
-        "precision": _listed(precision[shown]),
-        "recall": None if n_positive == 0 else _listed(recall[shown]),
-        "f1": None if n_positive == 0 else _listed(f1[shown]),
+        "precision": _listed(precision),
+        "recall": None if n_positive == 0 else _listed(recall),
+        "f1": None if n_positive == 0 else _listed(f1),
         "n_thresholds": int(thresholds.shape[0]),
         "best": None,
         "undefined_reason": reason,
@@ -89,9 +92,9 @@ def f1_curve(
         out["best"] = {
             "threshold": float(thresholds[best_index]),
             # NaN when every detection down to there is ignored (then F1 is 0).
-            "precision": _listed(precision[best_index : best_index + 1])[0],
-            "recall": float(recall[best_index]),
-            "f1": float(f1[best_index]),
+            "precision": _listed(precision[at_best : at_best + 1])[0],
+            "recall": float(recall[at_best]),
+            "f1": float(f1[at_best]),
         }
     return out
 
@@ -136,7 +139,7 @@ def f1_curves_section(
             matching.det_score[sl], tp[sl], fp[sl], int(matching.n_positive[k, a]), max_points
         )
         per_class.append({"category_id": int(cat_id), **curve})
-    pooled = np.argsort(-matching.det_score, kind="stable")
+    pooled = pooled_order(matching)
     overall = f1_curve(
         matching.det_score[pooled],
         tp[pooled],

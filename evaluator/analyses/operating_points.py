@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.metrics.matching import Matching
+from evaluator.metrics.matching import Matching, pooled_order
 from evaluator.metrics.params import CocoParams
 
 
@@ -41,7 +41,7 @@ class OperatingPoint:
         return out
 
 
-def _rates(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int) -> tuple[NDArray, ...]:
+def rates(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int) -> tuple[NDArray, ...]:
     """Precision, recall and F1 for arrays of counts (NaN where undefined)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
@@ -50,7 +50,23 @@ def _rates(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int) -> tup
     return precision, recall, f1
 
 
-def _curve(
+def best_f1_index(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int) -> int:
+    """Index of the highest F1 of :func:`rates` (the first on ties), with one float array
+    for all the points rather than three.
+
+    Parameters
+    ----------
+    tp, fp : ndarray of shape (u,), dtype int64
+        Counts at each threshold; ``u > 0``.
+    n_positive : int
+        At least 1 (else F1 is undefined everywhere).
+    """
+    f1 = tp * 2.0  # the same numbers as rates(): 2 tp / (2 tp + fp + (n - tp)) ...
+    f1 /= tp + fp + n_positive  # ... whose denominator is this integer
+    return int(np.argmax(f1))
+
+
+def counts_by_threshold(
     scores: NDArray[np.float64], tp: NDArray[np.bool_], fp: NDArray[np.bool_]
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
     """Counts at each distinct score, keeping detections with ``score >= threshold``.
@@ -89,15 +105,14 @@ def _point(
     positives).
     """
     if threshold is None:
-        thresholds, tp_count, fp_count = _curve(scores, tp, fp)
-        _, _, f1 = _rates(tp_count, fp_count, n_positive)
-        if thresholds.size == 0 or np.isnan(f1).all():
+        thresholds, tp_count, fp_count = counts_by_threshold(scores, tp, fp)
+        if thresholds.size == 0 or n_positive == 0:  # F1 undefined everywhere
             threshold = float("nan")
         else:
-            threshold = float(thresholds[int(np.nanargmax(f1))])
+            threshold = float(thresholds[best_f1_index(tp_count, fp_count, n_positive)])
     kept = scores >= threshold  # all False for a NaN threshold
     tp_n, fp_n = int(tp[kept].sum()), int(fp[kept].sum())
-    p, r, f = (float(v[0]) for v in _rates(np.array([tp_n]), np.array([fp_n]), n_positive))
+    p, r, f = (float(v[0]) for v in rates(np.array([tp_n]), np.array([fp_n]), n_positive))
     return OperatingPoint(float(threshold), tp_n, fp_n, n_positive, p, r, f)
 
 
@@ -203,7 +218,7 @@ def operating_points(
         best.append(_point(*args, threshold=None))
         if score_threshold is not None:
             at.append(_point(*args, threshold=score_threshold))
-    pooled = np.argsort(-matching.det_score, kind="stable")
+    pooled = pooled_order(matching)
     pooled_args = (
         matching.det_score[pooled],
         tp_all[pooled],

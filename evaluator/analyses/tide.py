@@ -183,6 +183,8 @@ def classify_errors(
         reason = f"IoU threshold {t_foreground} is not among the evaluated thresholds"
     if reason is not None:
         raise ValueError(f"TIDE error breakdown unavailable: {reason}")
+    if matching.matched_gt.shape[0] == 0:
+        raise ValueError("TIDE error breakdown needs a matching made with with_matches=True")
     t = int(np.flatnonzero(params.iou_thresholds == t_foreground)[0])
     n_images = gt.image_ids.shape[0]
     gts = matching.gt

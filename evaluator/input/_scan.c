@@ -569,10 +569,21 @@ static PyObject *owned(char *data, Py_ssize_t len)
     return (PyObject *)made;
 }
 
-/* A new bytes object holding `n` items of `size` bytes from `data` (NULL: none). */
-static PyObject *as_bytes(const void *data, Py_ssize_t n, Py_ssize_t size)
+/* A buffer object taking over the column *data of `n` items of `size` bytes, without a
+   copy: the block is shrunk to those items and *data set to NULL (the caller no longer
+   owns it). Copying into bytes instead would hold every column twice at the peak, and
+   the freed blocks would stay in the process's heap. */
+static PyObject *owned_column(void *data_ptr, Py_ssize_t n, Py_ssize_t size)
 {
-    return PyBytes_FromStringAndSize(n ? (const char *)data : "", n * size);
+    void **data = data_ptr;
+    size_t len = (size_t)n * (size_t)size;
+    char *block = len && *data ? realloc(*data, len) : NULL;
+    if (block == NULL) { /* nothing to keep, or the shrink failed: keep the block as is */
+        block = *data ? *data : malloc(1);
+        if (block == NULL) return PyErr_NoMemory();
+    }
+    *data = NULL;
+    return owned(block, (Py_ssize_t)len);
 }
 
 PyDoc_STRVAR(scan_predictions_doc,
@@ -580,7 +591,7 @@ PyDoc_STRVAR(scan_predictions_doc,
 "--\n\n"
 "COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
 "Returns (n, image_id, category_id, bbox, score, keypoints, boxed): the count, four\n"
-"bytes objects of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
+"read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
 "with n_keypoints K > 0 the keypoints, float64 (n, K, 3), and whether the results carry\n"
 "a bbox (all do, or none: then bbox is zeros); with K = 0 keypoints is empty and boxed\n"
 "1. None when the document is not of that plain shape, for the general loader to read\n"
@@ -612,9 +623,10 @@ static PyObject *scan_predictions(PyObject *self, PyObject *args)
     } else if (n == -1) {
         result = Py_NewRef(Py_None);
     } else {
-        result = Py_BuildValue("nNNNNNi", n, as_bytes(image, n, 8), as_bytes(category, n, 8),
-                               as_bytes(box, n, 32), as_bytes(score, n, 8),
-                               as_bytes(keypoints, nk ? n : 0, 24 * nk), boxed);
+        result = Py_BuildValue("nNNNNNi", n, owned_column(&image, n, 8),
+                               owned_column(&category, n, 8), owned_column(&box, n, 32),
+                               owned_column(&score, n, 8),
+                               owned_column(&keypoints, nk ? n : 0, 24 * nk), boxed);
     }
     free(keypoints);
     free(image);
@@ -630,8 +642,8 @@ PyDoc_STRVAR(scan_mask_results_doc,
 "COCO segm results JSON (a top-level array of plain result objects whose segmentation\n"
 "is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) as columns, or None.\n\n"
 "Returns (n, image_id, category_id, bbox, score, boxed, size, blob, starts): the count,\n"
-"bytes of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox) and float64\n"
-"(n,), whether the results carry a bbox (all do, or none), the masks' sizes int64\n"
+"read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox) and\n"
+"float64 (n,), whether the results carry a bbox (all do, or none), the masks' sizes int64\n"
 "(n, 2), their strings one after the other and int64 (n + 1,) where each starts. None\n"
 "when the document is not of that shape. Releases the GIL while it reads.");
 
@@ -658,10 +670,11 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
         /* The strings change hands without a copy; an empty blob still gets a block. */
         char *strings = m.blob.data != NULL ? m.blob.data : malloc(1);
         m.blob.data = NULL;
-        result = Py_BuildValue("nNNNNiNNN", n, as_bytes(m.image, n, 8), as_bytes(m.category, n, 8),
-                               as_bytes(m.box, n, 32), as_bytes(m.score, n, 8), boxed,
-                               as_bytes(m.size, n, 16), owned(strings, (Py_ssize_t)m.blob.n),
-                               as_bytes(m.starts, n + 1, 8));
+        result = Py_BuildValue("nNNNNiNNN", n, owned_column(&m.image, n, 8),
+                               owned_column(&m.category, n, 8), owned_column(&m.box, n, 32),
+                               owned_column(&m.score, n, 8), boxed, owned_column(&m.size, n, 16),
+                               owned(strings, (Py_ssize_t)m.blob.n),
+                               owned_column(&m.starts, n + 1, 8));
     }
     free(m.image);
     free(m.category);

@@ -1,6 +1,6 @@
 def scan_predictions(
     data: bytes, n_keypoints: int = 0, /
-) -> tuple[int, bytes, bytes, bytes, bytes, bytes, bool] | None: ...
+) -> tuple[int, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, bool] | None: ...
 
 class OwnedBuffer:
     """A read-only block of memory the scanner filled (the buffer protocol)."""
@@ -9,4 +9,17 @@ class OwnedBuffer:
 
 def scan_mask_results(
     data: bytes, /
-) -> tuple[int, bytes, bytes, bytes, bytes, bool, bytes, OwnedBuffer, bytes] | None: ...
+) -> (
+    tuple[
+        int,
+        OwnedBuffer,
+        OwnedBuffer,
+        OwnedBuffer,
+        OwnedBuffer,
+        bool,
+        OwnedBuffer,
+        OwnedBuffer,
+        OwnedBuffer,
+    ]
+    | None
+): ...

@@ -697,10 +697,10 @@ def _scan_plain(data: bytes) -> Predictions | None:
         return None
     n, image_ids, category_ids, boxes, scores, _, _ = scanned
     return Predictions(
-        np.frombuffer(image_ids, dtype=np.int64),
-        np.frombuffer(category_ids, dtype=np.int64),
-        np.frombuffer(boxes, dtype=np.float64).reshape(n, 4),
-        np.frombuffer(scores, dtype=np.float64),
+        np.frombuffer(memoryview(image_ids), dtype=np.int64),
+        np.frombuffer(memoryview(category_ids), dtype=np.int64),
+        np.frombuffer(memoryview(boxes), dtype=np.float64).reshape(n, 4),
+        np.frombuffer(memoryview(scores), dtype=np.float64),
     )
 
 

@@ -275,16 +275,16 @@ def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
     if scanned is None:
         return None
     n, image_ids, category_ids, boxes, scores, keypoints, boxed = scanned
-    points = np.frombuffer(keypoints, dtype=np.float64).reshape(n, n_keypoints, 3)
+    points = np.frombuffer(memoryview(keypoints), dtype=np.float64).reshape(n, n_keypoints, 3)
     if not np.isfinite(points).all():
         return None  # the general loader says where
-    given = np.frombuffer(boxes, dtype=np.float64).reshape(n, 4)
+    given = np.frombuffer(memoryview(boxes), dtype=np.float64).reshape(n, 4)
     box, areas = (given, None) if boxed else _spanned(points)
     return Predictions(
-        np.frombuffer(image_ids, dtype=np.int64),
-        np.frombuffer(category_ids, dtype=np.int64),
+        np.frombuffer(memoryview(image_ids), dtype=np.int64),
+        np.frombuffer(memoryview(category_ids), dtype=np.int64),
         box,
-        np.frombuffer(scores, dtype=np.float64),
+        np.frombuffer(memoryview(scores), dtype=np.float64),
         keypoints=points,
         areas=areas,
     )

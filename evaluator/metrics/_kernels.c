@@ -24,12 +24,13 @@
 #endif
 
 typedef struct {
-    Py_ssize_t n_groups, n_det, n_gt, n_area, n_thr;
+    Py_ssize_t n_groups, n_det, n_rows, n_gt, n_area, n_thr;
     const int64_t *det_start;  /* (K + 1,) detections of group k: [det_start[k], det_start[k+1]) */
     const int64_t *gt_lo;      /* (K,) ground truths of group k: [gt_lo[k], gt_hi[k]) */
     const int64_t *gt_hi;      /* (K,) */
-    const double *det_box;     /* (D, 4) xywh, each group's detections by rank */
-    const double *det_area;    /* (D,) */
+    const int64_t *det_row;    /* (D,) row of each detection (each group's by rank) below */
+    const double *det_box;     /* (N, 4) xywh */
+    const double *det_area;    /* (N,) */
     const int64_t *position;   /* (D,) column of each detection in the outputs */
     const double *gt_box;      /* (G, 4) xywh, each group's ground truths in list order */
     const uint8_t *gt_crowd;   /* (G,) */
@@ -39,7 +40,8 @@ typedef struct {
     const double *thresholds;  /* (T,) already capped at 1 - 1e-10 */
     const double *similarity;  /* given IoU/OKS blocks, or NULL: box IoU computed here */
     const int64_t *sim_start;  /* (K,) group k's (n_d, n_g) block starts here */
-    int32_t *matched;          /* (T, D) out: ground truth matched in area range 0, or -1 */
+    int32_t *matched;          /* (T, D) out: ground truth matched in area range 0, or -1;
+                                  NULL: not asked for */
     uint8_t *true_positive;    /* (A, T, D) out */
     uint8_t *ignored;          /* (A, T, D) out */
 } Problem;
@@ -85,7 +87,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
             }
             for (int64_t d = 0; d < nd; d++)
                 for (int64_t g = 0; g < ng; g++)
-                    iou[d * ng + g] = box_iou(p->det_box + 4 * (d0 + d),
+                    iou[d * ng + g] = box_iou(p->det_box + 4 * p->det_row[d0 + d],
                                               p->gt_box + 4 * (g0 + g), p->gt_crowd[g0 + g]);
             block = iou;
         }
@@ -115,7 +117,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                     }
                     int64_t m = best_regular >= 0 ? best_regular : best_ignored;
                     const int64_t column = p->position[d0 + d];
-                    const double area = p->det_area[d0 + d];
+                    const double area = p->det_area[p->det_row[d0 + d]];
                     const int outside = area < lo || area > hi;
                     int counted = 0, ignore;
                     if (m >= 0) {
@@ -127,7 +129,8 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                     }
                     p->ignored[row_at + column] = (uint8_t)ignore;
                     p->true_positive[row_at + column] = (uint8_t)(counted && !ignore);
-                    if (a == 0) p->matched[t * p->n_det + column] = m >= 0 ? (int32_t)(g0 + m) : -1;
+                    if (a == 0 && p->matched != NULL)
+                        p->matched[t * p->n_det + column] = m >= 0 ? (int32_t)(g0 + m) : -1;
                 }
             }
         }
@@ -142,24 +145,25 @@ fail:
 }
 
 enum {
-    DET_START, GT_LO, GT_HI, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
+    DET_START, GT_LO, GT_HI, DET_ROW, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
     GT_IGNORED, AREA_RANGE, THRESHOLDS, SIMILARITY, SIM_START, MATCHED, TRUE_POSITIVE, IGNORED,
     N_BUFFERS
 };
 
 PyDoc_STRVAR(match_doc,
-"match(det_start, gt_lo, gt_hi, det_box, det_area, position, gt_box, gt_crowd, gt_counts,\n"
-"      gt_ignored, area_range, thresholds, similarity, sim_start, matched, true_positive,\n"
-"      ignored, first, last)\n"
+"match(det_start, gt_lo, gt_hi, det_row, det_box, det_area, position, gt_box, gt_crowd,\n"
+"      gt_counts, gt_ignored, area_range, thresholds, similarity, sim_start, matched,\n"
+"      true_positive, ignored, first, last)\n"
 "--\n\n"
 "Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
-"det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_box: float64 (D, 4);\n"
-"det_area: float64 (D,); position: int64 (D,), the output column of each detection;\n"
+"det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_row: int64 (D,), the row of\n"
+"each detection in det_box: float64 (N, 4) and det_area: float64 (N,); position: int64\n"
+"(D,), the output column of each detection;\n"
 "gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
 "area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
 "(n_d, n_g) IoU or OKS block of group k from sim_start[k] (int64 (K,)), or both empty:\n"
-"then the box IoU of det_box and gt_box (D and G rows). Written: matched int32 (T, D)\n"
-"(area range 0), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
+"then the box IoU of det_box and gt_box. Written: matched int32 (T, D) (area range 0;\n"
+"empty: not written), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
 "detections of those groups. Releases the GIL while it works.");
 
 static PyObject *match(PyObject *self, PyObject *args)
@@ -169,8 +173,8 @@ static PyObject *match(PyObject *self, PyObject *args)
     Py_ssize_t first, last;
     Problem p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START], &b[GT_LO],
-                          &b[GT_HI], &b[DET_BOX], &b[DET_AREA], &b[POSITION], &b[GT_BOX],
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START],
+                          &b[GT_LO], &b[GT_HI], &b[DET_ROW], &b[DET_BOX], &b[DET_AREA], &b[POSITION], &b[GT_BOX],
                           &b[GT_CROWD], &b[GT_COUNTS], &b[GT_IGNORED], &b[AREA_RANGE],
                           &b[THRESHOLDS], &b[SIMILARITY], &b[SIM_START], &b[MATCHED],
                           &b[TRUE_POSITIVE], &b[IGNORED], &first, &last))
@@ -192,19 +196,23 @@ static PyObject *match(PyObject *self, PyObject *args)
                      p.n_groups);
         goto done;
     }
-    /* Given similarities: the boxes are not read, and D and G come from the other columns. */
-    p.n_det = given ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
+    /* Given similarities: the boxes are not read, and N and G come from the other columns. */
+    p.n_det = items(&b[POSITION], 8, "position");
+    p.n_rows = given ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
     p.n_gt = given ? items(&b[GT_CROWD], 1, "gt_crowd") : items(&b[GT_BOX], 32, "gt_box");
     p.n_area = items(&b[AREA_RANGE], 16, "area_range");
     p.n_thr = items(&b[THRESHOLDS], 8, "thresholds");
-    if (p.n_det < 0 || p.n_gt < 0 || p.n_area < 0 || p.n_thr < 0) goto done;
+    Py_ssize_t n_matched = items(&b[MATCHED], 4, "matched");
+    if (p.n_det < 0 || p.n_rows < 0 || p.n_gt < 0 || p.n_area < 0 || p.n_thr < 0 ||
+        n_matched < 0)
+        goto done;
     if (check_items(&b[GT_LO], 8, p.n_groups, "gt_lo") || check_items(&b[GT_HI], 8, p.n_groups, "gt_hi") ||
-        check_items(&b[DET_AREA], 8, p.n_det, "det_area") ||
-        check_items(&b[POSITION], 8, p.n_det, "position") ||
+        check_items(&b[DET_ROW], 8, p.n_det, "det_row") ||
+        check_items(&b[DET_AREA], 8, p.n_rows, "det_area") ||
         check_items(&b[GT_CROWD], 1, p.n_gt, "gt_crowd") ||
         check_items(&b[GT_COUNTS], 1, p.n_gt, "gt_counts") ||
         check_items(&b[GT_IGNORED], 1, p.n_area * p.n_gt, "gt_ignored") ||
-        check_items(&b[MATCHED], 4, p.n_thr * p.n_det, "matched") ||
+        (n_matched && check_items(&b[MATCHED], 4, p.n_thr * p.n_det, "matched")) ||
         check_items(&b[TRUE_POSITIVE], 1, p.n_area * p.n_thr * p.n_det, "true_positive") ||
         check_items(&b[IGNORED], 1, p.n_area * p.n_thr * p.n_det, "ignored"))
         goto done;
@@ -215,6 +223,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.det_start = b[DET_START].buf;
     p.gt_lo = b[GT_LO].buf;
     p.gt_hi = b[GT_HI].buf;
+    p.det_row = b[DET_ROW].buf;
     p.det_box = b[DET_BOX].buf;
     p.det_area = b[DET_AREA].buf;
     p.position = b[POSITION].buf;
@@ -226,7 +235,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.thresholds = b[THRESHOLDS].buf;
     p.similarity = given ? b[SIMILARITY].buf : NULL;
     p.sim_start = given ? b[SIM_START].buf : NULL;
-    p.matched = b[MATCHED].buf;
+    p.matched = n_matched ? b[MATCHED].buf : NULL;
     p.true_positive = b[TRUE_POSITIVE].buf;
     p.ignored = b[IGNORED].buf;
     for (Py_ssize_t k = first; k < last; k++) {
@@ -247,6 +256,10 @@ static PyObject *match(PyObject *self, PyObject *args)
         for (int64_t d = p.det_start[k]; d < p.det_start[k + 1]; d++) {
             if (p.position[d] < 0 || p.position[d] >= p.n_det) {
                 PyErr_Format(PyExc_ValueError, "position[%lld]: outside the columns", (long long)d);
+                goto done;
+            }
+            if (p.det_row[d] < 0 || p.det_row[d] >= p.n_rows) {
+                PyErr_Format(PyExc_ValueError, "det_row[%lld]: outside the rows", (long long)d);
                 goto done;
             }
         }
@@ -633,6 +646,103 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Merging sorted runs by score.                                                        */
+
+/* The next item of one run: its score and position, and where the run ends. */
+typedef struct {
+    double score;
+    int64_t position, end;
+} Head;
+
+/* Whether head a goes first: higher score, then lower position. */
+static inline int head_before(const Head *a, const Head *b)
+{
+    if (a->score != b->score) return a->score > b->score;
+    return a->position < b->position;
+}
+
+static void sift_down(Head *heap, Py_ssize_t n, Py_ssize_t i)
+{
+    for (;;) {
+        Py_ssize_t first = i, left = 2 * i + 1, right = left + 1;
+        if (left < n && head_before(&heap[left], &heap[first])) first = left;
+        if (right < n && head_before(&heap[right], &heap[first])) first = right;
+        if (first == i) return;
+        Head swap = heap[i];
+        heap[i] = heap[first];
+        heap[first] = swap;
+        i = first;
+    }
+}
+
+PyDoc_STRVAR(merge_by_score_doc,
+"merge_by_score(run_start, score, out)\n"
+"--\n\n"
+"Write into `out` (int64 (n,)) the positions of all items by descending score, ties by\n"
+"ascending position (np.argsort(-score, kind='stable')), given that the items are runs\n"
+"run_start[k]:run_start[k + 1], each already by descending score: a k-way merge, with\n"
+"no scratch beyond one head per run. run_start: int64 (K + 1,) from 0 to n,\n"
+"non-decreasing; score: float64 (n,), no NaN. Releases the GIL.");
+
+static PyObject *merge_by_score(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
+    PyObject *result = NULL;
+    Head *heap = NULL;
+    Py_ssize_t n_starts = items(&b[0], 8, "run_start"), n = items(&b[1], 8, "score");
+    if (n_starts < 0 || n < 0 || check_items(&b[2], 8, n, "out")) goto done;
+    const int64_t *start = b[0].buf;
+    const double *score = b[1].buf;
+    int64_t *out = b[2].buf;
+    if (n_starts < 1 || start[0] != 0 || start[n_starts - 1] != n) {
+        PyErr_SetString(PyExc_ValueError, "run_start: must go from 0 to the number of items");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k + 1 < n_starts; k++) {
+        if (start[k + 1] < start[k]) {
+            PyErr_Format(PyExc_ValueError, "run_start[%zd]: decreasing", k + 1);
+            goto done;
+        }
+        for (int64_t i = start[k] + 1; i < start[k + 1]; i++) {
+            if (!(score[i] <= score[i - 1])) {
+                PyErr_Format(PyExc_ValueError, "score[%lld]: its run is not by descending score",
+                             (long long)i);
+                goto done;
+            }
+        }
+    }
+    heap = malloc((size_t)n_starts * sizeof(Head));
+    if (heap == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t size = 0;
+    for (Py_ssize_t k = 0; k + 1 < n_starts; k++)
+        if (start[k + 1] > start[k])
+            heap[size++] = (Head){score[start[k]], start[k], start[k + 1]};
+    for (Py_ssize_t i = size / 2; i-- > 0;) sift_down(heap, size, i);
+    for (Py_ssize_t i = 0; size > 0; i++) {
+        out[i] = heap[0].position;
+        if (++heap[0].position < heap[0].end) {
+            heap[0].score = score[heap[0].position];
+        } else {
+            heap[0] = heap[--size];
+        }
+        sift_down(heap, size, 0);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(heap);
+    release(b, 3);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* The best pair of each detection.                                                     */
 
 PyDoc_STRVAR(best_pairs_doc,
@@ -1014,6 +1124,7 @@ static PyMethodDef methods[] = {
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
+    {"merge_by_score", merge_by_score, METH_VARARGS, merge_by_score_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

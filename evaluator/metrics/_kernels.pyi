@@ -5,6 +5,7 @@ def match(
     det_start: NDArray[np.int64],
     gt_lo: NDArray[np.int64],
     gt_hi: NDArray[np.int64],
+    det_row: NDArray[np.int64],
     det_box: NDArray[np.float64],
     det_area: NDArray[np.float64],
     position: NDArray[np.int64],
@@ -58,6 +59,9 @@ def best_pairs(
     best_value: NDArray[np.float64],
     best_pair: NDArray[np.int64],
     /,
+) -> None: ...
+def merge_by_score(
+    run_start: NDArray[np.int64], score: NDArray[np.float64], out: NDArray[np.int64], /
 ) -> None: ...
 def order_by_key(
     key: NDArray[np.int64], n_keys: int, order: NDArray[np.int64], start: NDArray[np.int64], /

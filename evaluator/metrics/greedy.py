@@ -22,8 +22,9 @@ class GroupMatches:
 
     Attributes
     ----------
-    matched : ndarray of shape (T, D), dtype int32
-        Ground truth each detection matches in the first area range, -1 for none.
+    matched : ndarray of shape (T, D) or (0, D), dtype int32
+        Ground truth each detection matches in the first area range, -1 for none; no
+        rows when not asked for.
     true_positive, ignored : ndarray of shape (A, T, D), dtype bool
         A detection that is neither is a false positive.
     """
@@ -76,6 +77,7 @@ def group_bounds(
 
 def match_groups(
     det_group: NDArray[np.int64],
+    det_rows: NDArray[np.int64],
     det_boxes: NDArray[np.float64],
     det_position: NDArray[np.int64],
     gt_group: NDArray[np.int64],
@@ -87,6 +89,7 @@ def match_groups(
     thresholds: NDArray[np.float64],
     similarity: GroupSimilarity | None = None,
     det_areas: NDArray[np.float64] | None = None,
+    with_matches: bool = True,
 ) -> GroupMatches:
     """Greedy matching of every group at every area range and threshold, and its outcome.
 
@@ -94,7 +97,10 @@ def match_groups(
     ----------
     det_group : ndarray of shape (D,), dtype int64
         Group of each detection, ascending; inside a group, detections by rank.
-    det_boxes : ndarray of shape (D, 4), dtype float64
+    det_rows : ndarray of shape (D,), dtype int64
+        Row of each detection in ``det_boxes`` and ``det_areas`` (read in place, not
+        gathered: at COCO's scale a gathered copy is tens of megabytes).
+    det_boxes : ndarray of shape (N, 4), dtype float64
         ``xywh``; the area a detection is judged by is ``w * h`` (pycocotools' loadRes).
     det_position : ndarray of shape (D,), dtype int64
         Column of each detection in the outputs (a permutation of ``0..D-1``).
@@ -113,15 +119,18 @@ def match_groups(
     similarity : GroupSimilarity, optional
         The similarity of every pair, computed beforehand for the groups of
         :func:`group_bounds`; None: the box IoU of ``det_boxes`` and ``gt_boxes``.
-    det_areas : ndarray of shape (D,), dtype float64, optional
+    det_areas : ndarray of shape (N,), dtype float64, optional
         The area each detection is judged by; None: ``w * h`` of its box.
+    with_matches : bool
+        Whether to keep which ground truth each detection matched (``matched``); without
+        it, ``matched`` has no rows.
 
     Returns
     -------
     GroupMatches
     """
     n_area, n_thr, n_det = gt_ignored.shape[0], thresholds.shape[0], det_group.shape[0]
-    matched = np.full((n_thr, n_det), -1, dtype=np.int32)
+    matched = np.full((n_thr if with_matches else 0, n_det), -1, dtype=np.int32)
     true_positive = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
     ignored = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
     det_start, gt_lo, gt_hi = group_bounds(det_group, gt_group)
@@ -133,6 +142,7 @@ def match_groups(
         with np.errstate(over="ignore"):  # boxes near the float limit: inf, as pycocotools
             det_area = boxes[:, 2] * boxes[:, 3]
     position = np.ascontiguousarray(det_position, dtype=np.int64)
+    rows = np.ascontiguousarray(det_rows, dtype=np.int64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
     counts = np.ascontiguousarray(gt_counts, dtype=np.uint8)
@@ -145,6 +155,7 @@ def match_groups(
             det_start,
             gt_lo,
             gt_hi,
+            rows,
             boxes,
             det_area,
             position,

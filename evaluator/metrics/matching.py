@@ -86,7 +86,8 @@ class Matching:
     det_score : ndarray of shape (D,), dtype float64
     matched_gt : ndarray of shape (T, D), dtype int32
         Index into ``gt`` of the match at each IoU threshold in the first area range
-        (``"all"`` by default), -1 if none.
+        (``"all"`` by default), -1 if none; shape (0, D) when the matching was asked
+        not to keep it.
     true_positive, ignored : ndarray of shape (A, T, D), dtype bool
         A detection that is neither is a false positive.
     gt : EvaluatedGroundTruth
@@ -122,11 +123,12 @@ def index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDA
     if low >= 0 and high < 2**62 and high - low < 4 * max(ids.shape[0], sorted_ids.shape[0]):
         table = np.full(high - low + 2, -1, dtype=np.int64)  # last slot: out of range
         table[sorted_ids - low] = np.arange(sorted_ids.shape[0])
-        offset = ids - low
-        offset[(offset < 0) | (offset > high - low)] = high - low + 1
-        pos = table[offset]
+        pos = ids - low  # a fresh array, turned into the positions in place
+        pos[(pos < 0) | (pos > high - low)] = high - low + 1
+        np.take(table, pos, out=pos)
         found = pos >= 0
-        return np.where(found, pos, 0), found
+        pos[~found] = 0
+        return pos, found
     pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
     return pos, sorted_ids[pos] == ids
 
@@ -205,35 +207,110 @@ def stable_order(
     return permutation
 
 
+def section_planes(matching: Matching, params: CocoParams) -> tuple[Matching, CocoParams]:
+    """The matching and parameters cut down to what the report's sections read, once the
+    accumulation is done with the rest.
+
+    The sections (operating points, F1 curves, TIDE) read one IoU threshold, 0.5 (else the
+    first one), and the area ranges "all" and the first; at COCO's scale the other planes
+    of ``true_positive`` and ``ignored`` are tens of megabytes.
+
+    Returns
+    -------
+    Matching
+        With T = 1 and the kept area ranges, in their order; new arrays (copies), so the
+        full ones go with the original matching.
+    CocoParams
+        ``params`` with that threshold and those area ranges only.
+    """
+    hits = np.flatnonzero(params.iou_thresholds == 0.5)
+    t = int(hits[0]) if hits.size else 0
+    labels = params.area_labels
+    areas = sorted({0, labels.index("all")} if "all" in labels else {0})
+    kept = replace(
+        matching,
+        matched_gt=matching.matched_gt[t : t + 1].copy(),
+        true_positive=matching.true_positive[:, t][areas][:, None],  # (A', 1, D), a copy
+        ignored=matching.ignored[:, t][areas][:, None],
+        gt_ignored=matching.gt_ignored[areas],
+        n_positive=matching.n_positive[:, areas],
+    )
+    cut = replace(
+        params,
+        iou_thresholds=params.iou_thresholds[t : t + 1].copy(),
+        area_ranges=tuple(params.area_ranges[a] for a in areas),
+    )
+    return kept, cut
+
+
+def pooled_order(matching: Matching) -> NDArray[np.int64]:
+    """Every detection of a matching by descending score, ties in accumulation order: what
+    ``np.argsort(-matching.det_score, kind="stable")`` gives.
+
+    Each class's detections are already by descending score, so their runs are merged
+    (``_kernels.merge_by_score``) without sorting again, and without a sort's scratch.
+
+    Returns
+    -------
+    ndarray of shape (D,), dtype int64
+        Positions in the matching.
+    """
+    n_classes = matching.n_positive.shape[0]
+    run_start = np.searchsorted(matching.det_class, np.arange(n_classes + 1)).astype(np.int64)
+    order = np.empty(matching.det_score.shape[0], dtype=np.int64)
+    kernels.merge_by_score(
+        run_start, np.ascontiguousarray(matching.det_score, dtype=np.float64), order
+    )
+    return order
+
+
 def _rank_detections(
     gt: GroundTruth, preds: Predictions, params: CocoParams
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Kept detections sorted by (group, descending score, pycocotools' list order).
+
+    Every temporary is per detection, so each is let go as soon as it is used: at COCO's
+    scale they are megabytes apiece.
 
     Returns
     -------
     source, group, rank : ndarray of shape (D,), dtype int64
     """
     n_images = gt.image_ids.shape[0]
-    img_pos, img_ok = index_of(gt.image_ids, preds.image_ids)
-    cat_pos, cat_ok = index_of(gt.category_ids, preds.category_ids)
-    keep = np.flatnonzero(img_ok & cat_ok)
-    img_pos, cat_pos = img_pos[keep], cat_pos[keep]
+    img_pos, known = index_of(gt.image_ids, preds.image_ids)
+    cat_pos, cat_known = index_of(gt.category_ids, preds.category_ids)
+    known &= cat_known
+    del cat_known
+    source = None if known.all() else np.flatnonzero(known)  # None: every detection
+    del known
+    if source is not None:
+        img_pos, cat_pos = img_pos[source], cat_pos[source]
+    scores = preds.scores if source is None else preds.scores[source]
     # Stable: equal scores keep file order, as pycocotools' mergesort does.
     if params.use_cats:
-        group = cat_pos * n_images + img_pos
+        group = cat_pos
+        group *= n_images
+        group += img_pos
+        del img_pos
         n_groups = gt.category_ids.shape[0] * n_images
-        order = stable_order(group, preds.scores[keep], np.zeros_like(group), n_groups)
+        order = stable_order(group, scores, np.zeros_like(group), n_groups)
     else:
         # Class-agnostic lists are concatenated category by category before sorting.
         group = img_pos
-        order = stable_order(group, preds.scores[keep], cat_pos, n_images)
+        order = stable_order(group, scores, cat_pos, n_images)
+        del cat_pos
+    del scores
     group = group[order]
+    source = order if source is None else source[order]
+    del order
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    sizes = np.diff(np.r_[starts, group.shape[0]])
-    rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
+    rank = np.arange(group.shape[0])
+    rank -= np.repeat(starts, np.diff(np.r_[starts, group.shape[0]]))
+    del starts
     kept = rank < params.max_dets[-1]
-    return keep[order][kept], group[kept], rank[kept]
+    if kept.all():
+        return source, group, rank
+    return source[kept], group[kept], rank[kept]
 
 
 def match_detections(
@@ -241,19 +318,17 @@ def match_detections(
     preds: Predictions,
     params: CocoParams,
     progress: Progress | None = None,
+    with_matches: bool = True,
 ) -> Matching:
-    """Match detections to ground truth exactly as pycocotools' ``evaluate()`` does."""
+    """Match detections to ground truth exactly as pycocotools' ``evaluate()`` does.
+
+    ``with_matches=False`` leaves ``matched_gt`` without rows, for a caller that needs only
+    the true and false positives (at COCO's scale it is tens of megabytes).
+    """
     gts = _select_ground_truth(gt, params)
     det_src, det_group, det_rank = _rank_detections(gt, preds, params)
     n_images = gt.image_ids.shape[0]
-    if params.use_cats:
-        det_category = det_group // n_images
-        det_image = det_group % n_images
-        det_class = det_category
-    else:
-        det_category = gt.category_ids.searchsorted(preds.category_ids[det_src])
-        det_image = det_group
-        det_class = np.zeros_like(det_category)
+    det_class = det_group // n_images if params.use_cats else np.zeros_like(det_group)
     det_score = preds.scores[det_src]
     thresholds = np.minimum(params.iou_thresholds, 1 - 1e-10)
     n_area = len(params.area_ranges)
@@ -300,7 +375,8 @@ def match_detections(
             similarity = replace(similarity, values=np.full_like(similarity.values, -np.inf))
     outcome = match_groups(
         det_group,
-        preds.boxes[det_src],
+        det_src,
+        preds.boxes,
         position,
         gts.group,
         gts.boxes,
@@ -310,13 +386,18 @@ def match_detections(
         area_ranges,
         thresholds,
         similarity,
-        None if preds.areas is None else preds.areas[det_src],
+        preds.areas,
+        with_matches,
     )
     if progress is not None:
         progress(0.8)
     det_src, det_group, det_rank = det_src[order], det_group[order], det_rank[order]
-    det_category, det_image, det_class = det_category[order], det_image[order], det_class[order]
-    det_score = det_score[order]
+    det_class, det_score = det_class[order], det_score[order]
+    if params.use_cats:
+        det_category, det_image = det_class, det_group % n_images
+    else:
+        det_category = gt.category_ids.searchsorted(preds.category_ids[det_src])
+        det_image = det_group
     matched, true_positive, ignored = outcome.matched, outcome.true_positive, outcome.ignored
 
     gt_class = gts.category_index if params.use_cats else np.zeros_like(gts.category_index)
