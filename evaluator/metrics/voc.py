@@ -224,10 +224,12 @@ def _best_ground_truth(
     det_key = np.where(
         image_known & category_known, det_image * categories.shape[0] + det_category, -1
     )
-    # The +1 pixel convention: a box spans w + 1 pixels, so widen every box by the offset.
-    grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
+    det_boxes, gt_boxes = det.boxes, gt.boxes
+    if pixel_offset:  # the +1 pixel convention: a box spans w + 1 pixels, so widen them all
+        grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
+        det_boxes, gt_boxes = det_boxes + grow, gt_boxes + grow
     pair_det, pair_gt, iou = overlapping_pairs(
-        det_key, det.boxes + grow, gt_key, gt.boxes + grow, np.zeros(n_gt, dtype=bool), min_iou
+        det_key, det_boxes, gt_key, gt_boxes, np.zeros(n_gt, dtype=bool), min_iou
     )  # (p,) each, by detection, then ground truth in input order
     best_iou, best_pair = best_pair_per_detection(pair_det, iou, pair_gt, n_det)
     found = best_pair >= 0
