@@ -346,19 +346,7 @@ def _accumulate_fixed(
     if remove_false_positives:
         keep &= tp | m.ignored[0, 0]
     turned = np.flatnonzero(becomes_tp)
-    det_class = m.det_class
     new_class = errors.gt_class[errors.det_target[turned]]
-    kept = np.flatnonzero(keep)
-    if np.array_equal(new_class, det_class[turned]):
-        order = kept  # no detection changes class: filtering keeps the accumulation order
-    else:
-        det_class = det_class.copy()
-        det_class[turned] = new_class
-        # Accumulation order again: (class, descending score), ties in the previous order.
-        classes = det_class[kept]
-        n_classes = m.n_positive.shape[0]
-        order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
-
     removed_gt = errors.gt_missed if "missed" in fixed_types else np.zeros_like(errors.gt_missed)
     if remove_false_negatives:
         removed_gt = errors.gt_false_negative
@@ -366,6 +354,25 @@ def _accumulate_fixed(
     n_positive = m.n_positive - np.bincount(
         errors.gt_class[removed_gt], minlength=n_classes
     ).reshape(n_classes, 1)
+    if np.array_equal(new_class, m.det_class[turned]):
+        # No detection changes class: the accumulation order holds, and the kernel skips
+        # the removed detections in place.
+        return accumulate_ranked(
+            m.det_class,
+            m.det_rank,
+            m.det_score,
+            tp[None, None],
+            m.ignored,
+            n_positive,
+            errors.params,
+            counted=keep,
+        )
+    det_class = m.det_class.copy()
+    det_class[turned] = new_class
+    # Accumulation order again: (class, descending score), ties in the previous order.
+    kept = np.flatnonzero(keep)
+    classes = det_class[kept]
+    order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
     return accumulate_ranked(
         det_class[order],
         m.det_rank[order],

@@ -915,6 +915,7 @@ typedef struct {
     Py_ssize_t n_det, n_class, n_area, n_maxdet, n_thr, n_rec;
     const int64_t *class_start;   /* (K + 1,) detections of class k, in accumulation order */
     const int64_t *det_rank;      /* (D,) rank in its group: kept under maxDets m if < max_dets[m] */
+    const uint8_t *counted;       /* (D,) 0: left out altogether; NULL: every detection counts */
     const double *det_score;      /* (D,) */
     const uint8_t *true_positive; /* (A, T, D) */
     const uint8_t *ignored;       /* (A, T, D) */
@@ -963,7 +964,8 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             const int64_t max_det = p->max_dets[m];
             Py_ssize_t nd = 0;
             for (int64_t d = d0; d < d1; d++)
-                if (p->det_rank[d] < max_det) kept[nd++] = d;
+                if (p->det_rank[d] < max_det && (p->counted == NULL || p->counted[d]))
+                    kept[nd++] = d;
             const double first_score = nd ? p->det_score[kept[0]] : 0.0;
             for (Py_ssize_t a = 0; a < A; a++) {
                 const int64_t npig = p->n_positive[k * A + a];
@@ -1022,16 +1024,17 @@ fail:
 }
 
 enum {
-    CLASS_START, DET_RANK, DET_SCORE, ACC_TRUE_POSITIVE, ACC_IGNORED, N_POSITIVE, MAX_DETS,
+    CLASS_START, DET_RANK, COUNTED, DET_SCORE, ACC_TRUE_POSITIVE, ACC_IGNORED, N_POSITIVE, MAX_DETS,
     REC_THRS, PRECISION, RECALL, SCORES, N_ACC_BUFFERS
 };
 
 PyDoc_STRVAR(accumulate_doc,
-"accumulate(class_start, det_rank, det_score, true_positive, ignored, n_positive, max_dets,\n"
-"           rec_thrs, precision, recall, scores, first, last)\n"
+"accumulate(class_start, det_rank, counted, det_score, true_positive, ignored, n_positive,\n"
+"           max_dets, rec_thrs, precision, recall, scores, first, last)\n"
 "--\n\n"
 "COCOeval.accumulate() for the classes [first, last), written into the outputs.\n\n"
-"class_start: int64 (K + 1,); det_rank: int64 (D,); det_score: float64 (D,);\n"
+"class_start: int64 (K + 1,); det_rank: int64 (D,); counted: uint8 (D,), 0 for a detection\n"
+"left out altogether, or empty: all count; det_score: float64 (D,);\n"
 "true_positive, ignored: uint8 (A, T, D); n_positive: int64 (K, A); max_dets: int64 (M,);\n"
 "rec_thrs: float64 (R,). Written: precision and scores float64 (T, R, K, A, M), recall\n"
 "float64 (T, K, A, M), for the classes with positives (others keep their values).\n"
@@ -1044,8 +1047,8 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     Py_ssize_t first, last;
     Accumulation p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*w*w*nn", &b[CLASS_START], &b[DET_RANK],
-                          &b[DET_SCORE], &b[ACC_TRUE_POSITIVE], &b[ACC_IGNORED], &b[N_POSITIVE],
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[CLASS_START], &b[DET_RANK],
+                          &b[COUNTED], &b[DET_SCORE], &b[ACC_TRUE_POSITIVE], &b[ACC_IGNORED], &b[N_POSITIVE],
                           &b[MAX_DETS], &b[REC_THRS], &b[PRECISION], &b[RECALL], &b[SCORES],
                           &first, &last))
         return NULL;
@@ -1061,7 +1064,9 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     p.n_maxdet = items(&b[MAX_DETS], 8, "max_dets");
     p.n_rec = items(&b[REC_THRS], 8, "rec_thrs");
     Py_ssize_t n_positive = items(&b[N_POSITIVE], 8, "n_positive");
-    if (p.n_det < 0 || p.n_maxdet < 0 || p.n_rec < 0 || n_positive < 0) goto done;
+    Py_ssize_t n_counted = items(&b[COUNTED], 1, "counted");
+    if (p.n_det < 0 || p.n_maxdet < 0 || p.n_rec < 0 || n_positive < 0 || n_counted < 0)
+        goto done;
     p.n_area = p.n_class ? n_positive / p.n_class : 0;
     if (p.n_class && p.n_area * p.n_class != n_positive) {
         PyErr_SetString(PyExc_ValueError, "n_positive: shape is not (K, A)");
@@ -1073,6 +1078,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     if (recalls < 0) goto done;
     p.n_thr = cells ? recalls / cells : 0;
     if (check_items(&b[DET_RANK], 8, p.n_det, "det_rank") ||
+        (n_counted && check_items(&b[COUNTED], 1, p.n_det, "counted")) ||
         check_items(&b[ACC_TRUE_POSITIVE], 1, p.n_area * p.n_thr * p.n_det, "true_positive") ||
         check_items(&b[ACC_IGNORED], 1, p.n_area * p.n_thr * p.n_det, "ignored") ||
         check_items(&b[RECALL], 8, p.n_thr * p.n_class * p.n_area * p.n_maxdet, "recall") ||
@@ -1087,6 +1093,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     }
     p.class_start = b[CLASS_START].buf;
     p.det_rank = b[DET_RANK].buf;
+    p.counted = n_counted ? b[COUNTED].buf : NULL;
     p.det_score = b[DET_SCORE].buf;
     p.true_positive = b[ACC_TRUE_POSITIVE].buf;
     p.ignored = b[ACC_IGNORED].buf;

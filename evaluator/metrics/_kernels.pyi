@@ -27,6 +27,7 @@ def match(
 def accumulate(
     class_start: NDArray[np.int64],
     det_rank: NDArray[np.int64],
+    counted: NDArray[np.uint8],
     det_score: NDArray[np.float64],
     true_positive: NDArray[np.uint8],
     ignored: NDArray[np.uint8],

@@ -66,11 +66,13 @@ def accumulate_ranked(
     ignored: NDArray[np.bool_],
     n_positive: NDArray[np.int64],
     params: CocoParams,
+    counted: NDArray[np.bool_] | None = None,
 ) -> Accumulated:
     """:func:`accumulate` on the only columns of a :class:`Matching` it reads.
 
     For callers that change the outcome of a matching (TIDE's oracle fixes) without
-    building a whole new one.
+    building a whole new one: they may also leave detections out (``counted``) instead
+    of copying the columns without them.
 
     Parameters
     ----------
@@ -82,6 +84,8 @@ def accumulate_ranked(
     n_positive : ndarray of shape (C, A), dtype int64
     params : CocoParams
         Its ``iou_thresholds``, ``recall_thresholds`` and ``max_dets`` give T, R and M.
+    counted : ndarray of shape (D,), dtype bool, optional
+        False for a detection left out, as if it were not there; None: all count.
     """
     n_thr, n_rec = params.iou_thresholds.shape[0], params.recall_thresholds.shape[0]
     n_classes, n_area = n_positive.shape
@@ -91,6 +95,11 @@ def accumulate_ranked(
     scores = np.full((n_thr, n_rec, n_classes, n_area, n_maxdet), -1.0)
     class_start = np.searchsorted(det_class, np.arange(n_classes + 1)).astype(np.int64)
     det_rank = np.ascontiguousarray(det_rank, dtype=np.int64)
+    counted_bytes = (
+        np.zeros(0, dtype=np.uint8)
+        if counted is None
+        else np.ascontiguousarray(counted, dtype=bool).view(np.uint8)
+    )
     det_score = np.ascontiguousarray(det_score, dtype=np.float64)
     tp_bytes = np.ascontiguousarray(true_positive).view(np.uint8)
     ignored_bytes = np.ascontiguousarray(ignored).view(np.uint8)
@@ -102,6 +111,7 @@ def accumulate_ranked(
         kernels.accumulate(
             class_start,
             det_rank,
+            counted_bytes,
             det_score,
             tp_bytes,
             ignored_bytes,
