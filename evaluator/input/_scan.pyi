@@ -1,5 +1,6 @@
+def split_points(data: bytes, parts: int, /) -> list[int]: ...
 def scan_predictions(
-    data: bytes, n_keypoints: int = 0, /
+    data: bytes, n_keypoints: int = 0, start: int = 0, stop: int = -1, /
 ) -> tuple[int, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, bool] | None: ...
 
 class OwnedBuffer:
@@ -8,7 +9,7 @@ class OwnedBuffer:
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 def scan_mask_results(
-    data: bytes, /
+    data: bytes, start: int = 0, stop: int = -1, /
 ) -> (
     tuple[
         int,
