@@ -142,3 +142,71 @@ def test_columns_joined_from_parts_are_the_loaders(
     whole = load_predictions(data, gt)
     for name in ("image_ids", "category_ids", "boxes", "scores"):
         np.testing.assert_array_equal(getattr(parted, name), getattr(whole, name))
+
+
+def mask_document(rng: random.Random, n: int, mixed: bool = False) -> bytes:
+    rows = []
+    for i in range(n):
+        counts = "".join(rng.choice("0123456789:;<=>?@ABCabc") for _ in range(rng.randrange(1, 9)))
+        fields = [
+            f'"image_id": {rng.randrange(0, 1000)}',
+            f'"category_id": {rng.randrange(0, 100)}',
+            f'"score": {rng.random()!r}',
+            f'"segmentation": {{"size": [4, 5], "counts": "{counts}"}}',
+        ]
+        if not mixed or i == n - 1:
+            fields.append(f'"bbox": [{", ".join(repr(rng.random() * 4) for _ in range(4))}]')
+        if rng.random() < 0.3:
+            fields.append(rng.choice(TRAPS[:2]))
+        rng.shuffle(fields)
+        rows.append("{" + ", ".join(fields) + "}")
+    return ("[" + ", ".join(rows) + "]").encode()
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+@pytest.mark.parametrize("threads", [2, 5])
+@pytest.mark.parametrize("seed", range(10))
+def test_mask_results_in_parts_join_to_the_whole(
+    seed: int, threads: int, mixed: bool, in_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every column, the strings one after the other and their starts moved along."""
+    monkeypatch.setenv("DETEVAL_THREADS", str(threads))
+    data = mask_document(random.Random(seed), 25, mixed)
+    parts = scan_parts.scan_mask_results(data)
+    want = _scan.scan_mask_results(data)
+    if want is None:
+        assert mixed and parts is None
+        return
+    assert parts is not None
+    got = scan_parts.join_mask_parts(parts)
+    assert got[0] == want[0] and got[5] == want[5]
+    for i in (1, 2, 3, 4, 6, 7, 8):
+        assert bytes(memoryview(got[i])) == bytes(memoryview(want[i])), i
+
+
+def test_a_segm_evaluation_in_parts_equals_the_whole(
+    in_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real mask results (cocoapi's fake segm results) read in parts, joined, evaluated."""
+    import os
+    from pathlib import Path
+
+    from evaluator import evaluate_coco
+
+    shared = Path(
+        os.environ.get("DETEVAL_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")
+    )
+    pair = shared / "reference-data" / "cocoapi-val2014-fake100"
+    gt, dt = (
+        pair / "instances_val2014_100.json",
+        pair / "instances_val2014_fakesegm100_results.json",
+    )
+    if not dt.is_file():
+        pytest.skip(f"reference data not found: {dt} (put shared/ beside the repository)")
+    data = dt.read_bytes()
+    monkeypatch.setenv("DETEVAL_THREADS", "3")
+    parts = scan_parts.scan_mask_results(data)
+    assert parts is not None and len(parts) == 3
+    parted = evaluate_coco(gt, data, iou_type="segm").to_dict()
+    monkeypatch.setattr(scan_parts, "MIN_PART_BYTES", 1 << 40)
+    assert evaluate_coco(gt, data, iou_type="segm").to_dict() == parted

@@ -56,3 +56,59 @@ def scan_predictions(data: bytes, n_keypoints: int = 0) -> tuple[Any, ...] | Non
         for parts in column_parts
     ]
     return (sum(counts), *joined, done[0][6])
+
+
+def scan_mask_results(data: bytes) -> list[tuple[Any, ...]] | None:
+    """``_scan.scan_mask_results(data)``, read in parts on every core, not yet joined.
+
+    The parts' masks are joined by :func:`join_mask_parts`, so that a caller can let the
+    document's bytes go first: the masks' strings are most of a results file.
+
+    Returns
+    -------
+    list of tuple, or None
+        Each part as ``_scan.scan_mask_results`` gives it (one part when the document is
+        not worth cutting or was read whole); None when the document is not of the
+        plain mask-results shape.
+    """
+    parts = _parts(data)
+    if len(parts) > 1:
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            read = list(pool.map(lambda part: _scan.scan_mask_results(data, *part), parts))
+        done = [columns for columns in read if columns is not None]
+        # As for box results: a failed part, or parts disagreeing on the bbox, and the
+        # whole document decides.
+        if len(done) == len(read) and len({columns[5] for columns in done}) == 1:
+            return done
+    whole = _scan.scan_mask_results(data)
+    return None if whole is None else [whole]
+
+
+def join_mask_parts(parts: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The columns of :func:`scan_mask_results`' parts as one ``_scan.scan_mask_results``
+    result: the strings one after the other, each part's string starts moved along."""
+    if len(parts) == 1:
+        return parts[0]
+    counts, images, categories, boxes, scores, boxed, sizes, blobs, starts = zip(
+        *parts, strict=True
+    )
+    lengths = [memoryview(blob).nbytes for blob in blobs]
+    offsets = np.cumsum([0, *lengths[:-1]])
+    moved = [
+        np.frombuffer(memoryview(s), dtype=np.int64)[1:] + at
+        for s, at in zip(starts, offsets, strict=True)
+    ]
+    joined = [
+        np.concatenate([np.frombuffer(memoryview(part), dtype=np.uint8) for part in column])
+        for column in (images, categories, boxes, scores)
+    ]
+    size = np.concatenate([np.frombuffer(memoryview(part), dtype=np.uint8) for part in sizes])
+    blob = np.concatenate([np.frombuffer(memoryview(part), dtype=np.uint8) for part in blobs])
+    return (
+        sum(counts),
+        *joined,
+        boxed[0],
+        size,
+        blob,
+        np.concatenate([np.zeros(1, dtype=np.int64), *moved]),
+    )
