@@ -26,30 +26,14 @@
 #define MAX_SKIP_DEPTH 64
 #define MAX_NUMBER_CHARS 64
 
-/* Reading position in [start, end); start is the document's first byte. */
 typedef struct {
-    const char *start, *p, *end;
+    const char *p, *end;
 } Cursor;
 
 static void skip_space(Cursor *c)
 {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
         c->p++;
-}
-
-/*
- * Parts: a document may be read as consecutive parts, each from a result's '{' (the
- * first part from the document's start) to the '{' where the next part begins (`stop`;
- * NULL for the last part, which reads to the end). Called after the comma that follows
- * a result: whether the part ends here, at or past its stop. Past it means that the stop
- * was not a result's start (a '{' inside a string): the part fails, and the caller reads
- * the document whole.
- */
-static int at_part_end(Cursor *c, const char *stop)
-{
-    if (stop == NULL) return 0;
-    skip_space(c);
-    return c->p >= stop;
 }
 
 static int expect(Cursor *c, char ch)
@@ -308,17 +292,14 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
  * With nk > 0, keypoints too, and every result must have a bbox or none may (*boxed says
  * which): loadRes reads the first one's choice for all, and the loader explains a mix.
  */
-static Py_ssize_t scan(Cursor *c, const char *stop, int64_t **image, int64_t **category,
-                       double **box, double **score, double **keypoints, Py_ssize_t nk,
-                       int *boxed)
+static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **box,
+                       double **score, double **keypoints, Py_ssize_t nk, int *boxed)
 {
     Py_ssize_t n = 0, cap = 0;
     *boxed = 1;
-    if (c->p == c->start) {
-        if (!expect(c, '[')) return -1;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
-    }
+    if (!expect(c, '[')) return -1;
+    skip_space(c);
+    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
     for (;;) {
         if (n == cap) {
             Py_ssize_t grown = cap ? 2 * cap : 1024;
@@ -345,12 +326,8 @@ static Py_ssize_t scan(Cursor *c, const char *stop, int64_t **image, int64_t **c
         else if (has_box != *boxed) return -1;
         n++;
         skip_space(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            if (at_part_end(c, stop)) return c->p == stop ? n : -1;
-            continue;
-        }
-        if (stop != NULL || !expect(c, ']')) return -1;
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, ']')) return -1;
         break;
     }
 end:
@@ -517,17 +494,15 @@ static int read_mask_result(Cursor *c, MaskColumns *m, int *seen_out, int *no_me
 }
 
 /* The results; the count, or -1 (not plain: a bbox on some results only too), -2 (memory). */
-static Py_ssize_t scan_masks(Cursor *c, const char *stop, MaskColumns *m, int *boxed)
+static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
 {
     int no_memory = 0;
     *boxed = 1;
     if (!grow_mask_columns(m)) return -2;
     m->starts[0] = 0;
-    if (c->p == c->start) {
-        if (!expect(c, '[')) return -1;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
-    }
+    if (!expect(c, '[')) return -1;
+    skip_space(c);
+    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
     for (;;) {
         if (m->n == m->cap && !grow_mask_columns(m)) return -2;
         int seen = 0;
@@ -538,12 +513,8 @@ static Py_ssize_t scan_masks(Cursor *c, const char *stop, MaskColumns *m, int *b
         m->n++;
         m->starts[m->n] = (int64_t)m->blob.n;
         skip_space(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            if (at_part_end(c, stop)) return c->p == stop ? m->n : -1;
-            continue;
-        }
-        if (stop != NULL || !expect(c, ']')) return -1;
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, ']')) return -1;
         break;
     }
 end:
@@ -615,65 +586,10 @@ static PyObject *owned_column(void *data_ptr, Py_ssize_t n, Py_ssize_t size)
     return owned(block, (Py_ssize_t)len);
 }
 
-/* The cursor and stop of the part [start, stop) of a document (stop -1: to its end);
-   0 with a ValueError when the bounds are outside it. */
-static int part_cursor(const Py_buffer *data, Py_ssize_t start, Py_ssize_t stop, Cursor *c,
-                       const char **stop_at)
-{
-    if (start < 0 || start >= (data->len ? data->len : 1) || stop < -1 || stop > data->len ||
-        (stop != -1 && stop <= start)) {
-        PyErr_SetString(PyExc_ValueError, "start, stop: outside the document");
-        return 0;
-    }
-    const char *base = data->buf;
-    *c = (Cursor){base, base + start, base + data->len};
-    *stop_at = stop == -1 ? NULL : base + stop;
-    return 1;
-}
-
-PyDoc_STRVAR(split_points_doc,
-"split_points(data, parts)\n"
-"--\n\n"
-"Up to parts - 1 ascending offsets into a results document, near its (k / parts)-th\n"
-"bytes, where a '{' follows '}' and ',' (with white space between): places where a\n"
-"result may begin, to read the document in parts (scan_predictions' and\n"
-"scan_mask_results' start and stop). A place inside a string makes the part before it\n"
-"fail, and the caller then reads the document whole.");
-
-static PyObject *split_points(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer data;
-    Py_ssize_t parts;
-    if (!PyArg_ParseTuple(args, "y*n", &data, &parts)) return NULL;
-    PyObject *found = PyList_New(0);
-    const char *base = data.buf;
-    Py_ssize_t last = 0;
-    for (Py_ssize_t k = 1; found != NULL && k < parts; k++) {
-        Py_ssize_t i = data.len / parts * k;
-        if (i <= last) i = last + 1;
-        for (; i < data.len; i++) {
-            if (base[i] != '}') continue;
-            Cursor c = {base, base + i + 1, base + data.len};
-            if (!expect(&c, ',')) continue;
-            skip_space(&c);
-            if (c.p >= c.end || *c.p != '{') continue;
-            last = c.p - base;
-            PyObject *offset = PyLong_FromSsize_t(last);
-            if (offset == NULL || PyList_Append(found, offset) < 0) Py_CLEAR(found);
-            Py_XDECREF(offset);
-            break;
-        }
-    }
-    PyBuffer_Release(&data);
-    return found;
-}
-
 PyDoc_STRVAR(scan_predictions_doc,
-"scan_predictions(data, n_keypoints=0, start=0, stop=-1)\n"
+"scan_predictions(data, n_keypoints=0)\n"
 "--\n\n"
-"COCO results JSON (a top-level array of plain result objects) as columns, or None.\n"
-"With start and stop (from split_points), only the results of that part.\n\n"
+"COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
 "Returns (n, image_id, category_id, bbox, score, keypoints, boxed): the count, four\n"
 "read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
 "with n_keypoints K > 0 the keypoints, float64 (n, K, 3), and whether the results carry\n"
@@ -685,25 +601,20 @@ static PyObject *scan_predictions(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data;
-    Py_ssize_t nk = 0, start = 0, stop = -1;
-    if (!PyArg_ParseTuple(args, "y*|nnn", &data, &nk, &start, &stop)) return NULL;
-    Cursor c;
-    const char *stop_at;
+    Py_ssize_t nk = 0;
+    if (!PyArg_ParseTuple(args, "y*|n", &data, &nk)) return NULL;
     if (nk < 0 || nk > 100000) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "n_keypoints: expected 0 to 100000");
-        return NULL;
-    }
-    if (!part_cursor(&data, start, stop, &c, &stop_at)) {
-        PyBuffer_Release(&data);
         return NULL;
     }
     int64_t *image = NULL, *category = NULL;
     double *box = NULL, *score = NULL, *keypoints = NULL;
     Py_ssize_t n;
     int boxed;
+    Cursor c = {data.buf, (const char *)data.buf + data.len};
     Py_BEGIN_ALLOW_THREADS
-    n = scan(&c, stop_at, &image, &category, &box, &score, &keypoints, nk, &boxed);
+    n = scan(&c, &image, &category, &box, &score, &keypoints, nk, &boxed);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
@@ -726,7 +637,7 @@ static PyObject *scan_predictions(PyObject *self, PyObject *args)
 }
 
 PyDoc_STRVAR(scan_mask_results_doc,
-"scan_mask_results(data, start=0, stop=-1)\n"
+"scan_mask_results(data)\n"
 "--\n\n"
 "COCO segm results JSON (a top-level array of plain result objects whose segmentation\n"
 "is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) as columns, or None.\n\n"
@@ -734,27 +645,20 @@ PyDoc_STRVAR(scan_mask_results_doc,
 "read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox) and\n"
 "float64 (n,), whether the results carry a bbox (all do, or none), the masks' sizes int64\n"
 "(n, 2), their strings one after the other and int64 (n + 1,) where each starts. None\n"
-"when the document is not of that shape. With start and stop (from split_points), only\n"
-"the results of that part. Releases the GIL while it reads.");
+"when the document is not of that shape. Releases the GIL while it reads.");
 
 static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data;
-    Py_ssize_t start = 0, stop = -1;
-    if (!PyArg_ParseTuple(args, "y*|nn", &data, &start, &stop)) return NULL;
-    Cursor c;
-    const char *stop_at;
-    if (!part_cursor(&data, start, stop, &c, &stop_at)) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
     MaskColumns m;
     memset(&m, 0, sizeof m);
     Py_ssize_t n;
     int boxed;
+    Cursor c = {data.buf, (const char *)data.buf + data.len};
     Py_BEGIN_ALLOW_THREADS
-    n = scan_masks(&c, stop_at, &m, &boxed);
+    n = scan_masks(&c, &m, &boxed);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
@@ -785,7 +689,6 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"scan_predictions", scan_predictions, METH_VARARGS, scan_predictions_doc},
     {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
-    {"split_points", split_points, METH_VARARGS, split_points_doc},
     {NULL, NULL, 0, NULL},
 };
 

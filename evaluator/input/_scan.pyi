@@ -1,6 +1,5 @@
-def split_points(data: bytes, parts: int, /) -> list[int]: ...
 def scan_predictions(
-    data: bytes, n_keypoints: int = 0, start: int = 0, stop: int = -1, /
+    data: bytes, n_keypoints: int = 0, /
 ) -> tuple[int, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, bool] | None: ...
 
 class OwnedBuffer:
@@ -9,7 +8,7 @@ class OwnedBuffer:
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 def scan_mask_results(
-    data: bytes, start: int = 0, stop: int = -1, /
+    data: bytes, /
 ) -> (
     tuple[
         int,

@@ -52,7 +52,7 @@ from evaluator.input.ids import (
 from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
 
 try:
-    from evaluator.input import scan_parts
+    from evaluator.input import _scan
 except ImportError:  # a checkout used without installing it
     raise ImportError(ENGINE_NOT_BUILT) from None
 
@@ -692,7 +692,7 @@ def _scan_plain(data: bytes) -> Predictions | None:
     skipped): what COCO tools write. Anything else goes through the general loader, which
     accepts more and explains what it refuses.
     """
-    scanned = scan_parts.scan_predictions(data)
+    scanned = _scan.scan_predictions(data)
     if scanned is None:
         return None
     n, image_ids, category_ids, boxes, scores, _, _ = scanned

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
-from evaluator.input import scan_parts
+from evaluator.input import _scan
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -271,7 +271,7 @@ def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
     ``category_id``, ``keypoints`` of ``3 * K`` numbers, a numeric ``score``, and a
     ``bbox`` of 4 numbers on every result or on none (other fields are skipped).
     """
-    scanned = scan_parts.scan_predictions(data, n_keypoints)
+    scanned = _scan.scan_predictions(data, n_keypoints)
     if scanned is None:
         return None
     n, image_ids, category_ids, boxes, scores, keypoints, boxed = scanned

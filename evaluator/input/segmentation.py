@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
-from evaluator.input import scan_parts
+from evaluator.input import _scan
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -422,12 +422,10 @@ def load_segmentation_predictions(
     sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
     if not isinstance(src, list | dict):
         src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-        scanned = None if gt.image_names else scan_parts.scan_mask_results(src)
+        scanned = None if gt.image_names else _scan.scan_mask_results(src)
         if scanned is not None:
             del src  # a file's bytes go now: the scanner's columns hold all that is needed
-            columns = scan_parts.join_mask_parts(scanned)
-            del scanned  # the parts' own columns, once joined
-            plain = _scanned_predictions(columns, gt, sizes)
+            plain = _scanned_predictions(scanned, gt, sizes)
             return load_predictions(plain, gt, unknown_categories)
     results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
