@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from service.api.deps import StateDep, TenantDep, WebDep
 from service.api.problems import problems
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/shares", tags=["shares"])
     },
 )
 async def create_share(
-    body: ShareRequest, request: Request, state: StateDep, web: WebDep, tenant: TenantDep
+    body: ShareRequest, state: StateDep, web: WebDep, tenant: TenantDep
 ) -> ShareInfo:
     """Make a read-only link to one of your evaluations' report page (``kind=report``) or
     one of your datasets' leaderboard (``kind=leaderboard``), valid ``expires_in_days``.
@@ -35,14 +35,14 @@ async def create_share(
     deleted; nothing else.
     """
     share = await new_share(state, web, tenant, body.kind, body.resource_id, body.expires_in_days)
-    return ShareInfo(**await share_info(web, share, request))
+    return ShareInfo(**await share_info(web, share))
 
 
 @router.get("", operation_id="list_shares", responses=problems(401, 503))
-async def list_shares(request: Request, web: WebDep, tenant: TenantDep) -> ShareList:
+async def list_shares(web: WebDep, tenant: TenantDep) -> ShareList:
     """Your live share links (not expired, not revoked), the newest first."""
     shares = await web.shares.list(tenant)
-    return ShareList(items=[ShareInfo(**await share_info(web, s, request)) for s in shares])
+    return ShareList(items=[ShareInfo(**await share_info(web, s)) for s in shares])
 
 
 @router.delete(

@@ -39,7 +39,9 @@ def number(value: Any, digits: int = 3) -> str:
 
 def link(href: str, label: Any, **attrs: str) -> str:
     """``<a href=...>label</a>``, both escaped."""
-    extra = "".join(f' {name.replace("_", "-")}="{text(v)}"' for name, v in attrs.items())
+    extra = "".join(
+        f' {name.rstrip("_").replace("_", "-")}="{text(v)}"' for name, v in attrs.items()
+    )
     return f'<a href="{text(href)}"{extra}>{text(label)}</a>'
 
 

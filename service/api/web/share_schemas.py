@@ -11,8 +11,6 @@ SHARE_EXAMPLE: dict[str, Any] = {
     "kind": "report",
     "resource_id": "9b8e7d6c5b4a39281706f5e4d3c2b1a0",
     "path": "/s/eyJzIjoiNWMwZDZmMWUyYTNiNGM1ZDZlN2Y4MDkxYTJiM2M0ZDUiLCJleHAiOjE3NjUyNzcyMDB9.Xq3v",
-    "url": "http://127.0.0.1:8000/s/eyJzIjoiNWMwZDZmMWUyYTNiNGM1ZDZlN2Y4MDkxYTJiM2M0ZDUiLCJleHAi"
-    "OjE3NjUyNzcyMDB9.Xq3v",
     "created_at": "2026-12-02T15:00:00+00:00",
     "expires_at": "2026-12-09T15:00:00+00:00",
 }
@@ -56,8 +54,10 @@ class ShareInfo(BaseModel):
     id: str = Field(description="Its id, to revoke it (DELETE /v1/shares/{id}).")
     kind: Literal["report", "leaderboard"]
     resource_id: str = Field(description="The evaluation or dataset it shows.")
-    path: str = Field(description="The link's path: open it on the service, no sign-in needed.")
-    url: str = Field(description="The whole link, on the host this request was sent to.")
+    path: str = Field(
+        description="The link, relative to the service's address (e.g. "
+        "http://127.0.0.1:8000/s/...): whoever opens it needs no key and no sign-in."
+    )
     created_at: str
     expires_at: str = Field(description="After this time the link answers 410.")
 

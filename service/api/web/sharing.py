@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-
 from service.api.errors import InvalidInput
 from service.api.reports import own_dataset, own_job
 from service.api.state import AppState
@@ -43,7 +41,6 @@ async def new_share(
     return await web.shares.create(tenant, kind, resource_id, days * DAY)
 
 
-async def share_info(web: WebState, share: Share, request: Request) -> dict[str, Any]:
-    """The share as the API shows it: its path, and its whole URL on the request's host."""
-    public = share.public(await web.shares.token(share))
-    return {**public, "url": str(request.base_url).rstrip("/") + public["path"]}
+async def share_info(web: WebState, share: Share) -> dict[str, Any]:
+    """The share as the API shows it, with the path of its link."""
+    return share.public(await web.shares.token(share))

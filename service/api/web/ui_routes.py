@@ -193,14 +193,13 @@ async def compare_page(
 
 @router.get("/shares")
 async def shares_page(
-    request: Request,
     web: WebDep,
     session: SessionDep,
     created: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """The tenant's live share links."""
     shares = await web.shares.list(session.tenant)
-    items = [await share_info(web, s, request) for s in shares]
+    items = [await share_info(web, s) for s in shares]
     return _shown("Share links", views.shares(items, created, session.csrf), session)
 
 

@@ -358,7 +358,7 @@ def shares(items: Sequence[Mapping[str, Any]], created: str | None, csrf: str) -
             + _text_td(s["kind"])
             + _text_td(s["resource_id"], link(target + s["resource_id"], s["resource_id"]))
             + _text_td(s["expires_at"])
-            + f'<td><input type="text" readonly class="share-url" value="{text(s["url"])}" '
+            + f'<td><input type="text" readonly class="share-url" value="{text(s["path"])}" '
             f'aria-label="share link"></td>'
             + '<td><form method="post" action="/ui/shares/revoke" class="inline">'
             + hidden({"csrf": csrf, "share_id": s["id"]})

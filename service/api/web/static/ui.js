@@ -100,7 +100,9 @@
 
   document.querySelectorAll("form#upload").forEach(setUpUpload);
   document.querySelectorAll("section#job[data-status-url]").forEach(setUpJob);
+  // A share link is shown by its path; with the page's own address it can be copied whole.
   document.querySelectorAll("input.share-url").forEach(function (input) {
+    input.value = new URL(input.value, window.location.href).href;
     input.addEventListener("focus", function () { input.select(); });
   });
 })();
