@@ -141,12 +141,6 @@ class Settings(BaseSettings):
     share_max_days: float = Field(
         default=30.0, gt=0, description="The longest a share link may stay valid."
     )
-    trust_forwarded_proto: bool = Field(
-        default=False,
-        description="Behind a TLS-terminating proxy: believe its X-Forwarded-Proto header, "
-        "so that sign-ins over https get a Secure cookie. Leave off when clients reach "
-        "the API directly (they could send the header themselves).",
-    )
 
     @field_validator("data_dir")
     @classmethod

@@ -7,8 +7,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from service.api.errors import InvalidRequest, PayloadTooLarge
-from service.api.uploads import unsupported_media_type
+from service.api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 FORM = "application/x-www-form-urlencoded"
 #: The largest form body read (a key, a token, a few short fields).
@@ -32,7 +31,10 @@ async def read_form(request: Request, fields: set[str]) -> dict[str, str]:
     """
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != FORM:
-        raise unsupported_media_type(media, [FORM])
+        raise UnsupportedMediaType(
+            f"expected a form ({FORM}), got {media or 'no Content-Type'}: post it from the page",
+            accepted=[FORM],
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -5,7 +5,9 @@ The cookie (:data:`SESSION_COOKIE`) is a :mod:`service.api.web.signing` token ho
 tenant, a random session id, the expiry and a tag of the API key signed in with (an HMAC
 of the key's digest, never the key): removing that key from ``DETEVAL_API_KEYS`` ends
 the sessions it opened. It is ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, and
-``Secure`` when the sign-in came over https.
+``Secure`` when the sign-in came over https: directly, or through a proxy whose
+``X-Forwarded-Proto`` uvicorn believes (one at an address in its ``FORWARDED_ALLOW_IPS``,
+the loopback by default).
 
 A session's CSRF token is an HMAC of its id: pages put it in their forms and in
 ``<body data-csrf>`` for scripts, which send it as :data:`CSRF_HEADER`. A request that a
@@ -66,16 +68,6 @@ async def shared_secret(client: redis.asyncio.Redis, settings: Settings) -> byte
     return str(kept).encode("utf-8")
 
 
-def is_https(request: Request, settings: Settings) -> bool:
-    """Whether the browser reached us over https (a proxy's word only if trusted)."""
-    if request.url.scheme == "https":
-        return True
-    if not settings.trust_forwarded_proto:
-        return False
-    forwarded = request.headers.get("x-forwarded-proto", "")
-    return forwarded.split(",")[0].strip().lower() == "https"
-
-
 def _equal(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -128,7 +120,7 @@ class Sessions:
             signer.sign("session", payload, expires),
             max_age=int(lifetime),
             path="/",
-            secure=is_https(request, self.settings),
+            secure=request.url.scheme == "https",
             httponly=True,
             samesite="strict",
         )
@@ -196,7 +188,7 @@ class Sessions:
             nonce,
             max_age=SIGN_IN_FORM_SECONDS,
             path="/ui/sign-in",
-            secure=is_https(request, self.settings),
+            secure=request.url.scheme == "https",
             httponly=True,
             samesite="strict",
         )

@@ -38,10 +38,11 @@ class ShareRequest(BaseModel):
         description="The evaluation's id (report) or the dataset's id (leaderboard).",
         max_length=64,
     )
-    expires_in_days: float = Field(
-        default=7.0,
+    expires_in_days: float | None = Field(
+        default=None,
         gt=0,
-        description="How long the link works; at most DETEVAL_SHARE_MAX_DAYS (30 by default).",
+        description="How long the link works, at most DETEVAL_SHARE_MAX_DAYS (30 by "
+        "default); absent: 7 days, or that limit if it is shorter.",
         examples=[7],
     )
 

@@ -11,13 +11,20 @@ from service.api.web.shares import Share, ShareKind
 from service.api.web.state import WebState
 
 DAY = 86400.0
+DEFAULT_DAYS = 7.0
 
 
 async def new_share(
-    state: AppState, web: WebState, tenant: str, kind: ShareKind, resource_id: str, days: float
+    state: AppState,
+    web: WebState,
+    tenant: str,
+    kind: ShareKind,
+    resource_id: str,
+    days: float | None,
 ) -> Share:
     """A new share link of one of ``tenant``'s evaluations (``report``) or datasets
-    (``leaderboard``), valid ``days`` days.
+    (``leaderboard``), valid ``days`` days (None: :data:`DEFAULT_DAYS`, or
+    DETEVAL_SHARE_MAX_DAYS if shorter).
 
     Raises
     ------
@@ -27,6 +34,8 @@ async def new_share(
         No such evaluation or dataset of ``tenant``'s.
     """
     longest = state.settings.share_max_days
+    if days is None:
+        days = min(DEFAULT_DAYS, longest)
     if not 0 < days <= longest:
         raise InvalidInput(
             "expires_in_days",
