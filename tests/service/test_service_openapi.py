@@ -8,11 +8,13 @@ an evaluation and its status, report, page and comparison; the test asserts it r
 every operation that takes an id.
 
 One allowance, in :data:`CONFIG`: a request that matches its schema may still be refused
-with 422 (``positive_data_acceptance``) by three operations. The uploads, because what
+with 422 (``positive_data_acceptance``) by four operations. The uploads, because what
 makes ground truth or predictions valid (an annotation naming an existing image, a file
 that is JSON at all) is beyond what JSON Schema can say about a file field; the
 comparison, because two evaluations of different datasets are not comparable, which
-depends on what the ids name, not on their form (as 404 and 409 do, allowed by default).
+depends on what the ids name, not on their form (as 404 and 409 do, allowed by default);
+a share link's request, because the longest a link may last is a setting of the
+service (DETEVAL_SHARE_MAX_DAYS), not a constant of the document.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ pytest.importorskip("schemathesis", reason="schemathesis is not installed (the t
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = """\
 [[operations]]
-include-operation-id = ["create_dataset", "create_evaluation", "compare_evaluations"]
+include-operation-id = [
+  "create_dataset", "create_evaluation", "compare_evaluations", "create_share"
+]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422"]
 """
 SEED = "20261202"
 MAX_EXAMPLES = "25"
 #: The operations of the API (every one tested).
-OPERATIONS = 14
+OPERATIONS = 17
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Signed, expiring tokens: a small JSON payload and its HMAC-SHA256, for cookies and URLs.
 
-A token is ``<payload>.<mac>``, both base64url without padding. The MAC covers a
+A token is ``<payload>.<mac>``, both base64url without padding (the MAC is compared as
+that text, so no other spelling of the same bytes passes). The MAC covers a
 *purpose* (``"session"``, ``"share"``) as well as the payload, so a token made for one
 use is refused as the other. Every payload carries ``exp`` (epoch seconds); a token past
 it is refused. Nothing secret is in a payload: it is signed, not encrypted.
@@ -82,12 +83,11 @@ class Signer:
         if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
             return None
         body, _, signature = token.partition(".")
-        try:
-            given = b64decode(signature)
-            expected = self.mac(purpose, body.encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
+        if not token.isascii():
             return None
-        if not hmac.compare_digest(given, expected):
+        # The MAC is compared in its one encoding, so no variant spelling of it passes.
+        expected = b64encode(self.mac(purpose, body.encode("ascii")))
+        if not hmac.compare_digest(signature.encode("ascii"), expected.encode("ascii")):
             return None
         payload = orjson.loads(b64decode(body))  # ours: the MAC matched
         if not isinstance(payload, dict) or not isinstance(payload.get("exp"), int):
