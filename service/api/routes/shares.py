@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from service.api.deps import StateDep, TenantDep, WebDep
+from service.api.openapi_docs import SHARE_LINKS
 from service.api.problems import problems
 from service.api.web.share_schemas import ShareInfo, ShareList, ShareRequest
 from service.api.web.shares import ShareNotFound
@@ -18,9 +19,16 @@ router = APIRouter(prefix="/shares", tags=["shares"])
     status_code=201,
     operation_id="create_share",
     responses={
-        201: {"description": "Created: open its url with no key or sign-in."},
+        201: {
+            "description": "Created: open its path with no key or sign-in.",
+            "links": SHARE_LINKS,
+        },
         **problems(
-            401, 422, 503, described={404: "No such evaluation or dataset, or another tenant's."}
+            400,
+            401,
+            422,
+            503,
+            described={404: "No such evaluation or dataset, or another tenant's."},
         ),
     },
 )
