@@ -10,8 +10,10 @@ from service.api.web.state import WebState
 
 
 def install_web(app: FastAPI, state: AppState) -> None:
-    """Serve /ui (pages), /ui/static (their files) and /s (share links) on ``app``."""
+    """Serve /ui (pages, and ``/`` leading there), /ui/static (their files) and /s
+    (share links) on ``app``."""
     app.state.web = WebState.build(state)
     app.include_router(static.router)
     app.include_router(ui_routes.router)
+    app.include_router(ui_routes.root_router)
     app.include_router(share_routes.router)

@@ -30,6 +30,8 @@ from service.api.web.state import WebState
 from service.backend.jobs_async import MAX_LISTED, DatasetQuery
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
+#: The service's root, for a person who opens the bare address.
+root_router = APIRouter(include_in_schema=False)
 
 
 async def page_session(request: Request) -> Session:
@@ -60,8 +62,10 @@ async def _posted(request: Request, web: WebState, session: Session, fields: set
     return form
 
 
+@root_router.get("/")
 @router.get("")
 async def home() -> RedirectResponse:
+    """The datasets page (by way of the sign-in, if need be)."""
     return _see_other(HOME)
 
 
