@@ -1,7 +1,8 @@
 """The web interface in a real browser (Debian's Chromium, headless) on the real stack.
 
-One journey, as a person takes it: sign in with a key, upload predictions to a dataset
-from its leaderboard, watch the run's progress until it finishes, open the report, run a
+One journey, as a person takes it: sign in with a key (a wrong one first), upload a
+broken file and read why it was refused, upload predictions to a dataset from its
+leaderboard, watch the run's progress until it finishes, open the report, run a
 second upload, compare the two runs, make a share link, sign out, open the link signed
 out, then see it refused once revoked.
 
@@ -126,6 +127,19 @@ def test_the_journey(wstack: Stack, gate: Path, browser: Any, tmp_path: Path) ->
     link.click()
     wait_until(browser, lambda b: b.title.startswith("Leaderboard"), "the leaderboard")
     assert HOSTILE_DATASET in browser.find_element("tag name", "h1").text
+
+    # A file that is not predictions is refused on the page, with where and what.
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3], "score": 1}]')
+    by_id(browser, "predictions").send_keys(str(broken))
+    by_id(browser, "upload-button").click()
+    wait_until(
+        browser, lambda b: by_id(b, "upload-message").text.startswith("predictions"), "the 422"
+    )
+    assert "bbox" in by_id(browser, "upload-message").text
+    assert "/ui/datasets/" in browser.current_url
+    browser.get_log("browser")  # drains the console of that 422, on purpose
+    browser.refresh()
 
     # Upload; the run is seen running (held at the gate), then finishing by itself.
     run_one = upload(browser, first, HOSTILE_RUN, "baseline, fp16")

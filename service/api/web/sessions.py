@@ -17,7 +17,8 @@ cookie stops working at once.
 
 The signing secret is ``DETEVAL_SESSION_SECRET`` when set; otherwise one is generated
 the first time it is needed and kept in Redis (:data:`SECRET_KEY`, set only if absent),
-so every API process, on any host, signs and checks with the same one.
+so every API process, on any host, signs and checks with the same one. A process reads
+it once; to replace it, delete the key and restart the API processes.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from service.api.web import views
 from service.api.web.forms import HOME, read_form, safe_next
 from service.api.web.layout import page, respond
 from service.api.web.page_route import PageRoute, SignInNeeded
-from service.api.web.sessions import SESSION_COOKIE, Session
+from service.api.web.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, Session
 from service.api.web.shares import KINDS, ShareKind, ShareNotFound
 from service.api.web.sharing import new_share, share_info
 from service.api.web.state import WebState
@@ -97,6 +97,7 @@ async def sign_in(request: Request, web: WebDep) -> Response:
         except Unauthorized:
             error = "That API key is not one of this service's keys."
         else:
+            response.delete_cookie(SIGN_IN_COOKIE, path="/ui/sign-in")  # served its turn
             return response
     failed = respond("", status=401)
     token = await web.sessions.sign_in_nonce(request, failed)
