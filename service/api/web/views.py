@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -83,7 +84,7 @@ def datasets(items: Sequence[Mapping[str, Any]], next_cursor: str | None) -> str
     headers += [("images", "number"), ("annotations", "number"), ("categories", "number")]
     headers += [("created", "text")]
     more = (
-        f"<p>{link('/ui/datasets?cursor=' + next_cursor, 'Older datasets')}</p>"
+        f"<p>{link('/ui/datasets?cursor=' + quote(next_cursor, safe=''), 'Older datasets')}</p>"
         if next_cursor
         else ""
     )
