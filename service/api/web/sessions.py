@@ -177,13 +177,18 @@ class Sessions:
         """Whether a form's ``csrf`` field is the session's token."""
         return _equal(given, session.csrf)
 
-    async def sign_in_nonce(self, request: Request, response: Response) -> str:
-        """The token of a sign-in form; its double is set as :data:`SIGN_IN_COOKIE`.
+    async def new_sign_in(self) -> tuple[str, str]:
+        """A sign-in form's nonce, for :data:`SIGN_IN_COOKIE`, and its token, for the form.
 
-        Another site cannot read the cookie nor, as it is ``SameSite=Strict``, have it
-        sent with a post of its own: a sign-in it forges is refused (login CSRF).
+        Another site can neither read the cookie nor, as it is ``SameSite=Strict``, have
+        it sent with a post of its own: a sign-in it forges is refused (login CSRF).
         """
         nonce = secrets.token_urlsafe(18)
+        signer = await self.signer()
+        return nonce, b64encode(signer.mac("sign-in", nonce.encode("ascii")))
+
+    def set_sign_in_cookie(self, response: Response, request: Request, nonce: str) -> None:
+        """Set the sign-in form's cookie, for the post of that form only."""
         response.set_cookie(
             SIGN_IN_COOKIE,
             nonce,
@@ -193,8 +198,6 @@ class Sessions:
             httponly=True,
             samesite="strict",
         )
-        signer = await self.signer()
-        return b64encode(signer.mac("sign-in", nonce.encode("ascii")))
 
     async def check_sign_in(self, request: Request, given: str | None) -> bool:
         """Whether a sign-in post carries the token of the cookie its form set."""

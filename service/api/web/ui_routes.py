@@ -69,17 +69,22 @@ async def home() -> RedirectResponse:
     return _see_other(HOME)
 
 
+async def _sign_in_page(
+    request: Request, web: WebState, error: str | None, target: str, status: int = 200
+) -> Response:
+    nonce, token = await web.sessions.new_sign_in()
+    response = respond(page("Sign in", views.sign_in(error, token, target)), status)
+    web.sessions.set_sign_in_cookie(response, request, nonce)
+    return response
+
+
 @router.get("/sign-in")
 async def sign_in_form(request: Request, web: WebDep, next: str | None = None) -> Response:
     """The sign-in form (a signed-in browser goes straight on)."""
     target = safe_next(next)
     if await web.sessions.read(request.cookies.get(SESSION_COOKIE)) is not None:
         return _see_other(target)
-    response = respond("")
-    token = await web.sessions.sign_in_nonce(request, response)
-    response.body = page("Sign in", views.sign_in(None, token, target)).encode("utf-8")
-    response.headers["content-length"] = str(len(response.body))
-    return response
+    return await _sign_in_page(request, web, None, target)
 
 
 @router.post("/sign-in")
@@ -87,23 +92,17 @@ async def sign_in(request: Request, web: WebDep) -> Response:
     """Check the key; on success set the session cookie and go on to ``next``."""
     form = await read_form(request, {"key", "csrf", "next"})
     target = safe_next(form.get("next"))
-    error = None
     if not await web.sessions.check_sign_in(request, form.get("csrf")):
         error = "This sign-in form expired or was not sent from this site; try again."
-    else:
-        response = _see_other(target)
-        try:
-            await web.sessions.start(form.get("key", ""), response, request)
-        except Unauthorized:
-            error = "That API key is not one of this service's keys."
-        else:
-            response.delete_cookie(SIGN_IN_COOKIE, path="/ui/sign-in")  # served its turn
-            return response
-    failed = respond("", status=401)
-    token = await web.sessions.sign_in_nonce(request, failed)
-    failed.body = page("Sign in", views.sign_in(error, token, target)).encode("utf-8")
-    failed.headers["content-length"] = str(len(failed.body))
-    return failed
+        return await _sign_in_page(request, web, error, target, 401)
+    response = _see_other(target)
+    try:
+        await web.sessions.start(form.get("key", ""), response, request)
+    except Unauthorized:
+        error = "That API key is not one of this service's keys."
+        return await _sign_in_page(request, web, error, target, 401)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/ui/sign-in")  # it has served
+    return response
 
 
 @router.post("/sign-out")
