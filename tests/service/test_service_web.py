@@ -1,8 +1,8 @@
 """The web interface in a real browser (Debian's Chromium, headless) on the real stack.
 
-One journey, as a person takes it: sign in with a key (a wrong one first), upload a
-broken file and read why it was refused, upload predictions to a dataset from its
-leaderboard, watch the run's progress until it finishes, open the report, run a
+One journey, as a person takes it: sign in with a key (a wrong one first), add a
+dataset, upload a broken file and read why it was refused, upload predictions to the
+dataset from its leaderboard, watch the run's progress until it finishes, open the report, run a
 second upload, compare the two runs, make a share link, sign out, open the link signed
 out, then see it refused once revoked.
 
@@ -99,10 +99,8 @@ def upload(browser: Any, path: Path, name: str, tags: str) -> str:
 
 
 def test_the_journey(wstack: Stack, gate: Path, browser: Any, tmp_path: Path) -> None:
-    with wstack.http() as http:
-        created = http.post("/datasets", json=SMALL_GT, params={"name": HOSTILE_DATASET})
-        assert created.status_code == 201, created.text
-        dataset_id = created.json()["id"]
+    ground_truth = tmp_path / "gt.json"
+    ground_truth.write_text(json.dumps(SMALL_GT))
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     first.write_text(json.dumps(predictions(0.0)))
     second.write_text(json.dumps(predictions(8.0)))
@@ -122,7 +120,15 @@ def test_the_journey(wstack: Stack, gate: Path, browser: Any, tmp_path: Path) ->
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict", cookie
     assert KEYS["alice"] not in cookie["value"]
 
-    # The hostile dataset name is text, not markup.
+    # A dataset added from the page; its hostile name is text, not markup.
+    by_id(browser, "ground-truth").send_keys(str(ground_truth))
+    by_id(browser, "dataset-name").send_keys(HOSTILE_DATASET)
+    by_id(browser, "dataset-description").send_keys("ten images, one <b>cat</b> each")
+    by_id(browser, "upload-button").click()
+    wait_until(browser, lambda b: "/ui/datasets/" in b.current_url, "the new dataset's page")
+    dataset_id = browser.current_url.rsplit("/", 1)[1]
+    assert "one <b>cat</b> each" in browser.find_element("tag name", "main").text
+    browser.get(f"{ui}/datasets")
     link = browser.find_element("link text", HOSTILE_DATASET)
     link.click()
     wait_until(browser, lambda b: b.title.startswith("Leaderboard"), "the leaderboard")

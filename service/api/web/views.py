@@ -62,12 +62,10 @@ def sign_in(error: str | None, token: str, next_path: str) -> str:
 
 
 def datasets(items: Sequence[Mapping[str, Any]], next_cursor: str | None) -> str:
-    """The tenant's datasets, newest first, each linking to its leaderboard."""
+    """The tenant's datasets, newest first, each linking to its leaderboard; and a form
+    to add one."""
     if not items:
-        return (
-            '<p class="note">No datasets yet. Upload ground truth with '
-            "<code>POST /v1/datasets</code> (see the README).</p>"
-        )
+        return '<p class="note">No datasets yet: add one below.</p>' + _dataset_upload()
     rows = []
     for d in items:
         label = d.get("name") or d["id"]
@@ -88,7 +86,7 @@ def datasets(items: Sequence[Mapping[str, Any]], next_cursor: str | None) -> str
         if next_cursor
         else ""
     )
-    return _table("datasets", headers, rows) + more
+    return _table("datasets", headers, rows) + more + _dataset_upload()
 
 
 def metric_names(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -120,11 +118,23 @@ def _share_form(kind: str, resource_id: str, csrf: str, max_days: float) -> str:
     )
 
 
-def _upload_form(dataset_id: str) -> str:
+def _upload(action: str, opens: str, accepted: int, fields: str, button: str) -> str:
+    """A form the page's script sends with a progress bar; on ``accepted`` it opens
+    ``opens`` + the new id, otherwise it shows the problem's detail."""
     return (
-        "<section><h2>Evaluate predictions</h2>"
-        '<form id="upload" class="stack" method="post" action="/v1/evaluations" '
-        'enctype="multipart/form-data">'
+        f'<form id="upload" class="stack" method="post" action="{text(action)}" '
+        f'enctype="multipart/form-data" data-opens="{text(opens)}" '
+        f'data-accepted="{accepted}">{fields}'
+        f'<button type="submit" id="upload-button">{text(button)}</button>'
+        '<progress id="upload-progress" max="1" value="0" hidden></progress>'
+        '<p id="upload-message" role="status"></p></form>'
+        '<noscript><p class="error">Uploading from this page needs JavaScript; or use '
+        "the API (see the README).</p></noscript>"
+    )
+
+
+def _evaluation_upload(dataset_id: str) -> str:
+    fields = (
         f"{hidden({'dataset_id': dataset_id})}"
         '<label>Predictions (COCO results JSON) <input type="file" name="predictions" '
         'id="predictions" required accept=".json,application/json"></label>'
@@ -138,12 +148,22 @@ def _upload_form(dataset_id: str) -> str:
         '<label>Type <select name="iou_type" id="iou-type"><option value="bbox">boxes (bbox)'
         '</option><option value="segm">masks (segm)</option><option value="keypoints">'
         "keypoints</option></select></label>"
-        '<button type="submit" id="upload-button">Upload and evaluate</button>'
-        '<progress id="upload-progress" max="1" value="0" hidden></progress>'
-        '<p id="upload-message" role="status"></p></form>'
-        '<noscript><p class="error">Uploading from this page needs JavaScript; or use '
-        "<code>deteval submit</code>.</p></noscript></section>"
     )
+    form = _upload("/v1/evaluations", "/ui/evaluations/", 202, fields, "Upload and evaluate")
+    return f"<section><h2>Evaluate predictions</h2>{form}</section>"
+
+
+def _dataset_upload() -> str:
+    fields = (
+        '<label>Ground truth (COCO JSON) <input type="file" name="file" id="ground-truth" '
+        'required accept=".json,application/json"></label>'
+        '<label>Name <input name="name" id="dataset-name" maxlength="128" '
+        'placeholder="coco-val2017"></label>'
+        '<label>Description <textarea name="description" id="dataset-description" rows="2" '
+        'maxlength="2000"></textarea></label>'
+    )
+    form = _upload("/v1/datasets", "/ui/datasets/", 201, fields, "Upload the dataset")
+    return f"<section><h2>Add a dataset</h2>{form}</section>"
 
 
 def leaderboard(
@@ -206,7 +226,7 @@ def leaderboard(
         f'<p class="note">Ranked by {text(order)}; rank by: {sorts}. Click a column header '
         "to sort in the page.</p>"
         f"{table}{_share_form('leaderboard', dataset['id'], csrf, max_days)}</section>"
-        f"{_upload_form(dataset['id'])}"
+        f"{_evaluation_upload(dataset['id'])}"
     )
 
 

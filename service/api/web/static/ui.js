@@ -1,4 +1,4 @@
-// The pages' script: an upload with its progress bar, then a job's progress until done.
+// The pages' script: uploads with their progress bar, then a job's progress until done.
 // Same-origin requests only (the pages' policy allows nothing else). The session's CSRF
 // token, from <body data-csrf>, goes with every request that changes something.
 (function () {
@@ -15,9 +15,12 @@
   }
 
   function setUpUpload(form) {
-    var bar = document.getElementById("upload-progress");
-    var message = document.getElementById("upload-message");
-    var button = document.getElementById("upload-button");
+    // Sent by XMLHttpRequest, whose upload events drive the bar; data-accepted is the
+    // status of success, whose answer's id is appended to data-opens to go on.
+    var bar = form.querySelector("progress");
+    var message = form.querySelector("[role=status]");
+    var button = form.querySelector("button[type=submit]");
+    var accepted = parseInt(form.getAttribute("data-accepted"), 10);
 
     function failed(text) {
       message.textContent = text;
@@ -39,16 +42,16 @@
       });
       xhr.upload.addEventListener("load", function () {
         bar.value = 1;
-        message.textContent = "Uploaded; checking the predictions\u2026";
+        message.textContent = "Uploaded; checking it\u2026";
       });
       xhr.addEventListener("load", function () {
-        if (xhr.status !== 202) {
+        if (xhr.status !== accepted) {
           failed(problemText(xhr));
           return;
         }
-        var job = JSON.parse(xhr.responseText);
-        message.textContent = "Accepted: opening the run\u2026";
-        window.location.assign("/ui/evaluations/" + encodeURIComponent(job.id));
+        var created = JSON.parse(xhr.responseText);
+        message.textContent = "Accepted: opening it\u2026";
+        window.location.assign(form.getAttribute("data-opens") + encodeURIComponent(created.id));
       });
       xhr.addEventListener("error", function () {
         failed("The upload failed: the service could not be reached.");
