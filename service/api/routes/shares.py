@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from service.api.deps import StateDep, TenantDep, WebDep
 from service.api.openapi_docs import SHARE_LINKS
@@ -62,7 +64,17 @@ async def list_shares(web: WebDep, tenant: TenantDep) -> ShareList:
         **problems(401, 503, described={404: "No live share link of yours has this id."}),
     },
 )
-async def revoke_share(share_id: str, web: WebDep, tenant: TenantDep) -> Response:
+async def revoke_share(
+    share_id: Annotated[
+        str,
+        Path(
+            description="The id of one of your share links (`id` in its listing).",
+            examples=["5c0d6f1e2a3b4c5d6e7f8091a2b3c4d5"],
+        ),
+    ],
+    web: WebDep,
+    tenant: TenantDep,
+) -> Response:
     """Revoke a share link at once, on every API process."""
     if not await web.shares.revoke(tenant, share_id):
         raise ShareNotFound(f"no live share link with id {share_id!r}")
