@@ -16,6 +16,7 @@ from service.api.report_schema import install_report_schema
 from service.api.routes import api_router
 from service.api.security_headers import SecurityHeaders
 from service.api.state import AppState
+from service.api.web.install import install_web
 from service.backend.config import Settings, get_settings
 from service.backend.procs import die_with_parent
 from service.ops.sweeper import Sweeper
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router, prefix="/v1")
+    install_web(app, state)
     install_problem_docs(app)
     install_report_schema(app)
     install_docs(app)

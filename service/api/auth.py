@@ -40,6 +40,17 @@ class KeyRing:
         Unauthorized
             No key, or a key that is not configured.
         """
+        return self.identify(key)[0]
+
+    def identify(self, key: str | None) -> tuple[str, bytes]:
+        """The tenant a presented key authenticates, and the key's SHA-256 digest (what a
+        web session remembers of it, so that removing the key ends the session).
+
+        Raises
+        ------
+        Unauthorized
+            No key, or a key that is not configured.
+        """
         if not key:
             raise Unauthorized("missing or malformed Authorization header; send 'Bearer KEY'")
         presented = _digest(key)
@@ -49,4 +60,8 @@ class KeyRing:
                 found = tenant
         if found is None:
             raise Unauthorized("unknown API key")
-        return found
+        return found, presented
+
+    def digests(self, tenant: str) -> list[bytes]:
+        """The digests of ``tenant``'s configured keys (none for an unknown tenant)."""
+        return [digest for owner, digest in self._entries if owner == tenant]

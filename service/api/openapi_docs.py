@@ -207,6 +207,11 @@ DATASET_LINKS = {
         "any dataset: every AP is 0).",
         "requestBody": {"dataset_id": _DATASET_ID, "predictions": "[]"},
     },
+    "ShareLeaderboard": {
+        "operationId": "create_share",
+        "description": "A read-only link to its leaderboard.",
+        "requestBody": {"kind": "leaderboard", "resource_id": _DATASET_ID},
+    },
 }
 
 _EVALUATION_ID = "$response.body#/id"
@@ -222,4 +227,13 @@ EVALUATION_LINKS = {
         other_id=_EVALUATION_ID,
     ),
     "Health": _link("health", "How the service fares while the job waits (workers, space)."),
+    "ShareReport": {
+        "operationId": "create_share",
+        "description": "A read-only link to its report page.",
+        "requestBody": {"kind": "report", "resource_id": _EVALUATION_ID},
+    },
+}
+#: Links of a share link (the 201 of POST /v1/shares).
+SHARE_LINKS = {
+    "RevokeShare": _link("revoke_share", "Revoke it.", share_id="$response.body#/id"),
 }

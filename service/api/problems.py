@@ -64,7 +64,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 _DESCRIPTIONS = {
     400: "The body cannot be read as its content type says (e.g. a broken multipart body).",
-    401: "Missing, malformed or unknown API key.",
+    401: "Missing, malformed or unknown API key; or a session cookie that is expired, or "
+    "that sends a change without its X-CSRF-Token header.",
     404: "Not found, or another tenant's.",
     409: "Not finished, or failed: no report (the detail says which).",
     413: "The upload is larger than the service's limit (limit_bytes).",

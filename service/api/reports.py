@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
 
 from service.api import pages
-from service.api.errors import DatasetNotFound, NotComparable, ReportNotReady
+from service.api.errors import (
+    DatasetNotFound,
+    EvaluationNotFound,
+    NotComparable,
+    ReportNotReady,
+)
 from service.api.state import AppState
 from service.backend.catalog import READY
-from service.backend.jobs import FAILED, SUCCEEDED, Job
+from service.backend.jobs import DELETING, FAILED, SUCCEEDED, Job
+from service.backend.storage import is_valid_id
 
 
 async def own_dataset(state: AppState, tenant: str, dataset_id: str) -> dict[str, Any]:
@@ -33,6 +39,17 @@ async def own_dataset(state: AppState, tenant: str, dataset_id: str) -> dict[str
     if summary is None:  # another tenant's dataset does not exist for you
         raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
     return summary
+
+
+async def own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
+    """One of ``tenant``'s evaluations (404 for another's, or one being deleted)."""
+    job = None
+    if is_valid_id(evaluation_id):
+        job = await state.jobs.get(evaluation_id)
+    # Another tenant's job does not exist for you, nor one being deleted.
+    if job is None or job.tenant != tenant or job.status == DELETING:
+        raise EvaluationNotFound(f"no evaluation with id {evaluation_id!r}")
+    return job
 
 
 def require_report(job: Job) -> None:
@@ -122,15 +139,21 @@ async def listing(state: AppState, jobs: Sequence[Job]) -> list[dict[str, Any]]:
     ]
 
 
+def report_link(evaluation_id: str) -> str:
+    """The link of a leaderboard row to its report page, relative to the leaderboard
+    (``../../evaluations/<id>/report.html`` from ``/v1/datasets/<id>/leaderboard.html``),
+    so it also works behind a path prefix."""
+    return f"../../evaluations/{evaluation_id}/report.html"
+
+
 async def leaderboard_html(
-    state: AppState, dataset: dict[str, Any], rows: Sequence[dict[str, Any]]
+    state: AppState,
+    dataset: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    href: Callable[[str], str] = report_link,
 ) -> str:
     """The dataset page: its evaluations as a leaderboard, the finished ones linking to
-    their report pages.
-
-    Links are relative (``../../evaluations/<id>/report.html`` from
-    ``/v1/datasets/<id>/leaderboard.html``), so they also work behind a path prefix.
-    """
+    ``href(id)``, their report pages."""
     called = f"{dataset['name']} (dataset {dataset['id']})" if dataset.get("name") else None
     name = (
         f"{called or 'dataset ' + dataset['id']} ({dataset['n_images']} images, "
@@ -140,11 +163,7 @@ async def leaderboard_html(
         {
             **row,
             "label": row["name"],
-            **(
-                {"href": f"../../evaluations/{row['id']}/report.html"}
-                if row["status"] == SUCCEEDED
-                else {}
-            ),
+            **({"href": href(row["id"])} if row["status"] == SUCCEEDED else {}),
         }
         for row in rows
     ]

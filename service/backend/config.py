@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MIN_KEY_LENGTH = 16
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -128,6 +129,19 @@ class Settings(BaseSettings):
         "the tenant deletes some. 0: no quota.",
     )
 
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="The key (at least 32 characters) signing web sessions and share links. "
+        "Unset: one is generated once and kept in the job store, so every API process "
+        "shares it; changing it signs everyone out and ends every share link.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="How long a web sign-in lasts before a new one."
+    )
+    share_max_days: float = Field(
+        default=30.0, gt=0, description="The longest a share link may stay valid."
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -146,6 +160,12 @@ class Settings(BaseSettings):
                 f"max_inflight_upload_mb ({self.max_inflight_upload_mb:g}) must be at least "
                 f"max_upload_mb ({self.max_upload_mb:g}), or the largest uploads are never "
                 "admitted"
+            )
+        secret = self.session_secret.get_secret_value()
+        if secret and len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"session_secret must be at least {MIN_SECRET_LENGTH} characters, got "
+                f"{len(secret)} (or leave it unset for a generated one)"
             )
         self.tenant_keys()  # validate the key list once, at start-up
         return self

@@ -200,7 +200,11 @@ class Supervisor:
             self.api.start(self.env)
             self.worker.start(self.env)
             self._wait_healthy()
-            print(f"deteval serving on {self.url}  (API docs: {self.url}/docs)", flush=True)
+            print(
+                f"deteval serving on {self.url}  (web pages: {self.url}/ui, API docs: "
+                f"{self.url}/docs)",
+                flush=True,
+            )
             if self.key is not None:
                 print(f"API key: {self.key}", flush=True)
             else:

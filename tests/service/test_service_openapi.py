@@ -8,11 +8,13 @@ an evaluation and its status, report, page and comparison; the test asserts it r
 every operation that takes an id.
 
 One allowance, in :data:`CONFIG`: a request that matches its schema may still be refused
-with 422 (``positive_data_acceptance``) by three operations. The uploads, because what
+with 422 (``positive_data_acceptance``) by four operations. The uploads, because what
 makes ground truth or predictions valid (an annotation naming an existing image, a file
 that is JSON at all) is beyond what JSON Schema can say about a file field; the
 comparison, because two evaluations of different datasets are not comparable, which
-depends on what the ids name, not on their form (as 404 and 409 do, allowed by default).
+depends on what the ids name, not on their form (as 404 and 409 do, allowed by default);
+a share link's request, because the longest a link may last is a setting of the
+service (DETEVAL_SHARE_MAX_DAYS), not a constant of the document.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ pytest.importorskip("schemathesis", reason="schemathesis is not installed (the t
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = """\
 [[operations]]
-include-operation-id = ["create_dataset", "create_evaluation", "compare_evaluations"]
+include-operation-id = [
+  "create_dataset", "create_evaluation", "compare_evaluations", "create_share"
+]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422"]
 """
 SEED = "20261202"
 MAX_EXAMPLES = "25"
 #: The operations of the API (every one tested).
-OPERATIONS = 14
+OPERATIONS = 17
 
 
 @dataclass
@@ -89,7 +93,7 @@ def _statuses(ndjson: Path) -> dict[str, collections.Counter[int]]:
     return dict(statuses)
 
 
-def run_schemathesis(stack: Stack, out: Path, phases: str, max_time: int) -> Run:
+def run_schemathesis(stack: Stack, out: Path, phases: str, max_time: int, *extra: str) -> Run:
     config = out / "schemathesis.toml"
     config.write_text(CONFIG)
     argv = [
@@ -112,6 +116,7 @@ def run_schemathesis(stack: Stack, out: Path, phases: str, max_time: int) -> Run
         "1",
         "--seed",
         SEED,
+        *extra,
         "--generation-database",
         "none",
         "--no-color",
@@ -168,7 +173,11 @@ def test_examples_coverage_and_fuzzing_find_nothing(stack: Stack, tmp_path: Path
 
 
 def test_stateful_phase_reaches_every_operation(stack: Stack, tmp_path: Path) -> None:
-    run = run_schemathesis(stack, tmp_path, "stateful", max_time=90)
+    # Share links are left out of this walk: listing them and revoking what the listing
+    # names (links schemathesis infers) are quick calls that took most of its time, and
+    # the scoring chain was no longer walked to its end. The other phases fuzz them, and
+    # test_service_web_http walks them on the real stack.
+    run = run_schemathesis(stack, tmp_path, "stateful", 90, "--exclude-path-regex", "^/v1/shares")
     print(f"stateful: {run.summary()}")
     for operation, counts in sorted(run.statuses.items()):
         print(f"  {operation}: {dict(sorted(counts.items()))}")

@@ -24,7 +24,12 @@ COMMON = {
 HOSTILE_HOST = "evil.example"
 
 
-MISSING_IDS = {"dataset_id": "0" * 32, "evaluation_id": "0" * 32, "other_id": "0" * 32}
+MISSING_IDS = {
+    "dataset_id": "0" * 32,
+    "evaluation_id": "0" * 32,
+    "other_id": "0" * 32,
+    "share_id": "0" * 32,
+}
 
 
 @pytest.fixture(scope="module")

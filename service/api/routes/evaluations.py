@@ -25,24 +25,12 @@ from service.api.listings import (
 from service.api.openapi_docs import EVALUATION_FORM, EVALUATION_LINKS
 from service.api.problems import QUOTA_409, problems
 from service.api.report_schema import REPORT_REF
-from service.api.reports import own_dataset
+from service.api.reports import own_dataset, own_job
 from service.api.schemas import COMPARISON_EXAMPLE, EvaluationPage, EvaluationStatus
-from service.api.state import AppState
-from service.backend.jobs import DELETING, Job
 from service.backend.jobs_async import JobQuery
 from service.backend.storage import is_valid_id
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
-
-
-async def _own_job(state: AppState, tenant: str, evaluation_id: str) -> Job:
-    job = None
-    if is_valid_id(evaluation_id):
-        job = await state.jobs.get(evaluation_id)
-    # Another tenant's job does not exist for you, nor one being deleted.
-    if job is None or job.tenant != tenant or job.status == DELETING:
-        raise EvaluationNotFound(f"no evaluation with id {evaluation_id!r}")
-    return job
 
 
 @router.post(
@@ -157,7 +145,7 @@ async def get_evaluation(evaluation_id: str, state: StateDep, tenant: TenantDep)
     The path clients poll: one Redis round trip, the body encoded straight from the job
     record (its fields are :class:`EvaluationStatus`).
     """
-    job = await _own_job(state, tenant, evaluation_id)
+    job = await own_job(state, tenant, evaluation_id)
     body = orjson.dumps(job.public())
     return Response(content=body, media_type="application/json")
 
@@ -194,7 +182,7 @@ async def delete_evaluation(evaluation_id: str, state: StateDep, tenant: TenantD
 )
 async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> Response:
     """The score report (DESIGN.md's report JSON) once the job succeeded."""
-    job = await _own_job(state, tenant, evaluation_id)
+    job = await own_job(state, tenant, evaluation_id)
     reports.require_report(job)
     data = await anyio.Path(state.storage.report_path(tenant, job.id)).read_bytes()
     return Response(content=data, media_type="application/json")
@@ -220,7 +208,7 @@ async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> 
 )
 async def get_report_html(evaluation_id: str, state: StateDep, tenant: TenantDep) -> HTMLResponse:
     """The report as an HTML page to read in a browser, once the job succeeded."""
-    job = await _own_job(state, tenant, evaluation_id)
+    job = await own_job(state, tenant, evaluation_id)
     return HTMLResponse(await reports.report_html(state, job))
 
 
@@ -254,7 +242,7 @@ async def compare_evaluations(
     and the change in each TIDE error's dAP. Both must have succeeded; two evaluations of
     registered datasets must be of the same dataset.
     """
-    a = await _own_job(state, tenant, evaluation_id)
-    b = await _own_job(state, tenant, other_id)
+    a = await own_job(state, tenant, evaluation_id)
+    b = await own_job(state, tenant, other_id)
     result = await reports.compare(state, a, b)
     return Response(content=orjson.dumps(result), media_type="application/json")

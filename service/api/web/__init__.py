@@ -1,0 +1,1 @@
+"""The web interface: sign-in sessions, pages people open, share links."""
