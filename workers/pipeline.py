@@ -21,6 +21,7 @@ import redis
 
 from evaluator import InputError, evaluate_coco, read_report
 from evaluator.input.loading import IouType
+from service.backend import joblog
 from service.backend.config import Settings
 from service.backend.jobs import DELETING, Job, JobStore
 from service.backend.storage import Storage
@@ -184,7 +185,7 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
             # Deleted while it ran: its files went (reading or writing them fails) or a
             # heartbeat saw the mark. Nothing of it is written.
             if isinstance(exc, JobCancelled) or _deleted(store, job_id):
-                log.info("job %s: deleted while it ran; cancelled", job_id)
+                store.events.emit(joblog.CANCELLED, job_id)
                 return "cancelled"
             if not isinstance(exc, InputError):
                 raise
