@@ -40,7 +40,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409",
 SEED = "20261202"
 MAX_EXAMPLES = "25"
 #: The operations of the API (every one tested).
-OPERATIONS = 14
+OPERATIONS = 15
 
 
 @dataclass
