@@ -185,7 +185,15 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
             # Deleted while it ran: its files went (reading or writing them fails) or a
             # heartbeat saw the mark. Nothing of it is written.
             if isinstance(exc, JobCancelled) or _deleted(store, job_id):
-                store.events.emit(joblog.CANCELLED, job_id)
+                # Its record may be gone already: the line takes what it needs from here.
+                store.events.emit(
+                    joblog.CANCELLED,
+                    job_id,
+                    tenant=job.tenant,
+                    dataset_id=job.dataset_id,
+                    iou_type=job.iou_type,
+                    attempt=claim.attempt,
+                )
                 return "cancelled"
             if not isinstance(exc, InputError):
                 raise

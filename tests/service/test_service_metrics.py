@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,79 @@ def test_token_and_switch(tmp_path: Path) -> None:
     )
     assert "/metrics" not in off.openapi()["paths"]
     assert not any(getattr(route, "path", "") == "/metrics" for route in off.routes)
+
+
+def test_requeued_cancelled_and_retried_jobs(tmp_path: Path) -> None:
+    """A worker killed mid-job (the sweeper puts the job back), a job deleted while it
+    runs (its worker cancels it), a job whose tries keep failing (retried, then failed):
+    each transition once, logged by the process that made it, and counted."""
+    here = Path(__file__).resolve().parent
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    stack = Stack(tmp_path / "s", test_gate=str(gate)).start()
+    try:
+        with stack.http() as http:
+            gt = json.dumps(SMALL_GT).encode()
+            created = http.post(
+                "/datasets", content=gt, headers={"Content-Type": "application/json"}
+            )
+            dataset_id = created.json()["id"]
+            gated = [str(here / "gated_worker.py")]
+            first = stack.start_worker(gated)
+            killed = submit(http, dataset_id, GOOD)
+            wait_for(lambda: len(list(gate.glob("reached-*"))), bool, 60, "the first run")
+            stack.stop_worker(first, signal.SIGKILL)
+            wait_for(
+                lambda: [e["event"] for e in job_lines(stack, "api") if e["job_id"] == killed],
+                lambda events: "requeued" in events,
+                30,
+                "the sweeper to requeue the job",
+            )
+            second = stack.start_worker(gated)
+            wait_for(lambda: len(list(gate.glob("reached-*"))), lambda n: n == 2, 60, "a rerun")
+            assert http.delete(f"/evaluations/{killed}").status_code == 204
+            (gate / "open").touch()
+            wait_for(
+                lambda: [e["event"] for e in job_lines(stack, "worker1")],
+                lambda events: "cancelled" in events,
+                30,
+                "the worker to cancel the deleted job",
+            )
+            stack.stop_worker(second)
+
+            stack.start_worker([str(here / "flaky_worker.py")])
+            flaky = submit(http, dataset_id, GOOD)
+            final = stack.wait_finished(http, flaky)
+            assert final["status"] == "failed" and final["error"]["code"] == "transient", final
+        samples = scrape(stack)
+    finally:
+        stack.stop()
+
+    lines = {name: job_lines(stack, name) for name in ("api", "worker0", "worker1", "worker2")}
+
+    def events(name: str, job: str) -> list[tuple[str, int | None]]:
+        return [
+            (line["event"], line.get("attempt")) for line in lines[name] if line["job_id"] == job
+        ]
+
+    assert events("api", killed) == [("queued", None), ("requeued", 1), ("deleted", None)]
+    assert events("worker0", killed) == [("started", 1)]
+    assert events("worker1", killed) == [("started", 2), ("cancelled", 2)]
+    assert events("api", flaky) == [("queued", None)]
+    assert events("worker2", flaky) == [
+        ("started", 1),
+        ("retried", 1),
+        ("started", 2),
+        ("retried", 2),
+        ("started", 3),
+        ("failed", 3),
+    ]
+    retried = [line for line in lines["worker2"] if line["event"] == "retried"]
+    assert all("the data volume dropped out" in line["error"] for line in retried), retried
+    assert [line["error_type"] for line in lines["worker2"] if line["event"] == "failed"] == [
+        "transient"
+    ]
+    for state, n in (("requeued", 1), ("cancelled", 1), ("retried", 2), ("started", 5)):
+        assert value(samples, "deteval_jobs_total", state=state) == n, state
+    assert value(samples, "deteval_errors_total", source="job", type="transient") == 1
+    assert value(samples, "deteval_queue_wait_seconds_count") == 2  # first starts only
