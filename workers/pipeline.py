@@ -185,6 +185,7 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
             # Deleted while it ran: its files went (reading or writing them fails) or a
             # heartbeat saw the mark. Nothing of it is written.
             if isinstance(exc, JobCancelled) or _deleted(store, job_id):
+                log.info("job %s: deleted while it ran; cancelled", job_id)
                 # Its record may be gone already: the line takes what it needs from here.
                 store.events.emit(
                     joblog.CANCELLED,
