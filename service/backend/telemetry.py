@@ -100,7 +100,8 @@ STORED = (JOBS_TOTAL, ERRORS_TOTAL, SCORING_SECONDS, QUEUE_WAIT_SECONDS, UPLOAD_
 QUEUE_DEPTH = Family(
     "deteval_queue_depth",
     "gauge",
-    "Task messages waiting in the broker's queue for a worker.",
+    "Task messages waiting in the broker's queue for a worker (absent while the broker "
+    "cannot be reached).",
 )
 JOBS = Family(
     "deteval_jobs",

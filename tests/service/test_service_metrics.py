@@ -203,13 +203,6 @@ def test_jobs_move_the_counts_histograms_gauges_and_the_log(stack: Stack) -> Non
     assert failure["in"] == "worker" and failure["error_type"] == "invalid_input"
 
 
-def test_the_documented_example_parses() -> None:
-    from service.api.routes.metrics import EXAMPLE
-
-    samples = check_exposition(EXAMPLE)
-    assert value(samples, "deteval_jobs_total", state="succeeded") == 1
-
-
 def test_rendering_escapes_labels_and_sums_buckets(tmp_path: Path) -> None:
     server = EmbeddedRedis(tmp_path / "r")
     server.start()
@@ -250,6 +243,8 @@ def test_token_and_switch(tmp_path: Path) -> None:
         spec = httpx.get(f"{secured.url}/openapi.json").json()
         operation = spec["paths"]["/metrics"]["get"]
         assert operation["security"] == [{"MetricsToken": []}] and "401" in operation["responses"]
+        example = operation["responses"]["200"]["content"]["text/plain"]["example"]
+        assert value(check_exposition(example), "deteval_jobs_total", state="succeeded") == 1
     finally:
         secured.stop()
     keys = "alice:alice-key-0123456789abcdef"
@@ -334,3 +329,16 @@ def test_requeued_cancelled_and_retried_jobs(tmp_path: Path) -> None:
         assert value(samples, "deteval_jobs_total", state=state) == n, state
     assert value(samples, "deteval_errors_total", source="job", type="transient") == 1
     assert value(samples, "deteval_queue_wait_seconds_count") == 2  # first starts only
+
+
+def test_a_broker_down_leaves_out_only_the_queue_depth(tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "s", separate_broker=True).start()
+    try:
+        assert value(scrape(stack), "deteval_queue_depth") == 0
+        assert stack.broker_server is not None
+        stack.broker_server.stop()
+        samples = scrape(stack)
+        assert not any(name == "deteval_queue_depth" for name, _ in samples)
+        assert value(samples, "deteval_jobs", state="queued") == 0
+    finally:
+        stack.stop()

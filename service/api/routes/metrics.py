@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Annotated, Any, cast
@@ -35,6 +36,8 @@ _PRIORITY_SEPARATOR = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
 #: The most unfinished jobs read at one scrape for ``deteval_jobs``.
 MAX_ACTIVE_READ = 100_000
+
+log = logging.getLogger(__name__)
 
 EXAMPLE = """\
 # HELP deteval_jobs_total Job transitions, by the state a job entered (...).
@@ -104,8 +107,14 @@ Gauges = list[tuple[telemetry.Family, Sequence[tuple[Sequence[str], float]]]]
 
 def _gauges(state: AppState) -> Gauges:
     by_state = unfinished_by_state(state.store)
+    # A broker of its own that is down leaves out the queue depth, not the other metrics.
+    depth: list[tuple[Sequence[str], float]] = []
+    try:
+        depth.append(((), queue_depth(_broker(state.settings, state.store))))
+    except redis.RedisError as exc:
+        log.warning("metrics: the broker is unreachable (%s); no queue depth", exc)
     return [
-        (telemetry.QUEUE_DEPTH, [((), queue_depth(_broker(state.settings, state.store)))]),
+        (telemetry.QUEUE_DEPTH, depth),
         (telemetry.JOBS, [((name,), n) for name, n in by_state.items()]),
         (telemetry.WORKERS, [((), state.presence.count())]),
         (telemetry.DELETIONS_PENDING, [((), cast(int, state.store.redis.scard(DELETING_KEY)))]),
