@@ -190,17 +190,17 @@ def test_jobs_move_the_counts_histograms_gauges_and_the_log(stack: Stack) -> Non
     seen = [(line["job_id"], line["event"]) for line in api + worker]
     assert sorted(e for j, e in seen if j == good) == ["queued", "started", "succeeded"]
     assert sorted(e for j, e in seen if j == bad) == ["deleted", "failed", "queued", "started"]
-    by_event = {(line["job_id"], line["event"]): line for line in api}
-    by_event |= {(line["job_id"], line["event"]): (line | {"in": "worker"}) for line in worker}
-    assert "in" not in by_event[good, "queued"] and "in" not in by_event[bad, "deleted"]
-    for event in ("started", "succeeded"):
-        assert by_event[good, event]["in"] == "worker"
+    made_in = {(line["job_id"], line["event"]): "api" for line in api}
+    made_in |= {(line["job_id"], line["event"]): "worker" for line in worker}
+    assert made_in[good, "queued"] == made_in[bad, "deleted"] == "api"
+    assert made_in[good, "started"] == made_in[good, "succeeded"] == "worker"
+    assert made_in[bad, "failed"] == "worker"
+    by_event = {(line["job_id"], line["event"]): line for line in api + worker}
     line = by_event[good, "succeeded"]
     assert line["tenant"] == "alice" and line["dataset_id"] == dataset_id
     assert line["iou_type"] == "bbox" and line["attempt"] == 1 and line["level"] == "info"
     assert 0 < line["duration_seconds"] <= line["total_seconds"]
-    failure = by_event[bad, "failed"]
-    assert failure["in"] == "worker" and failure["error_type"] == "invalid_input"
+    assert by_event[bad, "failed"]["error_type"] == "invalid_input"
 
 
 def test_rendering_escapes_labels_and_sums_buckets(tmp_path: Path) -> None:
