@@ -10,7 +10,9 @@ count).
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import math
 import re
 import signal
@@ -23,9 +25,9 @@ import pytest
 from service_stack import SMALL_GT, Stack, wait_for
 
 from service.api.app import create_app
-from service.backend import telemetry
+from service.backend import joblog, telemetry
 from service.backend.config import Settings
-from service.backend.jobs import connect
+from service.backend.jobs import JobStore, connect
 from service.backend.storage import Storage
 from service.ops.embedded import EmbeddedRedis
 
@@ -342,3 +344,28 @@ def test_a_broker_down_leaves_out_only_the_queue_depth(tmp_path: Path) -> None:
         assert value(samples, "deteval_jobs", state="queued") == 0
     finally:
         stack.stop()
+
+
+def test_a_store_gone_after_a_transition_loses_its_counts_not_its_line(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "r")
+    server.start()
+    store = JobStore(connect(server.url))
+    job_id = "a" * 32
+    try:
+        assert store.create(job_id, "alice", None) == 1
+    finally:
+        server.stop()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(joblog.JsonFormatter())
+    logger = logging.getLogger(joblog.LOGGER)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        store.events.emit(joblog.SUCCEEDED, job_id, note="x")  # does not raise
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    line = json.loads(stream.getvalue())
+    assert line["event"] == "succeeded" and line["job_id"] == job_id and line["note"] == "x"
