@@ -21,6 +21,7 @@ import redis
 
 from evaluator import InputError, evaluate_coco, read_report
 from evaluator.input.loading import IouType
+from service.backend import joblog
 from service.backend.config import Settings
 from service.backend.jobs import DELETING, Job, JobStore
 from service.backend.storage import Storage
@@ -185,6 +186,15 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
             # heartbeat saw the mark. Nothing of it is written.
             if isinstance(exc, JobCancelled) or _deleted(store, job_id):
                 log.info("job %s: deleted while it ran; cancelled", job_id)
+                # Its record may be gone already: the line takes what it needs from here.
+                store.events.emit(
+                    joblog.CANCELLED,
+                    job_id,
+                    tenant=job.tenant,
+                    dataset_id=job.dataset_id,
+                    iou_type=job.iou_type,
+                    attempt=claim.attempt,
+                )
                 return "cancelled"
             if not isinstance(exc, InputError):
                 raise

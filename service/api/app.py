@@ -13,10 +13,11 @@ from service.api.docs_page import install_docs
 from service.api.errors import install_error_handlers
 from service.api.problems import install_problem_docs
 from service.api.report_schema import install_report_schema
-from service.api.routes import api_router
+from service.api.routes import api_router, metrics
 from service.api.security_headers import SecurityHeaders
 from service.api.state import AppState
 from service.api.web.install import install_web
+from service.backend import joblog
 from service.backend.config import Settings, get_settings
 from service.backend.procs import die_with_parent
 from service.ops.sweeper import Sweeper
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         die_with_parent()  # a uvicorn worker (`deteval api --workers N`): stop with its parent
     settings = settings or get_settings()
     state = AppState.build(settings)
+    joblog.install_handler()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router, prefix="/v1")
     install_web(app, state)
+    if settings.metrics_enabled:
+        app.include_router(metrics.build_router(settings))
     install_problem_docs(app)
     install_report_schema(app)
     install_docs(app)

@@ -3,6 +3,8 @@
 Every error response is an RFC 9457 problem-details document
 (``application/problem+json``) with ``type``, ``title``, ``status``, ``detail`` and
 ``instance``, plus the members an error adds (``location`` and ``problem`` for bad input).
+Each is counted by its type in the metrics (``deteval_errors_total{source="api"}``) once
+it has been sent.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from service.api.security_headers import API_HEADERS
+from service.backend import telemetry
 from service.backend.jobs import store_cannot_save
 
 PROBLEM_JSON = "application/problem+json"
@@ -209,7 +213,22 @@ def problem_response(
         "instance": request.url.path,
         **extra,
     }
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return JSONResponse(
+        body,
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_JSON,
+        background=BackgroundTask(_count_error, request, slug),
+    )
+
+
+async def _count_error(request: Request, slug: str) -> None:
+    """Count one problem answered, by its type (after the answer went out)."""
+    client = request.app.state.deteval.jobs.redis
+    try:
+        await client.hincrby(*telemetry.counter_field(telemetry.ERRORS_TOTAL, "api", slug), 1)
+    except redis.RedisError as exc:  # the job store is down: that 503 goes uncounted
+        log.warning("could not count a %s error (%s)", slug, exc)
 
 
 # Each handler is registered for one exception class only (install_error_handlers), so

@@ -7,6 +7,7 @@ The API never scores; it only checks that an upload can be scored (so bad input 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from service.api.errors import (
 )
 from service.api.state import AppState
 from service.api.uploads import Upload
+from service.backend import telemetry
 from service.backend.jobs import Job
 from service.backend.labels import RunLabels
 from service.backend.storage import (
@@ -36,6 +38,8 @@ from service.backend.storage import (
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 async def _store(state: AppState, fn: Callable[..., T], *args: object) -> T:
@@ -119,6 +123,16 @@ def _register(state: AppState, tenant: str, path: Path, summary: dict, created: 
     if not recorded:
         state.storage.remove_dataset(tenant, summary["id"])
         raise _over_quota(state, tenant, size)
+    _count_upload(state, "dataset", size)
+
+
+def _count_upload(state: AppState, kind: str, size: int) -> None:
+    """Observe an accepted upload's size in the metrics; a job store that fails just
+    then loses the observation, not the upload (it is stored and recorded)."""
+    try:
+        telemetry.observe(state.store.redis, telemetry.UPLOAD_BYTES, size, kind)
+    except redis.RedisError as exc:
+        log.warning("could not count a %s upload of %d bytes (%s)", kind, size, exc)
 
 
 def _over_quota(state: AppState, tenant: str, size: int) -> QuotaExceeded:
@@ -193,7 +207,8 @@ def _enqueue(
     iou_type: str,
 ) -> Job:
     job_id = new_id()
-    size = sum(path.stat().st_size for path in files.values())
+    sizes = {name: path.stat().st_size for name, path in files.items()}
+    size = sum(sizes.values())
     state.storage.commit_evaluation(tenant, job_id, files)
     try:
         created = state.store.create(
@@ -214,6 +229,8 @@ def _enqueue(
         if created < 0:
             raise _over_quota(state, tenant, size)
         raise DatasetNotFound(f"no dataset with id {dataset_id!r}")  # being deleted
+    for name, size_of in sizes.items():
+        _count_upload(state, "predictions" if name == PREDICTIONS_FILE else "ground_truth", size_of)
     state.dispatcher.send(job_id)
     job = state.store.get(job_id)
     if job is None:  # the record was just written; only a wiped store loses it

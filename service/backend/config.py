@@ -128,6 +128,16 @@ class Settings(BaseSettings):
         "may take; an upload that would take more is refused (409, quota-exceeded) until "
         "the tenant deletes some. 0: no quota.",
     )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Serve the Prometheus metrics at GET /metrics (counts only, no tenant "
+        "data); false: no such route.",
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="A bearer token GET /metrics then requires (Authorization: Bearer "
+        "TOKEN); empty: it needs none, as scrapers usually expect.",
+    )
 
     session_secret: SecretStr = Field(
         default=SecretStr(""),

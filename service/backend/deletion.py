@@ -23,6 +23,7 @@ from typing import cast
 import orjson
 import redis
 
+from service.backend import joblog
 from service.backend.catalog import parse_dataset
 from service.backend.jobs import (
     ACTIVE_KEY,
@@ -103,6 +104,7 @@ class Deleter:
     def __init__(self, client: redis.Redis, storage: Storage) -> None:
         self.redis = client
         self.storage = storage
+        self.events = joblog.JobEvents(client, JobStore.key)
         self._mark_evaluation = client.register_script(_MARK_EVALUATION)
         self._mark_dataset = client.register_script(_MARK_DATASET)
         self._purge = client.register_script(_PURGE)
@@ -123,6 +125,7 @@ class Deleter:
             keys=[key, ACTIVE_KEY, DELETING_KEY], args=[evaluation_id, member]
         )
         if marked:
+            self.events.emit(joblog.DELETED, evaluation_id)
             self._finish_evaluation(tenant, evaluation_id)
         return bool(marked)
 

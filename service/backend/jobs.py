@@ -32,6 +32,7 @@ import orjson
 import redis
 from redis.driver_info import DriverInfo
 
+from service.backend import joblog
 from service.backend.labels import RunLabels
 
 JOB_PREFIX = "deteval:job:"
@@ -191,7 +192,8 @@ return 'retrying'
 )
 
 # ARGV: unsent grace seconds, resend-after seconds, max attempts, error JSON if used up.
-# Returns 'send' (the caller must send the task, then mark_sent), 'failed', 'gone' or 'ok'.
+# Returns 'send' (the caller must send the task, then mark_sent), 'requeue' (the same, for a
+# running job whose lease expired and that is queued again), 'failed', 'gone' or 'ok'.
 _SWEEP_ONE = (
     _NOW
     + """
@@ -210,7 +212,7 @@ if st == 'running' then
   end
   redis.call('HSET', KEYS[1], 'status', 'queued', 'lease_owner', '', 'lease_until', 0,
     'sent_at', '', 'updated_at', now, 'progress', 0)
-  return 'send'
+  return 'requeue'
 end
 local sent = redis.call('HGET', KEYS[1], 'sent_at')
 if sent == '' then
@@ -312,10 +314,16 @@ class JobStore:
     ----------
     client : redis.Redis
         A client with ``decode_responses=True``.
+
+    Notes
+    -----
+    Each transition it makes is reported once it has happened (:mod:`service.backend.joblog`):
+    a log line and its metrics, from the process that made it.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+        self.events = joblog.JobEvents(client, self.key)
         self._create = client.register_script(_CREATE)
         self._mark_sent = client.register_script(_MARK_SENT)
         self._claim = client.register_script(_CLAIM)
@@ -366,7 +374,10 @@ class JobStore:
         args = [job_id, tenant, dataset_id or "", orjson.dumps(list(warnings)).decode()]
         args += [labelled["name"], labelled["tags"], labelled["metadata"], str(size), str(quota)]
         args.append(iou_type)
-        return int(self._create(keys=keys, args=args))
+        created = int(self._create(keys=keys, args=args))
+        if created == 1:
+            self.events.emit(joblog.QUEUED, job_id)
+        return created
 
     def mark_sent(self, job_id: str) -> None:
         """Note that the task message of a queued job reached the broker."""
@@ -390,6 +401,8 @@ class JobStore:
         outcome, attempt = self._claim(
             keys=self._keys(job_id), args=[token, lease_seconds, max_attempts, error]
         )
+        if outcome in ("claimed", FAILED):
+            self.events.emit(joblog.STARTED if outcome == "claimed" else joblog.FAILED, job_id)
         return Claim(outcome, int(attempt))
 
     def heartbeat(
@@ -407,11 +420,17 @@ class JobStore:
         """Mark the job succeeded (its report of ``report_bytes`` is written, which counts
         in ``tenant``'s usage); False if it already was."""
         keys = [*self._keys(job_id), usage_key(tenant)]
-        return bool(self._succeed(keys=keys, args=[report_bytes]))
+        done = bool(self._succeed(keys=keys, args=[report_bytes]))
+        if done:
+            self.events.emit(joblog.SUCCEEDED, job_id)
+        return done
 
     def fail(self, job_id: str, code: str, detail: str, **extra: str) -> bool:
         """Mark the job failed with a reason; False if it had already finished."""
-        return bool(self._fail(keys=self._keys(job_id), args=[error_json(code, detail, **extra)]))
+        done = bool(self._fail(keys=self._keys(job_id), args=[error_json(code, detail, **extra)]))
+        if done:
+            self.events.emit(joblog.FAILED, job_id)
+        return done
 
     def release(self, job_id: str, token: str, error: str, due_in: float) -> bool:
         """Give the job back to the queue after a transient error.
@@ -421,7 +440,10 @@ class JobStore:
         it is due). ``error`` (from :func:`error_json`) says why; the job's status shows
         it while the job waits for and runs its next attempt.
         """
-        return bool(self._release(keys=[self.key(job_id)], args=[token, error, due_in]))
+        done = bool(self._release(keys=[self.key(job_id)], args=[token, error, due_in]))
+        if done:
+            self.events.emit(joblog.RETRIED, job_id, due_in_seconds=due_in)
+        return done
 
     def wait_for_space(
         self, job_id: str, token: str, error: str, due_in: float, deadline: float, failure: str
@@ -441,6 +463,10 @@ class JobStore:
         outcome: str = self._wait_for_space(
             keys=self._keys(job_id), args=[token, error, due_in, deadline, failure]
         )
+        if outcome == "retrying":
+            self.events.emit(joblog.RETRIED, job_id, due_in_seconds=due_in)
+        elif outcome == FAILED:
+            self.events.emit(joblog.FAILED, job_id)
         return outcome
 
     def active_ids(self, limit: int = 1000) -> list[str]:
@@ -464,6 +490,11 @@ class JobStore:
             keys=self._keys(job_id),
             args=[unsent_grace, resend_after, max_attempts, error, job_id],
         )
+        if outcome == "requeue":  # its lease expired: back in the queue, to be sent again
+            self.events.emit(joblog.REQUEUED, job_id)
+            return "send"
+        if outcome == FAILED:
+            self.events.emit(joblog.FAILED, job_id)
         return outcome
 
 

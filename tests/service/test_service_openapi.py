@@ -44,7 +44,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409",
 SEED = "20261202"
 MAX_EXAMPLES = "25"
 #: The operations of the API (every one tested).
-OPERATIONS = 17
+OPERATIONS = 18
 
 
 @dataclass

@@ -132,6 +132,12 @@ def test_serve_submit_and_ctrl_c(tmp_path: Path) -> None:
         bad_key = submit(url, "wrong-key-0123456789", str(GT), str(DT))
         assert bad_key.returncode == 1 and "unknown API key" in bad_key.stderr
 
+        # Operations: the metrics count the three runs; each transition is a JSON line.
+        metrics = httpx.get(f"{url}/metrics", timeout=30)
+        assert metrics.status_code == 200
+        assert 'deteval_jobs_total{state="succeeded"} 3' in metrics.text.splitlines()
+        assert (tmp_path / "serve.log").read_text().count('"event":"succeeded"') == 3
+
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         assert proc.wait(timeout=60) == 0
         left = wait_for(
