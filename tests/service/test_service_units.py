@@ -24,7 +24,7 @@ from service.backend.config import Settings
 from service.backend.dispatch import Dispatcher, celery_config, make_celery
 from service.backend.jobs import JobStore, error_json
 from service.backend.jobs_async import AsyncJobStore, connect_async
-from service.backend.storage import Storage, is_valid_id, new_id
+from service.backend.storage import new_id
 from service.cli import register
 from service.ops.embedded import EmbeddedRedis
 from workers.cli import kernel_threads
@@ -60,6 +60,22 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         (
             {"DETEVAL_MAX_UPLOAD_MB": "100", "DETEVAL_MAX_INFLIGHT_UPLOAD_MB": "50"},
             "must be at least max_upload_mb",
+        ),
+        ({"DETEVAL_STORAGE": "ftp"}, "'local' or 's3'"),
+        ({"DETEVAL_STORAGE": "s3"}, "needs DETEVAL_S3_BUCKET"),
+        ({"DETEVAL_S3_BUCKET": "evals"}, "DETEVAL_S3_BUCKET set but DETEVAL_STORAGE is 'local'"),
+        ({"DETEVAL_STORAGE": "s3", "DETEVAL_S3_BUCKET": "My_Bucket"}, "not a bucket name"),
+        (
+            {"DETEVAL_STORAGE": "s3", "DETEVAL_S3_BUCKET": "evals", "DETEVAL_S3_PREFIX": "/x"},
+            "no leading '/'",
+        ),
+        (
+            {
+                "DETEVAL_STORAGE": "s3",
+                "DETEVAL_S3_BUCKET": "evals",
+                "DETEVAL_S3_ACCESS_KEY_ID": "a",
+            },
+            "set both DETEVAL_S3_ACCESS_KEY_ID and DETEVAL_S3_SECRET_ACCESS_KEY",
         ),
     ],
 )
@@ -108,42 +124,6 @@ def test_keyring_maps_keys_to_tenants() -> None:
 def test_keyring_refuses_to_be_empty() -> None:
     with pytest.raises(ValueError, match="no API keys"):
         KeyRing([])
-
-
-# -- storage -------------------------------------------------------------------------------
-def test_ids_cannot_name_other_paths(tmp_path: Path) -> None:
-    assert is_valid_id(new_id())
-    storage = Storage(tmp_path)
-    for bad in ("..", "../x", "a" * 31, "A" * 32, "a" * 32 + "/"):
-        assert not is_valid_id(bad)
-        assert storage.dataset_summary("alice", bad) is None
-        with pytest.raises(ValueError):
-            storage.evaluation_dir("alice", bad)
-    with pytest.raises(ValueError):
-        storage.dataset_dir("../bob", new_id())
-
-
-def test_commit_and_report_are_atomic_and_leave_no_temp(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
-    staged = storage.new_temp_file()
-    staged.write_bytes(b"[]")
-    evaluation = new_id()
-    storage.commit_evaluation("alice", evaluation, {"predictions.json": staged})
-    storage.write_report("alice", evaluation, b'{"stats": []}')
-    storage.write_report("alice", evaluation, b'{"stats": [1]}')  # a redelivered task
-    folder = storage.evaluation_dir("alice", evaluation)
-    assert sorted(p.name for p in folder.iterdir()) == ["predictions.json", "report.json"]
-    assert storage.report_path("alice", evaluation).read_bytes() == b'{"stats": [1]}'
-    assert not list(storage.tmp.iterdir())
-
-
-def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
-    old, fresh = storage.new_temp_file(), storage.new_temp_file()
-    past = time.time() - 7200
-    os.utime(old, (past, past))
-    assert storage.remove_stale_temp(3600) == 1
-    assert not old.exists() and fresh.exists()
 
 
 # -- job records ---------------------------------------------------------------------------
