@@ -184,6 +184,11 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
                 report = score(gt_path, predictions_path, progress=beat, run=run, iou_type=iou_type)
             beat(1.0)  # a last look: deleted meanwhile?
             storage.write_report(job.tenant, job_id, report)
+            if _deleted(store, job_id):
+                # Deleted between the last look and the write: an object store took the
+                # report where the files had gone, so take it back.
+                storage.remove_evaluation(job.tenant, job_id)
+                raise JobCancelled(job_id)
         except Exception as exc:
             # Deleted while it ran: its files went (reading or writing them fails) or a
             # heartbeat saw the mark. Nothing of it is written.

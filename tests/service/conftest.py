@@ -8,7 +8,7 @@ an S3-protocol server (moto's, in its own process on loopback) for ``"s3"``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from s3_server import S3Server
@@ -38,13 +38,25 @@ def storage(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def storage_settings(request: pytest.FixtureRequest, storage: str) -> dict[str, str]:
-    """Stack settings for ``storage``: none for the data directory; a new bucket (keys
-    under a prefix) of the session's S3 server for "s3"."""
-    if storage == "local":
-        return {}
-    server: S3Server = request.getfixturevalue("s3_server")
-    return server.settings(server.new_bucket(), prefix="deteval/")
+def new_storage_settings(
+    request: pytest.FixtureRequest, storage: str
+) -> Callable[[], dict[str, str]]:
+    """Makes stack settings for ``storage``: none for the data directory (each stack has
+    its own); a new bucket (keys under a prefix) of the session's S3 server for "s3"."""
+
+    def make() -> dict[str, str]:
+        if storage == "local":
+            return {}
+        server: S3Server = request.getfixturevalue("s3_server")
+        return server.settings(server.new_bucket(), prefix="deteval/")
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def storage_settings(new_storage_settings: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Stack settings for the module's ``storage``, shared by the module."""
+    return new_storage_settings()
 
 
 @pytest.fixture(scope="module")

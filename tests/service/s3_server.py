@@ -76,7 +76,7 @@ class S3Server:
         )
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
-    def settings(self, bucket: str, prefix: str = "") -> dict[str, str]:
+    def settings(self, bucket: str, prefix: str = "") -> dict[str, Any]:
         """The service's settings (lowercase names, no ``DETEVAL_``) for ``bucket``."""
         return {
             "storage": "s3",

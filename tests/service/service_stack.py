@@ -215,8 +215,8 @@ class Stack:
         paths relative to the storage's root; with no parts, all that it keeps."""
         storage = self.storage()
         where = "/".join(parts)
-        if isinstance(storage, S3Storage):  # list the bucket's keys
-            objects = storage.objects(storage.prefix + (where + "/" if where else ""))
+        if isinstance(storage, S3Storage):  # list the bucket's keys (all of them for no parts)
+            objects = storage.objects(storage.prefix + where + "/" if where else "")
             return sorted(obj["Key"].removeprefix(storage.prefix) for obj in objects)
         tops = [self.data_dir / where] if where else [self.data_dir / k for k in KINDS]
         return sorted(
