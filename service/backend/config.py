@@ -180,14 +180,16 @@ class Settings(BaseSettings):
             for name in ("s3_endpoint_url", "s3_bucket", "s3_prefix", "s3_access_key_id")
             if getattr(self, name)
         ]
-        if self.storage == "local" and s3_given:
+        if "storage" not in self.model_fields_set and s3_given:
             raise ValueError(
-                f"{', '.join(s3_given)} set but DETEVAL_STORAGE is 'local': set "
-                "DETEVAL_STORAGE=s3 to use the object store, or unset them"
+                f"{', '.join(s3_given)} set but DETEVAL_STORAGE is not: set DETEVAL_STORAGE=s3 "
+                "to use the object store (or =local to keep the data directory)"
             )
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("DETEVAL_STORAGE=s3 needs DETEVAL_S3_BUCKET")
-        if self.s3_bucket and not BUCKET_PATTERN.match(self.s3_bucket):
+        if self.storage == "local":
+            return self  # the s3_* settings are not used
+        if not BUCKET_PATTERN.match(self.s3_bucket or ""):
             raise ValueError(
                 f"DETEVAL_S3_BUCKET {self.s3_bucket!r} is not a bucket name (3-63 lowercase "
                 "letters, digits, '.' or '-')"

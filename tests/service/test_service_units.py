@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+import yaml
 from pydantic import ValidationError
 
 from service.api.auth import KeyRing
@@ -63,7 +65,7 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ),
         ({"DETEVAL_STORAGE": "ftp"}, "'local' or 's3'"),
         ({"DETEVAL_STORAGE": "s3"}, "needs DETEVAL_S3_BUCKET"),
-        ({"DETEVAL_S3_BUCKET": "evals"}, "DETEVAL_S3_BUCKET set but DETEVAL_STORAGE is 'local'"),
+        ({"DETEVAL_S3_BUCKET": "evals"}, "DETEVAL_S3_BUCKET set but DETEVAL_STORAGE is not"),
         ({"DETEVAL_STORAGE": "s3", "DETEVAL_S3_BUCKET": "My_Bucket"}, "not a bucket name"),
         (
             {"DETEVAL_STORAGE": "s3", "DETEVAL_S3_BUCKET": "evals", "DETEVAL_S3_PREFIX": "/x"},
@@ -361,6 +363,56 @@ def test_compose_file_is_accepted_and_refuses_to_run_without_keys() -> None:
     refused = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert refused.returncode != 0
     assert "DETEVAL_API_KEYS" in refused.stderr
+    s3 = subprocess.run(
+        [*command[:-1], "--profile", "s3", "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "DETEVAL_API_KEYS": f"team:{KEY}", "DETEVAL_STORAGE": "s3"},
+    )
+    assert s3.returncode == 0, s3.stderr
+    for expected in ("minio/minio", "minio-bucket", "DETEVAL_STORAGE: s3", "http://minio:9000"):
+        assert expected in s3.stdout
+
+
+def _compose_defaults(environment: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """``environment`` of a compose service with ``${VAR:-default}`` resolved as compose
+    would with only ``given`` set."""
+
+    def resolve(value: str) -> str:
+        match = re.fullmatch(r"\$\{(\w+)(?::[-?](.*))?\}", value)
+        if match is None:
+            return value
+        return given.get(match[1], match[2] or "")
+
+    return {name: resolve(str(value)) for name, value in environment.items()}
+
+
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_compose_settings_are_accepted_for_both_storages(
+    monkeypatch: pytest.MonkeyPatch, storage: str
+) -> None:
+    """What compose hands the API and workers is a consistent configuration both without
+    and with the s3 profile, whose object store (MinIO) only that profile starts."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    assert services["minio"]["profiles"] == services["minio-bucket"]["profiles"] == ["s3"]
+    assert all("profiles" not in services[name] for name in ("redis", "api", "worker"))
+    for name in ("api", "worker"):
+        assert services[name]["environment"] == compose["x-deteval-env"]
+    given = {"DETEVAL_API_KEYS": f"team:{KEY}"} | (
+        {"DETEVAL_STORAGE": "s3"} if storage == "s3" else {}
+    )
+    env = _compose_defaults(compose["x-deteval-env"], given)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.storage == storage
+    assert settings.s3_endpoint_url == "http://minio:9000"  # the s3 profile's service
+    minio = _compose_defaults(services["minio"]["environment"], given)
+    assert settings.s3_access_key_id == minio["MINIO_ROOT_USER"]
+    assert settings.s3_secret_access_key is not None
+    assert settings.s3_secret_access_key.get_secret_value() == minio["MINIO_ROOT_PASSWORD"]
 
 
 @pytest.mark.parametrize(
