@@ -9,7 +9,9 @@ Every few seconds one API replica (a Redis lock elects it) walks the unfinished 
 
 Deletions a crash interrupted are finished (:mod:`service.backend.deletion`), what is
 older than the retention time (``DETEVAL_RETENTION_DAYS``) is deleted, and stale
-temporary uploads of crashed processes are removed on the way.
+temporary uploads of crashed processes are removed on the way, and so are, in an object
+store, the objects a crash left without a manifest (at most every few minutes:
+:meth:`service.backend.storage.Storage.remove_stale_temp`).
 """
 
 from __future__ import annotations

@@ -210,22 +210,27 @@ class Stack:
         env = {k.removeprefix("DETEVAL_").lower(): v for k, v in self.env.items()}
         return open_storage(Settings(**{k: env[k] for k in Settings.model_fields if k in env}))
 
-    def stored(self, *parts: str) -> list[str]:
-        """The stored files under ``parts`` (e.g. ``"evaluations", "alice", id``), as
-        paths relative to the storage's root; with no parts, all that it keeps."""
+    def stored_sizes(self, *parts: str) -> dict[str, int]:
+        """The stored files under ``parts`` (e.g. ``"evaluations", "alice", id``) and
+        their sizes, by paths relative to the storage's root; with no parts, all that it
+        keeps (with S3: the whole bucket, listed)."""
         storage = self.storage()
         where = "/".join(parts)
-        if isinstance(storage, S3Storage):  # list the bucket's keys (all of them for no parts)
+        if isinstance(storage, S3Storage):
             objects = storage.objects(storage.prefix + where + "/" if where else "")
-            return sorted(obj["Key"].removeprefix(storage.prefix) for obj in objects)
+            return {obj["Key"].removeprefix(storage.prefix): obj["Size"] for obj in objects}
         tops = [self.data_dir / where] if where else [self.data_dir / k for k in KINDS]
-        return sorted(
-            p.relative_to(self.data_dir).as_posix()
+        return {
+            p.relative_to(self.data_dir).as_posix(): p.stat().st_size
             for top in tops
             if top.exists()
             for p in top.rglob("*")
             if p.is_file()
-        )
+        }
+
+    def stored(self, *parts: str) -> list[str]:
+        """The names of :meth:`stored_sizes`, sorted."""
+        return sorted(self.stored_sizes(*parts))
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.logs / f"{name}.log"
