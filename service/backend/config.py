@@ -149,7 +149,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = Field(
         default=None, description="Unset: the standard AWS credential chain (AWS_* ...)."
     )
-    s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="The secret of s3_access_key_id."
+    )
 
     @field_validator("data_dir")
     @classmethod
