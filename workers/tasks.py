@@ -30,7 +30,9 @@ def _context() -> tuple[JobStore, Storage]:
     settings = get_settings()
     if settings.redis_url is None:
         raise RuntimeError("DETEVAL_REDIS_URL is not set for the worker")
-    return JobStore(connect(settings.redis_url)), open_storage(settings)
+    storage = open_storage(settings)
+    storage.remove_stale_temp()  # temporary copies a killed worker left on this host
+    return JobStore(connect(settings.redis_url)), storage
 
 
 @app.task(name=EVALUATE_TASK, bind=True, max_retries=None)

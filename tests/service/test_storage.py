@@ -138,9 +138,9 @@ def test_s3_resource_is_invisible_until_its_manifest_and_leftovers_are_swept(
     storage.write_report("alice", evaluation, b"{}")  # a worker finishing just then
     assert len(s3_server.keys(bucket)) == 2
 
-    assert open_storage(settings).remove_stale_temp(3600) == 0  # too fresh to be leftovers
+    assert open_storage(settings).remove_orphans() == 0  # too fresh to be leftovers
     assert len(s3_server.keys(bucket)) == 2
-    assert open_storage(settings).remove_stale_temp(0) == 2
+    assert open_storage(settings).remove_orphans(0) == 2
     assert s3_server.keys(bucket) == []
 
 

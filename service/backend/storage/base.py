@@ -3,7 +3,8 @@
 A *resource* is a dataset or an evaluation of one tenant, a few named files. Whatever the
 backend, a resource appears whole (a reader never sees half of one), a report is
 written in one step, and a failed or interrupted write leaves nothing behind for good
-(the sweeper's :meth:`Storage.remove_stale_temp` clears what a crash left).
+(:meth:`Storage.remove_stale_temp` clears what a crash left on a host's disk, and the
+sweeper's :meth:`Storage.remove_orphans` what it left in storage).
 
 Uploads always arrive in a local scratch directory (``<data_dir>/tmp``) first; committing
 them moves (local) or copies (object store) them into storage. Readers that need a file
@@ -35,6 +36,9 @@ INLINE_GT_FILE = "ground_truth.json"
 REPORT_FILE = "report.json"
 #: The errors of a write the volume has no room for: no space, or the user's quota used up.
 OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: What a crash left (a temporary file, a resource with no manifest) is removed once it is
+#: this old: no upload, commit or download takes that long.
+STALE_TEMP_SECONDS = 3600.0
 
 
 def new_id() -> str:
@@ -175,9 +179,10 @@ class Storage(ABC):
         self._write_report(tenant, evaluation_id, data)
 
     # -- housekeeping --------------------------------------------------------------------
-    def remove_stale_temp(self, older_than_seconds: float) -> int:
-        """Delete what crashed processes left behind (uploads being received, staged or
-        half-deleted resources) older than ``older_than_seconds``; return how many."""
+    def remove_stale_temp(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> int:
+        """Delete what crashed processes left in this host's ``tmp/`` (uploads being
+        received, temporary copies, staged or half-deleted directories) older than
+        ``older_than_seconds``; return how many."""
         cutoff = time.time() - older_than_seconds
         removed = 0
         for entry in self.tmp.iterdir():
@@ -191,7 +196,12 @@ class Storage(ABC):
                 removed += 1
             except FileNotFoundError:
                 continue
-        return removed + self._remove_orphans(cutoff)
+        return removed
+
+    def remove_orphans(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> int:
+        """Delete what crashes left in storage itself, last written more than
+        ``older_than_seconds`` ago; return how many files or objects."""
+        return self._remove_orphans(time.time() - older_than_seconds)
 
     @abstractmethod
     def writable(self) -> bool:

@@ -140,4 +140,4 @@ class LocalStorage(Storage):
         _fsync_dir(final.parent)
 
     def _remove_orphans(self, cutoff: float) -> int:
-        return 0  # staging and half-deleted directories live in tmp/, cleared by the caller
+        return 0  # staging and half-deleted directories live in tmp/: remove_stale_temp

@@ -15,7 +15,7 @@ and one PUT is atomic: a reader never sees half a resource. Deleting removes the
 manifest first (the resource is gone in one step), then the files. Objects under a
 resource with no manifest, last written more than the sweeper's stale time ago, are
 leftovers of a crash (a commit or a deletion cut short, a report written after its
-evaluation was deleted) and :meth:`S3Storage.remove_stale_temp` removes them.
+evaluation was deleted) and :meth:`S3Storage.remove_orphans` (the sweeper) removes them.
 
 Files move between local disk and the store by streaming (multipart for big ones), never
 whole in memory; readers get temporary local copies that are removed after use.
