@@ -156,8 +156,8 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
     Raises
     ------
     redis.RedisError, ConnectionError, TimeoutError
-        Transient trouble with the job store or the data volume; the caller retries
-        (each try is an attempt).
+        Transient trouble with the job store, the data volume or the object store; the
+        caller retries (each try is an attempt).
     OSError
         With ``errno`` ENOSPC or EDQUOT (:func:`service.backend.storage.is_out_of_space`): no
         room for the report, of which nothing is left behind; the caller retries until
@@ -172,15 +172,24 @@ def run_job(job_id: str, token: str, store: JobStore, storage: Storage, settings
         log.info("job %s: not running it (%s)", job_id, claim.outcome)
         return claim.outcome
     log.info("job %s: attempt %d", job_id, claim.attempt)
-    gt_path = storage.ground_truth_path(job.tenant, job_id, job.dataset_id)
-    predictions_path = storage.predictions_path(job.tenant, job_id)
     run = run_section(job, storage)
     with Heartbeat(store, job_id, token, settings.job_lease_seconds) as beat:
         try:
             iou_type = cast(IouType, job.iou_type)  # the API let only these three through
-            report = score(gt_path, predictions_path, progress=beat, run=run, iou_type=iou_type)
+            # On local disk for the scoring: the stored files, or temporary copies of an
+            # object store's (streamed to disk, removed at the end of the block).
+            with (
+                storage.ground_truth_file(job.tenant, job_id, job.dataset_id) as gt_path,
+                storage.predictions_file(job.tenant, job_id) as predictions_path,
+            ):
+                report = score(gt_path, predictions_path, progress=beat, run=run, iou_type=iou_type)
             beat(1.0)  # a last look: deleted meanwhile?
             storage.write_report(job.tenant, job_id, report)
+            if _deleted(store, job_id):
+                # Deleted between the last look and the write: an object store took the
+                # report where the files had gone, so take it back.
+                storage.remove_evaluation(job.tenant, job_id)
+                raise JobCancelled(job_id)
         except Exception as exc:
             # Deleted while it ran: its files went (reading or writing them fails) or a
             # heartbeat saw the mark. Nothing of it is written.

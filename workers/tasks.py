@@ -12,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from service.backend.config import get_settings
 from service.backend.dispatch import EVALUATE_TASK
 from service.backend.jobs import JobStore, connect, error_json, store_cannot_save
-from service.backend.storage import Storage, is_out_of_space
+from service.backend.storage import Storage, is_out_of_space, open_storage
 from workers.app import app
 from workers.pipeline import run_job
 
@@ -30,7 +30,9 @@ def _context() -> tuple[JobStore, Storage]:
     settings = get_settings()
     if settings.redis_url is None:
         raise RuntimeError("DETEVAL_REDIS_URL is not set for the worker")
-    return JobStore(connect(settings.redis_url)), Storage(settings.data_dir)
+    storage = open_storage(settings)
+    storage.remove_stale_temp()  # temporary copies a killed worker left on this host
+    return JobStore(connect(settings.redis_url)), storage
 
 
 @app.task(name=EVALUATE_TASK, bind=True, max_retries=None)

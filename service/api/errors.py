@@ -286,6 +286,20 @@ async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _storage_down(request: Request, exc: Exception) -> JSONResponse:
+    # The storages raise the built-in ConnectionError / TimeoutError for an object store
+    # that cannot be reached or is overloaded (service.backend.storage.s3.translated).
+    log.warning("storage unreachable: %s", exc)
+    return problem_response(
+        request,
+        503,
+        ServiceUnavailable.title,
+        "the storage (object store) is unreachable; nothing was accepted, retry later",
+        ServiceUnavailable.slug,
+        ServiceUnavailable.headers,
+    )
+
+
 async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
     if not store_cannot_save(exc):
         return await _unexpected(request, exc)
@@ -322,4 +336,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(redis.ConnectionError, _redis_down)
     app.add_exception_handler(redis.TimeoutError, _redis_down)
     app.add_exception_handler(redis.ResponseError, _redis_error)
+    app.add_exception_handler(ConnectionError, _storage_down)
+    app.add_exception_handler(TimeoutError, _storage_down)
     app.add_exception_handler(Exception, _unexpected)

@@ -10,13 +10,14 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import redis
 
-from service.api import labels
+from service.api import labels, stored
 from service.api.errors import (
     DatasetNotFound,
     InsufficientStorage,
@@ -29,7 +30,6 @@ from service.backend import telemetry
 from service.backend.jobs import Job
 from service.backend.labels import RunLabels
 from service.backend.storage import (
-    GT_FILE,
     INLINE_GT_FILE,
     PREDICTIONS_FILE,
     is_out_of_space,
@@ -176,21 +176,33 @@ async def submit_evaluation(state: AppState, tenant: str, upload: Upload) -> Job
         raise InvalidRequest("missing file field 'predictions'")
     dataset_id = upload.fields.get("dataset_id") or None
     inline = upload.files.get("ground_truth")
+    ground_truth: AbstractContextManager[Path]
     if dataset_id is not None and inline is None:
-        if not is_valid_id(dataset_id) or state.storage.dataset_summary(tenant, dataset_id) is None:
+        if not is_valid_id(dataset_id) or not await anyio.to_thread.run_sync(
+            state.storage.dataset_summary, tenant, dataset_id
+        ):
             raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
-        gt_path = state.storage.dataset_dir(tenant, dataset_id) / GT_FILE
+        ground_truth = state.storage.dataset_file(tenant, dataset_id)
     elif inline is not None and dataset_id is None:
-        gt_path = inline
+        ground_truth = nullcontext(inline)
     else:
         raise InvalidRequest(
             "give exactly one of the form field 'dataset_id' and the file field 'ground_truth'"
         )
     run = labels.run_labels(upload.fields)
     iou_type = labels.iou_type(upload.fields.get("iou_type"))
-    warnings = await state.validator.predictions(
-        predictions, gt_path, cache_gt=dataset_id is not None, iou_type=iou_type
-    )
+    # A registered dataset's loaded ground truth is kept for the next upload when its path
+    # is the stored file's (not a temporary copy from an object store).
+    cache_gt = dataset_id is not None and state.storage.stable_paths
+    try:
+        async with stored.local_file(ground_truth) as gt_path:
+            warnings = await state.validator.predictions(
+                predictions, gt_path, cache_gt=cache_gt, iou_type=iou_type
+            )
+    except FileNotFoundError as exc:
+        if dataset_id is None:
+            raise
+        raise DatasetNotFound(f"no dataset with id {dataset_id!r}") from exc  # just deleted
     files = {PREDICTIONS_FILE: predictions}
     if inline is not None:
         files[INLINE_GT_FILE] = inline

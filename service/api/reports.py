@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import anyio
 
-from service.api import pages
+from service.api import pages, stored
 from service.api.errors import (
     DatasetNotFound,
     EvaluationNotFound,
@@ -67,8 +69,8 @@ def require_report(job: Job) -> None:
         )
 
 
-def _report_path(state: AppState, job: Job) -> str:
-    return os.fspath(state.storage.report_path(job.tenant, job.id))
+def _report(state: AppState, job: Job) -> AbstractAsyncContextManager[Path]:
+    return stored.local_file(state.storage.report_file(job.tenant, job.id))
 
 
 async def report_html(state: AppState, job: Job) -> str:
@@ -77,7 +79,8 @@ async def report_html(state: AppState, job: Job) -> str:
     title = (
         f"Evaluation {job.labels.name} ({job.id})" if job.labels.name else f"Evaluation {job.id}"
     )
-    return await state.pool.run(pages.report_page, _report_path(state, job), title)
+    async with _report(state, job) as path:
+        return await state.pool.run(pages.report_page, os.fspath(path), title)
 
 
 async def compare(state: AppState, a: Job, b: Job) -> dict[str, Any]:
@@ -102,9 +105,8 @@ async def compare(state: AppState, a: Job, b: Job) -> dict[str, Any]:
     require_report(a)
     require_report(b)
     try:
-        result = await state.pool.run(
-            pages.comparison, _report_path(state, a), _report_path(state, b)
-        )
+        async with _report(state, a) as path_a, _report(state, b) as path_b:
+            result = await state.pool.run(pages.comparison, os.fspath(path_a), os.fspath(path_b))
     except ValueError as exc:
         raise NotComparable(f"evaluations {a.id} and {b.id}: {exc}") from exc
     names = {"a": a.labels.name, "b": b.labels.name}
@@ -116,7 +118,8 @@ async def _metrics(state: AppState, job: Job) -> dict[str, float | None] | None:
         return None
     if job.metrics is not None:
         return job.metrics
-    metrics = await state.pool.run(pages.report_metrics, _report_path(state, job))
+    async with _report(state, job) as path:
+        metrics = await state.pool.run(pages.report_metrics, os.fspath(path))
     await state.jobs.cache_metrics(job.id, metrics)
     return metrics
 

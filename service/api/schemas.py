@@ -107,7 +107,8 @@ class Health(BaseModel):
     store: bool = Field(description="The job store (Redis) answers.")
     broker: bool = Field(description="The Celery broker accepts a connection.")
     storage: bool = Field(
-        description="The data directory is writable and has at least the reserve "
+        description="The storage takes writes (the data directory, or the object store's "
+        "bucket with DETEVAL_STORAGE=s3) and the data directory has at least the reserve "
         "(DETEVAL_MIN_FREE_MB) free."
     )
     storage_free_bytes: int = Field(description="Bytes free in the data directory.")

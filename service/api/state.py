@@ -20,7 +20,7 @@ from service.backend.dispatch import Dispatcher, make_celery
 from service.backend.jobs import JobStore, connect
 from service.backend.jobs_async import AsyncJobStore, connect_async
 from service.backend.presence import Presence
-from service.backend.storage import Storage
+from service.backend.storage import Storage, open_storage
 
 
 @dataclass
@@ -69,7 +69,7 @@ class AppState:
             initializer=init_process,
             initargs=(settings.dataset_cache_size,),
         )
-        storage = Storage(settings.data_dir)
+        storage = open_storage(settings)
         return cls(
             settings=settings,
             storage=storage,

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens.
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+#: A key prefix: path segments of safe characters, no leading slash.
+PREFIX_PATTERN = re.compile(r"^([A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]*$")
 MIN_KEY_LENGTH = 16
 MIN_SECRET_LENGTH = 32
 
@@ -152,6 +157,26 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="The longest a share link may stay valid."
     )
 
+    # -- storage (service.backend.storage) --------------------------------------------------
+    storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where datasets, evaluations and reports are kept: 'local' (the data "
+        "directory) or 's3' (an S3-API object store, the s3_* settings). Uploads are "
+        "received in the data directory either way.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The object store's URL, e.g. http://minio:9000; unset: AWS."
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket (it must exist).")
+    s3_prefix: str = Field(default="", description="Prefix of every key, e.g. 'deteval/'.")
+    s3_region: str | None = Field(default=None, description="Region; unset: us-east-1.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="Unset: the standard AWS credential chain (AWS_* ...)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="The secret of s3_access_key_id."
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -178,6 +203,41 @@ class Settings(BaseSettings):
                 f"{len(secret)} (or leave it unset for a generated one)"
             )
         self.tenant_keys()  # validate the key list once, at start-up
+        return self
+
+    @model_validator(mode="after")
+    def _storage_consistent(self) -> Settings:
+        s3_given = [
+            f"DETEVAL_{name.upper()}"
+            for name in ("s3_endpoint_url", "s3_bucket", "s3_prefix", "s3_access_key_id")
+            if getattr(self, name)
+        ]
+        if "storage" not in self.model_fields_set and s3_given:
+            raise ValueError(
+                f"{', '.join(s3_given)} set but DETEVAL_STORAGE is not: set DETEVAL_STORAGE=s3 "
+                "to use the object store (or =local to keep the data directory)"
+            )
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("DETEVAL_STORAGE=s3 needs DETEVAL_S3_BUCKET")
+        if self.storage == "local":
+            return self  # the s3_* settings are not used
+        if not BUCKET_PATTERN.match(self.s3_bucket or ""):
+            raise ValueError(
+                f"DETEVAL_S3_BUCKET {self.s3_bucket!r} is not a bucket name (3-63 lowercase "
+                "letters, digits, '.' or '-')"
+            )
+        if not PREFIX_PATTERN.match(self.s3_prefix):
+            raise ValueError(
+                f"DETEVAL_S3_PREFIX {self.s3_prefix!r} must be '/'-separated segments of "
+                "letters, digits, '_', '.' or '-', with no leading '/'"
+            )
+        if self.s3_prefix and not self.s3_prefix.endswith("/"):
+            self.s3_prefix += "/"
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError(
+                "set both DETEVAL_S3_ACCESS_KEY_ID and DETEVAL_S3_SECRET_ACCESS_KEY, or "
+                "neither (then the standard AWS credential chain is used)"
+            )
         return self
 
     @property

@@ -9,7 +9,10 @@ Every few seconds one API replica (a Redis lock elects it) walks the unfinished 
 
 Deletions a crash interrupted are finished (:mod:`service.backend.deletion`), what is
 older than the retention time (``DETEVAL_RETENTION_DAYS``) is deleted, and stale
-temporary uploads of crashed processes are removed on the way.
+temporary uploads of crashed processes are removed on the way, and so are, in an object
+store, the objects a crash left without a manifest (at most every few minutes:
+:meth:`service.backend.storage.Storage.remove_orphans`). Every API replica clears
+its own host's temporary files, whether or not it sweeps.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ LOCK_KEY = "deteval:sweeper-lock"
 #: A queued job with no recorded send is left alone this long: the API that created it
 #: may still be sending it (publish retries take about a second).
 UNSENT_GRACE_SECONDS = 3.0
-STALE_TEMP_SECONDS = 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,10 @@ class Sweeper:
     def sweep_once(self) -> Counter[str]:
         """One pass over the unfinished jobs; returns how many ended in each outcome.
 
-        Does nothing (an empty counter) when another replica holds the sweep lock.
+        Only clears this host's temporary files (an empty counter) when another replica
+        holds the sweep lock.
         """
+        self.storage.remove_stale_temp()
         interval_ms = max(1, int(self.settings.sweep_interval_seconds * 1000))
         if not self.store.redis.set(LOCK_KEY, "1", nx=True, px=interval_ms):
             return Counter()
@@ -90,7 +94,7 @@ class Sweeper:
                 [tenant for tenant, _ in self.settings.tenant_keys()],
                 self.settings.retention_days * 86400,
             )
-        self.storage.remove_stale_temp(STALE_TEMP_SECONDS)
+        self.storage.remove_orphans()
         return outcomes
 
     def _run(self) -> None:

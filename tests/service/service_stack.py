@@ -17,7 +17,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from service.backend.config import Settings
 from service.backend.procs import spawn, stop_group
+from service.backend.storage import Storage, open_storage
+from service.backend.storage.s3 import S3Storage
 from service.ops.embedded import EmbeddedRedis
 
 T = TypeVar("T")
@@ -27,6 +30,7 @@ SHARED = Path(os.environ.get("DETEVAL_SHARED_DIR", HERE.parents[2] / "shared"))
 REFERENCE = SHARED / "reference-data"
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}
 MAX_UPLOAD_MB = 1.0
+KINDS = ("datasets", "evaluations")
 
 #: A small valid ground truth: 10 images, one box each, one category.
 SMALL_GT = {
@@ -199,6 +203,34 @@ class Stack:
         self.store_server.stop()
         if self.broker_server is not None:
             self.broker_server.stop()
+
+    # -- storage -------------------------------------------------------------------------
+    def storage(self) -> Storage:
+        """The storage the stack's API and workers use (its data directory or bucket)."""
+        env = {k.removeprefix("DETEVAL_").lower(): v for k, v in self.env.items()}
+        return open_storage(Settings(**{k: env[k] for k in Settings.model_fields if k in env}))
+
+    def stored_sizes(self, *parts: str) -> dict[str, int]:
+        """The stored files under ``parts`` (e.g. ``"evaluations", "alice", id``) and
+        their sizes, by paths relative to the storage's root; with no parts, all that it
+        keeps (with S3: the whole bucket, listed)."""
+        storage = self.storage()
+        where = "/".join(parts)
+        if isinstance(storage, S3Storage):
+            objects = storage.objects(storage.prefix + where + "/" if where else "")
+            return {obj["Key"].removeprefix(storage.prefix): obj["Size"] for obj in objects}
+        tops = [self.data_dir / where] if where else [self.data_dir / k for k in KINDS]
+        return {
+            p.relative_to(self.data_dir).as_posix(): p.stat().st_size
+            for top in tops
+            if top.exists()
+            for p in top.rglob("*")
+            if p.is_file()
+        }
+
+    def stored(self, *parts: str) -> list[str]:
+        """The names of :meth:`stored_sizes`, sorted."""
+        return sorted(self.stored_sizes(*parts))
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.logs / f"{name}.log"

@@ -4,7 +4,7 @@ records gone, 409 for a dataset in use, and nothing half-deleted after a crash."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,9 +13,9 @@ from service_stack import SMALL_GT, Stack, wait_for
 
 from service.backend.deletion import DELETING_KEY, Deleter
 from service.backend.jobs import JobStore, connect
-from service.backend.storage import Storage
 
 HERE = Path(__file__).resolve().parent
+STORAGES = ("local", "s3")
 PREDICTIONS = [
     {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 0.9}
     for a in SMALL_GT["annotations"]
@@ -23,14 +23,18 @@ PREDICTIONS = [
 
 
 @pytest.fixture(scope="module")
-def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("gate")
+def gate(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Path:
+    return tmp_path_factory.mktemp(f"gate-{storage}")
 
 
 @pytest.fixture(scope="module")
-def dstack(tmp_path_factory: pytest.TempPathFactory, gate: Path) -> Iterator[Stack]:
+def dstack(
+    tmp_path_factory: pytest.TempPathFactory, gate: Path, storage_settings: dict[str, str]
+) -> Iterator[Stack]:
     """API + one gated worker: each job waits at the gate until ``gate/open`` exists."""
-    running = Stack(tmp_path_factory.mktemp("stack"), test_gate=str(gate)).start()
+    running = Stack(
+        tmp_path_factory.mktemp("stack"), test_gate=str(gate), **storage_settings
+    ).start()
     running.start_worker([str(HERE / "gated_worker.py")])
     running.wait_workers(1)
     try:
@@ -64,8 +68,9 @@ def redis_keys(stack: Stack) -> set[str]:
     return set(connect(stack.store_server.url).keys("deteval:*"))
 
 
-def evaluation_dir(stack: Stack, evaluation_id: str, tenant: str = "alice") -> Path:
-    return stack.data_dir / "evaluations" / tenant / evaluation_id
+def stored(stack: Stack, evaluation_id: str, tenant: str = "alice") -> list[str]:
+    """The evaluation's stored files (in the data directory or the bucket)."""
+    return stack.stored("evaluations", tenant, evaluation_id)
 
 
 def test_a_running_evaluation_is_cancelled_and_leaves_nothing(dstack: Stack, gate: Path) -> None:
@@ -78,7 +83,7 @@ def test_a_running_evaluation_is_cancelled_and_leaves_nothing(dstack: Stack, gat
         deleted = http.delete(f"/evaluations/{evaluation_id}")
         assert deleted.status_code == 204, deleted.text
         assert http.get(f"/evaluations/{evaluation_id}").status_code == 404
-        assert not evaluation_dir(dstack, evaluation_id).exists()
+        assert not stored(dstack, evaluation_id)
         (gate / "open").touch()  # the worker goes on, finds the job deleted, writes nothing
         wait_for(
             lambda: dstack.log_tail("worker0", 200),
@@ -86,7 +91,7 @@ def test_a_running_evaluation_is_cancelled_and_leaves_nothing(dstack: Stack, gat
             60,
             "the worker to cancel the job",
         )
-        assert not evaluation_dir(dstack, evaluation_id).exists()
+        assert not stored(dstack, evaluation_id)
         assert http.get(f"/evaluations/{evaluation_id}/report").status_code == 404
         assert http.delete(f"/evaluations/{evaluation_id}").status_code == 404
         assert http.get("/evaluations", params={"tag": "doomed"}).json()["items"] == []
@@ -101,7 +106,7 @@ def test_deleting_a_finished_evaluation_removes_report_record_and_indexes(
         dataset_id = create_dataset(http)
         evaluation_id = submit(http, dataset_id, name="gone-soon", tags="t1,t2")
         assert dstack.wait_finished(http, evaluation_id)["status"] == "succeeded"
-        assert (evaluation_dir(dstack, evaluation_id) / "report.json").is_file()
+        assert f"evaluations/alice/{evaluation_id}/report.json" in stored(dstack, evaluation_id)
 
         assert bob.delete(f"/evaluations/{evaluation_id}").status_code == 404
         assert http.get(f"/evaluations/{evaluation_id}").status_code == 200
@@ -109,7 +114,7 @@ def test_deleting_a_finished_evaluation_removes_report_record_and_indexes(
         assert http.delete(f"/evaluations/{evaluation_id}").status_code == 204
         for path in ("", "/report", "/report.html"):
             assert http.get(f"/evaluations/{evaluation_id}{path}").status_code == 404
-        assert not evaluation_dir(dstack, evaluation_id).exists()
+        assert not stored(dstack, evaluation_id)
         assert http.get(f"/datasets/{dataset_id}/evaluations").json() == []
         assert http.get("/evaluations", params={"name_prefix": "gone-soon"}).json()["items"] == []
         assert not any(evaluation_id in key for key in redis_keys(dstack))
@@ -139,8 +144,8 @@ def test_a_dataset_in_use_is_refused_unless_cascading(dstack: Stack, gate: Path)
         assert cascaded.status_code == 204, cascaded.text
         assert http.get(f"/datasets/{dataset_id}").status_code == 404
         assert all(http.get(f"/evaluations/{e}").status_code == 404 for e in evaluations)
-        assert not (dstack.data_dir / "datasets" / "alice" / dataset_id).exists()
-        assert not any(evaluation_dir(dstack, e).exists() for e in evaluations)
+        assert not dstack.stored("datasets", "alice", dataset_id)
+        assert not any(stored(dstack, e) for e in evaluations)
         assert dataset_id not in [d["id"] for d in http.get("/datasets").json()["items"]]
         late = http.post(
             "/evaluations",
@@ -162,7 +167,7 @@ def test_a_planted_half_deletion_is_finished_by_the_sweeper(dstack: Stack, gate:
         evaluation_id = submit(http, dataset_id)
         dstack.wait_finished(http, evaluation_id)
         client = connect(dstack.store_server.url)
-        deleter = Deleter(client, Storage(dstack.data_dir))
+        deleter = Deleter(client, dstack.storage())
         member = f"evaluation:alice:{evaluation_id}"
         deleter._mark_evaluation(
             keys=[JobStore.key(evaluation_id), "deteval:active", DELETING_KEY],
@@ -172,9 +177,9 @@ def test_a_planted_half_deletion_is_finished_by_the_sweeper(dstack: Stack, gate:
         wait_for(
             lambda: (
                 client.sismember(DELETING_KEY, member),
-                evaluation_dir(dstack, evaluation_id).exists(),
+                stored(dstack, evaluation_id),
             ),
-            lambda state: state == (0, False),
+            lambda state: state == (0, []),
             30,
             "the sweeper to finish the deletion",
         )
@@ -183,9 +188,11 @@ def test_a_planted_half_deletion_is_finished_by_the_sweeper(dstack: Stack, gate:
 
 
 def test_api_killed_mid_delete_then_the_sweeper_finishes(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, new_storage_settings: Callable[[], dict[str, str]]
 ) -> None:
-    stack = Stack(tmp_path_factory.mktemp("stack")).start([str(HERE / "dying_delete_api.py")])
+    stack = Stack(tmp_path_factory.mktemp("stack"), **new_storage_settings()).start(
+        [str(HERE / "dying_delete_api.py")]
+    )
     try:
         stack.start_worker()
         stack.wait_workers(1)
@@ -199,7 +206,7 @@ def test_api_killed_mid_delete_then_the_sweeper_finishes(
         assert stack.api.wait(timeout=30) != 0
         client = connect(stack.store_server.url)
         assert client.hget(JobStore.key(evaluation_id), "status") == "deleting"  # half done
-        assert not evaluation_dir(stack, evaluation_id).exists()
+        assert not stored(stack, evaluation_id)
 
         stack.api = stack._spawn("api2", ["-m", "deteval", "api", "--port", str(stack.port)])
         wait_for(stack._health, lambda h: h is not None, 60, "the restarted API")
@@ -214,7 +221,6 @@ def test_api_killed_mid_delete_then_the_sweeper_finishes(
         assert not any(
             k.startswith(("deteval:job:", "deteval:ds:")) for k in client.keys("deteval:*")
         )
-        assert list((stack.data_dir / "evaluations" / "alice").iterdir()) == []
-        assert list((stack.data_dir / "datasets" / "alice").iterdir()) == []
+        assert stack.stored() == []  # with S3: the bucket, listed, is empty
     finally:
         stack.stop()

@@ -14,6 +14,7 @@ from service.client import ApiError, Client
 REPORT_TEMPLATE = "#/components/schemas/report.{name}"
 
 SETS = coco_sets()
+STORAGES = ("local", "s3")
 
 
 def test_reference_data_present() -> None:

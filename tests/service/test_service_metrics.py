@@ -28,7 +28,7 @@ from service.api.app import create_app
 from service.backend import joblog, telemetry
 from service.backend.config import Settings
 from service.backend.jobs import JobStore, connect
-from service.backend.storage import Storage
+from service.backend.storage import PREDICTIONS_FILE, LocalStorage
 from service.ops.embedded import EmbeddedRedis
 
 parser = pytest.importorskip(
@@ -130,9 +130,8 @@ def test_jobs_move_the_counts_histograms_gauges_and_the_log(stack: Stack) -> Non
         good = submit(http, dataset_id, GOOD)
         bad = submit(http, dataset_id, GOOD)
         # No worker runs yet: both messages wait in the broker.
-        Storage(stack.data_dir).predictions_path("alice", bad).write_bytes(
-            json.dumps(UNKNOWN_IMAGE).encode()
-        )
+        stored = LocalStorage(stack.data_dir).evaluation_dir("alice", bad) / PREDICTIONS_FILE
+        stored.write_bytes(json.dumps(UNKNOWN_IMAGE).encode())
         queued = scrape(stack)
         assert value(queued, "deteval_queue_depth") == 2
         assert value(queued, "deteval_jobs", state="queued") == 2

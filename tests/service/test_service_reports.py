@@ -20,6 +20,7 @@ SETS = {name: (gt, dt, expected) for name, gt, dt, expected in coco_sets()}
 COCO_GT, COCO_DT, COCO_EXPECTED = SETS["cocoapi-val2014-fake100"]
 OTHER_GT, OTHER_DT, _ = SETS["padilla-val2014-bboxarea100"]  # 80 classes, like COCO_GT
 SMALL_GT, SMALL_DT, _ = SETS["podm-sample3-coco"]  # one class
+STORAGES = ("local", "s3")
 
 
 def perfect_predictions(gt_path: Path) -> bytes:
@@ -77,8 +78,10 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("rep")).start()  # no worker yet
+def rstack(
+    tmp_path_factory: pytest.TempPathFactory, storage_settings: dict[str, str]
+) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("rep"), **storage_settings).start()  # no worker yet
     try:
         yield running
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ PREDICTIONS = [
 QUOTA_MB = 0.1
 QUOTA_BYTES = int(QUOTA_MB * 1024 * 1024)
 RETENTION_SECONDS = 8.0
+STORAGES = ("local", "s3")  # for the quota's stack
 
 
 def big_gt(n_images: int) -> bytes:
@@ -53,18 +53,23 @@ def submit(http: httpx.Client, dataset_id: str) -> httpx.Response:
     )
 
 
-def stored_bytes(data_dir: Path, tenant: str) -> int:
+def stored_bytes(stack: Stack, tenant: str) -> int:
+    """Bytes of the tenant's stored files, bookkeeping (summaries, manifests) aside."""
     return sum(
-        f.stat().st_size
+        size
         for kind in ("datasets", "evaluations")
-        for f in (data_dir / kind / tenant).rglob("*")
-        if f.is_file() and f.name != "summary.json"
+        for name, size in stack.stored_sizes(kind, tenant).items()
+        if name.rsplit("/", 1)[-1] not in ("summary.json", "manifest.json")
     )
 
 
 @pytest.fixture(scope="module")
-def qstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("stack"), tenant_quota_mb=str(QUOTA_MB)).start()
+def qstack(
+    tmp_path_factory: pytest.TempPathFactory, storage_settings: dict[str, str]
+) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path_factory.mktemp("stack"), tenant_quota_mb=str(QUOTA_MB), **storage_settings
+    ).start()
     running.start_worker()
     running.wait_workers(1)
     try:
@@ -85,9 +90,7 @@ def test_quota_refuses_with_409_counts_reports_and_frees_on_delete(qstack: Stack
         assert job.status_code == 202, job.text
         assert qstack.wait_finished(http, job.json()["id"])["status"] == "succeeded"
         # Uploads and the report count, as stored (summaries are bookkeeping).
-        assert int(usage.get("deteval:tenant:alice:bytes")) == stored_bytes(
-            qstack.data_dir, "alice"
-        )
+        assert int(usage.get("deteval:tenant:alice:bytes")) == stored_bytes(qstack, "alice")
         before = http.get("/datasets").json()["items"]
         used = int(usage.get("deteval:tenant:alice:bytes"))
         over = big_gt((QUOTA_BYTES - used) // 140 + 20)  # just over what is left
@@ -112,7 +115,7 @@ def test_quota_refuses_with_409_counts_reports_and_frees_on_delete(qstack: Stack
             gone = http.delete(f"/datasets/{dataset['id']}", params={"cascade": "true"})
             assert gone.status_code == 204, gone.text
     assert int(usage.get("deteval:tenant:alice:bytes")) == 0
-    assert stored_bytes(qstack.data_dir, "alice") == 0
+    assert stored_bytes(qstack, "alice") == 0
     left = [k for k in usage.keys("deteval:*") if "alice" in k or k.startswith("deteval:job:")]
     assert left == ["deteval:tenant:alice:bytes"], left
 
@@ -156,7 +159,7 @@ def test_retention_deletes_old_evaluations_then_their_datasets(rstack: Stack) ->
             return (
                 http.get(f"/evaluations/{job}").status_code,
                 http.get(f"/datasets/{dataset}").status_code,
-                stored_bytes(rstack.data_dir, "alice"),
+                stored_bytes(rstack, "alice"),
             )
 
         wait_for(state, lambda s: s == (404, 404, 0), 60, "retention to delete both")

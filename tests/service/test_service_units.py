@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+import yaml
 from pydantic import ValidationError
 
 from service.api.auth import KeyRing
@@ -24,7 +26,7 @@ from service.backend.config import Settings
 from service.backend.dispatch import Dispatcher, celery_config, make_celery
 from service.backend.jobs import JobStore, error_json
 from service.backend.jobs_async import AsyncJobStore, connect_async
-from service.backend.storage import Storage, is_valid_id, new_id
+from service.backend.storage import new_id
 from service.cli import register
 from service.ops.embedded import EmbeddedRedis
 from workers.cli import kernel_threads
@@ -60,6 +62,22 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         (
             {"DETEVAL_MAX_UPLOAD_MB": "100", "DETEVAL_MAX_INFLIGHT_UPLOAD_MB": "50"},
             "must be at least max_upload_mb",
+        ),
+        ({"DETEVAL_STORAGE": "ftp"}, "'local' or 's3'"),
+        ({"DETEVAL_STORAGE": "s3"}, "needs DETEVAL_S3_BUCKET"),
+        ({"DETEVAL_S3_BUCKET": "evals"}, "DETEVAL_S3_BUCKET set but DETEVAL_STORAGE is not"),
+        ({"DETEVAL_STORAGE": "s3", "DETEVAL_S3_BUCKET": "My_Bucket"}, "not a bucket name"),
+        (
+            {"DETEVAL_STORAGE": "s3", "DETEVAL_S3_BUCKET": "evals", "DETEVAL_S3_PREFIX": "/x"},
+            "no leading '/'",
+        ),
+        (
+            {
+                "DETEVAL_STORAGE": "s3",
+                "DETEVAL_S3_BUCKET": "evals",
+                "DETEVAL_S3_ACCESS_KEY_ID": "a",
+            },
+            "set both DETEVAL_S3_ACCESS_KEY_ID and DETEVAL_S3_SECRET_ACCESS_KEY",
         ),
     ],
 )
@@ -108,42 +126,6 @@ def test_keyring_maps_keys_to_tenants() -> None:
 def test_keyring_refuses_to_be_empty() -> None:
     with pytest.raises(ValueError, match="no API keys"):
         KeyRing([])
-
-
-# -- storage -------------------------------------------------------------------------------
-def test_ids_cannot_name_other_paths(tmp_path: Path) -> None:
-    assert is_valid_id(new_id())
-    storage = Storage(tmp_path)
-    for bad in ("..", "../x", "a" * 31, "A" * 32, "a" * 32 + "/"):
-        assert not is_valid_id(bad)
-        assert storage.dataset_summary("alice", bad) is None
-        with pytest.raises(ValueError):
-            storage.evaluation_dir("alice", bad)
-    with pytest.raises(ValueError):
-        storage.dataset_dir("../bob", new_id())
-
-
-def test_commit_and_report_are_atomic_and_leave_no_temp(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
-    staged = storage.new_temp_file()
-    staged.write_bytes(b"[]")
-    evaluation = new_id()
-    storage.commit_evaluation("alice", evaluation, {"predictions.json": staged})
-    storage.write_report("alice", evaluation, b'{"stats": []}')
-    storage.write_report("alice", evaluation, b'{"stats": [1]}')  # a redelivered task
-    folder = storage.evaluation_dir("alice", evaluation)
-    assert sorted(p.name for p in folder.iterdir()) == ["predictions.json", "report.json"]
-    assert storage.report_path("alice", evaluation).read_bytes() == b'{"stats": [1]}'
-    assert not list(storage.tmp.iterdir())
-
-
-def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
-    old, fresh = storage.new_temp_file(), storage.new_temp_file()
-    past = time.time() - 7200
-    os.utime(old, (past, past))
-    assert storage.remove_stale_temp(3600) == 1
-    assert not old.exists() and fresh.exists()
 
 
 # -- job records ---------------------------------------------------------------------------
@@ -381,6 +363,56 @@ def test_compose_file_is_accepted_and_refuses_to_run_without_keys() -> None:
     refused = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert refused.returncode != 0
     assert "DETEVAL_API_KEYS" in refused.stderr
+    s3 = subprocess.run(
+        [*command[:-1], "--profile", "s3", "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "DETEVAL_API_KEYS": f"team:{KEY}", "DETEVAL_STORAGE": "s3"},
+    )
+    assert s3.returncode == 0, s3.stderr
+    for expected in ("minio/minio", "minio-bucket", "DETEVAL_STORAGE: s3", "http://minio:9000"):
+        assert expected in s3.stdout
+
+
+def _compose_defaults(environment: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """``environment`` of a compose service with ``${VAR:-default}`` resolved as compose
+    would with only ``given`` set."""
+
+    def resolve(value: str) -> str:
+        match = re.fullmatch(r"\$\{(\w+)(?::[-?](.*))?\}", value)
+        if match is None:
+            return value
+        return given.get(match[1], match[2] or "")
+
+    return {name: resolve(str(value)) for name, value in environment.items()}
+
+
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_compose_settings_are_accepted_for_both_storages(
+    monkeypatch: pytest.MonkeyPatch, storage: str
+) -> None:
+    """What compose hands the API and workers is a consistent configuration both without
+    and with the s3 profile, whose object store (MinIO) only that profile starts."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    assert services["minio"]["profiles"] == services["minio-bucket"]["profiles"] == ["s3"]
+    assert all("profiles" not in services[name] for name in ("redis", "api", "worker"))
+    for name in ("api", "worker"):
+        assert services[name]["environment"] == compose["x-deteval-env"]
+    given = {"DETEVAL_API_KEYS": f"team:{KEY}"} | (
+        {"DETEVAL_STORAGE": "s3"} if storage == "s3" else {}
+    )
+    env = _compose_defaults(compose["x-deteval-env"], given)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.storage == storage
+    assert settings.s3_endpoint_url == "http://minio:9000"  # the s3 profile's service
+    minio = _compose_defaults(services["minio"]["environment"], given)
+    assert settings.s3_access_key_id == minio["MINIO_ROOT_USER"]
+    assert settings.s3_secret_access_key is not None
+    assert settings.s3_secret_access_key.get_secret_value() == minio["MINIO_ROOT_PASSWORD"]
 
 
 @pytest.mark.parametrize(

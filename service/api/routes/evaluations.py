@@ -184,7 +184,7 @@ async def get_report(evaluation_id: str, state: StateDep, tenant: TenantDep) -> 
     """The score report (DESIGN.md's report JSON) once the job succeeded."""
     job = await own_job(state, tenant, evaluation_id)
     reports.require_report(job)
-    data = await anyio.Path(state.storage.report_path(tenant, job.id)).read_bytes()
+    data = await anyio.to_thread.run_sync(state.storage.read_report, tenant, job.id)
     return Response(content=data, media_type="application/json")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import redis
 from fastapi import APIRouter
 
@@ -28,7 +26,7 @@ def health(state: StateDep) -> Health:
         free = state.storage.free_bytes()
     except OSError:  # the data directory is gone or unreadable
         free = 0
-    storage = os.access(state.storage.root, os.W_OK) and free >= state.settings.min_free_bytes
+    storage = state.storage.writable() and free >= state.settings.min_free_bytes
     pool = state.pool.health()
     return Health(
         status="ok" if store and broker and storage and workers and pool.ok else "degraded",
