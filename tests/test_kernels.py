@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -102,25 +104,32 @@ def test_segment_sums_refuse_starts_outside_the_values() -> None:
         kernels.segment_sums(np.zeros(3), np.array([0, 2, 1], dtype=np.int64), out)
 
 
+def _match_two(rows: np.ndarray, similarity: Any = None) -> None:
+    """match_groups on one group of two detections and two ground truths."""
+    from evaluator.metrics.greedy import match_groups
+
+    match_groups(
+        np.zeros(2, dtype=np.int64),
+        rows,
+        np.zeros((2, 4)),
+        np.arange(2, dtype=np.int64),
+        np.zeros(2, dtype=np.int64),
+        np.zeros((2, 4)),
+        np.zeros(2, dtype=bool),
+        np.ones(2, dtype=bool),
+        np.zeros((1, 2), dtype=bool),
+        np.array([[0.0, 1e10]]),
+        np.array([0.5]),
+        similarity,
+    )
+
+
 def test_match_refuses_a_similarity_block_outside_its_array() -> None:
-    from evaluator.metrics.greedy import GroupSimilarity, match_groups
+    from evaluator.metrics.greedy import GroupSimilarity
 
     too_short = GroupSimilarity(np.zeros(3), np.zeros(1, dtype=np.int64))  # 2 x 2 needed
     with pytest.raises(ValueError, match="similarity block outside the array"):
-        match_groups(
-            np.zeros(2, dtype=np.int64),
-            np.arange(2, dtype=np.int64),
-            np.zeros((2, 4)),
-            np.arange(2, dtype=np.int64),
-            np.zeros(2, dtype=np.int64),
-            np.zeros((2, 4)),
-            np.zeros(2, dtype=bool),
-            np.ones(2, dtype=bool),
-            np.zeros((1, 2), dtype=bool),
-            np.array([[0.0, 1e10]]),
-            np.array([0.5]),
-            too_short,
-        )
+        _match_two(np.arange(2, dtype=np.int64), too_short)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -147,22 +156,8 @@ def test_best_pair_per_detection_is_a_plain_loop(seed: int) -> None:
 
 
 def test_match_refuses_a_detection_row_outside_the_boxes() -> None:
-    from evaluator.metrics.greedy import match_groups
-
     with pytest.raises(ValueError, match=r"det_row\[1\]: outside the rows"):
-        match_groups(
-            np.zeros(2, dtype=np.int64),
-            np.array([0, 2], dtype=np.int64),  # two boxes: row 2 is past them
-            np.zeros((2, 4)),
-            np.arange(2, dtype=np.int64),
-            np.zeros(2, dtype=np.int64),
-            np.zeros((2, 4)),
-            np.zeros(2, dtype=bool),
-            np.ones(2, dtype=bool),
-            np.zeros((1, 2), dtype=bool),
-            np.array([[0.0, 1e10]]),
-            np.array([0.5]),
-        )
+        _match_two(np.array([0, 2], dtype=np.int64))  # two boxes: row 2 is past them
 
 
 @pytest.mark.parametrize("seed", range(10))

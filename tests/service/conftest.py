@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from s3_server import S3Server
-from service_stack import Stack
+from service_stack import Stack, running_stack
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -64,10 +64,5 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, storage_settings: dict[str, str]
 ) -> Iterator[Stack]:
     """API + one worker (reporting in), shared by a test module."""
-    running = Stack(tmp_path_factory.mktemp("stack"), **storage_settings).start()
-    running.start_worker()
-    running.wait_workers(1)
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack"), **storage_settings) as running:
         yield running
-    finally:
-        running.stop()

@@ -10,7 +10,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +42,19 @@ SMALL_GT = {
         for i in range(1, 11)
     ],
 }
+
+
+@contextmanager
+def running_stack(root: Path, api_args: tuple[str, ...] = (), **settings: str) -> Iterator[Stack]:
+    """A stack (Redis, the API with ``api_args``, one worker reporting in) on ``root``
+    with ``settings`` (``DETEVAL_*`` in lowercase, without the prefix), stopped on exit."""
+    running = Stack(root, **settings).start(api_args=api_args)
+    try:
+        running.start_worker()
+        running.wait_workers(1)
+        yield running
+    finally:
+        running.stop()
 
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_stack import SMALL_GT, Stack, wait_for
+from service_stack import SMALL_GT, Stack, running_stack, wait_for
 
 from service.backend.jobs import connect
 
@@ -67,15 +67,10 @@ def stored_bytes(stack: Stack, tenant: str) -> int:
 def qstack(
     tmp_path_factory: pytest.TempPathFactory, storage_settings: dict[str, str]
 ) -> Iterator[Stack]:
-    running = Stack(
+    with running_stack(
         tmp_path_factory.mktemp("stack"), tenant_quota_mb=str(QUOTA_MB), **storage_settings
-    ).start()
-    running.start_worker()
-    running.wait_workers(1)
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_quota_refuses_with_409_counts_reports_and_frees_on_delete(qstack: Stack) -> None:
@@ -139,13 +134,8 @@ def test_an_evaluation_over_the_quota_is_refused(qstack: Stack) -> None:
 @pytest.fixture(scope="module")
 def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     days = RETENTION_SECONDS / 86400
-    running = Stack(tmp_path_factory.mktemp("stack"), retention_days=repr(days)).start()
-    running.start_worker()
-    running.wait_workers(1)
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack"), retention_days=repr(days)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_retention_deletes_old_evaluations_then_their_datasets(rstack: Stack) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_stack import KEYS, SMALL_GT, Stack
+from service_stack import KEYS, SMALL_GT, Stack, running_stack
 
 from service.api.web.signing import b64decode, b64encode
 
@@ -30,17 +30,13 @@ GT["categories"][0]["name"] = HOSTILE  # type: ignore[index]
 
 @pytest.fixture(scope="module")
 def hstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(
+    with running_stack(
         tmp_path_factory.mktemp("stack"),
+        api_args=("--workers", "2"),
         share_max_days="2",
         pool_processes="1",
-    ).start(api_args=("--workers", "2"))
-    running.start_worker()
-    running.wait_workers(1)
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _predictions(shift: float) -> bytes:
