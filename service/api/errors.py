@@ -274,30 +274,27 @@ async def _validation_error(request: Request, raised: Exception) -> JSONResponse
     )
 
 
-async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("job store unreachable: %s", exc)
+def _unavailable(request: Request, what: str, exc: Exception) -> JSONResponse:
+    """503 (retry later) for a backend that cannot be reached: nothing was accepted."""
+    log.warning("%s unreachable: %s", what, exc)
     return problem_response(
         request,
         503,
         ServiceUnavailable.title,
-        "the job store (Redis) is unreachable; nothing was accepted, retry later",
+        f"the {what} is unreachable; nothing was accepted, retry later",
         ServiceUnavailable.slug,
         ServiceUnavailable.headers,
     )
+
+
+async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
+    return _unavailable(request, "job store (Redis)", exc)
 
 
 async def _storage_down(request: Request, exc: Exception) -> JSONResponse:
     # The storages raise the built-in ConnectionError / TimeoutError for an object store
     # that cannot be reached or is overloaded (service.backend.storage.s3.translated).
-    log.warning("storage unreachable: %s", exc)
-    return problem_response(
-        request,
-        503,
-        ServiceUnavailable.title,
-        "the storage (object store) is unreachable; nothing was accepted, retry later",
-        ServiceUnavailable.slug,
-        ServiceUnavailable.headers,
-    )
+    return _unavailable(request, "storage (object store)", exc)
 
 
 async def _redis_error(request: Request, exc: Exception) -> JSONResponse:

@@ -57,6 +57,21 @@ def running_stack(root: Path, api_args: tuple[str, ...] = (), **settings: str) -
         running.stop()
 
 
+@contextmanager
+def gated_stack(root: Path, gate: Path, **settings: str) -> Iterator[Stack]:
+    """A stack whose one worker holds each job until ``gate/open`` exists
+    (``gated_worker.py``); on exit the gate opens, so no job is left waiting, and the
+    stack stops."""
+    running = Stack(root, test_gate=str(gate), **settings).start()
+    try:
+        running.start_worker([str(HERE / "gated_worker.py")])
+        running.wait_workers(1)
+        yield running
+    finally:
+        (gate / "open").touch()
+        running.stop()
+
+
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:
     """Call ``probe`` until ``done(result)``; fail after ``timeout`` s with the last result."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_stack import SMALL_GT, Stack, wait_for
+from service_stack import SMALL_GT, Stack, gated_stack, wait_for
 
 from service.backend.deletion import DELETING_KEY, Deleter
 from service.backend.jobs import JobStore, connect
@@ -32,16 +32,8 @@ def dstack(
     tmp_path_factory: pytest.TempPathFactory, gate: Path, storage_settings: dict[str, str]
 ) -> Iterator[Stack]:
     """API + one gated worker: each job waits at the gate until ``gate/open`` exists."""
-    running = Stack(
-        tmp_path_factory.mktemp("stack"), test_gate=str(gate), **storage_settings
-    ).start()
-    running.start_worker([str(HERE / "gated_worker.py")])
-    running.wait_workers(1)
-    try:
+    with gated_stack(tmp_path_factory.mktemp("stack"), gate, **storage_settings) as running:
         yield running
-    finally:
-        (gate / "open").touch()
-        running.stop()
 
 
 def create_dataset(http: httpx.Client) -> str:

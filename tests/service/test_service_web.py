@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_stack import HERE, KEYS, SMALL_GT, Stack
+from service_stack import KEYS, SMALL_GT, Stack, gated_stack
 
 HOSTILE_DATASET = "<script>alert('dataset')</script>"
 HOSTILE_RUN = '<img src=x onerror="alert(1)">run "one"'
@@ -36,14 +36,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def wstack(tmp_path_factory: pytest.TempPathFactory, gate: Path) -> Iterator[Stack]:
     """API + one gated worker."""
-    running = Stack(tmp_path_factory.mktemp("stack"), test_gate=str(gate)).start()
-    running.start_worker([str(HERE / "gated_worker.py")])
-    running.wait_workers(1)
-    try:
+    with gated_stack(tmp_path_factory.mktemp("stack"), gate) as running:
         yield running
-    finally:
-        (gate / "open").touch()
-        running.stop()
 
 
 def predictions(shift: float) -> list[dict[str, Any]]:
