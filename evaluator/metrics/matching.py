@@ -191,8 +191,9 @@ def stable_order(
     """The permutation sorting by (key, descending score, tiebreak, position), stable.
 
     What ``np.lexsort((tiebreak, -score, key))`` gives: a counting sort by ``key`` in
-    ``[0, n_keys)`` (``_kernels.order_by_key``), then a merge sort of each key's run
-    (``_kernels.order_runs``), the keys spread over the cores.
+    ``[0, n_keys)`` (``_kernels.order_by_key``), then each key's run sorted
+    (``_kernels.order_runs``: a radix sort of the scores' bits where the run's tiebreaks
+    agree, else a merge sort), the keys spread over the cores.
     """
     permutation = np.empty(key.shape[0], dtype=np.int64)
     start = np.empty(n_keys + 1, dtype=np.int64)
