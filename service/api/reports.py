@@ -171,3 +171,17 @@ async def leaderboard_html(
         for row in rows
     ]
     return await state.pool.run(pages.leaderboard_page, name, linked)
+
+
+async def dataset_leaderboard_html(
+    state: AppState,
+    tenant: str,
+    dataset_id: str,
+    limit: int,
+    href: Callable[[str], str] = report_link,
+) -> str:
+    """:func:`leaderboard_html` of one of ``tenant``'s datasets and its newest ``limit``
+    evaluations (404 for another's dataset, or one being deleted)."""
+    dataset = await own_dataset(state, tenant, dataset_id)
+    jobs = await state.jobs.dataset_jobs(tenant, dataset_id, limit)
+    return await leaderboard_html(state, dataset, await listing(state, jobs), href)

@@ -173,10 +173,7 @@ async def get_leaderboard_html(
     dataset_id: str, state: StateDep, tenant: TenantDep, limit: LimitQuery = MAX_LISTED
 ) -> HTMLResponse:
     """The dataset's page: its evaluations as a leaderboard, best AP first."""
-    dataset = await own_dataset(state, tenant, dataset_id)
-    jobs = await state.jobs.dataset_jobs(tenant, dataset_id, limit)
-    rows = await reports.listing(state, jobs)
-    return HTMLResponse(await reports.leaderboard_html(state, dataset, rows))
+    return HTMLResponse(await reports.dataset_leaderboard_html(state, tenant, dataset_id, limit))
 
 
 @router.delete(

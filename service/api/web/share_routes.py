@@ -41,11 +41,12 @@ async def shared_page(token: str, state: StateDep, web: WebDep) -> Response:
     if share.kind == "report":
         job = await reports.own_job(state, share.tenant, share.resource)
         return _shared(await reports.report_html(state, job), share)
-    dataset = await reports.own_dataset(state, share.tenant, share.resource)
-    jobs = await state.jobs.dataset_jobs(share.tenant, share.resource, MAX_LISTED)
-    rows = await reports.listing(state, jobs)
-    html = await reports.leaderboard_html(
-        state, dataset, rows, href=lambda job_id: f"{token}/evaluations/{job_id}"
+    html = await reports.dataset_leaderboard_html(
+        state,
+        share.tenant,
+        share.resource,
+        MAX_LISTED,
+        href=lambda job_id: f"{token}/evaluations/{job_id}",
     )
     return _shared(html, share)
 
