@@ -16,7 +16,7 @@ from evaluator.analyses.tide import error_section
 from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.input.loading import load_ground_truth, load_predictions
+from evaluator.input.loading import load_evaluation_inputs
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections, section_planes
 from evaluator.metrics.params import CocoParams, IouType, Mode
@@ -93,9 +93,7 @@ def evaluate_coco(
         oks_sigmas=oks_sigmas,
     )
     kind = {"iou_type": params.iou_type, "n_keypoints": params.oks_sigmas.shape[0]}
-    gt = load_ground_truth(gt, **kind)
-    _report(progress, 0.1)
-    preds = load_predictions(predictions, gt, unknown_categories, **kind)
+    gt, preds = load_evaluation_inputs(gt, predictions, unknown_categories, **kind)
     _report(progress, 0.3)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)

@@ -704,6 +704,38 @@ def _scan_plain(data: bytes) -> Predictions | None:
     )
 
 
+@dataclass(frozen=True)
+class ReadResults:
+    """Box results read from a file or bytes before their ground truth is loaded.
+
+    Attributes
+    ----------
+    data : bytes
+        The file's bytes, for the general loader when ``plain`` cannot be used.
+    plain : Predictions or None
+        Their columns, when they have the plain shape (:func:`_scan_plain`); checked against
+        the ground truth by :func:`load_predictions` as any other results.
+    """
+
+    data: bytes
+    plain: Predictions | None
+
+
+def read_box_results(src: str | os.PathLike[str] | bytes) -> ReadResults:
+    """Read box results and scan them into columns, without the ground truth.
+
+    The scan releases the GIL, so this can run on another thread while the ground truth
+    loads; :func:`load_predictions` takes the outcome as its ``src``.
+
+    Raises
+    ------
+    InputError
+        The file is missing or is a directory.
+    """
+    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
+    return ReadResults(data, _scan_plain(data))
+
+
 def refuse_unknown_images(
     image_ids: NDArray[np.int64],
     gt: GroundTruth,
@@ -748,7 +780,7 @@ def _predictions_from_array(array: NDArray[Any]) -> tuple[NDArray[Any], ...]:
 
 
 def load_predictions(
-    src: Source | NDArray[Any] | Predictions,
+    src: Source | NDArray[Any] | Predictions | ReadResults,
     gt: GroundTruth,
     unknown_categories: Literal["drop", "error"] = "drop",
 ) -> Predictions:
@@ -756,8 +788,10 @@ def load_predictions(
 
     Parameters
     ----------
-    src : path, bytes, list of dicts, dict with an ``annotations`` list, or ndarray (n, 7)
-        Results as COCO writes them: ``{"image_id", "category_id", "bbox", "score"}``.
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, ndarray (n, 7), \
+or ReadResults
+        Results as COCO writes them: ``{"image_id", "category_id", "bbox", "score"}``
+        (a :class:`ReadResults`: already read by :func:`read_box_results`).
     gt : GroundTruth
     unknown_categories : {"drop", "error"}
         What to do with results whose category is not in the ground truth: pycocotools
@@ -790,9 +824,13 @@ def load_predictions(
         image_ids, category_ids, boxes, scores = _predictions_from_array(src)
         preds = Predictions(image_ids, category_ids, boxes, scores)
     else:
-        if not isinstance(src, list | dict):
+        plain = None  # string image ids in the ground truth: the general loader maps them
+        if isinstance(src, ReadResults):
+            plain = None if gt.image_names else src.plain
+            src = src.data
+        elif not isinstance(src, list | dict):
             src = src if isinstance(src, bytes) else _read_bytes(src, root)
-        plain = None if gt.image_names or isinstance(src, list | dict) else _scan_plain(src)
+            plain = None if gt.image_names else _scan_plain(src)
         if plain is not None:
             preds = plain
         else:
