@@ -120,4 +120,4 @@ def load_evaluation_inputs(
         gt = load_ground_truth(gt_src, **kind)
         read = reading.result()
     del reading  # it holds the bytes too
-    return gt, load_predictions(read, gt, unknown_categories, **kind)
+    return gt, coco_json.load_predictions(read, gt, unknown_categories)
