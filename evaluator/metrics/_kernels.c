@@ -23,6 +23,17 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/* A hint to start loading an address that is read soon (a no-op where unsupported). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
+/* How many detections ahead the matching asks for the rows it will read: each group's
+ * rows lie elsewhere in the results (their file order), so every read misses the cache. */
+#define ROWS_AHEAD 16
+
 typedef struct {
     Py_ssize_t n_groups, n_det, n_rows, n_gt, n_area, n_thr;
     const int64_t *det_start;  /* (K + 1,) detections of group k: [det_start[k], det_start[k+1]) */
@@ -46,8 +57,30 @@ typedef struct {
     uint8_t *ignored;          /* (A, T, D) out */
 } Problem;
 
+/* The output column and judged area of one detection of the group being matched. */
+typedef struct {
+    int64_t column;
+    double area;
+} Detection;
+
+/* A group without ground truth: nothing matches, and a detection is ignored in the area
+ * ranges its area is outside (a false positive in the others, which is left as zero). */
+static void mark_unmatched(const Problem *p, const Detection *det, int64_t nd)
+{
+    const Py_ssize_t plane = p->n_thr * p->n_det;
+    for (Py_ssize_t a = 0; a < p->n_area; a++) {
+        const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
+        uint8_t *ignored = p->ignored + a * plane;
+        for (int64_t d = 0; d < nd; d++) {
+            if (!(det[d].area < lo || det[d].area > hi)) continue;
+            for (Py_ssize_t t = 0; t < p->n_thr; t++) ignored[t * p->n_det + det[d].column] = 1;
+        }
+    }
+}
+
 /*
- * Match the groups [first, last) and write what pycocotools derives from the matches.
+ * Match the groups [first, last) and write what pycocotools derives from the matches,
+ * into outputs that arrive zeroed (matched: -1), so that only the ones are written.
  *
  * The rule for one detection at one threshold, its ground truths sorted non-ignored
  * first (stable): among the free ones (a crowd is never used up) with IoU >= threshold,
@@ -62,11 +95,31 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
 {
     double *iou = NULL;    /* (n_d, n_g) of the current group */
     uint8_t *used = NULL;  /* (n_g,) taken at the current area and threshold */
-    size_t iou_cap = 0, used_cap = 0;
+    Detection *det = NULL; /* (n_d,) of the current group, read once */
+    size_t iou_cap = 0, used_cap = 0, det_cap = 0;
     const Py_ssize_t plane = p->n_thr * p->n_det;
     for (Py_ssize_t k = first; k < last; k++) {
         int64_t d0 = p->det_start[k], nd = p->det_start[k + 1] - d0;
         int64_t g0 = p->gt_lo[k], ng = p->gt_hi[k] - g0;
+        if ((size_t)nd > det_cap) {
+            Detection *grown = realloc(det, (size_t)nd * sizeof(Detection));
+            if (grown == NULL) goto fail;
+            det = grown;
+            det_cap = (size_t)nd;
+        }
+        for (int64_t d = 0; d < nd; d++) {
+            if (d0 + d + ROWS_AHEAD < p->n_det) {
+                const int64_t ahead = p->det_row[d0 + d + ROWS_AHEAD];
+                PREFETCH(p->det_area + ahead);
+                if (p->similarity == NULL) PREFETCH(p->det_box + 4 * ahead);
+            }
+            det[d].column = p->position[d0 + d];
+            det[d].area = p->det_area[p->det_row[d0 + d]];
+        }
+        if (ng == 0) {
+            mark_unmatched(p, det, nd);
+            continue;
+        }
         if ((size_t)ng > used_cap) {
             uint8_t *grown = realloc(used, (size_t)ng);
             if (grown == NULL) goto fail;
@@ -77,7 +130,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
         if (p->similarity != NULL) {
             block = p->similarity + p->sim_start[k];
         } else {
-            if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
+            if ((size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
             size_t need = (size_t)nd * (size_t)ng;
             if (need > iou_cap) {
                 double *grown = realloc(iou, need * sizeof(double));
@@ -96,8 +149,11 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
             const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
             for (Py_ssize_t t = 0; t < p->n_thr; t++) {
                 const double threshold = p->thresholds[t];
-                const Py_ssize_t row_at = a * plane + t * p->n_det;
-                if (ng) memset(used, 0, (size_t)ng);
+                uint8_t *true_positive = p->true_positive + a * plane + t * p->n_det;
+                uint8_t *ignored = p->ignored + a * plane + t * p->n_det;
+                int32_t *matched =
+                    a == 0 && p->matched != NULL ? p->matched + t * p->n_det : NULL;
+                memset(used, 0, (size_t)ng);
                 for (int64_t d = 0; d < nd; d++) {
                     const double *row = block + d * ng;
                     int64_t best_regular = -1, best_ignored = -1;
@@ -115,32 +171,33 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                             best_regular = g;
                         }
                     }
-                    int64_t m = best_regular >= 0 ? best_regular : best_ignored;
-                    const int64_t column = p->position[d0 + d];
-                    const double area = p->det_area[p->det_row[d0 + d]];
-                    const int outside = area < lo || area > hi;
+                    const int64_t m = best_regular >= 0 ? best_regular : best_ignored;
+                    const int outside = det[d].area < lo || det[d].area > hi;
                     int counted = 0, ignore;
                     if (m >= 0) {
                         if (!p->gt_crowd[g0 + m]) used[m] = 1;
                         counted = p->gt_counts[g0 + m];
                         ignore = gt_ignored[m] || (!counted && outside);
+                        if (matched != NULL) matched[det[d].column] = (int32_t)(g0 + m);
                     } else {
                         ignore = outside;
                     }
-                    p->ignored[row_at + column] = (uint8_t)ignore;
-                    p->true_positive[row_at + column] = (uint8_t)(counted && !ignore);
-                    if (a == 0 && p->matched != NULL)
-                        p->matched[t * p->n_det + column] = m >= 0 ? (int32_t)(g0 + m) : -1;
+                    if (ignore)
+                        ignored[det[d].column] = 1;
+                    else if (counted)
+                        true_positive[det[d].column] = 1;
                 }
             }
         }
     }
     free(iou);
     free(used);
+    free(det);
     return 0;
 fail:
     free(iou);
     free(used);
+    free(det);
     return -1;
 }
 
@@ -162,9 +219,10 @@ PyDoc_STRVAR(match_doc,
 "gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
 "area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
 "(n_d, n_g) IoU or OKS block of group k from sim_start[k] (int64 (K,)), or both empty:\n"
-"then the box IoU of det_box and gt_box. Written: matched int32 (T, D) (area range 0;\n"
-"empty: not written), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
-"detections of those groups. Releases the GIL while it works.");
+"then the box IoU of det_box and gt_box. Written, into outputs that arrive zeroed\n"
+"(matched: -1): matched int32 (T, D) (area range 0; empty: not written), true_positive\n"
+"and ignored uint8 (A, T, D), at the columns of the detections of those groups.\n"
+"Releases the GIL while it works.");
 
 static PyObject *match(PyObject *self, PyObject *args)
 {
@@ -940,8 +998,10 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
 {
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
     const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, T = p->n_thr, R = p->n_rec;
-    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
-    int64_t *kept = NULL;          /* the class's detections counted under maxDets m */
+    double *pr = NULL;          /* per true positive: precision */
+    int64_t *fp_before = NULL;  /* per true positive: false positives before it */
+    int64_t *tp_det = NULL;     /* per true positive: its detection */
+    int64_t *kept = NULL;       /* the class's detections counted under maxDets m */
     size_t cap = 0;
     for (Py_ssize_t k = first; k < last; k++) {
         const int64_t d0 = p->class_start[k], d1 = p->class_start[k + 1];
@@ -950,10 +1010,13 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             double *grown = realloc(pr, n * sizeof(double));
             if (grown == NULL) goto fail;
             pr = grown;
-            grown = realloc(sc, n * sizeof(double));
-            if (grown == NULL) goto fail;
-            sc = grown;
-            int64_t *more = realloc(kept, n * sizeof(int64_t));
+            int64_t *more = realloc(fp_before, n * sizeof(int64_t));
+            if (more == NULL) goto fail;
+            fp_before = more;
+            more = realloc(tp_det, n * sizeof(int64_t));
+            if (more == NULL) goto fail;
+            tp_det = more;
+            more = realloc(kept, n * sizeof(int64_t));
             if (more == NULL) goto fail;
             kept = more;
             cap = n;
@@ -977,22 +1040,27 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                      * running maximum over true positives alone, and the first position
                      * reaching a recall r > 0 is the c-th true positive, c the least with
                      * c / npig >= r (the same division). r <= 0 is read at the first
-                     * detection: the envelope over all true positives, its score. */
-                    double tp = 0.0, fp = 0.0;
+                     * detection: the envelope over all true positives, its score.
+                     * The walk only counts, without branches: the slot of the next true
+                     * positive is written at every detection and kept by a true one. */
+                    int64_t fp = 0;
                     Py_ssize_t ntp = 0;
                     for (Py_ssize_t i = 0; i < nd; i++) {
                         const int64_t d = kept[i];
-                        if (tp_flag[d]) {
-                            tp += 1.0;
-                            pr[ntp] = tp / (fp + tp + eps);
-                            sc[ntp] = p->det_score[d];
-                            ntp++;
-                        } else if (!ig_flag[d]) {
-                            fp += 1.0;
-                        }
+                        const int is_tp = tp_flag[d] != 0;
+                        fp_before[ntp] = fp;
+                        tp_det[ntp] = d;
+                        ntp += is_tp;
+                        fp += !is_tp && !ig_flag[d];
+                    }
+                    /* The running counts as pycocotools' cumsum gives them, as doubles
+                     * (exact integers): tp / (fp + tp + eps). */
+                    for (Py_ssize_t i = 0; i < ntp; i++) {
+                        const double tp = (double)(i + 1);
+                        pr[i] = tp / ((double)fp_before[i] + tp + eps);
                     }
                     const Py_ssize_t out = ((t * K + k) * A + a) * M + m; /* (T, K, A, M) */
-                    p->recall[out] = nd ? tp / (double)npig : 0.0;
+                    p->recall[out] = nd ? (double)ntp / (double)npig : 0.0;
                     for (Py_ssize_t i = ntp - 1; i > 0; i--)
                         if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
                     Py_ssize_t c = 1; /* candidate count of true positives */
@@ -1006,19 +1074,21 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                         }
                         while (c <= ntp && (double)c / (double)npig < threshold) c++;
                         p->precision[at] = c <= ntp ? pr[c - 1] : 0.0;
-                        p->scores[at] = c <= ntp ? sc[c - 1] : 0.0;
+                        p->scores[at] = c <= ntp ? p->det_score[tp_det[c - 1]] : 0.0;
                     }
                 }
             }
         }
     }
     free(pr);
-    free(sc);
+    free(fp_before);
+    free(tp_det);
     free(kept);
     return 0;
 fail:
     free(pr);
-    free(sc);
+    free(fp_before);
+    free(tp_det);
     free(kept);
     return -1;
 }
