@@ -435,13 +435,12 @@ def _box_column(items: Sequence[Any]) -> NDArray[np.float64]:
 
 
 def _check_boxes(boxes: NDArray[np.float64], loc: str) -> None:
-    bad = ~np.isfinite(boxes).all(axis=1)
-    if bad.any():
-        i = int(np.argmax(bad))
+    # One flat pass each when the boxes are fine (the rule); row by row only to locate.
+    if not np.isfinite(boxes).all():
+        i = int(np.argmax(~np.isfinite(boxes).all(axis=1)))
         raise InputError(f"{loc}[{i}].bbox", f"must be finite numbers, got {boxes[i].tolist()}")
-    negative = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
-    if negative.any():
-        i = int(np.argmax(negative))
+    if (boxes[:, 2:] < 0).any():
+        i = int(np.argmax((boxes[:, 2] < 0) | (boxes[:, 3] < 0)))
         raise InputError(
             f"{loc}[{i}].bbox",
             f"width and height must be >= 0, got {boxes[i].tolist()} ([x, y, width, height])",
