@@ -41,7 +41,7 @@ typedef struct {
     const int64_t *gt_hi;      /* (K,) */
     const int64_t *det_row;    /* (D,) row of each detection (each group's by rank) below */
     const double *det_box;     /* (N, 4) xywh */
-    const double *det_area;    /* (N,) */
+    const double *det_area;    /* (N,), or NULL: w * h of the box */
     const int64_t *position;   /* (D,) column of each detection in the outputs */
     const double *gt_box;      /* (G, 4) xywh, each group's ground truths in list order */
     const uint8_t *gt_crowd;   /* (G,) */
@@ -110,11 +110,15 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
         for (int64_t d = 0; d < nd; d++) {
             if (d0 + d + ROWS_AHEAD < p->n_det) {
                 const int64_t ahead = p->det_row[d0 + d + ROWS_AHEAD];
-                PREFETCH(p->det_area + ahead);
-                if (p->similarity == NULL) PREFETCH(p->det_box + 4 * ahead);
+                if (p->det_area != NULL) PREFETCH(p->det_area + ahead);
+                if (p->similarity == NULL || p->det_area == NULL)
+                    PREFETCH(p->det_box + 4 * ahead);
             }
             det[d].column = p->position[d0 + d];
-            det[d].area = p->det_area[p->det_row[d0 + d]];
+            const int64_t row = p->det_row[d0 + d];
+            /* loadRes' area of a box result: w * h (inf past the float range, as NumPy) */
+            det[d].area = p->det_area != NULL ? p->det_area[row]
+                                               : p->det_box[4 * row + 2] * p->det_box[4 * row + 3];
         }
         if (ng == 0) {
             mark_unmatched(p, det, nd);
@@ -214,7 +218,8 @@ PyDoc_STRVAR(match_doc,
 "--\n\n"
 "Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
 "det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_row: int64 (D,), the row of\n"
-"each detection in det_box: float64 (N, 4) and det_area: float64 (N,); position: int64\n"
+"each detection in det_box: float64 (N, 4) and det_area: float64 (N,) (empty: w * h of\n"
+"the box); position: int64\n"
 "(D,), the output column of each detection;\n"
 "gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
 "area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
@@ -254,9 +259,12 @@ static PyObject *match(PyObject *self, PyObject *args)
                      p.n_groups);
         goto done;
     }
-    /* Given similarities: the boxes are not read, and N and G come from the other columns. */
+    /* The boxes are read for their IoU (no similarities given) or their areas (none
+     * given); otherwise N comes from the areas and G from the other columns. */
+    const int has_area = b[DET_AREA].len > 0;
+    const int reads_boxes = !given || !has_area;
     p.n_det = items(&b[POSITION], 8, "position");
-    p.n_rows = given ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
+    p.n_rows = has_area ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
     p.n_gt = given ? items(&b[GT_CROWD], 1, "gt_crowd") : items(&b[GT_BOX], 32, "gt_box");
     p.n_area = items(&b[AREA_RANGE], 16, "area_range");
     p.n_thr = items(&b[THRESHOLDS], 8, "thresholds");
@@ -266,7 +274,7 @@ static PyObject *match(PyObject *self, PyObject *args)
         goto done;
     if (check_items(&b[GT_LO], 8, p.n_groups, "gt_lo") || check_items(&b[GT_HI], 8, p.n_groups, "gt_hi") ||
         check_items(&b[DET_ROW], 8, p.n_det, "det_row") ||
-        check_items(&b[DET_AREA], 8, p.n_rows, "det_area") ||
+        (reads_boxes && check_items(&b[DET_BOX], 32, p.n_rows, "det_box")) ||
         check_items(&b[GT_CROWD], 1, p.n_gt, "gt_crowd") ||
         check_items(&b[GT_COUNTS], 1, p.n_gt, "gt_counts") ||
         check_items(&b[GT_IGNORED], 1, p.n_area * p.n_gt, "gt_ignored") ||
@@ -283,7 +291,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.gt_hi = b[GT_HI].buf;
     p.det_row = b[DET_ROW].buf;
     p.det_box = b[DET_BOX].buf;
-    p.det_area = b[DET_AREA].buf;
+    p.det_area = has_area ? b[DET_AREA].buf : NULL;
     p.position = b[POSITION].buf;
     p.gt_box = b[GT_BOX].buf;
     p.gt_crowd = b[GT_CROWD].buf;

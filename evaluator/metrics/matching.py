@@ -352,6 +352,10 @@ def match_detections(
     # -score) keeps that order for ties; the kernel writes each into its final column.
     n_classes = gt.category_ids.shape[0] if params.use_cats else 1
     order = stable_order(det_class, det_score, np.zeros_like(det_class), n_classes)
+    # Sorted by class, the classes are runs of known lengths; the scores are gathered
+    # again once sorted. Neither column is held through the matching.
+    class_sizes = np.bincount(det_class, minlength=n_classes)
+    del det_class, det_score
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
     similarity = None
@@ -402,10 +406,18 @@ def match_detections(
     )
     if progress is not None:
         progress(0.8)
-    det_src, det_group, det_rank = det_src[order], det_group[order], det_rank[order]
-    det_class, det_score = det_class[order], det_score[order]
+    del position
+    # Into accumulation order one column at a time, each let go as its copy is made: at
+    # COCO's scale they are megabytes apiece, and the outcome planes are held meanwhile.
+    det_src = det_src[order]
+    det_group = det_group[order]
+    det_rank = det_rank[order]
+    del order
+    det_class = np.repeat(np.arange(n_classes, dtype=np.int64), class_sizes)
+    det_score = preds.scores[det_src]
     if params.use_cats:
-        det_category, det_image = det_class, det_group % n_images
+        det_category, det_image = det_class, det_group
+        det_image %= n_images  # det_group is not needed after this
     else:
         det_category = gt.category_ids.searchsorted(preds.category_ids[det_src])
         det_image = det_group
