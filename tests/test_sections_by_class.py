@@ -9,8 +9,10 @@ ground truth or without detections, crowd-ignored detections and tied scores.
 
 from __future__ import annotations
 
+import gc
 import json
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,12 @@ from numpy.typing import NDArray
 
 from evaluator import DataWarning, load_ground_truth, load_predictions
 from evaluator.analyses.f1_curves import f1_curve, f1_curves_section
-from evaluator.analyses.operating_points import counts_by_threshold, operating_points, pooled_counts
+from evaluator.analyses.operating_points import (
+    counts_by_threshold,
+    operating_points,
+    pooled_counts,
+    section_counts,
+)
 from evaluator.metrics.matching import Matching, match_detections
 from evaluator.metrics.params import CocoParams
 
@@ -192,3 +199,14 @@ def test_a_score_shared_across_runs_counts_in_each() -> None:
     assert pooled.thresholds.tolist() == [0.9, 0.5, 0.2]
     assert pooled.tp.tolist() == [1, 3, 3]
     assert pooled.fp.tolist() == [0, 1, 2]
+
+
+def test_counts_are_kept_while_the_matching_lives() -> None:
+    matching, _, _ = _case(0, 1)
+    counts = section_counts(matching, 0, 0)
+    assert section_counts(matching, 0, 0) is counts  # the F1 curves reuse the points' counts
+    assert section_counts(matching, 1, 0) is not counts
+    alive = weakref.ref(matching)
+    del matching
+    gc.collect()
+    assert alive() is None

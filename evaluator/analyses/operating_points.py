@@ -8,6 +8,7 @@ neither a true nor a false positive, and ignored ground truths are not positives
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.metrics.matching import Matching
-from evaluator.metrics.parallel import kernels
 from evaluator.metrics.params import CocoParams
 
 
@@ -145,16 +145,16 @@ def _running_count(
 def pooled_counts(counts: ThresholdCounts) -> ThresholdCounts:
     """All the runs of ``counts`` as one: the pooled counts at each distinct threshold.
 
-    The runs' points are merged by descending threshold (``_kernels.merge_by_score``),
-    each adding what it adds to its own run.
+    The runs' points are sorted by descending threshold, ties in run order, each adding
+    what it adds to its own run. (The sort finds the runs already sorted: NumPy's stable
+    sort merges them, faster than a k-way merge of the runs.)
 
     Returns
     -------
     ThresholdCounts
         One run.
     """
-    order = np.empty(counts.thresholds.shape[0], dtype=np.int64)
-    kernels.merge_by_score(counts.start, counts.thresholds, order)
+    order = np.argsort(-counts.thresholds, kind="stable")
     firsts = counts.start[:-1][np.diff(counts.start) > 0]
     tp_added, fp_added = (_steps(running, firsts)[order] for running in (counts.tp, counts.fp))
     everything = np.array([0, order.shape[0]], dtype=np.int64)
@@ -373,7 +373,25 @@ def section_counts(matching: Matching, t: int, a: int) -> tuple[ThresholdCounts,
         A run per class of ``matching.n_positive``.
     pooled : ThresholdCounts
         One run: every detection by descending score.
+
+    Notes
+    -----
+    Kept while ``matching`` lives: a report's operating points and F1 curves read the
+    same counts, and at COCO's scale counting takes milliseconds.
     """
+    known = _SECTION_COUNTS.setdefault(matching, {})
+    if (t, a) not in known:
+        known[t, a] = _count_sections(matching, t, a)
+    return known[t, a]
+
+
+_SECTION_COUNTS: weakref.WeakKeyDictionary[
+    Matching, dict[tuple[int, int], tuple[ThresholdCounts, ThresholdCounts]]
+] = weakref.WeakKeyDictionary()
+
+
+def _count_sections(matching: Matching, t: int, a: int) -> tuple[ThresholdCounts, ThresholdCounts]:
+    """:func:`section_counts`, counted."""
     tp = matching.true_positive[a, t]
     fp = ~tp & ~matching.ignored[a, t]
     n_classes = matching.n_positive.shape[0]
