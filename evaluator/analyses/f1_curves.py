@@ -79,7 +79,7 @@ def _curves(
     if max_points < 2:
         raise ValueError(f"max_points: expected at least 2, got {max_points}")
     best = best_f1_indices(counts, n_positive)
-    keep = np.where(best >= 0, best, counts.start[:-1])  # sorted, in its run when non-empty
+    keep = np.where(best >= 0, best, counts.start[:-1])  # the first point when undefined
     shown = _shown(counts.start, keep, max_points)
     precision, recall, f1 = rates(counts.tp[shown], counts.fp[shown], n_positive[counts.run[shown]])
     # One tolist per array: each curve's lists are slices of these.
