@@ -136,10 +136,10 @@ def _running_count(
     """
     first_item = np.zeros_like(last)
     first_item[1:] = last[:-1] + 1
+    total = np.zeros(last.shape[0] + 1, dtype=np.int64)  # total[j]: added before point j
     # Per point (a sum over its items, not a cumulative sum over every item), then per run.
-    total = np.cumsum(np.add.reduceat(added, first_item, dtype=np.int64))
-    before_run = np.r_[0, total][start[:-1]]
-    return total - np.repeat(before_run, np.diff(start))
+    np.cumsum(np.add.reduceat(added, first_item, dtype=np.int64), out=total[1:])
+    return total[1:] - np.repeat(total[start[:-1]], np.diff(start))
 
 
 def pooled_counts(counts: ThresholdCounts) -> ThresholdCounts:
@@ -163,7 +163,8 @@ def pooled_counts(counts: ThresholdCounts) -> ThresholdCounts:
 
 def _steps(running: NDArray[np.int64], firsts: NDArray[np.int64]) -> NDArray[np.int64]:
     """What each point adds to its run's running count; ``firsts``: each run's first point."""
-    steps = np.diff(running, prepend=0)
+    steps = running.copy()
+    steps[1:] -= running[:-1]
     steps[firsts] = running[firsts]
     return steps
 
