@@ -712,103 +712,6 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Merging sorted runs by score.                                                        */
-
-/* The next item of one run: its score and position, and where the run ends. */
-typedef struct {
-    double score;
-    int64_t position, end;
-} Head;
-
-/* Whether head a goes first: higher score, then lower position. */
-static inline int head_before(const Head *a, const Head *b)
-{
-    if (a->score != b->score) return a->score > b->score;
-    return a->position < b->position;
-}
-
-static void sift_down(Head *heap, Py_ssize_t n, Py_ssize_t i)
-{
-    for (;;) {
-        Py_ssize_t first = i, left = 2 * i + 1, right = left + 1;
-        if (left < n && head_before(&heap[left], &heap[first])) first = left;
-        if (right < n && head_before(&heap[right], &heap[first])) first = right;
-        if (first == i) return;
-        Head swap = heap[i];
-        heap[i] = heap[first];
-        heap[first] = swap;
-        i = first;
-    }
-}
-
-PyDoc_STRVAR(merge_by_score_doc,
-"merge_by_score(run_start, score, out)\n"
-"--\n\n"
-"Write into `out` (int64 (n,)) the positions of all items by descending score, ties by\n"
-"ascending position (np.argsort(-score, kind='stable')), given that the items are runs\n"
-"run_start[k]:run_start[k + 1], each already by descending score: a k-way merge, with\n"
-"no scratch beyond one head per run. run_start: int64 (K + 1,) from 0 to n,\n"
-"non-decreasing; score: float64 (n,), no NaN. Releases the GIL.");
-
-static PyObject *merge_by_score(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer b[3];
-    memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
-    PyObject *result = NULL;
-    Head *heap = NULL;
-    Py_ssize_t n_starts = items(&b[0], 8, "run_start"), n = items(&b[1], 8, "score");
-    if (n_starts < 0 || n < 0 || check_items(&b[2], 8, n, "out")) goto done;
-    const int64_t *start = b[0].buf;
-    const double *score = b[1].buf;
-    int64_t *out = b[2].buf;
-    if (n_starts < 1 || start[0] != 0 || start[n_starts - 1] != n) {
-        PyErr_SetString(PyExc_ValueError, "run_start: must go from 0 to the number of items");
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k + 1 < n_starts; k++) {
-        if (start[k + 1] < start[k]) {
-            PyErr_Format(PyExc_ValueError, "run_start[%zd]: decreasing", k + 1);
-            goto done;
-        }
-        for (int64_t i = start[k] + 1; i < start[k + 1]; i++) {
-            if (!(score[i] <= score[i - 1])) {
-                PyErr_Format(PyExc_ValueError, "score[%lld]: its run is not by descending score",
-                             (long long)i);
-                goto done;
-            }
-        }
-    }
-    heap = malloc((size_t)n_starts * sizeof(Head));
-    if (heap == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t size = 0;
-    for (Py_ssize_t k = 0; k + 1 < n_starts; k++)
-        if (start[k + 1] > start[k])
-            heap[size++] = (Head){score[start[k]], start[k], start[k + 1]};
-    for (Py_ssize_t i = size / 2; i-- > 0;) sift_down(heap, size, i);
-    for (Py_ssize_t i = 0; size > 0; i++) {
-        out[i] = heap[0].position;
-        if (++heap[0].position < heap[0].end) {
-            heap[0].score = score[heap[0].position];
-        } else {
-            heap[0] = heap[--size];
-        }
-        sift_down(heap, size, 0);
-    }
-    Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
-done:
-    free(heap);
-    release(b, 3);
-    return result;
-}
-
-/* ------------------------------------------------------------------------------------ */
 /* The best pair of each detection.                                                     */
 
 PyDoc_STRVAR(best_pairs_doc,
@@ -1209,7 +1112,6 @@ static PyMethodDef methods[] = {
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
-    {"merge_by_score", merge_by_score, METH_VARARGS, merge_by_score_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

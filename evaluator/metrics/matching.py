@@ -253,27 +253,6 @@ def section_planes(matching: Matching, params: CocoParams) -> tuple[Matching, Co
     return kept, cut
 
 
-def pooled_order(matching: Matching) -> NDArray[np.int64]:
-    """Every detection of a matching by descending score, ties in accumulation order: what
-    ``np.argsort(-matching.det_score, kind="stable")`` gives.
-
-    Each class's detections are already by descending score, so their runs are merged
-    (``_kernels.merge_by_score``) without sorting again, and without a sort's scratch.
-
-    Returns
-    -------
-    ndarray of shape (D,), dtype int64
-        Positions in the matching.
-    """
-    n_classes = matching.n_positive.shape[0]
-    run_start = np.searchsorted(matching.det_class, np.arange(n_classes + 1)).astype(np.int64)
-    order = np.empty(matching.det_score.shape[0], dtype=np.int64)
-    kernels.merge_by_score(
-        run_start, np.ascontiguousarray(matching.det_score, dtype=np.float64), order
-    )
-    return order
-
-
 def _rank_detections(
     gt: GroundTruth, preds: Predictions, params: CocoParams
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
