@@ -905,6 +905,25 @@ typedef struct {
  * Computed here at the true positives only, which gives the same doubles (see below).
  * A class without positives keeps its -1 (the caller's).
  */
+/* Class k's precision, recall and scores at maxDets `to` set to those at maxDets `from`,
+ * at every threshold, recall threshold and area range (as computed, -1s included). */
+static void copy_max_dets(const Accumulation *p, Py_ssize_t k, Py_ssize_t from, Py_ssize_t to)
+{
+    const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, R = p->n_rec;
+    for (Py_ssize_t t = 0; t < p->n_thr; t++) {
+        for (Py_ssize_t a = 0; a < A; a++) {
+            if (p->n_positive[k * A + a] == 0) continue; /* left as the caller's */
+            const Py_ssize_t cell = ((t * K + k) * A + a) * M;
+            p->recall[cell + to] = p->recall[cell + from];
+            for (Py_ssize_t r = 0; r < R; r++) {
+                const Py_ssize_t at = (((t * R + r) * K + k) * A + a) * M;
+                p->precision[at + to] = p->precision[at + from];
+                p->scores[at + to] = p->scores[at + from];
+            }
+        }
+    }
+}
+
 static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_t last)
 {
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
@@ -932,6 +951,7 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             kept = more;
             cap = n;
         }
+        Py_ssize_t previous_nd = -1;
         for (Py_ssize_t m = 0; m < M; m++) {
             /* A detection counts under maxDets m when its rank in its image is below it:
              * list those once, then walk only them at every area range and threshold. */
@@ -940,6 +960,13 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             for (int64_t d = d0; d < d1; d++)
                 if (p->det_rank[d] < max_det && (p->counted == NULL || p->counted[d]))
                     kept[nd++] = d;
+            /* A larger maxDets that keeps as many detections keeps the same ones (no image
+             * had more): its numbers are the previous maxDets', copied. */
+            if (m > 0 && nd == previous_nd && p->max_dets[m - 1] <= max_det) {
+                copy_max_dets(p, k, m - 1, m);
+                continue;
+            }
+            previous_nd = nd;
             const double first_score = nd ? p->det_score[kept[0]] : 0.0;
             for (Py_ssize_t a = 0; a < A; a++) {
                 const int64_t npig = p->n_positive[k * A + a];
