@@ -1,5 +1,7 @@
+import mmap
+
 def scan_predictions(
-    data: bytes, n_keypoints: int = 0, /
+    data: bytes | mmap.mmap, n_keypoints: int = 0, /
 ) -> tuple[int, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, bool] | None: ...
 
 class OwnedBuffer:

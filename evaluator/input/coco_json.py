@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import mmap
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -701,7 +702,7 @@ def _unknown_image(value: Any, gt: GroundTruth) -> str:
     return f"unknown image id {shown(value)} (not in the ground truth's images{hint}"
 
 
-def _scan_plain(data: bytes) -> Predictions | None:
+def _scan_plain(data: bytes | mmap.mmap) -> Predictions | None:
     """Results in the plain shape read by the compiled scanner, else None.
 
     The plain shape is a JSON array of objects with integer ``image_id`` and
@@ -723,34 +724,42 @@ def _scan_plain(data: bytes) -> Predictions | None:
 
 @dataclass(frozen=True)
 class ReadResults:
-    """Box results read from a file or bytes before their ground truth is loaded.
+    """Box results scanned before their ground truth is loaded.
 
     Attributes
     ----------
-    data : bytes
-        The file's bytes, for the general loader when ``plain`` cannot be used.
+    source : path or bytes
+        What was read, for the general loader when ``plain`` cannot be used (a file is
+        read again then).
     plain : Predictions or None
         Their columns, when they have the plain shape (:func:`_scan_plain`); checked against
         the ground truth by :func:`load_predictions` as any other results.
     """
 
-    data: bytes
+    source: str | os.PathLike[str] | bytes
     plain: Predictions | None
 
 
 def read_box_results(src: str | os.PathLike[str] | bytes) -> ReadResults:
-    """Read box results and scan them into columns, without the ground truth.
+    """Scan box results into columns, without the ground truth.
 
     The scan releases the GIL, so this can run on another thread while the ground truth
     loads; :func:`load_predictions` takes the outcome as its ``src``.
-
-    Raises
-    ------
-    InputError
-        The file is missing or is a directory.
     """
-    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-    return ReadResults(data, _scan_plain(data))
+    return ReadResults(src, _scan_plain(src) if isinstance(src, bytes) else _scan_file(src))
+
+
+def _scan_file(path: str | os.PathLike[str]) -> Predictions | None:
+    """:func:`_scan_plain` on a file mapped into memory: its pages come from the page
+    cache, with no copy of the file made or held. None also when it cannot be mapped
+    (missing, a directory, empty): the general loader reads it and says why."""
+    try:
+        with open(path, "rb") as file:
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    with mapped:
+        return _scan_plain(mapped)
 
 
 def refuse_unknown_images(
@@ -844,10 +853,9 @@ or ReadResults
         plain = None  # string image ids in the ground truth: the general loader maps them
         if isinstance(src, ReadResults):
             plain = None if gt.image_names else src.plain
-            src = src.data
-        elif not isinstance(src, list | dict):
-            src = src if isinstance(src, bytes) else _read_bytes(src, root)
-            plain = None if gt.image_names else _scan_plain(src)
+            src = src.source
+        elif not isinstance(src, list | dict) and not gt.image_names:
+            plain = read_box_results(src).plain
         if plain is not None:
             preds = plain
         else:

@@ -119,5 +119,5 @@ def load_evaluation_inputs(
         reading = pool.submit(coco_json.read_box_results, pred_src)
         gt = load_ground_truth(gt_src, **kind)
         read = reading.result()
-    del reading  # it holds the bytes too
+    del reading  # it holds the results too
     return gt, coco_json.load_predictions(read, gt, unknown_categories)
