@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,176 @@ static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **
 end:
     skip_space(c);
     return c->p == c->end ? n : -1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Results read in parts, one per thread: the array is cut after a "}," near each even   */
+/* share of the bytes, and each part fills its own rows of columns the caller allocated. */
+
+/* The box a result without one gets in loadRes: the extent of all its nk keypoints. */
+static void keypoint_extent(const double *keypoints, Py_ssize_t nk, double *box)
+{
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (Py_ssize_t k = 0; k < nk; k++) {
+        double x = keypoints[3 * k], y = keypoints[3 * k + 1];
+        x0 = x < x0 ? x : x0;
+        x1 = x > x1 ? x : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y > y1 ? y : y1;
+    }
+    box[0] = x0;
+    box[1] = y0;
+    box[2] = x1 - x0;
+    box[3] = y1 - y0;
+}
+
+enum { PART_FAILED = 0, PART_AT_STOP = 1, PART_AT_END = 2 };
+
+typedef struct {
+    int64_t *image, *category;
+    double *box, *score, *keypoints;
+    Py_ssize_t cap, n;
+    int boxed; /* -1 until the part's first result says */
+} PartColumns;
+
+/*
+ * The results from c->p on: after the opening '[' when `first`, else where a result
+ * starts. Stops after the result that ends at `stop` (the ',' that follows it; NULL: no
+ * stop) or after the closing ']' and trailing space. Returns PART_AT_STOP, PART_AT_END,
+ * or PART_FAILED: not the plain shape, more results than rows, or a result running past
+ * `stop` (then `stop` was not between two results).
+ */
+static int scan_part(Cursor *c, const char *stop, int first, Py_ssize_t nk, PartColumns *out)
+{
+    out->n = 0;
+    out->boxed = -1;
+    if (first) {
+        if (!expect(c, '[')) return PART_FAILED;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ']') {
+            c->p++;
+            skip_space(c);
+            return c->p == c->end ? PART_AT_END : PART_FAILED;
+        }
+    }
+    for (Py_ssize_t i = 0;; i++) {
+        if (i == out->cap) return PART_FAILED;
+        int seen = 0;
+        double *box = out->box + 4 * i, *keypoints = nk ? out->keypoints + 3 * nk * i : NULL;
+        memset(box, 0, 4 * sizeof(double));
+        if (!read_result(c, out->image + i, out->category + i, box, out->score + i, keypoints,
+                         nk, &seen))
+            return PART_FAILED;
+        int has_box = (seen & BBOX) != 0;
+        if (out->boxed == -1) out->boxed = has_box;
+        else if (has_box != out->boxed) return PART_FAILED;
+        if (nk && !has_box) keypoint_extent(keypoints, nk, box);
+        out->n = i + 1;
+        if (stop != NULL && c->p == stop) return PART_AT_STOP;
+        if (stop != NULL && c->p > stop) return PART_FAILED;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
+        if (!expect(c, ']')) return PART_FAILED;
+        skip_space(c);
+        return c->p == c->end ? PART_AT_END : PART_FAILED;
+    }
+}
+
+/* Writable C-contiguous buffer of `rows` items of `size` bytes, or -1 (error set). */
+static Py_ssize_t rows_of(Py_buffer *view, Py_ssize_t size, const char *name)
+{
+    if (!PyBuffer_IsContiguous(view, 'C') || view->len % size != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous buffer of %zd-byte rows",
+                     name, size);
+        return -1;
+    }
+    return view->len / size;
+}
+
+PyDoc_STRVAR(scan_results_part_doc,
+"scan_results_part(data, n_keypoints, start, stop, image_id, category_id, bbox, score,\n"
+"                  keypoints)\n"
+"--\n\n"
+"One part of a COCO results JSON array of plain result objects, into given rows.\n\n"
+"Reads from byte `start` (0: the document's start, its '[' included; else where a\n"
+"result starts, after a ',') to the result that ends at byte `stop`, a ',' (-1: to the\n"
+"closing ']' and the document's end). The columns are writable C-contiguous buffers of\n"
+"the same row count: int64 (R,), int64 (R,), float64 (R, 4), float64 (R,) and, with\n"
+"n_keypoints K > 0, float64 (R, K, 3) (ignored when K = 0). With K > 0 a result without\n"
+"a bbox gets the box spanned by its K keypoints [x0, y0, x1 - x0, y1 - y0], as loadRes\n"
+"gives it; with K = 0 every result needs a bbox.\n\n"
+"Returns (n, boxed, status): the results read, whether they carry a bbox (-1: none\n"
+"read), and 1 (stopped at `stop`), 2 (read to the end) or 0 (not the plain shape,\n"
+"more than R results, or `stop` is not between two results). Releases the GIL while it\n"
+"reads.");
+
+static PyObject *scan_results_part(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data, image, category, box, score, keypoints;
+    Py_ssize_t nk, start, stop;
+    if (!PyArg_ParseTuple(args, "y*nnnw*w*w*w*w*", &data, &nk, &start, &stop, &image, &category,
+                          &box, &score, &keypoints))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t rows = rows_of(&image, 8, "image_id");
+    if (rows < 0) goto done;
+    if (nk < 0 || nk > 100000 || start < 0 || start > data.len || stop < -1 || stop > data.len) {
+        PyErr_SetString(PyExc_ValueError, "n_keypoints, start or stop out of range");
+        goto done;
+    }
+    if (rows_of(&category, 8, "category_id") != rows || rows_of(&box, 32, "bbox") != rows ||
+        rows_of(&score, 8, "score") != rows ||
+        (nk && rows_of(&keypoints, 24 * nk, "keypoints") != rows)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "columns of unequal rows");
+        goto done;
+    }
+    PartColumns out = {image.buf, category.buf, box.buf, score.buf, keypoints.buf, rows, 0, -1};
+    const char *text = data.buf;
+    Cursor c = {text + start, text + data.len};
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = scan_part(&c, stop < 0 ? NULL : text + stop, start == 0, nk, &out);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("nii", out.n, out.boxed, status);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&image);
+    PyBuffer_Release(&category);
+    PyBuffer_Release(&box);
+    PyBuffer_Release(&score);
+    PyBuffer_Release(&keypoints);
+    return result;
+}
+
+PyDoc_STRVAR(count_byte_doc,
+"count_byte(data, byte, start, stop)\n"
+"--\n\n"
+"How many times `byte` occurs in data[start:stop] (a bound on the results there: each\n"
+"is one '{...}').");
+
+static PyObject *count_byte(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data;
+    int byte;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "y*inn", &data, &byte, &start, &stop)) return NULL;
+    if (start < 0 || stop > data.len || start > stop) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "start, stop out of range");
+        return NULL;
+    }
+    const char *p = (const char *)data.buf + start, *end = (const char *)data.buf + stop;
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while ((p = memchr(p, byte, (size_t)(end - p))) != NULL) {
+        count++;
+        p++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(count);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -688,6 +859,8 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"scan_predictions", scan_predictions, METH_VARARGS, scan_predictions_doc},
     {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
+    {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
+    {"count_byte", count_byte, METH_VARARGS, count_byte_doc},
     {NULL, NULL, 0, NULL},
 };
 
