@@ -296,10 +296,10 @@ def test_keypoint_results_read_in_parts_equal_one_scan(seed: int, parts: int) ->
     assert got is not None
     count, got_boxed, columns = got
     assert count == n and got_boxed == (has_boxes == 1 and n > 0)
+    spanned = keypoints._spanned(columns[4][:n])[0].tobytes()  # the box loadRes derives
     for column, want in zip(columns, (image, category, box, score, points), strict=True):
-        if column.ndim == 2 and not boxed:  # the box loadRes derives from the keypoints
-            want = keypoints._spanned(columns[4][:n])[0]
-        assert column[:n].tobytes() == bytes(memoryview(want))
+        expected = spanned if column.ndim == 2 and not boxed else bytes(memoryview(want))
+        assert column[:n].tobytes() == expected
 
 
 def test_keypoint_results_off_the_plain_shape_in_any_part_go_to_the_loader() -> None:
