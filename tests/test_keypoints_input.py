@@ -214,3 +214,22 @@ def test_keypoint_results_cannot_come_as_an_array() -> None:
     with pytest.raises(InputError) as raised:
         evaluate_coco(gt, np.zeros((2, 7)), iou_type="keypoints")
     assert raised.value.location == "predictions"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keypoints_scanned_from_the_file_equal_those_walked_from_the_dict(seed: int) -> None:
+    # Files take the compiled scanners (ground truth and results), dicts the general path.
+    from evaluator.input.loading import load_ground_truth, load_predictions
+
+    gt, results = random_keypoint_case(seed, integer_coords=seed % 2 == 0)
+    gt["annotations"][0]["keypoints"] = None  # null: none labelled, as when absent
+    kind: dict[str, Any] = {"iou_type": "keypoints"}
+    walked = load_ground_truth(copy.deepcopy(gt), **kind)
+    scanned = load_ground_truth(json.dumps(gt).encode(), **kind)
+    for field in ("keypoints", "num_keypoints", "boxes", "areas"):
+        assert getattr(scanned, field).tobytes() == getattr(walked, field).tobytes()
+    assert scanned.warnings == walked.warnings
+    listed = load_predictions(results, walked, **kind)
+    read = load_predictions(json.dumps(results).encode(), scanned, **kind)
+    for field in ("image_ids", "category_ids", "boxes", "scores", "keypoints", "areas"):
+        assert getattr(read, field).tobytes() == getattr(listed, field).tobytes()

@@ -321,3 +321,39 @@ def test_a_keypoint_results_file_is_read_mapped(tmp_path: Path) -> None:
     (tmp_path / "empty.json").write_bytes(b"")
     assert keypoints._scan_file(tmp_path / "empty.json", 17) is None
     assert keypoints._scan_file(tmp_path / "missing.json", 17) is None
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_number_rows_equal_the_typed_decoder(seed: int) -> None:
+    # The ground truth's keypoints: each annotation's array, or null.
+    rng = random.Random(seed)
+    n = rng.choice([1, 3, 51])
+    rows = [
+        "null"
+        if rng.random() < 0.2
+        else f"[{', '.join(random_number(rng, False) for _ in range(n))}]"
+        for _ in range(rng.randrange(0, 30))
+    ]
+    data = ("[" + ", ".join(rows) + "]").encode()
+    values, present = np.empty((len(rows), n)), np.empty(len(rows), np.uint8)
+    assert _scan.scan_number_rows(data, n, values, present)
+    want = msgspec.json.Decoder(list[list[float] | None]).decode(data)
+    assert present.tolist() == [row is not None for row in want]
+    assert values.tobytes() == np.array([row or [0.0] * n for row in want]).reshape(-1, n).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "rows"),
+    [
+        (b"[[1, 2]]", 1),  # too few numbers
+        (b"[[1, 2, 3, 4]]", 1),  # too many
+        (b'[[1, "2", 3]]', 1),
+        (b"[[1, 2, 3]] x", 1),
+        (b"[[1, 2, 3], 7]", 2),
+        (b"[[1, 2, 3]]", 2),  # fewer rows than expected
+        (b"[[1, 2, 3], null]", 1),  # more
+    ],
+)
+def test_number_rows_of_another_shape_are_refused(data: bytes, rows: int) -> None:
+    values, present = np.empty((rows, 3)), np.empty(rows, np.uint8)
+    assert not _scan.scan_number_rows(data, 3, values, present)

@@ -506,6 +506,65 @@ static PyObject *count_byte(PyObject *self, PyObject *args)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Rows of numbers: the ground truth's keypoints, each annotation's array or null.        */
+
+/* "[" then R items "null" or "[n numbers]", comma-separated, then "]" and the end. */
+static int scan_rows(Cursor *c, Py_ssize_t n, Py_ssize_t rows, double *values, char *present)
+{
+    if (!expect(c, '[')) return 0;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (i && !expect(c, ',')) return 0;
+        skip_space(c);
+        if (c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0) {
+            c->p += 4;
+            present[i] = 0;
+            memset(values + n * i, 0, (size_t)n * sizeof(double));
+        } else {
+            if (!read_numbers(c, values + n * i, n)) return 0;
+            present[i] = 1;
+        }
+    }
+    if (!expect(c, ']')) return 0;
+    skip_space(c);
+    return c->p == c->end;
+}
+
+PyDoc_STRVAR(scan_number_rows_doc,
+"scan_number_rows(data, n, values, present)\n"
+"--\n\n"
+"A JSON array of R items, each null or an array of exactly n numbers, into values, a\n"
+"writable float64 (R, n) buffer (zeros for null), and present, a writable (R,) buffer of\n"
+"bytes (1: an array, 0: null). Numbers as scan_predictions reads them (finite, exact).\n"
+"Returns whether the document was of that shape (else the buffers hold anything).\n"
+"Releases the GIL while it reads.");
+
+static PyObject *scan_number_rows(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data, values, present;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*nw*w*", &data, &n, &values, &present)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t rows = present.len;
+    if (n < 1 || !PyBuffer_IsContiguous(&values, 'C') || !PyBuffer_IsContiguous(&present, 'C') ||
+        values.len != rows * n * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "values, present: not (R, n) float64 and (R,) bytes");
+        goto done;
+    }
+    Cursor c = {data.buf, (const char *)data.buf + data.len};
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = scan_rows(&c, n, rows, values.buf, present.buf);
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(ok);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&present);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Mask results: {"image_id", "category_id", "score", "segmentation": {"size": [h, w],    */
 /* "counts": "compressed RLE"}, "bbox" optional}; the strings land in one blob.           */
 
@@ -861,6 +920,7 @@ static PyMethodDef methods[] = {
     {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
     {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
     {"count_byte", count_byte, METH_VARARGS, count_byte_doc},
+    {"scan_number_rows", scan_number_rows, METH_VARARGS, scan_number_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 

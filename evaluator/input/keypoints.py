@@ -64,6 +64,16 @@ class _KeypointFile(msgspec.Struct, gc=False):
     annotations: list[_KeypointFields] = []
 
 
+class _RawKeypointFields(msgspec.Struct, gc=False):
+    keypoints: msgspec.Raw = msgspec.Raw(b"null")  # the JSON as written, for the scanner
+    num_keypoints: float | bool | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class _RawKeypointFile(msgspec.Struct, gc=False):
+    categories: list[_Skeleton] = []
+    annotations: list[_RawKeypointFields] = []
+
+
 class _KeypointResult(msgspec.Struct, Generic[Id], gc=False):
     image_id: Id
     category_id: Id
@@ -77,6 +87,7 @@ class _KeypointResultFile(msgspec.Struct, Generic[Id], gc=False):
 
 
 _GT_DECODERS = (msgspec.json.Decoder(_KeypointFile), msgspec.json.Decoder(_KeypointFile))
+_RAW_GT_DECODER = msgspec.json.Decoder(_RawKeypointFile)
 _LIST_DECODERS = (
     msgspec.json.Decoder(list[_KeypointResult[int]]),
     msgspec.json.Decoder(list[_KeypointResult[IdValue]]),
@@ -138,6 +149,18 @@ def _keypoint_array(
     return flat.reshape(-1, n_keypoints, 3), present
 
 
+def _check_skeletons(categories: Sequence[_Skeleton], n_keypoints: int) -> None:
+    """InputError unless every category that names its keypoints names K of them."""
+    for i, category in enumerate(categories):
+        names = category.keypoints
+        if isinstance(names, list) and names and len(names) != n_keypoints:
+            raise InputError(
+                f"ground_truth.categories[{i}].keypoints",
+                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
+                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
+            )
+
+
 def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]:
     """Each annotation's keypoint fields, once the categories' skeletons agree with K."""
     if isinstance(src, dict | list):
@@ -150,15 +173,29 @@ def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]
                 document = _walk_keypoint_fields(_parse_slow(data, "ground_truth"))
         else:
             document = decoded[0]
-    for i, category in enumerate(document.categories):
-        names = category.keypoints
-        if isinstance(names, list) and names and len(names) != n_keypoints:
-            raise InputError(
-                f"ground_truth.categories[{i}].keypoints",
-                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
-                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
-            )
+    _check_skeletons(document.categories, n_keypoints)
     return document.annotations
+
+
+def _scanned_ground_truth(
+    data: bytes, n_keypoints: int
+) -> tuple[list[_RawKeypointFields], NDArray[np.float64], NDArray[np.bool_]] | None:
+    """The annotations' fields, their (N, K, 3) keypoints and which have any, each
+    annotation's keypoints read by the compiled scanner from the JSON as written (no
+    Python number per keypoint); None unless all are null or 3 * K finite numbers."""
+    try:
+        with _gc_paused():
+            document = _RAW_GT_DECODER.decode(data)
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        return None  # the general path says what is wrong
+    _check_skeletons(document.categories, n_keypoints)
+    fields = document.annotations
+    rows = b"[" + b",".join([f.keypoints for f in fields]) + b"]"
+    keypoints = np.empty((len(fields), n_keypoints, 3), dtype=np.float64)
+    present = np.empty(len(fields), dtype=np.bool_)
+    if not _scan.scan_number_rows(rows, 3 * n_keypoints, keypoints, present.view(np.uint8)):
+        return None
+    return fields, keypoints, present
 
 
 def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> GroundTruth:
@@ -195,9 +232,14 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt = load_ground_truth(src)
-    fields = _ground_truth_fields(src, n_keypoints)
     loc = "ground_truth.annotations"
-    keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
+    scanned = _scanned_ground_truth(src, n_keypoints) if isinstance(src, bytes) else None
+    fields: Sequence[_KeypointFields | _RawKeypointFields]
+    if scanned is None:
+        fields = _ground_truth_fields(src, n_keypoints)
+        keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
+    else:
+        fields, keypoints, present = scanned
     visibility = keypoints[:, :, 2]
     odd = ~np.isin(visibility, (0, 1, 2)).all(axis=1)
     if odd.any():
