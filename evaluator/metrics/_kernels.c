@@ -353,12 +353,12 @@ done:
  * such terms skip NumPy's exp, whose underflow path is slow, and count as 0. */
 #define OKS_ZERO_BEYOND 750.0
 
-/* The terms of a ground truth: its labelled keypoints (v > 0), all k when none is. */
-static Py_ssize_t oks_term_count(const double *g, Py_ssize_t k)
+/* The labelled keypoints (v > 0) of a ground truth; its terms are those, or all k. */
+static Py_ssize_t oks_labelled(const double *g, Py_ssize_t k)
 {
     Py_ssize_t labelled = 0;
     for (Py_ssize_t j = 0; j < k; j++) labelled += g[3 * j + 2] > 0;
-    return labelled ? labelled : k;
+    return labelled;
 }
 
 /* The groups' arrays, as keypoint_similarity passes them to both steps. */
@@ -369,8 +369,10 @@ typedef struct {
 } OksGroups;
 
 /* Checks groups first..last-1 against the arrays; the terms of their pairs in *n_terms
- * and of their pairs in *n_pairs. -1 with an exception when they do not fit. */
-static int oks_check_groups(const OksGroups *s, Py_ssize_t *n_terms, Py_ssize_t *n_pairs)
+ * and of their pairs in *n_pairs, each of their ground truths' labelled keypoints in
+ * labelled[j] (an array of n_gt items). -1 with an exception when they do not fit. */
+static int oks_check_groups(const OksGroups *s, Py_ssize_t *labelled, Py_ssize_t *n_terms,
+                            Py_ssize_t *n_pairs)
 {
     if (s->first < 0 || s->first > s->last || s->last > s->n_groups) {
         PyErr_SetString(PyExc_ValueError, "first, last: not a range of the groups");
@@ -385,20 +387,36 @@ static int oks_check_groups(const OksGroups *s, Py_ssize_t *n_terms, Py_ssize_t 
             return -1;
         }
         Py_ssize_t per_det = 0;
-        for (int64_t j = lo; j < hi; j++) per_det += oks_term_count(s->gt_kp + 3 * s->k * j, s->k);
+        for (int64_t j = lo; j < hi; j++) {
+            labelled[j] = oks_labelled(s->gt_kp + 3 * s->k * j, s->k);
+            per_det += labelled[j] ? labelled[j] : s->k;
+        }
         *n_terms += (d1 - d0) * per_det;
         *n_pairs += (d1 - d0) * (hi - lo);
     }
     return 0;
 }
 
-/* The terms -e of one pair at e, as computeOks computes e (its operations in its order);
- * each -e also goes to *small unless e > OKS_ZERO_BEYOND. */
-static void oks_pair_terms(const double *d, const double *g, const double *box, double area,
-                           const double *var, Py_ssize_t k, double *e, double **small)
+/* oks_check_groups with the labelled counts in a new array (*labelled, freed by the
+ * caller); -1 with an exception. */
+static int oks_prepare(const OksGroups *s, Py_ssize_t **labelled, Py_ssize_t *n_terms,
+                       Py_ssize_t *n_pairs)
 {
-    int labelled = 0;
-    for (Py_ssize_t j = 0; j < k; j++) labelled |= g[3 * j + 2] > 0;
+    *labelled = malloc((size_t)(s->n_gt ? s->n_gt : 1) * sizeof(Py_ssize_t));
+    if (*labelled == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return oks_check_groups(s, *labelled, n_terms, n_pairs);
+}
+
+/* The terms -e of one pair at e, as computeOks computes e (its operations in its order);
+ * each -e also goes to *small unless e > OKS_ZERO_BEYOND. *small never runs ahead of e in
+ * their buffers of equal size, so writing there before deciding to keep stays inside. */
+static void oks_pair_terms(const double *d, const double *g, int labelled, const double *box,
+                           double area, const double *var, Py_ssize_t k, double *e,
+                           double **small)
+{
     const double x0 = box[0] - box[2], x1 = box[0] + box[2] * 2;
     const double y0 = box[1] - box[3], y1 = box[1] + box[3] * 2;
     for (Py_ssize_t j = 0; j < k; j++) {
@@ -420,7 +438,8 @@ static void oks_pair_terms(const double *d, const double *g, const double *box, 
         squared = squared + dy2;
         const double term = squared / var[j] / area / 2;
         *e++ = -term;
-        if (!(term > OKS_ZERO_BEYOND)) *(*small)++ = -term;
+        **small = -term; /* kept unless beyond the cut (no branch: the cut is a coin toss) */
+        *small += !(term > OKS_ZERO_BEYOND);
     }
 }
 
@@ -449,6 +468,7 @@ static PyObject *oks_group_terms(PyObject *self, PyObject *args)
     Py_buffer b[OT_N_BUFFERS];
     memset(b, 0, sizeof b);
     OksGroups s;
+    Py_ssize_t *labelled = NULL;
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*nnw*w*", &b[OT_DET_START], &b[OT_GT_LO],
                           &b[OT_GT_HI], &b[OT_DET_ROWS], &b[OT_DET_KP], &b[OT_GT_KP],
                           &b[OT_GT_BOX], &b[OT_GT_AREA], &b[OT_VAR], &s.first, &s.last,
@@ -481,7 +501,7 @@ static PyObject *oks_group_terms(PyObject *self, PyObject *args)
     s.gt_hi = b[OT_GT_HI].buf;
     s.gt_kp = b[OT_GT_KP].buf;
     Py_ssize_t n_terms, n_pairs;
-    if (oks_check_groups(&s, &n_terms, &n_pairs)) goto done;
+    if (oks_prepare(&s, &labelled, &n_terms, &n_pairs)) goto done;
     if (n_terms != n_out) {
         PyErr_Format(PyExc_ValueError, "terms: %zd items, expected %zd", n_out, n_terms);
         goto done;
@@ -502,14 +522,14 @@ static PyObject *oks_group_terms(PyObject *self, PyObject *args)
     for (Py_ssize_t g = s.first; g < s.last; g++)
         for (int64_t i = s.det_start[g]; i < s.det_start[g + 1]; i++)
             for (int64_t j = s.gt_lo[g]; j < s.gt_hi[g]; j++) {
-                const double *gt = s.gt_kp + 3 * s.k * j;
-                oks_pair_terms(det_kp + 3 * s.k * det_rows[i], gt, gt_box + 4 * j, gt_area[j],
-                               var, s.k, e, &small);
-                e += oks_term_count(gt, s.k);
+                oks_pair_terms(det_kp + 3 * s.k * det_rows[i], s.gt_kp + 3 * s.k * j,
+                               labelled[j] > 0, gt_box + 4 * j, gt_area[j], var, s.k, e, &small);
+                e += labelled[j] ? labelled[j] : s.k;
             }
     Py_END_ALLOW_THREADS
     result = PyLong_FromSsize_t(small - (double *)b[OT_SMALL].buf);
 done:
+    free(labelled);
     release(b, OT_N_BUFFERS);
     return result;
 }
@@ -546,9 +566,9 @@ PyDoc_STRVAR(oks_group_means_doc,
 "small now holding exp of what it held: each term becomes its exp (0.0 when it was left\n"
 "out of small), and a pair's OKS is 0.0 plus their sum as np.sum adds an array (NumPy's\n"
 "pairwise summation), over their count, as computeOks' np.sum(np.exp(-e)) / e.shape[0].\n"
-"gt_keypoints: float64 (G, K, 3), K = n_keypoints; terms, small: float64 (T,), terms\n"
-"overwritten; out: float64 (P,) for the P pairs, row-major within each group. Releases\n"
-"the GIL.");
+"gt_keypoints: float64 (G, K, 3), K = n_keypoints; terms, small: float64 (T,) as\n"
+"oks_group_terms left them (terms overwritten); out: float64 (P,) for the P pairs,\n"
+"row-major within each group. Releases the GIL.");
 
 enum { OM_DET_START, OM_GT_LO, OM_GT_HI, OM_GT_KP, OM_TERMS, OM_SMALL, OM_OUT, OM_N_BUFFERS };
 
@@ -558,6 +578,7 @@ static PyObject *oks_group_means(PyObject *self, PyObject *args)
     Py_buffer b[OM_N_BUFFERS];
     memset(b, 0, sizeof b);
     OksGroups s;
+    Py_ssize_t *labelled = NULL;
     if (!PyArg_ParseTuple(args, "y*y*y*y*nnnw*y*w*", &b[OM_DET_START], &b[OM_GT_LO],
                           &b[OM_GT_HI], &b[OM_GT_KP], &s.k, &s.first, &s.last, &b[OM_TERMS],
                           &b[OM_SMALL], &b[OM_OUT]))
@@ -587,40 +608,39 @@ static PyObject *oks_group_means(PyObject *self, PyObject *args)
     s.n_gt = gt_items / (3 * s.k);
     s.n_dets = s.det_start[s.n_groups]; /* checked against every group's rows below */
     Py_ssize_t n_terms, n_pairs;
-    if (oks_check_groups(&s, &n_terms, &n_pairs)) goto done;
+    if (oks_prepare(&s, &labelled, &n_terms, &n_pairs)) goto done;
     if (n_terms != n_terms_in || n_pairs != n_out) {
         PyErr_Format(PyExc_ValueError, "terms, out: %zd and %zd items, expected %zd and %zd",
                      n_terms_in, n_out, n_terms, n_pairs);
         goto done;
     }
+    if (n_small != n_terms) {
+        PyErr_Format(PyExc_ValueError, "small: %zd items, expected %zd", n_small, n_terms);
+        goto done;
+    }
     double *e = b[OM_TERMS].buf, *out = b[OM_OUT].buf;
-    const double *small = b[OM_SMALL].buf, *small_end = small + n_small;
-    int short_small = 0;
+    const double *small = b[OM_SMALL].buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t g = s.first; g < s.last && !short_small; g++)
+    /* The kept terms come in order; `kept` counts those before term t of the range, so it
+     * is at most t and small[kept] lies inside small even for a term left out. */
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t g = s.first; g < s.last; g++)
         for (int64_t i = s.det_start[g]; i < s.det_start[g + 1]; i++)
             for (int64_t j = s.gt_lo[g]; j < s.gt_hi[g]; j++) {
-                const Py_ssize_t count = oks_term_count(s.gt_kp + 3 * s.k * j, s.k);
+                const Py_ssize_t count = labelled[j] ? labelled[j] : s.k;
                 for (Py_ssize_t t = 0; t < count; t++) {
-                    if (-e[t] > OKS_ZERO_BEYOND) {
-                        e[t] = 0.0;
-                    } else if (small < small_end) {
-                        e[t] = *small++;
-                    } else {
-                        short_small = 1;
-                        break;
-                    }
+                    const int keep = !(-e[t] > OKS_ZERO_BEYOND);
+                    const double value = small[kept];
+                    e[t] = keep ? value : 0.0;
+                    kept += keep;
                 }
                 *out++ = (0.0 + numpy_sum(e, count)) / (double)count;
                 e += count;
             }
     Py_END_ALLOW_THREADS
-    if (short_small) {
-        PyErr_SetString(PyExc_ValueError, "small: fewer items than the terms kept for exp");
-        goto done;
-    }
     result = Py_NewRef(Py_None);
 done:
+    free(labelled);
     release(b, OM_N_BUFFERS);
     return result;
 }
