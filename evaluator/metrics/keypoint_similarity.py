@@ -24,6 +24,7 @@ from evaluator.metrics.greedy import GroupSimilarity
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 EPS = np.spacing(1)  # pycocotools adds it to the area
+_BATCH_TERMS = 1 << 17  # terms computed at a time by one thread (two arrays of this size)
 
 
 def pair_rows(
@@ -96,7 +97,7 @@ def keypoint_similarity(
     term_start = np.r_[0, np.cumsum(n_det * (per_gt[gt_hi] - per_gt[gt_lo]))]
     values = np.empty(int(pair_start[-1]), dtype=np.float64)
 
-    def run(first: int, last: int) -> None:  # groups first..last-1
+    def batch(first: int, last: int) -> None:  # groups first..last-1
         n_terms = int(term_start[last] - term_start[first])
         terms, small = np.empty(n_terms), np.empty(n_terms)
         kept = kernels.oks_group_terms(
@@ -108,6 +109,14 @@ def keypoint_similarity(
             det_start, gt_lo, gt_hi, gt_points, n_keypoints, first, last, terms, small,
             values[pair_start[first] : pair_start[last]],
         )  # fmt: skip
+
+    def run(first: int, last: int) -> None:  # in batches of about _BATCH_TERMS terms
+        cuts = np.searchsorted(
+            term_start, np.arange(term_start[first], term_start[last], _BATCH_TERMS)[1:]
+        )
+        bounds = np.unique(np.r_[first, cuts.clip(first + 1, last), last]).tolist()
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
+            batch(lo, hi)
 
     run_in_chunks(run, np.diff(term_start) + 1)
     return GroupSimilarity(values, pair_start[:-1].astype(np.int64))
