@@ -14,7 +14,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -426,8 +426,39 @@ def _scan_file(path: str | os.PathLike[str], n_keypoints: int) -> Predictions | 
         return _scan_plain(data, n_keypoints)
 
 
+@dataclass(frozen=True)
+class ScannedKeypointResults:
+    """Keypoint results scanned before their ground truth is loaded.
+
+    Attributes
+    ----------
+    src : path or bytes
+        Where they came from, for the general loader when ``plain`` cannot be used.
+    plain : Predictions or None
+        Their columns when they have the plain shape (:func:`_scan_plain`); used unless
+        the ground truth's image ids are strings, and checked against it as any results.
+    """
+
+    src: str | os.PathLike[str] | bytes
+    plain: Predictions | None
+
+
+def scan_keypoint_results(
+    src: str | os.PathLike[str] | bytes, n_keypoints: int
+) -> ScannedKeypointResults:
+    """Scan keypoint results into columns, without the ground truth (nothing is raised:
+    a file that cannot be read is left to :func:`load_keypoint_predictions` to report).
+
+    The scanner releases the GIL, so this can run on another thread while the ground truth
+    loads; :func:`load_keypoint_predictions` takes the outcome as its ``src``.
+    """
+    if isinstance(src, bytes):
+        return ScannedKeypointResults(src, _scan_plain(src, n_keypoints))
+    return ScannedKeypointResults(src, _scan_file(src, n_keypoints))
+
+
 def load_keypoint_predictions(
-    src: Source | Predictions,
+    src: Source | Predictions | ScannedKeypointResults,
     gt: GroundTruth,
     n_keypoints: int,
     unknown_categories: Literal["drop", "error"] = "drop",
@@ -436,8 +467,8 @@ def load_keypoint_predictions(
 
     Parameters
     ----------
-    src : path, bytes, list of dicts, dict with an ``annotations`` list, or Predictions
-        (with ``keypoints``)
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, Predictions
+        (with ``keypoints``), or ScannedKeypointResults (from :func:`scan_keypoint_results`)
     gt : GroundTruth
     n_keypoints : int
     unknown_categories : {"drop", "error"}
@@ -459,13 +490,12 @@ def load_keypoint_predictions(
             raise InputError("predictions.keypoints", f"expected shape (D, {n_keypoints}, 3)")
         return load_predictions(src, gt, unknown_categories)
     if not isinstance(src, list | dict):
-        plain = None
-        if not gt.image_names:
-            plain = (
-                _scan_plain(src, n_keypoints)
-                if isinstance(src, bytes)
-                else _scan_file(src, n_keypoints)
-            )
+        # String image ids in the ground truth: the general loader maps them.
+        if isinstance(src, ScannedKeypointResults):
+            plain = None if gt.image_names else src.plain
+            src = src.src
+        else:
+            plain = None if gt.image_names else scan_keypoint_results(src, n_keypoints).plain
         if plain is not None:
             return load_predictions(plain, gt, unknown_categories)
         src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
