@@ -308,6 +308,8 @@ def test_keypoint_results_off_the_plain_shape_in_any_part_go_to_the_loader() -> 
     for odd in (', "bbox": [0, 0, 1, 1]', ', "score": 2', ', "x": NaN'):
         data = ("[" + ", ".join(rows[:40] + [row % odd] + rows[41:]) + "]").encode()
         assert all(keypoints._scan_columns(data, 1, parts) is None for parts in (1, 2, 4))
+    wrapped = ('{"annotations": [' + ", ".join(rows) + "]}").encode()  # the other form
+    assert all(keypoints._scan_columns(wrapped, 1, parts) is None for parts in (1, 2, 4))
 
 
 def test_a_keypoint_results_file_is_read_mapped(tmp_path: Path) -> None:

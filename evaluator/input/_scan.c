@@ -356,7 +356,7 @@ static void keypoint_extent(const double *keypoints, Py_ssize_t nk, double *box)
     box[3] = y1 - y0;
 }
 
-enum { PART_FAILED = 0, PART_AT_STOP = 1, PART_AT_END = 2 };
+enum { PART_FAILED = 0, PART_AT_STOP = 1, PART_AT_END = 2, PART_PAST_STOP = 3 };
 
 typedef struct {
     int64_t *image, *category;
@@ -369,8 +369,8 @@ typedef struct {
  * The results from c->p on: after the opening '[' when `first`, else where a result
  * starts. Stops after the result that ends at `stop` (the ',' that follows it; NULL: no
  * stop) or after the closing ']' and trailing space. Returns PART_AT_STOP, PART_AT_END,
- * or PART_FAILED: not the plain shape, more results than rows, or a result running past
- * `stop` (then `stop` was not between two results).
+ * PART_PAST_STOP (a result ran past `stop`: it was not between two results), or
+ * PART_FAILED (not the plain shape, or more results than rows).
  */
 static int scan_part(Cursor *c, const char *stop, int first, Py_ssize_t nk, PartColumns *out)
 {
@@ -399,7 +399,7 @@ static int scan_part(Cursor *c, const char *stop, int first, Py_ssize_t nk, Part
         if (nk && !has_box) keypoint_extent(keypoints, nk, box);
         out->n = i + 1;
         if (stop != NULL && c->p == stop) return PART_AT_STOP;
-        if (stop != NULL && c->p > stop) return PART_FAILED;
+        if (stop != NULL && c->p > stop) return PART_PAST_STOP;
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
         if (!expect(c, ']')) return PART_FAILED;
@@ -432,9 +432,9 @@ PyDoc_STRVAR(scan_results_part_doc,
 "a bbox gets the box spanned by its K keypoints [x0, y0, x1 - x0, y1 - y0], as loadRes\n"
 "gives it; with K = 0 every result needs a bbox.\n\n"
 "Returns (n, boxed, status): the results read, whether they carry a bbox (-1: none\n"
-"read), and 1 (stopped at `stop`), 2 (read to the end) or 0 (not the plain shape,\n"
-"more than R results, or `stop` is not between two results). Releases the GIL while it\n"
-"reads.");
+"read), and 1 (stopped at `stop`), 2 (read to the end), 3 (a result ran past `stop`,\n"
+"which is then not between two results) or 0 (not the plain shape, or more than R\n"
+"results). Releases the GIL while it reads.");
 
 static PyObject *scan_results_part(PyObject *self, PyObject *args)
 {

@@ -310,7 +310,7 @@ def _spanned(keypoints: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArr
 
 
 _PART_BYTES = 1 << 22  # a results file is read in parts of about this size
-_AT_STOP, _AT_END = 1, 2  # how a part's scan ended well (0: it failed)
+_FAILED, _AT_STOP, _AT_END = 0, 1, 2  # how a part's scan ends (3: past its stop)
 Text = bytes | mmap.mmap
 
 
@@ -372,10 +372,11 @@ def _scan_columns(data: Text, n_keypoints: int, parts: int) -> tuple[int, bool, 
             _forget(data, *spans[i])
 
     run_in_chunks(scan, work)
-    if [status for _, _, status in outcomes] != [_AT_STOP] * (len(cuts) - 1) + [_AT_END]:
+    statuses = [status for _, _, status in outcomes]
+    if statuses != [_AT_STOP] * (len(cuts) - 1) + [_AT_END]:
         del columns
-        if len(cuts) == 1:
-            return None
+        if statuses[0] == _FAILED or len(cuts) == 1:
+            return None  # the first part reads as one scan of the whole would
         return _scan_columns(data, n_keypoints, 1)  # a cut fell inside a result
     boxed = {flag for _, flag, _ in outcomes if flag >= 0}
     if len(boxed) > 1:
