@@ -359,3 +359,24 @@ def test_number_rows_equal_the_typed_decoder(seed: int) -> None:
 def test_number_rows_of_another_shape_are_refused(data: bytes, rows: int) -> None:
     values, present = np.empty((rows, 3)), np.empty(rows, np.uint8)
     assert not _scan.scan_number_rows(data, 3, values, present)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["0", "0.0", "-0.0", "7", "1234567", "12345678", "-1234567.12345678", "0.12345678",
+     "0.123456789", "9999999.99999999", "0.00000001", "401.93", "1e2", "1.5E-3", "01", "1.",
+     ".5", "-", "1.2.3", "00.5"],
+)  # fmt: skip
+def test_short_decimals_read_as_the_decoder_reads_them(number: str) -> None:
+    # The scanner's shortcut for up to 7 digits and 8 decimals, and the tokens just past
+    # it, with room after them (the bbox) and without (the score ends the document).
+    data = f'[{{"image_id": 1, "category_id": 2, "score": {number}, "bbox": [1, 2, 3, 4]}}, '
+    data += f'{{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, {number}], "score": {number}}}]'
+    try:
+        want = decoded(data.encode())
+    except msgspec.DecodeError:
+        assert columns(data.encode()) is None
+        return
+    got = columns(data.encode())
+    assert got is not None
+    assert_same(got, want)

@@ -124,6 +124,41 @@ static int read_int(Cursor *c, int64_t *out)
 }
 
 /*
+ * The float token files hold most, -?(0|[1-9][0-9]*)(.[0-9]+)? with at most 15 digits (7
+ * before the point, 8 after: "401.93", "0.897"), read with no Number on the way: into
+ * *out as read_double would convert it (m / 10^decimals, the same operands), c->p moved
+ * past it. 0, c->p unmoved, for any other token (read_double's general path takes it).
+ */
+static int read_short_decimal(Cursor *c, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    const char *q = c->p, *end = c->end;
+    if (end - q < 18) return 0; /* room for the longest such token and what follows it */
+    const int negative = *q == '-';
+    q += negative;
+    uint64_t m = 0;
+    int whole = 0, decimals = 0;
+    if (*q == '0') {
+        q++;
+        whole = 1;
+    } else {
+        for (; *q >= '0' && *q <= '9' && whole < 8; q++, whole++) m = m * 10 + (uint64_t)(*q - '0');
+        if (whole == 0 || whole > 7) return 0;
+    }
+    if (*q == '.') {
+        for (q++; q[decimals] >= '0' && q[decimals] <= '9' && decimals < 9; decimals++)
+            m = m * 10 + (uint64_t)(q[decimals] - '0');
+        if (decimals == 0 || decimals > 8) return 0;
+        q += decimals;
+    }
+    if ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E') return 0;
+    const double v = m == 0 ? 0.0 : decimals ? (double)m / pow10[decimals] : (double)m * pow10[0];
+    *out = negative ? -v : v;
+    c->p = q;
+    return 1;
+}
+
+/*
  * Floats. Clinger's exact fast path: a decimal with at most 15 significant digits m and
  * a power of ten 10^e with |e| <= 22 are both exact doubles, so m * 10^e (or m / 10^-e)
  * is one correctly rounded operation, the value a correctly rounded parser gives.
@@ -135,6 +170,7 @@ static int read_double(Cursor *c, double *out)
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     skip_space(c);
+    if (read_short_decimal(c, out)) return 1;
     Number n = scan_number(c);
     if (n.length == 0 || n.length >= MAX_NUMBER_CHARS) return 0;
     if (n.integral && n.length > 15 + n.negative) return 0; /* int -> float: the decoder's */
