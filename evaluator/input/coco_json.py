@@ -37,6 +37,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 import numpy as np
+import numpy.ma  # noqa: F401 (np.unique and np.isin import it at their first call: 10 ms)
 from numpy.typing import NDArray
 
 from evaluator.errors import ENGINE_NOT_BUILT, InputError

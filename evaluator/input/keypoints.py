@@ -11,8 +11,10 @@ first result has one, else the box spanned by its keypoints, all K of them.
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -42,6 +44,7 @@ from evaluator.input.coco_json import (
     read_results,
 )
 from evaluator.input.ids import IdValue
+from evaluator.threads import run_in_chunks, threads
 
 Id = TypeVar("Id")
 
@@ -61,6 +64,16 @@ class _KeypointFile(msgspec.Struct, gc=False):
     annotations: list[_KeypointFields] = []
 
 
+class _RawKeypointFields(msgspec.Struct, gc=False):
+    keypoints: msgspec.Raw = msgspec.Raw(b"null")  # the JSON as written, for the scanner
+    num_keypoints: float | bool | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class _RawKeypointFile(msgspec.Struct, gc=False):
+    categories: list[_Skeleton] = []
+    annotations: list[_RawKeypointFields] = []
+
+
 class _KeypointResult(msgspec.Struct, Generic[Id], gc=False):
     image_id: Id
     category_id: Id
@@ -74,6 +87,7 @@ class _KeypointResultFile(msgspec.Struct, Generic[Id], gc=False):
 
 
 _GT_DECODERS = (msgspec.json.Decoder(_KeypointFile), msgspec.json.Decoder(_KeypointFile))
+_RAW_GT_DECODER = msgspec.json.Decoder(_RawKeypointFile)
 _LIST_DECODERS = (
     msgspec.json.Decoder(list[_KeypointResult[int]]),
     msgspec.json.Decoder(list[_KeypointResult[IdValue]]),
@@ -135,6 +149,18 @@ def _keypoint_array(
     return flat.reshape(-1, n_keypoints, 3), present
 
 
+def _check_skeletons(categories: Sequence[_Skeleton], n_keypoints: int) -> None:
+    """InputError unless every category that names its keypoints names K of them."""
+    for i, category in enumerate(categories):
+        names = category.keypoints
+        if isinstance(names, list) and names and len(names) != n_keypoints:
+            raise InputError(
+                f"ground_truth.categories[{i}].keypoints",
+                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
+                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
+            )
+
+
 def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]:
     """Each annotation's keypoint fields, once the categories' skeletons agree with K."""
     if isinstance(src, dict | list):
@@ -147,15 +173,29 @@ def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]
                 document = _walk_keypoint_fields(_parse_slow(data, "ground_truth"))
         else:
             document = decoded[0]
-    for i, category in enumerate(document.categories):
-        names = category.keypoints
-        if isinstance(names, list) and names and len(names) != n_keypoints:
-            raise InputError(
-                f"ground_truth.categories[{i}].keypoints",
-                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
-                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
-            )
+    _check_skeletons(document.categories, n_keypoints)
     return document.annotations
+
+
+def _scanned_ground_truth(
+    data: bytes, n_keypoints: int
+) -> tuple[list[_RawKeypointFields], NDArray[np.float64], NDArray[np.bool_]] | None:
+    """The annotations' fields, their (N, K, 3) keypoints and which have any, each
+    annotation's keypoints read by the compiled scanner from the JSON as written (no
+    Python number per keypoint); None unless all are null or 3 * K finite numbers."""
+    try:
+        with _gc_paused():
+            document = _RAW_GT_DECODER.decode(data)
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        return None  # the general path says what is wrong
+    _check_skeletons(document.categories, n_keypoints)
+    fields = document.annotations
+    rows = b"[" + b",".join([f.keypoints for f in fields]) + b"]"
+    keypoints = np.empty((len(fields), n_keypoints, 3), dtype=np.float64)
+    present = np.empty(len(fields), dtype=np.bool_)
+    if not _scan.scan_number_rows(rows, 3 * n_keypoints, keypoints, present.view(np.uint8)):
+        return None
+    return fields, keypoints, present
 
 
 def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> GroundTruth:
@@ -192,9 +232,14 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt = load_ground_truth(src)
-    fields = _ground_truth_fields(src, n_keypoints)
     loc = "ground_truth.annotations"
-    keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
+    scanned = _scanned_ground_truth(src, n_keypoints) if isinstance(src, bytes) else None
+    fields: Sequence[_KeypointFields | _RawKeypointFields]
+    if scanned is None:
+        fields = _ground_truth_fields(src, n_keypoints)
+        keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
+    else:
+        fields, keypoints, present = scanned
     visibility = keypoints[:, :, 2]
     odd = ~np.isin(visibility, (0, 1, 2)).all(axis=1)
     if odd.any():
@@ -264,34 +309,157 @@ def _spanned(keypoints: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArr
         return np.stack([x0, y0, width, height], axis=1), width * height
 
 
-def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
+_PART_BYTES = 1 << 22  # a results file is read in parts of about this size
+_FAILED, _AT_STOP, _AT_END = 0, 1, 2  # how a part's scan ends (3: past its stop)
+Text = bytes | mmap.mmap
+
+
+def _cuts(data: Text, parts: int) -> list[tuple[int, int]]:
+    """About ``parts`` byte ranges ``(start, stop)`` of a results array, each ending at the
+    ``,`` of a ``},`` near an even share of the bytes (stop -1: to the end). Whether each
+    ``,`` is between two results only the scan of the part before it can tell."""
+    bounds, start = [], 0
+    for i in range(1, parts):
+        comma = data.find(b"},", max(i * len(data) // parts, start)) + 1
+        if comma == 0:
+            break
+        bounds.append((start, comma))
+        start = comma + 1
+    return [*bounds, (start, -1)]
+
+
+def _forget(data: Text, start: int, stop: int) -> None:
+    """Let a mapped file's bytes ``start:stop`` leave memory (read again if touched)."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        first = start - start % mmap.PAGESIZE
+        data.madvise(mmap.MADV_DONTNEED, first, stop - first)
+
+
+def _scan_columns(data: Text, n_keypoints: int, parts: int) -> tuple[int, bool, list[Any]] | None:
+    """Plain keypoint results read by the compiled scanner in ``parts`` parts, the parts
+    spread over the cores; a mapped file's pages are let go once read.
+
+    Returns the count, whether the results carry a bbox, and the image id, category id,
+    box, score and keypoint columns, rows beyond the count unused; None when the document
+    is not of the plain shape.
+    """
+    cuts = _cuts(data, parts)
+    spans = [(start, len(data) if stop < 0 else stop) for start, stop in cuts]
+    rows = [0] * len(cuts)
+
+    def count(first: int, last: int) -> None:  # a bound on each part's results: its '{'
+        for i in range(first, last):
+            rows[i] = _scan.count_byte(data, ord("{"), *spans[i])
+            _forget(data, *spans[i])
+
+    work = np.array([stop - start for start, stop in spans], dtype=np.int64)
+    run_in_chunks(count, work)
+    total = sum(rows)
+    columns = [
+        np.empty(total, np.int64),
+        np.empty(total, np.int64),
+        np.empty((total, 4), np.float64),
+        np.empty(total, np.float64),
+        np.empty((total, n_keypoints, 3), np.float64),
+    ]
+    firsts = np.r_[0, np.cumsum(rows)].tolist()
+    outcomes: list[tuple[int, int, int]] = [(0, -1, 0)] * len(cuts)
+
+    def scan(first: int, last: int) -> None:
+        for i in range(first, last):
+            part = [column[firsts[i] : firsts[i + 1]] for column in columns]
+            outcomes[i] = _scan.scan_results_part(data, n_keypoints, *cuts[i], *part)
+            _forget(data, *spans[i])
+
+    run_in_chunks(scan, work)
+    statuses = [status for _, _, status in outcomes]
+    if statuses != [_AT_STOP] * (len(cuts) - 1) + [_AT_END]:
+        del columns
+        if statuses[0] == _FAILED or len(cuts) == 1:
+            return None  # the first part reads as one scan of the whole would
+        return _scan_columns(data, n_keypoints, 1)  # a cut fell inside a result
+    boxed = {flag for _, flag, _ in outcomes if flag >= 0}
+    if len(boxed) > 1:
+        return None  # a bbox on some results only: the general loader explains
+    counts = [n for n, _, _ in outcomes]
+    if counts[:-1] != rows[:-1]:  # rows left unused before the last part's
+        keep = np.concatenate([np.arange(f, f + n) for f, n in zip(firsts, counts)])
+        columns = [column[keep] for column in columns]
+    return sum(counts), boxed == {1}, columns
+
+
+def _scan_plain(data: Text, n_keypoints: int) -> Predictions | None:
     """Keypoint results in the plain shape, read by the compiled scanner; else None.
 
     The plain shape: a JSON array of objects with integer ``image_id`` and
     ``category_id``, ``keypoints`` of ``3 * K`` numbers, a numeric ``score``, and a
-    ``bbox`` of 4 numbers on every result or on none (other fields are skipped).
+    ``bbox`` of 4 numbers on every result or on none (other fields are skipped). The
+    scanner reads finite numbers only and, without a bbox, sets each result's box to the
+    extent of its keypoints (see :func:`_spanned`).
     """
-    scanned = _scan.scan_predictions(data, n_keypoints)
+    parts = max(len(data) // _PART_BYTES, threads() if len(data) > _PART_BYTES else 1)
+    scanned = _scan_columns(data, n_keypoints, parts)
     if scanned is None:
         return None
-    n, image_ids, category_ids, boxes, scores, keypoints, boxed = scanned
-    points = np.frombuffer(memoryview(keypoints), dtype=np.float64).reshape(n, n_keypoints, 3)
-    if not np.isfinite(points).all():
-        return None  # the general loader says where
-    given = np.frombuffer(memoryview(boxes), dtype=np.float64).reshape(n, 4)
-    box, areas = (given, None) if boxed else _spanned(points)
+    n, boxed, (image_ids, category_ids, boxes, scores, keypoints) = scanned
+    boxes, areas = boxes[:n], None
+    if not boxed:
+        with np.errstate(over="ignore", invalid="ignore"):
+            areas = boxes[:, 2] * boxes[:, 3]
     return Predictions(
-        np.frombuffer(memoryview(image_ids), dtype=np.int64),
-        np.frombuffer(memoryview(category_ids), dtype=np.int64),
-        box,
-        np.frombuffer(memoryview(scores), dtype=np.float64),
-        keypoints=points,
-        areas=areas,
+        image_ids[:n], category_ids[:n], boxes, scores[:n], keypoints=keypoints[:n], areas=areas
     )
 
 
+def _scan_file(path: str | os.PathLike[str], n_keypoints: int) -> Predictions | None:
+    """:func:`_scan_plain` on a file mapped into memory (none of it copied); None too when
+    it cannot be mapped (missing, empty, not a file: the general reader says why)."""
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed below, once mapped)
+    except OSError:
+        return None
+    with file:
+        try:
+            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+    with data:
+        return _scan_plain(data, n_keypoints)
+
+
+@dataclass(frozen=True)
+class ScannedKeypointResults:
+    """Keypoint results scanned before their ground truth is loaded.
+
+    Attributes
+    ----------
+    src : path or bytes
+        Where they came from, for the general loader when ``plain`` cannot be used.
+    plain : Predictions or None
+        Their columns when they have the plain shape (:func:`_scan_plain`); used unless
+        the ground truth's image ids are strings, and checked against it as any results.
+    """
+
+    src: str | os.PathLike[str] | bytes
+    plain: Predictions | None
+
+
+def scan_keypoint_results(
+    src: str | os.PathLike[str] | bytes, n_keypoints: int
+) -> ScannedKeypointResults:
+    """Scan keypoint results into columns, without the ground truth (nothing is raised:
+    a file that cannot be read is left to :func:`load_keypoint_predictions` to report).
+
+    The scanner releases the GIL, so this can run on another thread while the ground truth
+    loads; :func:`load_keypoint_predictions` takes the outcome as its ``src``.
+    """
+    if isinstance(src, bytes):
+        return ScannedKeypointResults(src, _scan_plain(src, n_keypoints))
+    return ScannedKeypointResults(src, _scan_file(src, n_keypoints))
+
+
 def load_keypoint_predictions(
-    src: Source | Predictions,
+    src: Source | Predictions | ScannedKeypointResults,
     gt: GroundTruth,
     n_keypoints: int,
     unknown_categories: Literal["drop", "error"] = "drop",
@@ -300,8 +468,8 @@ def load_keypoint_predictions(
 
     Parameters
     ----------
-    src : path, bytes, list of dicts, dict with an ``annotations`` list, or Predictions
-        (with ``keypoints``)
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, Predictions
+        (with ``keypoints``), or ScannedKeypointResults (from :func:`scan_keypoint_results`)
     gt : GroundTruth
     n_keypoints : int
     unknown_categories : {"drop", "error"}
@@ -323,10 +491,15 @@ def load_keypoint_predictions(
             raise InputError("predictions.keypoints", f"expected shape (D, {n_keypoints}, 3)")
         return load_predictions(src, gt, unknown_categories)
     if not isinstance(src, list | dict):
-        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-        plain = None if gt.image_names else _scan_plain(src, n_keypoints)
+        # String image ids in the ground truth: the general loader maps them.
+        if isinstance(src, ScannedKeypointResults):
+            plain = None if gt.image_names else src.plain
+            src = src.src
+        else:
+            plain = None if gt.image_names else scan_keypoint_results(src, n_keypoints).plain
         if plain is not None:
             return load_predictions(plain, gt, unknown_categories)
+        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
     results, root, checked = read_results(
         src, _LIST_DECODERS, _DICT_DECODERS, _read_keypoint_result
     )

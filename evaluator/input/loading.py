@@ -16,7 +16,11 @@ from numpy.typing import NDArray
 from evaluator.errors import InputError
 from evaluator.input import coco_json
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_predictions
+from evaluator.input.keypoints import (
+    load_keypoint_ground_truth,
+    load_keypoint_predictions,
+    scan_keypoint_results,
+)
 from evaluator.input.segmentation import (
     load_segmentation_ground_truth,
     load_segmentation_predictions,
@@ -102,9 +106,9 @@ def load_evaluation_inputs(
 ) -> tuple[GroundTruth, Predictions]:
     """:func:`load_ground_truth` then :func:`load_predictions`, overlapped where they can be.
 
-    Box results in a file or bytes are read and scanned on a second thread while the
-    ground truth loads (the scanner releases the GIL); they are checked against it once
-    both are there. The outcome, errors included, is that of the two calls in turn: a
+    Box and keypoint results in a file or bytes are read and scanned on a second thread
+    while the ground truth loads (the scanners release the GIL); they are checked against
+    it once both are there. The outcome, errors included, is that of the two calls in turn: a
     ground truth that fails to load is reported before anything about the results.
 
     Returns
@@ -112,6 +116,12 @@ def load_evaluation_inputs(
     GroundTruth, Predictions
     """
     kind: dict[str, Any] = {"iou_type": iou_type, "n_keypoints": n_keypoints}
+    if iou_type == "keypoints" and isinstance(pred_src, str | os.PathLike | bytes):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            scanning = pool.submit(scan_keypoint_results, pred_src, n_keypoints)
+            gt = load_ground_truth(gt_src, **kind)
+            scanned = scanning.result()
+        return gt, load_keypoint_predictions(scanned, gt, n_keypoints, unknown_categories)
     if iou_type != "bbox" or not isinstance(pred_src, str | os.PathLike | bytes):
         gt = load_ground_truth(gt_src, **kind)
         return gt, load_predictions(pred_src, gt, unknown_categories, **kind)
