@@ -153,7 +153,7 @@ static int read_short_decimal(Cursor *c, double *out)
     }
     if ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E') return 0;
     const double v = m == 0 ? 0.0 : decimals ? (double)m / pow10[decimals] : (double)m * pow10[0];
-    *out = negative ? -v : v;
+    *out = negative && (m != 0 || decimals) ? -v : v; /* "-0" is the integer 0, "-0.0" is -0.0 */
     c->p = q;
     return 1;
 }
@@ -178,7 +178,7 @@ static int read_double(Cursor *c, double *out)
         double v = n.m == 0        ? 0.0
                    : n.exp10 >= 0 ? (double)n.m * pow10[n.exp10]
                                   : (double)n.m / pow10[-n.exp10];
-        *out = n.negative ? -v : v;
+        *out = n.negative && !(n.integral && n.m == 0) ? -v : v; /* "-0": the integer 0 */
     } else {
         char text[MAX_NUMBER_CHARS];
         memcpy(text, c->p, (size_t)n.length);
