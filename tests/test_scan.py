@@ -363,9 +363,9 @@ def test_number_rows_of_another_shape_are_refused(data: bytes, rows: int) -> Non
 
 @pytest.mark.parametrize(
     "number",
-    ["0", "-0", "0.0", "-0.0", "-0e0", "7", "1234567", "12345678", "-1234567.12345678", "0.12345678",
-     "0.123456789", "9999999.99999999", "0.00000001", "401.93", "1e2", "1.5E-3", "01", "1.",
-     ".5", "-", "1.2.3", "00.5"],
+    ["0", "-0", "0.0", "-0.0", "-0e0", "7", "1234567", "12345678", "-1234567.12345678",
+     "0.12345678", "0.123456789", "9999999.99999999", "0.00000001", "401.93", "1e2", "1.5E-3",
+     "01", "1.", ".5", "-", "1.2.3", "00.5"],
 )  # fmt: skip
 def test_short_decimals_read_as_the_decoder_reads_them(number: str) -> None:
     # The scanner's shortcut for up to 7 digits and 8 decimals, and the tokens just past
