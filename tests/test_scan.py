@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
 
-from evaluator.input import _scan, keypoints
+from evaluator.input import _scan, keypoints, result_scan
 
 
 class Plain(msgspec.Struct):
@@ -28,8 +29,18 @@ class Plain(msgspec.Struct):
 STRICT = msgspec.json.Decoder(list[Plain])
 
 
+def whole_scan(data: bytes, k: int = 0) -> tuple[Any, ...] | None:
+    """The results read in one part: ``(n, image_id, category_id, bbox, score, keypoints,
+    boxed)``, each column cut to the n results; None when not of the plain shape."""
+    got = result_scan.scan_columns(data, k, 1)
+    if got is None:
+        return None
+    n, boxed, (image, category, box, score, points) = got
+    return n, image[:n], category[:n], box[:n], score[:n], points[:n], int(boxed or n == 0)
+
+
 def columns(data: bytes) -> tuple[np.ndarray, ...] | None:
-    scanned = _scan.scan_predictions(data)
+    scanned = whole_scan(data)
     if scanned is None:
         return None
     n, image, category, box, score, _, _ = scanned
@@ -236,7 +247,7 @@ def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> Non
     rng = random.Random(seed)
     k = rng.choice([1, 5, 17])
     data = keypoint_document(rng, k, boxed, rng.randrange(0, 40))
-    scanned = _scan.scan_predictions(data, k)
+    scanned = whole_scan(data, k)
     assert scanned is not None
     n, image, category, box, score, keypoints, has_boxes = scanned
     items = msgspec.json.Decoder(list[KeypointResult]).decode(data)
@@ -269,14 +280,14 @@ def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> Non
     ],
 )
 def test_keypoint_results_off_the_plain_shape_go_to_the_loader(results: str) -> None:
-    assert _scan.scan_predictions(results.encode(), 1) is None
+    assert whole_scan(results.encode(), 1) is None
 
 
 def test_box_results_skip_keypoints_fields() -> None:
     data = (
         b'[{"image_id": 1, "category_id": 1, "keypoints": [1], "bbox": [0, 0, 1, 1], "score": 1}]'
     )
-    scanned = _scan.scan_predictions(data)
+    scanned = whole_scan(data)
     assert scanned is not None and scanned[0] == 1 and bytes(memoryview(scanned[5])) == b""
 
 
@@ -289,10 +300,10 @@ def test_keypoint_results_read_in_parts_equal_one_scan(seed: int, parts: int) ->
     k, boxed = rng.choice([1, 17]), seed % 2 == 0
     extra = rng.choice(['"note": "},{"', '"meta": {"a": [1, {}]}', '"id": 3'])
     data = keypoint_document(rng, k, boxed, rng.randrange(0, 30), extra)
-    whole = _scan.scan_predictions(data, k)
+    whole = whole_scan(data, k)
     assert whole is not None
     n, image, category, box, score, points, has_boxes = whole
-    got = keypoints._scan_columns(data, k, parts)
+    got = result_scan.scan_columns(data, k, parts)
     assert got is not None
     count, got_boxed, columns = got
     assert count == n and got_boxed == (has_boxes == 1 and n > 0)
@@ -307,22 +318,51 @@ def test_keypoint_results_off_the_plain_shape_in_any_part_go_to_the_loader() -> 
     rows = [row % ""] * 50
     for odd in (', "bbox": [0, 0, 1, 1]', ', "score": 2', ', "x": NaN'):
         data = ("[" + ", ".join(rows[:40] + [row % odd] + rows[41:]) + "]").encode()
-        assert all(keypoints._scan_columns(data, 1, parts) is None for parts in (1, 2, 4))
+        assert all(result_scan.scan_columns(data, 1, parts) is None for parts in (1, 2, 4))
     wrapped = ('{"annotations": [' + ", ".join(rows) + "]}").encode()  # the other form
-    assert all(keypoints._scan_columns(wrapped, 1, parts) is None for parts in (1, 2, 4))
+    assert all(result_scan.scan_columns(wrapped, 1, parts) is None for parts in (1, 2, 4))
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("parts", [2, 3, 8])
+def test_box_results_read_in_parts_equal_one_scan(seed: int, parts: int) -> None:
+    # Box results go through the same parts as keypoint results, with K = 0.
+    rng = random.Random(seed)
+    data = plain_document(rng, rng.randrange(1, 80))
+    whole = result_scan.scan_columns(data, 0, 1)
+    got = result_scan.scan_columns(data, 0, parts)
+    assert whole is not None and got is not None
+    assert got[:2] == whole[:2]
+    for column, want in zip(got[2], whole[2], strict=True):
+        assert column[: got[0]].tobytes() == want[: whole[0]].tobytes()
+    assert_same(columns(data), decoded(data))  # and one scan reads as the decoder
+
+
+def test_a_box_results_file_is_read_mapped_as_its_bytes(tmp_path: Path) -> None:
+    data = plain_document(random.Random(7), 300)
+    path = tmp_path / "results.json"
+    path.write_bytes(data)
+    mapped, read = result_scan.scan_file(path, 0), result_scan.scan_plain(data, 0)
+    assert mapped is not None and read is not None
+    assert mapped.keypoints is None and mapped.areas is None
+    for field in ("image_ids", "category_ids", "boxes", "scores"):
+        assert getattr(mapped, field).tobytes() == getattr(read, field).tobytes()
+    want = whole_scan(data)
+    assert want is not None
+    assert read.boxes.tobytes() == bytes(memoryview(want[3]))
 
 
 def test_a_keypoint_results_file_is_read_mapped(tmp_path: Path) -> None:
     data = keypoint_document(random.Random(5), 17, False, 200)
     path = tmp_path / "results.json"
     path.write_bytes(data)
-    mapped, read = keypoints._scan_file(path, 17), keypoints._scan_plain(data, 17)
+    mapped, read = result_scan.scan_file(path, 17), result_scan.scan_plain(data, 17)
     assert mapped is not None and read is not None
     for field in ("image_ids", "category_ids", "boxes", "scores", "keypoints", "areas"):
         assert getattr(mapped, field).tobytes() == getattr(read, field).tobytes()
     (tmp_path / "empty.json").write_bytes(b"")
-    assert keypoints._scan_file(tmp_path / "empty.json", 17) is None
-    assert keypoints._scan_file(tmp_path / "missing.json", 17) is None
+    assert result_scan.scan_file(tmp_path / "empty.json", 17) is None
+    assert result_scan.scan_file(tmp_path / "missing.json", 17) is None
 
 
 @pytest.mark.parametrize("seed", range(10))

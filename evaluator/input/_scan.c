@@ -323,54 +323,6 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
     }
 }
 
-/*
- * Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory).
- * With nk > 0, keypoints too, and every result must have a bbox or none may (*boxed says
- * which): loadRes reads the first one's choice for all, and the loader explains a mix.
- */
-static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **box,
-                       double **score, double **keypoints, Py_ssize_t nk, int *boxed)
-{
-    Py_ssize_t n = 0, cap = 0;
-    *boxed = 1;
-    if (!expect(c, '[')) return -1;
-    skip_space(c);
-    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
-    for (;;) {
-        if (n == cap) {
-            Py_ssize_t grown = cap ? 2 * cap : 1024;
-            int64_t *i2 = realloc(*image, (size_t)grown * sizeof(int64_t));
-            if (i2) *image = i2;
-            int64_t *c2 = i2 ? realloc(*category, (size_t)grown * sizeof(int64_t)) : NULL;
-            if (c2) *category = c2;
-            double *b2 = c2 ? realloc(*box, (size_t)grown * 4 * sizeof(double)) : NULL;
-            if (b2) *box = b2;
-            double *s2 = b2 ? realloc(*score, (size_t)grown * sizeof(double)) : NULL;
-            if (s2) *score = s2;
-            double *k2 = s2 && nk ? realloc(*keypoints, (size_t)grown * 3 * (size_t)nk * 8) : NULL;
-            if (k2) *keypoints = k2;
-            if (!s2 || (nk && !k2)) return -2;
-            cap = grown;
-        }
-        int seen = 0;
-        memset(*box + 4 * n, 0, 4 * sizeof(double));
-        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n,
-                         nk ? *keypoints + 3 * nk * n : NULL, nk, &seen))
-            return -1;
-        int has_box = (seen & BBOX) != 0;
-        if (n == 0) *boxed = has_box;
-        else if (has_box != *boxed) return -1;
-        n++;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
-        if (!expect(c, ']')) return -1;
-        break;
-    }
-end:
-    skip_space(c);
-    return c->p == c->end ? n : -1;
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* Results read in parts, one per thread: the array is cut after a "}," near each even   */
 /* share of the bytes, and each part fills its own rows of columns the caller allocated. */
@@ -570,7 +522,7 @@ PyDoc_STRVAR(scan_number_rows_doc,
 "--\n\n"
 "A JSON array of R items, each null or an array of exactly n numbers, into values, a\n"
 "writable float64 (R, n) buffer (zeros for null), and present, a writable (R,) buffer of\n"
-"bytes (1: an array, 0: null). Numbers as scan_predictions reads them (finite, exact).\n"
+"bytes (1: an array, 0: null). Numbers as the results are read (finite, exact).\n"
 "Returns whether the document was of that shape (else the buffers hold anything).\n"
 "Releases the GIL while it reads.");
 
@@ -851,56 +803,6 @@ static PyObject *owned_column(void *data_ptr, Py_ssize_t n, Py_ssize_t size)
     return owned(block, (Py_ssize_t)len);
 }
 
-PyDoc_STRVAR(scan_predictions_doc,
-"scan_predictions(data, n_keypoints=0)\n"
-"--\n\n"
-"COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
-"Returns (n, image_id, category_id, bbox, score, keypoints, boxed): the count, four\n"
-"read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
-"with n_keypoints K > 0 the keypoints, float64 (n, K, 3), and whether the results carry\n"
-"a bbox (all do, or none: then bbox is zeros); with K = 0 keypoints is empty and boxed\n"
-"1. None when the document is not of that plain shape, for the general loader to read\n"
-"or explain. Releases the GIL while it reads.");
-
-static PyObject *scan_predictions(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer data;
-    Py_ssize_t nk = 0;
-    if (!PyArg_ParseTuple(args, "y*|n", &data, &nk)) return NULL;
-    if (nk < 0 || nk > 100000) {
-        PyBuffer_Release(&data);
-        PyErr_SetString(PyExc_ValueError, "n_keypoints: expected 0 to 100000");
-        return NULL;
-    }
-    int64_t *image = NULL, *category = NULL;
-    double *box = NULL, *score = NULL, *keypoints = NULL;
-    Py_ssize_t n;
-    int boxed;
-    Cursor c = {data.buf, (const char *)data.buf + data.len};
-    Py_BEGIN_ALLOW_THREADS
-    n = scan(&c, &image, &category, &box, &score, &keypoints, nk, &boxed);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
-    PyObject *result = NULL;
-    if (n == -2) {
-        PyErr_NoMemory();
-    } else if (n == -1) {
-        result = Py_NewRef(Py_None);
-    } else {
-        result = Py_BuildValue("nNNNNNi", n, owned_column(&image, n, 8),
-                               owned_column(&category, n, 8), owned_column(&box, n, 32),
-                               owned_column(&score, n, 8),
-                               owned_column(&keypoints, nk ? n : 0, 24 * nk), boxed);
-    }
-    free(keypoints);
-    free(image);
-    free(category);
-    free(box);
-    free(score);
-    return result;
-}
-
 PyDoc_STRVAR(scan_mask_results_doc,
 "scan_mask_results(data)\n"
 "--\n\n"
@@ -952,7 +854,6 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"scan_predictions", scan_predictions, METH_VARARGS, scan_predictions_doc},
     {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
     {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
     {"count_byte", count_byte, METH_VARARGS, count_byte_doc},

@@ -2,10 +2,6 @@ import mmap
 
 import numpy as np
 
-def scan_predictions(
-    data: bytes | mmap.mmap, n_keypoints: int = 0, /
-) -> tuple[int, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, bool] | None: ...
-
 class OwnedBuffer:
     """A read-only block of memory the scanner filled (the buffer protocol)."""
 

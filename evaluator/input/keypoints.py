@@ -11,10 +11,8 @@ first result has one, else the box spanned by its keypoints, all K of them.
 
 from __future__ import annotations
 
-import mmap
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -44,7 +42,7 @@ from evaluator.input.coco_json import (
     read_results,
 )
 from evaluator.input.ids import IdValue
-from evaluator.threads import run_in_chunks, threads
+from evaluator.input.result_scan import ScannedResults, scan_results
 
 Id = TypeVar("Id")
 
@@ -309,157 +307,8 @@ def _spanned(keypoints: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArr
         return np.stack([x0, y0, width, height], axis=1), width * height
 
 
-_PART_BYTES = 1 << 22  # a results file is read in parts of about this size
-_FAILED, _AT_STOP, _AT_END = 0, 1, 2  # how a part's scan ends (3: past its stop)
-Text = bytes | mmap.mmap
-
-
-def _cuts(data: Text, parts: int) -> list[tuple[int, int]]:
-    """About ``parts`` byte ranges ``(start, stop)`` of a results array, each ending at the
-    ``,`` of a ``},`` near an even share of the bytes (stop -1: to the end). Whether each
-    ``,`` is between two results only the scan of the part before it can tell."""
-    bounds, start = [], 0
-    for i in range(1, parts):
-        comma = data.find(b"},", max(i * len(data) // parts, start)) + 1
-        if comma == 0:
-            break
-        bounds.append((start, comma))
-        start = comma + 1
-    return [*bounds, (start, -1)]
-
-
-def _forget(data: Text, start: int, stop: int) -> None:
-    """Let a mapped file's bytes ``start:stop`` leave memory (read again if touched)."""
-    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        first = start - start % mmap.PAGESIZE
-        data.madvise(mmap.MADV_DONTNEED, first, stop - first)
-
-
-def _scan_columns(data: Text, n_keypoints: int, parts: int) -> tuple[int, bool, list[Any]] | None:
-    """Plain keypoint results read by the compiled scanner in ``parts`` parts, the parts
-    spread over the cores; a mapped file's pages are let go once read.
-
-    Returns the count, whether the results carry a bbox, and the image id, category id,
-    box, score and keypoint columns, rows beyond the count unused; None when the document
-    is not of the plain shape.
-    """
-    cuts = _cuts(data, parts)
-    spans = [(start, len(data) if stop < 0 else stop) for start, stop in cuts]
-    rows = [0] * len(cuts)
-
-    def count(first: int, last: int) -> None:  # a bound on each part's results: its '{'
-        for i in range(first, last):
-            rows[i] = _scan.count_byte(data, ord("{"), *spans[i])
-            _forget(data, *spans[i])
-
-    work = np.array([stop - start for start, stop in spans], dtype=np.int64)
-    run_in_chunks(count, work)
-    total = sum(rows)
-    columns = [
-        np.empty(total, np.int64),
-        np.empty(total, np.int64),
-        np.empty((total, 4), np.float64),
-        np.empty(total, np.float64),
-        np.empty((total, n_keypoints, 3), np.float64),
-    ]
-    firsts = np.r_[0, np.cumsum(rows)].tolist()
-    outcomes: list[tuple[int, int, int]] = [(0, -1, 0)] * len(cuts)
-
-    def scan(first: int, last: int) -> None:
-        for i in range(first, last):
-            part = [column[firsts[i] : firsts[i + 1]] for column in columns]
-            outcomes[i] = _scan.scan_results_part(data, n_keypoints, *cuts[i], *part)
-            _forget(data, *spans[i])
-
-    run_in_chunks(scan, work)
-    statuses = [status for _, _, status in outcomes]
-    if statuses != [_AT_STOP] * (len(cuts) - 1) + [_AT_END]:
-        del columns
-        if statuses[0] == _FAILED or len(cuts) == 1:
-            return None  # the first part reads as one scan of the whole would
-        return _scan_columns(data, n_keypoints, 1)  # a cut fell inside a result
-    boxed = {flag for _, flag, _ in outcomes if flag >= 0}
-    if len(boxed) > 1:
-        return None  # a bbox on some results only: the general loader explains
-    counts = [n for n, _, _ in outcomes]
-    if counts[:-1] != rows[:-1]:  # rows left unused before the last part's
-        keep = np.concatenate([np.arange(f, f + n) for f, n in zip(firsts, counts)])
-        columns = [column[keep] for column in columns]
-    return sum(counts), boxed == {1}, columns
-
-
-def _scan_plain(data: Text, n_keypoints: int) -> Predictions | None:
-    """Keypoint results in the plain shape, read by the compiled scanner; else None.
-
-    The plain shape: a JSON array of objects with integer ``image_id`` and
-    ``category_id``, ``keypoints`` of ``3 * K`` numbers, a numeric ``score``, and a
-    ``bbox`` of 4 numbers on every result or on none (other fields are skipped). The
-    scanner reads finite numbers only and, without a bbox, sets each result's box to the
-    extent of its keypoints (see :func:`_spanned`).
-    """
-    parts = max(len(data) // _PART_BYTES, threads() if len(data) > _PART_BYTES else 1)
-    scanned = _scan_columns(data, n_keypoints, parts)
-    if scanned is None:
-        return None
-    n, boxed, (image_ids, category_ids, boxes, scores, keypoints) = scanned
-    boxes, areas = boxes[:n], None
-    if not boxed:
-        with np.errstate(over="ignore", invalid="ignore"):
-            areas = boxes[:, 2] * boxes[:, 3]
-    return Predictions(
-        image_ids[:n], category_ids[:n], boxes, scores[:n], keypoints=keypoints[:n], areas=areas
-    )
-
-
-def _scan_file(path: str | os.PathLike[str], n_keypoints: int) -> Predictions | None:
-    """:func:`_scan_plain` on a file mapped into memory (none of it copied); None too when
-    it cannot be mapped (missing, empty, not a file: the general reader says why)."""
-    try:
-        file = open(path, "rb")  # noqa: SIM115 (closed below, once mapped)
-    except OSError:
-        return None
-    with file:
-        try:
-            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            return None
-    with data:
-        return _scan_plain(data, n_keypoints)
-
-
-@dataclass(frozen=True)
-class ScannedKeypointResults:
-    """Keypoint results scanned before their ground truth is loaded.
-
-    Attributes
-    ----------
-    src : path or bytes
-        Where they came from, for the general loader when ``plain`` cannot be used.
-    plain : Predictions or None
-        Their columns when they have the plain shape (:func:`_scan_plain`); used unless
-        the ground truth's image ids are strings, and checked against it as any results.
-    """
-
-    src: str | os.PathLike[str] | bytes
-    plain: Predictions | None
-
-
-def scan_keypoint_results(
-    src: str | os.PathLike[str] | bytes, n_keypoints: int
-) -> ScannedKeypointResults:
-    """Scan keypoint results into columns, without the ground truth (nothing is raised:
-    a file that cannot be read is left to :func:`load_keypoint_predictions` to report).
-
-    The scanner releases the GIL, so this can run on another thread while the ground truth
-    loads; :func:`load_keypoint_predictions` takes the outcome as its ``src``.
-    """
-    if isinstance(src, bytes):
-        return ScannedKeypointResults(src, _scan_plain(src, n_keypoints))
-    return ScannedKeypointResults(src, _scan_file(src, n_keypoints))
-
-
 def load_keypoint_predictions(
-    src: Source | Predictions | ScannedKeypointResults,
+    src: Source | Predictions | ScannedResults,
     gt: GroundTruth,
     n_keypoints: int,
     unknown_categories: Literal["drop", "error"] = "drop",
@@ -469,7 +318,7 @@ def load_keypoint_predictions(
     Parameters
     ----------
     src : path, bytes, list of dicts, dict with an ``annotations`` list, Predictions
-        (with ``keypoints``), or ScannedKeypointResults (from :func:`scan_keypoint_results`)
+        (with ``keypoints``), or ScannedResults (from :func:`.result_scan.scan_results`)
     gt : GroundTruth
     n_keypoints : int
     unknown_categories : {"drop", "error"}
@@ -492,11 +341,11 @@ def load_keypoint_predictions(
         return load_predictions(src, gt, unknown_categories)
     if not isinstance(src, list | dict):
         # String image ids in the ground truth: the general loader maps them.
-        if isinstance(src, ScannedKeypointResults):
+        if isinstance(src, ScannedResults):
             plain = None if gt.image_names else src.plain
-            src = src.src
+            src = src.source
         else:
-            plain = None if gt.image_names else scan_keypoint_results(src, n_keypoints).plain
+            plain = None if gt.image_names else scan_results(src, n_keypoints).plain
         if plain is not None:
             return load_predictions(plain, gt, unknown_categories)
         src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
