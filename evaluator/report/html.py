@@ -13,7 +13,6 @@ left out with a note; undefined numbers show as a dash with their reason as tool
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -64,6 +63,10 @@ def _asset(name: str) -> str:
 
 
 def _source_hash(text: str) -> str:
+    # Imported here: hashlib loads OpenSSL, about 5 MB in every process that imports the
+    # package, when only pages need a digest.
+    import hashlib
+
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
