@@ -76,6 +76,30 @@ def test_overlapping_pairs_are_numpys(seed: int, spread: int) -> None:
         want = _pairs_by_numpy(det_key, det_boxes, gt_key, gt_boxes, crowd, floor)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
+        # The same boxes read through rows of a shuffled table.
+        rows = rng.permutation(n)
+        table = np.empty_like(det_boxes)
+        table[rows] = det_boxes
+        got = overlapping_pairs(det_key, table, gt_key, gt_boxes, crowd, floor, det_rows=rows)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_pair_iou_is_box_iou_on_touching_huge_and_nan_boxes() -> None:
+    """The pairs kernel compares where box_iou calls fmin and fmax: on boxes that touch,
+    overflow or hold NaN its IoUs must still be box_iou's, bit for bit."""
+    from evaluator.masks import _rle
+
+    values = np.array([0.0, -0.0, 1.0, 2.5, 1e308, np.inf, -np.inf, np.nan, 5e-324])
+    rng = np.random.default_rng(7)
+    boxes, gt_boxes = rng.choice(values, (400, 4)), rng.choice(values, (40, 4))
+    crowd = rng.random(40) < 0.3
+    det, gt, iou = overlapping_pairs(
+        np.zeros(400, np.int64), boxes, np.zeros(40, np.int64), gt_boxes, crowd, -np.inf
+    )
+    table = np.empty((400, 40))
+    _rle.box_iou(boxes, gt_boxes, crowd.astype(np.uint8), table)
+    np.testing.assert_array_equal(iou.view(np.int64), table[det, gt].view(np.int64))
 
 
 @pytest.mark.parametrize("seed", range(5))

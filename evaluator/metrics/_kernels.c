@@ -772,108 +772,125 @@ done:
 /* ------------------------------------------------------------------------------------ */
 /* Candidate pairs: every (detection, ground truth) of the same key with IoU >= a floor. */
 
-typedef struct {
-    int64_t *det, *gt;
-    double *iou;
-    size_t n, cap;
-} PairList;
-
-static int pairs_push(PairList *l, int64_t d, int64_t g, double iou)
+/* box_iou(d, g, crowd), with comparisons where it calls fmin and fmax (calls at
+ * -fno-fast-math): on numbers they pick the same operands, so the width, height and IoU
+ * are the same doubles. Where a NaN takes part the two may differ, and box_iou decides. */
+static inline double pair_iou(const double *d, const double *g, int crowd)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 4096;
-        if (cap > SIZE_MAX / sizeof(double)) return -1;
-        int64_t *a = realloc(l->det, cap * sizeof(int64_t));
-        if (a == NULL) return -1;
-        l->det = a;
-        int64_t *b = realloc(l->gt, cap * sizeof(int64_t));
-        if (b == NULL) return -1;
-        l->gt = b;
-        double *c = realloc(l->iou, cap * sizeof(double));
-        if (c == NULL) return -1;
-        l->iou = c;
-        l->cap = cap;
+    const double dx = d[2] + d[0], gx = g[2] + g[0];
+    const double w = (dx < gx ? dx : gx) - (d[0] > g[0] ? d[0] : g[0]);
+    const double dy = d[3] + d[1], gy = g[3] + g[1];
+    const double h = (dy < gy ? dy : gy) - (d[1] > g[1] ? d[1] : g[1]);
+    if ((w > 0) & (h > 0)) {
+        double i = w * h;
+        double da = d[2] * d[3];
+        double ga = g[2] * g[3];
+        double u = crowd ? da : da + ga;
+        if (!crowd) u = u - i;
+        return i / u;
     }
-    l->det[l->n] = d;
-    l->gt[l->n] = g;
-    l->iou[l->n] = iou;
-    l->n++;
-    return 0;
+    if (w <= 0 || h <= 0) return 0.0; /* box_iou's early return on w or h */
+    return box_iou(d, g, crowd);
 }
 
+enum {
+    PAIR_FIRST, PAIR_COUNT, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX, PAIR_GT_BOX, PAIR_CROWD,
+    PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
+};
+
 PyDoc_STRVAR(pairs_doc,
-"pairs(first, count, gt_order, det_box, gt_box, gt_crowd, min_iou, d0, d1)\n"
+"pairs(first, count, gt_order, det_row, det_box, gt_box, gt_crowd, min_iou, d0, d1,\n"
+"      out_det, out_gt, out_iou)\n"
 "--\n\n"
 "The pairs of detections [d0, d1) with the ground truths of their key whose IoU (as\n"
-"maskApi's bbIou, crowd: over the detection's area) is >= min_iou.\n\n"
+"maskApi's bbIou, crowd: over the detection's area) is >= min_iou, written to the\n"
+"front of the outputs; returns how many.\n\n"
 "first, count: int64 (D,), the run of gt_order (int64 (G,)) holding detection d's key;\n"
-"det_box: float64 (D, 4); gt_box: float64 (G, 4); gt_crowd: uint8 (G,).\n"
-"Returns three bytes objects: int64 detection indices, int64 ground-truth indices and\n"
-"float64 IoUs, by detection then by position in gt_order. Releases the GIL.");
+"det_row: int64 (D,), detection d's row of det_box (float64 (R, 4)), or empty: row d;\n"
+"gt_box: float64 (G, 4); gt_crowd: uint8 (G,). out_det, out_gt: int64, out_iou: float64,\n"
+"each with room for the sum of count[d0:d1] pairs: detection indices, ground-truth\n"
+"indices and IoUs, by detection then by position in gt_order. Releases the GIL.");
 
 static PyObject *pairs(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[6];
+    Py_buffer b[N_PAIR_BUFFERS];
     double min_iou;
     Py_ssize_t d0, d1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*dnn", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                          &min_iou, &d0, &d1))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dnnw*w*w*", &b[PAIR_FIRST], &b[PAIR_COUNT],
+                          &b[PAIR_GT_ORDER], &b[PAIR_DET_ROW], &b[PAIR_DET_BOX], &b[PAIR_GT_BOX],
+                          &b[PAIR_CROWD], &min_iou, &d0, &d1, &b[PAIR_OUT_DET], &b[PAIR_OUT_GT],
+                          &b[PAIR_OUT_IOU]))
         return NULL;
     PyObject *result = NULL;
-    PairList l = {NULL, NULL, NULL, 0, 0};
-    Py_ssize_t n_det = items(&b[3], 32, "det_box"), n_gt = items(&b[4], 32, "gt_box");
-    if (n_det < 0 || n_gt < 0) goto done;
-    if (check_items(&b[0], 8, n_det, "first") || check_items(&b[1], 8, n_det, "count") ||
-        check_items(&b[2], 8, n_gt, "gt_order") || check_items(&b[5], 1, n_gt, "gt_crowd"))
+    Py_ssize_t n_det = items(&b[PAIR_FIRST], 8, "first"), n_gt = items(&b[PAIR_GT_BOX], 32, "gt_box");
+    Py_ssize_t n_rows = items(&b[PAIR_DET_BOX], 32, "det_box");
+    Py_ssize_t n_given = items(&b[PAIR_DET_ROW], 8, "det_row");
+    Py_ssize_t room = items(&b[PAIR_OUT_DET], 8, "out_det");
+    if (n_det < 0 || n_gt < 0 || n_rows < 0 || n_given < 0 || room < 0) goto done;
+    if (check_items(&b[PAIR_COUNT], 8, n_det, "count") ||
+        check_items(&b[PAIR_GT_ORDER], 8, n_gt, "gt_order") ||
+        check_items(&b[PAIR_CROWD], 1, n_gt, "gt_crowd") ||
+        (n_given && check_items(&b[PAIR_DET_ROW], 8, n_det, "det_row")) ||
+        (!n_given && check_items(&b[PAIR_DET_BOX], 32, n_det, "det_box")) ||
+        check_items(&b[PAIR_OUT_GT], 8, room, "out_gt") ||
+        check_items(&b[PAIR_OUT_IOU], 8, room, "out_iou"))
         goto done;
     if (d0 < 0 || d1 > n_det || d0 > d1) {
         PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    const int64_t *first = b[0].buf, *count = b[1].buf, *order = b[2].buf;
-    const double *det_box = b[3].buf, *gt_box = b[4].buf;
-    const uint8_t *crowd = b[5].buf;
+    const int64_t *first = b[PAIR_FIRST].buf, *count = b[PAIR_COUNT].buf;
+    const int64_t *order = b[PAIR_GT_ORDER].buf, *det_row = n_given ? b[PAIR_DET_ROW].buf : NULL;
+    const double *det_box = b[PAIR_DET_BOX].buf, *gt_box = b[PAIR_GT_BOX].buf;
+    const uint8_t *crowd = b[PAIR_CROWD].buf;
+    int64_t *out_det = b[PAIR_OUT_DET].buf, *out_gt = b[PAIR_OUT_GT].buf;
+    double *out_iou = b[PAIR_OUT_IOU].buf;
+    Py_ssize_t candidates = 0;
     for (Py_ssize_t d = d0; d < d1; d++) {
         if (first[d] < 0 || count[d] < 0 || first[d] + count[d] > n_gt) {
             PyErr_Format(PyExc_ValueError, "detection %zd: its run is outside gt_order", d);
             goto done;
         }
-        for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
-            if (order[j] < 0 || order[j] >= n_gt) {
-                PyErr_Format(PyExc_ValueError, "gt_order[%lld]: outside the ground truths",
-                             (long long)j);
-                goto done;
-            }
+        if (det_row != NULL && (det_row[d] < 0 || det_row[d] >= n_rows)) {
+            PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
+            goto done;
+        }
+        candidates += count[d];
+    }
+    if (candidates > room) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, %zd candidates", room,
+                     candidates);
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n_gt; j++) {
+        if (order[j] < 0 || order[j] >= n_gt) {
+            PyErr_Format(PyExc_ValueError, "gt_order[%zd]: outside the ground truths", j);
+            goto done;
         }
     }
-    int status = 0;
+    Py_ssize_t n = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t d = d0; d < d1 && status == 0; d++) {
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        const Py_ssize_t row = det_row != NULL ? det_row[d] : d;
+        if (det_row != NULL && d + ROWS_AHEAD < d1) PREFETCH(det_box + 4 * det_row[d + ROWS_AHEAD]);
+        const double *box = det_box + 4 * row;
         for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
             const int64_t g = order[j];
-            const double iou = box_iou(det_box + 4 * d, gt_box + 4 * g, crowd[g]);
-            if (iou >= min_iou && pairs_push(&l, d, g, iou) < 0) {
-                status = -1;
-                break;
+            const double iou = pair_iou(box, gt_box + 4 * g, crowd[g]);
+            if (iou >= min_iou) {
+                out_det[n] = d;
+                out_gt[n] = g;
+                out_iou[n] = iou;
+                n++;
             }
         }
     }
     Py_END_ALLOW_THREADS
-    if (status < 0) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_ssize_t n = (Py_ssize_t)l.n;
-    result = Py_BuildValue("y#y#y#", n ? (const char *)l.det : "", n * 8,
-                           n ? (const char *)l.gt : "", n * 8, n ? (const char *)l.iou : "",
-                           n * 8);
+    result = PyLong_FromSsize_t(n);
 done:
-    free(l.det);
-    free(l.gt);
-    free(l.iou);
-    release(b, 6);
+    release(b, N_PAIR_BUFFERS);
     return result;
 }
 

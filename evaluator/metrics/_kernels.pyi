@@ -45,14 +45,18 @@ def pairs(
     first: NDArray[np.int64],
     count: NDArray[np.int64],
     gt_order: NDArray[np.int64],
+    det_row: NDArray[np.int64],
     det_box: NDArray[np.float64],
     gt_box: NDArray[np.float64],
     gt_crowd: NDArray[np.uint8],
     min_iou: float,
     d0: int,
     d1: int,
+    out_det: NDArray[np.int64],
+    out_gt: NDArray[np.int64],
+    out_iou: NDArray[np.float64],
     /,
-) -> tuple[bytes, bytes, bytes]: ...
+) -> int: ...
 def best_pairs(
     pair_det: NDArray[np.int64],
     value: NDArray[np.float64],

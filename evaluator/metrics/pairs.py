@@ -40,13 +40,14 @@ def overlapping_pairs(
     gt_boxes: NDArray[np.float64],
     gt_crowd: NDArray[np.bool_],
     min_iou: float,
+    det_rows: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Every pair with equal keys whose COCO IoU is at least ``min_iou``.
 
     Parameters
     ----------
     det_key : ndarray of shape (n,), dtype int64
-    det_boxes : ndarray of shape (n, 4), dtype float64
+    det_boxes : ndarray of shape (n, 4), or (r, 4) with ``det_rows``, dtype float64
         ``xywh``.
     gt_key : ndarray of shape (m,), dtype int64
     gt_boxes : ndarray of shape (m, 4), dtype float64
@@ -55,6 +56,9 @@ def overlapping_pairs(
         Crowd regions, whose IoU is over the detection's area (see ``paired_iou``).
     min_iou : float
         ``-inf`` keeps every pair with equal keys.
+    det_rows : ndarray of shape (n,), dtype int64, optional
+        Each detection's row of ``det_boxes``, read there by the kernel rather than
+        gathered into a copy first.
 
     Returns
     -------
@@ -65,22 +69,31 @@ def overlapping_pairs(
     """
     gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
     first, count = _key_ranges(gt_key, gt_key[gt_order], det_key)
+    rows = np.zeros(0, np.int64) if det_rows is None else np.ascontiguousarray(det_rows, np.int64)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
-    found: dict[int, tuple[bytes, bytes, bytes]] = {}
+    bound = np.zeros(count.shape[0] + 1, dtype=np.int64)  # candidates before each detection
+    np.cumsum(count, out=bound[1:])
+    found: dict[int, tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = {}
 
     def run(d0: int, d1: int) -> None:
-        found[d0] = kernels.pairs(
-            first, count, gt_order, det_box, gt_box, crowd, float(min_iou), d0, d1
+        # Room for every candidate; only the pages of the pairs found are ever touched.
+        room = int(bound[d1] - bound[d0])
+        out = (np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.float64))
+        n = kernels.pairs(
+            first, count, gt_order, rows, det_box, gt_box, crowd, float(min_iou), d0, d1, *out
         )
+        found[d0] = (out[0][:n], out[1][:n], out[2][:n])
 
-    run_in_chunks(run, count + 1)  # work: pairs per detection
+    run_in_chunks(run, count + 1)  # work: candidates per detection
     chunks = [found[d0] for d0 in sorted(found)]
+    if not chunks:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
     return (
-        np.frombuffer(b"".join(c[0] for c in chunks), dtype=np.int64),
-        np.frombuffer(b"".join(c[1] for c in chunks), dtype=np.int64),
-        np.frombuffer(b"".join(c[2] for c in chunks), dtype=np.float64),
+        np.concatenate([c[0] for c in chunks]),
+        np.concatenate([c[1] for c in chunks]),
+        np.concatenate([c[2] for c in chunks]),
     )
 
 
