@@ -182,3 +182,24 @@ def test_best_pair_per_detection_is_a_plain_loop(seed: int) -> None:
 def test_match_refuses_a_detection_row_outside_the_boxes() -> None:
     with pytest.raises(ValueError, match=r"det_row\[1\]: outside the rows"):
         _match_two(np.array([0, 2], dtype=np.int64))  # two boxes: row 2 is past them
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_best_pair_per_set_is_each_set_alone(seed: int) -> None:
+    """Several sets in one pass: each set's best as best_pair_per_detection finds it with
+    the pairs outside the set disqualified."""
+    from evaluator.metrics.pairs import best_pair_per_set
+
+    rng = np.random.default_rng(50 + seed)
+    n_det = int(rng.integers(1, 60))
+    n_pairs = int(rng.integers(0, 300))
+    pair_det = np.sort(rng.integers(0, n_det, n_pairs)).astype(np.int64)
+    value = rng.choice(np.array([-1.0, 0.0, 0.1, 0.5, 0.5, 0.75, 1.0, np.nan]), n_pairs)
+    tiebreak = rng.integers(0, 4, n_pairs).astype(np.int64)
+    sets = rng.integers(0, 8, n_pairs).astype(np.uint8)
+    got_value, got_pair = best_pair_per_set(pair_det, sets, value, tiebreak, n_det, 3)
+    for s in range(3):
+        alone = np.where((sets >> s) & 1 == 1, value, -1.0)
+        want_value, want_pair = best_pair_per_detection(pair_det, alone, tiebreak, n_det)
+        np.testing.assert_array_equal(got_pair[s], want_pair)
+        np.testing.assert_array_equal(got_value[s], want_value)

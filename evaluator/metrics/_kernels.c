@@ -714,32 +714,51 @@ done:
 /* ------------------------------------------------------------------------------------ */
 /* The best pair of each detection.                                                     */
 
+#define MAX_PAIR_SETS 8 /* the bits of a uint8 */
+
 PyDoc_STRVAR(best_pairs_doc,
-"best_pairs(pair_det, value, tiebreak, best_value, best_pair)\n"
+"best_pairs(pair_det, pair_sets, value, tiebreak, n_sets, best_value, best_pair)\n"
 "--\n\n"
-"For each detection d, among its pairs p (pair_det[p] == d) with value[p] >= 0: the\n"
-"highest value, and on equal values the pair with the lowest tiebreak (the first such\n"
-"pair if several share it). Writes best_value[d] (float64) and best_pair[d] (int64, an\n"
-"index into the pairs), leaving them as they are for a detection without such a pair.\n"
-"pair_det: int64 (P,), non-decreasing, in [0, D); value: float64 (P,), NaN never\n"
-"qualifies; tiebreak: int64 (P,); best_value, best_pair: (D,). Releases the GIL.");
+"For each detection d and set s, among the pairs p of d (pair_det[p] == d) in set s\n"
+"(bit s of pair_sets[p]) with value[p] >= 0: the highest value, and on equal values the\n"
+"pair with the lowest tiebreak (the first such pair if several share it). Writes\n"
+"best_value[s, d] (float64) and best_pair[s, d] (int64, an index into the pairs),\n"
+"leaving them as they are where no pair qualifies.\n"
+"pair_det: int64 (P,), non-decreasing, in [0, D); pair_sets: uint8 (P,), or empty: every\n"
+"pair in set 0; value: float64 (P,), NaN never qualifies; tiebreak: int64 (P,);\n"
+"n_sets: in [1, 8]; best_value, best_pair: (n_sets, D). Releases the GIL.");
 
 static PyObject *best_pairs(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[5];
+    Py_buffer b[6];
+    Py_ssize_t n_sets;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4])) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nw*w*", &b[0], &b[1], &b[2], &b[3], &n_sets, &b[4],
+                          &b[5]))
+        return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_pairs = items(&b[0], 8, "pair_det"), n_det = items(&b[3], 8, "best_value");
-    if (n_pairs < 0 || n_det < 0) goto done;
-    if (check_items(&b[1], 8, n_pairs, "value") || check_items(&b[2], 8, n_pairs, "tiebreak") ||
-        check_items(&b[4], 8, n_det, "best_pair"))
+    if (n_sets < 1 || n_sets > MAX_PAIR_SETS) {
+        PyErr_SetString(PyExc_ValueError, "n_sets: outside [1, 8]");
         goto done;
-    const int64_t *pair_det = b[0].buf, *tiebreak = b[2].buf;
-    const double *value = b[1].buf;
-    double *best_value = b[3].buf;
-    int64_t *best_pair = b[4].buf;
+    }
+    Py_ssize_t n_pairs = items(&b[0], 8, "pair_det"), n_cells = items(&b[4], 8, "best_value");
+    Py_ssize_t n_given = items(&b[1], 1, "pair_sets");
+    if (n_pairs < 0 || n_cells < 0 || n_given < 0) goto done;
+    const Py_ssize_t n_det = n_cells / n_sets;
+    if (n_det * n_sets != n_cells) {
+        PyErr_SetString(PyExc_ValueError, "best_value: shape is not (n_sets, D)");
+        goto done;
+    }
+    if ((n_given && check_items(&b[1], 1, n_pairs, "pair_sets")) ||
+        check_items(&b[2], 8, n_pairs, "value") || check_items(&b[3], 8, n_pairs, "tiebreak") ||
+        check_items(&b[5], 8, n_cells, "best_pair"))
+        goto done;
+    const int64_t *pair_det = b[0].buf, *tiebreak = b[3].buf;
+    const uint8_t *pair_sets = n_given ? b[1].buf : NULL;
+    const double *value = b[2].buf;
+    double *best_value = b[4].buf;
+    int64_t *best_pair = b[5].buf;
     for (Py_ssize_t p = 0; p < n_pairs; p++) {
         if (pair_det[p] < 0 || pair_det[p] >= n_det || (p && pair_det[p] < pair_det[p - 1])) {
             PyErr_Format(PyExc_ValueError, "pair_det[%zd]: outside [0, D) or decreasing", p);
@@ -750,22 +769,30 @@ static PyObject *best_pairs(PyObject *self, PyObject *args)
     Py_ssize_t p = 0;
     while (p < n_pairs) {
         const int64_t d = pair_det[p];
-        Py_ssize_t best = -1;
+        Py_ssize_t best[MAX_PAIR_SETS];
+        for (Py_ssize_t s = 0; s < n_sets; s++) best[s] = -1;
         for (; p < n_pairs && pair_det[p] == d; p++) {
             if (!(value[p] >= 0.0)) continue;
-            if (best < 0 || value[p] > value[best] ||
-                (value[p] == value[best] && tiebreak[p] < tiebreak[best]))
-                best = p;
+            const unsigned sets = pair_sets != NULL ? pair_sets[p] : 1u;
+            for (Py_ssize_t s = 0; s < n_sets; s++) {
+                const Py_ssize_t q = best[s];
+                if (((sets >> s) & 1u) &&
+                    (q < 0 || value[p] > value[q] ||
+                     (value[p] == value[q] && tiebreak[p] < tiebreak[q])))
+                    best[s] = p;
+            }
         }
-        if (best >= 0) {
-            best_value[d] = value[best];
-            best_pair[d] = best;
+        for (Py_ssize_t s = 0; s < n_sets; s++) {
+            if (best[s] >= 0) {
+                best_value[s * n_det + d] = value[best[s]];
+                best_pair[s * n_det + d] = best[s];
+            }
         }
     }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    release(b, 5);
+    release(b, 6);
     return result;
 }
 

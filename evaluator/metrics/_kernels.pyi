@@ -59,8 +59,10 @@ def pairs(
 ) -> int: ...
 def best_pairs(
     pair_det: NDArray[np.int64],
+    pair_sets: NDArray[np.uint8],
     value: NDArray[np.float64],
     tiebreak: NDArray[np.int64],
+    n_sets: int,
     best_value: NDArray[np.float64],
     best_pair: NDArray[np.int64],
     /,

@@ -124,12 +124,46 @@ def best_pair_per_detection(
     best_pair : ndarray of shape (n_det,), dtype int64
         Index into the pairs, -1 where ``best_value`` is -1.
     """
-    best_value = np.full(n_det, -1.0)
-    best_pair = np.full(n_det, -1, dtype=np.int64)
+    best_value, best_pair = best_pair_per_set(pair_det, None, value, tiebreak, n_det, 1)
+    return best_value[0], best_pair[0]
+
+
+def best_pair_per_set(
+    pair_det: NDArray[np.int64],
+    pair_sets: NDArray[np.uint8] | None,
+    value: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    n_det: int,
+    n_sets: int,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`best_pair_per_detection` in several sets of pairs at once, in one pass.
+
+    Parameters
+    ----------
+    pair_det, value, tiebreak, n_det
+        As for :func:`best_pair_per_detection`.
+    pair_sets : ndarray of shape (P,), dtype uint8, or None
+        Bit ``s`` set: the pair is in set ``s`` (a pair may be in several). None: every
+        pair is in set 0.
+    n_sets : int
+        In [1, 8].
+
+    Returns
+    -------
+    best_value : ndarray of shape (n_sets, n_det), dtype float64
+        Of each detection in each set; -1 where no pair of the set qualifies.
+    best_pair : ndarray of shape (n_sets, n_det), dtype int64
+        Index into the pairs, -1 where ``best_value`` is -1.
+    """
+    best_value = np.full((n_sets, n_det), -1.0)
+    best_pair = np.full((n_sets, n_det), -1, dtype=np.int64)
+    sets = np.zeros(0, np.uint8) if pair_sets is None else pair_sets
     kernels.best_pairs(
         np.ascontiguousarray(pair_det, dtype=np.int64),
+        np.ascontiguousarray(sets, dtype=np.uint8),
         np.ascontiguousarray(value, dtype=np.float64),
         np.ascontiguousarray(tiebreak, dtype=np.int64),
+        n_sets,
         best_value,
         best_pair,
     )
