@@ -820,23 +820,66 @@ static inline double pair_iou(const double *d, const double *g, int crowd)
     return box_iou(d, g, crowd);
 }
 
+/* The ground truths detection d meets: the run of gt_order of its key, none for a key
+ * outside the tables. */
+static inline int64_t key_run(const int64_t *key_first, const int64_t *key_count,
+                              Py_ssize_t n_keys, int64_t key, int64_t *first)
+{
+    if (key < 0 || key >= n_keys) return 0;
+    *first = key_first[key];
+    return key_count[key];
+}
+
+PyDoc_STRVAR(pair_candidates_doc,
+"pair_candidates(key_first, key_count, det_key, d0, d1)\n"
+"--\n\n"
+"How many ground truths detections [d0, d1) meet: the sum of key_count[det_key[d]]\n"
+"(key_first, key_count: int64 (K,); det_key: int64 (D,), a key outside [0, K) meets\n"
+"none). The room pairs() needs for them.");
+
+static PyObject *pair_candidates(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    Py_ssize_t d0, d1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*nn", &b[0], &b[1], &b[2], &d0, &d1)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_keys = items(&b[0], 8, "key_first"), n_det = items(&b[2], 8, "det_key");
+    if (n_keys < 0 || n_det < 0 || check_items(&b[1], 8, n_keys, "key_count")) goto done;
+    if (d0 < 0 || d1 > n_det || d0 > d1) {
+        PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
+        goto done;
+    }
+    const int64_t *key_first = b[0].buf, *key_count = b[1].buf, *det_key = b[2].buf;
+    int64_t total = 0, first;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = d0; d < d1; d++) total += key_run(key_first, key_count, n_keys, det_key[d], &first);
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong((long long)total);
+done:
+    release(b, 3);
+    return result;
+}
+
 enum {
-    PAIR_FIRST, PAIR_COUNT, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX, PAIR_GT_BOX, PAIR_CROWD,
-    PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
+    PAIR_KEY_FIRST, PAIR_KEY_COUNT, PAIR_DET_KEY, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX,
+    PAIR_GT_BOX, PAIR_CROWD, PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
 };
 
 PyDoc_STRVAR(pairs_doc,
-"pairs(first, count, gt_order, det_row, det_box, gt_box, gt_crowd, min_iou, d0, d1,\n"
-"      out_det, out_gt, out_iou)\n"
+"pairs(key_first, key_count, det_key, gt_order, det_row, det_box, gt_box, gt_crowd,\n"
+"      min_iou, d0, d1, out_det, out_gt, out_iou)\n"
 "--\n\n"
 "The pairs of detections [d0, d1) with the ground truths of their key whose IoU (as\n"
 "maskApi's bbIou, crowd: over the detection's area) is >= min_iou, written to the\n"
 "front of the outputs; returns how many.\n\n"
-"first, count: int64 (D,), the run of gt_order (int64 (G,)) holding detection d's key;\n"
-"det_row: int64 (D,), detection d's row of det_box (float64 (R, 4)), or empty: row d;\n"
-"gt_box: float64 (G, 4); gt_crowd: uint8 (G,). out_det, out_gt: int64, out_iou: float64,\n"
-"each with room for the sum of count[d0:d1] pairs: detection indices, ground-truth\n"
-"indices and IoUs, by detection then by position in gt_order. Releases the GIL.");
+"key_first, key_count: int64 (K,), the run of gt_order (int64 (G,)) holding key k;\n"
+"det_key: int64 (D,), a key outside [0, K) meets no ground truth; det_row: int64 (D,),\n"
+"detection d's row of det_box (float64 (R, 4)), or empty: row d; gt_box: float64 (G, 4);\n"
+"gt_crowd: uint8 (G,). out_det, out_gt: int64, out_iou: float64, each with room for\n"
+"pair_candidates() pairs: detection indices, ground-truth indices and IoUs, by\n"
+"detection then by position in gt_order. Releases the GIL.");
 
 static PyObject *pairs(PyObject *self, PyObject *args)
 {
@@ -845,18 +888,20 @@ static PyObject *pairs(PyObject *self, PyObject *args)
     double min_iou;
     Py_ssize_t d0, d1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dnnw*w*w*", &b[PAIR_FIRST], &b[PAIR_COUNT],
-                          &b[PAIR_GT_ORDER], &b[PAIR_DET_ROW], &b[PAIR_DET_BOX], &b[PAIR_GT_BOX],
-                          &b[PAIR_CROWD], &min_iou, &d0, &d1, &b[PAIR_OUT_DET], &b[PAIR_OUT_GT],
-                          &b[PAIR_OUT_IOU]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*dnnw*w*w*", &b[PAIR_KEY_FIRST],
+                          &b[PAIR_KEY_COUNT], &b[PAIR_DET_KEY], &b[PAIR_GT_ORDER], &b[PAIR_DET_ROW],
+                          &b[PAIR_DET_BOX], &b[PAIR_GT_BOX], &b[PAIR_CROWD], &min_iou, &d0, &d1,
+                          &b[PAIR_OUT_DET], &b[PAIR_OUT_GT], &b[PAIR_OUT_IOU]))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_det = items(&b[PAIR_FIRST], 8, "first"), n_gt = items(&b[PAIR_GT_BOX], 32, "gt_box");
+    Py_ssize_t n_keys = items(&b[PAIR_KEY_FIRST], 8, "key_first");
+    Py_ssize_t n_det = items(&b[PAIR_DET_KEY], 8, "det_key");
+    Py_ssize_t n_gt = items(&b[PAIR_GT_BOX], 32, "gt_box");
     Py_ssize_t n_rows = items(&b[PAIR_DET_BOX], 32, "det_box");
     Py_ssize_t n_given = items(&b[PAIR_DET_ROW], 8, "det_row");
     Py_ssize_t room = items(&b[PAIR_OUT_DET], 8, "out_det");
-    if (n_det < 0 || n_gt < 0 || n_rows < 0 || n_given < 0 || room < 0) goto done;
-    if (check_items(&b[PAIR_COUNT], 8, n_det, "count") ||
+    if (n_keys < 0 || n_det < 0 || n_gt < 0 || n_rows < 0 || n_given < 0 || room < 0) goto done;
+    if (check_items(&b[PAIR_KEY_COUNT], 8, n_keys, "key_count") ||
         check_items(&b[PAIR_GT_ORDER], 8, n_gt, "gt_order") ||
         check_items(&b[PAIR_CROWD], 1, n_gt, "gt_crowd") ||
         (n_given && check_items(&b[PAIR_DET_ROW], 8, n_det, "det_row")) ||
@@ -868,42 +913,45 @@ static PyObject *pairs(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    const int64_t *first = b[PAIR_FIRST].buf, *count = b[PAIR_COUNT].buf;
-    const int64_t *order = b[PAIR_GT_ORDER].buf, *det_row = n_given ? b[PAIR_DET_ROW].buf : NULL;
+    const int64_t *key_first = b[PAIR_KEY_FIRST].buf, *key_count = b[PAIR_KEY_COUNT].buf;
+    const int64_t *det_key = b[PAIR_DET_KEY].buf, *order = b[PAIR_GT_ORDER].buf;
+    const int64_t *det_row = n_given ? b[PAIR_DET_ROW].buf : NULL;
     const double *det_box = b[PAIR_DET_BOX].buf, *gt_box = b[PAIR_GT_BOX].buf;
     const uint8_t *crowd = b[PAIR_CROWD].buf;
     int64_t *out_det = b[PAIR_OUT_DET].buf, *out_gt = b[PAIR_OUT_GT].buf;
     double *out_iou = b[PAIR_OUT_IOU].buf;
-    Py_ssize_t candidates = 0;
-    for (Py_ssize_t d = d0; d < d1; d++) {
-        if (first[d] < 0 || count[d] < 0 || first[d] + count[d] > n_gt) {
-            PyErr_Format(PyExc_ValueError, "detection %zd: its run is outside gt_order", d);
-            goto done;
-        }
-        if (det_row != NULL && (det_row[d] < 0 || det_row[d] >= n_rows)) {
-            PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
-            goto done;
-        }
-        candidates += count[d];
-    }
-    if (candidates > room) {
-        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, %zd candidates", room,
-                     candidates);
-        goto done;
-    }
     for (Py_ssize_t j = 0; j < n_gt; j++) {
         if (order[j] < 0 || order[j] >= n_gt) {
             PyErr_Format(PyExc_ValueError, "gt_order[%zd]: outside the ground truths", j);
             goto done;
         }
     }
+    int64_t candidates = 0, first = 0;
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        if (det_row != NULL && (det_row[d] < 0 || det_row[d] >= n_rows)) {
+            PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
+            goto done;
+        }
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        if (count && (first < 0 || count < 0 || first > n_gt - count)) {
+            PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+            goto done;
+        }
+        candidates += count;
+    }
+    if (candidates > room) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, %lld candidates", room,
+                     (long long)candidates);
+        goto done;
+    }
     Py_ssize_t n = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t d = d0; d < d1; d++) {
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
         const Py_ssize_t row = det_row != NULL ? det_row[d] : d;
         if (det_row != NULL && d + ROWS_AHEAD < d1) PREFETCH(det_box + 4 * det_row[d + ROWS_AHEAD]);
         const double *box = det_box + 4 * row;
-        for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
+        for (int64_t j = first; j < first + count; j++) {
             const int64_t g = order[j];
             const double iou = pair_iou(box, gt_box + 4 * g, crowd[g]);
             if (iou >= min_iou) {
@@ -1156,6 +1204,7 @@ static PyMethodDef methods[] = {
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
+    {"pair_candidates", pair_candidates, METH_VARARGS, pair_candidates_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

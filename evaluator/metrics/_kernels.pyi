@@ -41,9 +41,18 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
+def pair_candidates(
+    key_first: NDArray[np.int64],
+    key_count: NDArray[np.int64],
+    det_key: NDArray[np.int64],
+    d0: int,
+    d1: int,
+    /,
+) -> int: ...
 def pairs(
-    first: NDArray[np.int64],
-    count: NDArray[np.int64],
+    key_first: NDArray[np.int64],
+    key_count: NDArray[np.int64],
+    det_key: NDArray[np.int64],
     gt_order: NDArray[np.int64],
     det_row: NDArray[np.int64],
     det_box: NDArray[np.float64],

@@ -16,21 +16,29 @@ from evaluator.masks.compressed import MaskBatch, pair_iou_into
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
-def _key_ranges(
+def _key_runs(
     gt_key: NDArray[np.int64], sorted_key: NDArray[np.int64], det_key: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Where each detection's key starts among the sorted ground-truth keys, and how many
-    have it: by counting when the keys are small non-negative integers (dense codes of
-    image and class), else by binary search."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Where each key's ground truths start among the sorted keys and how many there are,
+    and each detection's key among them (the kernel looks the runs up).
+
+    Keys that are small non-negative integers (dense codes of image and class) index the
+    tables directly, counted; others are searched, a table slot per detection.
+
+    Returns
+    -------
+    key_first, key_count : ndarray of shape (K,), dtype int64
+    det_slot : ndarray of shape (n,), dtype int64
+        Each detection's slot in the tables; outside ``[0, K)``: no ground truth.
+    """
     n = max(gt_key.shape[0], det_key.shape[0])
     if gt_key.size and gt_key.min() >= 0 and gt_key.max() < 4 * n + 1024:
-        per_key = np.bincount(gt_key)  # (max key + 1,)
+        per_key = np.bincount(gt_key).astype(np.int64)  # (max key + 1,)
         start = np.cumsum(per_key) - per_key
-        inside = (det_key >= 0) & (det_key < per_key.shape[0])
-        at = np.where(inside, det_key, 0)
-        return start[at].astype(np.int64), np.where(inside, per_key[at], 0).astype(np.int64)
+        return start, per_key, np.ascontiguousarray(det_key, dtype=np.int64)
     first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
-    return first, np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    count = np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    return first, count, np.arange(det_key.shape[0], dtype=np.int64)
 
 
 def overlapping_pairs(
@@ -68,25 +76,33 @@ def overlapping_pairs(
     iou : ndarray of shape (P,), dtype float64
     """
     gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
-    first, count = _key_ranges(gt_key, gt_key[gt_order], det_key)
+    key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
     rows = np.zeros(0, np.int64) if det_rows is None else np.ascontiguousarray(det_rows, np.int64)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
-    bound = np.zeros(count.shape[0] + 1, dtype=np.int64)  # candidates before each detection
-    np.cumsum(count, out=bound[1:])
     found: dict[int, tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = {}
 
     def run(d0: int, d1: int) -> None:
-        # Room for every candidate; only the pages of the pairs found are ever touched.
-        room = int(bound[d1] - bound[d0])
+        room = kernels.pair_candidates(key_first, key_count, det_slot, d0, d1)
         out = (np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.float64))
         n = kernels.pairs(
-            first, count, gt_order, rows, det_box, gt_box, crowd, float(min_iou), d0, d1, *out
+            key_first,
+            key_count,
+            det_slot,
+            gt_order,
+            rows,
+            det_box,
+            gt_box,
+            crowd,
+            float(min_iou),
+            d0,
+            d1,
+            *out,
         )
         found[d0] = (out[0][:n], out[1][:n], out[2][:n])
 
-    run_in_chunks(run, count + 1)  # work: candidates per detection
+    run_in_chunks(run, np.ones(det_slot.shape[0], dtype=np.int64))  # work: detections
     chunks = [found[d0] for d0 in sorted(found)]
     if not chunks:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
