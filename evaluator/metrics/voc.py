@@ -442,7 +442,7 @@ def evaluate_voc_interpolations(
     at_tp = np.flatnonzero(tp_kept)  # (n_tp,)
     tp_start = np.searchsorted(at_tp, kept_start)  # (K + 1,)
     n_tp = np.diff(tp_start)
-    aps = {
+    ap_by = {
         i: _average_precisions(precision_all[at_tp], recall_all[at_tp], tp_start, n_pos, i)
         for i in interpolations
     }
@@ -456,7 +456,7 @@ def evaluate_voc_interpolations(
                 VOCClassResult(
                     category_id=category_id,
                     name=names.get(category_id),
-                    ap=float(aps[interpolation][k]),
+                    ap=float(ap_by[interpolation][k]),
                     precision=precision_all[curve],
                     recall=recall_all[curve],
                     score=score_all[curve],
@@ -471,7 +471,7 @@ def evaluate_voc_interpolations(
     with_gt = n_pos > 0
     results: dict[str, VOCResult] = {}
     for interpolation in interpolations:
-        aps = np.array([c.ap for c in per_class[interpolation]], dtype=np.float64)
+        aps = ap_by[interpolation]
         mean_ap = (
             _sequential_sum(aps[with_gt]) / int(with_gt.sum()) if with_gt.any() else float("nan")
         )
