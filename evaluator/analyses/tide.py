@@ -188,7 +188,7 @@ def classify_errors(
     gts = matching.gt
     tp = matching.true_positive[0, t]  # (D,)
     fp = ~tp & ~matching.ignored[0, t]  # (D,)
-    matched = matching.matched_gt[t].astype(np.int64)  # (D,)
+    matched = matching.matched_gt[t]  # (D,)
     n_gt = gts.source.shape[0]
     positive = ~matching.gt_ignored[0]  # (G,)
     taken = np.zeros(n_gt, dtype=bool)  # by any detection (also one that then reads as FP)
@@ -224,52 +224,51 @@ def classify_errors(
             t_background,
             det_rows=matching.det_source[fp_index],
         )  # (P,)
-    image_has_gt = np.zeros(n_images, dtype=bool)
-    image_has_gt[gt_image] = True
-    has_gt = image_has_gt[fp_image]  # (F,) the image has non-ignored ground truth
     pair_gt = candidates[near_gt]
     same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
     # The sets of pairs each rule reads: same class, other class, same class and taken.
     sets = np.where(same, _SAME | (taken[pair_gt] * _SAME_TAKEN), _OTHER).astype(np.uint8)
     tiebreak = gts.source[pair_gt]  # equal IoU: the earlier annotation in the file
-    n_fp = fp_index.shape[0]
-    best, best_pair = best_pair_per_set(pair_fp, sets, iou, tiebreak, n_fp, 3)  # (3, F)
+    # A false positive without a pair is background (rules 1 and 5): only those with one
+    # (R of them, whose image has ground truth) are classified further.
+    run_start = _run_starts(pair_fp)  # (P,)
+    near = fp_index[pair_fp[run_start]]  # (R,)
+    run = np.cumsum(run_start) - 1  # (P,) each pair's false positive among them
+    best, best_pair = best_pair_per_set(run, sets, iou, tiebreak, near.shape[0], 3)  # (3, R)
     best_same, best_other, best_used_same = best
-    pair_same, pair_other = best_pair[0], best_pair[1]
-    best_any = np.maximum(best_same, best_other)
-
     kind = np.select(
         [
-            ~has_gt,
             (best_same >= t_background) & (best_same < t_foreground),
             best_other >= t_foreground,
             best_used_same >= t_foreground,
-            best_any < t_background,
+            np.maximum(best_same, best_other) < t_background,
         ],
-        [_BKG, _LOC, _CLS, _DUPE, _BKG],
+        [_LOC, _CLS, _DUPE, _BKG],
         default=_BOTH,
-    ).astype(np.int8)
+    ).astype(np.int8)  # (R,)
     det_error = np.full(tp.shape[0], _NO_ERROR, dtype=np.int8)
-    det_error[fp_index] = kind
+    det_error[fp_index] = _BKG
+    det_error[near] = kind
+    # The ground truth a localization or classification error points at.
+    target = np.full(near.shape[0], -1, dtype=np.int64)  # (R,)
+    for code, chosen in ((_LOC, best_pair[0]), (_CLS, best_pair[1])):
+        hit = kind == code
+        target[hit] = pair_gt[chosen[hit]]
     det_target = np.full(tp.shape[0], -1, dtype=np.int64)
-    loc, cls = kind == _LOC, kind == _CLS
-    det_target[fp_index[loc]] = pair_gt[pair_same[loc]]
-    det_target[fp_index[cls]] = pair_gt[pair_other[cls]]
+    det_target[near] = target
 
     # Among the errors pointing at the same free ground truth, the fix turns the
     # highest-scored one (ties: earlier in the input) into a true positive.
-    fixable = np.flatnonzero(det_target >= 0)
-    fixable = fixable[~taken[det_target[fixable]]]  # (no ground truth: none, and no index)
-    by_target = np.lexsort(
-        (matching.det_source[fixable], -matching.det_score[fixable], det_target[fixable])
-    )
-    ordered = fixable[by_target]
+    fixable = target >= 0
+    fixable[fixable] = ~taken[target[fixable]]
+    fix_det, fix_target = near[fixable], target[fixable]
+    by_target = np.lexsort((matching.det_source[fix_det], -matching.det_score[fix_det], fix_target))
     det_fixed_tp = np.zeros(tp.shape[0], dtype=bool)
-    det_fixed_tp[ordered[_run_starts(det_target[ordered])]] = True
+    det_fixed_tp[fix_det[by_target][_run_starts(fix_target[by_target])]] = True
 
     false_negative = positive & ~found
     findable = np.zeros(n_gt, dtype=bool)
-    findable[det_target[fixable]] = True
+    findable[fix_target] = True
     restricted = _restrict(matching, t)
     return TideErrors(
         matching=restricted,
