@@ -876,8 +876,9 @@ PyDoc_STRVAR(pairs_doc,
 "front of the outputs; returns how many.\n\n"
 "key_first, key_count: int64 (K,), the run of gt_order (int64 (G,)) holding key k;\n"
 "det_key: int64 (D,), a key outside [0, K) meets no ground truth; det_row: int64 (D,),\n"
-"detection d's row of det_box (float64 (R, 4)), or empty: row d; gt_box: float64 (G, 4);\n"
-"gt_crowd: uint8 (G,). out_det, out_gt: int64, out_iou: float64, each with room for\n"
+"detection d's row of det_box (float64 (R, 4)), or empty: row d; gt_box: float64 (G, 4)\n"
+"and gt_crowd: uint8 (G,), in gt_order's order (so that each run is contiguous).\n"
+"out_det, out_gt: int64, out_iou: float64, each with room for\n"
 "pair_candidates() pairs: detection indices, ground-truth indices and IoUs, by\n"
 "detection then by position in gt_order. Releases the GIL.");
 
@@ -948,15 +949,18 @@ static PyObject *pairs(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t d = d0; d < d1; d++) {
         const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
-        const Py_ssize_t row = det_row != NULL ? det_row[d] : d;
-        if (det_row != NULL && d + ROWS_AHEAD < d1) PREFETCH(det_box + 4 * det_row[d + ROWS_AHEAD]);
-        const double *box = det_box + 4 * row;
+        if (d + ROWS_AHEAD < d1) { /* the boxes read soon, elsewhere in memory */
+            int64_t ahead = 0;
+            if (key_run(key_first, key_count, n_keys, det_key[d + ROWS_AHEAD], &ahead))
+                PREFETCH(gt_box + 4 * ahead);
+            if (det_row != NULL) PREFETCH(det_box + 4 * det_row[d + ROWS_AHEAD]);
+        }
+        const double *box = det_box + 4 * (det_row != NULL ? det_row[d] : d);
         for (int64_t j = first; j < first + count; j++) {
-            const int64_t g = order[j];
-            const double iou = pair_iou(box, gt_box + 4 * g, crowd[g]);
+            const double iou = pair_iou(box, gt_box + 4 * j, crowd[j]);
             if (iou >= min_iou) {
                 out_det[n] = d;
-                out_gt[n] = g;
+                out_gt[n] = order[j];
                 out_iou[n] = iou;
                 n++;
             }

@@ -79,8 +79,8 @@ def overlapping_pairs(
     key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
     rows = np.zeros(0, np.int64) if det_rows is None else np.ascontiguousarray(det_rows, np.int64)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
-    gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
-    crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
+    gt_box = np.ascontiguousarray(gt_boxes[gt_order], dtype=np.float64)  # runs contiguous
+    crowd = np.ascontiguousarray(gt_crowd[gt_order], dtype=np.uint8)
     found: dict[int, tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = {}
 
     def run(d0: int, d1: int) -> None:
