@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import Accumulated, accumulate_ranked
-from evaluator.metrics.matching import Matching
+from evaluator.metrics.matching import Matching, index_of
 from evaluator.metrics.pairs import best_pair_per_set, overlapping_mask_pairs, overlapping_pairs
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.summary import StatSpec, summarize_classes, summarize_one
@@ -199,15 +199,19 @@ def classify_errors(
 
     # Each false positive against the non-ignored ground truth of its image. Pairs with
     # IoU below t_b decide nothing (every rule needs IoU >= t_b), so only nearer ones stay.
-    fp_index = np.flatnonzero(fp)  # (F,)
+    # The false positives are taken in input order, by row of the predictions, so that
+    # their boxes are read in sequence.
+    is_fp_row = np.zeros(len(preds), dtype=bool)
+    is_fp_row[matching.det_source[fp]] = True
+    fp_row = np.flatnonzero(is_fp_row)  # (F,)
+    fp_image = index_of(gt.image_ids, preds.image_ids[fp_row])[0]  # as the matching's
     candidates = np.flatnonzero(positive)  # (m,)
     gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
-    fp_image = matching.det_image_index[fp_index]
     if preds.masks is not None and gt.masks is not None:  # a segm evaluation: mask IoU
         pair_fp, near_gt, iou = overlapping_mask_pairs(
             fp_image,
             preds.masks,
-            matching.det_source[fp_index],
+            fp_row,
             gt_image,
             gt.masks,
             gts.source[candidates],
@@ -222,17 +226,20 @@ def classify_errors(
             gts.boxes[candidates],
             gts.crowd[candidates],
             t_background,
-            det_rows=matching.det_source[fp_index],
+            det_rows=fp_row,
         )  # (P,)
     pair_gt = candidates[near_gt]
-    same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
+    pair_class = index_of(gt.category_ids, preds.category_ids[fp_row[pair_fp]])[0]
+    same = gt_class[pair_gt] == pair_class  # (P,)
     # The sets of pairs each rule reads: same class, other class, same class and taken.
     sets = np.where(same, _SAME | (taken[pair_gt] * _SAME_TAKEN), _OTHER).astype(np.uint8)
     tiebreak = gts.source[pair_gt]  # equal IoU: the earlier annotation in the file
     # A false positive without a pair is background (rules 1 and 5): only those with one
     # (R of them, whose image has ground truth) are classified further.
     run_start = _run_starts(pair_fp)  # (P,)
-    near = fp_index[pair_fp[run_start]]  # (R,)
+    position = np.empty(len(preds), dtype=np.int64)  # of each row in the matching
+    position[matching.det_source] = np.arange(tp.shape[0])
+    near = position[fp_row[pair_fp[run_start]]]  # (R,)
     run = np.cumsum(run_start) - 1  # (P,) each pair's false positive among them
     best, best_pair = best_pair_per_set(run, sets, iou, tiebreak, near.shape[0], 3)  # (3, R)
     best_same, best_other, best_used_same = best
@@ -247,7 +254,7 @@ def classify_errors(
         default=_BOTH,
     ).astype(np.int8)  # (R,)
     det_error = np.full(tp.shape[0], _NO_ERROR, dtype=np.int8)
-    det_error[fp_index] = _BKG
+    det_error[fp] = _BKG
     det_error[near] = kind
     # The ground truth a localization or classification error points at.
     target = np.full(near.shape[0], -1, dtype=np.int64)  # (R,)

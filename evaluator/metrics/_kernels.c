@@ -862,6 +862,9 @@ done:
     return result;
 }
 
+/* How many detections ahead pairs() asks for the boxes it will read. */
+#define PAIRS_AHEAD 16
+
 enum {
     PAIR_KEY_FIRST, PAIR_KEY_COUNT, PAIR_DET_KEY, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX,
     PAIR_GT_BOX, PAIR_CROWD, PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
@@ -949,11 +952,11 @@ static PyObject *pairs(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t d = d0; d < d1; d++) {
         const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
-        if (d + ROWS_AHEAD < d1) { /* the boxes read soon, elsewhere in memory */
+        if (d + PAIRS_AHEAD < d1) { /* the boxes read soon, elsewhere in memory */
             int64_t ahead = 0;
-            if (key_run(key_first, key_count, n_keys, det_key[d + ROWS_AHEAD], &ahead))
+            if (key_run(key_first, key_count, n_keys, det_key[d + PAIRS_AHEAD], &ahead))
                 PREFETCH(gt_box + 4 * ahead);
-            if (det_row != NULL) PREFETCH(det_box + 4 * det_row[d + ROWS_AHEAD]);
+            if (det_row != NULL) PREFETCH(det_box + 4 * det_row[d + PAIRS_AHEAD]);
         }
         const double *box = det_box + 4 * (det_row != NULL ? det_row[d] : d);
         for (int64_t j = first; j < first + count; j++) {
