@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
+from evaluator.metrics.matching import index_of
 from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
 
 
@@ -166,9 +167,11 @@ def detection_confusion_matrix(
     names = dict(category_names or {})
     named = np.fromiter(names, dtype=np.int64, count=len(names))
     ground_truth = ground_truth.declared_only()
-    categories = np.union1d(
-        np.union1d(ground_truth.category_ids, detections.category_ids), named
-    )  # (k,)
+    # Usually every detection's category is declared: then the union needs no sort of
+    # the detections' ids, only of those outside the declared ones.
+    _, declared = index_of(ground_truth.category_ids, detections.category_ids)
+    others = np.unique(detections.category_ids[~declared]) if not declared.all() else named
+    categories = np.union1d(np.union1d(ground_truth.category_ids, others), named)  # (k,)
     k = categories.shape[0]
 
     kept = np.flatnonzero(detections.scores >= score_threshold)
