@@ -432,10 +432,9 @@ def evaluate_voc_interpolations(
     cum_tp -= np.repeat(tp_before, n_kept)  # within the category
     seen = np.arange(1, kept.shape[0] + 1) - np.repeat(kept_start[:-1], n_kept)  # tp + fp
     precision_all = cum_tp / seen  # (k,) float64
-    positives = np.repeat(n_pos, n_kept)
-    recall_all = np.divide(
-        cum_tp, positives, out=np.full(kept.shape[0], np.nan), where=positives > 0
-    )
+    # NaN recall where the category has no positives (x / NaN: NaN, without a warning).
+    positives = np.repeat(np.where(n_pos > 0, n_pos, np.nan), n_kept)
+    recall_all = cum_tp / positives
     score_all = detections.scores[rank[kept]]
     for values in (precision_all, recall_all, score_all):
         readonly(values)
