@@ -203,3 +203,24 @@ def test_best_pair_per_set_is_each_set_alone(seed: int) -> None:
         want_value, want_pair = best_pair_per_detection(pair_det, alone, tiebreak, n_det)
         np.testing.assert_array_equal(got_pair[s], want_pair)
         np.testing.assert_array_equal(got_value[s], want_value)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_nearest_ground_truth_is_the_best_pair(seed: int) -> None:
+    """Without forming the pairs: the pair best_pair_per_detection picks (highest IoU,
+    the lowest ground-truth index on a tie), or -1."""
+    from evaluator.metrics.pairs import nearest_ground_truth
+
+    rng = np.random.default_rng(200 + seed)
+    n, m = int(rng.integers(0, 150)), int(rng.integers(0, 80))
+    det_key = rng.integers(-1, 6, n).astype(np.int64)
+    gt_key = rng.integers(0, 6, m).astype(np.int64)
+    det_boxes = np.round(rng.uniform(0, 20, (n, 4)), 0)  # coarse: equal IoUs happen
+    gt_boxes = np.round(rng.uniform(0, 20, (m, 4)), 0)
+    crowd = rng.random(m) < 0.2
+    for floor in (0.0, 0.3):
+        got = nearest_ground_truth(det_key, det_boxes, gt_key, gt_boxes, crowd, floor)
+        det, gt, iou = overlapping_pairs(det_key, det_boxes, gt_key, gt_boxes, crowd, floor)
+        _, best = best_pair_per_detection(det, iou, gt, n)
+        want = np.where(best >= 0, gt[best] if gt.size else 0, -1)
+        np.testing.assert_array_equal(got, want)

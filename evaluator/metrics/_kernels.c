@@ -976,6 +976,72 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(nearest_doc,
+"nearest(key_first, key_count, det_key, gt_order, det_box, gt_box, gt_crowd, min_iou, d0,\n"
+"        d1, out_gt)\n"
+"--\n\n"
+"For each detection d of [d0, d1), the ground truth of its key with the highest IoU\n"
+"(as pairs() computes it) if that IoU is >= min_iou, the first in gt_order on equal IoU:\n"
+"out_gt[d] = its index (int64 (D,)), -1 where there is none. The other arguments as\n"
+"pairs() takes them (det_box: float64 (D, 4)). Releases the GIL.");
+
+static PyObject *nearest(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[8];
+    double min_iou;
+    Py_ssize_t d0, d1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dnnw*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                          &b[6], &min_iou, &d0, &d1, &b[7]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_keys = items(&b[0], 8, "key_first"), n_det = items(&b[2], 8, "det_key");
+    Py_ssize_t n_gt = items(&b[5], 32, "gt_box");
+    if (n_keys < 0 || n_det < 0 || n_gt < 0) goto done;
+    if (check_items(&b[1], 8, n_keys, "key_count") || check_items(&b[3], 8, n_gt, "gt_order") ||
+        check_items(&b[4], 32, n_det, "det_box") || check_items(&b[6], 1, n_gt, "gt_crowd") ||
+        check_items(&b[7], 8, n_det, "out_gt"))
+        goto done;
+    if (d0 < 0 || d1 > n_det || d0 > d1) {
+        PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
+        goto done;
+    }
+    const int64_t *key_first = b[0].buf, *key_count = b[1].buf, *det_key = b[2].buf;
+    const int64_t *order = b[3].buf;
+    const double *det_box = b[4].buf, *gt_box = b[5].buf;
+    const uint8_t *crowd = b[6].buf;
+    int64_t *out_gt = b[7].buf;
+    int64_t first = 0;
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        if (count && (first < 0 || count < 0 || first > n_gt - count)) {
+            PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        const double *box = det_box + 4 * d;
+        int64_t best = -1;
+        double best_iou = 0.0;
+        for (int64_t j = first; j < first + count; j++) {
+            const double iou = pair_iou(box, gt_box + 4 * j, crowd[j]);
+            if (iou >= min_iou && (best < 0 || iou > best_iou)) {
+                best = j;
+                best_iou = iou;
+            }
+        }
+        out_gt[d] = best < 0 ? -1 : order[best];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 8);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Accumulation: COCOeval.accumulate() per class, with its floating-point operations.   */
 
@@ -1212,6 +1278,7 @@ static PyMethodDef methods[] = {
     {"pairs", pairs, METH_VARARGS, pairs_doc},
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
     {"pair_candidates", pair_candidates, METH_VARARGS, pair_candidates_doc},
+    {"nearest", nearest, METH_VARARGS, nearest_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

@@ -41,6 +41,20 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
+def nearest(
+    key_first: NDArray[np.int64],
+    key_count: NDArray[np.int64],
+    det_key: NDArray[np.int64],
+    gt_order: NDArray[np.int64],
+    det_box: NDArray[np.float64],
+    gt_box: NDArray[np.float64],
+    gt_crowd: NDArray[np.uint8],
+    min_iou: float,
+    d0: int,
+    d1: int,
+    out_gt: NDArray[np.int64],
+    /,
+) -> None: ...
 def pair_candidates(
     key_first: NDArray[np.int64],
     key_count: NDArray[np.int64],

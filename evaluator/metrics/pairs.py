@@ -113,6 +113,54 @@ def overlapping_pairs(
     )
 
 
+def nearest_ground_truth(
+    det_key: NDArray[np.int64],
+    det_boxes: NDArray[np.float64],
+    gt_key: NDArray[np.int64],
+    gt_boxes: NDArray[np.float64],
+    gt_crowd: NDArray[np.bool_],
+    min_iou: float,
+) -> NDArray[np.int64]:
+    """For each detection, the ground truth of its key with the highest IoU, if that IoU
+    is at least ``min_iou``: what :func:`best_pair_per_detection` picks among the pairs of
+    :func:`overlapping_pairs` (ties: the lowest index), without forming the pairs.
+
+    Parameters
+    ----------
+    det_key, det_boxes, gt_key, gt_boxes, gt_crowd, min_iou
+        As for :func:`overlapping_pairs`.
+
+    Returns
+    -------
+    ndarray of shape (n,), dtype int64
+        Index into the ground truth, -1 for a detection without one.
+    """
+    gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
+    key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
+    det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
+    gt_box = np.ascontiguousarray(gt_boxes[gt_order], dtype=np.float64)  # runs contiguous
+    crowd = np.ascontiguousarray(gt_crowd[gt_order], dtype=np.uint8)
+    out = np.empty(det_slot.shape[0], dtype=np.int64)
+
+    def run(d0: int, d1: int) -> None:
+        kernels.nearest(
+            key_first,
+            key_count,
+            det_slot,
+            gt_order,
+            det_box,
+            gt_box,
+            crowd,
+            float(min_iou),
+            d0,
+            d1,
+            out,
+        )
+
+    run_in_chunks(run, np.ones(det_slot.shape[0], dtype=np.int64))  # work: detections
+    return out
+
+
 def best_pair_per_detection(
     pair_det: NDArray[np.int64],
     value: NDArray[np.float64],

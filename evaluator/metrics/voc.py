@@ -43,7 +43,7 @@ from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
 from evaluator.input.columns import GroundTruth, Predictions, readonly
 from evaluator.metrics.matching import index_of, stable_order
-from evaluator.metrics.pairs import best_pair_per_detection, overlapping_pairs
+from evaluator.metrics.pairs import nearest_ground_truth
 
 Interpolation = Literal["all_point", "11_point"]
 # The one name of each VOC mean AP where metrics are named side by side (deteval check,
@@ -234,14 +234,9 @@ def _best_ground_truth(
     if pixel_offset:  # the +1 pixel convention: a box spans w + 1 pixels, so widen them all
         grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
         det_boxes, gt_boxes = det_boxes + grow, gt_boxes + grow
-    pair_det, pair_gt, iou = overlapping_pairs(
+    return nearest_ground_truth(
         det_key, det_boxes, gt_key, gt_boxes, np.zeros(n_gt, dtype=bool), min_iou
-    )  # (p,) each, by detection, then ground truth in input order
-    _, best_pair = best_pair_per_detection(pair_det, iou, pair_gt, n_det)
-    target = np.full(n_det, -1, dtype=np.int64)
-    found = best_pair >= 0
-    target[found] = pair_gt[best_pair[found]]
-    return target
+    )
 
 
 def _sequential_sum(values: NDArray[np.float64]) -> float:
