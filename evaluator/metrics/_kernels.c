@@ -801,23 +801,23 @@ done:
 
 /* box_iou(d, g, crowd), with comparisons where it calls fmin and fmax (calls at
  * -fno-fast-math): on numbers they pick the same operands, so the width, height and IoU
- * are the same doubles. Where a NaN takes part the two may differ, and box_iou decides. */
+ * are the same doubles. Where a NaN takes part the two may differ, and box_iou decides.
+ * Without branches on the overlap (most boxes of an image do not overlap, unpredictably):
+ * the IoU is computed either way and selected. */
 static inline double pair_iou(const double *d, const double *g, int crowd)
 {
     const double dx = d[2] + d[0], gx = g[2] + g[0];
     const double w = (dx < gx ? dx : gx) - (d[0] > g[0] ? d[0] : g[0]);
     const double dy = d[3] + d[1], gy = g[3] + g[1];
     const double h = (dy < gy ? dy : gy) - (d[1] > g[1] ? d[1] : g[1]);
-    if ((w > 0) & (h > 0)) {
-        double i = w * h;
-        double da = d[2] * d[3];
-        double ga = g[2] * g[3];
-        double u = crowd ? da : da + ga;
-        if (!crowd) u = u - i;
-        return i / u;
-    }
-    if (w <= 0 || h <= 0) return 0.0; /* box_iou's early return on w or h */
-    return box_iou(d, g, crowd);
+    const double i = w * h;
+    const double da = d[2] * d[3];
+    const double ga = g[2] * g[3];
+    const double u = crowd ? da : (da + ga) - i;
+    const double iou = i / u;
+    const int overlap = (w > 0) & (h > 0), apart = (w <= 0) | (h <= 0);
+    if (!(overlap | apart)) return box_iou(d, g, crowd); /* a NaN took part */
+    return overlap ? iou : 0.0; /* box_iou's early return on w or h */
 }
 
 /* The ground truths detection d meets: the run of gt_order of its key, none for a key
