@@ -363,13 +363,19 @@ class _Outcome:
 def _outcome(errors: TideErrors, fix: _Fix) -> _Outcome:
     """What ``fix`` changes in the restricted matching."""
     m = errors.matching
-    fixing = np.zeros(errors.det_error.shape[0], dtype=bool)  # (D,)
-    for name in fix.types:
-        if name != "missed":
-            fixing |= errors.det_error == ERROR_TYPES.index(name)
-    becomes_tp = fixing & errors.det_fixed_tp
-    removed = fixing & ~becomes_tp
-    tp = m.true_positive[0, 0] | becomes_tp
+    codes = [ERROR_TYPES.index(name) for name in fix.types if name != "missed"]
+    tp = m.true_positive[0, 0]  # (D,)
+    if codes:
+        fixing = errors.det_error == codes[0]
+        for code in codes[1:]:
+            fixing |= errors.det_error == code
+        becomes_tp = fixing & errors.det_fixed_tp
+        removed = fixing ^ becomes_tp
+        tp = tp | becomes_tp
+        turned = np.flatnonzero(becomes_tp)
+    else:
+        removed = np.zeros(tp.shape[0], dtype=bool)
+        turned = np.zeros(0, dtype=np.int64)
     if fix.remove_false_positives:
         removed |= ~tp & ~m.ignored[0, 0]
     removed_gt = errors.gt_missed if "missed" in fix.types else np.zeros_like(errors.gt_missed)
@@ -377,7 +383,6 @@ def _outcome(errors: TideErrors, fix: _Fix) -> _Outcome:
         removed_gt = errors.gt_false_negative
     n_classes = m.n_positive.shape[0]
     n_positive = m.n_positive[:, 0] - np.bincount(errors.gt_class[removed_gt], minlength=n_classes)
-    turned = np.flatnonzero(becomes_tp)
     new_class = errors.gt_class[errors.det_target[turned]]
     moves = new_class != m.det_class[turned]
     return _Outcome(tp, removed, n_positive, turned[moves], new_class[moves])
@@ -390,8 +395,11 @@ def _accumulate_in_place(errors: TideErrors, outcomes: Sequence[_Outcome]) -> li
     m = errors.matching
     if not outcomes:
         return []
-    true_positive = np.stack([o.true_positive for o in outcomes])[:, None]  # (O, 1, D)
-    ignored = np.stack([m.ignored[0, 0] | o.removed for o in outcomes])[:, None]
+    true_positive = np.empty((len(outcomes), 1, m.det_class.shape[0]), dtype=bool)  # (O, 1, D)
+    ignored = np.empty_like(true_positive)
+    for k, o in enumerate(outcomes):
+        true_positive[k, 0] = o.true_positive
+        np.logical_or(m.ignored[0, 0], o.removed, out=ignored[k, 0])
     n_positive = np.stack([o.n_positive for o in outcomes], axis=1)  # (C, O)
     acc = accumulate_ranked(
         m.det_class, m.det_rank, m.det_score, true_positive, ignored, n_positive, errors.params
