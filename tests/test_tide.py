@@ -483,9 +483,10 @@ def test_moved_order_is_a_stable_sort(seed: int) -> None:
     is_moved = np.zeros(n, dtype=bool)
     is_moved[moved] = True
     stay = np.flatnonzero(keep & ~is_moved)
-    got = _moved_order(det_class, det_score, stay, moved, new_class)
+    got, got_classes = _moved_order(det_class, det_score, stay, moved, new_class)
     classes = det_class.copy()
     classes[moved] = new_class
     kept = np.flatnonzero(keep)
     want = kept[np.lexsort((-det_score[kept], classes[kept]))]
     np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_classes, classes[want])

@@ -447,7 +447,7 @@ def _moved_order(
     stay: NDArray[np.int64],
     moved: NDArray[np.int64],
     new_class: NDArray[np.int64],
-) -> NDArray[np.int64]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Accumulation order once ``moved`` join ``new_class``: (class, descending score),
     ties in the previous order, as a stable sort of all of them would give it.
 
@@ -462,8 +462,10 @@ def _moved_order(
 
     Returns
     -------
-    ndarray of shape (s + t,), dtype int64
+    order : ndarray of shape (s + t,), dtype int64
         Indices into the detections.
+    classes : ndarray of shape (s + t,), dtype int64
+        Their classes, the new ones of the moved.
 
     Notes
     -----
@@ -487,7 +489,9 @@ def _moved_order(
     out = np.empty(is_moved.shape[0], dtype=np.int64)
     out[at] = moved
     out[~is_moved] = stay
-    return out
+    classes = det_class[out]
+    classes[at] = new_class
+    return out, classes
 
 
 def _accumulate_moved(errors: TideErrors, outcome: _Outcome) -> Accumulated:
@@ -496,11 +500,9 @@ def _accumulate_moved(errors: TideErrors, outcome: _Outcome) -> Accumulated:
     moving = np.zeros(outcome.removed.shape[0], dtype=bool)
     moving[outcome.turned] = True
     stay = np.flatnonzero(~outcome.removed & ~moving)
-    order = _moved_order(m.det_class, m.det_score, stay, outcome.turned, outcome.new_class)
-    det_class = m.det_class.copy()
-    det_class[outcome.turned] = outcome.new_class
+    order, classes = _moved_order(m.det_class, m.det_score, stay, outcome.turned, outcome.new_class)
     return accumulate_ranked(
-        det_class[order],
+        classes,
         m.det_rank[order],
         m.det_score[order],
         outcome.true_positive[None, None, order],
