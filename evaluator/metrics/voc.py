@@ -189,6 +189,33 @@ class VOCResult:
 # --------------------------------------------------------------------------- matching
 
 
+def _image_positions(
+    image_ids: NDArray[np.int64], gt_ids: NDArray[np.int64], det_ids: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Positions of the annotations' and the detections' images among ``image_ids``
+    (sorted, unique), one table for both when the ids are not much sparser than them
+    (:func:`index_of` otherwise).
+
+    Returns
+    -------
+    gt_image : ndarray of shape (n_gt,), dtype int64
+        Every annotation's image is among ``image_ids``.
+    det_image : ndarray of shape (n_det,), dtype int64
+        ``-(len(image_ids) + 1)`` for a detection on another image.
+    """
+    missing = -(image_ids.shape[0] + 1)
+    low = int(image_ids[0]) if image_ids.size else 0
+    span = int(image_ids[-1]) - low + 1 if image_ids.size else 0
+    if not image_ids.size or low < 0 or span > 4 * max(det_ids.shape[0], image_ids.shape[0]):
+        det_image, known = index_of(image_ids, det_ids)
+        return index_of(image_ids, gt_ids)[0], np.where(known, det_image, missing)
+    table = np.full(span + 1, missing, dtype=np.int64)  # last slot: out of range
+    table[image_ids - low] = np.arange(image_ids.shape[0])
+    det_image = det_ids - low
+    np.clip(det_image, -1, span, out=det_image)  # out of range, below wraps: slot -1
+    return table[gt_ids - low], np.take(table, det_image, out=det_image)
+
+
 def _best_ground_truth(
     gt: GroundTruth,
     det: Predictions,
@@ -227,9 +254,9 @@ def _best_ground_truth(
         return np.full(n_det, -1, dtype=np.int64)
     # Dense codes for (image, category), so that one integer names a group; a detection
     # on an undeclared image gets -1 (it meets no ground truth).
-    gt_key = index_of(gt.image_ids, gt.ann_image_ids)[0] * n_codes + gt_code
-    det_image, image_known = index_of(gt.image_ids, det.image_ids)
-    det_key = np.where(image_known, det_image * n_codes + det_code, -1)
+    gt_image, det_image = _image_positions(gt.image_ids, gt.ann_image_ids, det.image_ids)
+    gt_key = gt_image * n_codes + gt_code
+    det_key = det_image * n_codes + det_code  # negative where the image is unknown
     det_boxes, gt_boxes = det.boxes, gt.boxes
     if pixel_offset:  # the +1 pixel convention: a box spans w + 1 pixels, so widen them all
         grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
