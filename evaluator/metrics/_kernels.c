@@ -1042,6 +1042,75 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(greedy_match_doc,
+"greedy_match(pair_start, pair_gt, iou, det_order, taken, matched)\n"
+"--\n\n"
+"Greedy one-to-one matching: the detections in det_order (int64 (D,)) each take, among\n"
+"their pairs (those of detection d: pair_start[d] to pair_start[d + 1], int64 (D + 1,))\n"
+"whose ground truth is not taken yet, the one with the highest IoU, the lowest\n"
+"ground-truth index on equal IoU. pair_gt: int64 (P,) in [0, G); iou: float64 (P,);\n"
+"taken: uint8 (G,), read and written; matched: int64 (D,), written where a detection\n"
+"takes one, left as it is elsewhere. Releases the GIL.");
+
+static PyObject *greedy_match(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[6];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_starts = items(&b[0], 8, "pair_start"), n_pairs = items(&b[1], 8, "pair_gt");
+    Py_ssize_t n_gt = items(&b[4], 1, "taken");
+    if (n_starts < 1 || n_pairs < 0 || n_gt < 0) {
+        if (n_starts == 0) PyErr_SetString(PyExc_ValueError, "pair_start: empty");
+        goto done;
+    }
+    const Py_ssize_t n_det = n_starts - 1;
+    if (check_items(&b[2], 8, n_pairs, "iou") || check_items(&b[3], 8, n_det, "det_order") ||
+        check_items(&b[5], 8, n_det, "matched"))
+        goto done;
+    const int64_t *pair_start = b[0].buf, *pair_gt = b[1].buf, *det_order = b[3].buf;
+    const double *iou = b[2].buf;
+    uint8_t *taken = b[4].buf;
+    int64_t *matched = b[5].buf;
+    for (Py_ssize_t d = 0; d < n_det; d++) {
+        if (pair_start[d] < 0 || pair_start[d] > pair_start[d + 1] || pair_start[d + 1] > n_pairs) {
+            PyErr_Format(PyExc_ValueError, "pair_start[%zd]: outside the pairs or decreasing", d);
+            goto done;
+        }
+        if (det_order[d] < 0 || det_order[d] >= n_det) {
+            PyErr_Format(PyExc_ValueError, "det_order[%zd]: outside the detections", d);
+            goto done;
+        }
+    }
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        if (pair_gt[p] < 0 || pair_gt[p] >= n_gt) {
+            PyErr_Format(PyExc_ValueError, "pair_gt[%zd]: outside the ground truths", p);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n_det; k++) {
+        const int64_t d = det_order[k];
+        int64_t best = -1;
+        for (int64_t p = pair_start[d]; p < pair_start[d + 1]; p++) {
+            if (taken[pair_gt[p]]) continue;
+            if (best < 0 || iou[p] > iou[best] || (iou[p] == iou[best] && pair_gt[p] < pair_gt[best]))
+                best = p;
+        }
+        if (best >= 0) {
+            matched[d] = pair_gt[best];
+            taken[pair_gt[best]] = 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 6);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Accumulation: COCOeval.accumulate() per class, with its floating-point operations.   */
 
@@ -1279,6 +1348,7 @@ static PyMethodDef methods[] = {
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
     {"pair_candidates", pair_candidates, METH_VARARGS, pair_candidates_doc},
     {"nearest", nearest, METH_VARARGS, nearest_doc},
+    {"greedy_match", greedy_match, METH_VARARGS, greedy_match_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

@@ -41,6 +41,15 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
+def greedy_match(
+    pair_start: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    iou: NDArray[np.float64],
+    det_order: NDArray[np.int64],
+    taken: NDArray[np.uint8],
+    matched: NDArray[np.int64],
+    /,
+) -> None: ...
 def nearest(
     key_first: NDArray[np.int64],
     key_count: NDArray[np.int64],

@@ -43,7 +43,7 @@ from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
 from evaluator.input.columns import GroundTruth, Predictions, readonly
 from evaluator.metrics.matching import index_of, stable_order
-from evaluator.metrics.pairs import nearest_ground_truth
+from evaluator.metrics.pairs import image_positions, nearest_ground_truth
 
 Interpolation = Literal["all_point", "11_point"]
 # The one name of each VOC mean AP where metrics are named side by side (deteval check,
@@ -189,33 +189,6 @@ class VOCResult:
 # --------------------------------------------------------------------------- matching
 
 
-def _image_positions(
-    image_ids: NDArray[np.int64], gt_ids: NDArray[np.int64], det_ids: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Positions of the annotations' and the detections' images among ``image_ids``
-    (sorted, unique), one table for both when the ids are not much sparser than them
-    (:func:`index_of` otherwise).
-
-    Returns
-    -------
-    gt_image : ndarray of shape (n_gt,), dtype int64
-        Every annotation's image is among ``image_ids``.
-    det_image : ndarray of shape (n_det,), dtype int64
-        ``-(len(image_ids) + 1)`` for a detection on another image.
-    """
-    missing = -(image_ids.shape[0] + 1)
-    low = int(image_ids[0]) if image_ids.size else 0
-    span = int(image_ids[-1]) - low + 1 if image_ids.size else 0
-    if not image_ids.size or low < 0 or span > 4 * max(det_ids.shape[0], image_ids.shape[0]):
-        det_image, known = index_of(image_ids, det_ids)
-        return index_of(image_ids, gt_ids)[0], np.where(known, det_image, missing)
-    table = np.full(span + 1, missing, dtype=np.int64)  # last slot: out of range
-    table[image_ids - low] = np.arange(image_ids.shape[0])
-    det_image = det_ids - low
-    np.clip(det_image, -1, span, out=det_image)  # out of range, below wraps: slot -1
-    return table[gt_ids - low], np.take(table, det_image, out=det_image)
-
-
 def _best_ground_truth(
     gt: GroundTruth,
     det: Predictions,
@@ -254,7 +227,7 @@ def _best_ground_truth(
         return np.full(n_det, -1, dtype=np.int64)
     # Dense codes for (image, category), so that one integer names a group; a detection
     # on an undeclared image gets -1 (it meets no ground truth).
-    gt_image, det_image = _image_positions(gt.image_ids, gt.ann_image_ids, det.image_ids)
+    gt_image, det_image = image_positions(gt.image_ids, gt.ann_image_ids, det.image_ids)
     gt_key = gt_image * n_codes + gt_code
     det_key = det_image * n_codes + det_code  # negative where the image is unknown
     det_boxes, gt_boxes = det.boxes, gt.boxes
