@@ -412,10 +412,12 @@ def evaluate_voc_interpolations(
     no_tiebreak = np.zeros(len(detections), dtype=np.int64)
     bounds = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,) each class's run
     rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0], bounds)
-    ranked_candidate = np.flatnonzero(candidate[rank])
-    _, first = np.unique(target[rank[ranked_candidate]], return_index=True)
+    # A true positive: the first candidate in rank order aimed at its ground truth.
+    ranked_candidate = np.flatnonzero(candidate[rank])  # (c,) ascending
+    first = np.full(len(ground_truth), ranked_candidate.shape[0])  # (n_gt,)
+    np.minimum.at(first, target[rank[ranked_candidate]], np.arange(ranked_candidate.shape[0]))
     tp = np.zeros(rank.shape[0], dtype=bool)  # in rank order
-    tp[ranked_candidate[first]] = True
+    tp[ranked_candidate[first[first < ranked_candidate.shape[0]]]] = True
 
     # The curves of all categories at once, over the ranked detections not ignored.
     kept = np.flatnonzero(~ignored[rank])  # (k,) positions in rank order
