@@ -1111,6 +1111,97 @@ done:
     return result;
 }
 
+enum {
+    CURVE_RANK, CURVE_START, CURVE_IGNORED, CURVE_TP, CURVE_N_POS, CURVE_SCORE, CURVE_PRECISION,
+    CURVE_RECALL, CURVE_OUT_SCORE, CURVE_OUT_TP, CURVE_KEPT_START, N_CURVE_BUFFERS
+};
+
+PyDoc_STRVAR(ranked_curves_doc,
+"ranked_curves(rank, start, ignored, true_positive, n_pos, score, precision, recall,\n"
+"              out_score, out_tp, kept_start)\n"
+"--\n\n"
+"Precision and recall after each ranked detection that is not ignored, class by class:\n"
+"class k's detections are rank[start[k]:start[k + 1]] (int64 (D,), (K + 1,)); with c\n"
+"true positives among the first n kept ones, precision = c / n and recall = c / n_pos[k]\n"
+"(doubles; NaN where n_pos[k] is 0). ignored, true_positive: uint8 (D,) and score:\n"
+"float64 (D,), by detection; n_pos: int64 (K,). Written, over the k kept detections in\n"
+"rank order: precision, recall, out_score (float64 (k,)), out_tp (uint8 (k,)), and\n"
+"kept_start (int64 (K + 1,)): where each class's kept ones begin. Releases the GIL.");
+
+static PyObject *ranked_curves(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_CURVE_BUFFERS];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*w*", &b[CURVE_RANK], &b[CURVE_START],
+                          &b[CURVE_IGNORED], &b[CURVE_TP], &b[CURVE_N_POS], &b[CURVE_SCORE],
+                          &b[CURVE_PRECISION], &b[CURVE_RECALL], &b[CURVE_OUT_SCORE],
+                          &b[CURVE_OUT_TP], &b[CURVE_KEPT_START]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_det = items(&b[CURVE_RANK], 8, "rank"), n_class = items(&b[CURVE_N_POS], 8, "n_pos");
+    Py_ssize_t n_kept = items(&b[CURVE_PRECISION], 8, "precision");
+    if (n_det < 0 || n_class < 0 || n_kept < 0) goto done;
+    if (check_items(&b[CURVE_START], 8, n_class + 1, "start") ||
+        check_items(&b[CURVE_IGNORED], 1, n_det, "ignored") ||
+        check_items(&b[CURVE_TP], 1, n_det, "true_positive") ||
+        check_items(&b[CURVE_SCORE], 8, n_det, "score") ||
+        check_items(&b[CURVE_RECALL], 8, n_kept, "recall") ||
+        check_items(&b[CURVE_OUT_SCORE], 8, n_kept, "out_score") ||
+        check_items(&b[CURVE_OUT_TP], 1, n_kept, "out_tp") ||
+        check_items(&b[CURVE_KEPT_START], 8, n_class + 1, "kept_start"))
+        goto done;
+    const int64_t *rank = b[CURVE_RANK].buf, *start = b[CURVE_START].buf;
+    const int64_t *n_pos = b[CURVE_N_POS].buf;
+    const uint8_t *ignored = b[CURVE_IGNORED].buf, *true_positive = b[CURVE_TP].buf;
+    const double *score = b[CURVE_SCORE].buf;
+    double *precision = b[CURVE_PRECISION].buf, *recall = b[CURVE_RECALL].buf;
+    double *out_score = b[CURVE_OUT_SCORE].buf;
+    uint8_t *out_tp = b[CURVE_OUT_TP].buf;
+    int64_t *kept_start = b[CURVE_KEPT_START].buf;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < n_class; k++) {
+        if (start[k] < 0 || start[k] > start[k + 1] || start[k + 1] > n_det) {
+            PyErr_Format(PyExc_ValueError, "class %zd: bounds outside the detections", k);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_det; i++) {
+        if (rank[i] < 0 || rank[i] >= n_det) {
+            PyErr_Format(PyExc_ValueError, "rank[%zd]: outside the detections", i);
+            goto done;
+        }
+        kept += !ignored[rank[i]];
+    }
+    if (kept != n_kept) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd kept", n_kept, kept);
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t j = 0;
+    for (Py_ssize_t k = 0; k < n_class; k++) {
+        kept_start[k] = j;
+        int64_t seen = 0, found = 0;
+        for (int64_t i = start[k]; i < start[k + 1]; i++) {
+            const int64_t d = rank[i];
+            if (ignored[d]) continue;
+            seen++;
+            found += true_positive[d] != 0;
+            precision[j] = (double)found / (double)seen;
+            recall[j] = n_pos[k] > 0 ? (double)found / (double)n_pos[k] : NAN;
+            out_score[j] = score[d];
+            out_tp[j] = true_positive[d] != 0;
+            j++;
+        }
+    }
+    kept_start[n_class] = j;
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, N_CURVE_BUFFERS);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Accumulation: COCOeval.accumulate() per class, with its floating-point operations.   */
 
@@ -1349,6 +1440,7 @@ static PyMethodDef methods[] = {
     {"pair_candidates", pair_candidates, METH_VARARGS, pair_candidates_doc},
     {"nearest", nearest, METH_VARARGS, nearest_doc},
     {"greedy_match", greedy_match, METH_VARARGS, greedy_match_doc},
+    {"ranked_curves", ranked_curves, METH_VARARGS, ranked_curves_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

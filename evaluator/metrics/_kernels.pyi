@@ -41,6 +41,20 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
+def ranked_curves(
+    rank: NDArray[np.int64],
+    start: NDArray[np.int64],
+    ignored: NDArray[np.uint8],
+    true_positive: NDArray[np.uint8],
+    n_pos: NDArray[np.int64],
+    score: NDArray[np.float64],
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    out_score: NDArray[np.float64],
+    out_tp: NDArray[np.uint8],
+    kept_start: NDArray[np.int64],
+    /,
+) -> None: ...
 def greedy_match(
     pair_start: NDArray[np.int64],
     pair_gt: NDArray[np.int64],

@@ -44,6 +44,7 @@ from evaluator.input.coco_json import Source, load_ground_truth, load_prediction
 from evaluator.input.columns import GroundTruth, Predictions, readonly
 from evaluator.metrics.matching import index_of, stable_order
 from evaluator.metrics.pairs import image_positions, nearest_ground_truth
+from evaluator.metrics.parallel import kernels
 
 Interpolation = Literal["all_point", "11_point"]
 # The one name of each VOC mean AP where metrics are named side by side (deteval check,
@@ -416,23 +417,28 @@ def evaluate_voc_interpolations(
     ranked_candidate = np.flatnonzero(candidate[rank])  # (c,) ascending
     first = np.full(len(ground_truth), ranked_candidate.shape[0])  # (n_gt,)
     np.minimum.at(first, target[rank[ranked_candidate]], np.arange(ranked_candidate.shape[0]))
-    tp = np.zeros(rank.shape[0], dtype=bool)  # in rank order
-    tp[ranked_candidate[first[first < ranked_candidate.shape[0]]]] = True
+    is_tp = np.zeros(rank.shape[0], dtype=bool)  # by detection
+    is_tp[rank[ranked_candidate[first[first < ranked_candidate.shape[0]]]]] = True
 
-    # The curves of all categories at once, over the ranked detections not ignored.
-    kept = np.flatnonzero(~ignored[rank])  # (k,) positions in rank order
-    kept_start = np.searchsorted(kept, bounds)  # (K + 1,)
+    # The curves of all categories in one pass over the ranked detections not ignored.
+    n_kept_all = rank.shape[0] - int(ignored.sum())
+    precision_all, recall_all, score_all = np.empty((3, n_kept_all))
+    tp_kept = np.empty(n_kept_all, dtype=bool)
+    kept_start = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,)
+    kernels.ranked_curves(
+        rank,
+        bounds,
+        ignored.view(np.uint8),
+        is_tp.view(np.uint8),
+        n_pos.astype(np.int64),
+        np.ascontiguousarray(detections.scores, dtype=np.float64),
+        precision_all,
+        recall_all,
+        score_all,
+        tp_kept.view(np.uint8),
+        kept_start,
+    )
     n_kept = np.diff(kept_start)  # (K,)
-    tp_kept = tp[kept]
-    cum_tp = np.cumsum(tp_kept)  # (k,) over all categories
-    tp_before = np.concatenate([[0], cum_tp])[kept_start[:-1]]  # (K,) of earlier categories
-    cum_tp -= np.repeat(tp_before, n_kept)  # within the category
-    seen = np.arange(1, kept.shape[0] + 1) - np.repeat(kept_start[:-1], n_kept)  # tp + fp
-    precision_all = cum_tp / seen  # (k,) float64
-    # NaN recall where the category has no positives (x / NaN: NaN, without a warning).
-    positives = np.repeat(np.where(n_pos > 0, n_pos, np.nan), n_kept)
-    recall_all = cum_tp / positives
-    score_all = detections.scores[rank[kept]]
     for values in (precision_all, recall_all, score_all):
         readonly(values)
     at_tp = np.flatnonzero(tp_kept)  # (n_tp,)
