@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.metrics.matching import index_of
+from evaluator.metrics.matching import index_of, stable_order
 from evaluator.metrics.pairs import image_positions, overlapping_mask_pairs, overlapping_pairs
 from evaluator.metrics.parallel import kernels
 
@@ -117,7 +117,8 @@ def _greedy_match(
     equal IoU).
     """
     n_det = det_order.shape[0]
-    pair_start = np.searchsorted(pair_det, np.arange(n_det + 1)).astype(np.int64)
+    pair_start = np.zeros(n_det + 1, dtype=np.int64)  # each detection's pairs, by counting
+    np.cumsum(np.bincount(pair_det, minlength=n_det), out=pair_start[1:])
     matched_gt = np.full(n_det, -1, dtype=np.int64)
     kernels.greedy_match(
         pair_start,
@@ -176,30 +177,34 @@ def detection_confusion_matrix(
 
     kept = np.flatnonzero(detections.scores >= score_threshold)
     det_image = detections.image_ids[kept]
-    det_class = np.searchsorted(categories, detections.category_ids[kept])  # (n,)
+    det_class = index_of(categories, detections.category_ids[kept])[0]  # (n,)
     gt_class = np.searchsorted(categories, ground_truth.ann_category_ids)  # (m,)
     ignored_gt = ground_truth.iscrowd | ground_truth.difficult  # (m,)
     n_det, n_gt = kept.shape[0], len(ground_truth)
 
+    # Dense image keys: a detection on an undeclared image gets a negative one (no pairs).
+    gt_key, det_key = image_positions(ground_truth.image_ids, ground_truth.ann_image_ids, det_image)
     # The greedy order: by image, then descending score (ties in input order).
-    by_score = np.argsort(-detections.scores[kept], kind="stable")
-    order = by_score[np.argsort(det_image[by_score], kind="stable")]
+    n_images = ground_truth.image_ids.shape[0]
+    order = stable_order(
+        np.where(det_key >= 0, det_key, n_images),
+        detections.scores[kept],
+        np.zeros(n_det, dtype=np.int64),
+        n_images + 1,
+    )
 
     if detections.masks is not None and ground_truth.masks is not None:  # a segm evaluation
         pair_det, pair_gt, iou = overlapping_mask_pairs(
-            det_image,
+            det_key,
             detections.masks,
             kept,
-            ground_truth.ann_image_ids,
+            gt_key,
             ground_truth.masks,
             np.arange(n_gt),
             ground_truth.iscrowd,
             iou_threshold,
         )  # (p,) only pairs close enough to match or be absorbed
     else:
-        gt_key, det_key = image_positions(
-            ground_truth.image_ids, ground_truth.ann_image_ids, det_image
-        )  # dense keys
         pair_det, pair_gt, iou = overlapping_pairs(
             det_key,
             detections.boxes,
