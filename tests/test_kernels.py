@@ -76,6 +76,30 @@ def test_overlapping_pairs_are_numpys(seed: int, spread: int) -> None:
         want = _pairs_by_numpy(det_key, det_boxes, gt_key, gt_boxes, crowd, floor)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
+        # The same boxes read through rows of a shuffled table.
+        rows = rng.permutation(n)
+        table = np.empty_like(det_boxes)
+        table[rows] = det_boxes
+        got = overlapping_pairs(det_key, table, gt_key, gt_boxes, crowd, floor, det_rows=rows)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_pair_iou_is_box_iou_on_touching_huge_and_nan_boxes() -> None:
+    """The pairs kernel compares where box_iou calls fmin and fmax: on boxes that touch,
+    overflow or hold NaN its IoUs must still be box_iou's, bit for bit."""
+    from evaluator.masks import _rle
+
+    values = np.array([0.0, -0.0, 1.0, 2.5, 1e308, np.inf, -np.inf, np.nan, 5e-324])
+    rng = np.random.default_rng(7)
+    boxes, gt_boxes = rng.choice(values, (400, 4)), rng.choice(values, (40, 4))
+    crowd = rng.random(40) < 0.3
+    det, gt, iou = overlapping_pairs(
+        np.zeros(400, np.int64), boxes, np.zeros(40, np.int64), gt_boxes, crowd, -np.inf
+    )
+    table = np.empty((400, 40))
+    _rle.box_iou(boxes, gt_boxes, crowd.astype(np.uint8), table)
+    np.testing.assert_array_equal(iou.view(np.int64), table[det, gt].view(np.int64))
 
 
 def _oks_by_numpy(det_kp: Any, gt_kp: Any, gt_box: Any, gt_area: Any, sigmas: Any) -> Any:
@@ -208,3 +232,45 @@ def test_best_pair_per_detection_is_a_plain_loop(seed: int) -> None:
 def test_match_refuses_a_detection_row_outside_the_boxes() -> None:
     with pytest.raises(ValueError, match=r"det_row\[1\]: outside the rows"):
         _match_two(np.array([0, 2], dtype=np.int64))  # two boxes: row 2 is past them
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_best_pair_per_set_is_each_set_alone(seed: int) -> None:
+    """Several sets in one pass: each set's best as best_pair_per_detection finds it with
+    the pairs outside the set disqualified."""
+    from evaluator.metrics.pairs import best_pair_per_set
+
+    rng = np.random.default_rng(50 + seed)
+    n_det = int(rng.integers(1, 60))
+    n_pairs = int(rng.integers(0, 300))
+    pair_det = np.sort(rng.integers(0, n_det, n_pairs)).astype(np.int64)
+    value = rng.choice(np.array([-1.0, 0.0, 0.1, 0.5, 0.5, 0.75, 1.0, np.nan]), n_pairs)
+    tiebreak = rng.integers(0, 4, n_pairs).astype(np.int64)
+    sets = rng.integers(0, 8, n_pairs).astype(np.uint8)
+    got_value, got_pair = best_pair_per_set(pair_det, sets, value, tiebreak, n_det, 3)
+    for s in range(3):
+        alone = np.where((sets >> s) & 1 == 1, value, -1.0)
+        want_value, want_pair = best_pair_per_detection(pair_det, alone, tiebreak, n_det)
+        np.testing.assert_array_equal(got_pair[s], want_pair)
+        np.testing.assert_array_equal(got_value[s], want_value)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_nearest_ground_truth_is_the_best_pair(seed: int) -> None:
+    """Without forming the pairs: the pair best_pair_per_detection picks (highest IoU,
+    the lowest ground-truth index on a tie), or -1."""
+    from evaluator.metrics.pairs import nearest_ground_truth
+
+    rng = np.random.default_rng(200 + seed)
+    n, m = int(rng.integers(0, 150)), int(rng.integers(0, 80))
+    det_key = rng.integers(-1, 6, n).astype(np.int64)
+    gt_key = rng.integers(0, 6, m).astype(np.int64)
+    det_boxes = np.round(rng.uniform(0, 20, (n, 4)), 0)  # coarse: equal IoUs happen
+    gt_boxes = np.round(rng.uniform(0, 20, (m, 4)), 0)
+    crowd = rng.random(m) < 0.2
+    for floor in (0.0, 0.3):
+        got = nearest_ground_truth(det_key, det_boxes, gt_key, gt_boxes, crowd, floor)
+        det, gt, iou = overlapping_pairs(det_key, det_boxes, gt_key, gt_boxes, crowd, floor)
+        _, best = best_pair_per_detection(det, iou, gt, n)
+        want = np.where(best >= 0, gt[best] if gt.size else 0, -1)
+        np.testing.assert_array_equal(got, want)

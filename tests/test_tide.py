@@ -461,3 +461,32 @@ def test_pair_chunks_do_not_change_the_result(monkeypatch) -> None:
     chunked = _breakdown(gt, dets)
     for name in ("det_error", "det_target", "det_fixed_tp", "gt_missed"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_moved_order_is_a_stable_sort(seed: int) -> None:
+    """Detections moved to another class are placed as a stable sort by (class,
+    descending score) of all the kept ones places them, ties included."""
+    from evaluator.analyses.tide import _moved_order
+
+    rng = np.random.default_rng(seed)
+    n, n_classes = int(rng.integers(1, 400)), int(rng.integers(2, 6))
+    det_class = rng.integers(0, n_classes, n)
+    det_score = rng.choice(np.array([0.9, 0.5, 0.5, 0.0, -0.0, 0.25]), n)
+    previous = np.lexsort((-det_score, det_class))  # an accumulation order
+    det_class, det_score = det_class[previous], det_score[previous]
+    moved = np.flatnonzero(rng.random(n) < 0.2)
+    shift = rng.integers(1, n_classes, moved.shape[0])  # to another class
+    new_class = (det_class[moved] + shift) % n_classes
+    keep = rng.random(n) < 0.9
+    keep[moved] = True
+    is_moved = np.zeros(n, dtype=bool)
+    is_moved[moved] = True
+    stay = np.flatnonzero(keep & ~is_moved)
+    got, got_classes = _moved_order(det_class, det_score, stay, moved, new_class)
+    classes = det_class.copy()
+    classes[moved] = new_class
+    kept = np.flatnonzero(keep)
+    want = kept[np.lexsort((-det_score[kept], classes[kept]))]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_classes, classes[want])

@@ -744,3 +744,20 @@ def test_text_set_as_coco_gives_the_same_voc_ap() -> None:
     )
     via_coco = evaluate_voc_coco(gt, results, iou_threshold=0.3)
     assert via_coco.mAP == direct.mAP
+
+
+@pytest.mark.parametrize("spread", [1, 10**9])  # a table; a binary search
+def test_image_positions_are_index_of(spread: int) -> None:
+    """Every annotation's image found; a detection elsewhere (below, between, above the
+    declared ids) gets the negative marker."""
+    from evaluator.metrics.matching import index_of
+    from evaluator.metrics.pairs import image_positions
+
+    rng = np.random.default_rng(3)
+    image_ids = np.unique(rng.integers(5, 400, 60)) * spread
+    gt_ids = rng.choice(image_ids, 200)
+    det_ids = rng.integers(0, 420, 500) * spread
+    gt_image, det_image = image_positions(image_ids, gt_ids, det_ids)
+    np.testing.assert_array_equal(gt_image, index_of(image_ids, gt_ids)[0])
+    position, known = index_of(image_ids, det_ids)
+    np.testing.assert_array_equal(det_image, np.where(known, position, -(image_ids.shape[0] + 1)))

@@ -33,7 +33,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.metrics.pairs import overlapping_mask_pairs, overlapping_pairs
+from evaluator.metrics.matching import index_of, stable_order
+from evaluator.metrics.pairs import image_positions, overlapping_mask_pairs, overlapping_pairs
+from evaluator.metrics.parallel import kernels
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,22 +87,22 @@ class ConfusionMatrix:
 
 
 def _greedy_match(
-    pair_det: NDArray[np.intp],
-    pair_gt: NDArray[np.intp],
+    pair_det: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
     iou: NDArray[np.float64],
-    rank: NDArray[np.intp],
-    n_det: int,
+    det_order: NDArray[np.int64],
     n_gt: int,
 ) -> NDArray[np.int64]:
     """Greedy one-to-one matching over candidate pairs, all images at once.
 
     Parameters
     ----------
-    pair_det, pair_gt : ndarray of shape (p,)
-        Candidate pairs (IoU already above the threshold).
+    pair_det, pair_gt : ndarray of shape (p,), dtype int64
+        Candidate pairs (IoU already above the threshold), sorted by detection.
     iou : ndarray of shape (p,), dtype float64
-    rank : ndarray of shape (n_det,)
-        Rank of each detection inside its image (0 = highest score).
+    det_order : ndarray of shape (n_det,), dtype int64
+        The detections by image, then descending score (ties in input order).
+    n_gt : int
 
     Returns
     -------
@@ -109,23 +111,23 @@ def _greedy_match(
 
     Notes
     -----
-    Detections of equal rank sit on different images, so they never compete for the
-    same ground truth: one step per rank resolves every image at once.
+    Detections of different images never compete for a ground truth, so each image's
+    detections in score order, image after image, is the greedy order. The compiled
+    kernel takes, for each, its best free pair (highest IoU, the earlier ground truth on
+    equal IoU).
     """
+    n_det = det_order.shape[0]
+    pair_start = np.zeros(n_det + 1, dtype=np.int64)  # each detection's pairs, by counting
+    np.cumsum(np.bincount(pair_det, minlength=n_det), out=pair_start[1:])
     matched_gt = np.full(n_det, -1, dtype=np.int64)
-    taken = np.zeros(n_gt, dtype=bool)
-    # Candidates by rank, then detection, then best IoU first, then ground-truth order.
-    order = np.lexsort((pair_gt, -iou, pair_det, rank[pair_det]))
-    pair_det, pair_gt = pair_det[order], pair_gt[order]
-    pair_rank = rank[pair_det]
-    _, starts = np.unique(pair_rank, return_index=True)
-    bounds = np.append(starts, pair_rank.shape[0]).tolist()  # one slice of pairs per rank
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        free = start + np.flatnonzero(~taken[pair_gt[start:stop]])
-        winners, first = np.unique(pair_det[free], return_index=True)
-        chosen = pair_gt[free[first]]
-        matched_gt[winners] = chosen
-        taken[chosen] = True
+    kernels.greedy_match(
+        pair_start,
+        np.ascontiguousarray(pair_gt, dtype=np.int64),
+        np.ascontiguousarray(iou, dtype=np.float64),
+        np.ascontiguousarray(det_order, dtype=np.int64),
+        np.zeros(n_gt, dtype=np.uint8),
+        matched_gt,
+    )
     return matched_gt
 
 
@@ -166,32 +168,37 @@ def detection_confusion_matrix(
     names = dict(category_names or {})
     named = np.fromiter(names, dtype=np.int64, count=len(names))
     ground_truth = ground_truth.declared_only()
-    categories = np.union1d(
-        np.union1d(ground_truth.category_ids, detections.category_ids), named
-    )  # (k,)
+    # Usually every detection's category is declared: then the union needs no sort of
+    # the detections' ids, only of those outside the declared ones.
+    _, declared = index_of(ground_truth.category_ids, detections.category_ids)
+    others = np.unique(detections.category_ids[~declared]) if not declared.all() else named
+    categories = np.union1d(np.union1d(ground_truth.category_ids, others), named)  # (k,)
     k = categories.shape[0]
 
     kept = np.flatnonzero(detections.scores >= score_threshold)
     det_image = detections.image_ids[kept]
-    det_class = np.searchsorted(categories, detections.category_ids[kept])  # (n,)
+    det_class = index_of(categories, detections.category_ids[kept])[0]  # (n,)
     gt_class = np.searchsorted(categories, ground_truth.ann_category_ids)  # (m,)
     ignored_gt = ground_truth.iscrowd | ground_truth.difficult  # (m,)
     n_det, n_gt = kept.shape[0], len(ground_truth)
 
-    # Rank of each kept detection inside its image: by image, then descending score.
-    by_score = np.argsort(-detections.scores[kept], kind="stable")
-    order = by_score[np.argsort(det_image[by_score], kind="stable")]
-    sorted_image = det_image[order]
-    image_start = np.searchsorted(sorted_image, sorted_image, side="left")
-    rank = np.empty(n_det, dtype=np.intp)
-    rank[order] = np.arange(n_det) - image_start
+    # Dense image keys: a detection on an undeclared image gets a negative one (no pairs).
+    gt_key, det_key = image_positions(ground_truth.image_ids, ground_truth.ann_image_ids, det_image)
+    # The greedy order: by image, then descending score (ties in input order).
+    n_images = ground_truth.image_ids.shape[0]
+    order = stable_order(
+        np.where(det_key >= 0, det_key, n_images),
+        detections.scores[kept],
+        np.zeros(n_det, dtype=np.int64),
+        n_images + 1,
+    )
 
     if detections.masks is not None and ground_truth.masks is not None:  # a segm evaluation
         pair_det, pair_gt, iou = overlapping_mask_pairs(
-            det_image,
+            det_key,
             detections.masks,
             kept,
-            ground_truth.ann_image_ids,
+            gt_key,
             ground_truth.masks,
             np.arange(n_gt),
             ground_truth.iscrowd,
@@ -199,15 +206,16 @@ def detection_confusion_matrix(
         )  # (p,) only pairs close enough to match or be absorbed
     else:
         pair_det, pair_gt, iou = overlapping_pairs(
-            det_image,
-            detections.boxes[kept],
-            ground_truth.ann_image_ids,
+            det_key,
+            detections.boxes,
+            gt_key,
             ground_truth.boxes,
             ground_truth.iscrowd,
             iou_threshold,
+            det_rows=kept,
         )  # (p,)
     regular = ~ignored_gt[pair_gt]
-    matched_gt = _greedy_match(pair_det[regular], pair_gt[regular], iou[regular], rank, n_det, n_gt)
+    matched_gt = _greedy_match(pair_det[regular], pair_gt[regular], iou[regular], order, n_gt)
     matched = matched_gt >= 0
     absorbed = np.zeros(n_det, dtype=bool)
     absorbed[pair_det[ignored_gt[pair_gt]]] = True

@@ -50,12 +50,8 @@ from numpy.typing import NDArray
 
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.metrics.accumulation import Accumulated, accumulate_ranked
-from evaluator.metrics.matching import Matching, stable_order
-from evaluator.metrics.pairs import (
-    best_pair_per_detection,
-    overlapping_mask_pairs,
-    overlapping_pairs,
-)
+from evaluator.metrics.matching import Matching, index_of
+from evaluator.metrics.pairs import best_pair_per_set, overlapping_mask_pairs, overlapping_pairs
 from evaluator.metrics.params import CocoParams
 from evaluator.metrics.summary import StatSpec, summarize_classes, summarize_one
 
@@ -69,6 +65,7 @@ SPECIAL_ERRORS = ("false_positives", "false_negatives")
 
 _CLS, _LOC, _BOTH, _DUPE, _BKG = range(5)  # indices into ERROR_TYPES
 _NO_ERROR = -1
+_SAME, _OTHER, _SAME_TAKEN = 1, 2, 4  # bits of a pair's sets in classify_errors
 _DEFINITION = (
     "TIDE (Bolya et al. 2020) on the COCO matching at IoU 0.5, area 'all'; dAP is the "
     "AP50 after fixing every error of that type (oracle fix) minus the AP50"
@@ -120,9 +117,10 @@ class TideErrors:
         in its own class; columns follow :data:`ERROR_TYPES`.
         """
         n_classes = self.matching.n_positive.shape[0]
-        out = np.zeros((n_classes, len(ERROR_TYPES)), dtype=np.int64)
+        n_types = len(ERROR_TYPES)
         is_error = self.det_error >= 0
-        np.add.at(out, (self.matching.det_class[is_error], self.det_error[is_error]), 1)
+        cell = self.matching.det_class[is_error] * n_types + self.det_error[is_error]
+        out = np.bincount(cell, minlength=n_classes * n_types).reshape(n_classes, n_types)
         out[:, ERROR_TYPES.index("missed")] = np.bincount(
             self.gt_class[self.gt_missed], minlength=n_classes
         )
@@ -190,7 +188,7 @@ def classify_errors(
     gts = matching.gt
     tp = matching.true_positive[0, t]  # (D,)
     fp = ~tp & ~matching.ignored[0, t]  # (D,)
-    matched = matching.matched_gt[t].astype(np.int64)  # (D,)
+    matched = matching.matched_gt[t]  # (D,)
     n_gt = gts.source.shape[0]
     positive = ~matching.gt_ignored[0]  # (G,)
     taken = np.zeros(n_gt, dtype=bool)  # by any detection (also one that then reads as FP)
@@ -201,15 +199,19 @@ def classify_errors(
 
     # Each false positive against the non-ignored ground truth of its image. Pairs with
     # IoU below t_b decide nothing (every rule needs IoU >= t_b), so only nearer ones stay.
-    fp_index = np.flatnonzero(fp)  # (F,)
+    # The false positives are taken in input order, by row of the predictions, so that
+    # their boxes are read in sequence.
+    is_fp_row = np.zeros(len(preds), dtype=bool)
+    is_fp_row[matching.det_source[fp]] = True
+    fp_row = np.flatnonzero(is_fp_row)  # (F,)
+    fp_image = index_of(gt.image_ids, preds.image_ids[fp_row])[0]  # as the matching's
     candidates = np.flatnonzero(positive)  # (m,)
     gt_image = (gts.group % n_images)[candidates]  # group = category * n_images + image
-    fp_image = matching.det_image_index[fp_index]
     if preds.masks is not None and gt.masks is not None:  # a segm evaluation: mask IoU
         pair_fp, near_gt, iou = overlapping_mask_pairs(
             fp_image,
             preds.masks,
-            matching.det_source[fp_index],
+            fp_row,
             gt_image,
             gt.masks,
             gts.source[candidates],
@@ -217,62 +219,63 @@ def classify_errors(
             t_background,
         )  # (P,)
     else:
-        det_boxes = preds.boxes[matching.det_source[fp_index]]  # (F, 4)
         pair_fp, near_gt, iou = overlapping_pairs(
             fp_image,
-            det_boxes,
+            preds.boxes,
             gt_image,
             gts.boxes[candidates],
             gts.crowd[candidates],
             t_background,
+            det_rows=fp_row,
         )  # (P,)
-    has_gt = np.isin(fp_image, gt_image)  # (F,) the image has non-ignored ground truth
     pair_gt = candidates[near_gt]
-    same = gt_class[pair_gt] == matching.det_class[fp_index[pair_fp]]  # (P,)
+    pair_class = index_of(gt.category_ids, preds.category_ids[fp_row[pair_fp]])[0]
+    same = gt_class[pair_gt] == pair_class  # (P,)
+    # The sets of pairs each rule reads: same class, other class, same class and taken.
+    sets = np.where(same, _SAME | (taken[pair_gt] * _SAME_TAKEN), _OTHER).astype(np.uint8)
     tiebreak = gts.source[pair_gt]  # equal IoU: the earlier annotation in the file
-    n_fp = fp_index.shape[0]
-    best_same, pair_same = best_pair_per_detection(
-        pair_fp, np.where(same, iou, -1.0), tiebreak, n_fp
-    )
-    best_other, pair_other = best_pair_per_detection(
-        pair_fp, np.where(~same, iou, -1.0), tiebreak, n_fp
-    )
-    used_same = np.where(same & taken[pair_gt], iou, -1.0)
-    best_used_same, _ = best_pair_per_detection(pair_fp, used_same, tiebreak, n_fp)
-    best_any = np.maximum(best_same, best_other)
-
+    # A false positive without a pair is background (rules 1 and 5): only those with one
+    # (R of them, whose image has ground truth) are classified further.
+    run_start = _run_starts(pair_fp)  # (P,)
+    position = np.empty(len(preds), dtype=np.int64)  # of each row in the matching
+    position[matching.det_source] = np.arange(tp.shape[0])
+    near = position[fp_row[pair_fp[run_start]]]  # (R,)
+    run = np.cumsum(run_start) - 1  # (P,) each pair's false positive among them
+    best, best_pair = best_pair_per_set(run, sets, iou, tiebreak, near.shape[0], 3)  # (3, R)
+    best_same, best_other, best_used_same = best
     kind = np.select(
         [
-            ~has_gt,
             (best_same >= t_background) & (best_same < t_foreground),
             best_other >= t_foreground,
             best_used_same >= t_foreground,
-            best_any < t_background,
+            np.maximum(best_same, best_other) < t_background,
         ],
-        [_BKG, _LOC, _CLS, _DUPE, _BKG],
+        [_LOC, _CLS, _DUPE, _BKG],
         default=_BOTH,
-    ).astype(np.int8)
+    ).astype(np.int8)  # (R,)
     det_error = np.full(tp.shape[0], _NO_ERROR, dtype=np.int8)
-    det_error[fp_index] = kind
+    det_error[fp] = _BKG
+    det_error[near] = kind
+    # The ground truth a localization or classification error points at.
+    target = np.full(near.shape[0], -1, dtype=np.int64)  # (R,)
+    for code, chosen in ((_LOC, best_pair[0]), (_CLS, best_pair[1])):
+        hit = kind == code
+        target[hit] = pair_gt[chosen[hit]]
     det_target = np.full(tp.shape[0], -1, dtype=np.int64)
-    loc, cls = kind == _LOC, kind == _CLS
-    det_target[fp_index[loc]] = pair_gt[pair_same[loc]]
-    det_target[fp_index[cls]] = pair_gt[pair_other[cls]]
+    det_target[near] = target
 
     # Among the errors pointing at the same free ground truth, the fix turns the
     # highest-scored one (ties: earlier in the input) into a true positive.
-    fixable = np.flatnonzero(det_target >= 0)
-    fixable = fixable[~taken[det_target[fixable]]]  # (no ground truth: none, and no index)
-    by_target = np.lexsort(
-        (matching.det_source[fixable], -matching.det_score[fixable], det_target[fixable])
-    )
-    ordered = fixable[by_target]
+    fixable = target >= 0
+    fixable[fixable] = ~taken[target[fixable]]
+    fix_det, fix_target = near[fixable], target[fixable]
+    by_target = np.lexsort((matching.det_source[fix_det], -matching.det_score[fix_det], fix_target))
     det_fixed_tp = np.zeros(tp.shape[0], dtype=bool)
-    det_fixed_tp[ordered[_run_starts(det_target[ordered])]] = True
+    det_fixed_tp[fix_det[by_target][_run_starts(fix_target[by_target])]] = True
 
     false_negative = positive & ~found
     findable = np.zeros(n_gt, dtype=bool)
-    findable[det_target[fixable]] = True
+    findable[fix_target] = True
     restricted = _restrict(matching, t)
     return TideErrors(
         matching=restricted,
@@ -325,58 +328,202 @@ def _ap50(acc: Accumulated, params: CocoParams) -> tuple[float, NDArray[np.float
     )
 
 
-def _accumulate_fixed(
-    errors: TideErrors,
-    fixed_types: Collection[str],
-    remove_false_positives: bool = False,
-    remove_false_negatives: bool = False,
-) -> Accumulated:
-    """Accumulation of the restricted matching after the oracle fixes of ``fixed_types``."""
+@dataclass(frozen=True)
+class _Fix:
+    """One oracle fix: the error types fixed together, and TIDE's special removals."""
+
+    types: tuple[str, ...] = ()
+    remove_false_positives: bool = False
+    remove_false_negatives: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class _Outcome:
+    """The restricted matching after a fix, as the accumulation reads it.
+
+    Attributes
+    ----------
+    true_positive, removed : ndarray of shape (D,), dtype bool
+        A removed detection counts as ignored: for precision and recall (all the AP
+        reads) that is the same as leaving it out.
+    n_positive : ndarray of shape (C,), dtype int64
+    turned : ndarray of shape (t,), dtype int64
+        Detections the fix turns into true positives of another class.
+    new_class : ndarray of shape (t,), dtype int64
+        That class.
+    """
+
+    true_positive: NDArray[np.bool_]
+    removed: NDArray[np.bool_]
+    n_positive: NDArray[np.int64]
+    turned: NDArray[np.int64]
+    new_class: NDArray[np.int64]
+
+
+def _outcome(errors: TideErrors, fix: _Fix) -> _Outcome:
+    """What ``fix`` changes in the restricted matching."""
     m = errors.matching
-    codes = [ERROR_TYPES.index(name) for name in fixed_types if name != "missed"]
-    fixing = np.isin(errors.det_error, codes)  # (D,)
-    becomes_tp = fixing & errors.det_fixed_tp
-    keep = ~fixing | becomes_tp
-    tp = m.true_positive[0, 0] | becomes_tp
-    if remove_false_positives:
-        keep &= tp | m.ignored[0, 0]
-    turned = np.flatnonzero(becomes_tp)
-    new_class = errors.gt_class[errors.det_target[turned]]
-    removed_gt = errors.gt_missed if "missed" in fixed_types else np.zeros_like(errors.gt_missed)
-    if remove_false_negatives:
+    codes = [ERROR_TYPES.index(name) for name in fix.types if name != "missed"]
+    tp = m.true_positive[0, 0]  # (D,)
+    if codes:
+        fixing = errors.det_error == codes[0]
+        for code in codes[1:]:
+            fixing |= errors.det_error == code
+        becomes_tp = fixing & errors.det_fixed_tp
+        removed = fixing ^ becomes_tp
+        tp = tp | becomes_tp
+        turned = np.flatnonzero(becomes_tp)
+    else:
+        removed = np.zeros(tp.shape[0], dtype=bool)
+        turned = np.zeros(0, dtype=np.int64)
+    if fix.remove_false_positives:
+        removed |= ~tp & ~m.ignored[0, 0]
+    removed_gt = errors.gt_missed if "missed" in fix.types else np.zeros_like(errors.gt_missed)
+    if fix.remove_false_negatives:
         removed_gt = errors.gt_false_negative
     n_classes = m.n_positive.shape[0]
-    n_positive = m.n_positive - np.bincount(
-        errors.gt_class[removed_gt], minlength=n_classes
-    ).reshape(n_classes, 1)
-    if np.array_equal(new_class, m.det_class[turned]):
-        # No detection changes class: the accumulation order holds, and the kernel skips
-        # the removed detections in place.
-        return accumulate_ranked(
-            m.det_class,
-            m.det_rank,
-            m.det_score,
-            tp[None, None],
-            m.ignored,
-            n_positive,
-            errors.params,
-            counted=keep,
+    n_positive = m.n_positive[:, 0] - np.bincount(errors.gt_class[removed_gt], minlength=n_classes)
+    new_class = errors.gt_class[errors.det_target[turned]]
+    moves = new_class != m.det_class[turned]
+    return _Outcome(tp, removed, n_positive, turned[moves], new_class[moves])
+
+
+def _accumulate_in_place(errors: TideErrors, outcomes: Sequence[_Outcome]) -> list[Accumulated]:
+    """Accumulations of outcomes where no detection changes class, in one kernel call:
+    each outcome is an area range of its own (its planes and positives), so the
+    accumulation order holds and every outcome is accumulated as it would be alone."""
+    m = errors.matching
+    if not outcomes:
+        return []
+    true_positive = np.empty((len(outcomes), 1, m.det_class.shape[0]), dtype=bool)  # (O, 1, D)
+    ignored = np.empty_like(true_positive)
+    for k, o in enumerate(outcomes):
+        true_positive[k, 0] = o.true_positive
+        np.logical_or(m.ignored[0, 0], o.removed, out=ignored[k, 0])
+    n_positive = np.stack([o.n_positive for o in outcomes], axis=1)  # (C, O)
+    acc = accumulate_ranked(
+        m.det_class, m.det_rank, m.det_score, true_positive, ignored, n_positive, errors.params
+    )
+    return [
+        Accumulated(
+            precision=acc.precision[:, :, :, a : a + 1],
+            recall=acc.recall[:, :, a : a + 1],
+            scores=acc.scores[:, :, :, a : a + 1],
         )
-    det_class = m.det_class.copy()
-    det_class[turned] = new_class
-    # Accumulation order again: (class, descending score), ties in the previous order.
-    kept = np.flatnonzero(keep)
-    classes = det_class[kept]
-    order = kept[stable_order(classes, m.det_score[kept], np.zeros_like(classes), n_classes)]
+        for a in range(len(outcomes))
+    ]
+
+
+def _first_not_above(
+    det_score: NDArray[np.float64],
+    lo: NDArray[np.int64],
+    hi: NDArray[np.int64],
+    score: NDArray[np.float64],
+    or_equal: NDArray[np.bool_],
+) -> NDArray[np.int64]:
+    """In each non-increasing run ``det_score[lo:hi]``, the first position whose score is
+    below ``score``, or not above it where ``or_equal``: a binary search of every run at
+    once, in about log2 of the longest run steps.
+
+    Returns
+    -------
+    ndarray of shape (t,), dtype int64
+        In ``[lo, hi]``.
+    """
+    lo, hi = lo.copy(), hi.copy()
+    while (lo < hi).any():
+        open_ = lo < hi
+        mid = (lo + hi) // 2
+        at = det_score[np.minimum(mid, det_score.shape[0] - 1)]
+        before = open_ & np.where(or_equal, at > score, at >= score)
+        lo = np.where(before, mid + 1, lo)
+        hi = np.where(open_ & ~before, mid, hi)
+    return lo
+
+
+def _moved_order(
+    det_class: NDArray[np.int64],
+    det_score: NDArray[np.float64],
+    stay: NDArray[np.int64],
+    moved: NDArray[np.int64],
+    new_class: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Accumulation order once ``moved`` join ``new_class``: (class, descending score),
+    ties in the previous order, as a stable sort of all of them would give it.
+
+    Parameters
+    ----------
+    det_class, det_score : ndarray of shape (D,)
+        The previous classes and the scores, in the previous (accumulation) order.
+    stay : ndarray of shape (s,), dtype int64
+        Ascending: the detections that keep their class, so their order.
+    moved : ndarray of shape (t,), dtype int64
+        Detections that change class, to ``new_class`` (shape (t,)).
+
+    Returns
+    -------
+    order : ndarray of shape (s + t,), dtype int64
+        Indices into the detections.
+    classes : ndarray of shape (s + t,), dtype int64
+        Their classes, the new ones of the moved.
+
+    Notes
+    -----
+    Only the moved detections are placed, by binary search in the run of their new
+    class. On equal scores the previous order puts a detection from a lower class before
+    those of the new class, and one from a higher class after them.
+    """
+    order = np.lexsort((moved, -det_score[moved], new_class))  # the moved among themselves
+    moved, new_class = moved[order], new_class[order]
+    runs = np.searchsorted(det_class, np.arange(int(new_class.max(initial=0)) + 2))
+    position = _first_not_above(  # in the previous order
+        det_score,
+        runs[new_class],
+        runs[new_class + 1],
+        det_score[moved],
+        det_class[moved] < new_class,
+    )
+    at = np.searchsorted(stay, position) + np.arange(moved.shape[0])  # in the new order
+    is_moved = np.zeros(stay.shape[0] + moved.shape[0], dtype=bool)
+    is_moved[at] = True
+    out = np.empty(is_moved.shape[0], dtype=np.int64)
+    out[at] = moved
+    out[~is_moved] = stay
+    classes = det_class[out]
+    classes[at] = new_class
+    return out, classes
+
+
+def _accumulate_moved(errors: TideErrors, outcome: _Outcome) -> Accumulated:
+    """Accumulation of an outcome where detections change class: in the new order."""
+    m = errors.matching
+    moving = np.zeros(outcome.removed.shape[0], dtype=bool)
+    moving[outcome.turned] = True
+    stay = np.flatnonzero(~outcome.removed & ~moving)
+    order, classes = _moved_order(m.det_class, m.det_score, stay, outcome.turned, outcome.new_class)
     return accumulate_ranked(
-        det_class[order],
+        classes,
         m.det_rank[order],
         m.det_score[order],
-        tp[None, None, order],
+        outcome.true_positive[None, None, order],
         m.ignored[:, :, order],
-        n_positive,
+        outcome.n_positive[:, None],
         errors.params,
     )
+
+
+def _fixed_ap50s(
+    errors: TideErrors, fixes: Sequence[_Fix]
+) -> list[tuple[float, NDArray[np.float64]]]:
+    """:func:`fixed_ap50` of each fix: those that move no detection to another class in
+    one accumulation."""
+    outcomes = [_outcome(errors, fix) for fix in fixes]
+    in_place = [k for k, o in enumerate(outcomes) if o.turned.shape[0] == 0]
+    accumulated = dict(zip(in_place, _accumulate_in_place(errors, [outcomes[k] for k in in_place])))
+    for k, o in enumerate(outcomes):
+        if k not in accumulated:
+            accumulated[k] = _accumulate_moved(errors, o)
+    return [_ap50(accumulated[k], errors.params) for k in range(len(fixes))]
 
 
 def fixed_ap50(
@@ -409,8 +556,8 @@ def fixed_ap50(
         raise ValueError(
             f"fixed_types: unknown error types {sorted(unknown)}; expected names from {ERROR_TYPES}"
         )
-    fixed = _accumulate_fixed(errors, fixed_types, remove_false_positives, remove_false_negatives)
-    return _ap50(fixed, errors.params)
+    fix = _Fix(tuple(fixed_types), remove_false_positives, remove_false_negatives)
+    return _fixed_ap50s(errors, [fix])[0]
 
 
 def _number(value: float) -> float | None:
@@ -467,12 +614,15 @@ def error_section(
     if reason is not None:
         return _unavailable_section(reason)
     errors = classify_errors(matching, params, gt, preds)
-    base, base_per_class = fixed_ap50(errors)
-    fixed = {name: fixed_ap50(errors, (name,)) for name in ERROR_TYPES}
-    special = {
-        "false_positives": fixed_ap50(errors, remove_false_positives=True),
-        "false_negatives": fixed_ap50(errors, remove_false_negatives=True),
-    }
+    fixes = [
+        _Fix(),
+        *(_Fix((name,)) for name in ERROR_TYPES),
+        _Fix(remove_false_positives=True),
+        _Fix(remove_false_negatives=True),
+    ]
+    (base, base_per_class), *by_type, no_fp, no_fn = _fixed_ap50s(errors, fixes)
+    fixed = dict(zip(ERROR_TYPES, by_type, strict=True))
+    special = {"false_positives": no_fp, "false_negatives": no_fn}
     counts = errors.counts()  # (C, 6)
     n_false_positive = int((errors.det_error >= 0).sum())
     special_counts = {

@@ -852,32 +852,51 @@ done:
 /* ------------------------------------------------------------------------------------ */
 /* The best pair of each detection.                                                     */
 
+#define MAX_PAIR_SETS 8 /* the bits of a uint8 */
+
 PyDoc_STRVAR(best_pairs_doc,
-"best_pairs(pair_det, value, tiebreak, best_value, best_pair)\n"
+"best_pairs(pair_det, pair_sets, value, tiebreak, n_sets, best_value, best_pair)\n"
 "--\n\n"
-"For each detection d, among its pairs p (pair_det[p] == d) with value[p] >= 0: the\n"
-"highest value, and on equal values the pair with the lowest tiebreak (the first such\n"
-"pair if several share it). Writes best_value[d] (float64) and best_pair[d] (int64, an\n"
-"index into the pairs), leaving them as they are for a detection without such a pair.\n"
-"pair_det: int64 (P,), non-decreasing, in [0, D); value: float64 (P,), NaN never\n"
-"qualifies; tiebreak: int64 (P,); best_value, best_pair: (D,). Releases the GIL.");
+"For each detection d and set s, among the pairs p of d (pair_det[p] == d) in set s\n"
+"(bit s of pair_sets[p]) with value[p] >= 0: the highest value, and on equal values the\n"
+"pair with the lowest tiebreak (the first such pair if several share it). Writes\n"
+"best_value[s, d] (float64) and best_pair[s, d] (int64, an index into the pairs),\n"
+"leaving them as they are where no pair qualifies.\n"
+"pair_det: int64 (P,), non-decreasing, in [0, D); pair_sets: uint8 (P,), or empty: every\n"
+"pair in set 0; value: float64 (P,), NaN never qualifies; tiebreak: int64 (P,);\n"
+"n_sets: in [1, 8]; best_value, best_pair: (n_sets, D). Releases the GIL.");
 
 static PyObject *best_pairs(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[5];
+    Py_buffer b[6];
+    Py_ssize_t n_sets;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4])) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nw*w*", &b[0], &b[1], &b[2], &b[3], &n_sets, &b[4],
+                          &b[5]))
+        return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_pairs = items(&b[0], 8, "pair_det"), n_det = items(&b[3], 8, "best_value");
-    if (n_pairs < 0 || n_det < 0) goto done;
-    if (check_items(&b[1], 8, n_pairs, "value") || check_items(&b[2], 8, n_pairs, "tiebreak") ||
-        check_items(&b[4], 8, n_det, "best_pair"))
+    if (n_sets < 1 || n_sets > MAX_PAIR_SETS) {
+        PyErr_SetString(PyExc_ValueError, "n_sets: outside [1, 8]");
         goto done;
-    const int64_t *pair_det = b[0].buf, *tiebreak = b[2].buf;
-    const double *value = b[1].buf;
-    double *best_value = b[3].buf;
-    int64_t *best_pair = b[4].buf;
+    }
+    Py_ssize_t n_pairs = items(&b[0], 8, "pair_det"), n_cells = items(&b[4], 8, "best_value");
+    Py_ssize_t n_given = items(&b[1], 1, "pair_sets");
+    if (n_pairs < 0 || n_cells < 0 || n_given < 0) goto done;
+    const Py_ssize_t n_det = n_cells / n_sets;
+    if (n_det * n_sets != n_cells) {
+        PyErr_SetString(PyExc_ValueError, "best_value: shape is not (n_sets, D)");
+        goto done;
+    }
+    if ((n_given && check_items(&b[1], 1, n_pairs, "pair_sets")) ||
+        check_items(&b[2], 8, n_pairs, "value") || check_items(&b[3], 8, n_pairs, "tiebreak") ||
+        check_items(&b[5], 8, n_cells, "best_pair"))
+        goto done;
+    const int64_t *pair_det = b[0].buf, *tiebreak = b[3].buf;
+    const uint8_t *pair_sets = n_given ? b[1].buf : NULL;
+    const double *value = b[2].buf;
+    double *best_value = b[4].buf;
+    int64_t *best_pair = b[5].buf;
     for (Py_ssize_t p = 0; p < n_pairs; p++) {
         if (pair_det[p] < 0 || pair_det[p] >= n_det || (p && pair_det[p] < pair_det[p - 1])) {
             PyErr_Format(PyExc_ValueError, "pair_det[%zd]: outside [0, D) or decreasing", p);
@@ -888,130 +907,436 @@ static PyObject *best_pairs(PyObject *self, PyObject *args)
     Py_ssize_t p = 0;
     while (p < n_pairs) {
         const int64_t d = pair_det[p];
-        Py_ssize_t best = -1;
+        Py_ssize_t best[MAX_PAIR_SETS];
+        for (Py_ssize_t s = 0; s < n_sets; s++) best[s] = -1;
         for (; p < n_pairs && pair_det[p] == d; p++) {
             if (!(value[p] >= 0.0)) continue;
-            if (best < 0 || value[p] > value[best] ||
-                (value[p] == value[best] && tiebreak[p] < tiebreak[best]))
-                best = p;
+            const unsigned sets = pair_sets != NULL ? pair_sets[p] : 1u;
+            for (Py_ssize_t s = 0; s < n_sets; s++) {
+                const Py_ssize_t q = best[s];
+                if (((sets >> s) & 1u) &&
+                    (q < 0 || value[p] > value[q] ||
+                     (value[p] == value[q] && tiebreak[p] < tiebreak[q])))
+                    best[s] = p;
+            }
         }
-        if (best >= 0) {
-            best_value[d] = value[best];
-            best_pair[d] = best;
+        for (Py_ssize_t s = 0; s < n_sets; s++) {
+            if (best[s] >= 0) {
+                best_value[s * n_det + d] = value[best[s]];
+                best_pair[s * n_det + d] = best[s];
+            }
         }
     }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    release(b, 5);
+    release(b, 6);
     return result;
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Candidate pairs: every (detection, ground truth) of the same key with IoU >= a floor. */
 
-typedef struct {
-    int64_t *det, *gt;
-    double *iou;
-    size_t n, cap;
-} PairList;
-
-static int pairs_push(PairList *l, int64_t d, int64_t g, double iou)
+/* box_iou(d, g, crowd), with comparisons where it calls fmin and fmax (calls at
+ * -fno-fast-math): on numbers they pick the same operands, so the width, height and IoU
+ * are the same doubles. Where a NaN takes part the two may differ, and box_iou decides.
+ * Without branches on the overlap (most boxes of an image do not overlap, unpredictably):
+ * the IoU is computed either way and selected. */
+static inline double pair_iou(const double *d, const double *g, int crowd)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 4096;
-        if (cap > SIZE_MAX / sizeof(double)) return -1;
-        int64_t *a = realloc(l->det, cap * sizeof(int64_t));
-        if (a == NULL) return -1;
-        l->det = a;
-        int64_t *b = realloc(l->gt, cap * sizeof(int64_t));
-        if (b == NULL) return -1;
-        l->gt = b;
-        double *c = realloc(l->iou, cap * sizeof(double));
-        if (c == NULL) return -1;
-        l->iou = c;
-        l->cap = cap;
-    }
-    l->det[l->n] = d;
-    l->gt[l->n] = g;
-    l->iou[l->n] = iou;
-    l->n++;
-    return 0;
+    const double dx = d[2] + d[0], gx = g[2] + g[0];
+    const double w = (dx < gx ? dx : gx) - (d[0] > g[0] ? d[0] : g[0]);
+    const double dy = d[3] + d[1], gy = g[3] + g[1];
+    const double h = (dy < gy ? dy : gy) - (d[1] > g[1] ? d[1] : g[1]);
+    const double i = w * h;
+    const double da = d[2] * d[3];
+    const double ga = g[2] * g[3];
+    const double u = crowd ? da : (da + ga) - i;
+    const double iou = i / u;
+    const int overlap = (w > 0) & (h > 0), apart = (w <= 0) | (h <= 0);
+    if (!(overlap | apart)) return box_iou(d, g, crowd); /* a NaN took part */
+    return overlap ? iou : 0.0; /* box_iou's early return on w or h */
 }
 
+/* The ground truths detection d meets: the run of gt_order of its key, none for a key
+ * outside the tables. */
+static inline int64_t key_run(const int64_t *key_first, const int64_t *key_count,
+                              Py_ssize_t n_keys, int64_t key, int64_t *first)
+{
+    if (key < 0 || key >= n_keys) return 0;
+    *first = key_first[key];
+    return key_count[key];
+}
+
+PyDoc_STRVAR(pair_candidates_doc,
+"pair_candidates(key_first, key_count, det_key, d0, d1)\n"
+"--\n\n"
+"How many ground truths detections [d0, d1) meet: the sum of key_count[det_key[d]]\n"
+"(key_first, key_count: int64 (K,); det_key: int64 (D,), a key outside [0, K) meets\n"
+"none). The room pairs() needs for them.");
+
+static PyObject *pair_candidates(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    Py_ssize_t d0, d1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*nn", &b[0], &b[1], &b[2], &d0, &d1)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_keys = items(&b[0], 8, "key_first"), n_det = items(&b[2], 8, "det_key");
+    if (n_keys < 0 || n_det < 0 || check_items(&b[1], 8, n_keys, "key_count")) goto done;
+    if (d0 < 0 || d1 > n_det || d0 > d1) {
+        PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
+        goto done;
+    }
+    const int64_t *key_first = b[0].buf, *key_count = b[1].buf, *det_key = b[2].buf;
+    int64_t total = 0, first;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = d0; d < d1; d++) total += key_run(key_first, key_count, n_keys, det_key[d], &first);
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong((long long)total);
+done:
+    release(b, 3);
+    return result;
+}
+
+/* How many detections ahead pairs() asks for the boxes it will read. */
+#define PAIRS_AHEAD 16
+
+enum {
+    PAIR_KEY_FIRST, PAIR_KEY_COUNT, PAIR_DET_KEY, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX,
+    PAIR_GT_BOX, PAIR_CROWD, PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
+};
+
 PyDoc_STRVAR(pairs_doc,
-"pairs(first, count, gt_order, det_box, gt_box, gt_crowd, min_iou, d0, d1)\n"
+"pairs(key_first, key_count, det_key, gt_order, det_row, det_box, gt_box, gt_crowd,\n"
+"      min_iou, d0, d1, out_det, out_gt, out_iou)\n"
 "--\n\n"
 "The pairs of detections [d0, d1) with the ground truths of their key whose IoU (as\n"
-"maskApi's bbIou, crowd: over the detection's area) is >= min_iou.\n\n"
-"first, count: int64 (D,), the run of gt_order (int64 (G,)) holding detection d's key;\n"
-"det_box: float64 (D, 4); gt_box: float64 (G, 4); gt_crowd: uint8 (G,).\n"
-"Returns three bytes objects: int64 detection indices, int64 ground-truth indices and\n"
-"float64 IoUs, by detection then by position in gt_order. Releases the GIL.");
+"maskApi's bbIou, crowd: over the detection's area) is >= min_iou, written to the\n"
+"front of the outputs; returns how many.\n\n"
+"key_first, key_count: int64 (K,), the run of gt_order (int64 (G,)) holding key k;\n"
+"det_key: int64 (D,), a key outside [0, K) meets no ground truth; det_row: int64 (D,),\n"
+"detection d's row of det_box (float64 (R, 4)), or empty: row d; gt_box: float64 (G, 4)\n"
+"and gt_crowd: uint8 (G,), in gt_order's order (so that each run is contiguous).\n"
+"out_det, out_gt: int64, out_iou: float64, each with room for\n"
+"pair_candidates() pairs: detection indices, ground-truth indices and IoUs, by\n"
+"detection then by position in gt_order. Releases the GIL.");
 
 static PyObject *pairs(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[6];
+    Py_buffer b[N_PAIR_BUFFERS];
     double min_iou;
     Py_ssize_t d0, d1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*dnn", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                          &min_iou, &d0, &d1))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*dnnw*w*w*", &b[PAIR_KEY_FIRST],
+                          &b[PAIR_KEY_COUNT], &b[PAIR_DET_KEY], &b[PAIR_GT_ORDER], &b[PAIR_DET_ROW],
+                          &b[PAIR_DET_BOX], &b[PAIR_GT_BOX], &b[PAIR_CROWD], &min_iou, &d0, &d1,
+                          &b[PAIR_OUT_DET], &b[PAIR_OUT_GT], &b[PAIR_OUT_IOU]))
         return NULL;
     PyObject *result = NULL;
-    PairList l = {NULL, NULL, NULL, 0, 0};
-    Py_ssize_t n_det = items(&b[3], 32, "det_box"), n_gt = items(&b[4], 32, "gt_box");
-    if (n_det < 0 || n_gt < 0) goto done;
-    if (check_items(&b[0], 8, n_det, "first") || check_items(&b[1], 8, n_det, "count") ||
-        check_items(&b[2], 8, n_gt, "gt_order") || check_items(&b[5], 1, n_gt, "gt_crowd"))
+    Py_ssize_t n_keys = items(&b[PAIR_KEY_FIRST], 8, "key_first");
+    Py_ssize_t n_det = items(&b[PAIR_DET_KEY], 8, "det_key");
+    Py_ssize_t n_gt = items(&b[PAIR_GT_BOX], 32, "gt_box");
+    Py_ssize_t n_rows = items(&b[PAIR_DET_BOX], 32, "det_box");
+    Py_ssize_t n_given = items(&b[PAIR_DET_ROW], 8, "det_row");
+    Py_ssize_t room = items(&b[PAIR_OUT_DET], 8, "out_det");
+    if (n_keys < 0 || n_det < 0 || n_gt < 0 || n_rows < 0 || n_given < 0 || room < 0) goto done;
+    if (check_items(&b[PAIR_KEY_COUNT], 8, n_keys, "key_count") ||
+        check_items(&b[PAIR_GT_ORDER], 8, n_gt, "gt_order") ||
+        check_items(&b[PAIR_CROWD], 1, n_gt, "gt_crowd") ||
+        (n_given && check_items(&b[PAIR_DET_ROW], 8, n_det, "det_row")) ||
+        (!n_given && check_items(&b[PAIR_DET_BOX], 32, n_det, "det_box")) ||
+        check_items(&b[PAIR_OUT_GT], 8, room, "out_gt") ||
+        check_items(&b[PAIR_OUT_IOU], 8, room, "out_iou"))
         goto done;
     if (d0 < 0 || d1 > n_det || d0 > d1) {
         PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    const int64_t *first = b[0].buf, *count = b[1].buf, *order = b[2].buf;
-    const double *det_box = b[3].buf, *gt_box = b[4].buf;
-    const uint8_t *crowd = b[5].buf;
-    for (Py_ssize_t d = d0; d < d1; d++) {
-        if (first[d] < 0 || count[d] < 0 || first[d] + count[d] > n_gt) {
-            PyErr_Format(PyExc_ValueError, "detection %zd: its run is outside gt_order", d);
+    const int64_t *key_first = b[PAIR_KEY_FIRST].buf, *key_count = b[PAIR_KEY_COUNT].buf;
+    const int64_t *det_key = b[PAIR_DET_KEY].buf, *order = b[PAIR_GT_ORDER].buf;
+    const int64_t *det_row = n_given ? b[PAIR_DET_ROW].buf : NULL;
+    const double *det_box = b[PAIR_DET_BOX].buf, *gt_box = b[PAIR_GT_BOX].buf;
+    const uint8_t *crowd = b[PAIR_CROWD].buf;
+    int64_t *out_det = b[PAIR_OUT_DET].buf, *out_gt = b[PAIR_OUT_GT].buf;
+    double *out_iou = b[PAIR_OUT_IOU].buf;
+    for (Py_ssize_t j = 0; j < n_gt; j++) {
+        if (order[j] < 0 || order[j] >= n_gt) {
+            PyErr_Format(PyExc_ValueError, "gt_order[%zd]: outside the ground truths", j);
             goto done;
         }
-        for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
-            if (order[j] < 0 || order[j] >= n_gt) {
-                PyErr_Format(PyExc_ValueError, "gt_order[%lld]: outside the ground truths",
-                             (long long)j);
-                goto done;
-            }
-        }
     }
-    int status = 0;
+    int64_t candidates = 0, first = 0;
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        if (det_row != NULL && (det_row[d] < 0 || det_row[d] >= n_rows)) {
+            PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
+            goto done;
+        }
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        if (count && (first < 0 || count < 0 || first > n_gt - count)) {
+            PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+            goto done;
+        }
+        candidates += count;
+    }
+    if (candidates > room) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, %lld candidates", room,
+                     (long long)candidates);
+        goto done;
+    }
+    Py_ssize_t n = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t d = d0; d < d1 && status == 0; d++) {
-        for (int64_t j = first[d]; j < first[d] + count[d]; j++) {
-            const int64_t g = order[j];
-            const double iou = box_iou(det_box + 4 * d, gt_box + 4 * g, crowd[g]);
-            if (iou >= min_iou && pairs_push(&l, d, g, iou) < 0) {
-                status = -1;
-                break;
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        if (d + PAIRS_AHEAD < d1) { /* the boxes read soon, elsewhere in memory */
+            int64_t ahead = 0;
+            if (key_run(key_first, key_count, n_keys, det_key[d + PAIRS_AHEAD], &ahead))
+                PREFETCH(gt_box + 4 * ahead);
+            if (det_row != NULL) PREFETCH(det_box + 4 * det_row[d + PAIRS_AHEAD]);
+        }
+        const double *box = det_box + 4 * (det_row != NULL ? det_row[d] : d);
+        for (int64_t j = first; j < first + count; j++) {
+            const double iou = pair_iou(box, gt_box + 4 * j, crowd[j]);
+            if (iou >= min_iou) {
+                out_det[n] = d;
+                out_gt[n] = order[j];
+                out_iou[n] = iou;
+                n++;
             }
         }
     }
     Py_END_ALLOW_THREADS
-    if (status < 0) {
-        PyErr_NoMemory();
+    result = PyLong_FromSsize_t(n);
+done:
+    release(b, N_PAIR_BUFFERS);
+    return result;
+}
+
+PyDoc_STRVAR(nearest_doc,
+"nearest(key_first, key_count, det_key, gt_order, det_box, gt_box, gt_crowd, min_iou, d0,\n"
+"        d1, out_gt)\n"
+"--\n\n"
+"For each detection d of [d0, d1), the ground truth of its key with the highest IoU\n"
+"(as pairs() computes it) if that IoU is >= min_iou, the first in gt_order on equal IoU:\n"
+"out_gt[d] = its index (int64 (D,)), -1 where there is none. The other arguments as\n"
+"pairs() takes them (det_box: float64 (D, 4)). Releases the GIL.");
+
+static PyObject *nearest(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[8];
+    double min_iou;
+    Py_ssize_t d0, d1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dnnw*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                          &b[6], &min_iou, &d0, &d1, &b[7]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_keys = items(&b[0], 8, "key_first"), n_det = items(&b[2], 8, "det_key");
+    Py_ssize_t n_gt = items(&b[5], 32, "gt_box");
+    if (n_keys < 0 || n_det < 0 || n_gt < 0) goto done;
+    if (check_items(&b[1], 8, n_keys, "key_count") || check_items(&b[3], 8, n_gt, "gt_order") ||
+        check_items(&b[4], 32, n_det, "det_box") || check_items(&b[6], 1, n_gt, "gt_crowd") ||
+        check_items(&b[7], 8, n_det, "out_gt"))
+        goto done;
+    if (d0 < 0 || d1 > n_det || d0 > d1) {
+        PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    Py_ssize_t n = (Py_ssize_t)l.n;
-    result = Py_BuildValue("y#y#y#", n ? (const char *)l.det : "", n * 8,
-                           n ? (const char *)l.gt : "", n * 8, n ? (const char *)l.iou : "",
-                           n * 8);
+    const int64_t *key_first = b[0].buf, *key_count = b[1].buf, *det_key = b[2].buf;
+    const int64_t *order = b[3].buf;
+    const double *det_box = b[4].buf, *gt_box = b[5].buf;
+    const uint8_t *crowd = b[6].buf;
+    int64_t *out_gt = b[7].buf;
+    int64_t first = 0;
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        if (count && (first < 0 || count < 0 || first > n_gt - count)) {
+            PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = d0; d < d1; d++) {
+        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+        const double *box = det_box + 4 * d;
+        int64_t best = -1;
+        double best_iou = 0.0;
+        for (int64_t j = first; j < first + count; j++) {
+            const double iou = pair_iou(box, gt_box + 4 * j, crowd[j]);
+            if (iou >= min_iou && (best < 0 || iou > best_iou)) {
+                best = j;
+                best_iou = iou;
+            }
+        }
+        out_gt[d] = best < 0 ? -1 : order[best];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
 done:
-    free(l.det);
-    free(l.gt);
-    free(l.iou);
+    release(b, 8);
+    return result;
+}
+
+PyDoc_STRVAR(greedy_match_doc,
+"greedy_match(pair_start, pair_gt, iou, det_order, taken, matched)\n"
+"--\n\n"
+"Greedy one-to-one matching: the detections in det_order (int64 (D,)) each take, among\n"
+"their pairs (those of detection d: pair_start[d] to pair_start[d + 1], int64 (D + 1,))\n"
+"whose ground truth is not taken yet, the one with the highest IoU, the lowest\n"
+"ground-truth index on equal IoU. pair_gt: int64 (P,) in [0, G); iou: float64 (P,);\n"
+"taken: uint8 (G,), read and written; matched: int64 (D,), written where a detection\n"
+"takes one, left as it is elsewhere. Releases the GIL.");
+
+static PyObject *greedy_match(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[6];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_starts = items(&b[0], 8, "pair_start"), n_pairs = items(&b[1], 8, "pair_gt");
+    Py_ssize_t n_gt = items(&b[4], 1, "taken");
+    if (n_starts < 1 || n_pairs < 0 || n_gt < 0) {
+        if (n_starts == 0) PyErr_SetString(PyExc_ValueError, "pair_start: empty");
+        goto done;
+    }
+    const Py_ssize_t n_det = n_starts - 1;
+    if (check_items(&b[2], 8, n_pairs, "iou") || check_items(&b[3], 8, n_det, "det_order") ||
+        check_items(&b[5], 8, n_det, "matched"))
+        goto done;
+    const int64_t *pair_start = b[0].buf, *pair_gt = b[1].buf, *det_order = b[3].buf;
+    const double *iou = b[2].buf;
+    uint8_t *taken = b[4].buf;
+    int64_t *matched = b[5].buf;
+    for (Py_ssize_t d = 0; d < n_det; d++) {
+        if (pair_start[d] < 0 || pair_start[d] > pair_start[d + 1] || pair_start[d + 1] > n_pairs) {
+            PyErr_Format(PyExc_ValueError, "pair_start[%zd]: outside the pairs or decreasing", d);
+            goto done;
+        }
+        if (det_order[d] < 0 || det_order[d] >= n_det) {
+            PyErr_Format(PyExc_ValueError, "det_order[%zd]: outside the detections", d);
+            goto done;
+        }
+    }
+    for (Py_ssize_t p = 0; p < n_pairs; p++) {
+        if (pair_gt[p] < 0 || pair_gt[p] >= n_gt) {
+            PyErr_Format(PyExc_ValueError, "pair_gt[%zd]: outside the ground truths", p);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n_det; k++) {
+        const int64_t d = det_order[k];
+        int64_t best = -1;
+        for (int64_t p = pair_start[d]; p < pair_start[d + 1]; p++) {
+            if (taken[pair_gt[p]]) continue;
+            if (best < 0 || iou[p] > iou[best] || (iou[p] == iou[best] && pair_gt[p] < pair_gt[best]))
+                best = p;
+        }
+        if (best >= 0) {
+            matched[d] = pair_gt[best];
+            taken[pair_gt[best]] = 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
     release(b, 6);
+    return result;
+}
+
+enum {
+    CURVE_RANK, CURVE_START, CURVE_IGNORED, CURVE_TP, CURVE_N_POS, CURVE_SCORE, CURVE_PRECISION,
+    CURVE_RECALL, CURVE_OUT_SCORE, CURVE_OUT_TP, CURVE_KEPT_START, N_CURVE_BUFFERS
+};
+
+PyDoc_STRVAR(ranked_curves_doc,
+"ranked_curves(rank, start, ignored, true_positive, n_pos, score, precision, recall,\n"
+"              out_score, out_tp, kept_start)\n"
+"--\n\n"
+"Precision and recall after each ranked detection that is not ignored, class by class:\n"
+"class k's detections are rank[start[k]:start[k + 1]] (int64 (D,), (K + 1,)); with c\n"
+"true positives among the first n kept ones, precision = c / n and recall = c / n_pos[k]\n"
+"(doubles; NaN where n_pos[k] is 0). ignored, true_positive: uint8 (D,) and score:\n"
+"float64 (D,), by detection; n_pos: int64 (K,). Written, over the k kept detections in\n"
+"rank order: precision, recall, out_score (float64 (k,)), out_tp (uint8 (k,)), and\n"
+"kept_start (int64 (K + 1,)): where each class's kept ones begin. Releases the GIL.");
+
+static PyObject *ranked_curves(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_CURVE_BUFFERS];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*w*", &b[CURVE_RANK], &b[CURVE_START],
+                          &b[CURVE_IGNORED], &b[CURVE_TP], &b[CURVE_N_POS], &b[CURVE_SCORE],
+                          &b[CURVE_PRECISION], &b[CURVE_RECALL], &b[CURVE_OUT_SCORE],
+                          &b[CURVE_OUT_TP], &b[CURVE_KEPT_START]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_det = items(&b[CURVE_RANK], 8, "rank"), n_class = items(&b[CURVE_N_POS], 8, "n_pos");
+    Py_ssize_t n_kept = items(&b[CURVE_PRECISION], 8, "precision");
+    if (n_det < 0 || n_class < 0 || n_kept < 0) goto done;
+    if (check_items(&b[CURVE_START], 8, n_class + 1, "start") ||
+        check_items(&b[CURVE_IGNORED], 1, n_det, "ignored") ||
+        check_items(&b[CURVE_TP], 1, n_det, "true_positive") ||
+        check_items(&b[CURVE_SCORE], 8, n_det, "score") ||
+        check_items(&b[CURVE_RECALL], 8, n_kept, "recall") ||
+        check_items(&b[CURVE_OUT_SCORE], 8, n_kept, "out_score") ||
+        check_items(&b[CURVE_OUT_TP], 1, n_kept, "out_tp") ||
+        check_items(&b[CURVE_KEPT_START], 8, n_class + 1, "kept_start"))
+        goto done;
+    const int64_t *rank = b[CURVE_RANK].buf, *start = b[CURVE_START].buf;
+    const int64_t *n_pos = b[CURVE_N_POS].buf;
+    const uint8_t *ignored = b[CURVE_IGNORED].buf, *true_positive = b[CURVE_TP].buf;
+    const double *score = b[CURVE_SCORE].buf;
+    double *precision = b[CURVE_PRECISION].buf, *recall = b[CURVE_RECALL].buf;
+    double *out_score = b[CURVE_OUT_SCORE].buf;
+    uint8_t *out_tp = b[CURVE_OUT_TP].buf;
+    int64_t *kept_start = b[CURVE_KEPT_START].buf;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < n_class; k++) {
+        if (start[k] < 0 || start[k] > start[k + 1] || start[k + 1] > n_det) {
+            PyErr_Format(PyExc_ValueError, "class %zd: bounds outside the detections", k);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_det; i++) {
+        if (rank[i] < 0 || rank[i] >= n_det) {
+            PyErr_Format(PyExc_ValueError, "rank[%zd]: outside the detections", i);
+            goto done;
+        }
+        kept += !ignored[rank[i]];
+    }
+    if (kept != n_kept) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd kept", n_kept, kept);
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t j = 0;
+    for (Py_ssize_t k = 0; k < n_class; k++) {
+        kept_start[k] = j;
+        int64_t seen = 0, found = 0;
+        for (int64_t i = start[k]; i < start[k + 1]; i++) {
+            const int64_t d = rank[i];
+            if (ignored[d]) continue;
+            seen++;
+            found += true_positive[d] != 0;
+            precision[j] = (double)found / (double)seen;
+            recall[j] = n_pos[k] > 0 ? (double)found / (double)n_pos[k] : NAN;
+            out_score[j] = score[d];
+            out_tp[j] = true_positive[d] != 0;
+            j++;
+        }
+    }
+    kept_start[n_class] = j;
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, N_CURVE_BUFFERS);
     return result;
 }
 
@@ -1277,6 +1602,10 @@ static PyMethodDef methods[] = {
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
+    {"pair_candidates", pair_candidates, METH_VARARGS, pair_candidates_doc},
+    {"nearest", nearest, METH_VARARGS, nearest_doc},
+    {"greedy_match", greedy_match, METH_VARARGS, greedy_match_doc},
+    {"ranked_curves", ranked_curves, METH_VARARGS, ranked_curves_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

@@ -41,9 +41,33 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
-def pairs(
-    first: NDArray[np.int64],
-    count: NDArray[np.int64],
+def ranked_curves(
+    rank: NDArray[np.int64],
+    start: NDArray[np.int64],
+    ignored: NDArray[np.uint8],
+    true_positive: NDArray[np.uint8],
+    n_pos: NDArray[np.int64],
+    score: NDArray[np.float64],
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    out_score: NDArray[np.float64],
+    out_tp: NDArray[np.uint8],
+    kept_start: NDArray[np.int64],
+    /,
+) -> None: ...
+def greedy_match(
+    pair_start: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
+    iou: NDArray[np.float64],
+    det_order: NDArray[np.int64],
+    taken: NDArray[np.uint8],
+    matched: NDArray[np.int64],
+    /,
+) -> None: ...
+def nearest(
+    key_first: NDArray[np.int64],
+    key_count: NDArray[np.int64],
+    det_key: NDArray[np.int64],
     gt_order: NDArray[np.int64],
     det_box: NDArray[np.float64],
     gt_box: NDArray[np.float64],
@@ -51,12 +75,40 @@ def pairs(
     min_iou: float,
     d0: int,
     d1: int,
+    out_gt: NDArray[np.int64],
     /,
-) -> tuple[bytes, bytes, bytes]: ...
+) -> None: ...
+def pair_candidates(
+    key_first: NDArray[np.int64],
+    key_count: NDArray[np.int64],
+    det_key: NDArray[np.int64],
+    d0: int,
+    d1: int,
+    /,
+) -> int: ...
+def pairs(
+    key_first: NDArray[np.int64],
+    key_count: NDArray[np.int64],
+    det_key: NDArray[np.int64],
+    gt_order: NDArray[np.int64],
+    det_row: NDArray[np.int64],
+    det_box: NDArray[np.float64],
+    gt_box: NDArray[np.float64],
+    gt_crowd: NDArray[np.uint8],
+    min_iou: float,
+    d0: int,
+    d1: int,
+    out_det: NDArray[np.int64],
+    out_gt: NDArray[np.int64],
+    out_iou: NDArray[np.float64],
+    /,
+) -> int: ...
 def best_pairs(
     pair_det: NDArray[np.int64],
+    pair_sets: NDArray[np.uint8],
     value: NDArray[np.float64],
     tiebreak: NDArray[np.int64],
+    n_sets: int,
     best_value: NDArray[np.float64],
     best_pair: NDArray[np.int64],
     /,

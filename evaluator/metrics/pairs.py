@@ -13,24 +13,60 @@ from numpy.typing import NDArray
 
 from evaluator.masks import RunLengths
 from evaluator.masks.compressed import MaskBatch, pair_iou_into
+from evaluator.metrics.matching import index_of
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
-def _key_ranges(
-    gt_key: NDArray[np.int64], sorted_key: NDArray[np.int64], det_key: NDArray[np.int64]
+def image_positions(
+    image_ids: NDArray[np.int64], gt_ids: NDArray[np.int64], det_ids: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Where each detection's key starts among the sorted ground-truth keys, and how many
-    have it: by counting when the keys are small non-negative integers (dense codes of
-    image and class), else by binary search."""
+    """Positions of the annotations' and the detections' images among ``image_ids``
+    (sorted, unique): dense keys for :func:`overlapping_pairs`, from one table for both
+    when the ids are not much sparser than them (:func:`index_of` otherwise).
+
+    Returns
+    -------
+    gt_image : ndarray of shape (n_gt,), dtype int64
+        Every annotation's image is among ``image_ids``.
+    det_image : ndarray of shape (n_det,), dtype int64
+        ``-(len(image_ids) + 1)`` for a detection on another image.
+    """
+    missing = -(image_ids.shape[0] + 1)
+    low = int(image_ids[0]) if image_ids.size else 0
+    span = int(image_ids[-1]) - low + 1 if image_ids.size else 0
+    if not image_ids.size or low < 0 or span > 4 * max(det_ids.shape[0], image_ids.shape[0]):
+        det_image, known = index_of(image_ids, det_ids)
+        return index_of(image_ids, gt_ids)[0], np.where(known, det_image, missing)
+    table = np.full(span + 1, missing, dtype=np.int64)  # last slot: out of range
+    table[image_ids - low] = np.arange(image_ids.shape[0])
+    det_image = det_ids - low
+    np.clip(det_image, -1, span, out=det_image)  # out of range, below wraps: slot -1
+    return table[gt_ids - low], np.take(table, det_image, out=det_image)
+
+
+def _key_runs(
+    gt_key: NDArray[np.int64], sorted_key: NDArray[np.int64], det_key: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Where each key's ground truths start among the sorted keys and how many there are,
+    and each detection's key among them (the kernel looks the runs up).
+
+    Keys that are small non-negative integers (dense codes of image and class) index the
+    tables directly, counted; others are searched, a table slot per detection.
+
+    Returns
+    -------
+    key_first, key_count : ndarray of shape (K,), dtype int64
+    det_slot : ndarray of shape (n,), dtype int64
+        Each detection's slot in the tables; outside ``[0, K)``: no ground truth.
+    """
     n = max(gt_key.shape[0], det_key.shape[0])
     if gt_key.size and gt_key.min() >= 0 and gt_key.max() < 4 * n + 1024:
-        per_key = np.bincount(gt_key)  # (max key + 1,)
+        per_key = np.bincount(gt_key).astype(np.int64)  # (max key + 1,)
         start = np.cumsum(per_key) - per_key
-        inside = (det_key >= 0) & (det_key < per_key.shape[0])
-        at = np.where(inside, det_key, 0)
-        return start[at].astype(np.int64), np.where(inside, per_key[at], 0).astype(np.int64)
+        return start, per_key, np.ascontiguousarray(det_key, dtype=np.int64)
     first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
-    return first, np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    count = np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
+    return first, count, np.arange(det_key.shape[0], dtype=np.int64)
 
 
 def overlapping_pairs(
@@ -40,13 +76,14 @@ def overlapping_pairs(
     gt_boxes: NDArray[np.float64],
     gt_crowd: NDArray[np.bool_],
     min_iou: float,
+    det_rows: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Every pair with equal keys whose COCO IoU is at least ``min_iou``.
 
     Parameters
     ----------
     det_key : ndarray of shape (n,), dtype int64
-    det_boxes : ndarray of shape (n, 4), dtype float64
+    det_boxes : ndarray of shape (n, 4), or (r, 4) with ``det_rows``, dtype float64
         ``xywh``.
     gt_key : ndarray of shape (m,), dtype int64
     gt_boxes : ndarray of shape (m, 4), dtype float64
@@ -55,6 +92,9 @@ def overlapping_pairs(
         Crowd regions, whose IoU is over the detection's area (see ``paired_iou``).
     min_iou : float
         ``-inf`` keeps every pair with equal keys.
+    det_rows : ndarray of shape (n,), dtype int64, optional
+        Each detection's row of ``det_boxes``, read there by the kernel rather than
+        gathered into a copy first.
 
     Returns
     -------
@@ -64,24 +104,89 @@ def overlapping_pairs(
     iou : ndarray of shape (P,), dtype float64
     """
     gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
-    first, count = _key_ranges(gt_key, gt_key[gt_order], det_key)
+    key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
+    rows = np.zeros(0, np.int64) if det_rows is None else np.ascontiguousarray(det_rows, np.int64)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
-    gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)
-    crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
-    found: dict[int, tuple[bytes, bytes, bytes]] = {}
+    gt_box = np.ascontiguousarray(gt_boxes[gt_order], dtype=np.float64)  # runs contiguous
+    crowd = np.ascontiguousarray(gt_crowd[gt_order], dtype=np.uint8)
+    found: dict[int, tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = {}
 
     def run(d0: int, d1: int) -> None:
-        found[d0] = kernels.pairs(
-            first, count, gt_order, det_box, gt_box, crowd, float(min_iou), d0, d1
+        room = kernels.pair_candidates(key_first, key_count, det_slot, d0, d1)
+        out = (np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.float64))
+        n = kernels.pairs(
+            key_first,
+            key_count,
+            det_slot,
+            gt_order,
+            rows,
+            det_box,
+            gt_box,
+            crowd,
+            float(min_iou),
+            d0,
+            d1,
+            *out,
+        )
+        found[d0] = (out[0][:n], out[1][:n], out[2][:n])
+
+    run_in_chunks(run, np.ones(det_slot.shape[0], dtype=np.int64))  # work: detections
+    chunks = [found[d0] for d0 in sorted(found)]
+    if not chunks:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return (
+        np.concatenate([c[0] for c in chunks]),
+        np.concatenate([c[1] for c in chunks]),
+        np.concatenate([c[2] for c in chunks]),
+    )
+
+
+def nearest_ground_truth(
+    det_key: NDArray[np.int64],
+    det_boxes: NDArray[np.float64],
+    gt_key: NDArray[np.int64],
+    gt_boxes: NDArray[np.float64],
+    gt_crowd: NDArray[np.bool_],
+    min_iou: float,
+) -> NDArray[np.int64]:
+    """For each detection, the ground truth of its key with the highest IoU, if that IoU
+    is at least ``min_iou``: what :func:`best_pair_per_detection` picks among the pairs of
+    :func:`overlapping_pairs` (ties: the lowest index), without forming the pairs.
+
+    Parameters
+    ----------
+    det_key, det_boxes, gt_key, gt_boxes, gt_crowd, min_iou
+        As for :func:`overlapping_pairs`.
+
+    Returns
+    -------
+    ndarray of shape (n,), dtype int64
+        Index into the ground truth, -1 for a detection without one.
+    """
+    gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
+    key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
+    det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
+    gt_box = np.ascontiguousarray(gt_boxes[gt_order], dtype=np.float64)  # runs contiguous
+    crowd = np.ascontiguousarray(gt_crowd[gt_order], dtype=np.uint8)
+    out = np.empty(det_slot.shape[0], dtype=np.int64)
+
+    def run(d0: int, d1: int) -> None:
+        kernels.nearest(
+            key_first,
+            key_count,
+            det_slot,
+            gt_order,
+            det_box,
+            gt_box,
+            crowd,
+            float(min_iou),
+            d0,
+            d1,
+            out,
         )
 
-    run_in_chunks(run, count + 1)  # work: pairs per detection
-    chunks = [found[d0] for d0 in sorted(found)]
-    return (
-        np.frombuffer(b"".join(c[0] for c in chunks), dtype=np.int64),
-        np.frombuffer(b"".join(c[1] for c in chunks), dtype=np.int64),
-        np.frombuffer(b"".join(c[2] for c in chunks), dtype=np.float64),
-    )
+    run_in_chunks(run, np.ones(det_slot.shape[0], dtype=np.int64))  # work: detections
+    return out
 
 
 def best_pair_per_detection(
@@ -111,12 +216,46 @@ def best_pair_per_detection(
     best_pair : ndarray of shape (n_det,), dtype int64
         Index into the pairs, -1 where ``best_value`` is -1.
     """
-    best_value = np.full(n_det, -1.0)
-    best_pair = np.full(n_det, -1, dtype=np.int64)
+    best_value, best_pair = best_pair_per_set(pair_det, None, value, tiebreak, n_det, 1)
+    return best_value[0], best_pair[0]
+
+
+def best_pair_per_set(
+    pair_det: NDArray[np.int64],
+    pair_sets: NDArray[np.uint8] | None,
+    value: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    n_det: int,
+    n_sets: int,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`best_pair_per_detection` in several sets of pairs at once, in one pass.
+
+    Parameters
+    ----------
+    pair_det, value, tiebreak, n_det
+        As for :func:`best_pair_per_detection`.
+    pair_sets : ndarray of shape (P,), dtype uint8, or None
+        Bit ``s`` set: the pair is in set ``s`` (a pair may be in several). None: every
+        pair is in set 0.
+    n_sets : int
+        In [1, 8].
+
+    Returns
+    -------
+    best_value : ndarray of shape (n_sets, n_det), dtype float64
+        Of each detection in each set; -1 where no pair of the set qualifies.
+    best_pair : ndarray of shape (n_sets, n_det), dtype int64
+        Index into the pairs, -1 where ``best_value`` is -1.
+    """
+    best_value = np.full((n_sets, n_det), -1.0)
+    best_pair = np.full((n_sets, n_det), -1, dtype=np.int64)
+    sets = np.zeros(0, np.uint8) if pair_sets is None else pair_sets
     kernels.best_pairs(
         np.ascontiguousarray(pair_det, dtype=np.int64),
+        np.ascontiguousarray(sets, dtype=np.uint8),
         np.ascontiguousarray(value, dtype=np.float64),
         np.ascontiguousarray(tiebreak, dtype=np.int64),
+        n_sets,
         best_value,
         best_pair,
     )

@@ -43,7 +43,8 @@ from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
 from evaluator.input.columns import GroundTruth, Predictions, readonly
 from evaluator.metrics.matching import index_of, stable_order
-from evaluator.metrics.pairs import best_pair_per_detection, overlapping_pairs
+from evaluator.metrics.pairs import image_positions, nearest_ground_truth
+from evaluator.metrics.parallel import kernels
 
 Interpolation = Literal["all_point", "11_point"]
 # The one name of each VOC mean AP where metrics are named side by side (deteval check,
@@ -190,52 +191,53 @@ class VOCResult:
 
 
 def _best_ground_truth(
-    gt: GroundTruth, det: Predictions, pixel_offset: int, min_iou: float
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    gt: GroundTruth,
+    det: Predictions,
+    gt_code: NDArray[np.int64],
+    det_code: NDArray[np.int64],
+    n_codes: int,
+    pixel_offset: int,
+    min_iou: float,
+) -> NDArray[np.int64]:
     """For each detection, the same-image same-category ground truth it overlaps most,
     if that overlap reaches ``min_iou``.
 
     Only pairs reaching ``min_iou`` are formed, so that the work follows the overlapping
     pairs rather than every pair of an image and category.
 
+    Parameters
+    ----------
+    gt : GroundTruth
+        Every annotation on a declared image.
+    det : Predictions
+    gt_code, det_code : ndarray of shape (n_gt,) and (n_det,), dtype int64
+        Category codes in ``[0, n_codes)``.
+    n_codes : int
+    pixel_offset, min_iou
+        As for :func:`evaluate_voc`.
+
     Returns
     -------
-    target : ndarray of shape (n_det,), dtype int64
+    ndarray of shape (n_det,), dtype int64
         Index into ``gt``'s annotations of the ground truth with the highest IoU (the
         first one on equal IoU); -1 when no ground truth of the detection's image and
         category reaches ``min_iou``.
-    overlap : ndarray of shape (n_det,), dtype float64
-        That IoU; 0 where ``target`` is -1.
     """
     n_det, n_gt = len(det), len(gt)
-    target = np.full(n_det, -1, dtype=np.int64)
-    overlap = np.zeros(n_det, dtype=np.float64)
     if n_det == 0 or n_gt == 0:
-        return target, overlap
-    # Dense codes for (image, category), so that one integer names a group: positions
-    # among the ground truth's images and categories; a detection elsewhere gets -1 (it
-    # meets no ground truth).
-    images, categories = np.unique(gt.ann_image_ids), np.unique(gt.ann_category_ids)
-    gt_key = index_of(images, gt.ann_image_ids)[0] * categories.shape[0] + np.searchsorted(
-        categories, gt.ann_category_ids
-    )
-    det_image, image_known = index_of(images, det.image_ids)
-    det_category, category_known = index_of(categories, det.category_ids)
-    det_key = np.where(
-        image_known & category_known, det_image * categories.shape[0] + det_category, -1
-    )
+        return np.full(n_det, -1, dtype=np.int64)
+    # Dense codes for (image, category), so that one integer names a group; a detection
+    # on an undeclared image gets -1 (it meets no ground truth).
+    gt_image, det_image = image_positions(gt.image_ids, gt.ann_image_ids, det.image_ids)
+    gt_key = gt_image * n_codes + gt_code
+    det_key = det_image * n_codes + det_code  # negative where the image is unknown
     det_boxes, gt_boxes = det.boxes, gt.boxes
     if pixel_offset:  # the +1 pixel convention: a box spans w + 1 pixels, so widen them all
         grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
         det_boxes, gt_boxes = det_boxes + grow, gt_boxes + grow
-    pair_det, pair_gt, iou = overlapping_pairs(
+    return nearest_ground_truth(
         det_key, det_boxes, gt_key, gt_boxes, np.zeros(n_gt, dtype=bool), min_iou
-    )  # (p,) each, by detection, then ground truth in input order
-    best_iou, best_pair = best_pair_per_detection(pair_det, iou, pair_gt, n_det)
-    found = best_pair >= 0
-    target[found] = pair_gt[best_pair[found]]
-    overlap[found] = best_iou[found]
-    return target, overlap
+    )
 
 
 def _sequential_sum(values: NDArray[np.float64]) -> float:
@@ -247,24 +249,58 @@ def _sequential_sum(values: NDArray[np.float64]) -> float:
     return float(np.cumsum(values)[-1]) if values.shape[0] else 0.0
 
 
-def _average_precision(
-    precision: NDArray[np.float64], recall: NDArray[np.float64], interpolation: Interpolation
-) -> float:
-    """Area under the interpolated precision/recall curve of one category."""
-    if interpolation == "11_point":
+def _average_precisions(
+    tp_precision: NDArray[np.float64],
+    tp_recall: NDArray[np.float64],
+    tp_start: NDArray[np.int64],
+    n_pos: NDArray[np.int64],
+    interpolation: Interpolation,
+) -> NDArray[np.float64]:
+    """Area under the interpolated precision/recall curve of every category.
+
+    Parameters
+    ----------
+    tp_precision, tp_recall : ndarray of shape (n_tp,), dtype float64
+        Precision and recall at each true positive, by category then rank.
+    tp_start : ndarray of shape (K + 1,), dtype int64
+        Category k's true positives: ``tp_start[k]`` to ``tp_start[k + 1]``.
+    n_pos : ndarray of shape (K,), dtype int64
+    interpolation : {"all_point", "11_point"}
+
+    Returns
+    -------
+    ndarray of shape (K,), dtype float64
+        NaN where ``n_pos`` is 0.
+
+    Notes
+    -----
+    The devkit walks every ranked detection, but reads the curve only at the true
+    positives: recall steps there, and the precision envelope there is the running
+    maximum of the true positives' precisions from the right (a false positive's
+    precision is below the last true positive's before it). ``all_point`` sums
+    ``(recall - previous recall) * envelope`` over the steps (the last step, to recall
+    1, adds ``+0.0``); ``11_point`` reads the envelope at the first true positive
+    reaching each recall threshold, 0 where none does (also without any: precision 0).
+    Sums run left to right, as the devkit's, with the same doubles.
+    """
+    ap = np.full(n_pos.shape[0], np.nan)
+    for k in np.flatnonzero(n_pos > 0).tolist():
+        precision = tp_precision[tp_start[k] : tp_start[k + 1]]
         if precision.shape[0] == 0:
-            return 0.0
-        envelope = np.maximum.accumulate(precision[::-1])[::-1]  # (k,)
-        reach = np.searchsorted(recall, _ELEVEN_RECALLS, side="left")  # first recall >= t
-        reached = reach < precision.shape[0]
-        points = np.where(reached, envelope[np.minimum(reach, precision.shape[0] - 1)], 0.0)
-        return _sequential_sum(points) / 11
-    mrec = np.concatenate([[0.0], recall, [1.0]])  # (k + 2,)
-    mpre = np.concatenate([[0.0], precision, [0.0]])
-    envelope = np.maximum.accumulate(mpre[::-1])[::-1]
-    steps = np.flatnonzero(mrec[1:] != mrec[:-1])
-    areas = (mrec[steps + 1] - mrec[steps]) * envelope[steps + 1]
-    return _sequential_sum(areas)
+            ap[k] = 0.0
+            continue
+        envelope = np.maximum.accumulate(precision[::-1])[::-1]
+        recall = tp_recall[tp_start[k] : tp_start[k + 1]]
+        if interpolation == "11_point":
+            reach = np.searchsorted(recall, _ELEVEN_RECALLS, side="left")
+            points = np.where(
+                reach < recall.shape[0], envelope[reach.clip(max=recall.shape[0] - 1)], 0.0
+            )
+            ap[k] = _sequential_sum(points) / 11
+        else:
+            steps = np.diff(recall, prepend=0.0)
+            ap[k] = _sequential_sum(steps * envelope)
+    return ap
 
 
 def evaluate_voc(
@@ -348,75 +384,96 @@ def evaluate_voc_interpolations(
     ground_truth = ground_truth.declared_only()
     # Usually every detection's category is declared: then the union needs no sort of
     # the detections' ids, only of those outside the declared ones.
-    _, declared = index_of(ground_truth.category_ids, detections.category_ids)
+    det_code, declared = index_of(ground_truth.category_ids, detections.category_ids)
     others = np.unique(detections.category_ids[~declared]) if not declared.all() else named
     categories = np.union1d(np.union1d(ground_truth.category_ids, others), named)  # (K,)
+    if categories.shape[0] > ground_truth.category_ids.shape[0]:  # not the declared ones
+        det_code = index_of(categories, detections.category_ids)[0]
 
     hard = ground_truth.difficult | ground_truth.iscrowd  # (n_gt,)
     gt_code = np.searchsorted(categories, ground_truth.ann_category_ids)
     n_pos = np.bincount(gt_code[~hard], minlength=categories.shape[0])  # (K,)
     n_hard = np.bincount(gt_code[hard], minlength=categories.shape[0])  # (K,)
 
-    target, overlap = _best_ground_truth(ground_truth, detections, pixel_offset, iou_threshold)
+    target = _best_ground_truth(
+        ground_truth,
+        detections,
+        gt_code,
+        det_code,
+        categories.shape[0],
+        pixel_offset,
+        iou_threshold,
+    )
     hit = target >= 0  # (n_det,)
     ignored = np.zeros(len(detections), dtype=bool)
     ignored[hit] = hard[target[hit]]
     candidate = hit & ~ignored
 
     # Rank: by category, then descending score, ties in input order.
-    det_code = index_of(categories, detections.category_ids)[0]
     no_tiebreak = np.zeros(len(detections), dtype=np.int64)
-    rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0])
-    ranked_candidate = np.flatnonzero(candidate[rank])
-    _, first = np.unique(target[rank][ranked_candidate], return_index=True)
-    tp = np.zeros(rank.shape[0], dtype=bool)  # in rank order
-    tp[ranked_candidate[first]] = True
-    kept = ~ignored[rank]  # in rank order
+    bounds = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,) each class's run
+    rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0], bounds)
+    # A true positive: the first candidate in rank order aimed at its ground truth.
+    ranked_candidate = np.flatnonzero(candidate[rank])  # (c,) ascending
+    first = np.full(len(ground_truth), ranked_candidate.shape[0])  # (n_gt,)
+    np.minimum.at(first, target[rank[ranked_candidate]], np.arange(ranked_candidate.shape[0]))
+    is_tp = np.zeros(rank.shape[0], dtype=bool)  # by detection
+    is_tp[rank[ranked_candidate[first[first < ranked_candidate.shape[0]]]]] = True
 
-    bounds = np.zeros(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,) each class's run
-    np.cumsum(np.bincount(det_code, minlength=categories.shape[0]), out=bounds[1:])
+    # The curves of all categories in one pass over the ranked detections not ignored.
+    n_kept_all = rank.shape[0] - int(ignored.sum())
+    precision_all, recall_all, score_all = np.empty((3, n_kept_all))
+    tp_kept = np.empty(n_kept_all, dtype=bool)
+    kept_start = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,)
+    kernels.ranked_curves(
+        rank,
+        bounds,
+        ignored.view(np.uint8),
+        is_tp.view(np.uint8),
+        n_pos.astype(np.int64),
+        np.ascontiguousarray(detections.scores, dtype=np.float64),
+        precision_all,
+        recall_all,
+        score_all,
+        tp_kept.view(np.uint8),
+        kept_start,
+    )
+    n_kept = np.diff(kept_start)  # (K,)
+    for values in (precision_all, recall_all, score_all):
+        readonly(values)
+    at_tp = np.flatnonzero(tp_kept)  # (n_tp,)
+    tp_start = np.searchsorted(at_tp, kept_start)  # (K + 1,)
+    n_tp = np.diff(tp_start)
+    ap_by = {
+        i: _average_precisions(precision_all[at_tp], recall_all[at_tp], tp_start, n_pos, i)
+        for i in interpolations
+    }
+
     per_class: dict[str, list[VOCClassResult]] = {i: [] for i in interpolations}
     for k, category_id in enumerate(categories.tolist()):
-        segment = slice(bounds[k], bounds[k + 1])
-        keep = kept[segment]
-        tp_k = tp[segment][keep]
-        cum_tp = np.cumsum(tp_k)  # (k,) int64
-        cum_fp = np.cumsum(~tp_k)
-        precision = readonly((cum_tp / (cum_tp + cum_fp)).astype(np.float64))
-        recall = readonly(
-            (cum_tp / n_pos[k]).astype(np.float64)
-            if n_pos[k] > 0
-            else np.full(cum_tp.shape[0], np.nan)
-        )
-        score = readonly(detections.scores[rank[segment]][keep])
+        curve = slice(kept_start[k], kept_start[k + 1])
         n_det = int(bounds[k + 1] - bounds[k])
-        n_tp = int(cum_tp[-1]) if cum_tp.shape[0] else 0
         for interpolation in interpolations:
-            ap = (
-                _average_precision(precision, recall, interpolation)
-                if n_pos[k] > 0
-                else float("nan")
-            )
             per_class[interpolation].append(
                 VOCClassResult(
                     category_id=category_id,
                     name=names.get(category_id),
-                    ap=ap,
-                    precision=precision,
-                    recall=recall,
-                    score=score,
+                    ap=float(ap_by[interpolation][k]),
+                    precision=precision_all[curve],
+                    recall=recall_all[curve],
+                    score=score_all[curve],
                     n_gt=int(n_pos[k]),
                     n_difficult=int(n_hard[k]),
                     n_det=n_det,
-                    tp=n_tp,
-                    fp=int(keep.sum()) - n_tp,
-                    n_ignored=n_det - int(keep.sum()),
+                    tp=int(n_tp[k]),
+                    fp=int(n_kept[k] - n_tp[k]),
+                    n_ignored=n_det - int(n_kept[k]),
                 )
             )
     with_gt = n_pos > 0
     results: dict[str, VOCResult] = {}
     for interpolation in interpolations:
-        aps = np.array([c.ap for c in per_class[interpolation]], dtype=np.float64)
+        aps = ap_by[interpolation]
         mean_ap = (
             _sequential_sum(aps[with_gt]) / int(with_gt.sum()) if with_gt.any() else float("nan")
         )
