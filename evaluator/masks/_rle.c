@@ -978,15 +978,53 @@ done:
 /* ------------------------------------------------------------------------------------ */
 /* Polygons: rleFrPoly.                                                                  */
 
-/* qsort's comparison of two uint32. */
-static int by_value(const void *a, const void *b)
+/* Insertion sort of a[0:n] ascending: quick on short or nearly sorted lists. */
+static void insertion_sort(uint32_t *a, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x > y ? 1 : x < y ? -1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t value = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > value) { a[j] = a[j - 1]; j--; }
+        a[j] = value;
+    }
+}
+
+/* Sort the boundary points x * h + y of an outline ascending; `scratch` is scratch.
+ * 0, or -1 when memory runs out.
+ *
+ * A counting sort by column (value / h) first: an outline spans few columns for its
+ * points (it crosses each column of its extent at least twice), so the counts are
+ * short; the insertion sort after it only moves values within a column. */
+static int sort_points(Runs *points, uint32_t h, Runs *scratch)
+{
+    uint32_t *a = points->data;
+    size_t n = points->n;
+    if (n < 32) {
+        insertion_sort(a, n);
+        return 0;
+    }
+    uint32_t lo = a[0] / h, hi = lo;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t column = a[i] / h;
+        if (column < lo) lo = column;
+        if (column > hi) hi = column;
+    }
+    size_t span = (size_t)(hi - lo) + 1;
+    scratch->n = 0;
+    if (reserve(scratch, n + span + 1)) return -1;
+    uint32_t *sorted = scratch->data, *start = scratch->data + n;
+    memset(start, 0, (span + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++) start[a[i] / h - lo + 1]++;
+    for (size_t c = 1; c <= span; c++) start[c] += start[c - 1];
+    for (size_t i = 0; i < n; i++) sorted[start[a[i] / h - lo]++] = a[i];
+    insertion_sort(sorted, n);
+    memcpy(a, sorted, n * sizeof(uint32_t));
+    return 0;
 }
 
 /* The counts of polygon xy[0:2k] (x0, y0, x1, y1, ...) rasterised on an h x w image,
- * as rleFrPoly, appended to `runs`; `points` is scratch. 0, or -1 when memory runs out.
+ * as rleFrPoly, appended to `runs`; `points` and `scratch` are scratch. 0, or -1 when
+ * memory runs out.
  *
  * rleFrPoly walks the outline, upsampled 5 times, pixel by pixel (a DDA with rounding
  * by (int)(v + .5)); every step between two columns gives a point of the boundary in y,
@@ -995,13 +1033,13 @@ static int by_value(const void *a, const void *b)
  * become the counts by differences, dropping runs of length 0 as it does. It stores all
  * points of the outline first; this streams them, with the same arithmetic. */
 static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs *points,
-                        Runs *runs)
+                        Runs *scratch, Runs *runs)
 {
     const double scale = 5;
     points->n = 0;
     int have_previous = 0;
     int pu = 0, pv = 0;
-    const double x_max = (double)(w - 1), y_max = (double)h;
+    const double y_max = (double)h;
     for (int64_t j = 0; j < k; j++) {
         int64_t next = j + 1 < k ? j + 1 : 0;
         int xs = (int)(scale * xy[2 * j] + .5), xe = (int)(scale * xy[2 * next] + .5);
@@ -1026,37 +1064,27 @@ static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs 
                 v = t + ys;
                 u = (int)(xs + s * t + .5);
             }
-            if (have_previous && u != pu) {
-                double xd = (double)(u < pu ? u : u - 1);
-                xd = (xd + .5) / scale - .5;
-                if (!(floor(xd) != xd || xd < 0 || xd > x_max)) {
-                    double yd = (double)(v < pv ? v : pv);
-                    yd = (yd + .5) / scale - .5;
-                    if (yd < 0) yd = 0;
-                    else if (yd > y_max) yd = y_max;
-                    yd = ceil(yd);
-                    if (push(points, (uint32_t)((int64_t)xd * h + (int64_t)yd))) return -1;
-                }
+            /* rleFrPoly keeps the step when xd = (x + .5) / 5 - .5 is a whole number in
+             * [0, w - 1]: exactly when x - 2 is a multiple of 5 (it is exact then, and at
+             * least .2 off a whole number otherwise, far above the rounding for |x| <= 1e9) */
+            int64_t x = u < pu ? u : (int64_t)u - 1;
+            if (have_previous && u != pu && x >= 2 && (x - 2) % 5 == 0 && (x - 2) / 5 < w) {
+                double yd = (double)(v < pv ? v : pv);
+                yd = (yd + .5) / scale - .5;
+                if (yd < 0) yd = 0;
+                else if (yd > y_max) yd = y_max;
+                yd = ceil(yd);
+                if (push(points, (uint32_t)((x - 2) / 5 * h + (int64_t)yd))) return -1;
             }
             pu = u;
             pv = v;
             have_previous = 1;
         }
     }
-    if (push(points, (uint32_t)(h * w))) return -1;
+    /* the boundary points ascending, then h * w (no point is above it) */
+    if (sort_points(points, (uint32_t)h, scratch) || push(points, (uint32_t)(h * w))) return -1;
     uint32_t *a = points->data;
     size_t n = points->n;
-    /* sort ascending (insertion sort for the usual short lists, else qsort) */
-    if (n < 32) {
-        for (size_t i = 1; i < n; i++) {
-            uint32_t value = a[i];
-            size_t j = i;
-            while (j > 0 && a[j - 1] > value) { a[j] = a[j - 1]; j--; }
-            a[j] = value;
-        }
-    } else {
-        qsort(a, n, sizeof(uint32_t), by_value);
-    }
     uint32_t previous = 0;
     for (size_t j = 0; j < n; j++) {
         uint32_t value = a[j];
@@ -1101,7 +1129,7 @@ static PyObject *polygons(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     int64_t *offsets = NULL, *single = NULL;
-    Runs runs = {0}, points = {0}, parts = {0};
+    Runs runs = {0}, points = {0}, parts = {0}, scratch = {0};
     Py_ssize_t n_coords = items(&b[COORDS], 8, "coords");
     Py_ssize_t n_poly = items(&b[POLY_START], 8, "poly_start") - 1;
     Py_ssize_t n = items(&b[OBJECT_START], 8, "object_start") - 1;
@@ -1154,7 +1182,7 @@ static PyObject *polygons(PyObject *self, PyObject *args)
         single[0] = 0;
         for (int64_t p = first; p < last && status == 0; p++) {
             status = polygon_runs(coords + poly[p], (poly[p + 1] - poly[p]) / 2, heights[i],
-                                  widths[i], &points, &parts);
+                                  widths[i], &points, &scratch, &parts);
             single[p - first + 1] = (int64_t)parts.n;
         }
         if (status == 0)
@@ -1170,6 +1198,7 @@ done:
     free(runs.data);
     free(points.data);
     free(parts.data);
+    free(scratch.data);
     release(b, N_POLY);
     return result;
 }
