@@ -16,7 +16,9 @@ with a warning.
 from __future__ import annotations
 
 import copy
+import io
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +30,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
-from evaluator.input import _scan
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -51,6 +52,7 @@ from evaluator.input.coco_json import (
     refuse_unknown_images,
 )
 from evaluator.input.ids import IdValue, check_id, integral
+from evaluator.input.mask_results import ImageSizes, ScannedMasks, image_sizes, scan_mask_file
 from evaluator.masks import RunLengths
 from evaluator.masks.compressed import CompressedMasks
 from evaluator.masks.parse import check_size
@@ -194,19 +196,6 @@ def _masks(
         return RunLengths.from_coco(segmentations, heights, widths, where=root)
 
 
-def _sizes_of(
-    image_keys: NDArray[np.int64], sizes: tuple[NDArray[np.int64], ...]
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
-    """Whether each key is a declared image, and its height and width (0 if not)."""
-    keys, heights, widths = sizes
-    if keys.size == 0:
-        zeros = np.zeros(image_keys.shape[0], dtype=np.int64)
-        return np.zeros(image_keys.shape[0], dtype=bool), zeros, zeros
-    at = np.minimum(np.searchsorted(keys, image_keys), keys.shape[0] - 1)
-    known = keys[at] == image_keys
-    return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
-
-
 def _columns_without_boxes(
     src: dict[str, Any] | list[Any] | bytes,
 ) -> tuple[GroundTruth, NDArray[np.int64]]:
@@ -267,7 +256,7 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
                 "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
             )
     keys, image_heights, image_widths = _image_sizes(document.images, gt)
-    known, heights, widths = _sizes_of(gt.ann_image_ids, (keys, image_heights, image_widths))
+    known, heights, widths = image_sizes(gt.ann_image_ids, (keys, image_heights, image_widths))
     segmentations = [
         ann.segmentation if ok else _NO_MASK
         for ann, ok in zip(document.annotations, known.tolist(), strict=True)
@@ -347,26 +336,18 @@ def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root
     return warnings
 
 
-def _scanned_predictions(
-    scanned: tuple[Any, ...], gt: GroundTruth, sizes: tuple[NDArray[np.int64], ...]
-) -> Predictions:
+def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
     """The columns of mask results the compiled scanner read, checked against the images.
 
     The scanner reads the plain shape: a JSON array of objects with integer ``image_id``
     and ``category_id``, a numeric ``score``, a ``segmentation`` that is a compressed RLE
     object, and a ``bbox`` of 4 numbers on every result or on none: what detectron2 and
-    mmdetection write. The masks stay compressed (:class:`CompressedMasks`), in the
-    scanner's own block of memory.
+    mmdetection write. The masks stay compressed (:class:`CompressedMasks`).
     """
-    n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, blob, start_raw = scanned
-    image_ids = np.frombuffer(image_raw, dtype=np.int64)
-    category_ids = np.frombuffer(category_raw, dtype=np.int64)
-    scores = np.frombuffer(score_raw, dtype=np.float64)
     root = "predictions"
     # Unknown images first (load_predictions' own check): their masks have no size.
-    refuse_unknown_images(image_ids, gt)
-    _, heights, widths = _sizes_of(image_ids, sizes)
-    given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
+    refuse_unknown_images(scanned.image_ids, gt)
+    heights, widths, given = scanned.heights, scanned.widths, scanned.given_sizes
     wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))
     if wrong.size:
         i = int(wrong[0])
@@ -374,14 +355,31 @@ def _scanned_predictions(
             f"{root}[{i}].segmentation.size",
             f"{given[i].tolist()} differs from the image's {[int(heights[i]), int(widths[i])]}",
         )
-    starts = np.frombuffer(start_raw, dtype=np.int64)
-    with _inside_segmentation(root):
-        masks = CompressedMasks.from_strings(blob, starts, heights, widths, where=root)
-    if boxed:
-        boxes, areas = np.frombuffer(box_raw, dtype=np.float64).reshape(n, 4), None
-    else:
+    if scanned.problem is not None:
+        index, problem = scanned.problem
+        raise InputError(f"{root}[{index}].segmentation.counts", problem)
+    masks = CompressedMasks.of_measured(
+        scanned.blob, scanned.starts, heights, widths, scanned.areas, scanned.mask_boxes
+    )
+    boxes, areas = scanned.boxes, None
+    if not scanned.boxed:
         boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
-    return Predictions(image_ids, category_ids, boxes, scores, masks=masks, areas=areas)
+    return Predictions(
+        scanned.image_ids, scanned.category_ids, boxes, scanned.scores, masks=masks, areas=areas
+    )
+
+
+def _scan_results(src: str | os.PathLike[str] | bytes, sizes: ImageSizes) -> ScannedMasks | None:
+    """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file does not
+    open (the general loader then says why)."""
+    if isinstance(src, bytes):
+        return scan_mask_file(io.BytesIO(src), len(src), sizes)
+    try:
+        file = open(src, "rb")  # noqa: SIM115 (closed below)
+    except OSError:
+        return None
+    with file:
+        return scan_mask_file(file, os.fstat(file.fileno()).st_size, sizes)
 
 
 def load_segmentation_predictions(
@@ -421,18 +419,17 @@ def load_segmentation_predictions(
         raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
     sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
     if not isinstance(src, list | dict):
-        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-        scanned = None if gt.image_names else _scan.scan_mask_results(src)
+        # A file is read in chunks by the scanner, never whole (its strings alone stay).
+        scanned = None if gt.image_names else _scan_results(src, sizes)
         if scanned is not None:
-            del src  # a file's bytes go now: the scanner's columns hold all that is needed
-            plain = _scanned_predictions(scanned, gt, sizes)
-            return load_predictions(plain, gt, unknown_categories)
+            return load_predictions(_scanned_predictions(scanned, gt), gt, unknown_categories)
+        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
     results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
     scores = _column(results, "score", np.float64)
     # Unknown images first (load_predictions' own check): their masks have no size.
     refuse_unknown_images(image_ids, gt, root, results)
-    _, heights, widths = _sizes_of(image_ids, sizes)
+    _, heights, widths = image_sizes(image_ids, sizes)
     boxed = bool(results) and bool(results[0].bbox)  # loadRes' bbox branch
     given = bbox_branch_boxes(results, root) if boxed else None
     segmentations = _result_segmentations(results, given, root)

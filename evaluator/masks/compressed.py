@@ -18,7 +18,7 @@ from evaluator.masks._engine import rle
 from evaluator.masks.runs import RunLengths
 from evaluator.threads import run_in_chunks
 
-__all__ = ["CompressedMasks", "MaskBatch", "pair_iou_into"]
+__all__ = ["CompressedMasks", "MaskBatch", "measure_into", "pair_iou_into"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,22 +74,34 @@ class CompressedMasks:
 
         def measure(first: int, last: int) -> None:
             lo, hi = int(start[first]), int(start[last])
-            try:
-                rle.measure_strings(
-                    view[lo:hi], start[first : last + 1] - lo, h[first:last], w[first:last],
-                    areas[first:last], boxes[first:last],
-                )  # fmt: skip
-            except ValueError as error:  # ValueError(index, problem) from the kernel
-                index, problem = error.args
-                problems.append((first + index, problem))
+            problem = measure_into(
+                view[lo:hi], start[first : last + 1] - lo, h[first:last], w[first:last],
+                areas[first:last], boxes[first:last],
+            )  # fmt: skip
+            if problem is not None:
+                problems.append((first + problem[0], problem[1]))
 
         run_in_chunks(measure, np.diff(start) + 1)  # work: characters per string
         if problems:
             index, problem = min(problems)
             raise InputError(f"{where}[{index}].counts", problem)
-        for column in (start, h, w, areas, boxes):
+        return cls.of_measured(view, start, h, w, areas, boxes)
+
+    @classmethod
+    def of_measured(
+        cls,
+        blob: bytes | memoryview,
+        starts: NDArray[np.int64],
+        heights: NDArray[np.int64],
+        widths: NDArray[np.int64],
+        areas: NDArray[np.uint32],
+        boxes: NDArray[np.float64],
+    ) -> CompressedMasks:
+        """Masks whose strings :func:`measure_into` checked and measured, without a copy
+        (the columns are made read-only)."""
+        for column in (starts, heights, widths, areas, boxes):
             column.flags.writeable = False
-        return cls(view, start, h, w, areas, boxes)
+        return cls(blob, starts, heights, widths, areas, boxes)
 
     def __len__(self) -> int:
         return int(self.heights.shape[0])
@@ -116,6 +128,40 @@ class CompressedMasks:
 
 
 MaskBatch = RunLengths | CompressedMasks
+
+
+def measure_into(
+    blob: bytes | memoryview,
+    starts: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    areas: NDArray[np.uint32],
+    boxes: NDArray[np.float64],
+) -> tuple[int, str] | None:
+    """Check the strings of a blob and write their areas and boxes, on this thread.
+
+    Parameters
+    ----------
+    blob : bytes or memoryview
+    starts : ndarray of shape (n + 1,), dtype int64
+        String ``i`` is ``blob[starts[i]:starts[i + 1]]``.
+    heights, widths : ndarray of shape (n,), dtype int64
+    areas : ndarray of shape (n,), dtype uint32
+    boxes : ndarray of shape (n, 4), dtype float64
+        Written: each mask's area and ``xywh`` box, up to the first bad string.
+
+    Returns
+    -------
+    (index, problem) or None
+        The first string that does not decode, or whose counts do not sum to its
+        height * width, and why.
+    """
+    try:
+        rle.measure_strings(blob, starts, heights, widths, areas, boxes)
+    except ValueError as error:  # ValueError(index, problem) from the kernel
+        index, problem = error.args
+        return int(index), str(problem)
+    return None
 
 
 def pair_iou_into(
