@@ -17,6 +17,7 @@ loader, as a file the scanner does not read.
 from __future__ import annotations
 
 import io
+import mmap
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from evaluator.threads import threads
 
 __all__ = ["ImageSizes", "ScannedMasks", "image_sizes", "scan_mask_file"]
 
-CHUNK_BYTES = 1 << 24  # 16 MB of the file per chunk
+CHUNK_BYTES = 1 << 23  # 8 MB of the file per chunk
 _TAIL = 1 << 16  # where the last cut is looked for first: the chunk's last 64 KB
 _CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
 
@@ -119,34 +120,35 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
     return _joined(parts, blob, used)
 
 
-def _chunks(file: io.BufferedIOBase, size: int) -> Iterator[bytearray]:
+def _chunks(file: io.BufferedIOBase, size: int) -> Iterator[memoryview]:
     """The ``size`` bytes of a file in chunks of about :data:`CHUNK_BYTES`, each cut
     between two results and closed as a JSON array (``[`` before, ``]`` after, except
-    where the file has its own)."""
+    where the file has its own).
+
+    Each chunk is a block of its own mapped from the OS, unmapped when the last view of
+    it goes: blocks of a few megabytes from the heap would stay with the process."""
     carry = b""  # the start of the next chunk: "[" and the results after the last cut
     left = size
     while True:
-        chunk = bytearray(len(carry) + min(CHUNK_BYTES, left))
-        chunk[: len(carry)] = carry
-        got = file.readinto(memoryview(chunk)[len(carry) :])
+        block = mmap.mmap(-1, len(carry) + max(min(CHUNK_BYTES, left), 1))
+        block[: len(carry)] = carry
+        got = file.readinto(memoryview(block)[len(carry) :])
         left -= got
         end = len(carry) + got
-        cut = None if left <= 0 or got == 0 else _last_cut(chunk, end)
+        cut = None if left <= 0 or got == 0 else _last_cut(block, end)
         if cut is None:
-            del chunk[end:]
             if left <= 0 or got == 0:  # the end of the file
-                yield chunk
+                yield memoryview(block)[:end]
                 return
-            carry = bytes(chunk)  # no cut yet (a result longer than a chunk): read on
+            carry = block[:end]  # no cut yet (a result longer than a chunk): read on
             continue
         close, start = cut
-        carry = b"[" + chunk[start:end]
-        del chunk[close:]
-        chunk.append(ord("]"))
-        yield chunk
+        carry = b"[" + block[start:end]
+        block[close] = ord("]")  # in place of the space or comma after the "}"
+        yield memoryview(block)[: close + 1]
 
 
-def _last_cut(text: bytearray, end: int) -> tuple[int, int] | None:
+def _last_cut(text: mmap.mmap, end: int) -> tuple[int, int] | None:
     """(just after the ``}``, the ``{``) of the last cut in ``text[:end]``, or None."""
     last = None
     for lo in sorted({max(end - _TAIL, 0), 0}, reverse=True):
@@ -157,7 +159,7 @@ def _last_cut(text: bytearray, end: int) -> tuple[int, int] | None:
     return None
 
 
-def _scan_chunk(chunk: bytearray, sizes: ImageSizes) -> ScannedMasks | None:
+def _scan_chunk(chunk: memoryview, sizes: ImageSizes) -> ScannedMasks | None:
     """One chunk's columns, its masks measured (on a worker thread), or None."""
     # any buffer will do; its columns are read as the buffers they are
     scanned: tuple[Any, ...] | None = _scan.scan_mask_results(cast(bytes, chunk))
