@@ -61,6 +61,7 @@ Id = TypeVar("Id")
 _ABSENT = msgspec.UNSET
 # The mask of an annotation that is never evaluated (its image is not declared).
 _NO_MASK = {"size": [0, 0], "counts": []}
+_NO_MASK_TEXT = msgspec.Raw(b'{"size": [0, 0], "counts": []}')
 
 
 class _SizedImage(msgspec.Struct, gc=False):
@@ -78,6 +79,15 @@ class _SegmentationFile(msgspec.Struct, gc=False):
     annotations: list[_Segmentation] = []
 
 
+class _SegmentationText(msgspec.Struct, gc=False):
+    segmentation: msgspec.Raw = msgspec.Raw()  # empty: absent
+
+
+class _SegmentationTextFile(msgspec.Struct, gc=False):
+    images: list[_SizedImage]
+    annotations: list[_SegmentationText] = []
+
+
 class _MaskResult(msgspec.Struct, Generic[Id], gc=False):
     image_id: Id
     category_id: Id
@@ -93,6 +103,10 @@ class _MaskResultFile(msgspec.Struct, Generic[Id], gc=False):
 _GT_DECODERS = (
     msgspec.json.Decoder(_SegmentationFile),
     msgspec.json.Decoder(_SegmentationFile),
+)
+_GT_TEXT_DECODERS = (
+    msgspec.json.Decoder(_SegmentationTextFile),
+    msgspec.json.Decoder(_SegmentationTextFile),
 )
 _LIST_DECODERS = (
     msgspec.json.Decoder(list[_MaskResult[int]]),
@@ -125,14 +139,24 @@ def _walk_segmentations(doc: Any) -> _SegmentationFile:
     return _SegmentationFile(images=images, annotations=anns)
 
 
-def _segmentation_file(src: dict[str, Any] | list[Any] | bytes) -> _SegmentationFile:
+def _is_no_text(segmentation: object) -> bool:
+    """Whether a segmentation read as JSON text is absent (its text empty)."""
+    return isinstance(segmentation, msgspec.Raw) and len(segmentation) == 0
+
+
+def _segmentation_file(
+    src: dict[str, Any] | list[Any] | bytes, as_text: bool = True
+) -> _SegmentationFile | _SegmentationTextFile:
+    """The images and segmentations of the ground truth: with ``as_text`` each
+    segmentation as its JSON text when the fast decoder reads the file, else as Python
+    objects."""
     if isinstance(src, dict | list):
         return _walk_segmentations(src)
-    decoded = _decode_fast(_GT_DECODERS, src, "ground_truth")
+    decoded = _decode_fast(_GT_TEXT_DECODERS if as_text else _GT_DECODERS, src, "ground_truth")
     if decoded is None:
         with _gc_paused():
             return _walk_segmentations(_parse_slow(src, "ground_truth"))
-    document: _SegmentationFile = decoded[0]
+    document: _SegmentationFile | _SegmentationTextFile = decoded[0]
     return document
 
 
@@ -218,6 +242,35 @@ def _columns_without_boxes(
     return load_ground_truth(doc), np.array(boxless, dtype=np.int64)
 
 
+def _annotation_masks(
+    src: dict[str, Any] | list[Any] | bytes,
+    annotations: Sequence[_Segmentation | _SegmentationText],
+    known: NDArray[np.bool_],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+) -> RunLengths:
+    """Each annotation's mask (an empty one where ``known`` is False: its image is not
+    declared), read from the JSON text of the segmentations when the fast decoder gave
+    it; a segmentation it does not decode (a number beyond its range) sends the file to
+    the general reader, as for the rest of the document."""
+    loc = "ground_truth.annotations"
+    if annotations and isinstance(annotations[0], _SegmentationText):
+        texts = [
+            a.segmentation if ok else _NO_MASK_TEXT
+            for a, ok in zip(annotations, known.tolist(), strict=True)
+        ]
+        try:
+            with _inside_segmentation(loc):
+                return RunLengths.from_json(texts, heights, widths, where=loc)
+        except msgspec.MsgspecError:
+            annotations = _segmentation_file(src, as_text=False).annotations
+    segmentations = [
+        a.segmentation if ok else _NO_MASK
+        for a, ok in zip(annotations, known.tolist(), strict=True)
+    ]
+    return _masks(segmentations, heights, widths, loc)
+
+
 def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     """COCO ground truth with each annotation's mask.
 
@@ -249,19 +302,16 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     gt, boxless = _columns_without_boxes(src)
     document = _segmentation_file(src)
     loc = "ground_truth.annotations"
-    for i, ann in enumerate(document.annotations):
-        if ann.segmentation is _ABSENT:
+    annotations: Sequence[_Segmentation | _SegmentationText] = document.annotations
+    for i, ann in enumerate(annotations):
+        if ann.segmentation is _ABSENT or _is_no_text(ann.segmentation):
             raise InputError(
                 f"{loc}[{i}].segmentation",
                 "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
             )
     keys, image_heights, image_widths = _image_sizes(document.images, gt)
     known, heights, widths = image_sizes(gt.ann_image_ids, (keys, image_heights, image_widths))
-    segmentations = [
-        ann.segmentation if ok else _NO_MASK
-        for ann, ok in zip(document.annotations, known.tolist(), strict=True)
-    ]
-    masks = _masks(segmentations, heights, widths, loc)
+    masks = _annotation_masks(src, annotations, known, heights, widths)
     sizes = np.stack([image_heights, image_widths], axis=1)
     if boxless.size:  # their masks' boxes stand in: a segm evaluation never reads them
         boxes = gt.boxes.copy()

@@ -1203,6 +1203,184 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Polygons as JSON text, read to the doubles Python's JSON readers give.                 */
+
+/* A growable array of items of one size. */
+typedef struct {
+    char *data;
+    size_t n, cap;
+} Items;
+
+/* Append `size` bytes at `item`; 0, or -1 when memory runs out. */
+static int append(Items *a, const void *item, size_t size)
+{
+    if (a->n + size > a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 4096;
+        while (cap < a->n + size) cap *= 2;
+        char *grown = realloc(a->data, cap);
+        if (grown == NULL) return -1;
+        a->data = grown;
+        a->cap = cap;
+    }
+    memcpy(a->data + a->n, item, size);
+    a->n += size;
+    return 0;
+}
+
+typedef struct {
+    const char *p, *end;
+} Text;
+
+static void skip_blanks(Text *t)
+{
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r'))
+        t->p++;
+}
+
+static int is_digit(const Text *t, const char *q) { return q < t->end && *q >= '0' && *q <= '9'; }
+
+static const double POWERS_OF_TEN[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* The JSON number at t->p, as json / msgspec and then float() read it (correctly rounded;
+ * an integer as the float of the int, so -0 is 0.0): 1, or 0 when there is none. Holds
+ * the GIL (PyOS_string_to_double, for the numbers of more than 15 digits or an exponent). */
+static int read_number(Text *t, double *out)
+{
+    const char *start = t->p, *q = t->p;
+    int negative = q < t->end && *q == '-', integer = 1;
+    q += negative;
+    if (!is_digit(t, q)) return 0;
+    uint64_t m = 0;
+    int digits = 0, decimals = 0;
+    if (*q == '0') {
+        q++;
+    } else {
+        for (; is_digit(t, q); q++, digits++) m = digits < 16 ? 10 * m + (uint64_t)(*q - '0') : m;
+    }
+    if (q < t->end && *q == '.') {
+        q++;
+        if (!is_digit(t, q)) return 0;
+        for (; is_digit(t, q); q++, decimals++, digits++)
+            m = digits < 16 ? 10 * m + (uint64_t)(*q - '0') : m;
+        integer = 0;
+    }
+    int exponent = q < t->end && (*q == 'e' || *q == 'E');
+    if (exponent) {
+        integer = 0;
+        q++;
+        if (q < t->end && (*q == '+' || *q == '-')) q++;
+        if (!is_digit(t, q)) return 0;
+        while (is_digit(t, q)) q++;
+    }
+    t->p = q;
+    if (!exponent && digits <= 15) {
+        /* m and 10^decimals are exact doubles: one correctly rounded division */
+        double v = decimals ? (double)m / POWERS_OF_TEN[decimals] : (double)m;
+        *out = negative && (m != 0 || !integer) ? -v : v;
+        return 1;
+    }
+    char token[64];
+    size_t len = (size_t)(q - start);
+    if (len >= sizeof token) return 0; /* the caller takes the general path */
+    memcpy(token, start, len);
+    token[len] = '\0';
+    *out = PyOS_string_to_double(token, NULL, NULL);
+    if (*out == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (integer && *out == 0.0) *out = 0.0; /* -0 as an int is 0 */
+    return 1;
+}
+
+/* One object's text, [[x0, y0, ...], ...], appended to the columns: 1, 0 when it is not
+ * a non-empty list of polygons of at least 6 numbers, an even count, each within 2e8 (the
+ * general reader then explains), -1 when memory runs out. */
+static int read_polygons(Text *t, Items *coords, Items *poly_start)
+{
+    skip_blanks(t);
+    if (t->p >= t->end || *t->p != '[') return 0;
+    t->p++;
+    for (;;) {
+        skip_blanks(t);
+        if (t->p >= t->end || *t->p != '[') return 0;
+        t->p++;
+        size_t first = coords->n / sizeof(double);
+        for (;;) {
+            double v;
+            skip_blanks(t);
+            if (!read_number(t, &v) || !(fabs(v) <= 2e8)) return 0;
+            if (append(coords, &v, sizeof v)) return -1;
+            skip_blanks(t);
+            if (t->p < t->end && *t->p == ',') { t->p++; continue; }
+            if (t->p < t->end && *t->p == ']') { t->p++; break; }
+            return 0;
+        }
+        int64_t end = (int64_t)(coords->n / sizeof(double)), count = end - (int64_t)first;
+        if (count < 6 || count % 2) return 0;
+        if (append(poly_start, &end, sizeof end)) return -1;
+        skip_blanks(t);
+        if (t->p < t->end && *t->p == ',') { t->p++; continue; }
+        if (t->p < t->end && *t->p == ']') { t->p++; break; }
+        return 0;
+    }
+    skip_blanks(t);
+    return t->p == t->end;
+}
+
+PyDoc_STRVAR(parse_polygons_doc,
+"parse_polygons(blob, starts) -> (coords, poly_start, object_start) or None\n"
+"--\n\n"
+"The polygons of n objects given as their JSON text, blob[starts[i]:starts[i + 1]] (starts\n"
+"int64 (n + 1,)), each [[x0, y0, x1, y1, ...], ...], as the columns polygons() takes\n"
+"(bytearrays of float64 and int64); the numbers are the doubles Python's JSON readers\n"
+"give. None when an object is not a non-empty list of polygons of at least 6 numbers,\n"
+"an even count, each within 2e8: the general reader then says why.");
+
+static PyObject *parse_polygons(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[2];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*", &b[0], &b[1])) return NULL;
+    PyObject *result = NULL;
+    Items coords = {0}, poly_start = {0}, object_start = {0};
+    Py_ssize_t n = string_batch(&b[0], &b[1]);
+    if (n < 0) goto done;
+    const char *blob = b[0].buf;
+    const int64_t *starts = b[1].buf;
+    int64_t zero = 0, status = 1;
+    if (append(&poly_start, &zero, sizeof zero) || append(&object_start, &zero, sizeof zero))
+        status = -1;
+    for (Py_ssize_t i = 0; i < n && status == 1; i++) {
+        Text t = {blob + starts[i], blob + starts[i + 1]};
+        status = read_polygons(&t, &coords, &poly_start);
+        int64_t polygons = (int64_t)(poly_start.n / sizeof(int64_t)) - 1;
+        if (status == 1 && append(&object_start, &polygons, sizeof polygons)) status = -1;
+    }
+    if (status < 0) {
+        PyErr_NoMemory();
+    } else if (status == 0) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *c = PyByteArray_FromStringAndSize(coords.n ? coords.data : "", (Py_ssize_t)coords.n);
+        PyObject *p = PyByteArray_FromStringAndSize(poly_start.data, (Py_ssize_t)poly_start.n);
+        PyObject *o = PyByteArray_FromStringAndSize(object_start.data, (Py_ssize_t)object_start.n);
+        if (c != NULL && p != NULL && o != NULL) result = PyTuple_Pack(3, c, p, o);
+        Py_XDECREF(c);
+        Py_XDECREF(p);
+        Py_XDECREF(o);
+    }
+done:
+    free(coords.data);
+    free(poly_start.data);
+    free(object_start.data);
+    release(b, 2);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
     {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
@@ -1217,6 +1395,7 @@ static PyMethodDef methods[] = {
     {"iou", iou, METH_VARARGS, iou_doc},
     {"box_iou", boxes_iou, METH_VARARGS, box_iou_doc},
     {"polygons", polygons, METH_VARARGS, polygons_doc},
+    {"parse_polygons", parse_polygons, METH_VARARGS, parse_polygons_doc},
     {NULL, NULL, 0, NULL},
 };
 

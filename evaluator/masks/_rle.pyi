@@ -95,3 +95,6 @@ def pair_iou_strings(
     out: NDArray[np.float64],
     /,
 ) -> None: ...
+def parse_polygons(
+    blob: bytes | memoryview, starts: NDArray[np.int64], /
+) -> tuple[bytearray, bytearray, bytearray] | None: ...

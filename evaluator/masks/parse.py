@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
@@ -26,8 +27,10 @@ __all__ = [
     "bbox_polygons",
     "check_columns",
     "check_size",
+    "parse_json_segmentations",
     "parse_segmentations",
     "rasterise",
+    "rasterise_columns",
 ]
 
 #: Counts are uint32: an image may have at most this many pixels.
@@ -139,7 +142,29 @@ def rasterise(
     ``objects[i]`` is a non-empty list of (location, polygon) on a ``heights[i]`` x
     ``widths[i]`` image (at least 1 x 1, checked by the caller).
     """
-    coords, poly_start, object_start = _flatten_polygons(objects)
+    return rasterise_columns(*_flatten_polygons(objects), heights, widths)
+
+
+def rasterise_columns(
+    coords: NDArray[np.float64],
+    poly_start: NDArray[np.int64],
+    object_start: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """:func:`rasterise` of checked polygons as columns, on every core.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (2 * points,), dtype float64
+        x0, y0, x1, y1, ... of every polygon, finite, within ``MAX_COORDINATE``.
+    poly_start : ndarray of shape (P + 1,), dtype int64
+        Polygon p is ``coords[poly_start[p]:poly_start[p + 1]]`` (6 numbers or more, even).
+    object_start : ndarray of shape (n + 1,), dtype int64
+        Object i has polygons ``object_start[i]`` to ``object_start[i + 1] - 1`` (one or more).
+    heights, widths : ndarray of shape (n,), dtype int64
+        Each object's image, at least 1 x 1.
+    """
     parts: dict[int, tuple[NDArray[np.uint32], NDArray[np.int64]]] = {}
 
     def run(first: int, last: int) -> None:  # objects first..last-1, on one thread
@@ -268,6 +293,69 @@ def parse_segmentations(
         forms.add(i, obj, sizes[:, i], image, where)
     counts, offsets = _in_input_order(forms.pieces(sizes, where), n)
     return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
+
+
+def parse_json_segmentations(
+    texts: Sequence[msgspec.Raw | bytes],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    where: str,
+) -> Columns:
+    """:func:`parse_segmentations` of segmentations given as their JSON text.
+
+    The lists of polygons (text starting with ``[``) are read by the compiled reader, to
+    the doubles a JSON reader gives, without a Python object per coordinate; the others
+    are decoded and read as :func:`parse_segmentations` reads them. When a list of
+    polygons is not plain (too few numbers, an odd count, a coordinate out of range, an
+    image smaller than 1 x 1), all are decoded, for :func:`parse_segmentations` to say
+    where and why.
+
+    Parameters
+    ----------
+    texts : sequence of n msgspec.Raw or bytes
+        Each segmentation's JSON text, valid JSON.
+    heights, widths : ndarray of shape (n,), dtype int64
+        The images' sizes, already checked with :func:`check_size`.
+    where : str
+    """
+    n = len(texts)
+    first = [memoryview(text)[:1] for text in texts]
+    at = np.array([i for i, c in enumerate(first) if c == b"["], dtype=np.int64)
+    parsed = _parsed_polygons([texts[i] for i in at.tolist()]) if at.size else None
+    small = bool(at.size) and bool(np.any((heights[at] < 1) | (widths[at] < 1)))
+    if (at.size and parsed is None) or small:
+        decoded = [msgspec.json.decode(text) for text in texts]
+        return parse_segmentations(decoded, heights, widths, where)
+    sizes = np.stack([heights, widths]).astype(np.int64)  # (2, n)
+    forms = _Forms()
+    others = np.ones(n, dtype=bool)
+    others[at] = False
+    for i in np.flatnonzero(others).tolist():
+        forms.add(i, msgspec.json.decode(texts[i]), sizes[:, i], True, where)
+    pieces = forms.pieces(sizes, where)
+    if parsed is not None:
+        h, w = np.ascontiguousarray(heights[at]), np.ascontiguousarray(widths[at])
+        pieces.append((at, *rasterise_columns(*parsed, h, w)))
+    counts, offsets = _in_input_order(pieces, n)
+    return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
+
+
+def _parsed_polygons(
+    texts: Sequence[msgspec.Raw | bytes],
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]] | None:
+    """(coords, poly_start, object_start) of objects' lists of polygons as JSON text, or
+    None when one is not plain (see ``_rle.parse_polygons``)."""
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([memoryview(text).nbytes for text in texts], out=starts[1:])
+    parsed = rle.parse_polygons(b"".join(texts), starts)
+    if parsed is None:
+        return None
+    coords, poly_start, object_start = parsed
+    return (
+        np.frombuffer(coords, np.float64),
+        np.frombuffer(poly_start, np.int64),
+        np.frombuffer(object_start, np.int64),
+    )
 
 
 def _in_input_order(
