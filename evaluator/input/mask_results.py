@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input import _scan
+from evaluator.masks._engine import rle
 from evaluator.masks.compressed import measure_into
 from evaluator.threads import threads
 
@@ -117,7 +118,10 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
             if part is None:
                 return None
             used = _keep(part, blob, used, parts)
-    return _joined(parts, blob, used)
+    joined = _joined(parts, blob, used)
+    del parts
+    rle.release_freed()  # the chunks' columns, freed on the worker threads
+    return joined
 
 
 def _chunks(file: io.BufferedIOBase, size: int) -> Iterator[memoryview]:

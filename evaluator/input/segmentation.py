@@ -54,6 +54,7 @@ from evaluator.input.coco_json import (
 from evaluator.input.ids import IdValue, check_id, integral
 from evaluator.input.mask_results import ImageSizes, ScannedMasks, image_sizes, scan_mask_file
 from evaluator.masks import RunLengths
+from evaluator.masks._engine import rle
 from evaluator.masks.compressed import CompressedMasks
 from evaluator.masks.parse import check_size
 
@@ -312,6 +313,8 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     keys, image_heights, image_widths = _image_sizes(document.images, gt)
     known, heights, widths = image_sizes(gt.ann_image_ids, (keys, image_heights, image_widths))
     masks = _annotation_masks(src, annotations, known, heights, widths)
+    del document, annotations
+    rle.release_freed()  # what the rasteriser's threads freed
     sizes = np.stack([image_heights, image_widths], axis=1)
     if boxless.size:  # their masks' boxes stand in: a segm evaluation never reads them
         boxes = gt.boxes.copy()

@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #ifdef __clang__ /* GCC ignores the pragma; -ffp-contract=off (setup.py) covers it */
 #pragma STDC FP_CONTRACT OFF
@@ -1381,6 +1384,28 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* The heap after a large load.                                                          */
+
+PyDoc_STRVAR(release_freed_doc,
+"release_freed()\n"
+"--\n\n"
+"Give the heap's free pages back to the OS (glibc's malloc_trim; nothing elsewhere).\n"
+"Blocks of a few megabytes freed on worker threads stay in those threads' heaps\n"
+"otherwise, counted in the process's memory for the rest of its life.");
+
+static PyObject *release_freed(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+#ifdef __GLIBC__
+    Py_BEGIN_ALLOW_THREADS
+    malloc_trim(0);
+    Py_END_ALLOW_THREADS
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
     {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
@@ -1396,6 +1421,7 @@ static PyMethodDef methods[] = {
     {"box_iou", boxes_iou, METH_VARARGS, box_iou_doc},
     {"polygons", polygons, METH_VARARGS, polygons_doc},
     {"parse_polygons", parse_polygons, METH_VARARGS, parse_polygons_doc},
+    {"release_freed", release_freed, METH_NOARGS, release_freed_doc},
     {NULL, NULL, 0, NULL},
 };
 
