@@ -101,20 +101,23 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
     parts: list[ScannedMasks] = []
     used = 0
     workers = threads()
+    blocks = _Blocks()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[ScannedMasks | None]] = deque()
-        for chunk in _chunks(file, size):
-            pending.append(pool.submit(_scan_chunk, chunk, sizes))
+        pending: deque[tuple[Future[ScannedMasks | None], mmap.mmap]] = deque()
+        for block, chunk in _chunks(file, size, blocks):
+            pending.append((pool.submit(_scan_chunk, chunk, sizes), block))
             del chunk  # the worker holds it until it is scanned
-            while len(pending) > workers or (pending and pending[0].done()):
-                part = pending.popleft().result()
+            while len(pending) > workers or (pending and pending[0][0].done()):
+                future, done = pending.popleft()
+                part = future.result()
+                blocks.free.append(done)
                 if part is None:
-                    for future in pending:
+                    for future, _ in pending:
                         future.cancel()
                     return None
                 used = _keep(part, blob, used, parts)
         while pending:
-            part = pending.popleft().result()
+            part = pending.popleft()[0].result()
             if part is None:
                 return None
             used = _keep(part, blob, used, parts)
@@ -124,32 +127,51 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
     return joined
 
 
-def _chunks(file: io.BufferedIOBase, size: int) -> Iterator[memoryview]:
+class _Blocks:
+    """Blocks of memory mapped from the OS for the chunks: a few, each reused once its
+    chunk is scanned (a new block costs the OS zeroing its pages), all unmapped when the
+    last view of them goes (freed blocks of a few megabytes from the heap would stay with
+    the process)."""
+
+    def __init__(self) -> None:
+        self.free: list[mmap.mmap] = []
+
+    def take(self, size: int) -> mmap.mmap:
+        """A block of at least ``size`` bytes."""
+        while self.free:
+            block = self.free.pop()
+            if len(block) >= size:
+                return block
+        return mmap.mmap(-1, max(size, CHUNK_BYTES + _TAIL))
+
+
+def _chunks(
+    file: io.BufferedIOBase, size: int, blocks: _Blocks
+) -> Iterator[tuple[mmap.mmap, memoryview]]:
     """The ``size`` bytes of a file in chunks of about :data:`CHUNK_BYTES`, each cut
     between two results and closed as a JSON array (``[`` before, ``]`` after, except
-    where the file has its own).
-
-    Each chunk is a block of its own mapped from the OS, unmapped when the last view of
-    it goes: blocks of a few megabytes from the heap would stay with the process."""
+    where the file has its own): each chunk's block (to give back to ``blocks`` once the
+    chunk is scanned) and the chunk in it."""
     carry = b""  # the start of the next chunk: "[" and the results after the last cut
     left = size
     while True:
-        block = mmap.mmap(-1, len(carry) + max(min(CHUNK_BYTES, left), 1))
+        block = blocks.take(len(carry) + min(CHUNK_BYTES, left))
         block[: len(carry)] = carry
-        got = file.readinto(memoryview(block)[len(carry) :])
+        got = file.readinto(memoryview(block)[len(carry) : len(carry) + min(CHUNK_BYTES, left)])
         left -= got
         end = len(carry) + got
         cut = None if left <= 0 or got == 0 else _last_cut(block, end)
         if cut is None:
             if left <= 0 or got == 0:  # the end of the file
-                yield memoryview(block)[:end]
+                yield block, memoryview(block)[:end]
                 return
             carry = block[:end]  # no cut yet (a result longer than a chunk): read on
+            blocks.free.append(block)
             continue
         close, start = cut
         carry = b"[" + block[start:end]
         block[close] = ord("]")  # in place of the space or comma after the "}"
-        yield memoryview(block)[: close + 1]
+        yield block, memoryview(block)[: close + 1]
 
 
 def _last_cut(text: mmap.mmap, end: int) -> tuple[int, int] | None:

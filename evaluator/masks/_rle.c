@@ -948,6 +948,133 @@ done:
     return result;
 }
 
+enum { GD_DATA, GD_STARTS, GD_BOX, GG_COUNTS, GG_OFFSETS, GG_BOX, G_CROWD, G_DET_ROWS,
+       G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT, N_GROUP_IOU };
+
+/* Check the groups k0..k1-1 of group_iou against the sizes of their arrays; 0, or -1 with
+ * an error set. */
+static int check_groups(Py_buffer *b, Py_ssize_t nd, Py_ssize_t ng, Py_ssize_t k0, Py_ssize_t k1)
+{
+    Py_ssize_t n_det_rows = items(&b[G_DET_ROWS], 8, "det_rows");
+    Py_ssize_t n_gt_rows = items(&b[G_GT_ROWS], 8, "gt_rows");
+    Py_ssize_t k = items(&b[G_GT_LO], 8, "gt_lo"), n_out = items(&b[G_OUT], 8, "out");
+    if (n_det_rows < 0 || n_gt_rows < 0 || k < 0 || n_out < 0 ||
+        check_items(&b[G_DET_START], 8, k + 1, "det_start") ||
+        check_items(&b[G_GT_HI], 8, k, "gt_hi") ||
+        check_items(&b[G_BLOCK_START], 8, k, "block_start"))
+        return -1;
+    if (k0 < 0 || k1 > k || k0 > k1) {
+        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the groups");
+        return -1;
+    }
+    const int64_t *det_rows = b[G_DET_ROWS].buf, *gt_rows = b[G_GT_ROWS].buf;
+    const int64_t *det_start = b[G_DET_START].buf, *lo = b[G_GT_LO].buf, *hi = b[G_GT_HI].buf;
+    const int64_t *block = b[G_BLOCK_START].buf;
+    for (Py_ssize_t g = k0; g < k1; g++) {
+        int64_t d0 = det_start[g], d1 = det_start[g + 1];
+        if (d0 < 0 || d0 > d1 || d1 > n_det_rows || lo[g] < 0 || lo[g] > hi[g] ||
+            hi[g] > n_gt_rows || block[g] < 0 || block[g] + (d1 - d0) * (hi[g] - lo[g]) > n_out) {
+            PyErr_Format(PyExc_ValueError, "group %zd: outside its arrays", g);
+            return -1;
+        }
+        for (int64_t d = d0; d < d1; d++) {
+            if (det_rows[d] < 0 || det_rows[d] >= nd) {
+                PyErr_Format(PyExc_ValueError, "det_rows[%lld]: no such mask", (long long)d);
+                return -1;
+            }
+        }
+        for (int64_t j = lo[g]; j < hi[g]; j++) {
+            if (gt_rows[j] < 0 || gt_rows[j] >= ng) {
+                PyErr_Format(PyExc_ValueError, "gt_rows[%lld]: no such mask", (long long)j);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(group_iou_doc,
+"group_iou(dt_data, dt_starts, compressed, dt_box, gt_counts, gt_offsets, gt_box, crowd,\n"
+"          det_rows, gt_rows, det_start, gt_lo, gt_hi, block_start, out, k0, k1)\n"
+"--\n\n"
+"The IoU of every (detection, ground truth) pair of groups k0..k1-1, as pair_iou\n"
+"computes each (rleIou), each detection's mask decoded once for its group. The\n"
+"detections' masks are compressed strings (compressed=1: dt_data the blob, dt_starts\n"
+"int64 (D + 1,), checked by measure_strings) or runs (0: counts uint32 and offsets int64\n"
+"(D + 1,)); gt_counts, gt_offsets the G ground-truth masks; dt_box (D, 4), gt_box (G, 4)\n"
+"their boxes; crowd uint8 (G,). Group k pairs detections det_rows[det_start[k]:\n"
+"det_start[k + 1]] with ground truths gt_rows[gt_lo[k]:gt_hi[k]] (int64 rows of the\n"
+"masks); its IoUs go to out (float64) from block_start[k] on, detection-major. Releases\n"
+"the GIL.");
+
+static PyObject *group_iou(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_GROUP_IOU];
+    int compressed;
+    Py_ssize_t k0, k1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*py*y*y*y*y*y*y*y*y*y*y*w*nn", &b[GD_DATA], &b[GD_STARTS],
+                          &compressed, &b[GD_BOX], &b[GG_COUNTS], &b[GG_OFFSETS], &b[GG_BOX],
+                          &b[G_CROWD], &b[G_DET_ROWS], &b[G_GT_ROWS], &b[G_DET_START],
+                          &b[G_GT_LO], &b[G_GT_HI], &b[G_BLOCK_START], &b[G_OUT], &k0, &k1))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = compressed ? string_batch(&b[GD_DATA], &b[GD_STARTS])
+                               : batch_size(&b[GD_DATA], &b[GD_STARTS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[GG_COUNTS], &b[GG_OFFSETS]);
+    if (ng < 0 || check_items(&b[GD_BOX], 32, nd, "dt_box") ||
+        check_items(&b[GG_BOX], 32, ng, "gt_box") || check_items(&b[G_CROWD], 1, ng, "crowd") ||
+        check_groups(b, nd, ng, k0, k1))
+        goto done;
+    const char *blob = b[GD_DATA].buf;
+    const uint32_t *dc = b[GD_DATA].buf, *gc = b[GG_COUNTS].buf;
+    const int64_t *dof = b[GD_STARTS].buf, *gof = b[GG_OFFSETS].buf;
+    const double *db = b[GD_BOX].buf, *gb = b[GG_BOX].buf;
+    const uint8_t *crowd = b[G_CROWD].buf;
+    const int64_t *det_rows = b[G_DET_ROWS].buf, *gt_rows = b[G_GT_ROWS].buf;
+    const int64_t *det_start = b[G_DET_START].buf, *lo = b[G_GT_LO].buf, *hi = b[G_GT_HI].buf;
+    const int64_t *block = b[G_BLOCK_START].buf;
+    double *out = b[G_OUT].buf;
+    const char *problem = NULL;
+    uint32_t *scratch = NULL;
+    size_t cap = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = k0; k < k1 && problem == NULL; k++) {
+        double *o = out + block[k];
+        for (int64_t d = det_start[k]; d < det_start[k + 1] && problem == NULL; d++) {
+            const int64_t row = det_rows[d];
+            const uint32_t *runs = NULL;
+            int64_t m = 0;
+            for (int64_t j = lo[k]; j < hi[k]; j++, o++) {
+                const int64_t g = gt_rows[j];
+                double iou = box_iou(db + 4 * row, gb + 4 * g, crowd[g]);
+                if (iou > 0) {
+                    if (runs == NULL && compressed) {
+                        problem = decode_into(blob + dof[row], dof[row + 1] - dof[row],
+                                              &scratch, &cap, &m);
+                        if (problem != NULL) break;
+                        runs = scratch;
+                    } else if (runs == NULL) {
+                        runs = dc + dof[row];
+                        m = dof[row + 1] - dof[row];
+                    }
+                    iou = runs_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], crowd[g]);
+                }
+                *o = iou;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
+    else if (problem != NULL) PyErr_Format(PyExc_ValueError, "a detection's mask: %s", problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, N_GROUP_IOU);
+    return result;
+}
+
 PyDoc_STRVAR(box_iou_doc,
 "box_iou(dt_box, gt_box, crowd, out)\n"
 "--\n\n"
@@ -1410,6 +1537,7 @@ static PyMethodDef methods[] = {
     {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
     {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
     {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
+    {"group_iou", group_iou, METH_VARARGS, group_iou_doc},
     {"decode_strings", decode_strings, METH_VARARGS, decode_strings_doc},
     {"encode_strings", encode_strings, METH_VARARGS, encode_strings_doc},
     {"encode_masks", encode_masks, METH_VARARGS, encode_masks_doc},

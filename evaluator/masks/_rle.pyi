@@ -99,3 +99,23 @@ def parse_polygons(
     blob: bytes | memoryview, starts: NDArray[np.int64], /
 ) -> tuple[bytearray, bytearray, bytearray] | None: ...
 def release_freed() -> None: ...
+def group_iou(
+    dt_data: bytes | memoryview | NDArray[np.uint32],
+    dt_starts: NDArray[np.int64],
+    compressed: bool,
+    dt_box: NDArray[np.float64],
+    gt_counts: NDArray[np.uint32],
+    gt_offsets: NDArray[np.int64],
+    gt_box: NDArray[np.float64],
+    crowd: NDArray[np.uint8],
+    det_rows: NDArray[np.int64],
+    gt_rows: NDArray[np.int64],
+    det_start: NDArray[np.int64],
+    gt_lo: NDArray[np.int64],
+    gt_hi: NDArray[np.int64],
+    block_start: NDArray[np.int64],
+    out: NDArray[np.float64],
+    k0: int,
+    k1: int,
+    /,
+) -> None: ...

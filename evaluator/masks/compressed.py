@@ -9,6 +9,7 @@ and decoded again only for the pairs whose boxes overlap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -18,7 +19,14 @@ from evaluator.masks._engine import rle
 from evaluator.masks.runs import RunLengths
 from evaluator.threads import run_in_chunks
 
-__all__ = ["CompressedMasks", "MaskBatch", "measure_into", "pair_iou_into"]
+__all__ = [
+    "CompressedMasks",
+    "Groups",
+    "MaskBatch",
+    "group_iou_into",
+    "measure_into",
+    "pair_iou_into",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,3 +208,55 @@ def pair_iou_into(
             dt.counts, dt.offsets, dt_box, gt.counts, gt.offsets, gt_box, crowd,
             pair_dt, pair_gt, out,
         )  # fmt: skip
+
+
+class Groups(NamedTuple):
+    """Groups of (detection, ground truth) pairs: group k pairs the masks
+    ``det_rows[det_start[k]:det_start[k + 1]]`` with ``gt_rows[gt_lo[k]:gt_hi[k]]``; its
+    IoUs start at ``block_start[k]``, detection-major. Contiguous int64 arrays."""
+
+    det_rows: NDArray[np.int64]
+    gt_rows: NDArray[np.int64]
+    det_start: NDArray[np.int64]
+    gt_lo: NDArray[np.int64]
+    gt_hi: NDArray[np.int64]
+    block_start: NDArray[np.int64]
+
+
+def group_iou_into(
+    dt: MaskBatch,
+    dt_box: NDArray[np.float64],
+    gt: RunLengths,
+    gt_box: NDArray[np.float64],
+    crowd: NDArray[np.uint8],
+    groups: Groups,
+    out: NDArray[np.float64],
+    first: int,
+    last: int,
+) -> None:
+    """The IoU of every (detection, ground truth) pair of groups ``first`` to ``last - 1``,
+    as pycocotools' ``iou``, each detection's mask decoded once.
+
+    Parameters
+    ----------
+    dt : RunLengths or CompressedMasks
+        The detections' masks.
+    dt_box : ndarray of shape (len(dt), 4), dtype float64
+        ``dt.to_bbox()``.
+    gt : RunLengths
+        The ground truth's masks.
+    gt_box : ndarray of shape (len(gt), 4), dtype float64
+        ``gt.to_bbox()``.
+    crowd : ndarray of shape (len(gt),), dtype uint8
+        Crowd flag of each ground-truth mask.
+    groups : Groups
+    out : ndarray of dtype float64
+        Written: each pair's IoU (over the detection's area for a crowd).
+    first, last : int
+    """
+    compressed = isinstance(dt, CompressedMasks)
+    data, starts = (dt.blob, dt.starts) if compressed else (dt.counts, dt.offsets)  # type: ignore[union-attr]
+    rle.group_iou(
+        data, starts, compressed, dt_box, gt.counts, gt.offsets, gt_box, crowd, *groups, out,
+        first, last,
+    )  # fmt: skip
