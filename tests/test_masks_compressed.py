@@ -17,7 +17,7 @@ import pytest
 from evaluator import InputError
 from evaluator.input import _scan
 from evaluator.masks import RunLengths
-from evaluator.masks.compressed import CompressedMasks, pair_iou_into
+from evaluator.masks.compressed import CompressedMasks, Groups, group_iou_into, pair_iou_into
 
 
 def _random_masks(rng: np.random.Generator, n: int, h: int, w: int) -> list[dict]:
@@ -64,6 +64,36 @@ def test_measured_and_compared_as_pycocotools(seed: int, monkeypatch: pytest.Mon
     taken = compressed.take([3, 0, 3])
     assert taken.blob == dts[3]["counts"] + dts[0]["counts"] + dts[3]["counts"]
     np.testing.assert_array_equal(taken.area(), compressed.area()[[3, 0, 3]])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_groups_compared_as_pycocotools(seed: int) -> None:
+    """group_iou_into: groups of detections and ground truths (rows in any order, some
+    empty on either side), masks as strings or runs, IoUs detection-major per group."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+    dts, gts = _random_masks(rng, 40, h, w), _random_masks(rng, 15, h, w)
+    blob, starts = _blob(dts)
+    compressed = CompressedMasks.from_strings(blob, starts, [h] * 40, [w] * 40)
+    gt = RunLengths.from_coco(gts)
+    crowd = (rng.random(15) < 0.3).astype(np.uint8)
+    want = mask_utils.iou(dts, gts, crowd.tolist())  # (40, 15)
+    det_rows, gt_rows = rng.permutation(40).astype(np.int64), rng.permutation(15).astype(np.int64)
+    det_start = np.r_[0, np.sort(rng.integers(0, 41, 5)), 40].astype(np.int64)  # 6 groups
+    gt_cut = np.r_[0, np.sort(rng.integers(0, 16, 5)), 15].astype(np.int64)
+    gt_lo, gt_hi = gt_cut[:-1].copy(), gt_cut[1:].copy()
+    size = np.diff(det_start) * (gt_hi - gt_lo)
+    block_start = np.r_[0, np.cumsum(size)[:-1]].astype(np.int64)
+    groups = Groups(det_rows, gt_rows, det_start, gt_lo, gt_hi, block_start)
+    for dt in (compressed, RunLengths.from_coco(dts)):
+        out = np.full(int(size.sum()), np.nan)
+        group_iou_into(dt, dt.to_bbox(), gt, gt.to_bbox(), crowd, groups, out, 0, 3)
+        group_iou_into(dt, dt.to_bbox(), gt, gt.to_bbox(), crowd, groups, out, 3, 6)
+        for k in range(6):
+            d = det_rows[det_start[k] : det_start[k + 1]]
+            g = gt_rows[gt_lo[k] : gt_hi[k]]
+            block = out[block_start[k] : block_start[k] + size[k]]
+            np.testing.assert_array_equal(block, want[np.ix_(d, g)].ravel())
 
 
 def test_the_first_bad_string_is_named_whatever_the_chunks(
