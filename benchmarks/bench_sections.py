@@ -34,8 +34,8 @@ from make_synthetic_coco import SyntheticConfig
 
 # Name in evaluator.coco -> step label. Listed in the order evaluate_coco calls them.
 TIMED = {
-    "load_ground_truth": "load ground truth",
-    "load_predictions": "load predictions",
+    # The results file is read and scanned beside the ground truth's loading: one step.
+    "load_evaluation_inputs": "load ground truth and predictions",
     "match_detections": "matching",
     "accumulate": "accumulation",
     "operating_points": "section: operating points",

@@ -16,9 +16,9 @@ from evaluator.analyses.tide import error_section
 from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source
 from evaluator.input.columns import GroundTruth, Predictions
-from evaluator.input.loading import load_ground_truth, load_predictions
+from evaluator.input.loading import load_evaluation_inputs
 from evaluator.metrics.accumulation import accumulate
-from evaluator.metrics.matching import Progress, match_detections, section_planes
+from evaluator.metrics.matching import Progress, index_of, match_detections, section_planes
 from evaluator.metrics.params import CocoParams, IouType, Mode
 from evaluator.metrics.voc import evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport
@@ -93,9 +93,7 @@ def evaluate_coco(
         oks_sigmas=oks_sigmas,
     )
     kind = {"iou_type": params.iou_type, "n_keypoints": params.oks_sigmas.shape[0]}
-    gt = load_ground_truth(gt, **kind)
-    _report(progress, 0.1)
-    preds = load_predictions(predictions, gt, unknown_categories, **kind)
+    gt, preds = load_evaluation_inputs(gt, predictions, unknown_categories, **kind)
     _report(progress, 0.3)
     for message in gt.warnings + preds.warnings:
         warnings.warn(message, DataWarning, stacklevel=2)
@@ -151,11 +149,8 @@ def evaluate_loaded(
     if params.use_cats:
         category_ids = gt.category_ids
         names = gt.category_names
-        known = np.isin(preds.category_ids, category_ids)
-        n_pred = np.bincount(
-            np.searchsorted(category_ids, preds.category_ids[known]),
-            minlength=category_ids.shape[0],
-        )
+        position, known = index_of(category_ids, preds.category_ids)
+        n_pred = np.bincount(position[known], minlength=category_ids.shape[0])
         area_all = params.area_labels.index("all") if "all" in params.area_labels else 0
     else:
         category_ids = np.array([-1], dtype=np.int64)

@@ -2,14 +2,16 @@
 
 Every kernel of the package (matching, accumulation, masks) releases the GIL, so plain
 Python threads run chunks of it in parallel; each chunk writes its own part of the
-outputs.
+outputs. The threads are started once per process and kept: starting a thread waits
+for the GIL, which another Python thread may hold for milliseconds.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +20,31 @@ __all__ = ["available_cores", "run_in_chunks", "threads"]
 
 # Below this much work in a chunk, a thread costs more than it saves.
 _WORK_PER_CHUNK = 1 << 16
+
+# The kept pools, by number of threads. A chunk never submits work of its own, so
+# callers on several threads can share them without waiting on each other's chunks.
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The kept pool of ``workers`` threads (made on first use)."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="deteval")
+        return pool
+
+
+def _forget_pools() -> None:
+    """In a forked child the pools' threads do not exist: start afresh."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def available_cores() -> int:
@@ -61,6 +88,8 @@ def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> N
         for first, last in chunks:
             run(first, last)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in [pool.submit(run, first, last) for first, last in chunks]:
-            done.result()
+    pool = _pool(workers)
+    submitted = [pool.submit(run, first, last) for first, last in chunks]
+    wait(submitted)  # every chunk ends before a failure is raised
+    for done in submitted:
+        done.result()

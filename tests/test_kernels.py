@@ -158,28 +158,3 @@ def test_best_pair_per_detection_is_a_plain_loop(seed: int) -> None:
 def test_match_refuses_a_detection_row_outside_the_boxes() -> None:
     with pytest.raises(ValueError, match=r"det_row\[1\]: outside the rows"):
         _match_two(np.array([0, 2], dtype=np.int64))  # two boxes: row 2 is past them
-
-
-@pytest.mark.parametrize("seed", range(10))
-def test_merge_by_score_is_a_stable_argsort(seed: int) -> None:
-    """Runs already by descending score, merged: the stable argsort of all the scores, ties
-    (both zeros included) by position, runs of every length including empty ones."""
-    from evaluator.metrics.parallel import kernels
-
-    rng = np.random.default_rng(seed)
-    values = np.array([0.9, 0.5, 0.0, -0.0, 1e-300, np.inf, -1.0])
-    runs = [-np.sort(-rng.choice(values, int(rng.integers(0, 300)))) for _ in range(7)]
-    score = np.concatenate(runs)
-    run_start = np.r_[0, np.cumsum([r.shape[0] for r in runs])].astype(np.int64)
-    out = np.empty(score.shape[0], dtype=np.int64)
-    kernels.merge_by_score(run_start, score, out)
-    np.testing.assert_array_equal(out, np.argsort(-score, kind="stable"))
-
-
-def test_merge_by_score_refuses_a_run_out_of_order() -> None:
-    from evaluator.metrics.parallel import kernels
-
-    with pytest.raises(ValueError, match=r"score\[1\]: its run is not by descending score"):
-        kernels.merge_by_score(
-            np.array([0, 2], dtype=np.int64), np.array([0.1, 0.2]), np.empty(2, dtype=np.int64)
-        )

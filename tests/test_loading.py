@@ -685,6 +685,23 @@ def test_missing_file(target: str, tmp_path: Path) -> None:
     assert info.value.problem == f"file not found: {missing}"
 
 
+@pytest.mark.parametrize("missing", [("gt", "predictions"), ("gt",), ("predictions",)])
+def test_evaluate_coco_reports_the_ground_truth_first(
+    missing: tuple[str, ...], tmp_path: Path
+) -> None:
+    # The results file is read on a second thread while the ground truth loads; errors
+    # still come in the order of the two loads.
+    paths = {"gt": tmp_path / "gt.json", "predictions": tmp_path / "dets.json"}
+    paths["gt"].write_text(json.dumps(GT))
+    paths["predictions"].write_text(json.dumps(PREDICTIONS))
+    for target in missing:
+        paths[target].unlink()
+    with pytest.raises(InputError) as info:
+        evaluate_coco(paths["gt"], paths["predictions"])
+    assert info.value.location == ("ground_truth" if "gt" in missing else "predictions")
+    assert info.value.problem.startswith("file not found: ")
+
+
 @pytest.mark.parametrize("target", ["gt", "predictions"])
 def test_directory_instead_of_file(target: str, tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
@@ -851,14 +868,16 @@ def test_every_predictions_form_gives_pycocotools_stats(seed: int, tmp_path: Pat
     gt, predictions = random_case(seed)
     expected = run_pycocotools(gt, predictions).stats
     as_dict = {"info": {"tool": "x"}, "annotations": predictions}
-    dict_file = tmp_path / "dets.json"
+    dict_file, list_file = tmp_path / "dets.json", tmp_path / "dets-list.json"
     dict_file.write_text(json.dumps(as_dict))
+    list_file.write_text(json.dumps(predictions))
     forms = {
         "list": predictions,
         "dict": as_dict,
         "list-bytes": json.dumps(predictions).encode(),
         "dict-bytes": json.dumps(as_dict).encode(),
         "dict-file": dict_file,
+        "list-file": list_file,
         "ndarray": _to_array(predictions),
     }
     for name, form in forms.items():

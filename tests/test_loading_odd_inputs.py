@@ -194,6 +194,18 @@ def test_integer_results_on_string_ids_say_why_they_are_unknown(form: str) -> No
     )
 
 
+def test_evaluate_coco_maps_integer_results_on_string_ids_the_same_way() -> None:
+    # evaluate_coco scans the results before the ground truth is there; the scan's
+    # integer ids must not bypass the general loader's mapping of string ids.
+    gt = {"images": [{"id": "2299"}], "categories": [{"id": 1, "name": "person"}],
+          "annotations": []}  # fmt: skip
+    predictions = [{"image_id": 2299, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]
+    with pytest.raises(InputError) as info:
+        evaluate_coco(json.dumps(gt).encode(), json.dumps(predictions).encode())
+    assert info.value.location == "predictions[0].image_id"
+    assert "the ground truth's image ids are strings ('2299')" in info.value.problem
+
+
 def test_an_array_cannot_hold_string_image_ids() -> None:
     gt = load_ground_truth({"images": [{"id": "a"}], "categories": [{"id": 1}]})
     with pytest.raises(InputError, match="the ground truth's image ids are strings"):

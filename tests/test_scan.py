@@ -132,6 +132,20 @@ def test_the_common_shape_is_read_by_the_scanner() -> None:
 
 
 @pytest.mark.parametrize(
+    "image_id",
+    [0, -0, 7, 10**18 - 1, -(10**18) + 1, 10**18, 2**63 - 1, -(2**63), 1234567890123456789],
+)
+def test_integer_ids_up_to_the_int64_limits(image_id: int) -> None:
+    # Up to 18 digits the scanner adds the digits itself; longer ones go through strtoll.
+    data = json.dumps(
+        [{"image_id": image_id, "category_id": -3, "bbox": [0, 0, 1, 1], "score": -0.0}]
+    ).encode()
+    got = columns(data)
+    assert got is not None
+    assert_same(got, decoded(data))
+
+
+@pytest.mark.parametrize(
     "data",
     [
         b'{"annotations": []}',  # the other top-level form: the general path

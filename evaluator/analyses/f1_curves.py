@@ -12,28 +12,124 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.analyses.operating_points import best_f1_index, counts_by_threshold, rates
-from evaluator.metrics.matching import Matching, pooled_order
+from evaluator.analyses.operating_points import (
+    ThresholdCounts,
+    best_f1_indices,
+    counts_by_threshold,
+    rates,
+    section_counts,
+)
+from evaluator.metrics.matching import Matching
 from evaluator.metrics.params import CocoParams
 
 MAX_POINTS = 200
 
 
-def _thin(n: int, keep: int, max_points: int) -> NDArray[np.int64]:
-    """At most ``max_points`` sorted indices into ``n`` points, evenly spread, with ``keep``.
+def _shown(start: NDArray[np.int64], keep: NDArray[np.int64], max_points: int) -> NDArray[np.int64]:
+    """The points each curve shows: all of a run of at most ``max_points``; of a longer one,
+    ``max_points - 1`` evenly spread and ``keep``.
+
+    Parameters
+    ----------
+    start : ndarray of shape (C + 1,), dtype int64
+        Run ``c`` is points ``start[c]:start[c + 1]``.
+    keep : ndarray of shape (C,), dtype int64
+        A point of each non-empty run.
 
     Returns
     -------
-    ndarray of shape (<= max_points,), dtype int64
+    ndarray of shape (<= C * max_points,), dtype int64
+        Sorted indices of the points.
     """
-    if n <= max_points:
-        return np.arange(n)
-    spread = np.round(np.linspace(0, n - 1, max_points - 1)).astype(np.int64)
-    return np.union1d(spread, [keep])
+    sizes = np.diff(start)
+    long = np.flatnonzero(sizes > max_points)
+    # Row by row what np.linspace(0, n - 1, max_points - 1) gives for each n.
+    spread = np.linspace(0, sizes[long] - 1, max_points - 1, axis=1)
+    spread = np.round(spread).astype(np.int64) + start[long, None]
+    every = np.flatnonzero(np.repeat(sizes <= max_points, sizes))
+    extra = keep[long][~(spread == keep[long, None]).any(axis=1)]  # not already spread
+    return np.sort(np.concatenate([every, spread.ravel(), extra]))
 
 
 def _listed(values: NDArray[np.float64]) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in values.tolist()]
+    """``values.tolist()`` with None for NaN."""
+    out: list[float | None] = values.tolist()
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        out[i] = None
+    return out
+
+
+def _curves(
+    counts: ThresholdCounts, n_positive: NDArray[np.int64], max_points: int
+) -> list[dict[str, Any]]:
+    """The curve of each run, as :func:`f1_curve` describes it.
+
+    Parameters
+    ----------
+    counts : ThresholdCounts
+        C runs.
+    n_positive : ndarray of shape (C,), dtype int64
+    max_points : int
+
+    Raises
+    ------
+    ValueError
+        ``max_points`` is below 2.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points: expected at least 2, got {max_points}")
+    best = best_f1_indices(counts, n_positive)
+    keep = np.where(best >= 0, best, counts.start[:-1])  # the first point when undefined
+    shown = _shown(counts.start, keep, max_points)
+    precision, recall, f1 = rates(counts.tp[shown], counts.fp[shown], n_positive[counts.run[shown]])
+    # One tolist per array: each curve's lists are slices of these.
+    thresholds = counts.thresholds[shown].tolist()
+    precision_list, recall_list, f1_list = _listed(precision), recall.tolist(), f1.tolist()
+    first = np.searchsorted(shown, counts.start)
+    at_best = (np.searchsorted(shown, keep) - first[:-1]).tolist()  # into each run's lists
+    sizes = np.diff(counts.start).tolist()
+    bounds = first.tolist()
+    curves = []
+    for c, n in enumerate(n_positive.tolist()):
+        sl = slice(bounds[c], bounds[c + 1])
+        points = (thresholds[sl], precision_list[sl], recall_list[sl], f1_list[sl])
+        curves.append(_curve(*points, sizes[c], n, at_best[c]))
+    return curves
+
+
+def _curve(
+    thresholds: list[float],
+    precision: list[float | None],
+    recall: list[float],
+    f1: list[float],
+    n_thresholds: int,
+    n_positive: int,
+    at_best: int,
+) -> dict[str, Any]:
+    """One curve from its points' lists; ``at_best`` (into the lists) is its best F1."""
+    reason = None
+    if n_positive == 0:
+        reason = "no ground truth: recall and F1 undefined"
+    elif n_thresholds == 0:
+        reason = "no detections"
+    out: dict[str, Any] = {
+        "thresholds": thresholds,
+        "precision": precision,
+        "recall": None if n_positive == 0 else recall,
+        "f1": None if n_positive == 0 else f1,
+        "n_thresholds": n_thresholds,
+        "best": None,
+        "undefined_reason": reason,
+    }
+    if reason is None:
+        out["best"] = {
+            "threshold": thresholds[at_best],
+            # None when every detection down to there is ignored (then F1 is 0).
+            "precision": precision[at_best],
+            "recall": recall[at_best],
+            "f1": f1[at_best],
+        }
+    return out
 
 
 def f1_curve(
@@ -65,38 +161,8 @@ def f1_curve(
     ValueError
         ``max_points`` is below 2.
     """
-    if max_points < 2:
-        raise ValueError(f"max_points: expected at least 2, got {max_points}")
-    thresholds, tp_count, fp_count = counts_by_threshold(scores, tp, fp)
-    reason = None
-    if n_positive == 0:
-        reason = "no ground truth: recall and F1 undefined"
-    elif thresholds.size == 0:
-        reason = "no detections"
-    best_index = 0 if reason else best_f1_index(tp_count, fp_count, n_positive)
-    shown = _thin(thresholds.shape[0], best_index, max_points)  # sorted, holds best_index
-    # The rates at the points shown only: a pooled curve has a point per distinct score,
-    # hundreds of thousands of them.
-    precision, recall, f1 = rates(tp_count[shown], fp_count[shown], n_positive)
-    at_best = int(np.searchsorted(shown, best_index))
-    out: dict[str, Any] = {
-        "thresholds": thresholds[shown].tolist(),
-        "precision": _listed(precision),
-        "recall": None if n_positive == 0 else _listed(recall),
-        "f1": None if n_positive == 0 else _listed(f1),
-        "n_thresholds": int(thresholds.shape[0]),
-        "best": None,
-        "undefined_reason": reason,
-    }
-    if reason is None:
-        out["best"] = {
-            "threshold": float(thresholds[best_index]),
-            # NaN when every detection down to there is ignored (then F1 is 0).
-            "precision": _listed(precision[at_best : at_best + 1])[0],
-            "recall": float(recall[at_best]),
-            "f1": float(f1[at_best]),
-        }
-    return out
+    counts = counts_by_threshold(scores, tp, fp, np.array([0, scores.shape[0]]))
+    return _curves(counts, np.array([n_positive], dtype=np.int64), max_points)[0]
 
 
 def f1_curves_section(
@@ -129,28 +195,16 @@ def f1_curves_section(
     hits = np.flatnonzero(params.iou_thresholds == 0.5)
     t = int(hits[0]) if hits.size else 0
     a = params.area_labels.index("all") if "all" in params.area_labels else 0
-    tp = matching.true_positive[a, t]
-    fp = ~tp & ~matching.ignored[a, t]
-    bounds = np.searchsorted(matching.det_class, np.arange(len(category_ids) + 1))
-    per_class = []
-    for k, cat_id in enumerate(category_ids):
-        sl = slice(bounds[k], bounds[k + 1])
-        curve = f1_curve(
-            matching.det_score[sl], tp[sl], fp[sl], int(matching.n_positive[k, a]), max_points
-        )
-        per_class.append({"category_id": int(cat_id), **curve})
-    pooled = pooled_order(matching)
-    overall = f1_curve(
-        matching.det_score[pooled],
-        tp[pooled],
-        fp[pooled],
-        int(matching.n_positive[:, a].sum()),
-        max_points,
-    )
+    by_class, pooled = section_counts(matching, t, a)
+    n_positive = matching.n_positive[:, a]
+    curves = _curves(by_class, n_positive, max_points)
+    (overall,) = _curves(pooled, n_positive.sum(keepdims=True), max_points)
     return {
         "iou_threshold": float(params.iou_thresholds[t]),
         "area": params.area_labels[a],
         "max_points": max_points,
         "overall": overall,
-        "per_class": per_class,
+        "per_class": [
+            {"category_id": int(cat_id), **curve} for cat_id, curve in zip(category_ids, curves)
+        ],
     }

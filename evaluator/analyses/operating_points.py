@@ -7,13 +7,15 @@ neither a true nor a false positive, and ignored ground truths are not positives
 
 from __future__ import annotations
 
+import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.metrics.matching import Matching, pooled_order
+from evaluator.metrics.matching import Matching
 from evaluator.metrics.params import CocoParams
 
 
@@ -37,83 +39,215 @@ class OperatingPoint:
         out: dict[str, Any] = {"tp": self.tp, "fp": self.fp, "fn": self.n_positive - self.tp}
         for name in ("threshold", "precision", "recall", "f1"):
             value = getattr(self, name)
-            out[name] = None if np.isnan(value) else value
+            out[name] = None if math.isnan(value) else value
         return out
 
 
-def rates(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int) -> tuple[NDArray, ...]:
-    """Precision, recall and F1 for arrays of counts (NaN where undefined)."""
+def rates(
+    tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int | NDArray[np.int64]
+) -> tuple[NDArray, ...]:
+    """Precision, recall and F1 for arrays of counts (NaN where undefined).
+
+    Parameters
+    ----------
+    tp, fp : ndarray of shape (n,), dtype int64
+    n_positive : int, or ndarray of shape (n,), dtype int64
+        The positives: of every count, or of each.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
-        recall = tp / n_positive if n_positive else np.full(tp.shape, np.nan)
-        f1 = 2 * tp / (2 * tp + fp + (n_positive - tp)) if n_positive else np.full(tp.shape, np.nan)
+        recall = np.where(n_positive > 0, tp / n_positive, np.nan)
+        f1 = np.where(n_positive > 0, 2 * tp / (2 * tp + fp + (n_positive - tp)), np.nan)
     return precision, recall, f1
 
 
-def best_f1_index(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positive: int) -> int:
-    """Index of the highest F1 of :func:`rates` (the first on ties), with one float array
-    for all the points rather than three.
+@dataclass(frozen=True, eq=False)
+class ThresholdCounts:
+    """Counts at each distinct score of runs of detections (classes, or all pooled).
 
-    Parameters
+    Attributes
     ----------
-    tp, fp : ndarray of shape (u,), dtype int64
-        Counts at each threshold; ``u > 0``.
-    n_positive : int
-        At least 1 (else F1 is undefined everywhere).
+    thresholds : ndarray of shape (U,), dtype float64
+        Each run's distinct scores, descending, run after run.
+    tp, fp : ndarray of shape (U,), dtype int64
+        The run's detections scoring at least the threshold: true and false positives.
+    start : ndarray of shape (C + 1,), dtype int64
+        The points of run ``c`` are ``start[c]:start[c + 1]``.
     """
-    f1 = tp * 2.0  # the same numbers as rates(): 2 tp / (2 tp + fp + (n - tp)) ...
-    f1 /= tp + fp + n_positive  # ... whose denominator is this integer
-    return int(np.argmax(f1))
+
+    thresholds: NDArray[np.float64]
+    tp: NDArray[np.int64]
+    fp: NDArray[np.int64]
+    start: NDArray[np.int64]
+
+    @property
+    def run(self) -> NDArray[np.int64]:
+        """The run of each point, shape (U,)."""
+        return np.repeat(np.arange(self.start.shape[0] - 1), np.diff(self.start))
 
 
 def counts_by_threshold(
-    scores: NDArray[np.float64], tp: NDArray[np.bool_], fp: NDArray[np.bool_]
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
-    """Counts at each distinct score, keeping detections with ``score >= threshold``.
+    scores: NDArray[np.float64],
+    tp: NDArray[np.bool_] | NDArray[np.int64],
+    fp: NDArray[np.bool_] | NDArray[np.int64],
+    bounds: NDArray[np.int64],
+) -> ThresholdCounts:
+    """Counts at each distinct score of each run, keeping detections with ``score >= threshold``.
 
     Parameters
     ----------
-    scores, tp, fp : ndarray of shape (n,)
-        Sorted by descending score.
+    scores : ndarray of shape (n,), dtype float64
+        Run after run, each by descending score.
+    tp, fp : ndarray of shape (n,), dtype bool or int64
+        How many true and false positives each item adds (an item: a detection, or a
+        group of them).
+    bounds : ndarray of shape (C + 1,), dtype int64
+        Run ``c`` is ``bounds[c]:bounds[c + 1]``.
 
     Returns
     -------
-    thresholds, tp_count, fp_count : ndarray of shape (u,)
-        Distinct scores, descending, and the counts of detections scoring at least that.
+    ThresholdCounts
     """
-    if scores.size == 0:
-        return scores, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    last_of_score = np.flatnonzero(np.r_[scores[1:] != scores[:-1], True])
-    return (
-        scores[last_of_score],
-        np.cumsum(tp, dtype=np.int64)[last_of_score],
-        np.cumsum(fp, dtype=np.int64)[last_of_score],
-    )
+    last_of_score = np.ones(scores.shape[0], dtype=bool)
+    last_of_score[:-1] = scores[1:] != scores[:-1]
+    last_of_score[bounds[1:][np.diff(bounds) > 0] - 1] = True  # the last of each run
+    last = np.flatnonzero(last_of_score)
+    start = np.searchsorted(last, bounds).astype(np.int64)
+    tp_count, fp_count = (_running_count(added, last, start) for added in (tp, fp))
+    return ThresholdCounts(scores[last], tp_count, fp_count, start)
 
 
-def _point(
-    scores: NDArray[np.float64],
-    tp: NDArray[np.bool_],
-    fp: NDArray[np.bool_],
-    n_positive: int,
-    threshold: float | None,
-) -> OperatingPoint:
-    """The point at ``threshold``; ``None`` picks the threshold of best F1 (highest on ties).
+def _running_count(
+    added: NDArray[np.bool_] | NDArray[np.int64], last: NDArray[np.int64], start: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """What ``added`` sums to from the start of each point's run down to its last item.
+
+    Parameters
+    ----------
+    added : ndarray of shape (n,), dtype bool or int64
+    last : ndarray of shape (U,), dtype int64
+        The last item of each point, ascending, ``last[-1] == n - 1``.
+    start : ndarray of shape (C + 1,), dtype int64
+        Run ``c`` is points ``start[c]:start[c + 1]``.
+
+    Returns
+    -------
+    ndarray of shape (U,), dtype int64
+    """
+    first_item = np.zeros_like(last)
+    first_item[1:] = last[:-1] + 1
+    total = np.zeros(last.shape[0] + 1, dtype=np.int64)  # total[j]: added before point j
+    # Per point (a sum over its items, not a cumulative sum over every item), then per run.
+    np.cumsum(np.add.reduceat(added, first_item, dtype=np.int64), out=total[1:])
+    return total[1:] - np.repeat(total[start[:-1]], np.diff(start))
+
+
+def pooled_counts(counts: ThresholdCounts) -> ThresholdCounts:
+    """All the runs of ``counts`` as one: the pooled counts at each distinct threshold.
+
+    The runs' points are sorted by descending threshold, ties in run order, each adding
+    what it adds to its own run. (The sort finds the runs already sorted: NumPy's stable
+    sort merges them, faster than a k-way merge of the runs.)
+
+    Returns
+    -------
+    ThresholdCounts
+        One run.
+    """
+    order = np.argsort(-counts.thresholds, kind="stable")
+    firsts = counts.start[:-1][np.diff(counts.start) > 0]
+    tp_added, fp_added = (_steps(running, firsts)[order] for running in (counts.tp, counts.fp))
+    everything = np.array([0, order.shape[0]], dtype=np.int64)
+    return counts_by_threshold(counts.thresholds[order], tp_added, fp_added, everything)
+
+
+def _steps(running: NDArray[np.int64], firsts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """What each point adds to its run's running count; ``firsts``: each run's first point."""
+    steps = running.copy()
+    steps[1:] -= running[:-1]
+    steps[firsts] = running[firsts]
+    return steps
+
+
+def best_f1_indices(counts: ThresholdCounts, n_positive: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Index into ``counts`` of each run's highest F1 of :func:`rates` (the first on ties),
+    -1 where F1 is undefined (no points, or no positives).
+
+    Parameters
+    ----------
+    counts : ThresholdCounts
+        C runs.
+    n_positive : ndarray of shape (C,), dtype int64
+
+    Returns
+    -------
+    ndarray of shape (C,), dtype int64
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):  # runs without positives
+        f1 = counts.tp * 2.0  # the same numbers as rates(): 2 tp / (2 tp + fp + (n - tp)) ...
+        f1 /= counts.tp + counts.fp + n_positive[counts.run]  # ... whose denominator is this
+    best = np.full(n_positive.shape[0], -1, dtype=np.int64)
+    defined = (np.diff(counts.start) > 0) & (n_positive > 0)
+    for c in np.flatnonzero(defined).tolist():
+        first, end = counts.start[c], counts.start[c + 1]
+        best[c] = first + np.argmax(f1[first:end])
+    return best
+
+
+def last_at_least(counts: ThresholdCounts, threshold: float) -> NDArray[np.int64]:
+    """Index into ``counts`` of each run's lowest threshold >= ``threshold``, -1 if none.
+
+    Returns
+    -------
+    ndarray of shape (C,), dtype int64
+    """
+    above = np.zeros(counts.thresholds.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts.thresholds >= threshold, out=above[1:])
+    n_above = above[counts.start[1:]] - above[counts.start[:-1]]
+    return np.where(n_above > 0, counts.start[:-1] + n_above - 1, -1)
+
+
+def _points(
+    counts: ThresholdCounts,
+    index: NDArray[np.int64],
+    n_positive: NDArray[np.int64],
+    thresholds: NDArray[np.float64],
+) -> tuple[OperatingPoint, ...]:
+    """Each run's point at ``index`` into ``counts``; index -1 keeps nothing (0 TP, 0 FP).
+
+    Parameters
+    ----------
+    counts : ThresholdCounts
+        C runs.
+    index, n_positive : ndarray of shape (C,), dtype int64
+    thresholds : ndarray of shape (C,), dtype float64
+        The threshold each point reports.
+    """
+    tp = np.r_[0, counts.tp][index + 1]
+    fp = np.r_[0, counts.fp][index + 1]
+    columns = (thresholds, tp, fp, n_positive, *rates(tp, fp, n_positive))
+    return tuple(OperatingPoint(*row) for row in zip(*(c.tolist() for c in columns)))
+
+
+def best_f1_points(
+    counts: ThresholdCounts, n_positive: NDArray[np.int64]
+) -> tuple[OperatingPoint, ...]:
+    """Each run at its threshold of best F1 (the highest on ties).
 
     Without a best threshold (no detections, or no positives so that F1 is undefined)
     the threshold is NaN and the point keeps nothing: 0 TP, 0 FP, recall 0 (NaN without
     positives).
     """
-    if threshold is None:
-        thresholds, tp_count, fp_count = counts_by_threshold(scores, tp, fp)
-        if thresholds.size == 0 or n_positive == 0:  # F1 undefined everywhere
-            threshold = float("nan")
-        else:
-            threshold = float(thresholds[best_f1_index(tp_count, fp_count, n_positive)])
-    kept = scores >= threshold  # all False for a NaN threshold
-    tp_n, fp_n = int(tp[kept].sum()), int(fp[kept].sum())
-    p, r, f = (float(v[0]) for v in rates(np.array([tp_n]), np.array([fp_n]), n_positive))
-    return OperatingPoint(float(threshold), tp_n, fp_n, n_positive, p, r, f)
+    best = best_f1_indices(counts, n_positive)
+    return _points(counts, best, n_positive, np.r_[np.nan, counts.thresholds][best + 1])
+
+
+def threshold_points(
+    counts: ThresholdCounts, n_positive: NDArray[np.int64], threshold: float
+) -> tuple[OperatingPoint, ...]:
+    """Each run at ``threshold``: its detections scoring at least that."""
+    index = last_at_least(counts, threshold)
+    return _points(counts, index, n_positive, np.full(index.shape, float(threshold)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,32 +341,61 @@ def operating_points(
         raise ValueError(f"iou_threshold {iou_threshold} is not among {params.iou_thresholds}")
     t = int(hits[0])
     a = params.area_labels.index("all") if "all" in params.area_labels else 0
-    tp_all = matching.true_positive[a, t]
-    fp_all = ~tp_all & ~matching.ignored[a, t]
-    n_classes = matching.n_positive.shape[0]
-    bounds = np.searchsorted(matching.det_class, np.arange(n_classes + 1))
-    at, best = [], []
-    for k in range(n_classes):
-        sl = slice(bounds[k], bounds[k + 1])
-        args = (matching.det_score[sl], tp_all[sl], fp_all[sl], int(matching.n_positive[k, a]))
-        best.append(_point(*args, threshold=None))
-        if score_threshold is not None:
-            at.append(_point(*args, threshold=score_threshold))
-    pooled = pooled_order(matching)
-    pooled_args = (
-        matching.det_score[pooled],
-        tp_all[pooled],
-        fp_all[pooled],
-        int(matching.n_positive[:, a].sum()),
-    )
+    by_class, pooled = section_counts(matching, t, a)
+    n_positive = matching.n_positive[:, a]
+    n_pooled = n_positive.sum(keepdims=True)
+    at, overall_at = None, None
+    if score_threshold is not None:
+        at = threshold_points(by_class, n_positive, score_threshold)
+        (overall_at,) = threshold_points(pooled, n_pooled, score_threshold)
     return OperatingPoints(
         iou_threshold=float(params.iou_thresholds[t]),
         score_threshold=score_threshold,
         category_ids=category_ids,
-        at_threshold=tuple(at) if score_threshold is not None else None,
-        best_f1=tuple(best),
-        overall_at_threshold=(
-            _point(*pooled_args, threshold=score_threshold) if score_threshold is not None else None
-        ),
-        overall_best_f1=_point(*pooled_args, threshold=None),
+        at_threshold=at,
+        best_f1=best_f1_points(by_class, n_positive),
+        overall_at_threshold=overall_at,
+        overall_best_f1=best_f1_points(pooled, n_pooled)[0],
     )
+
+
+def section_counts(matching: Matching, t: int, a: int) -> tuple[ThresholdCounts, ThresholdCounts]:
+    """The counts of each class and of all pooled, with COCO's ignore rules.
+
+    Parameters
+    ----------
+    matching : Matching
+    t, a : int
+        IoU threshold and area range of the matching read.
+
+    Returns
+    -------
+    by_class : ThresholdCounts
+        A run per class of ``matching.n_positive``.
+    pooled : ThresholdCounts
+        One run: every detection by descending score.
+
+    Notes
+    -----
+    Kept while ``matching`` lives: a report's operating points and F1 curves read the
+    same counts, and at COCO's scale counting takes milliseconds.
+    """
+    known = _SECTION_COUNTS.setdefault(matching, {})
+    if (t, a) not in known:
+        known[t, a] = _count_sections(matching, t, a)
+    return known[t, a]
+
+
+_SECTION_COUNTS: weakref.WeakKeyDictionary[
+    Matching, dict[tuple[int, int], tuple[ThresholdCounts, ThresholdCounts]]
+] = weakref.WeakKeyDictionary()
+
+
+def _count_sections(matching: Matching, t: int, a: int) -> tuple[ThresholdCounts, ThresholdCounts]:
+    """:func:`section_counts`, counted."""
+    tp = matching.true_positive[a, t]
+    fp = ~tp & ~matching.ignored[a, t]
+    n_classes = matching.n_positive.shape[0]
+    bounds = np.searchsorted(matching.det_class, np.arange(n_classes + 1)).astype(np.int64)
+    by_class = counts_by_threshold(matching.det_score, tp, fp, bounds)
+    return by_class, pooled_counts(by_class)

@@ -57,7 +57,7 @@ from evaluator.metrics.pairs import (
     overlapping_pairs,
 )
 from evaluator.metrics.params import CocoParams
-from evaluator.metrics.summary import StatSpec, summarize_one
+from evaluator.metrics.summary import StatSpec, summarize_classes, summarize_one
 
 T_FOREGROUND = 0.5
 T_BACKGROUND = 0.1
@@ -318,12 +318,7 @@ def _ap50(acc: Accumulated, params: CocoParams) -> tuple[float, NDArray[np.float
     """
     spec = StatSpec("AP50", "AP", float(params.iou_thresholds[0]), params.area_labels[0], 0)
     overall = summarize_one(spec, acc.precision, acc.recall, params)
-    per_class = np.array(
-        [
-            summarize_one(spec, acc.precision, acc.recall, params, category=k)
-            for k in range(acc.precision.shape[2])
-        ]
-    )
+    per_class = summarize_classes(spec, acc.precision, acc.recall, params)
     return (
         float("nan") if overall == -1 else overall,
         np.where(per_class == -1, np.nan, per_class),

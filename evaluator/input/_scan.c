@@ -44,116 +44,116 @@ static int expect(Cursor *c, char ch)
     return 1;
 }
 
-/* A JSON number token at c->p: its length, whether it is an integer; 0 if not a number. */
-static Py_ssize_t number_token(const Cursor *c, int *integral)
+/* A JSON number token, read in one pass: its grammar, and its value's parts for the
+ * exact conversions of read_int and read_double. */
+typedef struct {
+    Py_ssize_t length; /* 0: not a number */
+    int integral;      /* no fraction and no exponent */
+    int negative;
+    int digits;        /* significant digits: from the first non-zero one */
+    uint64_t m;        /* those digits as an integer, while there are at most 19 */
+    int exp10;         /* the value is m * 10^exp10 (when digits <= 19) */
+    int huge_exponent; /* an exponent past 1000 digits-wise: never the fast path */
+} Number;
+
+static Number scan_number(const Cursor *c)
 {
-    const char *s = c->p, *q = c->p;
-    *integral = 1;
-    if (q < c->end && *q == '-') q++;
-    if (q >= c->end) return 0;
-    if (*q == '0') q++;
-    else if (*q >= '1' && *q <= '9') while (q < c->end && *q >= '0' && *q <= '9') q++;
-    else return 0;
-    if (q < c->end && *q == '.') {
-        *integral = 0;
+    static const Number not_a_number = {0};
+    Number n = not_a_number;
+    const char *q = c->p, *end = c->end;
+    n.integral = 1;
+    if (q < end && *q == '-') {
+        n.negative = 1;
         q++;
-        if (q >= c->end || *q < '0' || *q > '9') return 0;
-        while (q < c->end && *q >= '0' && *q <= '9') q++;
     }
-    if (q < c->end && (*q == 'e' || *q == 'E')) {
-        *integral = 0;
+    if (q >= end) return not_a_number;
+    if (*q == '0') {
         q++;
-        if (q < c->end && (*q == '+' || *q == '-')) q++;
-        if (q >= c->end || *q < '0' || *q > '9') return 0;
-        while (q < c->end && *q >= '0' && *q <= '9') q++;
+    } else if (*q >= '1' && *q <= '9') {
+        for (; q < end && *q >= '0' && *q <= '9'; q++)
+            if (++n.digits <= 19) n.m = n.m * 10 + (uint64_t)(*q - '0');
+    } else {
+        return not_a_number;
     }
-    return q - s;
+    if (q < end && *q == '.') {
+        n.integral = 0;
+        q++;
+        if (q >= end || *q < '0' || *q > '9') return not_a_number;
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            n.exp10--;
+            if (n.digits == 0 && *q == '0') continue;
+            if (++n.digits <= 19) n.m = n.m * 10 + (uint64_t)(*q - '0');
+        }
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        int sign = 1, e = 0;
+        n.integral = 0;
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) sign = *q++ == '-' ? -1 : 1;
+        if (q >= end || *q < '0' || *q > '9') return not_a_number;
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            if (e > 1000) n.huge_exponent = 1;
+            else e = e * 10 + (*q - '0');
+        }
+        n.exp10 += sign * e;
+    }
+    n.length = q - c->p;
+    return n;
 }
 
 static int read_int(Cursor *c, int64_t *out)
 {
     skip_space(c);
-    int integral;
-    Py_ssize_t n = number_token(c, &integral);
-    if (n == 0 || !integral || n >= MAX_NUMBER_CHARS) return 0;
-    char text[MAX_NUMBER_CHARS];
-    memcpy(text, c->p, (size_t)n);
-    text[n] = '\0';
-    errno = 0;
-    char *stop;
-    long long v = strtoll(text, &stop, 10);
-    if (errno == ERANGE || stop != text + n) return 0;
-    *out = (int64_t)v;
-    c->p += n;
+    Number n = scan_number(c);
+    if (n.length == 0 || !n.integral || n.length >= MAX_NUMBER_CHARS) return 0;
+    if (n.digits <= 18) { /* below 10^18: fits in int64 */
+        *out = n.negative ? -(int64_t)n.m : (int64_t)n.m;
+    } else {
+        char text[MAX_NUMBER_CHARS];
+        memcpy(text, c->p, (size_t)n.length);
+        text[n.length] = '\0';
+        errno = 0;
+        char *stop;
+        long long v = strtoll(text, &stop, 10);
+        if (errno == ERANGE || stop != text + n.length) return 0;
+        *out = (int64_t)v;
+    }
+    c->p += n.length;
     return 1;
 }
 
 /*
- * Clinger's exact fast path: a decimal with at most 15 significant digits m and a power
- * of ten 10^e with |e| <= 22 are both exact doubles, so m * 10^e (or m / 10^-e) is one
- * correctly rounded operation, the value a correctly rounded parser gives. Returns 0
- * when the token is outside that case (strtod takes it).
+ * Floats. Clinger's exact fast path: a decimal with at most 15 significant digits m and
+ * a power of ten 10^e with |e| <= 22 are both exact doubles, so m * 10^e (or m / 10^-e)
+ * is one correctly rounded operation, the value a correctly rounded parser gives.
+ * Other tokens go to strtod.
  */
-static int exact_decimal(const char *s, Py_ssize_t n, double *out)
+static int read_double(Cursor *c, double *out)
 {
     static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *q = s, *end = s + n;
-    int negative = 0, digits = 0, exp10 = 0;
-    uint64_t m = 0;
-    if (*q == '-') { negative = 1; q++; }
-    for (; q < end && *q >= '0' && *q <= '9'; q++) {
-        if (m == 0 && *q == '0') continue;
-        if (++digits > 15) return 0;
-        m = m * 10 + (uint64_t)(*q - '0');
-    }
-    if (q < end && *q == '.') {
-        for (q++; q < end && *q >= '0' && *q <= '9'; q++) {
-            exp10--;
-            if (m == 0 && *q == '0') continue;
-            if (++digits > 15) return 0;
-            m = m * 10 + (uint64_t)(*q - '0');
-        }
-    }
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        int sign = 1, e = 0;
-        q++;
-        if (q < end && (*q == '+' || *q == '-')) sign = *q++ == '-' ? -1 : 1;
-        for (; q < end && *q >= '0' && *q <= '9'; q++) {
-            if (e > 1000) return 0;
-            e = e * 10 + (*q - '0');
-        }
-        exp10 += sign * e;
-    }
-    double v;
-    if (m == 0) v = 0.0;
-    else if (exp10 >= 0 && exp10 <= 22) v = (double)m * pow10[exp10];
-    else if (exp10 < 0 && exp10 >= -22) v = (double)m / pow10[-exp10];
-    else return 0;
-    *out = negative ? -v : v;
-    return 1;
-}
-
-static int read_double(Cursor *c, double *out)
-{
     skip_space(c);
-    int integral;
-    Py_ssize_t n = number_token(c, &integral);
-    if (n == 0 || n >= MAX_NUMBER_CHARS) return 0;
-    if (integral && n > 15 + (*c->p == '-')) return 0; /* int -> float: leave to the decoder */
-    if (!exact_decimal(c->p, n, out)) {
+    Number n = scan_number(c);
+    if (n.length == 0 || n.length >= MAX_NUMBER_CHARS) return 0;
+    if (n.integral && n.length > 15 + n.negative) return 0; /* int -> float: the decoder's */
+    if (n.digits <= 15 && !n.huge_exponent && (n.m == 0 || (n.exp10 >= -22 && n.exp10 <= 22))) {
+        double v = n.m == 0        ? 0.0
+                   : n.exp10 >= 0 ? (double)n.m * pow10[n.exp10]
+                                  : (double)n.m / pow10[-n.exp10];
+        *out = n.negative ? -v : v;
+    } else {
         char text[MAX_NUMBER_CHARS];
-        memcpy(text, c->p, (size_t)n);
-        text[n] = '\0';
+        memcpy(text, c->p, (size_t)n.length);
+        text[n.length] = '\0';
         errno = 0;
         char *stop;
         double v = strtod(text, &stop);
         /* Overflow or underflow, or a locale whose decimal point is not '.': the decoder's. */
-        if (errno == ERANGE || stop != text + n) return 0;
+        if (errno == ERANGE || stop != text + n.length) return 0;
         *out = v;
     }
-    c->p += n;
+    c->p += n.length;
     return 1;
 }
 
@@ -207,8 +207,7 @@ static int skip_value(Cursor *c)
         } else if (ch == 'n' && c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0) {
             c->p += 4;
         } else {
-            int integral;
-            Py_ssize_t n = number_token(c, &integral);
+            Py_ssize_t n = scan_number(c).length;
             if (n == 0) return 0;
             c->p += n;
         }

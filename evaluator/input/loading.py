@@ -6,6 +6,8 @@ loader (:mod:`coco_json`, :mod:`segmentation`, :mod:`keypoints`) reads its field
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -88,3 +90,34 @@ def load_predictions(
     if iou_type == "keypoints":
         return load_keypoint_predictions(src, gt, n_keypoints, unknown_categories)  # type: ignore[arg-type]
     return coco_json.load_predictions(src, gt, unknown_categories)
+
+
+def load_evaluation_inputs(
+    gt_src: coco_json.Source | GroundTruth,
+    pred_src: coco_json.Source | NDArray[Any] | Predictions,
+    unknown_categories: Literal["drop", "error"] = "drop",
+    *,
+    iou_type: IouType = "bbox",
+    n_keypoints: int = COCO_KEYPOINTS,
+) -> tuple[GroundTruth, Predictions]:
+    """:func:`load_ground_truth` then :func:`load_predictions`, overlapped where they can be.
+
+    Box results in a file or bytes are read and scanned on a second thread while the
+    ground truth loads (the scanner releases the GIL); they are checked against it once
+    both are there. The outcome, errors included, is that of the two calls in turn: a
+    ground truth that fails to load is reported before anything about the results.
+
+    Returns
+    -------
+    GroundTruth, Predictions
+    """
+    kind: dict[str, Any] = {"iou_type": iou_type, "n_keypoints": n_keypoints}
+    if iou_type != "bbox" or not isinstance(pred_src, str | os.PathLike | bytes):
+        gt = load_ground_truth(gt_src, **kind)
+        return gt, load_predictions(pred_src, gt, unknown_categories, **kind)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(coco_json.read_box_results, pred_src)
+        gt = load_ground_truth(gt_src, **kind)
+        read = reading.result()
+    del reading  # it holds the bytes too
+    return gt, coco_json.load_predictions(read, gt, unknown_categories)

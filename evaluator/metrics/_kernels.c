@@ -23,6 +23,17 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/* A hint to start loading an address that is read soon (a no-op where unsupported). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
+/* How many detections ahead the matching asks for the rows it will read: each group's
+ * rows lie elsewhere in the results (their file order), so every read misses the cache. */
+#define ROWS_AHEAD 16
+
 typedef struct {
     Py_ssize_t n_groups, n_det, n_rows, n_gt, n_area, n_thr;
     const int64_t *det_start;  /* (K + 1,) detections of group k: [det_start[k], det_start[k+1]) */
@@ -30,7 +41,7 @@ typedef struct {
     const int64_t *gt_hi;      /* (K,) */
     const int64_t *det_row;    /* (D,) row of each detection (each group's by rank) below */
     const double *det_box;     /* (N, 4) xywh */
-    const double *det_area;    /* (N,) */
+    const double *det_area;    /* (N,), or NULL: w * h of the box */
     const int64_t *position;   /* (D,) column of each detection in the outputs */
     const double *gt_box;      /* (G, 4) xywh, each group's ground truths in list order */
     const uint8_t *gt_crowd;   /* (G,) */
@@ -46,8 +57,30 @@ typedef struct {
     uint8_t *ignored;          /* (A, T, D) out */
 } Problem;
 
+/* The output column and judged area of one detection of the group being matched. */
+typedef struct {
+    int64_t column;
+    double area;
+} Detection;
+
+/* A group without ground truth: nothing matches, and a detection is ignored in the area
+ * ranges its area is outside (a false positive in the others, which is left as zero). */
+static void mark_unmatched(const Problem *p, const Detection *det, int64_t nd)
+{
+    const Py_ssize_t plane = p->n_thr * p->n_det;
+    for (Py_ssize_t a = 0; a < p->n_area; a++) {
+        const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
+        uint8_t *ignored = p->ignored + a * plane;
+        for (int64_t d = 0; d < nd; d++) {
+            if (!(det[d].area < lo || det[d].area > hi)) continue;
+            for (Py_ssize_t t = 0; t < p->n_thr; t++) ignored[t * p->n_det + det[d].column] = 1;
+        }
+    }
+}
+
 /*
- * Match the groups [first, last) and write what pycocotools derives from the matches.
+ * Match the groups [first, last) and write what pycocotools derives from the matches,
+ * into outputs that arrive zeroed (matched: -1), so that only the ones are written.
  *
  * The rule for one detection at one threshold, its ground truths sorted non-ignored
  * first (stable): among the free ones (a crowd is never used up) with IoU >= threshold,
@@ -62,11 +95,35 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
 {
     double *iou = NULL;    /* (n_d, n_g) of the current group */
     uint8_t *used = NULL;  /* (n_g,) taken at the current area and threshold */
-    size_t iou_cap = 0, used_cap = 0;
+    Detection *det = NULL; /* (n_d,) of the current group, read once */
+    size_t iou_cap = 0, used_cap = 0, det_cap = 0;
     const Py_ssize_t plane = p->n_thr * p->n_det;
     for (Py_ssize_t k = first; k < last; k++) {
         int64_t d0 = p->det_start[k], nd = p->det_start[k + 1] - d0;
         int64_t g0 = p->gt_lo[k], ng = p->gt_hi[k] - g0;
+        if ((size_t)nd > det_cap) {
+            Detection *grown = realloc(det, (size_t)nd * sizeof(Detection));
+            if (grown == NULL) goto fail;
+            det = grown;
+            det_cap = (size_t)nd;
+        }
+        for (int64_t d = 0; d < nd; d++) {
+            if (d0 + d + ROWS_AHEAD < p->n_det) {
+                const int64_t ahead = p->det_row[d0 + d + ROWS_AHEAD];
+                if (p->det_area != NULL) PREFETCH(p->det_area + ahead);
+                if (p->similarity == NULL || p->det_area == NULL)
+                    PREFETCH(p->det_box + 4 * ahead);
+            }
+            det[d].column = p->position[d0 + d];
+            const int64_t row = p->det_row[d0 + d];
+            /* loadRes' area of a box result: w * h (inf past the float range, as NumPy) */
+            det[d].area = p->det_area != NULL ? p->det_area[row]
+                                               : p->det_box[4 * row + 2] * p->det_box[4 * row + 3];
+        }
+        if (ng == 0) {
+            mark_unmatched(p, det, nd);
+            continue;
+        }
         if ((size_t)ng > used_cap) {
             uint8_t *grown = realloc(used, (size_t)ng);
             if (grown == NULL) goto fail;
@@ -77,7 +134,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
         if (p->similarity != NULL) {
             block = p->similarity + p->sim_start[k];
         } else {
-            if (ng && (size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
+            if ((size_t)nd > SIZE_MAX / sizeof(double) / (size_t)ng) goto fail;
             size_t need = (size_t)nd * (size_t)ng;
             if (need > iou_cap) {
                 double *grown = realloc(iou, need * sizeof(double));
@@ -96,8 +153,11 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
             const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
             for (Py_ssize_t t = 0; t < p->n_thr; t++) {
                 const double threshold = p->thresholds[t];
-                const Py_ssize_t row_at = a * plane + t * p->n_det;
-                if (ng) memset(used, 0, (size_t)ng);
+                uint8_t *true_positive = p->true_positive + a * plane + t * p->n_det;
+                uint8_t *ignored = p->ignored + a * plane + t * p->n_det;
+                int32_t *matched =
+                    a == 0 && p->matched != NULL ? p->matched + t * p->n_det : NULL;
+                memset(used, 0, (size_t)ng);
                 for (int64_t d = 0; d < nd; d++) {
                     const double *row = block + d * ng;
                     int64_t best_regular = -1, best_ignored = -1;
@@ -115,32 +175,33 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                             best_regular = g;
                         }
                     }
-                    int64_t m = best_regular >= 0 ? best_regular : best_ignored;
-                    const int64_t column = p->position[d0 + d];
-                    const double area = p->det_area[p->det_row[d0 + d]];
-                    const int outside = area < lo || area > hi;
+                    const int64_t m = best_regular >= 0 ? best_regular : best_ignored;
+                    const int outside = det[d].area < lo || det[d].area > hi;
                     int counted = 0, ignore;
                     if (m >= 0) {
                         if (!p->gt_crowd[g0 + m]) used[m] = 1;
                         counted = p->gt_counts[g0 + m];
                         ignore = gt_ignored[m] || (!counted && outside);
+                        if (matched != NULL) matched[det[d].column] = (int32_t)(g0 + m);
                     } else {
                         ignore = outside;
                     }
-                    p->ignored[row_at + column] = (uint8_t)ignore;
-                    p->true_positive[row_at + column] = (uint8_t)(counted && !ignore);
-                    if (a == 0 && p->matched != NULL)
-                        p->matched[t * p->n_det + column] = m >= 0 ? (int32_t)(g0 + m) : -1;
+                    if (ignore)
+                        ignored[det[d].column] = 1;
+                    else if (counted)
+                        true_positive[det[d].column] = 1;
                 }
             }
         }
     }
     free(iou);
     free(used);
+    free(det);
     return 0;
 fail:
     free(iou);
     free(used);
+    free(det);
     return -1;
 }
 
@@ -157,14 +218,16 @@ PyDoc_STRVAR(match_doc,
 "--\n\n"
 "Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
 "det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_row: int64 (D,), the row of\n"
-"each detection in det_box: float64 (N, 4) and det_area: float64 (N,); position: int64\n"
+"each detection in det_box: float64 (N, 4) and det_area: float64 (N,) (empty: w * h of\n"
+"the box); position: int64\n"
 "(D,), the output column of each detection;\n"
 "gt_box: float64 (G, 4); gt_crowd, gt_counts: uint8 (G,); gt_ignored: uint8 (A, G);\n"
 "area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
 "(n_d, n_g) IoU or OKS block of group k from sim_start[k] (int64 (K,)), or both empty:\n"
-"then the box IoU of det_box and gt_box. Written: matched int32 (T, D) (area range 0;\n"
-"empty: not written), true_positive and ignored uint8 (A, T, D), at the columns of the\n"
-"detections of those groups. Releases the GIL while it works.");
+"then the box IoU of det_box and gt_box. Written, into outputs that arrive zeroed\n"
+"(matched: -1): matched int32 (T, D) (area range 0; empty: not written), true_positive\n"
+"and ignored uint8 (A, T, D), at the columns of the detections of those groups.\n"
+"Releases the GIL while it works.");
 
 static PyObject *match(PyObject *self, PyObject *args)
 {
@@ -196,9 +259,12 @@ static PyObject *match(PyObject *self, PyObject *args)
                      p.n_groups);
         goto done;
     }
-    /* Given similarities: the boxes are not read, and N and G come from the other columns. */
+    /* The boxes are read for their IoU (no similarities given) or their areas (none
+     * given); otherwise N comes from the areas and G from the other columns. */
+    const int has_area = b[DET_AREA].len > 0;
+    const int reads_boxes = !given || !has_area;
     p.n_det = items(&b[POSITION], 8, "position");
-    p.n_rows = given ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
+    p.n_rows = has_area ? items(&b[DET_AREA], 8, "det_area") : items(&b[DET_BOX], 32, "det_box");
     p.n_gt = given ? items(&b[GT_CROWD], 1, "gt_crowd") : items(&b[GT_BOX], 32, "gt_box");
     p.n_area = items(&b[AREA_RANGE], 16, "area_range");
     p.n_thr = items(&b[THRESHOLDS], 8, "thresholds");
@@ -208,7 +274,7 @@ static PyObject *match(PyObject *self, PyObject *args)
         goto done;
     if (check_items(&b[GT_LO], 8, p.n_groups, "gt_lo") || check_items(&b[GT_HI], 8, p.n_groups, "gt_hi") ||
         check_items(&b[DET_ROW], 8, p.n_det, "det_row") ||
-        check_items(&b[DET_AREA], 8, p.n_rows, "det_area") ||
+        (reads_boxes && check_items(&b[DET_BOX], 32, p.n_rows, "det_box")) ||
         check_items(&b[GT_CROWD], 1, p.n_gt, "gt_crowd") ||
         check_items(&b[GT_COUNTS], 1, p.n_gt, "gt_counts") ||
         check_items(&b[GT_IGNORED], 1, p.n_area * p.n_gt, "gt_ignored") ||
@@ -225,7 +291,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.gt_hi = b[GT_HI].buf;
     p.det_row = b[DET_ROW].buf;
     p.det_box = b[DET_BOX].buf;
-    p.det_area = b[DET_AREA].buf;
+    p.det_area = has_area ? b[DET_AREA].buf : NULL;
     p.position = b[POSITION].buf;
     p.gt_box = b[GT_BOX].buf;
     p.gt_crowd = b[GT_CROWD].buf;
@@ -646,103 +712,6 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Merging sorted runs by score.                                                        */
-
-/* The next item of one run: its score and position, and where the run ends. */
-typedef struct {
-    double score;
-    int64_t position, end;
-} Head;
-
-/* Whether head a goes first: higher score, then lower position. */
-static inline int head_before(const Head *a, const Head *b)
-{
-    if (a->score != b->score) return a->score > b->score;
-    return a->position < b->position;
-}
-
-static void sift_down(Head *heap, Py_ssize_t n, Py_ssize_t i)
-{
-    for (;;) {
-        Py_ssize_t first = i, left = 2 * i + 1, right = left + 1;
-        if (left < n && head_before(&heap[left], &heap[first])) first = left;
-        if (right < n && head_before(&heap[right], &heap[first])) first = right;
-        if (first == i) return;
-        Head swap = heap[i];
-        heap[i] = heap[first];
-        heap[first] = swap;
-        i = first;
-    }
-}
-
-PyDoc_STRVAR(merge_by_score_doc,
-"merge_by_score(run_start, score, out)\n"
-"--\n\n"
-"Write into `out` (int64 (n,)) the positions of all items by descending score, ties by\n"
-"ascending position (np.argsort(-score, kind='stable')), given that the items are runs\n"
-"run_start[k]:run_start[k + 1], each already by descending score: a k-way merge, with\n"
-"no scratch beyond one head per run. run_start: int64 (K + 1,) from 0 to n,\n"
-"non-decreasing; score: float64 (n,), no NaN. Releases the GIL.");
-
-static PyObject *merge_by_score(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer b[3];
-    memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
-    PyObject *result = NULL;
-    Head *heap = NULL;
-    Py_ssize_t n_starts = items(&b[0], 8, "run_start"), n = items(&b[1], 8, "score");
-    if (n_starts < 0 || n < 0 || check_items(&b[2], 8, n, "out")) goto done;
-    const int64_t *start = b[0].buf;
-    const double *score = b[1].buf;
-    int64_t *out = b[2].buf;
-    if (n_starts < 1 || start[0] != 0 || start[n_starts - 1] != n) {
-        PyErr_SetString(PyExc_ValueError, "run_start: must go from 0 to the number of items");
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k + 1 < n_starts; k++) {
-        if (start[k + 1] < start[k]) {
-            PyErr_Format(PyExc_ValueError, "run_start[%zd]: decreasing", k + 1);
-            goto done;
-        }
-        for (int64_t i = start[k] + 1; i < start[k + 1]; i++) {
-            if (!(score[i] <= score[i - 1])) {
-                PyErr_Format(PyExc_ValueError, "score[%lld]: its run is not by descending score",
-                             (long long)i);
-                goto done;
-            }
-        }
-    }
-    heap = malloc((size_t)n_starts * sizeof(Head));
-    if (heap == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t size = 0;
-    for (Py_ssize_t k = 0; k + 1 < n_starts; k++)
-        if (start[k + 1] > start[k])
-            heap[size++] = (Head){score[start[k]], start[k], start[k + 1]};
-    for (Py_ssize_t i = size / 2; i-- > 0;) sift_down(heap, size, i);
-    for (Py_ssize_t i = 0; size > 0; i++) {
-        out[i] = heap[0].position;
-        if (++heap[0].position < heap[0].end) {
-            heap[0].score = score[heap[0].position];
-        } else {
-            heap[0] = heap[--size];
-        }
-        sift_down(heap, size, 0);
-    }
-    Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
-done:
-    free(heap);
-    release(b, 3);
-    return result;
-}
-
-/* ------------------------------------------------------------------------------------ */
 /* The best pair of each detection.                                                     */
 
 PyDoc_STRVAR(best_pairs_doc,
@@ -936,12 +905,33 @@ typedef struct {
  * Computed here at the true positives only, which gives the same doubles (see below).
  * A class without positives keeps its -1 (the caller's).
  */
+/* Class k's precision, recall and scores at maxDets `to` set to those at maxDets `from`,
+ * at every threshold, recall threshold and area range (as computed, -1s included). */
+static void copy_max_dets(const Accumulation *p, Py_ssize_t k, Py_ssize_t from, Py_ssize_t to)
+{
+    const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, R = p->n_rec;
+    for (Py_ssize_t t = 0; t < p->n_thr; t++) {
+        for (Py_ssize_t a = 0; a < A; a++) {
+            if (p->n_positive[k * A + a] == 0) continue; /* left as the caller's */
+            const Py_ssize_t cell = ((t * K + k) * A + a) * M;
+            p->recall[cell + to] = p->recall[cell + from];
+            for (Py_ssize_t r = 0; r < R; r++) {
+                const Py_ssize_t at = (((t * R + r) * K + k) * A + a) * M;
+                p->precision[at + to] = p->precision[at + from];
+                p->scores[at + to] = p->scores[at + from];
+            }
+        }
+    }
+}
+
 static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_t last)
 {
     const double eps = 2.220446049250313e-16; /* np.spacing(1) */
     const Py_ssize_t K = p->n_class, A = p->n_area, M = p->n_maxdet, T = p->n_thr, R = p->n_rec;
-    double *pr = NULL, *sc = NULL; /* per true positive: precision, score */
-    int64_t *kept = NULL;          /* the class's detections counted under maxDets m */
+    double *pr = NULL;          /* per true positive: precision */
+    int64_t *fp_before = NULL;  /* per true positive: false positives before it */
+    int64_t *tp_det = NULL;     /* per true positive: its detection */
+    int64_t *kept = NULL;       /* the class's detections counted under maxDets m */
     size_t cap = 0;
     for (Py_ssize_t k = first; k < last; k++) {
         const int64_t d0 = p->class_start[k], d1 = p->class_start[k + 1];
@@ -950,14 +940,18 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             double *grown = realloc(pr, n * sizeof(double));
             if (grown == NULL) goto fail;
             pr = grown;
-            grown = realloc(sc, n * sizeof(double));
-            if (grown == NULL) goto fail;
-            sc = grown;
-            int64_t *more = realloc(kept, n * sizeof(int64_t));
+            int64_t *more = realloc(fp_before, n * sizeof(int64_t));
+            if (more == NULL) goto fail;
+            fp_before = more;
+            more = realloc(tp_det, n * sizeof(int64_t));
+            if (more == NULL) goto fail;
+            tp_det = more;
+            more = realloc(kept, n * sizeof(int64_t));
             if (more == NULL) goto fail;
             kept = more;
             cap = n;
         }
+        Py_ssize_t previous_nd = -1;
         for (Py_ssize_t m = 0; m < M; m++) {
             /* A detection counts under maxDets m when its rank in its image is below it:
              * list those once, then walk only them at every area range and threshold. */
@@ -966,6 +960,13 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
             for (int64_t d = d0; d < d1; d++)
                 if (p->det_rank[d] < max_det && (p->counted == NULL || p->counted[d]))
                     kept[nd++] = d;
+            /* A larger maxDets that keeps as many detections keeps the same ones (no image
+             * had more): its numbers are the previous maxDets', copied. */
+            if (m > 0 && nd == previous_nd && p->max_dets[m - 1] <= max_det) {
+                copy_max_dets(p, k, m - 1, m);
+                continue;
+            }
+            previous_nd = nd;
             const double first_score = nd ? p->det_score[kept[0]] : 0.0;
             for (Py_ssize_t a = 0; a < A; a++) {
                 const int64_t npig = p->n_positive[k * A + a];
@@ -977,22 +978,27 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                      * running maximum over true positives alone, and the first position
                      * reaching a recall r > 0 is the c-th true positive, c the least with
                      * c / npig >= r (the same division). r <= 0 is read at the first
-                     * detection: the envelope over all true positives, its score. */
-                    double tp = 0.0, fp = 0.0;
+                     * detection: the envelope over all true positives, its score.
+                     * The walk only counts, without branches: the slot of the next true
+                     * positive is written at every detection and kept by a true one. */
+                    int64_t fp = 0;
                     Py_ssize_t ntp = 0;
                     for (Py_ssize_t i = 0; i < nd; i++) {
                         const int64_t d = kept[i];
-                        if (tp_flag[d]) {
-                            tp += 1.0;
-                            pr[ntp] = tp / (fp + tp + eps);
-                            sc[ntp] = p->det_score[d];
-                            ntp++;
-                        } else if (!ig_flag[d]) {
-                            fp += 1.0;
-                        }
+                        const int is_tp = tp_flag[d] != 0;
+                        fp_before[ntp] = fp;
+                        tp_det[ntp] = d;
+                        ntp += is_tp;
+                        fp += !is_tp && !ig_flag[d];
+                    }
+                    /* The running counts as pycocotools' cumsum gives them, as doubles
+                     * (exact integers): tp / (fp + tp + eps). */
+                    for (Py_ssize_t i = 0; i < ntp; i++) {
+                        const double tp = (double)(i + 1);
+                        pr[i] = tp / ((double)fp_before[i] + tp + eps);
                     }
                     const Py_ssize_t out = ((t * K + k) * A + a) * M + m; /* (T, K, A, M) */
-                    p->recall[out] = nd ? tp / (double)npig : 0.0;
+                    p->recall[out] = nd ? (double)ntp / (double)npig : 0.0;
                     for (Py_ssize_t i = ntp - 1; i > 0; i--)
                         if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
                     Py_ssize_t c = 1; /* candidate count of true positives */
@@ -1006,19 +1012,21 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                         }
                         while (c <= ntp && (double)c / (double)npig < threshold) c++;
                         p->precision[at] = c <= ntp ? pr[c - 1] : 0.0;
-                        p->scores[at] = c <= ntp ? sc[c - 1] : 0.0;
+                        p->scores[at] = c <= ntp ? p->det_score[tp_det[c - 1]] : 0.0;
                     }
                 }
             }
         }
     }
     free(pr);
-    free(sc);
+    free(fp_before);
+    free(tp_det);
     free(kept);
     return 0;
 fail:
     free(pr);
-    free(sc);
+    free(fp_before);
+    free(tp_det);
     free(kept);
     return -1;
 }
@@ -1131,7 +1139,6 @@ static PyMethodDef methods[] = {
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},
     {"best_pairs", best_pairs, METH_VARARGS, best_pairs_doc},
-    {"merge_by_score", merge_by_score, METH_VARARGS, merge_by_score_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
     {NULL, NULL, 0, NULL},

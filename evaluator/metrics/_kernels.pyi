@@ -61,9 +61,6 @@ def best_pairs(
     best_pair: NDArray[np.int64],
     /,
 ) -> None: ...
-def merge_by_score(
-    run_start: NDArray[np.int64], score: NDArray[np.float64], out: NDArray[np.int64], /
-) -> None: ...
 def order_by_key(
     key: NDArray[np.int64], n_keys: int, order: NDArray[np.int64], start: NDArray[np.int64], /
 ) -> None: ...

@@ -136,11 +136,9 @@ def match_groups(
     det_start, gt_lo, gt_hi = group_bounds(det_group, gt_group)
     given = similarity if similarity is not None else GroupSimilarity.none()
     boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
-    if det_areas is not None:
-        det_area = np.ascontiguousarray(det_areas, dtype=np.float64)
-    else:
-        with np.errstate(over="ignore"):  # boxes near the float limit: inf, as pycocotools
-            det_area = boxes[:, 2] * boxes[:, 3]
+    # None: the kernel takes w * h of each box (no column of D areas held meanwhile).
+    no_areas = np.zeros(0, dtype=np.float64)
+    det_area = no_areas if det_areas is None else np.ascontiguousarray(det_areas, np.float64)
     position = np.ascontiguousarray(det_position, dtype=np.int64)
     rows = np.ascontiguousarray(det_rows, dtype=np.int64)
     gt_box = np.ascontiguousarray(gt_boxes, dtype=np.float64)

@@ -124,10 +124,11 @@ def index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDA
         table = np.full(high - low + 2, -1, dtype=np.int64)  # last slot: out of range
         table[sorted_ids - low] = np.arange(sorted_ids.shape[0])
         pos = ids - low  # a fresh array, turned into the positions in place
-        pos[(pos < 0) | (pos > high - low)] = high - low + 1
+        # Out of range (below wraps to above): to slot -1, the last one.
+        np.clip(pos, -1, high - low + 1, out=pos)
         np.take(table, pos, out=pos)
         found = pos >= 0
-        pos[~found] = 0
+        np.maximum(pos, 0, out=pos)
         return pos, found
     pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
     return pos, sorted_ids[pos] == ids
@@ -186,7 +187,11 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
 
 
 def stable_order(
-    key: NDArray[np.int64], score: NDArray[np.float64], tiebreak: NDArray[np.int64], n_keys: int
+    key: NDArray[np.int64],
+    score: NDArray[np.float64],
+    tiebreak: NDArray[np.int64],
+    n_keys: int,
+    start: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
     """The permutation sorting by (key, descending score, tiebreak, position), stable.
 
@@ -194,9 +199,13 @@ def stable_order(
     ``[0, n_keys)`` (``_kernels.order_by_key``), then each key's run sorted
     (``_kernels.order_runs``: a radix sort of the scores' bits where the run's tiebreaks
     agree, else a merge sort), the keys spread over the cores.
+
+    ``start``, when given (shape ``(n_keys + 1,)``, dtype int64), receives where each
+    key's run begins in the sorted order.
     """
     permutation = np.empty(key.shape[0], dtype=np.int64)
-    start = np.empty(n_keys + 1, dtype=np.int64)
+    if start is None:
+        start = np.empty(n_keys + 1, dtype=np.int64)
     kernels.order_by_key(np.ascontiguousarray(key, dtype=np.int64), n_keys, permutation, start)
     score = np.ascontiguousarray(score, dtype=np.float64)
     tiebreak = np.ascontiguousarray(tiebreak, dtype=np.int64)
@@ -244,27 +253,6 @@ def section_planes(matching: Matching, params: CocoParams) -> tuple[Matching, Co
     return kept, cut
 
 
-def pooled_order(matching: Matching) -> NDArray[np.int64]:
-    """Every detection of a matching by descending score, ties in accumulation order: what
-    ``np.argsort(-matching.det_score, kind="stable")`` gives.
-
-    Each class's detections are already by descending score, so their runs are merged
-    (``_kernels.merge_by_score``) without sorting again, and without a sort's scratch.
-
-    Returns
-    -------
-    ndarray of shape (D,), dtype int64
-        Positions in the matching.
-    """
-    n_classes = matching.n_positive.shape[0]
-    run_start = np.searchsorted(matching.det_class, np.arange(n_classes + 1)).astype(np.int64)
-    order = np.empty(matching.det_score.shape[0], dtype=np.int64)
-    kernels.merge_by_score(
-        run_start, np.ascontiguousarray(matching.det_score, dtype=np.float64), order
-    )
-    return order
-
-
 def _rank_detections(
     gt: GroundTruth, preds: Predictions, params: CocoParams
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
@@ -294,20 +282,21 @@ def _rank_detections(
         group += img_pos
         del img_pos
         n_groups = gt.category_ids.shape[0] * n_images
-        order = stable_order(group, scores, np.zeros_like(group), n_groups)
+        start = np.empty(n_groups + 1, dtype=np.int64)
+        order = stable_order(group, scores, np.zeros_like(group), n_groups, start)
     else:
         # Class-agnostic lists are concatenated category by category before sorting.
         group = img_pos
-        order = stable_order(group, scores, cat_pos, n_images)
+        start = np.empty(n_images + 1, dtype=np.int64)
+        order = stable_order(group, scores, cat_pos, n_images, start)
         del cat_pos
     del scores
     group = group[order]
     source = order if source is None else source[order]
     del order
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     rank = np.arange(group.shape[0])
-    rank -= np.repeat(starts, np.diff(np.r_[starts, group.shape[0]]))
-    del starts
+    rank -= start[group]  # position in its group
+    del start
     kept = rank < params.max_dets[-1]
     if kept.all():
         return source, group, rank
@@ -342,6 +331,10 @@ def match_detections(
     # -score) keeps that order for ties; the kernel writes each into its final column.
     n_classes = gt.category_ids.shape[0] if params.use_cats else 1
     order = stable_order(det_class, det_score, np.zeros_like(det_class), n_classes)
+    # Sorted by class, the classes are runs of known lengths; the scores are gathered
+    # again once sorted. Neither column is held through the matching.
+    class_sizes = np.bincount(det_class, minlength=n_classes)
+    del det_class, det_score
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
     similarity = None
@@ -392,10 +385,18 @@ def match_detections(
     )
     if progress is not None:
         progress(0.8)
-    det_src, det_group, det_rank = det_src[order], det_group[order], det_rank[order]
-    det_class, det_score = det_class[order], det_score[order]
+    del position
+    # Into accumulation order one column at a time, each let go as its copy is made: at
+    # COCO's scale they are megabytes apiece, and the outcome planes are held meanwhile.
+    det_src = det_src[order]
+    det_group = det_group[order]
+    det_rank = det_rank[order]
+    del order
+    det_class = np.repeat(np.arange(n_classes, dtype=np.int64), class_sizes)
+    det_score = preds.scores[det_src]
     if params.use_cats:
-        det_category, det_image = det_class, det_group % n_images
+        det_category, det_image = det_class, det_group
+        det_image %= n_images  # det_group is not needed after this
     else:
         det_category = gt.category_ids.searchsorted(preds.category_ids[det_src])
         det_image = det_group

@@ -88,6 +88,77 @@ def stat_max_dets(spec: StatSpec, max_dets: Sequence[int], mode: str) -> int | N
     return max_dets[spec.max_dets_index]
 
 
+Gathered = dict[tuple[str, tuple[int, ...], tuple[int, ...]], NDArray[np.float64]]
+"""Planes of precision or recall already cut out, by (kind, area indices, max_dets indices)."""
+
+
+def _stat_values(
+    spec: StatSpec,
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    params: CocoParams,
+    gathered: Gathered | None = None,
+) -> NDArray[np.float64]:
+    """pycocotools' slice of a stat, every class.
+
+    Parameters
+    ----------
+    gathered : dict, optional
+        Planes cut out for earlier stats, reused and added to: at COCO's scale each cut
+        reads the whole precision array.
+
+    Returns
+    -------
+    ndarray of shape (T', R, K, L) for AP, (T', K, L) for AR, dtype float64
+        T' is the IoU thresholds read (one, or all); L the positions of pycocotools' area
+        and max_dets index lists broadcast together (usually 1, can be 0).
+    """
+    area_idx = tuple(i for i, label in enumerate(params.area_labels) if label == spec.area)
+    max_det = stat_max_dets(spec, params.max_dets, params.mode)
+    det_idx = tuple(i for i, m in enumerate(params.max_dets) if m == max_det)
+    gathered = {} if gathered is None else gathered
+    key = (spec.kind, area_idx, det_idx)
+    if key not in gathered:
+        values = precision if spec.kind == "AP" else recall
+        gathered[key] = values[..., list(area_idx), list(det_idx)]
+    values = gathered[key]
+    if spec.iou is not None:
+        values = values[np.flatnonzero(spec.iou == params.iou_thresholds)]
+    return values
+
+
+def _mean_defined(values: NDArray[np.float64]) -> float:
+    """``np.mean`` of the entries > -1 in C order (-1 without any), as pycocotools."""
+    defined = values[values > -1]
+    return float(np.mean(defined)) if defined.size else -1.0
+
+
+def _class_means(values: NDArray[np.float64], class_axis: int) -> NDArray[np.float64]:
+    """:func:`_mean_defined` of each class of ``values``.
+
+    Returns
+    -------
+    ndarray of shape (K,), dtype float64
+
+    Notes
+    -----
+    A class whose entries are all defined (or all -1, as pycocotools leaves a class
+    without ground truth) is averaged as a row of a C-contiguous (K, n) array:
+    ``np.mean`` along the last axis sums each row pairwise exactly as it sums that row
+    alone. A class with some entries -1 is averaged on its own.
+    """
+    rows = np.ascontiguousarray(np.moveaxis(values, class_axis, 0))
+    rows = rows.reshape(rows.shape[0], rows[:1].size)
+    if rows.shape[1] == 0:  # no area range or max_dets of that label
+        return np.full(rows.shape[0], -1.0)
+    defined = rows > -1
+    full = defined.all(axis=1)
+    out = np.where(full, rows.mean(axis=1), -1.0)
+    for k in np.flatnonzero(~full & defined.any(axis=1)).tolist():
+        out[k] = _mean_defined(rows[k])
+    return out
+
+
 def summarize_one(
     spec: StatSpec,
     precision: NDArray[np.float64],
@@ -109,26 +180,33 @@ def summarize_one(
     The mean is ``np.mean`` over the values > -1 of the same slice, flattened in the same
     order as pycocotools, so the floating-point sum is the same.
     """
-    area_idx = [i for i, label in enumerate(params.area_labels) if label == spec.area]
-    max_det = stat_max_dets(spec, params.max_dets, params.mode)
-    det_idx = [i for i, m in enumerate(params.max_dets) if m == max_det]
-    values = precision if spec.kind == "AP" else recall
-    if spec.iou is not None:
-        values = values[np.flatnonzero(spec.iou == params.iou_thresholds)]
-    if spec.kind == "AP":
-        values = (
-            values[:, :, :, area_idx, det_idx]
-            if category is None
-            else (values[:, :, [category]][:, :, :, area_idx, det_idx])
-        )
-    else:
-        values = (
-            values[:, :, area_idx, det_idx]
-            if category is None
-            else (values[:, [category]][:, :, area_idx, det_idx])
-        )
-    defined = values[values > -1]
-    return float(np.mean(defined)) if defined.size else -1.0
+    values = _stat_values(spec, precision, recall, params)
+    if category is not None:
+        values = np.take(values, [category], axis=2 if spec.kind == "AP" else 1)
+    return _mean_defined(values)
+
+
+def summarize_classes(
+    spec: StatSpec,
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    params: CocoParams,
+    gathered: Gathered | None = None,
+) -> NDArray[np.float64]:
+    """:func:`summarize_one` of every class, in one pass.
+
+    Parameters
+    ----------
+    gathered : dict, optional
+        See :func:`_stat_values`.
+
+    Returns
+    -------
+    ndarray of shape (K,), dtype float64
+        -1 where undefined.
+    """
+    values = _stat_values(spec, precision, recall, params, gathered)
+    return _class_means(values, 2 if spec.kind == "AP" else 1)
 
 
 def summarize(
@@ -140,3 +218,24 @@ def summarize(
     """``COCOeval.stats``: shape (12,) for boxes, (10,) for keypoints, -1 where undefined."""
     specs = stat_specs(params.iou_type)
     return np.array([summarize_one(s, precision, recall, params, category) for s in specs])
+
+
+def summary_tables(
+    precision: NDArray[np.float64], recall: NDArray[np.float64], params: CocoParams
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`summarize` of all classes and of each, each plane cut out once.
+
+    Returns
+    -------
+    stats : ndarray of shape (S,), dtype float64
+        ``summarize(precision, recall, params)``.
+    per_class : ndarray of shape (K, S), dtype float64
+        Row ``k`` is ``summarize(precision, recall, params, category=k)``.
+    """
+    gathered: Gathered = {}
+    stats, columns = [], []
+    for spec in stat_specs(params.iou_type):
+        values = _stat_values(spec, precision, recall, params, gathered)
+        stats.append(_mean_defined(values))
+        columns.append(_class_means(values, 2 if spec.kind == "AP" else 1))
+    return np.array(stats), np.stack(columns, axis=1)

@@ -346,9 +346,11 @@ def evaluate_voc_interpolations(
     names = dict(category_names or {})
     named = np.fromiter(names, dtype=np.int64, count=len(names))
     ground_truth = ground_truth.declared_only()
-    categories = np.union1d(
-        np.union1d(ground_truth.category_ids, detections.category_ids), named
-    )  # (K,)
+    # Usually every detection's category is declared: then the union needs no sort of
+    # the detections' ids, only of those outside the declared ones.
+    _, declared = index_of(ground_truth.category_ids, detections.category_ids)
+    others = np.unique(detections.category_ids[~declared]) if not declared.all() else named
+    categories = np.union1d(np.union1d(ground_truth.category_ids, others), named)  # (K,)
 
     hard = ground_truth.difficult | ground_truth.iscrowd  # (n_gt,)
     gt_code = np.searchsorted(categories, ground_truth.ann_category_ids)
@@ -362,7 +364,7 @@ def evaluate_voc_interpolations(
     candidate = hit & ~ignored
 
     # Rank: by category, then descending score, ties in input order.
-    det_code = np.searchsorted(categories, detections.category_ids)
+    det_code = index_of(categories, detections.category_ids)[0]
     no_tiebreak = np.zeros(len(detections), dtype=np.int64)
     rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0])
     ranked_candidate = np.flatnonzero(candidate[rank])
@@ -371,8 +373,8 @@ def evaluate_voc_interpolations(
     tp[ranked_candidate[first]] = True
     kept = ~ignored[rank]  # in rank order
 
-    bounds = np.searchsorted(detections.category_ids[rank], categories, side="left")
-    bounds = np.append(bounds, rank.shape[0])  # (K + 1,)
+    bounds = np.zeros(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,) each class's run
+    np.cumsum(np.bincount(det_code, minlength=categories.shape[0]), out=bounds[1:])
     per_class: dict[str, list[VOCClassResult]] = {i: [] for i in interpolations}
     for k, category_id in enumerate(categories.tolist()):
         segment = slice(bounds[k], bounds[k + 1])

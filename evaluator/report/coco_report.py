@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.metrics.params import CocoParams
-from evaluator.metrics.summary import stat_specs, summarize
+from evaluator.metrics.summary import stat_specs, summary_tables
 
 PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100")
 KEYPOINT_PER_CLASS_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
@@ -78,14 +78,9 @@ class CocoReport:
         params: CocoParams,
         **fields: Any,
     ) -> CocoReport:
-        n_classes = precision.shape[2]
-        per_class = (
-            np.stack([summarize(precision, recall, params, category=k) for k in range(n_classes)])
-            if n_classes
-            else np.zeros((0, len(stat_specs(params.iou_type))))
-        )
+        stats, per_class = summary_tables(precision, recall, params)
         return cls(
-            stats=summarize(precision, recall, params),
+            stats=stats,
             precision=precision,
             recall=recall,
             scores=scores,

@@ -1,0 +1,82 @@
+"""The kept thread pool that runs the kernels' chunks: coverage, failures, fork."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from evaluator import threads
+
+
+@pytest.fixture
+def many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("evaluator.threads._WORK_PER_CHUNK", 1)
+    monkeypatch.setenv("DETEVAL_THREADS", "3")
+
+
+def _covered(n: int) -> list[tuple[int, int]]:
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def run(first: int, last: int) -> None:
+        with lock:
+            seen.append((first, last))
+
+    threads.run_in_chunks(run, np.ones(n, dtype=np.int64))
+    return sorted(seen)
+
+
+@pytest.mark.usefixtures("many_chunks")
+def test_chunks_cover_every_item_once() -> None:
+    for n in (1, 2, 7, 100):
+        chunks = _covered(n)
+        assert [i for first, last in chunks for i in range(first, last)] == list(range(n))
+    assert len(_covered(100)) > 1
+
+
+@pytest.mark.usefixtures("many_chunks")
+def test_the_threads_are_kept_between_calls() -> None:
+    _covered(50)
+    before = {t.ident for t in threading.enumerate() if t.name.startswith("deteval")}
+    _covered(50)
+    after = {t.ident for t in threading.enumerate() if t.name.startswith("deteval")}
+    assert before and after == before
+
+
+@pytest.mark.usefixtures("many_chunks")
+def test_a_failing_chunk_is_raised_once_every_chunk_has_ended() -> None:
+    ended: list[int] = []
+
+    def run(first: int, last: int) -> None:
+        if first == 0:
+            raise RuntimeError("chunk 0 failed")
+        time.sleep(0.05)
+        ended.append(first)
+
+    with pytest.raises(RuntimeError, match="chunk 0 failed"):
+        threads.run_in_chunks(run, np.ones(6, dtype=np.int64))
+    assert len(ended) == len(_covered(6)) - 1
+
+
+def _chunks_in_child(queue: multiprocessing.Queue[int]) -> None:
+    queue.put(sum(last - first for first, last in _covered(40)))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+@pytest.mark.usefixtures("many_chunks")
+def test_a_forked_child_starts_its_own_threads() -> None:
+    # As a prefork worker pool does: the parent has run chunks, so its pool exists, but
+    # its threads are not in the child.
+    _covered(40)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_chunks_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == 0, "the child's chunks never ran"
+    assert queue.get(timeout=5) == 40
