@@ -140,6 +140,36 @@ static size_t to_string(const uint32_t *counts, int64_t m, char *s)
     return p;
 }
 
+/* The count coded at s[*p:] (before the difference to the count two before), *p moved
+ * past it: NULL, or why the string does not decode there. Most counts of a mask differ
+ * little from the one two before: one character, taken first. */
+static inline const char *next_count(const char *s, Py_ssize_t len, Py_ssize_t *p, int64_t *x)
+{
+    int c = (unsigned char)s[*p] - 48;
+    if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
+    (*p)++;
+    if (!(c & 0x20)) { /* the last character: 0x10 is the sign */
+        *x = (c & 0x10) ? (int64_t)(c & 0x1f) - 32 : (int64_t)c;
+        return NULL;
+    }
+    int64_t value = c & 0x1f;
+    int shift = 5;
+    for (;;) {
+        if (*p == len) return "the string ends inside a count";
+        c = (unsigned char)s[*p] - 48;
+        if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
+        if (shift > 30) return "a count longer than 7 characters";
+        value |= (int64_t)(c & 0x1f) << shift;
+        (*p)++;
+        shift += 5;
+        if (!(c & 0x20)) {
+            if (c & 0x10) value -= (int64_t)1 << shift; /* sign extension */
+            *x = value;
+            return NULL;
+        }
+    }
+}
+
 /* Why string s[0:len] does not decode into `m` counts (NULL when it does), the counts
  * written to counts (NULL: only count them) and their number to *m. */
 static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, int64_t *m)
@@ -147,19 +177,9 @@ static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, 
     int64_t k = 0;
     Py_ssize_t p = 0;
     while (p < len) {
-        int64_t x = 0;
-        int shift = 0, more = 1;
-        while (more) {
-            if (p == len) return "the string ends inside a count";
-            int c = (unsigned char)s[p] - 48;
-            if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
-            if (shift > 30) return "a count longer than 7 characters";
-            x |= (int64_t)(c & 0x1f) << shift;
-            more = c & 0x20;
-            p++;
-            shift += 5;
-            if (!more && (c & 0x10)) x -= (int64_t)1 << shift; /* sign extension */
-        }
+        int64_t x;
+        const char *problem = next_count(s, len, &p, &x);
+        if (problem != NULL) return problem;
         if (counts != NULL) {
             if (k > 2) x += (int64_t)counts[k - 2];
             if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
@@ -441,44 +461,99 @@ static inline void advance(uint32_t *column, uint32_t *row, uint32_t by, uint32_
     }
 }
 
-/* The xywh box of counts[0:m] of an h x w mask into bb, as rleToBbox in pycocotools
- * 2.0.11 (which fixed cocoapi's box of runs that wrap to the next column). */
-static void bbox_of(const uint32_t *counts, int64_t m, uint32_t h, uint32_t w, double *bb)
+/* The extent of a mask's pixels, followed run by run, as rleToBbox in pycocotools 2.0.11
+ * (which fixed cocoapi's box of runs that wrap to the next column). */
+typedef struct {
+    uint32_t h, column, row, xs, ys, xe, ye; /* (column, row) of the next pixel */
+} Extent;
+
+static inline void extent_start(Extent *e, uint32_t h, uint32_t w)
 {
-    m = (m / 2) * 2;
-    uint32_t xs = w, ys = h, xe = 0, ye = 0;
-    if (m == 0) {
+    e->h = h;
+    e->column = e->row = 0;
+    e->xs = w;
+    e->ys = h;
+    e->xe = e->ye = 0;
+}
+
+/* Run j (background when j is even) of `count` pixels, without a division for the runs
+ * shorter than a column (most of them): pixel p is (p / h, p % h). */
+static inline void extent_run(Extent *e, int64_t j, uint32_t count)
+{
+    if (j % 2 == 0 || count == 0) { /* background, or an empty run */
+        advance(&e->column, &e->row, count, e->h);
+        return;
+    }
+    uint32_t x_start = e->column, y_start = e->row;
+    advance(&e->column, &e->row, count - 1, e->h); /* the run's last pixel */
+    uint32_t x_end = e->column, y_end = e->row;
+    advance(&e->column, &e->row, 1, e->h);
+    if (x_start < e->xs) e->xs = x_start;
+    if (x_end > e->xe) e->xe = x_end;
+    if (x_start < x_end) { /* the run wraps to the next column: all rows */
+        e->ys = 0;
+        e->ye = e->h - 1;
+    } else {
+        if (y_start < e->ys) e->ys = y_start;
+        if (y_end > e->ye) e->ye = y_end;
+    }
+}
+
+/* The xywh box of a mask of m runs whose runs went through extent_run, into bb. */
+static inline void extent_box(const Extent *e, int64_t m, double *bb)
+{
+    if (m < 2) { /* rleToBbox reads whole (background, foreground) pairs: none */
         bb[0] = bb[1] = bb[2] = bb[3] = 0;
         return;
     }
-    /* (column, row) of the next pixel, followed run by run without a division for the
-     * runs shorter than a column (most of them): pixel p is (p / h, p % h). */
-    uint32_t column = 0, row = 0;
-    for (int64_t j = 0; j < m; j++) {
-        if (j % 2 == 0 || counts[j] == 0) { /* background, or an empty run */
-            advance(&column, &row, counts[j], h);
-            continue;
-        }
-        uint32_t x_start = column, y_start = row;
-        advance(&column, &row, counts[j] - 1, h); /* the run's last pixel */
-        uint32_t x_end = column, y_end = row;
-        advance(&column, &row, 1, h);
-        if (x_start < xs) xs = x_start;
-        if (x_end > xe) xe = x_end;
-        if (x_start < x_end) { /* the run wraps to the next column: all rows */
-            ys = 0;
-            ye = h - 1;
-        } else {
-            if (y_start < ys) ys = y_start;
-            if (y_end > ye) ye = y_end;
-        }
-    }
     /* unsigned, as maskApi.c: a mask with no pixel but an even number of runs gets the
      * wrapped widths it gets */
-    bb[0] = xs;
-    bb[2] = (uint32_t)(xe - xs + 1);
-    bb[1] = ys;
-    bb[3] = (uint32_t)(ye - ys + 1);
+    bb[0] = e->xs;
+    bb[2] = (uint32_t)(e->xe - e->xs + 1);
+    bb[1] = e->ys;
+    bb[3] = (uint32_t)(e->ye - e->ys + 1);
+}
+
+/* The xywh box of counts[0:m] of an h x w mask into bb, as rleToBbox (its last run,
+ * background when m is odd, changes nothing). */
+static void bbox_of(const uint32_t *counts, int64_t m, uint32_t h, uint32_t w, double *bb)
+{
+    Extent e;
+    extent_start(&e, h, w);
+    for (int64_t j = 0; j < m; j++) extent_run(&e, j, counts[j]);
+    extent_box(&e, m, bb);
+}
+
+/* Decode string s[0:len] of an h x w mask without keeping its counts: NULL and its area
+ * (as rleArea) and box (as rleToBbox), or why it does not decode or its counts do not
+ * sum to h * w (from_string's problems first, in its order). */
+static const char *measure_string(const char *s, Py_ssize_t len, uint32_t h, uint32_t w,
+                                  uint32_t *area, double *bb)
+{
+    Extent e;
+    extent_start(&e, h, w);
+    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
+    uint64_t total = 0;
+    uint32_t a = 0;
+    Py_ssize_t p = 0;
+    while (p < len) {
+        int64_t x;
+        const char *problem = next_count(s, len, &p, &x);
+        if (problem != NULL) return problem;
+        if (k > 2) x += before;
+        if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+        uint32_t count = (uint32_t)x;
+        total += count;
+        if (k % 2) a += count;
+        if (h) extent_run(&e, k, count); /* 0 rows: every count of a valid mask is 0 */
+        before = last;
+        last = count;
+        k++;
+    }
+    if (total != (uint64_t)h * (uint64_t)w) return "the counts do not sum to height * width";
+    *area = a;
+    extent_box(&e, k, bb);
+    return NULL;
 }
 
 PyDoc_STRVAR(area_doc,
@@ -852,26 +927,18 @@ static PyObject *measure_strings(PyObject *self, PyObject *args)
     double *boxes = b[5].buf;
     const char *problem = NULL;
     Py_ssize_t bad = -1;
-    uint32_t *scratch = NULL;
-    size_t cap = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t m;
-        problem = decode_into(blob + starts[i], starts[i + 1] - starts[i], &scratch, &cap, &m);
-        if (problem == NULL &&
-            !sums_to(scratch, m, (uint64_t)heights[i] * (uint64_t)widths[i]))
-            problem = "the counts do not sum to height * width";
+        problem = measure_string(blob + starts[i], starts[i + 1] - starts[i],
+                                 (uint32_t)heights[i], (uint32_t)widths[i], areas + i,
+                                 boxes + 4 * i);
         if (problem != NULL) {
             bad = i;
             break;
         }
-        areas[i] = area_of(scratch, m);
-        bbox_of(scratch, m, (uint32_t)heights[i], (uint32_t)widths[i], boxes + 4 * i);
     }
     Py_END_ALLOW_THREADS
-    free(scratch);
-    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
-    else if (problem != NULL) located(bad, problem);
+    if (problem != NULL) located(bad, problem);
     else result = Py_NewRef(Py_None);
 done:
     release(b, 6);
