@@ -55,8 +55,6 @@ class ScannedMasks:
     scores : ndarray of shape (n,), dtype float64
     boxed : bool
         Whether the results carry a ``bbox`` (all of them do, or none).
-    given_sizes : ndarray of shape (n, 2), dtype int64
-        Each segmentation's ``size``, as written.
     heights, widths : ndarray of shape (n,), dtype int64
         The size of each result's image (0 for an image the ground truth lacks).
     blob : memoryview
@@ -66,6 +64,8 @@ class ScannedMasks:
     areas : ndarray of shape (n,), dtype uint32
     mask_boxes : ndarray of shape (n, 4), dtype float64
         Each mask's area and ``xywh`` box, up to the first string that does not decode.
+    wrong_size : tuple of (int, list of int), or None
+        The first result whose segmentation's ``size`` is not its image's, and that size.
     problem : tuple of (int, str), or None
         The first mask whose string does not decode at its image's size, and why.
     """
@@ -75,13 +75,13 @@ class ScannedMasks:
     boxes: NDArray[np.float64]
     scores: NDArray[np.float64]
     boxed: bool
-    given_sizes: NDArray[np.int64]
     heights: NDArray[np.int64]
     widths: NDArray[np.int64]
     blob: memoryview
     starts: NDArray[np.int64]
     areas: NDArray[np.uint32]
     mask_boxes: NDArray[np.float64]
+    wrong_size: tuple[int, list[int]] | None
     problem: tuple[int, str] | None
 
 
@@ -97,9 +97,7 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
     sizes : (keys, heights, widths)
         The ground truth's images (keys sorted) and their sizes.
     """
-    blob = np.empty(max(size, 1), dtype=np.uint8)  # pages never written cost no memory
-    parts: list[ScannedMasks] = []
-    used = 0
+    gathered = _Gathered(size)
     workers = threads()
     blocks = _Blocks()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -109,22 +107,17 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
             del chunk  # the worker holds it until it is scanned
             while len(pending) > workers or (pending and pending[0][0].done()):
                 future, done = pending.popleft()
-                part = future.result()
                 blocks.free.append(done)
-                if part is None:
+                if not gathered.add(future.result()):
                     for future, _ in pending:
                         future.cancel()
                     return None
-                used = _keep(part, blob, used, parts)
         while pending:
-            part = pending.popleft()[0].result()
-            if part is None:
+            if not gathered.add(pending.popleft()[0].result()):
                 return None
-            used = _keep(part, blob, used, parts)
-    joined = _joined(parts, blob, used)
-    del parts
+    del blocks
     rle.release_freed()  # the chunks' columns, freed on the worker threads
-    return joined
+    return gathered.result()
 
 
 class _Blocks:
@@ -186,7 +179,7 @@ def _last_cut(text: mmap.mmap, end: int) -> tuple[int, int] | None:
 
 
 def _scan_chunk(chunk: memoryview, sizes: ImageSizes) -> ScannedMasks | None:
-    """One chunk's columns, its masks measured (on a worker thread), or None."""
+    """One chunk's columns, its masks checked and measured (on a worker thread), or None."""
     # any buffer will do; its columns are read as the buffers they are
     scanned: tuple[Any, ...] | None = _scan.scan_mask_results(cast(bytes, chunk))
     if scanned is None:
@@ -194,6 +187,8 @@ def _scan_chunk(chunk: memoryview, sizes: ImageSizes) -> ScannedMasks | None:
     n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, strings, start_raw = scanned
     image_ids = np.frombuffer(image_raw, dtype=np.int64)
     _, heights, widths = image_sizes(image_ids, sizes)
+    given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
+    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))[:1]
     starts = np.frombuffer(start_raw, dtype=np.int64)
     areas = np.zeros(n, dtype=np.uint32)
     mask_boxes = np.zeros((n, 4), dtype=np.float64)
@@ -204,13 +199,13 @@ def _scan_chunk(chunk: memoryview, sizes: ImageSizes) -> ScannedMasks | None:
         np.frombuffer(box_raw, dtype=np.float64).reshape(n, 4),
         np.frombuffer(score_raw, dtype=np.float64),
         bool(boxed),
-        np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2),
         heights,
         widths,
         memoryview(strings),
         starts,
         areas,
         mask_boxes,
+        (int(wrong[0]), given[wrong[0]].tolist()) if wrong.size else None,
         problem,
     )
 
@@ -228,67 +223,83 @@ def image_sizes(
     return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
 
 
-def _keep(part: ScannedMasks, blob: NDArray[np.uint8], used: int, parts: list[ScannedMasks]) -> int:
-    """Copy a chunk's strings into ``blob`` at ``used``, keep its other columns (its
-    strings then go); the new end of the strings."""
-    length = int(part.starts[-1])
-    blob[used : used + length] = np.frombuffer(part.blob, dtype=np.uint8)
-    parts.append(_without_strings(part))
-    return used + length
+# A plain result has at least its five keys, the segmentation's two, and a value for each.
+_MIN_RESULT_BYTES = len(
+    '{"image_id":0,"category_id":0,"score":0,"segmentation":{"size":[0,0],"counts":""}}'
+)
+_ROW_COLUMNS = {
+    "image_ids": (np.int64, ()),
+    "category_ids": (np.int64, ()),
+    "boxes": (np.float64, (4,)),
+    "scores": (np.float64, ()),
+    "heights": (np.int64, ()),
+    "widths": (np.int64, ()),
+    "areas": (np.uint32, ()),
+    "mask_boxes": (np.float64, (4,)),
+}
 
 
-def _without_strings(part: ScannedMasks) -> ScannedMasks:
-    """``part`` with an empty ``blob`` (its strings are kept elsewhere)."""
-    return ScannedMasks(
-        part.image_ids,
-        part.category_ids,
-        part.boxes,
-        part.scores,
-        part.boxed,
-        part.given_sizes,
-        part.heights,
-        part.widths,
-        memoryview(b""),
-        part.starts,
-        part.areas,
-        part.mask_boxes,
-        part.problem,
-    )
+class _Gathered:
+    """The chunks' columns gathered in file order into blocks sized for the whole file
+    (the pages never written cost no memory): no copy of them all at the end."""
 
+    def __init__(self, size: int) -> None:
+        rows = size // _MIN_RESULT_BYTES + 1
+        self.columns = {
+            name: np.empty((rows, *shape), dtype=dtype)
+            for name, (dtype, shape) in _ROW_COLUMNS.items()
+        }
+        self.blob = np.empty(max(size, 1), dtype=np.uint8)
+        self.starts = np.zeros(rows + 1, dtype=np.int64)
+        self.n = 0
+        self.boxed: set[bool] = set()
+        self.wrong_size: tuple[int, list[int]] | None = None
+        self.problem: tuple[int, str] | None = None
 
-def _joined(parts: list[ScannedMasks], blob: NDArray[np.uint8], used: int) -> ScannedMasks | None:
-    """The chunks' columns as one; None when the results mix chunks with and without a
-    ``bbox`` (the scanner refuses such a file too)."""
-    if len({part.boxed for part in parts}) > 1:
-        return None
-    rows = np.cumsum([0] + [part.image_ids.shape[0] for part in parts])
-    shift = np.cumsum([0] + [int(part.starts[-1]) for part in parts])
-    starts = np.concatenate(
-        [[0]] + [part.starts[1:] + offset for part, offset in zip(parts, shift, strict=False)]
-    ).astype(np.int64)
-    problems = [
-        (int(first) + part.problem[0], part.problem[1])
-        for part, first in zip(parts, rows, strict=False)
-        if part.problem is not None
-    ]
-    strings = blob[:used]
-    strings.flags.writeable = False
+    def add(self, part: ScannedMasks | None) -> bool:
+        """Append a chunk's columns; False when the scanner did not read it."""
+        if part is None:
+            return False
+        n, m = self.n, part.image_ids.shape[0]
+        if n + m > self.starts.shape[0] - 1:  # not a plain file after all: room anyway
+            self._grow(n + m)
+        for name, column in self.columns.items():
+            column[n : n + m] = getattr(part, name)
+        used = int(self.starts[n])
+        length = int(part.starts[-1])
+        self.blob[used : used + length] = np.frombuffer(part.blob, dtype=np.uint8)
+        self.starts[n + 1 : n + m + 1] = part.starts[1:] + used
+        self.n += m
+        self.boxed.add(part.boxed)
+        if self.wrong_size is None and part.wrong_size is not None:
+            self.wrong_size = (n + part.wrong_size[0], part.wrong_size[1])
+        if self.problem is None and part.problem is not None:
+            self.problem = (n + part.problem[0], part.problem[1])
+        return True
 
-    def column(name: str) -> NDArray[Any]:
-        return np.concatenate([getattr(part, name) for part in parts])
+    def _grow(self, rows: int) -> None:
+        for name, column in self.columns.items():
+            grown = np.empty((2 * rows, *column.shape[1:]), dtype=column.dtype)
+            grown[: self.n] = column[: self.n]
+            self.columns[name] = grown
+        starts = np.zeros(2 * rows + 1, dtype=np.int64)
+        starts[: self.n + 1] = self.starts[: self.n + 1]
+        self.starts = starts
 
-    return ScannedMasks(
-        column("image_ids"),
-        column("category_ids"),
-        column("boxes"),
-        column("scores"),
-        bool(parts[0].boxed) if parts else True,
-        column("given_sizes"),
-        column("heights"),
-        column("widths"),
-        strings.data,
-        starts,
-        column("areas"),
-        column("mask_boxes"),
-        min(problems) if problems else None,
-    )
+    def result(self) -> ScannedMasks | None:
+        """The file's columns; None when the results mix chunks with and without a
+        ``bbox`` (the scanner refuses such a file too)."""
+        if len(self.boxed) > 1:
+            return None
+        n = self.n
+        strings = self.blob[: int(self.starts[n])]
+        strings.flags.writeable = False
+        rows = {name: column[:n] for name, column in self.columns.items()}
+        return ScannedMasks(
+            boxed=self.boxed != {False},
+            blob=strings.data,
+            starts=self.starts[: n + 1],
+            wrong_size=self.wrong_size,
+            problem=self.problem,
+            **rows,
+        )

@@ -298,6 +298,7 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         if src.masks is None:
             raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
         return src
+    rle.map_large_blocks()  # else tens of megabytes freed on worker threads stay
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt, boxless = _columns_without_boxes(src)
@@ -400,13 +401,12 @@ def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
     root = "predictions"
     # Unknown images first (load_predictions' own check): their masks have no size.
     refuse_unknown_images(scanned.image_ids, gt)
-    heights, widths, given = scanned.heights, scanned.widths, scanned.given_sizes
-    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))
-    if wrong.size:
-        i = int(wrong[0])
+    heights, widths = scanned.heights, scanned.widths
+    if scanned.wrong_size is not None:
+        i, given = scanned.wrong_size
         raise InputError(
             f"{root}[{i}].segmentation.size",
-            f"{given[i].tolist()} differs from the image's {[int(heights[i]), int(widths[i])]}",
+            f"{given} differs from the image's {[int(heights[i]), int(widths[i])]}",
         )
     if scanned.problem is not None:
         index, problem = scanned.problem
