@@ -87,3 +87,15 @@ def test_a_bad_mask_in_a_later_chunk_is_located_in_the_file(tmp_path: Path) -> N
     with pytest.raises(InputError) as error:
         _load(gt, path)
     assert error.value.location == f"predictions[{bad}].segmentation.counts"
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_columns_grow_past_their_estimate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Room for one result per 10 kB of file: the gathered columns grow as chunks come."""
+    monkeypatch.setattr(mask_results, "_MIN_RESULT_BYTES", 10_000)
+    gt, results = random_segm_case(2)
+    results = [r for r in results if isinstance(r["segmentation"], dict)]
+    results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    _same(_load(gt, path), _load(gt, results))
