@@ -298,7 +298,7 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         if src.masks is None:
             raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
         return src
-    rle.map_large_blocks()  # else tens of megabytes freed on worker threads stay
+    rle.map_large_blocks()  # else blocks of megabytes freed on worker threads stay
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt, boxless = _columns_without_boxes(src)
