@@ -87,8 +87,9 @@ def test_groups_compared_as_pycocotools(seed: int) -> None:
     groups = Groups(det_rows, gt_rows, det_start, gt_lo, gt_hi, block_start)
     for dt in (compressed, RunLengths.from_coco(dts)):
         out = np.full(int(size.sum()), np.nan)
-        group_iou_into(dt, dt.to_bbox(), gt, gt.to_bbox(), crowd, groups, out, 0, 3)
-        group_iou_into(dt, dt.to_bbox(), gt, gt.to_bbox(), crowd, groups, out, 3, 6)
+        measures = (dt.to_bbox(), dt.area()), (gt.to_bbox(), gt.area())
+        group_iou_into(dt, measures[0], gt, measures[1], crowd, groups, out, 0, 3)
+        group_iou_into(dt, measures[0], gt, measures[1], crowd, groups, out, 3, 6)
         for k in range(6):
             d = det_rows[det_start[k] : det_start[k + 1]]
             g = gt_rows[gt_lo[k] : gt_hi[k]]

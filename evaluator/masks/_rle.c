@@ -1048,8 +1048,36 @@ done:
     return result;
 }
 
-enum { GD_DATA, GD_STARTS, GD_BOX, GG_COUNTS, GG_OFFSETS, GG_BOX, G_CROWD, G_DET_ROWS,
-       G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT, N_GROUP_IOU };
+enum { GD_DATA, GD_STARTS, GD_BOX, GD_AREA, GG_COUNTS, GG_OFFSETS, GG_BOX, GG_AREA, GG_HEIGHT,
+       G_CROWD, G_DET_ROWS, G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT,
+       N_GROUP_IOU };
+
+/* The IoU of two masks of h rows as runs_iou computes it, from their intersection in the
+ * columns both boxes span (positions lo to hi - 1; the runs before are skipped, those after
+ * never read) and their areas: the union that rleIou counts along the runs is area_a +
+ * area_b - i (in uint32, as it counts). */
+static double window_iou(const uint32_t *a, int64_t ka, const uint32_t *b, int64_t kb,
+                         uint64_t lo, uint64_t hi, uint32_t area_a, uint32_t area_b, int crowd)
+{
+    uint32_t i = 0;
+    if (area_a && area_b) {
+        int64_t ia = 0, ib = 0;
+        uint64_t pa = 0, pb = 0; /* where runs ia and ib start */
+        while (ia < ka && pa + a[ia] <= lo) pa += a[ia++];
+        while (ib < kb && pb + b[ib] <= lo) pb += b[ib++];
+        while (ia < ka && ib < kb && pa < hi && pb < hi) {
+            uint64_t ea = pa + a[ia], eb = pb + b[ib];
+            if (ia & ib & 1) { /* both foreground (odd runs) */
+                uint64_t start = pa > pb ? pa : pb, end = ea < eb ? ea : eb;
+                if (end > start) i += (uint32_t)(end - start);
+            }
+            if (ea <= eb) { pa = ea; ia++; }
+            else { pb = eb; ib++; }
+        }
+    }
+    uint32_t u = i == 0 ? 1 : crowd ? area_a : area_a + area_b - i;
+    return (double)i / (double)u;
+}
 
 /* Check the groups k0..k1-1 of group_iou against the sizes of their arrays; 0, or -1 with
  * an error set. */
@@ -1094,15 +1122,18 @@ static int check_groups(Py_buffer *b, Py_ssize_t nd, Py_ssize_t ng, Py_ssize_t k
 }
 
 PyDoc_STRVAR(group_iou_doc,
-"group_iou(dt_data, dt_starts, compressed, dt_box, gt_counts, gt_offsets, gt_box, crowd,\n"
-"          det_rows, gt_rows, det_start, gt_lo, gt_hi, block_start, out, k0, k1)\n"
+"group_iou(dt_data, dt_starts, compressed, dt_box, dt_area, gt_counts, gt_offsets, gt_box,\n"
+"          gt_area, gt_height, crowd, det_rows, gt_rows, det_start, gt_lo, gt_hi,\n"
+"          block_start, out, k0, k1)\n"
 "--\n\n"
 "The IoU of every (detection, ground truth) pair of groups k0..k1-1, as pair_iou\n"
 "computes each (rleIou), each detection's mask decoded once for its group. The\n"
 "detections' masks are compressed strings (compressed=1: dt_data the blob, dt_starts\n"
 "int64 (D + 1,), checked by measure_strings) or runs (0: counts uint32 and offsets int64\n"
 "(D + 1,)); gt_counts, gt_offsets the G ground-truth masks; dt_box (D, 4), gt_box (G, 4)\n"
-"their boxes; crowd uint8 (G,). Group k pairs detections det_rows[det_start[k]:\n"
+"their boxes, dt_area uint32 (D,), gt_area (G,) their areas, gt_height int64 (G,) the\n"
+"ground truths' heights (a pair's two masks are of one size); crowd uint8 (G,). Only the\n"
+"columns both boxes span are walked. Group k pairs detections det_rows[det_start[k]:\n"
 "det_start[k + 1]] with ground truths gt_rows[gt_lo[k]:gt_hi[k]] (int64 rows of the\n"
 "masks); its IoUs go to out (float64) from block_start[k] on, detection-major. Releases\n"
 "the GIL.");
@@ -1114,23 +1145,28 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
     int compressed;
     Py_ssize_t k0, k1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*py*y*y*y*y*y*y*y*y*y*y*w*nn", &b[GD_DATA], &b[GD_STARTS],
-                          &compressed, &b[GD_BOX], &b[GG_COUNTS], &b[GG_OFFSETS], &b[GG_BOX],
-                          &b[G_CROWD], &b[G_DET_ROWS], &b[G_GT_ROWS], &b[G_DET_START],
-                          &b[G_GT_LO], &b[G_GT_HI], &b[G_BLOCK_START], &b[G_OUT], &k0, &k1))
+    if (!PyArg_ParseTuple(args, "y*y*py*y*y*y*y*y*y*y*y*y*y*y*y*y*w*nn", &b[GD_DATA],
+                          &b[GD_STARTS], &compressed, &b[GD_BOX], &b[GD_AREA], &b[GG_COUNTS],
+                          &b[GG_OFFSETS], &b[GG_BOX], &b[GG_AREA], &b[GG_HEIGHT], &b[G_CROWD],
+                          &b[G_DET_ROWS], &b[G_GT_ROWS], &b[G_DET_START], &b[G_GT_LO],
+                          &b[G_GT_HI], &b[G_BLOCK_START], &b[G_OUT], &k0, &k1))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t nd = compressed ? string_batch(&b[GD_DATA], &b[GD_STARTS])
                                : batch_size(&b[GD_DATA], &b[GD_STARTS]);
     Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[GG_COUNTS], &b[GG_OFFSETS]);
     if (ng < 0 || check_items(&b[GD_BOX], 32, nd, "dt_box") ||
-        check_items(&b[GG_BOX], 32, ng, "gt_box") || check_items(&b[G_CROWD], 1, ng, "crowd") ||
-        check_groups(b, nd, ng, k0, k1))
+        check_items(&b[GD_AREA], 4, nd, "dt_area") || check_items(&b[GG_BOX], 32, ng, "gt_box") ||
+        check_items(&b[GG_AREA], 4, ng, "gt_area") ||
+        check_items(&b[GG_HEIGHT], 8, ng, "gt_height") ||
+        check_items(&b[G_CROWD], 1, ng, "crowd") || check_groups(b, nd, ng, k0, k1))
         goto done;
     const char *blob = b[GD_DATA].buf;
     const uint32_t *dc = b[GD_DATA].buf, *gc = b[GG_COUNTS].buf;
     const int64_t *dof = b[GD_STARTS].buf, *gof = b[GG_OFFSETS].buf;
     const double *db = b[GD_BOX].buf, *gb = b[GG_BOX].buf;
+    const uint32_t *dt_area = b[GD_AREA].buf, *gt_area = b[GG_AREA].buf;
+    const int64_t *gt_height = b[GG_HEIGHT].buf;
     const uint8_t *crowd = b[G_CROWD].buf;
     const int64_t *det_rows = b[G_DET_ROWS].buf, *gt_rows = b[G_GT_ROWS].buf;
     const int64_t *det_start = b[G_DET_START].buf, *lo = b[G_GT_LO].buf, *hi = b[G_GT_HI].buf;
@@ -1159,7 +1195,13 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
                         runs = dc + dof[row];
                         m = dof[row + 1] - dof[row];
                     }
-                    iou = runs_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], crowd[g]);
+                    const double *d = db + 4 * row, *t = gb + 4 * g;
+                    uint64_t h = (uint64_t)gt_height[g];
+                    uint64_t lo = (uint64_t)(d[0] > t[0] ? d[0] : t[0]) * h;
+                    double end_d = d[0] + d[2], end_t = t[0] + t[2];
+                    uint64_t hi = (uint64_t)(end_d < end_t ? end_d : end_t) * h;
+                    iou = window_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], lo, hi,
+                                     dt_area[row], gt_area[g], crowd[g]);
                 }
                 *o = iou;
             }

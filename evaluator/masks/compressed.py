@@ -225,9 +225,9 @@ class Groups(NamedTuple):
 
 def group_iou_into(
     dt: MaskBatch,
-    dt_box: NDArray[np.float64],
+    dt_measures: tuple[NDArray[np.float64], NDArray[np.uint32]],
     gt: RunLengths,
-    gt_box: NDArray[np.float64],
+    gt_measures: tuple[NDArray[np.float64], NDArray[np.uint32]],
     crowd: NDArray[np.uint8],
     groups: Groups,
     out: NDArray[np.float64],
@@ -241,12 +241,12 @@ def group_iou_into(
     ----------
     dt : RunLengths or CompressedMasks
         The detections' masks.
-    dt_box : ndarray of shape (len(dt), 4), dtype float64
-        ``dt.to_bbox()``.
+    dt_measures : (ndarray (len(dt), 4) float64, ndarray (len(dt),) uint32)
+        ``dt.to_bbox()`` and ``dt.area()``.
     gt : RunLengths
-        The ground truth's masks.
-    gt_box : ndarray of shape (len(gt), 4), dtype float64
-        ``gt.to_bbox()``.
+        The ground truth's masks, each of its detections' size.
+    gt_measures : (ndarray (len(gt), 4) float64, ndarray (len(gt),) uint32)
+        ``gt.to_bbox()`` and ``gt.area()``.
     crowd : ndarray of shape (len(gt),), dtype uint8
         Crowd flag of each ground-truth mask.
     groups : Groups
@@ -257,6 +257,6 @@ def group_iou_into(
     compressed = isinstance(dt, CompressedMasks)
     data, starts = (dt.blob, dt.starts) if compressed else (dt.counts, dt.offsets)  # type: ignore[union-attr]
     rle.group_iou(
-        data, starts, compressed, dt_box, gt.counts, gt.offsets, gt_box, crowd, *groups, out,
-        first, last,
+        data, starts, compressed, *dt_measures, gt.counts, gt.offsets, *gt_measures, gt.heights,
+        crowd, *groups, out, first, last,
     )  # fmt: skip

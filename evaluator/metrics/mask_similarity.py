@@ -55,7 +55,8 @@ def mask_similarity(
     np.cumsum(block_size[:-1], out=block_start[1:])
     crowd = np.zeros(len(gt_masks), dtype=np.uint8)
     crowd[gt_rows] = gt_crowd
-    dt_box, gt_box = det_masks.to_bbox(), gt_masks.to_bbox()
+    dt_measures = det_masks.to_bbox(), det_masks.area()
+    gt_measures = gt_masks.to_bbox(), gt_masks.area()
     values = np.empty(int(block_size.sum()), dtype=np.float64)
     groups = Groups(
         *(
@@ -65,7 +66,9 @@ def mask_similarity(
     )
 
     def run(first: int, last: int) -> None:
-        group_iou_into(det_masks, dt_box, gt_masks, gt_box, crowd, groups, values, first, last)
+        group_iou_into(
+            det_masks, dt_measures, gt_masks, gt_measures, crowd, groups, values, first, last
+        )
 
     run_in_chunks(run, block_size + n_det)
     return GroupSimilarity(values, block_start)
