@@ -1261,42 +1261,64 @@ static void insertion_sort(uint32_t *a, size_t n)
     }
 }
 
-/* Sort the boundary points x * h + y of an outline ascending; `scratch` is scratch.
- * 0, or -1 when memory runs out.
+/* Sort the boundary points x * h + y of an outline ascending, given the column x of each
+ * (columns[i] for points[i]); `scratch` is scratch. 0, or -1 when memory runs out.
  *
- * A counting sort by column (value / h) first: an outline spans few columns for its
- * points (it crosses each column of its extent at least twice), so the counts are
- * short; the insertion sort after it only moves values within a column. */
-static int sort_points(Runs *points, uint32_t h, Runs *scratch)
+ * A counting sort by column first: an outline spans few columns for its points (it
+ * crosses each column of its extent at least twice), so the counts are short; the
+ * insertion sort after it only moves values within a column. (A point x * h + h, a row
+ * clamped to h, equals the point (x + 1) * h + 0 of the next column: in either bucket it
+ * sorts the same.) */
+static int sort_points(Runs *points, const Runs *columns, Runs *scratch)
 {
     uint32_t *a = points->data;
+    const uint32_t *x = columns->data;
     size_t n = points->n;
     if (n < 32) {
         insertion_sort(a, n);
         return 0;
     }
-    uint32_t lo = a[0] / h, hi = lo;
+    uint32_t lo = x[0], hi = x[0];
     for (size_t i = 1; i < n; i++) {
-        uint32_t column = a[i] / h;
-        if (column < lo) lo = column;
-        if (column > hi) hi = column;
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
     }
     size_t span = (size_t)(hi - lo) + 1;
     scratch->n = 0;
     if (reserve(scratch, n + span + 1)) return -1;
     uint32_t *sorted = scratch->data, *start = scratch->data + n;
     memset(start, 0, (span + 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < n; i++) start[a[i] / h - lo + 1]++;
+    for (size_t i = 0; i < n; i++) start[x[i] - lo + 1]++;
     for (size_t c = 1; c <= span; c++) start[c] += start[c - 1];
-    for (size_t i = 0; i < n; i++) sorted[start[a[i] / h - lo]++] = a[i];
+    for (size_t i = 0; i < n; i++) sorted[start[x[i] - lo]++] = a[i];
     insertion_sort(sorted, n);
     memcpy(a, sorted, n * sizeof(uint32_t));
     return 0;
 }
 
+/* Whether rleFrPoly keeps a boundary point in upsampled column x of a w-column image:
+ * when xd = (x + .5) / 5 - .5 is a whole number in [0, w - 1], exactly when x - 2 is a
+ * multiple of 5 (xd is exact then, and at least .2 off a whole number otherwise, far above
+ * the rounding for |x| <= 1e9). */
+static inline int kept_column(int64_t x, int64_t w)
+{
+    return x >= 2 && (x - 2) % 5 == 0 && (x - 2) / 5 < w;
+}
+
+/* Append the boundary point of kept upsampled column x whose upsampled row is y, and its
+ * column; 0, or -1 when memory runs out. Its row is ceil((y + .5) / 5 - .5) clamped to
+ * [0, h], as rleFrPoly: as for x, ceil((y - 2) / 5) in whole numbers. */
+static inline int keep_point(Runs *points, Runs *columns, int64_t x, int64_t y, int64_t h)
+{
+    int64_t row = y < 2 ? 0 : (y + 2) / 5;
+    if (row > h) row = h;
+    return push(points, (uint32_t)((x - 2) / 5 * h + row)) ||
+           push(columns, (uint32_t)((x - 2) / 5));
+}
+
 /* The counts of polygon xy[0:2k] (x0, y0, x1, y1, ...) rasterised on an h x w image,
- * as rleFrPoly, appended to `runs`; `points` and `scratch` are scratch. 0, or -1 when
- * memory runs out.
+ * as rleFrPoly, appended to `runs`; `points`, `columns` and `scratch` are scratch. 0, or
+ * -1 when memory runs out.
  *
  * rleFrPoly walks the outline, upsampled 5 times, pixel by pixel (a DDA with rounding
  * by (int)(v + .5)); every step between two columns gives a point of the boundary in y,
@@ -1305,13 +1327,12 @@ static int sort_points(Runs *points, uint32_t h, Runs *scratch)
  * become the counts by differences, dropping runs of length 0 as it does. It stores all
  * points of the outline first; this streams them, with the same arithmetic. */
 static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs *points,
-                        Runs *scratch, Runs *runs)
+                        Runs *columns, Runs *scratch, Runs *runs)
 {
     const double scale = 5;
-    points->n = 0;
+    points->n = columns->n = 0;
     int have_previous = 0;
     int pu = 0, pv = 0;
-    const double y_max = (double)h;
     for (int64_t j = 0; j < k; j++) {
         int64_t next = j + 1 < k ? j + 1 : 0;
         int xs = (int)(scale * xy[2 * j] + .5), xe = (int)(scale * xy[2 * next] + .5);
@@ -1336,25 +1357,35 @@ static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs 
                 v = t + ys;
                 u = (int)(xs + s * t + .5);
             }
-            /* rleFrPoly keeps the step when xd = (x + .5) / 5 - .5 is a whole number in
-             * [0, w - 1]: exactly when x - 2 is a multiple of 5 (it is exact then, and at
-             * least .2 off a whole number otherwise, far above the rounding for |x| <= 1e9) */
             int64_t x = u < pu ? u : (int64_t)u - 1;
-            if (have_previous && u != pu && x >= 2 && (x - 2) % 5 == 0 && (x - 2) / 5 < w) {
-                double yd = (double)(v < pv ? v : pv);
-                yd = (yd + .5) / scale - .5;
-                if (yd < 0) yd = 0;
-                else if (yd > y_max) yd = y_max;
-                yd = ceil(yd);
-                if (push(points, (uint32_t)((x - 2) / 5 * h + (int64_t)yd))) return -1;
-            }
+            if (have_previous && u != pu && kept_column(x, w) &&
+                keep_point(points, columns, x, v < pv ? v : pv, h))
+                return -1;
             pu = u;
             pv = v;
             have_previous = 1;
+            if (dx >= dy && d == 0) break; /* the rest of a step along x below */
+        }
+        if (dx >= dy) {
+            /* along x, u moves by one at each step: each step after the first gives the
+             * column min(u, pu), and the rows of a step and the one before are worked out
+             * only where that column is kept (one step in five) */
+            for (int d = 1; d <= steps; d++) {
+                int t1 = flip ? steps - d : d, t0 = flip ? t1 + 1 : t1 - 1;
+                int u = t1 + xs;
+                int64_t x = u < pu ? u : pu;
+                if (kept_column(x, w)) {
+                    int v1 = (int)(ys + s * t1 + .5), v0 = (int)(ys + s * t0 + .5);
+                    if (keep_point(points, columns, x, v1 < v0 ? v1 : v0, h)) return -1;
+                }
+                pu = u;
+            }
+            t = flip ? 0 : steps;
+            pv = (int)(ys + s * t + .5);
         }
     }
     /* the boundary points ascending, then h * w (no point is above it) */
-    if (sort_points(points, (uint32_t)h, scratch) || push(points, (uint32_t)(h * w))) return -1;
+    if (sort_points(points, columns, scratch) || push(points, (uint32_t)(h * w))) return -1;
     uint32_t *a = points->data;
     size_t n = points->n;
     uint32_t previous = 0;
@@ -1401,7 +1432,7 @@ static PyObject *polygons(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     int64_t *offsets = NULL, *single = NULL;
-    Runs runs = {0}, points = {0}, parts = {0}, scratch = {0};
+    Runs runs = {0}, points = {0}, columns = {0}, parts = {0}, scratch = {0};
     Py_ssize_t n_coords = items(&b[COORDS], 8, "coords");
     Py_ssize_t n_poly = items(&b[POLY_START], 8, "poly_start") - 1;
     Py_ssize_t n = items(&b[OBJECT_START], 8, "object_start") - 1;
@@ -1454,7 +1485,7 @@ static PyObject *polygons(PyObject *self, PyObject *args)
         single[0] = 0;
         for (int64_t p = first; p < last && status == 0; p++) {
             status = polygon_runs(coords + poly[p], (poly[p + 1] - poly[p]) / 2, heights[i],
-                                  widths[i], &points, &scratch, &parts);
+                                  widths[i], &points, &columns, &scratch, &parts);
             single[p - first + 1] = (int64_t)parts.n;
         }
         if (status == 0)
@@ -1469,6 +1500,7 @@ done:
     free(single);
     free(runs.data);
     free(points.data);
+    free(columns.data);
     free(parts.data);
     free(scratch.data);
     release(b, N_POLY);
