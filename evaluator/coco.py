@@ -93,6 +93,7 @@ def evaluate_coco(
         oks_sigmas=oks_sigmas,
     )
     kind = {"iou_type": params.iou_type, "n_keypoints": params.oks_sigmas.shape[0]}
+    _report(progress, 0.1)  # the parameters are good: the loading starts
     gt, preds = load_evaluation_inputs(gt, predictions, unknown_categories, **kind)
     _report(progress, 0.3)
     for message in gt.warnings + preds.warnings:

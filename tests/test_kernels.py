@@ -78,30 +78,80 @@ def test_overlapping_pairs_are_numpys(seed: int, spread: int) -> None:
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_segment_sums_are_numpys_sum_of_each_slice(seed: int) -> None:
-    # NumPy sums pairwise (8 partial sums up to 128 items, halves above): lengths 0..300
-    # cross each of its regimes, and values spanning many magnitudes make the order show.
+def _oks_by_numpy(det_kp: Any, gt_kp: Any, gt_box: Any, gt_area: Any, sigmas: Any) -> Any:
+    """(D, G) OKS as pycocotools' computeOks computes them, pair by pair."""
+    variances = (sigmas * 2) ** 2
+    ious = np.zeros((det_kp.shape[0], gt_kp.shape[0]))
+    for j, (g, bb, area) in enumerate(zip(gt_kp, gt_box, gt_area, strict=True)):
+        xg, yg, vg = g[:, 0], g[:, 1], g[:, 2]
+        k1 = np.count_nonzero(vg > 0)
+        x0, x1, y0, y1 = bb[0] - bb[2], bb[0] + bb[2] * 2, bb[1] - bb[3], bb[1] + bb[3] * 2
+        for i, d in enumerate(det_kp):
+            xd, yd = d[:, 0], d[:, 1]
+            if k1 > 0:
+                dx, dy = xd - xg, yd - yg
+            else:
+                z = np.zeros(sigmas.shape[0])
+                dx = np.max((z, x0 - xd), axis=0) + np.max((z, xd - x1), axis=0)
+                dy = np.max((z, y0 - yd), axis=0) + np.max((z, yd - y1), axis=0)
+            e = (dx**2 + dy**2) / variances / (area + np.spacing(1)) / 2
+            if k1 > 0:
+                e = e[vg > 0]
+            ious[i, j] = np.sum(np.exp(-e)) / e.shape[0]
+    return ious
+
+
+@pytest.mark.parametrize("k", [1, 5, 17, 40, 150, 300])
+def test_oks_is_computeoks_bit_for_bit(k: int) -> None:
+    # K past 8 and 128 crosses each regime of NumPy's pairwise sum; results far from
+    # small ground truths give terms beyond the underflow of exp (left out of NumPy's exp)
+    # and near it (denormal results); a third of the ground truths have no labelled point.
+    from evaluator.metrics.keypoint_similarity import keypoint_similarity
+
+    rng = np.random.default_rng(k)
+    n_det, n_gt = 12, 7
+    det_kp = rng.random((n_det, k, 3)) * rng.choice([10.0, 300.0, 3000.0], (n_det, 1, 1))
+    gt_kp = rng.random((n_gt, k, 3)) * 300
+    gt_kp[:, :, 2] = rng.integers(0, 3, (n_gt, k)) * (rng.random((n_gt, 1)) < 0.66)
+    gt_box = np.c_[rng.random((n_gt, 2)) * 200, rng.random((n_gt, 2)) * 50]
+    gt_area = rng.choice([0.5, 4.0, 38.0, 5e3], n_gt)
+    sigmas = rng.random(k) * 0.1 + 0.02
+    det_rows = rng.permutation(n_det).astype(np.int64)
+    # Two groups: detections 0..4 with ground truths 0..2, the others with 3..6.
+    det_start, gt_lo, gt_hi = (np.array(a, dtype=np.int64) for a in ([0, 5, 12], [0, 3], [3, 7]))
+    got = keypoint_similarity(
+        det_start, gt_lo, gt_hi, det_kp, det_rows, gt_kp, gt_box, gt_area, sigmas
+    )
+    blocks = []
+    for g in range(2):
+        rows = det_rows[det_start[g] : det_start[g + 1]]
+        span = slice(gt_lo[g], gt_hi[g])
+        oks = _oks_by_numpy(det_kp[rows], gt_kp[span], gt_box[span], gt_area[span], sigmas)
+        blocks.append(oks.ravel())
+    assert got.block_start.tolist() == [0, 15]
+    assert got.values.tobytes() == np.concatenate(blocks).tobytes()
+
+
+def test_exp_beyond_the_oks_cut_is_zero() -> None:
+    # The OKS kernels count exp(-e) as 0.0 for e > 750 instead of asking NumPy: true of
+    # NumPy's exp on arrays of any length (its SIMD loops and their tails) and on scalars.
+    for n in (1, 3, 8, 17, 64):
+        assert not np.exp(-np.linspace(750.0, 1e300, n)).any()
+    assert np.exp(np.float64(-750.0)) == 0.0 and np.exp(-np.inf) == 0.0
+
+
+def test_oks_kernels_refuse_groups_outside_the_arrays() -> None:
     from evaluator.metrics.parallel import kernels
 
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(0, 300, 200)
-    values = np.exp(-rng.random(int(lengths.sum())) * rng.choice([1.0, 30.0, 700.0]))
-    starts = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-    sums = np.empty(lengths.shape[0])
-    kernels.segment_sums(values, starts, sums)
-    want = [np.sum(values[a:b]) for a, b in zip(starts[:-1], starts[1:])]
-    np.testing.assert_array_equal(sums, want)
-
-
-def test_segment_sums_refuse_starts_outside_the_values() -> None:
-    from evaluator.metrics.parallel import kernels
-
-    out = np.empty(2)
-    with pytest.raises(ValueError, match="outside the values or decreasing"):
-        kernels.segment_sums(np.zeros(3), np.array([0, 2, 5], dtype=np.int64), out)
-    with pytest.raises(ValueError, match="outside the values or decreasing"):
-        kernels.segment_sums(np.zeros(3), np.array([0, 2, 1], dtype=np.int64), out)
+    one = np.zeros((1, 1, 3))
+    ints = [np.array(a, dtype=np.int64) for a in ([0, 1], [0], [2], [0])]  # gt_hi past G
+    with pytest.raises(ValueError, match="outside the arrays"):
+        kernels.oks_group_terms(
+            *ints, one, one, np.zeros((1, 4)), np.ones(1), np.ones(1), 0, 1, np.zeros(1),
+            np.zeros(1),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="outside the arrays"):
+        kernels.oks_group_means(*ints[:3], one, 1, 0, 1, np.zeros(1), np.zeros(1), np.zeros(1))
 
 
 def _match_two(rows: np.ndarray, similarity: Any = None) -> None:

@@ -214,3 +214,61 @@ def test_keypoint_results_cannot_come_as_an_array() -> None:
     with pytest.raises(InputError) as raised:
         evaluate_coco(gt, np.zeros((2, 7)), iou_type="keypoints")
     assert raised.value.location == "predictions"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keypoints_scanned_from_the_file_equal_those_walked_from_the_dict(seed: int) -> None:
+    # Files take the compiled scanners (ground truth and results), dicts the general path.
+    from evaluator.input.loading import load_ground_truth, load_predictions
+
+    gt, results = random_keypoint_case(seed, integer_coords=seed % 2 == 0)
+    gt["annotations"][0]["keypoints"] = None  # null: none labelled, as when absent
+    kind: dict[str, Any] = {"iou_type": "keypoints"}
+    walked = load_ground_truth(copy.deepcopy(gt), **kind)
+    scanned = load_ground_truth(json.dumps(gt).encode(), **kind)
+    for field in ("keypoints", "num_keypoints", "boxes", "areas"):
+        assert getattr(scanned, field).tobytes() == getattr(walked, field).tobytes()
+    assert scanned.warnings == walked.warnings
+    listed = load_predictions(results, walked, **kind)
+    read = load_predictions(json.dumps(results).encode(), scanned, **kind)
+    for field in ("image_ids", "category_ids", "boxes", "scores", "keypoints", "areas"):
+        assert getattr(read, field).tobytes() == getattr(listed, field).tobytes()
+
+
+@pytest.mark.parametrize("string_ids", [False, True])
+def test_results_scanned_beside_the_ground_truth_equal_those_loaded_after(
+    string_ids: bool, tmp_path: Path
+) -> None:
+    # load_evaluation_inputs scans a results file while the ground truth loads; with
+    # string image ids the scan is set aside and the general loader maps the ids.
+    from evaluator.input.loading import load_evaluation_inputs, load_ground_truth, load_predictions
+
+    gt, results = random_keypoint_case(3)
+    if string_ids:
+        for doc in gt["images"]:
+            doc["id"] = f"img-{doc['id']}"
+        for doc in gt["annotations"] + results:
+            doc["image_id"] = f"img-{doc['image_id']}"
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    kind: dict[str, Any] = {"iou_type": "keypoints"}
+    for src in (tmp_path / "results.json", json.dumps(results).encode()):
+        got_gt, got = load_evaluation_inputs(tmp_path / "gt.json", src, **kind)
+        want_gt = load_ground_truth(gt, **kind)
+        want = load_predictions(results, want_gt, **kind)
+        assert got_gt.image_names == want_gt.image_names
+        for field in ("image_ids", "category_ids", "boxes", "scores", "keypoints", "areas"):
+            assert getattr(got, field).tobytes() == getattr(want, field).tobytes()
+
+
+def test_a_bad_ground_truth_is_reported_before_missing_keypoint_results(tmp_path: Path) -> None:
+    from evaluator.input.loading import load_evaluation_inputs
+
+    (tmp_path / "gt.json").write_text("{")
+    with pytest.raises(InputError) as raised:
+        load_evaluation_inputs(tmp_path / "gt.json", tmp_path / "none.json", iou_type="keypoints")
+    assert raised.value.location == "ground_truth"
+    gt, _ = _base()
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    with pytest.raises(InputError, match="file not found"):
+        load_evaluation_inputs(tmp_path / "gt.json", tmp_path / "none.json", iou_type="keypoints")

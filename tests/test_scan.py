@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
 
-from evaluator.input import _scan
+from evaluator.input import _scan, keypoints, result_scan
 
 
 class Plain(msgspec.Struct):
@@ -27,8 +29,18 @@ class Plain(msgspec.Struct):
 STRICT = msgspec.json.Decoder(list[Plain])
 
 
+def whole_scan(data: bytes, k: int = 0) -> tuple[Any, ...] | None:
+    """The results read in one part: ``(n, image_id, category_id, bbox, score, keypoints,
+    boxed)``, each column cut to the n results; None when not of the plain shape."""
+    got = result_scan.scan_columns(data, k, 1)
+    if got is None:
+        return None
+    n, boxed, (image, category, box, score, points) = got
+    return n, image[:n], category[:n], box[:n], score[:n], points[:n], int(boxed or n == 0)
+
+
 def columns(data: bytes) -> tuple[np.ndarray, ...] | None:
-    scanned = _scan.scan_predictions(data)
+    scanned = whole_scan(data)
     if scanned is None:
         return None
     n, image, category, box, score, _, _ = scanned
@@ -208,13 +220,11 @@ class KeypointResult(msgspec.Struct):
     bbox: tuple[float, float, float, float] | None = None
 
 
-@pytest.mark.parametrize("seed", range(20))
-@pytest.mark.parametrize("boxed", [True, False])
-def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> None:
-    rng = random.Random(seed)
-    k = rng.choice([1, 5, 17])
+def keypoint_document(rng: random.Random, k: int, boxed: bool, n: int, extra: str = "") -> bytes:
+    """``n`` keypoint results with ``k`` keypoints each, a bbox on all or none, and an
+    ``extra`` field on some."""
     rows = []
-    for _ in range(rng.randrange(0, 40)):
+    for _ in range(n):
         points = ", ".join(random_number(rng, rare=False) for _ in range(3 * k))
         fields = [
             f'"image_id": {rng.randrange(0, 9)}',
@@ -224,10 +234,20 @@ def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> Non
         ]
         if boxed:
             fields.append(f'"bbox": [{", ".join(random_number(rng, False) for _ in range(4))}]')
+        if extra and rng.random() < 0.3:
+            fields.append(extra)
         rng.shuffle(fields)
         rows.append("{" + ", ".join(fields) + "}")
-    data = ("[" + ", ".join(rows) + "]").encode()
-    scanned = _scan.scan_predictions(data, k)
+    return ("[" + ", ".join(rows) + "]").encode()
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("boxed", [True, False])
+def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> None:
+    rng = random.Random(seed)
+    k = rng.choice([1, 5, 17])
+    data = keypoint_document(rng, k, boxed, rng.randrange(0, 40))
+    scanned = whole_scan(data, k)
     assert scanned is not None
     n, image, category, box, score, keypoints, has_boxes = scanned
     items = msgspec.json.Decoder(list[KeypointResult]).decode(data)
@@ -260,12 +280,143 @@ def test_keypoint_results_equal_the_typed_decoder(seed: int, boxed: bool) -> Non
     ],
 )
 def test_keypoint_results_off_the_plain_shape_go_to_the_loader(results: str) -> None:
-    assert _scan.scan_predictions(results.encode(), 1) is None
+    assert whole_scan(results.encode(), 1) is None
 
 
 def test_box_results_skip_keypoints_fields() -> None:
     data = (
         b'[{"image_id": 1, "category_id": 1, "keypoints": [1], "bbox": [0, 0, 1, 1], "score": 1}]'
     )
-    scanned = _scan.scan_predictions(data)
+    scanned = whole_scan(data)
     assert scanned is not None and scanned[0] == 1 and bytes(memoryview(scanned[5])) == b""
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("parts", [1, 2, 3, 8])
+def test_keypoint_results_read_in_parts_equal_one_scan(seed: int, parts: int) -> None:
+    # Some results carry a field whose text holds "}," (a cut there falls inside a result)
+    # or an object (its '{' counts as a result when the rows are reserved).
+    rng = random.Random(seed)
+    k, boxed = rng.choice([1, 17]), seed % 2 == 0
+    extra = rng.choice(['"note": "},{"', '"meta": {"a": [1, {}]}', '"id": 3'])
+    data = keypoint_document(rng, k, boxed, rng.randrange(0, 30), extra)
+    whole = whole_scan(data, k)
+    assert whole is not None
+    n, image, category, box, score, points, has_boxes = whole
+    got = result_scan.scan_columns(data, k, parts)
+    assert got is not None
+    count, got_boxed, columns = got
+    assert count == n and got_boxed == (has_boxes == 1 and n > 0)
+    spanned = keypoints._spanned(columns[4][:n])[0].tobytes()  # the box loadRes derives
+    for column, want in zip(columns, (image, category, box, score, points), strict=True):
+        expected = spanned if column.ndim == 2 and not boxed else bytes(memoryview(want))
+        assert column[:n].tobytes() == expected
+
+
+def test_keypoint_results_off_the_plain_shape_in_any_part_go_to_the_loader() -> None:
+    row = '{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 1], "score": 1%s}'
+    rows = [row % ""] * 50
+    for odd in (', "bbox": [0, 0, 1, 1]', ', "score": 2', ', "x": NaN'):
+        data = ("[" + ", ".join(rows[:40] + [row % odd] + rows[41:]) + "]").encode()
+        assert all(result_scan.scan_columns(data, 1, parts) is None for parts in (1, 2, 4))
+    wrapped = ('{"annotations": [' + ", ".join(rows) + "]}").encode()  # the other form
+    assert all(result_scan.scan_columns(wrapped, 1, parts) is None for parts in (1, 2, 4))
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("parts", [2, 3, 8])
+def test_box_results_read_in_parts_equal_one_scan(seed: int, parts: int) -> None:
+    # Box results go through the same parts as keypoint results, with K = 0.
+    rng = random.Random(seed)
+    data = plain_document(rng, rng.randrange(1, 80))
+    whole = result_scan.scan_columns(data, 0, 1)
+    got = result_scan.scan_columns(data, 0, parts)
+    assert whole is not None and got is not None
+    assert got[:2] == whole[:2]
+    for column, want in zip(got[2], whole[2], strict=True):
+        assert column[: got[0]].tobytes() == want[: whole[0]].tobytes()
+    assert_same(columns(data), decoded(data))  # and one scan reads as the decoder
+
+
+def test_a_box_results_file_is_read_mapped_as_its_bytes(tmp_path: Path) -> None:
+    data = plain_document(random.Random(7), 300)
+    path = tmp_path / "results.json"
+    path.write_bytes(data)
+    mapped, read = result_scan.scan_file(path, 0), result_scan.scan_plain(data, 0)
+    assert mapped is not None and read is not None
+    assert mapped.keypoints is None and mapped.areas is None
+    for field in ("image_ids", "category_ids", "boxes", "scores"):
+        assert getattr(mapped, field).tobytes() == getattr(read, field).tobytes()
+    want = whole_scan(data)
+    assert want is not None
+    assert read.boxes.tobytes() == bytes(memoryview(want[3]))
+
+
+def test_a_keypoint_results_file_is_read_mapped(tmp_path: Path) -> None:
+    data = keypoint_document(random.Random(5), 17, False, 200)
+    path = tmp_path / "results.json"
+    path.write_bytes(data)
+    mapped, read = result_scan.scan_file(path, 17), result_scan.scan_plain(data, 17)
+    assert mapped is not None and read is not None
+    for field in ("image_ids", "category_ids", "boxes", "scores", "keypoints", "areas"):
+        assert getattr(mapped, field).tobytes() == getattr(read, field).tobytes()
+    (tmp_path / "empty.json").write_bytes(b"")
+    assert result_scan.scan_file(tmp_path / "empty.json", 17) is None
+    assert result_scan.scan_file(tmp_path / "missing.json", 17) is None
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_number_rows_equal_the_typed_decoder(seed: int) -> None:
+    # The ground truth's keypoints: each annotation's array, or null.
+    rng = random.Random(seed)
+    n = rng.choice([1, 3, 51])
+    rows = [
+        "null"
+        if rng.random() < 0.2
+        else f"[{', '.join(random_number(rng, False) for _ in range(n))}]"
+        for _ in range(rng.randrange(0, 30))
+    ]
+    data = ("[" + ", ".join(rows) + "]").encode()
+    values, present = np.empty((len(rows), n)), np.empty(len(rows), np.uint8)
+    assert _scan.scan_number_rows(data, n, values, present)
+    want = msgspec.json.Decoder(list[list[float] | None]).decode(data)
+    assert present.tolist() == [row is not None for row in want]
+    assert values.tobytes() == np.array([row or [0.0] * n for row in want]).reshape(-1, n).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "rows"),
+    [
+        (b"[[1, 2]]", 1),  # too few numbers
+        (b"[[1, 2, 3, 4]]", 1),  # too many
+        (b'[[1, "2", 3]]', 1),
+        (b"[[1, 2, 3]] x", 1),
+        (b"[[1, 2, 3], 7]", 2),
+        (b"[[1, 2, 3]]", 2),  # fewer rows than expected
+        (b"[[1, 2, 3], null]", 1),  # more
+    ],
+)
+def test_number_rows_of_another_shape_are_refused(data: bytes, rows: int) -> None:
+    values, present = np.empty((rows, 3)), np.empty(rows, np.uint8)
+    assert not _scan.scan_number_rows(data, 3, values, present)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["0", "-0", "0.0", "-0.0", "-0e0", "7", "1234567", "12345678", "-1234567.12345678",
+     "0.12345678", "0.123456789", "9999999.99999999", "0.00000001", "401.93", "1e2", "1.5E-3",
+     "01", "1.", ".5", "-", "1.2.3", "00.5"],
+)  # fmt: skip
+def test_short_decimals_read_as_the_decoder_reads_them(number: str) -> None:
+    # The scanner's shortcut for up to 7 digits and 8 decimals, and the tokens just past
+    # it, with room after them (the bbox) and without (the score ends the document).
+    data = f'[{{"image_id": 1, "category_id": 2, "score": {number}, "bbox": [1, 2, 3, 4]}}, '
+    data += f'{{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, {number}], "score": {number}}}]'
+    try:
+        want = decoded(data.encode())
+    except msgspec.DecodeError:
+        assert columns(data.encode()) is None
+        return
+    got = columns(data.encode())
+    assert got is not None
+    assert_same(got, want)

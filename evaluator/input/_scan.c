@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,41 @@ static int read_int(Cursor *c, int64_t *out)
 }
 
 /*
+ * The float token files hold most, -?(0|[1-9][0-9]*)(.[0-9]+)? with at most 15 digits (7
+ * before the point, 8 after: "401.93", "0.897"), read with no Number on the way: into
+ * *out as read_double would convert it (m / 10^decimals, the same operands), c->p moved
+ * past it. 0, c->p unmoved, for any other token (read_double's general path takes it).
+ */
+static int read_short_decimal(Cursor *c, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    const char *q = c->p, *end = c->end;
+    if (end - q < 18) return 0; /* room for the longest such token and what follows it */
+    const int negative = *q == '-';
+    q += negative;
+    uint64_t m = 0;
+    int whole = 0, decimals = 0;
+    if (*q == '0') {
+        q++;
+        whole = 1;
+    } else {
+        for (; *q >= '0' && *q <= '9' && whole < 8; q++, whole++) m = m * 10 + (uint64_t)(*q - '0');
+        if (whole == 0 || whole > 7) return 0;
+    }
+    if (*q == '.') {
+        for (q++; q[decimals] >= '0' && q[decimals] <= '9' && decimals < 9; decimals++)
+            m = m * 10 + (uint64_t)(q[decimals] - '0');
+        if (decimals == 0 || decimals > 8) return 0;
+        q += decimals;
+    }
+    if ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E') return 0;
+    const double v = m == 0 ? 0.0 : decimals ? (double)m / pow10[decimals] : (double)m * pow10[0];
+    *out = negative && (m != 0 || decimals) ? -v : v; /* "-0" is the integer 0, "-0.0" is -0.0 */
+    c->p = q;
+    return 1;
+}
+
+/*
  * Floats. Clinger's exact fast path: a decimal with at most 15 significant digits m and
  * a power of ten 10^e with |e| <= 22 are both exact doubles, so m * 10^e (or m / 10^-e)
  * is one correctly rounded operation, the value a correctly rounded parser gives.
@@ -134,6 +170,7 @@ static int read_double(Cursor *c, double *out)
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     skip_space(c);
+    if (read_short_decimal(c, out)) return 1;
     Number n = scan_number(c);
     if (n.length == 0 || n.length >= MAX_NUMBER_CHARS) return 0;
     if (n.integral && n.length > 15 + n.negative) return 0; /* int -> float: the decoder's */
@@ -141,7 +178,7 @@ static int read_double(Cursor *c, double *out)
         double v = n.m == 0        ? 0.0
                    : n.exp10 >= 0 ? (double)n.m * pow10[n.exp10]
                                   : (double)n.m / pow10[-n.exp10];
-        *out = n.negative ? -v : v;
+        *out = n.negative && !(n.integral && n.m == 0) ? -v : v; /* "-0": the integer 0 */
     } else {
         char text[MAX_NUMBER_CHARS];
         memcpy(text, c->p, (size_t)n.length);
@@ -286,52 +323,233 @@ static int read_result(Cursor *c, int64_t *image, int64_t *category, double *box
     }
 }
 
-/*
- * Results into growing columns; returns the count, or -1 (not plain), or -2 (no memory).
- * With nk > 0, keypoints too, and every result must have a bbox or none may (*boxed says
- * which): loadRes reads the first one's choice for all, and the loader explains a mix.
- */
-static Py_ssize_t scan(Cursor *c, int64_t **image, int64_t **category, double **box,
-                       double **score, double **keypoints, Py_ssize_t nk, int *boxed)
+/* ------------------------------------------------------------------------------------ */
+/* Results read in parts, one per thread: the array is cut after a "}," near each even   */
+/* share of the bytes, and each part fills its own rows of columns the caller allocated. */
+
+/* The box a result without one gets in loadRes: the extent of all its nk keypoints. */
+static void keypoint_extent(const double *keypoints, Py_ssize_t nk, double *box)
 {
-    Py_ssize_t n = 0, cap = 0;
-    *boxed = 1;
-    if (!expect(c, '[')) return -1;
-    skip_space(c);
-    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
-    for (;;) {
-        if (n == cap) {
-            Py_ssize_t grown = cap ? 2 * cap : 1024;
-            int64_t *i2 = realloc(*image, (size_t)grown * sizeof(int64_t));
-            if (i2) *image = i2;
-            int64_t *c2 = i2 ? realloc(*category, (size_t)grown * sizeof(int64_t)) : NULL;
-            if (c2) *category = c2;
-            double *b2 = c2 ? realloc(*box, (size_t)grown * 4 * sizeof(double)) : NULL;
-            if (b2) *box = b2;
-            double *s2 = b2 ? realloc(*score, (size_t)grown * sizeof(double)) : NULL;
-            if (s2) *score = s2;
-            double *k2 = s2 && nk ? realloc(*keypoints, (size_t)grown * 3 * (size_t)nk * 8) : NULL;
-            if (k2) *keypoints = k2;
-            if (!s2 || (nk && !k2)) return -2;
-            cap = grown;
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (Py_ssize_t k = 0; k < nk; k++) {
+        double x = keypoints[3 * k], y = keypoints[3 * k + 1];
+        x0 = x < x0 ? x : x0;
+        x1 = x > x1 ? x : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y > y1 ? y : y1;
+    }
+    box[0] = x0;
+    box[1] = y0;
+    box[2] = x1 - x0;
+    box[3] = y1 - y0;
+}
+
+enum { PART_FAILED = 0, PART_AT_STOP = 1, PART_AT_END = 2, PART_PAST_STOP = 3 };
+
+typedef struct {
+    int64_t *image, *category;
+    double *box, *score, *keypoints;
+    Py_ssize_t cap, n;
+    int boxed; /* -1 until the part's first result says */
+} PartColumns;
+
+/*
+ * The results from c->p on: after the opening '[' when `first`, else where a result
+ * starts. Stops after the result that ends at `stop` (the ',' that follows it; NULL: no
+ * stop) or after the closing ']' and trailing space. Returns PART_AT_STOP, PART_AT_END,
+ * PART_PAST_STOP (a result ran past `stop`: it was not between two results), or
+ * PART_FAILED (not the plain shape, or more results than rows).
+ */
+static int scan_part(Cursor *c, const char *stop, int first, Py_ssize_t nk, PartColumns *out)
+{
+    out->n = 0;
+    out->boxed = -1;
+    if (first) {
+        if (!expect(c, '[')) return PART_FAILED;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ']') {
+            c->p++;
+            skip_space(c);
+            return c->p == c->end ? PART_AT_END : PART_FAILED;
         }
+    }
+    for (Py_ssize_t i = 0;; i++) {
+        if (i == out->cap) return PART_FAILED;
         int seen = 0;
-        memset(*box + 4 * n, 0, 4 * sizeof(double));
-        if (!read_result(c, *image + n, *category + n, *box + 4 * n, *score + n,
-                         nk ? *keypoints + 3 * nk * n : NULL, nk, &seen))
-            return -1;
+        double *box = out->box + 4 * i, *keypoints = nk ? out->keypoints + 3 * nk * i : NULL;
+        memset(box, 0, 4 * sizeof(double));
+        if (!read_result(c, out->image + i, out->category + i, box, out->score + i, keypoints,
+                         nk, &seen))
+            return PART_FAILED;
         int has_box = (seen & BBOX) != 0;
-        if (n == 0) *boxed = has_box;
-        else if (has_box != *boxed) return -1;
-        n++;
+        if (out->boxed == -1) out->boxed = has_box;
+        else if (has_box != out->boxed) return PART_FAILED;
+        if (nk && !has_box) keypoint_extent(keypoints, nk, box);
+        out->n = i + 1;
+        if (stop != NULL && c->p == stop) return PART_AT_STOP;
+        if (stop != NULL && c->p > stop) return PART_PAST_STOP;
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
-        if (!expect(c, ']')) return -1;
-        break;
+        if (!expect(c, ']')) return PART_FAILED;
+        skip_space(c);
+        return c->p == c->end ? PART_AT_END : PART_FAILED;
     }
-end:
+}
+
+/* Writable C-contiguous buffer of `rows` items of `size` bytes, or -1 (error set). */
+static Py_ssize_t rows_of(Py_buffer *view, Py_ssize_t size, const char *name)
+{
+    if (!PyBuffer_IsContiguous(view, 'C') || view->len % size != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous buffer of %zd-byte rows",
+                     name, size);
+        return -1;
+    }
+    return view->len / size;
+}
+
+PyDoc_STRVAR(scan_results_part_doc,
+"scan_results_part(data, n_keypoints, start, stop, image_id, category_id, bbox, score,\n"
+"                  keypoints)\n"
+"--\n\n"
+"One part of a COCO results JSON array of plain result objects, into given rows.\n\n"
+"Reads from byte `start` (0: the document's start, its '[' included; else where a\n"
+"result starts, after a ',') to the result that ends at byte `stop`, a ',' (-1: to the\n"
+"closing ']' and the document's end). The columns are writable C-contiguous buffers of\n"
+"the same row count: int64 (R,), int64 (R,), float64 (R, 4), float64 (R,) and, with\n"
+"n_keypoints K > 0, float64 (R, K, 3) (ignored when K = 0). With K > 0 a result without\n"
+"a bbox gets the box spanned by its K keypoints [x0, y0, x1 - x0, y1 - y0], as loadRes\n"
+"gives it; with K = 0 every result needs a bbox.\n\n"
+"Returns (n, boxed, status): the results read, whether they carry a bbox (-1: none\n"
+"read), and 1 (stopped at `stop`), 2 (read to the end), 3 (a result ran past `stop`,\n"
+"which is then not between two results) or 0 (not the plain shape, or more than R\n"
+"results). Releases the GIL while it reads.");
+
+static PyObject *scan_results_part(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data, image, category, box, score, keypoints;
+    Py_ssize_t nk, start, stop;
+    if (!PyArg_ParseTuple(args, "y*nnnw*w*w*w*w*", &data, &nk, &start, &stop, &image, &category,
+                          &box, &score, &keypoints))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t rows = rows_of(&image, 8, "image_id");
+    if (rows < 0) goto done;
+    if (nk < 0 || nk > 100000 || start < 0 || start > data.len || stop < -1 || stop > data.len) {
+        PyErr_SetString(PyExc_ValueError, "n_keypoints, start or stop out of range");
+        goto done;
+    }
+    if (rows_of(&category, 8, "category_id") != rows || rows_of(&box, 32, "bbox") != rows ||
+        rows_of(&score, 8, "score") != rows ||
+        (nk && rows_of(&keypoints, 24 * nk, "keypoints") != rows)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "columns of unequal rows");
+        goto done;
+    }
+    PartColumns out = {image.buf, category.buf, box.buf, score.buf, keypoints.buf, rows, 0, -1};
+    const char *text = data.buf;
+    Cursor c = {text + start, text + data.len};
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = scan_part(&c, stop < 0 ? NULL : text + stop, start == 0, nk, &out);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("nii", out.n, out.boxed, status);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&image);
+    PyBuffer_Release(&category);
+    PyBuffer_Release(&box);
+    PyBuffer_Release(&score);
+    PyBuffer_Release(&keypoints);
+    return result;
+}
+
+PyDoc_STRVAR(count_byte_doc,
+"count_byte(data, byte, start, stop)\n"
+"--\n\n"
+"How many times `byte` occurs in data[start:stop] (a bound on the results there: each\n"
+"is one '{...}').");
+
+static PyObject *count_byte(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data;
+    int byte;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "y*inn", &data, &byte, &start, &stop)) return NULL;
+    if (start < 0 || stop > data.len || start > stop) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "start, stop out of range");
+        return NULL;
+    }
+    const char *p = (const char *)data.buf + start, *end = (const char *)data.buf + stop;
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while ((p = memchr(p, byte, (size_t)(end - p))) != NULL) {
+        count++;
+        p++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(count);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Rows of numbers: the ground truth's keypoints, each annotation's array or null.        */
+
+/* "[" then R items "null" or "[n numbers]", comma-separated, then "]" and the end. */
+static int scan_rows(Cursor *c, Py_ssize_t n, Py_ssize_t rows, double *values, char *present)
+{
+    if (!expect(c, '[')) return 0;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (i && !expect(c, ',')) return 0;
+        skip_space(c);
+        if (c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0) {
+            c->p += 4;
+            present[i] = 0;
+            memset(values + n * i, 0, (size_t)n * sizeof(double));
+        } else {
+            if (!read_numbers(c, values + n * i, n)) return 0;
+            present[i] = 1;
+        }
+    }
+    if (!expect(c, ']')) return 0;
     skip_space(c);
-    return c->p == c->end ? n : -1;
+    return c->p == c->end;
+}
+
+PyDoc_STRVAR(scan_number_rows_doc,
+"scan_number_rows(data, n, values, present)\n"
+"--\n\n"
+"A JSON array of R items, each null or an array of exactly n numbers, into values, a\n"
+"writable float64 (R, n) buffer (zeros for null), and present, a writable (R,) buffer of\n"
+"bytes (1: an array, 0: null). Numbers as the results are read (finite, exact).\n"
+"Returns whether the document was of that shape (else the buffers hold anything).\n"
+"Releases the GIL while it reads.");
+
+static PyObject *scan_number_rows(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data, values, present;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*nw*w*", &data, &n, &values, &present)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t rows = present.len;
+    if (n < 1 || !PyBuffer_IsContiguous(&values, 'C') || !PyBuffer_IsContiguous(&present, 'C') ||
+        values.len != rows * n * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "values, present: not (R, n) float64 and (R,) bytes");
+        goto done;
+    }
+    Cursor c = {data.buf, (const char *)data.buf + data.len};
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = scan_rows(&c, n, rows, values.buf, present.buf);
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(ok);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&present);
+    return result;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -585,56 +803,6 @@ static PyObject *owned_column(void *data_ptr, Py_ssize_t n, Py_ssize_t size)
     return owned(block, (Py_ssize_t)len);
 }
 
-PyDoc_STRVAR(scan_predictions_doc,
-"scan_predictions(data, n_keypoints=0)\n"
-"--\n\n"
-"COCO results JSON (a top-level array of plain result objects) as columns, or None.\n\n"
-"Returns (n, image_id, category_id, bbox, score, keypoints, boxed): the count, four\n"
-"read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) and float64 (n,) items, then\n"
-"with n_keypoints K > 0 the keypoints, float64 (n, K, 3), and whether the results carry\n"
-"a bbox (all do, or none: then bbox is zeros); with K = 0 keypoints is empty and boxed\n"
-"1. None when the document is not of that plain shape, for the general loader to read\n"
-"or explain. Releases the GIL while it reads.");
-
-static PyObject *scan_predictions(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer data;
-    Py_ssize_t nk = 0;
-    if (!PyArg_ParseTuple(args, "y*|n", &data, &nk)) return NULL;
-    if (nk < 0 || nk > 100000) {
-        PyBuffer_Release(&data);
-        PyErr_SetString(PyExc_ValueError, "n_keypoints: expected 0 to 100000");
-        return NULL;
-    }
-    int64_t *image = NULL, *category = NULL;
-    double *box = NULL, *score = NULL, *keypoints = NULL;
-    Py_ssize_t n;
-    int boxed;
-    Cursor c = {data.buf, (const char *)data.buf + data.len};
-    Py_BEGIN_ALLOW_THREADS
-    n = scan(&c, &image, &category, &box, &score, &keypoints, nk, &boxed);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
-    PyObject *result = NULL;
-    if (n == -2) {
-        PyErr_NoMemory();
-    } else if (n == -1) {
-        result = Py_NewRef(Py_None);
-    } else {
-        result = Py_BuildValue("nNNNNNi", n, owned_column(&image, n, 8),
-                               owned_column(&category, n, 8), owned_column(&box, n, 32),
-                               owned_column(&score, n, 8),
-                               owned_column(&keypoints, nk ? n : 0, 24 * nk), boxed);
-    }
-    free(keypoints);
-    free(image);
-    free(category);
-    free(box);
-    free(score);
-    return result;
-}
-
 PyDoc_STRVAR(scan_mask_results_doc,
 "scan_mask_results(data)\n"
 "--\n\n"
@@ -686,8 +854,10 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"scan_predictions", scan_predictions, METH_VARARGS, scan_predictions_doc},
     {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
+    {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
+    {"count_byte", count_byte, METH_VARARGS, count_byte_doc},
+    {"scan_number_rows", scan_number_rows, METH_VARARGS, scan_number_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 

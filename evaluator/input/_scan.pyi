@@ -1,6 +1,6 @@
-def scan_predictions(
-    data: bytes, n_keypoints: int = 0, /
-) -> tuple[int, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, OwnedBuffer, bool] | None: ...
+import mmap
+
+import numpy as np
 
 class OwnedBuffer:
     """A read-only block of memory the scanner filled (the buffer protocol)."""
@@ -23,3 +23,17 @@ def scan_mask_results(
     ]
     | None
 ): ...
+def scan_results_part(
+    data: bytes | mmap.mmap,
+    n_keypoints: int,
+    start: int,
+    stop: int,
+    image_id: np.ndarray,
+    category_id: np.ndarray,
+    bbox: np.ndarray,
+    score: np.ndarray,
+    keypoints: np.ndarray,
+    /,
+) -> tuple[int, int, int]: ...
+def count_byte(data: bytes | mmap.mmap, byte: int, start: int, stop: int, /) -> int: ...
+def scan_number_rows(data: bytes, n: int, values: np.ndarray, present: np.ndarray, /) -> bool: ...

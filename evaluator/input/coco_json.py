@@ -36,9 +36,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 import numpy as np
+import numpy.ma  # noqa: F401 (np.unique and np.isin import it at their first call: 10 ms)
 from numpy.typing import NDArray
 
-from evaluator.errors import ENGINE_NOT_BUILT, InputError
+from evaluator.errors import InputError
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.ids import (
     IdValue,
@@ -50,11 +51,7 @@ from evaluator.input.ids import (
     string_ids,
 )
 from evaluator.input.limits import MAX_CATEGORIES, check_count, check_name, shown
-
-try:
-    from evaluator.input import _scan
-except ImportError:  # a checkout used without installing it
-    raise ImportError(ENGINE_NOT_BUILT) from None
+from evaluator.input.result_scan import ScannedResults, scan_results
 
 Source = str | os.PathLike[str] | bytes | dict[str, Any] | list[Any]
 
@@ -701,58 +698,6 @@ def _unknown_image(value: Any, gt: GroundTruth) -> str:
     return f"unknown image id {shown(value)} (not in the ground truth's images{hint}"
 
 
-def _scan_plain(data: bytes) -> Predictions | None:
-    """Results in the plain shape read by the compiled scanner, else None.
-
-    The plain shape is a JSON array of objects with integer ``image_id`` and
-    ``category_id``, a ``bbox`` of 4 numbers and a numeric ``score`` (other fields are
-    skipped): what COCO tools write. Anything else goes through the general loader, which
-    accepts more and explains what it refuses.
-    """
-    scanned = _scan.scan_predictions(data)
-    if scanned is None:
-        return None
-    n, image_ids, category_ids, boxes, scores, _, _ = scanned
-    return Predictions(
-        np.frombuffer(memoryview(image_ids), dtype=np.int64),
-        np.frombuffer(memoryview(category_ids), dtype=np.int64),
-        np.frombuffer(memoryview(boxes), dtype=np.float64).reshape(n, 4),
-        np.frombuffer(memoryview(scores), dtype=np.float64),
-    )
-
-
-@dataclass(frozen=True)
-class ReadResults:
-    """Box results read from a file or bytes before their ground truth is loaded.
-
-    Attributes
-    ----------
-    data : bytes
-        The file's bytes, for the general loader when ``plain`` cannot be used.
-    plain : Predictions or None
-        Their columns, when they have the plain shape (:func:`_scan_plain`); checked against
-        the ground truth by :func:`load_predictions` as any other results.
-    """
-
-    data: bytes
-    plain: Predictions | None
-
-
-def read_box_results(src: str | os.PathLike[str] | bytes) -> ReadResults:
-    """Read box results and scan them into columns, without the ground truth.
-
-    The scan releases the GIL, so this can run on another thread while the ground truth
-    loads; :func:`load_predictions` takes the outcome as its ``src``.
-
-    Raises
-    ------
-    InputError
-        The file is missing or is a directory.
-    """
-    data = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-    return ReadResults(data, _scan_plain(data))
-
-
 def refuse_unknown_images(
     image_ids: NDArray[np.int64],
     gt: GroundTruth,
@@ -797,7 +742,7 @@ def _predictions_from_array(array: NDArray[Any]) -> tuple[NDArray[Any], ...]:
 
 
 def load_predictions(
-    src: Source | NDArray[Any] | Predictions | ReadResults,
+    src: Source | NDArray[Any] | Predictions | ScannedResults,
     gt: GroundTruth,
     unknown_categories: Literal["drop", "error"] = "drop",
 ) -> Predictions:
@@ -806,9 +751,9 @@ def load_predictions(
     Parameters
     ----------
     src : path, bytes, list of dicts, dict with an ``annotations`` list, ndarray (n, 7), \
-or ReadResults
+or ScannedResults
         Results as COCO writes them: ``{"image_id", "category_id", "bbox", "score"}``
-        (a :class:`ReadResults`: already read by :func:`read_box_results`).
+        (a :class:`~evaluator.input.result_scan.ScannedResults`: already scanned).
     gt : GroundTruth
     unknown_categories : {"drop", "error"}
         What to do with results whose category is not in the ground truth: pycocotools
@@ -842,12 +787,11 @@ or ReadResults
         preds = Predictions(image_ids, category_ids, boxes, scores)
     else:
         plain = None  # string image ids in the ground truth: the general loader maps them
-        if isinstance(src, ReadResults):
+        if isinstance(src, ScannedResults):
             plain = None if gt.image_names else src.plain
-            src = src.data
-        elif not isinstance(src, list | dict):
-            src = src if isinstance(src, bytes) else _read_bytes(src, root)
-            plain = None if gt.image_names else _scan_plain(src)
+            src = src.source
+        elif not isinstance(src, list | dict) and not gt.image_names:
+            plain = scan_results(src).plain
         if plain is not None:
             preds = plain
         else:

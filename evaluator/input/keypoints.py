@@ -42,6 +42,7 @@ from evaluator.input.coco_json import (
     read_results,
 )
 from evaluator.input.ids import IdValue
+from evaluator.input.result_scan import ScannedResults, scan_results
 
 Id = TypeVar("Id")
 
@@ -61,6 +62,16 @@ class _KeypointFile(msgspec.Struct, gc=False):
     annotations: list[_KeypointFields] = []
 
 
+class _RawKeypointFields(msgspec.Struct, gc=False):
+    keypoints: msgspec.Raw = msgspec.Raw(b"null")  # the JSON as written, for the scanner
+    num_keypoints: float | bool | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class _RawKeypointFile(msgspec.Struct, gc=False):
+    categories: list[_Skeleton] = []
+    annotations: list[_RawKeypointFields] = []
+
+
 class _KeypointResult(msgspec.Struct, Generic[Id], gc=False):
     image_id: Id
     category_id: Id
@@ -74,6 +85,7 @@ class _KeypointResultFile(msgspec.Struct, Generic[Id], gc=False):
 
 
 _GT_DECODERS = (msgspec.json.Decoder(_KeypointFile), msgspec.json.Decoder(_KeypointFile))
+_RAW_GT_DECODER = msgspec.json.Decoder(_RawKeypointFile)
 _LIST_DECODERS = (
     msgspec.json.Decoder(list[_KeypointResult[int]]),
     msgspec.json.Decoder(list[_KeypointResult[IdValue]]),
@@ -135,6 +147,18 @@ def _keypoint_array(
     return flat.reshape(-1, n_keypoints, 3), present
 
 
+def _check_skeletons(categories: Sequence[_Skeleton], n_keypoints: int) -> None:
+    """InputError unless every category that names its keypoints names K of them."""
+    for i, category in enumerate(categories):
+        names = category.keypoints
+        if isinstance(names, list) and names and len(names) != n_keypoints:
+            raise InputError(
+                f"ground_truth.categories[{i}].keypoints",
+                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
+                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
+            )
+
+
 def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]:
     """Each annotation's keypoint fields, once the categories' skeletons agree with K."""
     if isinstance(src, dict | list):
@@ -147,15 +171,29 @@ def _ground_truth_fields(src: Source, n_keypoints: int) -> list[_KeypointFields]
                 document = _walk_keypoint_fields(_parse_slow(data, "ground_truth"))
         else:
             document = decoded[0]
-    for i, category in enumerate(document.categories):
-        names = category.keypoints
-        if isinstance(names, list) and names and len(names) != n_keypoints:
-            raise InputError(
-                f"ground_truth.categories[{i}].keypoints",
-                f"{len(names)} keypoints named, but {n_keypoints} OKS sigmas given (the "
-                f"default is COCO's 17-keypoint person); pass oks_sigmas for this skeleton",
-            )
+    _check_skeletons(document.categories, n_keypoints)
     return document.annotations
+
+
+def _scanned_ground_truth(
+    data: bytes, n_keypoints: int
+) -> tuple[list[_RawKeypointFields], NDArray[np.float64], NDArray[np.bool_]] | None:
+    """The annotations' fields, their (N, K, 3) keypoints and which have any, each
+    annotation's keypoints read by the compiled scanner from the JSON as written (no
+    Python number per keypoint); None unless all are null or 3 * K finite numbers."""
+    try:
+        with _gc_paused():
+            document = _RAW_GT_DECODER.decode(data)
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+        return None  # the general path says what is wrong
+    _check_skeletons(document.categories, n_keypoints)
+    fields = document.annotations
+    rows = b"[" + b",".join([f.keypoints for f in fields]) + b"]"
+    keypoints = np.empty((len(fields), n_keypoints, 3), dtype=np.float64)
+    present = np.empty(len(fields), dtype=np.bool_)
+    if not _scan.scan_number_rows(rows, 3 * n_keypoints, keypoints, present.view(np.uint8)):
+        return None
+    return fields, keypoints, present
 
 
 def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> GroundTruth:
@@ -192,9 +230,14 @@ def load_keypoint_ground_truth(src: Source | GroundTruth, n_keypoints: int) -> G
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt = load_ground_truth(src)
-    fields = _ground_truth_fields(src, n_keypoints)
     loc = "ground_truth.annotations"
-    keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
+    scanned = _scanned_ground_truth(src, n_keypoints) if isinstance(src, bytes) else None
+    fields: Sequence[_KeypointFields | _RawKeypointFields]
+    if scanned is None:
+        fields = _ground_truth_fields(src, n_keypoints)
+        keypoints, present = _keypoint_array([f.keypoints for f in fields], n_keypoints, loc)
+    else:
+        fields, keypoints, present = scanned
     visibility = keypoints[:, :, 2]
     odd = ~np.isin(visibility, (0, 1, 2)).all(axis=1)
     if odd.any():
@@ -264,34 +307,8 @@ def _spanned(keypoints: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArr
         return np.stack([x0, y0, width, height], axis=1), width * height
 
 
-def _scan_plain(data: bytes, n_keypoints: int) -> Predictions | None:
-    """Keypoint results in the plain shape, read by the compiled scanner; else None.
-
-    The plain shape: a JSON array of objects with integer ``image_id`` and
-    ``category_id``, ``keypoints`` of ``3 * K`` numbers, a numeric ``score``, and a
-    ``bbox`` of 4 numbers on every result or on none (other fields are skipped).
-    """
-    scanned = _scan.scan_predictions(data, n_keypoints)
-    if scanned is None:
-        return None
-    n, image_ids, category_ids, boxes, scores, keypoints, boxed = scanned
-    points = np.frombuffer(memoryview(keypoints), dtype=np.float64).reshape(n, n_keypoints, 3)
-    if not np.isfinite(points).all():
-        return None  # the general loader says where
-    given = np.frombuffer(memoryview(boxes), dtype=np.float64).reshape(n, 4)
-    box, areas = (given, None) if boxed else _spanned(points)
-    return Predictions(
-        np.frombuffer(memoryview(image_ids), dtype=np.int64),
-        np.frombuffer(memoryview(category_ids), dtype=np.int64),
-        box,
-        np.frombuffer(memoryview(scores), dtype=np.float64),
-        keypoints=points,
-        areas=areas,
-    )
-
-
 def load_keypoint_predictions(
-    src: Source | Predictions,
+    src: Source | Predictions | ScannedResults,
     gt: GroundTruth,
     n_keypoints: int,
     unknown_categories: Literal["drop", "error"] = "drop",
@@ -300,8 +317,8 @@ def load_keypoint_predictions(
 
     Parameters
     ----------
-    src : path, bytes, list of dicts, dict with an ``annotations`` list, or Predictions
-        (with ``keypoints``)
+    src : path, bytes, list of dicts, dict with an ``annotations`` list, Predictions
+        (with ``keypoints``), or ScannedResults (from :func:`.result_scan.scan_results`)
     gt : GroundTruth
     n_keypoints : int
     unknown_categories : {"drop", "error"}
@@ -323,10 +340,15 @@ def load_keypoint_predictions(
             raise InputError("predictions.keypoints", f"expected shape (D, {n_keypoints}, 3)")
         return load_predictions(src, gt, unknown_categories)
     if not isinstance(src, list | dict):
-        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-        plain = None if gt.image_names else _scan_plain(src, n_keypoints)
+        # String image ids in the ground truth: the general loader maps them.
+        if isinstance(src, ScannedResults):
+            plain = None if gt.image_names else src.plain
+            src = src.source
+        else:
+            plain = None if gt.image_names else scan_results(src, n_keypoints).plain
         if plain is not None:
             return load_predictions(plain, gt, unknown_categories)
+        src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
     results, root, checked = read_results(
         src, _LIST_DECODERS, _DICT_DECODERS, _read_keypoint_result
     )

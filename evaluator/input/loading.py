@@ -17,6 +17,7 @@ from evaluator.errors import InputError
 from evaluator.input import coco_json
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_predictions
+from evaluator.input.result_scan import scan_results
 from evaluator.input.segmentation import (
     load_segmentation_ground_truth,
     load_segmentation_predictions,
@@ -102,9 +103,9 @@ def load_evaluation_inputs(
 ) -> tuple[GroundTruth, Predictions]:
     """:func:`load_ground_truth` then :func:`load_predictions`, overlapped where they can be.
 
-    Box results in a file or bytes are read and scanned on a second thread while the
-    ground truth loads (the scanner releases the GIL); they are checked against it once
-    both are there. The outcome, errors included, is that of the two calls in turn: a
+    Box and keypoint results in a file or bytes are read and scanned on a second thread
+    while the ground truth loads (the scanners release the GIL); they are checked against
+    it once both are there. The outcome, errors included, is that of the two calls in turn: a
     ground truth that fails to load is reported before anything about the results.
 
     Returns
@@ -112,12 +113,16 @@ def load_evaluation_inputs(
     GroundTruth, Predictions
     """
     kind: dict[str, Any] = {"iou_type": iou_type, "n_keypoints": n_keypoints}
-    if iou_type != "bbox" or not isinstance(pred_src, str | os.PathLike | bytes):
+    if iou_type == "segm" or not isinstance(pred_src, str | os.PathLike | bytes):
         gt = load_ground_truth(gt_src, **kind)
         return gt, load_predictions(pred_src, gt, unknown_categories, **kind)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(coco_json.read_box_results, pred_src)
+        scanning = pool.submit(
+            scan_results, pred_src, n_keypoints if iou_type == "keypoints" else 0
+        )
         gt = load_ground_truth(gt_src, **kind)
-        read = reading.result()
-    del reading  # it holds the bytes too
-    return gt, coco_json.load_predictions(read, gt, unknown_categories)
+        scanned = scanning.result()
+    del scanning  # it holds the results too
+    if iou_type == "keypoints":
+        return gt, load_keypoint_predictions(scanned, gt, n_keypoints, unknown_categories)
+    return gt, coco_json.load_predictions(scanned, gt, unknown_categories)

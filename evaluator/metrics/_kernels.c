@@ -345,103 +345,194 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* OKS: the per-keypoint terms e of computeOks for every (detection, ground truth) pair. */
+/* OKS of every (detection, ground truth) pair of a range of groups, in two steps around */
+/* NumPy's exp: oks_group_terms writes the terms -e of computeOks, oks_group_means adds  */
+/* up each pair's exp(-e) as np.sum does and divides by their count.                     */
 
-PyDoc_STRVAR(oks_terms_doc,
-"oks_terms(pair_det, pair_gt, det_keypoints, gt_keypoints, gt_box, gt_area, variances,\n"
-"          starts, out)\n--\n\n"
-"For pair p, writes at out[starts[p]:starts[p + 1]] the terms e of pycocotools'\n"
-"computeOks, with its operations in its order: e = (dx*dx + dy*dy) / variances[k] /\n"
-"(gt_area + eps) / 2, over the ground truth's labelled keypoints (v > 0) in order, or,\n"
-"when it has none, over all K keypoints with dx, dy the distances outside its box grown\n"
-"by its width and height on every side. pair_det, pair_gt: int64 (P,); det_keypoints:\n"
-"float64 (D, K, 3); gt_keypoints: float64 (G, K, 3); gt_box: float64 (G, 4);\n"
-"gt_area: float64 (G,), eps already added; variances: float64 (K,); starts: int64\n"
-"(P + 1,), each pair's count of terms; out: float64. Releases the GIL.");
+/* exp(-e) is +0.0 for e beyond this in any double exp (exp underflows below -745.14):
+ * such terms skip NumPy's exp, whose underflow path is slow, and count as 0. */
+#define OKS_ZERO_BEYOND 750.0
 
-enum { OKS_PAIR_DET, OKS_PAIR_GT, OKS_DET_KP, OKS_GT_KP, OKS_GT_BOX, OKS_GT_AREA, OKS_VAR,
-       OKS_STARTS, OKS_OUT, OKS_N_BUFFERS };
+/* The labelled keypoints (v > 0) of a ground truth; its terms are those, or all k. */
+static Py_ssize_t oks_labelled(const double *g, Py_ssize_t k)
+{
+    Py_ssize_t labelled = 0;
+    for (Py_ssize_t j = 0; j < k; j++) labelled += g[3 * j + 2] > 0;
+    return labelled;
+}
 
-static PyObject *oks_terms(PyObject *self, PyObject *args)
+/* The groups' arrays, as keypoint_similarity passes them to both steps. */
+typedef struct {
+    const int64_t *det_start, *gt_lo, *gt_hi;
+    const double *gt_kp;
+    Py_ssize_t n_groups, n_dets, n_gt, k, first, last;
+} OksGroups;
+
+/* Checks groups first..last-1 against the arrays; the terms of their pairs in *n_terms
+ * and of their pairs in *n_pairs, each of their ground truths' labelled keypoints in
+ * labelled[j] (an array of n_gt items). -1 with an exception when they do not fit. */
+static int oks_check_groups(const OksGroups *s, Py_ssize_t *labelled, Py_ssize_t *n_terms,
+                            Py_ssize_t *n_pairs)
+{
+    if (s->first < 0 || s->first > s->last || s->last > s->n_groups) {
+        PyErr_SetString(PyExc_ValueError, "first, last: not a range of the groups");
+        return -1;
+    }
+    *n_terms = *n_pairs = 0;
+    for (Py_ssize_t g = s->first; g < s->last; g++) {
+        int64_t d0 = s->det_start[g], d1 = s->det_start[g + 1];
+        int64_t lo = s->gt_lo[g], hi = s->gt_hi[g];
+        if (d0 < 0 || d1 < d0 || d1 > s->n_dets || lo < 0 || hi < lo || hi > s->n_gt) {
+            PyErr_Format(PyExc_ValueError, "group %zd: rows outside the arrays", g);
+            return -1;
+        }
+        Py_ssize_t per_det = 0;
+        for (int64_t j = lo; j < hi; j++) {
+            labelled[j] = oks_labelled(s->gt_kp + 3 * s->k * j, s->k);
+            per_det += labelled[j] ? labelled[j] : s->k;
+        }
+        *n_terms += (d1 - d0) * per_det;
+        *n_pairs += (d1 - d0) * (hi - lo);
+    }
+    return 0;
+}
+
+/* oks_check_groups with the labelled counts in a new array (*labelled, freed by the
+ * caller); -1 with an exception. */
+static int oks_prepare(const OksGroups *s, Py_ssize_t **labelled, Py_ssize_t *n_terms,
+                       Py_ssize_t *n_pairs)
+{
+    *labelled = malloc((size_t)(s->n_gt ? s->n_gt : 1) * sizeof(Py_ssize_t));
+    if (*labelled == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return oks_check_groups(s, *labelled, n_terms, n_pairs);
+}
+
+/* The terms -e of one pair at e, as computeOks computes e (its operations in its order);
+ * each -e also goes to *small unless e > OKS_ZERO_BEYOND. *small never runs ahead of e in
+ * their buffers of equal size, so writing there before deciding to keep stays inside. */
+static void oks_pair_terms(const double *d, const double *g, int labelled, const double *box,
+                           double area, const double *var, Py_ssize_t k, double *e,
+                           double **small)
+{
+    const double x0 = box[0] - box[2], x1 = box[0] + box[2] * 2;
+    const double y0 = box[1] - box[3], y1 = box[1] + box[3] * 2;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        double dx, dy;
+        if (labelled) {
+            if (!(g[3 * j + 2] > 0)) continue;
+            dx = d[3 * j] - g[3 * j];
+            dy = d[3 * j + 1] - g[3 * j + 1];
+        } else {
+            const double xd = d[3 * j], yd = d[3 * j + 1];
+            double below = x0 - xd, above = xd - x1;
+            dx = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+            below = y0 - yd;
+            above = yd - y1;
+            dy = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+        }
+        double squared = dx * dx;
+        double dy2 = dy * dy;
+        squared = squared + dy2;
+        const double term = squared / var[j] / area / 2;
+        *e++ = -term;
+        **small = -term; /* kept unless beyond the cut (no branch: the cut is a coin toss) */
+        *small += !(term > OKS_ZERO_BEYOND);
+    }
+}
+
+PyDoc_STRVAR(oks_group_terms_doc,
+"oks_group_terms(det_start, gt_lo, gt_hi, det_rows, det_keypoints, gt_keypoints, gt_box,\n"
+"                gt_area, variances, first, last, terms, small)\n--\n\n"
+"The terms -e of computeOks of every pair of groups first..last-1, with its operations\n"
+"in its order: e = (dx*dx + dy*dy) / variances[k] / (gt_area + eps) / 2 over the ground\n"
+"truth's labelled keypoints (v > 0) in order, or, when it has none, over all K with dx,\n"
+"dy the distances outside its box grown by its width and height on every side. Group g\n"
+"pairs detections det_start[g]..det_start[g + 1]-1 (rows det_rows[i] of det_keypoints)\n"
+"with ground truths gt_lo[g]..gt_hi[g]-1, row-major; terms gets all terms of those\n"
+"pairs in that order, small the ones with e <= 750 (the others' exp is 0.0), in order.\n"
+"det_start: int64 (n + 1,); gt_lo, gt_hi: int64 (n,); det_rows: int64 (D,);\n"
+"det_keypoints: float64 (N, K, 3); gt_keypoints: float64 (G, K, 3); gt_box: float64\n"
+"(G, 4); gt_area: float64 (G,), eps already added; variances: float64 (K,); terms:\n"
+"float64 (T,) for the T terms; small: float64 (T,). Returns the count written to small.\n"
+"Releases the GIL.");
+
+enum { OT_DET_START, OT_GT_LO, OT_GT_HI, OT_DET_ROWS, OT_DET_KP, OT_GT_KP, OT_GT_BOX,
+       OT_GT_AREA, OT_VAR, OT_TERMS, OT_SMALL, OT_N_BUFFERS };
+
+static PyObject *oks_group_terms(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[OKS_N_BUFFERS];
+    Py_buffer b[OT_N_BUFFERS];
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*", &b[OKS_PAIR_DET], &b[OKS_PAIR_GT],
-                          &b[OKS_DET_KP], &b[OKS_GT_KP], &b[OKS_GT_BOX], &b[OKS_GT_AREA],
-                          &b[OKS_VAR], &b[OKS_STARTS], &b[OKS_OUT]))
+    OksGroups s;
+    Py_ssize_t *labelled = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*nnw*w*", &b[OT_DET_START], &b[OT_GT_LO],
+                          &b[OT_GT_HI], &b[OT_DET_ROWS], &b[OT_DET_KP], &b[OT_GT_KP],
+                          &b[OT_GT_BOX], &b[OT_GT_AREA], &b[OT_VAR], &s.first, &s.last,
+                          &b[OT_TERMS], &b[OT_SMALL]))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_pairs = items(&b[OKS_PAIR_DET], 8, "pair_det");
-    Py_ssize_t k = items(&b[OKS_VAR], 8, "variances");
-    Py_ssize_t n_gt = items(&b[OKS_GT_AREA], 8, "gt_area");
-    Py_ssize_t n_out = items(&b[OKS_OUT], 8, "out");
-    Py_ssize_t det_items = items(&b[OKS_DET_KP], 8, "det_keypoints");
-    if (n_pairs < 0 || k < 0 || n_gt < 0 || n_out < 0 || det_items < 0) goto done;
-    if (k < 1 || det_items % (3 * k) != 0) {
+    Py_ssize_t n_starts = items(&b[OT_DET_START], 8, "det_start");
+    s.n_dets = items(&b[OT_DET_ROWS], 8, "det_rows");
+    s.k = items(&b[OT_VAR], 8, "variances");
+    s.n_gt = items(&b[OT_GT_AREA], 8, "gt_area");
+    Py_ssize_t det_items = items(&b[OT_DET_KP], 8, "det_keypoints");
+    Py_ssize_t n_out = items(&b[OT_TERMS], 8, "terms");
+    if (n_starts < 1 || s.n_dets < 0 || s.k < 1 || s.n_gt < 0 || det_items < 0 || n_out < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "det_start or variances: empty");
+        goto done;
+    }
+    if (det_items % (3 * s.k) != 0) {
         PyErr_SetString(PyExc_ValueError, "det_keypoints: not (D, K, 3) for K variances");
         goto done;
     }
-    Py_ssize_t n_det = det_items / (3 * k);
-    if (check_items(&b[OKS_PAIR_GT], 8, n_pairs, "pair_gt") ||
-        check_items(&b[OKS_GT_KP], 8, n_gt * 3 * k, "gt_keypoints") ||
-        check_items(&b[OKS_GT_BOX], 8, n_gt * 4, "gt_box") ||
-        check_items(&b[OKS_STARTS], 8, n_pairs + 1, "starts"))
+    s.n_groups = n_starts - 1;
+    if (check_items(&b[OT_GT_LO], 8, s.n_groups, "gt_lo") ||
+        check_items(&b[OT_GT_HI], 8, s.n_groups, "gt_hi") ||
+        check_items(&b[OT_GT_KP], 8, s.n_gt * 3 * s.k, "gt_keypoints") ||
+        check_items(&b[OT_GT_BOX], 8, s.n_gt * 4, "gt_box") ||
+        check_items(&b[OT_SMALL], 8, n_out, "small"))
         goto done;
-    const int64_t *pair_det = b[OKS_PAIR_DET].buf, *pair_gt = b[OKS_PAIR_GT].buf;
-    const int64_t *starts = b[OKS_STARTS].buf;
-    const double *det_kp = b[OKS_DET_KP].buf, *gt_kp = b[OKS_GT_KP].buf;
-    const double *gt_box = b[OKS_GT_BOX].buf, *gt_area = b[OKS_GT_AREA].buf;
-    const double *var = b[OKS_VAR].buf;
-    double *out = b[OKS_OUT].buf;
-    for (Py_ssize_t p = 0; p < n_pairs; p++) {
-        if (pair_det[p] < 0 || pair_det[p] >= n_det || pair_gt[p] < 0 || pair_gt[p] >= n_gt ||
-            starts[p] < 0 || starts[p + 1] < starts[p] || starts[p + 1] - starts[p] > k ||
-            starts[p + 1] > n_out) {
-            PyErr_Format(PyExc_ValueError, "pair %zd: rows or terms outside the arrays", p);
-            goto done;
-        }
+    s.det_start = b[OT_DET_START].buf;
+    s.gt_lo = b[OT_GT_LO].buf;
+    s.gt_hi = b[OT_GT_HI].buf;
+    s.gt_kp = b[OT_GT_KP].buf;
+    Py_ssize_t n_terms, n_pairs;
+    if (oks_prepare(&s, &labelled, &n_terms, &n_pairs)) goto done;
+    if (n_terms != n_out) {
+        PyErr_Format(PyExc_ValueError, "terms: %zd items, expected %zd", n_out, n_terms);
+        goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t p = 0; p < n_pairs; p++) {
-        const double *d = det_kp + 3 * k * pair_det[p];
-        const double *g = gt_kp + 3 * k * pair_gt[p];
-        const double *box = gt_box + 4 * pair_gt[p];
-        const double area = gt_area[pair_gt[p]];
-        int labelled = 0;
-        for (Py_ssize_t j = 0; j < k; j++) labelled |= g[3 * j + 2] > 0;
-        const double x0 = box[0] - box[2], x1 = box[0] + box[2] * 2;
-        const double y0 = box[1] - box[3], y1 = box[1] + box[3] * 2;
-        double *e = out + starts[p];
-        for (Py_ssize_t j = 0; j < k; j++) {
-            double dx, dy;
-            if (labelled) {
-                if (!(g[3 * j + 2] > 0)) continue;
-                dx = d[3 * j] - g[3 * j];
-                dy = d[3 * j + 1] - g[3 * j + 1];
-            } else {
-                const double xd = d[3 * j], yd = d[3 * j + 1];
-                double below = x0 - xd, above = xd - x1;
-                dx = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
-                below = y0 - yd;
-                above = yd - y1;
-                dy = (below > 0 ? below : 0.0) + (above > 0 ? above : 0.0);
+    const int64_t *det_rows = b[OT_DET_ROWS].buf;
+    const Py_ssize_t n_det_kp = det_items / (3 * s.k);
+    if (s.first < s.last)
+        for (int64_t i = s.det_start[s.first]; i < s.det_start[s.last]; i++)
+            if (det_rows[i] < 0 || det_rows[i] >= n_det_kp) {
+                PyErr_Format(PyExc_ValueError, "det_rows[%lld]: outside det_keypoints",
+                             (long long)i);
+                goto done;
             }
-            double squared = dx * dx;
-            double dy2 = dy * dy;
-            squared = squared + dy2;
-            *e++ = squared / var[j] / area / 2;
-        }
-    }
+    const double *det_kp = b[OT_DET_KP].buf, *gt_box = b[OT_GT_BOX].buf;
+    const double *gt_area = b[OT_GT_AREA].buf, *var = b[OT_VAR].buf;
+    double *e = b[OT_TERMS].buf, *small = b[OT_SMALL].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t g = s.first; g < s.last; g++)
+        for (int64_t i = s.det_start[g]; i < s.det_start[g + 1]; i++)
+            for (int64_t j = s.gt_lo[g]; j < s.gt_hi[g]; j++) {
+                oks_pair_terms(det_kp + 3 * s.k * det_rows[i], s.gt_kp + 3 * s.k * j,
+                               labelled[j] > 0, gt_box + 4 * j, gt_area[j], var, s.k, e, &small);
+                e += labelled[j] ? labelled[j] : s.k;
+            }
     Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
+    result = PyLong_FromSsize_t(small - (double *)b[OT_SMALL].buf);
 done:
-    release(b, OKS_N_BUFFERS);
+    free(labelled);
+    release(b, OT_N_BUFFERS);
     return result;
 }
-
-/* ------------------------------------------------------------------------------------ */
-/* Sums of consecutive segments, each added up exactly as NumPy's np.sum adds an array.   */
 
 /* NumPy's pairwise summation of a contiguous float64 array (DOUBLE_pairwise_sum): below
  * 8 items a running sum from 0, up to 128 eight interleaved partial sums combined as a
@@ -468,42 +559,89 @@ static double numpy_sum(const double *a, int64_t n)
     return numpy_sum(a, half) + numpy_sum(a + half, n - half);
 }
 
-PyDoc_STRVAR(segment_sums_doc,
-"segment_sums(values, starts, out)\n--\n\n"
-"out[i] = the sum of values[starts[i]:starts[i + 1]], as np.sum of that slice gives it\n"
-"(0.0 plus NumPy's pairwise sum). values: float64 (N,); starts: int64 (P + 1,),\n"
-"non-decreasing, within [0, N]; out: float64 (P,). Releases the GIL.");
+PyDoc_STRVAR(oks_group_means_doc,
+"oks_group_means(det_start, gt_lo, gt_hi, gt_keypoints, n_keypoints, first, last, terms,\n"
+"                small, out)\n--\n\n"
+"The OKS of every pair of groups first..last-1 from oks_group_terms' terms and small,\n"
+"small now holding exp of what it held: each term becomes its exp (0.0 when it was left\n"
+"out of small), and a pair's OKS is 0.0 plus their sum as np.sum adds an array (NumPy's\n"
+"pairwise summation), over their count, as computeOks' np.sum(np.exp(-e)) / e.shape[0].\n"
+"gt_keypoints: float64 (G, K, 3), K = n_keypoints; terms, small: float64 (T,) as\n"
+"oks_group_terms left them (terms overwritten); out: float64 (P,) for the P pairs,\n"
+"row-major within each group. Releases the GIL.");
 
-static PyObject *segment_sums(PyObject *self, PyObject *args)
+enum { OM_DET_START, OM_GT_LO, OM_GT_HI, OM_GT_KP, OM_TERMS, OM_SMALL, OM_OUT, OM_N_BUFFERS };
+
+static PyObject *oks_group_means(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[3];
+    Py_buffer b[OM_N_BUFFERS];
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
+    OksGroups s;
+    Py_ssize_t *labelled = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nnnw*y*w*", &b[OM_DET_START], &b[OM_GT_LO],
+                          &b[OM_GT_HI], &b[OM_GT_KP], &s.k, &s.first, &s.last, &b[OM_TERMS],
+                          &b[OM_SMALL], &b[OM_OUT]))
+        return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n = items(&b[0], 8, "values"), n_starts = items(&b[1], 8, "starts");
-    if (n < 0 || n_starts < 0) goto done;
-    if (n_starts < 1) {
-        PyErr_SetString(PyExc_ValueError, "starts: empty");
+    Py_ssize_t n_starts = items(&b[OM_DET_START], 8, "det_start");
+    Py_ssize_t gt_items = items(&b[OM_GT_KP], 8, "gt_keypoints");
+    Py_ssize_t n_terms_in = items(&b[OM_TERMS], 8, "terms");
+    Py_ssize_t n_small = items(&b[OM_SMALL], 8, "small");
+    Py_ssize_t n_out = items(&b[OM_OUT], 8, "out");
+    if (n_starts < 1 || gt_items < 0 || n_terms_in < 0 || n_small < 0 || n_out < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "det_start: empty");
         goto done;
     }
-    if (check_items(&b[2], 8, n_starts - 1, "out")) goto done;
-    const double *values = b[0].buf;
-    const int64_t *starts = b[1].buf;
-    double *out = b[2].buf;
-    for (Py_ssize_t i = 0; i < n_starts; i++) {
-        if (starts[i] < 0 || starts[i] > n || (i && starts[i] < starts[i - 1])) {
-            PyErr_Format(PyExc_ValueError, "starts[%zd]: outside the values or decreasing", i);
-            goto done;
-        }
+    s.n_groups = n_starts - 1;
+    if (check_items(&b[OM_GT_LO], 8, s.n_groups, "gt_lo") ||
+        check_items(&b[OM_GT_HI], 8, s.n_groups, "gt_hi"))
+        goto done;
+    s.det_start = b[OM_DET_START].buf;
+    s.gt_lo = b[OM_GT_LO].buf;
+    s.gt_hi = b[OM_GT_HI].buf;
+    s.gt_kp = b[OM_GT_KP].buf;
+    if (s.k < 1 || gt_items % (3 * s.k) != 0) {
+        PyErr_SetString(PyExc_ValueError, "gt_keypoints: not (G, K, 3) for K = n_keypoints");
+        goto done;
     }
+    s.n_gt = gt_items / (3 * s.k);
+    s.n_dets = s.det_start[s.n_groups]; /* checked against every group's rows below */
+    Py_ssize_t n_terms, n_pairs;
+    if (oks_prepare(&s, &labelled, &n_terms, &n_pairs)) goto done;
+    if (n_terms != n_terms_in || n_pairs != n_out) {
+        PyErr_Format(PyExc_ValueError, "terms, out: %zd and %zd items, expected %zd and %zd",
+                     n_terms_in, n_out, n_terms, n_pairs);
+        goto done;
+    }
+    if (n_small != n_terms) {
+        PyErr_Format(PyExc_ValueError, "small: %zd items, expected %zd", n_small, n_terms);
+        goto done;
+    }
+    double *e = b[OM_TERMS].buf, *out = b[OM_OUT].buf;
+    const double *small = b[OM_SMALL].buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i + 1 < n_starts; i++)
-        out[i] = 0.0 + numpy_sum(values + starts[i], starts[i + 1] - starts[i]);
+    /* The kept terms come in order; `kept` counts those before term t of the range, so it
+     * is at most t and small[kept] lies inside small even for a term left out. */
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t g = s.first; g < s.last; g++)
+        for (int64_t i = s.det_start[g]; i < s.det_start[g + 1]; i++)
+            for (int64_t j = s.gt_lo[g]; j < s.gt_hi[g]; j++) {
+                const Py_ssize_t count = labelled[j] ? labelled[j] : s.k;
+                for (Py_ssize_t t = 0; t < count; t++) {
+                    const int keep = !(-e[t] > OKS_ZERO_BEYOND);
+                    const double value = small[kept];
+                    e[t] = keep ? value : 0.0;
+                    kept += keep;
+                }
+                *out++ = (0.0 + numpy_sum(e, count)) / (double)count;
+                e += count;
+            }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    release(b, 3);
+    free(labelled);
+    release(b, OM_N_BUFFERS);
     return result;
 }
 
@@ -1133,8 +1271,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"segment_sums", segment_sums, METH_VARARGS, segment_sums_doc},
-    {"oks_terms", oks_terms, METH_VARARGS, oks_terms_doc},
+    {"oks_group_terms", oks_group_terms, METH_VARARGS, oks_group_terms_doc},
+    {"oks_group_means", oks_group_means, METH_VARARGS, oks_group_means_doc},
     {"match", match, METH_VARARGS, match_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"pairs", pairs, METH_VARARGS, pairs_doc},

@@ -73,18 +73,32 @@ def order_runs(
     k1: int,
     /,
 ) -> None: ...
-def segment_sums(
-    values: NDArray[np.float64], starts: NDArray[np.int64], out: NDArray[np.float64], /
-) -> None: ...
-def oks_terms(
-    pair_det: NDArray[np.int64],
-    pair_gt: NDArray[np.int64],
+def oks_group_terms(
+    det_start: NDArray[np.int64],
+    gt_lo: NDArray[np.int64],
+    gt_hi: NDArray[np.int64],
+    det_rows: NDArray[np.int64],
     det_keypoints: NDArray[np.float64],
     gt_keypoints: NDArray[np.float64],
     gt_box: NDArray[np.float64],
     gt_area: NDArray[np.float64],
     variances: NDArray[np.float64],
-    starts: NDArray[np.int64],
+    first: int,
+    last: int,
+    terms: NDArray[np.float64],
+    small: NDArray[np.float64],
+    /,
+) -> int: ...
+def oks_group_means(
+    det_start: NDArray[np.int64],
+    gt_lo: NDArray[np.int64],
+    gt_hi: NDArray[np.int64],
+    gt_keypoints: NDArray[np.float64],
+    n_keypoints: int,
+    first: int,
+    last: int,
+    terms: NDArray[np.float64],
+    small: NDArray[np.float64],
     out: NDArray[np.float64],
     /,
 ) -> None: ...

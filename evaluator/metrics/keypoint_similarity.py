@@ -7,10 +7,12 @@ visibilities 0), d's distances outside g's box grown by its size on every side. 
 similarity is the mean of ``exp(-e)`` over g's labelled keypoints (over all K when none
 is labelled).
 
-The compiled kernel writes every pair's terms ``e`` with pycocotools' operations in its
+The compiled kernels write every pair's terms ``-e`` with pycocotools' operations in its
 order; ``exp`` is NumPy's own (its SIMD version can differ from the C library's in the
-last bit), and the kernel sums each pair's terms as NumPy's pairwise summation does, so
-every double equals pycocotools'.
+last bit), taken of the terms above about -745 only (below, every ``exp`` gives 0.0, and
+NumPy's underflow path is slow); the kernels then sum each pair's ``exp(-e)`` as NumPy's
+pairwise summation does, so every double equals pycocotools'. The groups are done a
+range at a time, over the cores, so that no array of all the terms is ever held.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from evaluator.metrics.greedy import GroupSimilarity
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 EPS = np.spacing(1)  # pycocotools adds it to the area
+_BATCH_TERMS = 1 << 17  # terms computed at a time by one thread (two arrays of this size)
 
 
 def pair_rows(
@@ -79,27 +82,41 @@ def keypoint_similarity(
     -------
     GroupSimilarity
     """
-    pair_det, pair_gt, block_start = pair_rows(det_start, gt_lo, gt_hi)
-    labelled = np.count_nonzero(gt_keypoints[:, :, 2] > 0, axis=1)  # (G,)
-    n_terms = np.where(labelled > 0, labelled, sigmas.shape[0])  # (G,)
-    counts = n_terms[pair_gt]  # (P,)
-    starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
-    terms = np.empty(int(starts[-1]), dtype=np.float64)
-    dets = np.ascontiguousarray(det_rows[pair_det], dtype=np.int64)
+    n_keypoints = sigmas.shape[0]
+    det_start, gt_lo, gt_hi, det_rows = (
+        np.ascontiguousarray(a, dtype=np.int64) for a in (det_start, gt_lo, gt_hi, det_rows)
+    )
     det_points = np.ascontiguousarray(det_keypoints, dtype=np.float64)
     gt_points = np.ascontiguousarray(gt_keypoints, dtype=np.float64)
     boxes = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     areas, variances = gt_areas + EPS, (sigmas * 2) ** 2
+    labelled = np.count_nonzero(gt_points[:, :, 2] > 0, axis=1)  # (G,)
+    per_gt = np.r_[0, np.cumsum(np.where(labelled > 0, labelled, n_keypoints))]  # (G + 1,)
+    n_det = np.diff(det_start)
+    pair_start = np.r_[0, np.cumsum(n_det * (gt_hi - gt_lo))]  # (n + 1,), by group
+    term_start = np.r_[0, np.cumsum(n_det * (per_gt[gt_hi] - per_gt[gt_lo]))]
+    values = np.empty(int(pair_start[-1]), dtype=np.float64)
 
-    def run(first: int, last: int) -> None:  # pairs first..last-1; their terms in place
-        kernels.oks_terms(
-            dets[first:last], pair_gt[first:last], det_points, gt_points, boxes, areas,
-            variances, starts[first : last + 1], terms,
+    def batch(first: int, last: int) -> None:  # groups first..last-1
+        n_terms = int(term_start[last] - term_start[first])
+        terms, small = np.empty(n_terms), np.empty(n_terms)
+        kept = kernels.oks_group_terms(
+            det_start, gt_lo, gt_hi, det_rows, det_points, gt_points, boxes, areas, variances,
+            first, last, terms, small,
+        )  # fmt: skip
+        np.exp(small[:kept], out=small[:kept])  # NumPy's exp, as pycocotools' np.exp(-e)
+        kernels.oks_group_means(
+            det_start, gt_lo, gt_hi, gt_points, n_keypoints, first, last, terms, small,
+            values[pair_start[first] : pair_start[last]],
         )  # fmt: skip
 
-    run_in_chunks(run, counts + 1)
-    np.negative(terms, out=terms)
-    np.exp(terms, out=terms)  # NumPy's exp, as pycocotools' np.exp(-e)
-    sums = np.empty(pair_det.shape[0], dtype=np.float64)
-    kernels.segment_sums(terms, starts, sums)
-    return GroupSimilarity(sums / counts, block_start)
+    def run(first: int, last: int) -> None:  # in batches of about _BATCH_TERMS terms
+        cuts = np.searchsorted(
+            term_start, np.arange(term_start[first], term_start[last], _BATCH_TERMS)[1:]
+        )
+        bounds = np.unique(np.r_[first, cuts.clip(first + 1, last), last]).tolist()
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
+            batch(lo, hi)
+
+    run_in_chunks(run, np.diff(term_start) + 1)
+    return GroupSimilarity(values, pair_start[:-1].astype(np.int64))
