@@ -140,9 +140,16 @@ def _walk_segmentations(doc: Any) -> _SegmentationFile:
     return _SegmentationFile(images=images, annotations=anns)
 
 
-def _is_no_text(segmentation: object) -> bool:
-    """Whether a segmentation read as JSON text is absent (its text empty)."""
-    return isinstance(segmentation, msgspec.Raw) and len(segmentation) == 0
+def _without_segmentation(document: _SegmentationFile | _SegmentationTextFile) -> list[int]:
+    """The annotations that have no ``segmentation`` (as JSON text: an empty one)."""
+    if isinstance(document, _SegmentationTextFile):
+        lengths = np.fromiter(
+            (len(a.segmentation) for a in document.annotations),
+            dtype=np.int64,
+            count=len(document.annotations),
+        )
+        return np.flatnonzero(lengths == 0).tolist()
+    return [i for i, a in enumerate(document.annotations) if a.segmentation is _ABSENT]
 
 
 def _segmentation_file(
@@ -305,12 +312,11 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     document = _segmentation_file(src)
     loc = "ground_truth.annotations"
     annotations: Sequence[_Segmentation | _SegmentationText] = document.annotations
-    for i, ann in enumerate(annotations):
-        if ann.segmentation is _ABSENT or _is_no_text(ann.segmentation):
-            raise InputError(
-                f"{loc}[{i}].segmentation",
-                "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
-            )
+    for i in _without_segmentation(document)[:1]:
+        raise InputError(
+            f"{loc}[{i}].segmentation",
+            "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
+        )
     keys, image_heights, image_widths = _image_sizes(document.images, gt)
     known, heights, widths = image_sizes(gt.ann_image_ids, (keys, image_heights, image_widths))
     masks = _annotation_masks(src, annotations, known, heights, widths)

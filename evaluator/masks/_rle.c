@@ -1635,13 +1635,14 @@ static int read_polygons(Text *t, Items *coords, Items *poly_start)
 }
 
 PyDoc_STRVAR(parse_polygons_doc,
-"parse_polygons(blob, starts) -> (coords, poly_start, object_start) or None\n"
+"parse_polygons(blob, starts) -> (coords, poly_start, object_start, is_polygons) or None\n"
 "--\n\n"
 "The polygons of n objects given as their JSON text, blob[starts[i]:starts[i + 1]] (starts\n"
-"int64 (n + 1,)), each [[x0, y0, x1, y1, ...], ...], as the columns polygons() takes\n"
-"(bytearrays of float64 and int64); the numbers are the doubles Python's JSON readers\n"
-"give. None when an object is not a non-empty list of polygons of at least 6 numbers,\n"
-"an even count, each within 2e8: the general reader then says why.");
+"int64 (n + 1,)), as the columns polygons() takes (bytearrays of float64 and int64; an\n"
+"object that is not a list has no polygons there, and is_polygons, uint8 (n,), says which\n"
+"are lists); the numbers are the doubles Python's JSON readers give. None when a list is\n"
+"not a non-empty list of polygons of at least 6 numbers, an even count, each within 2e8:\n"
+"the general reader then says why.");
 
 static PyObject *parse_polygons(PyObject *self, PyObject *args)
 {
@@ -1650,7 +1651,7 @@ static PyObject *parse_polygons(PyObject *self, PyObject *args)
     memset(b, 0, sizeof b);
     if (!PyArg_ParseTuple(args, "y*y*", &b[0], &b[1])) return NULL;
     PyObject *result = NULL;
-    Items coords = {0}, poly_start = {0}, object_start = {0};
+    Items coords = {0}, poly_start = {0}, object_start = {0}, is_polygons = {0};
     Py_ssize_t n = string_batch(&b[0], &b[1]);
     if (n < 0) goto done;
     const char *blob = b[0].buf;
@@ -1660,27 +1661,34 @@ static PyObject *parse_polygons(PyObject *self, PyObject *args)
         status = -1;
     for (Py_ssize_t i = 0; i < n && status == 1; i++) {
         Text t = {blob + starts[i], blob + starts[i + 1]};
-        status = read_polygons(&t, &coords, &poly_start);
+        skip_blanks(&t);
+        uint8_t list = t.p < t.end && *t.p == '[';
+        if (list) status = read_polygons(&t, &coords, &poly_start);
         int64_t polygons = (int64_t)(poly_start.n / sizeof(int64_t)) - 1;
-        if (status == 1 && append(&object_start, &polygons, sizeof polygons)) status = -1;
+        if (status == 1 && (append(&object_start, &polygons, sizeof polygons) ||
+                            append(&is_polygons, &list, 1)))
+            status = -1;
     }
     if (status < 0) {
         PyErr_NoMemory();
     } else if (status == 0) {
         result = Py_NewRef(Py_None);
     } else {
-        PyObject *c = PyByteArray_FromStringAndSize(coords.n ? coords.data : "", (Py_ssize_t)coords.n);
-        PyObject *p = PyByteArray_FromStringAndSize(poly_start.data, (Py_ssize_t)poly_start.n);
-        PyObject *o = PyByteArray_FromStringAndSize(object_start.data, (Py_ssize_t)object_start.n);
-        if (c != NULL && p != NULL && o != NULL) result = PyTuple_Pack(3, c, p, o);
+        PyObject *c = bytearray_of(coords.data, coords.n, 1);
+        PyObject *p = bytearray_of(poly_start.data, poly_start.n, 1);
+        PyObject *o = bytearray_of(object_start.data, object_start.n, 1);
+        PyObject *l = bytearray_of(is_polygons.data, is_polygons.n, 1);
+        if (c != NULL && p != NULL && o != NULL && l != NULL) result = PyTuple_Pack(4, c, p, o, l);
         Py_XDECREF(c);
         Py_XDECREF(p);
         Py_XDECREF(o);
+        Py_XDECREF(l);
     }
 done:
     free(coords.data);
     free(poly_start.data);
     free(object_start.data);
+    free(is_polygons.data);
     release(b, 2);
     return result;
 }

@@ -319,43 +319,42 @@ def parse_json_segmentations(
     where : str
     """
     n = len(texts)
-    first = [memoryview(text)[:1] for text in texts]
-    at = np.array([i for i, c in enumerate(first) if c == b"["], dtype=np.int64)
-    parsed = _parsed_polygons([texts[i] for i in at.tolist()]) if at.size else None
-    small = bool(at.size) and bool(np.any((heights[at] < 1) | (widths[at] < 1)))
-    if (at.size and parsed is None) or small:
-        decoded = [msgspec.json.decode(text) for text in texts]
-        return parse_segmentations(decoded, heights, widths, where)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=n), out=starts[1:])
+    parsed = rle.parse_polygons(b"".join(texts), starts)
+    if parsed is None:
+        return _decoded(texts, heights, widths, where)
+    coords = np.frombuffer(parsed[0], np.float64)
+    poly_start, object_start = (
+        np.frombuffer(parsed[1], np.int64),
+        np.frombuffer(parsed[2], np.int64),
+    )
+    is_polygons = np.frombuffer(parsed[3], np.bool_)
+    at = np.flatnonzero(is_polygons)
+    if np.any((heights[at] < 1) | (widths[at] < 1)):
+        return _decoded(texts, heights, widths, where)
     sizes = np.stack([heights, widths]).astype(np.int64)  # (2, n)
     forms = _Forms()
-    others = np.ones(n, dtype=bool)
-    others[at] = False
-    for i in np.flatnonzero(others).tolist():
+    for i in np.flatnonzero(~is_polygons).tolist():
         forms.add(i, msgspec.json.decode(texts[i]), sizes[:, i], True, where)
     pieces = forms.pieces(sizes, where)
-    if parsed is not None:
+    if at.size:
         h, w = np.ascontiguousarray(heights[at]), np.ascontiguousarray(widths[at])
-        pieces.append((at, *rasterise_columns(*parsed, h, w)))
+        objects = np.append(object_start[at], object_start[-1])  # non-lists have none
+        pieces.append((at, *rasterise_columns(coords, poly_start, objects, h, w)))
     counts, offsets = _in_input_order(pieces, n)
     return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
 
 
-def _parsed_polygons(
+def _decoded(
     texts: Sequence[msgspec.Raw | bytes],
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]] | None:
-    """(coords, poly_start, object_start) of objects' lists of polygons as JSON text, or
-    None when one is not plain (see ``_rle.parse_polygons``)."""
-    starts = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([memoryview(text).nbytes for text in texts], out=starts[1:])
-    parsed = rle.parse_polygons(b"".join(texts), starts)
-    if parsed is None:
-        return None
-    coords, poly_start, object_start = parsed
-    return (
-        np.frombuffer(coords, np.float64),
-        np.frombuffer(poly_start, np.int64),
-        np.frombuffer(object_start, np.int64),
-    )
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    where: str,
+) -> Columns:
+    """:func:`parse_segmentations` of the decoded texts."""
+    decoded = [msgspec.json.decode(text) for text in texts]
+    return parse_segmentations(decoded, heights, widths, where)
 
 
 def _in_input_order(
