@@ -1693,6 +1693,43 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(place_doc,
+"place(counts, offsets, at, out_offsets, out)\n"
+"--\n\n"
+"Copy mask j of a batch (counts uint32, offsets int64 (m + 1,)) into mask at[j] (int64\n"
+"(m,)) of a batch out (uint32) whose masks start at out_offsets (int64 (n + 1,)); a mask\n"
+"has as many counts in both. Releases the GIL.");
+
+static PyObject *place(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[5];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t m = batch_size(&b[0], &b[1]);
+    Py_ssize_t n = m < 0 ? -1 : batch_size(&b[4], &b[3]);
+    if (n < 0 || check_items(&b[2], 8, m, "at")) goto done;
+    const uint32_t *counts = b[0].buf;
+    uint32_t *out = b[4].buf;
+    const int64_t *offsets = b[1].buf, *at = b[2].buf, *to = b[3].buf;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (at[j] < 0 || at[j] >= n || to[at[j] + 1] - to[at[j]] != offsets[j + 1] - offsets[j]) {
+            PyErr_Format(PyExc_ValueError, "mask %zd: no mask of its length at its place", j);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < m; j++)
+        memcpy(out + to[at[j]], counts + offsets[j],
+               (size_t)(offsets[j + 1] - offsets[j]) * sizeof(uint32_t));
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 5);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The heap after a large load.                                                          */
 
@@ -1752,6 +1789,7 @@ static PyMethodDef methods[] = {
     {"box_iou", boxes_iou, METH_VARARGS, box_iou_doc},
     {"polygons", polygons, METH_VARARGS, polygons_doc},
     {"parse_polygons", parse_polygons, METH_VARARGS, parse_polygons_doc},
+    {"place", place, METH_VARARGS, place_doc},
     {"release_freed", release_freed, METH_NOARGS, release_freed_doc},
     {"map_large_blocks", map_large_blocks, METH_NOARGS, map_large_blocks_doc},
     {NULL, NULL, 0, NULL},

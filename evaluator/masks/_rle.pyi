@@ -123,3 +123,11 @@ def group_iou(
     /,
 ) -> None: ...
 def map_large_blocks() -> None: ...
+def place(
+    counts: NDArray[np.uint32],
+    offsets: NDArray[np.int64],
+    at: NDArray[np.int64],
+    out_offsets: NDArray[np.int64],
+    out: NDArray[np.uint32],
+    /,
+) -> None: ...

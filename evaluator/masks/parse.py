@@ -362,23 +362,22 @@ def _in_input_order(
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
     """One batch from sub-batches ``(positions, counts, offsets)`` that cover ``range(n)``."""
     lengths = np.zeros(n, dtype=np.int64)
-    source_start = np.zeros(n, dtype=np.int64)
-    base = 0
-    for at, counts, offsets in pieces:
+    for at, _, offsets in pieces:
         lengths[at] = np.diff(offsets)
-        source_start[at] = base + offsets[:-1]
-        base += len(counts)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out_offsets[1:])
     if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
-        return pieces[0][1], offsets
-    every = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
-    # Mask i's runs are every[source_start[i]:source_start[i] + lengths[i]]: one slice per
-    # mask, joined (a gather index per run would take three times their memory).
-    ends = source_start + lengths
-    slices = [every[a:b] for a, b in zip(source_start.tolist(), ends.tolist())]
-    joined = np.concatenate(slices) if slices else np.zeros(0, dtype=np.uint32)
-    return joined, offsets
+        return pieces[0][1], out_offsets
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
+    for at, counts, offsets in pieces:
+        rle.place(
+            np.ascontiguousarray(counts, dtype=np.uint32),
+            np.ascontiguousarray(offsets, dtype=np.int64),
+            np.ascontiguousarray(at, dtype=np.int64),
+            out_offsets,
+            out,
+        )
+    return out, out_offsets
 
 
 def check_columns(counts: object, offsets: object, heights: object, widths: object) -> Columns:
