@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from evaluator.input import _scan
 from evaluator.masks._engine import rle
-from evaluator.masks.compressed import measure_into
+from evaluator.masks.compressed import check_into, measure_into
 from evaluator.threads import threads
 
 __all__ = ["ImageSizes", "ScannedMasks", "image_sizes", "scan_mask_file"]
@@ -61,9 +61,11 @@ class ScannedMasks:
         The masks' compressed strings one after the other.
     starts : ndarray of shape (n + 1,), dtype int64
         Mask ``i`` is ``blob[starts[i]:starts[i + 1]]``.
-    areas : ndarray of shape (n,), dtype uint32
-    mask_boxes : ndarray of shape (n, 4), dtype float64
-        Each mask's area and ``xywh`` box, up to the first string that does not decode.
+    areas : ndarray of shape (n,), dtype uint32, or None
+    mask_boxes : ndarray of shape (n, 4), dtype float64, or None
+        Each mask's area and ``xywh`` box, up to the first string that does not decode;
+        None for results with a ``bbox``: their masks are only checked (the evaluation
+        measures those it compares, a fraction of them).
     wrong_size : tuple of (int, list of int), or None
         The first result whose segmentation's ``size`` is not its image's, and that size.
     problem : tuple of (int, str), or None
@@ -79,8 +81,8 @@ class ScannedMasks:
     widths: NDArray[np.int64]
     blob: memoryview
     starts: NDArray[np.int64]
-    areas: NDArray[np.uint32]
-    mask_boxes: NDArray[np.float64]
+    areas: NDArray[np.uint32] | None
+    mask_boxes: NDArray[np.float64] | None
     wrong_size: tuple[int, list[int]] | None
     problem: tuple[int, str] | None
 
@@ -190,9 +192,12 @@ def _scan_chunk(chunk: memoryview, sizes: ImageSizes) -> ScannedMasks | None:
     given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
     wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))[:1]
     starts = np.frombuffer(start_raw, dtype=np.int64)
-    areas = np.zeros(n, dtype=np.uint32)
-    mask_boxes = np.zeros((n, 4), dtype=np.float64)
-    problem = measure_into(strings, starts, heights, widths, areas, mask_boxes)
+    areas = mask_boxes = None
+    if boxed:
+        problem = check_into(strings, starts, heights, widths)
+    else:
+        areas, mask_boxes = np.zeros(n, dtype=np.uint32), np.zeros((n, 4), dtype=np.float64)
+        problem = measure_into(strings, starts, heights, widths, areas, mask_boxes)
     return ScannedMasks(
         image_ids,
         np.frombuffer(category_raw, dtype=np.int64),
@@ -264,7 +269,9 @@ class _Gathered:
         if n + m > self.starts.shape[0] - 1:  # not a plain file after all: room anyway
             self._grow(n + m)
         for name, column in self.columns.items():
-            column[n : n + m] = getattr(part, name)
+            values = getattr(part, name)
+            if values is not None:  # the masks' measures: only without a bbox
+                column[n : n + m] = values
         used = int(self.starts[n])
         length = int(part.starts[-1])
         self.blob[used : used + length] = np.frombuffer(part.blob, dtype=np.uint8)
@@ -295,11 +302,19 @@ class _Gathered:
         strings = self.blob[: int(self.starts[n])]
         strings.flags.writeable = False
         rows = {name: column[:n] for name, column in self.columns.items()}
+        boxed = self.boxed != {False}
         return ScannedMasks(
-            boxed=self.boxed != {False},
+            image_ids=rows["image_ids"],
+            category_ids=rows["category_ids"],
+            boxes=rows["boxes"],
+            scores=rows["scores"],
+            boxed=boxed,
+            heights=rows["heights"],
+            widths=rows["widths"],
             blob=strings.data,
             starts=self.starts[: n + 1],
+            areas=None if boxed else rows["areas"],
+            mask_boxes=None if boxed else rows["mask_boxes"],
             wrong_size=self.wrong_size,
             problem=self.problem,
-            **rows,
         )

@@ -417,9 +417,10 @@ def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
     if scanned.problem is not None:
         index, problem = scanned.problem
         raise InputError(f"{root}[{index}].segmentation.counts", problem)
-    masks = CompressedMasks.of_measured(
-        scanned.blob, scanned.starts, heights, widths, scanned.areas, scanned.mask_boxes
-    )
+    measures = None
+    if scanned.areas is not None and scanned.mask_boxes is not None:
+        measures = scanned.areas, scanned.mask_boxes
+    masks = CompressedMasks.of_checked(scanned.blob, scanned.starts, heights, widths, measures)
     boxes, areas = scanned.boxes, None
     if not scanned.boxed:
         boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)

@@ -978,6 +978,62 @@ done:
     return result;
 }
 
+/* measure_string without the area and box: NULL, or why string s[0:len] does not decode
+ * or its counts do not sum to `area` (the same problems, in the same order). */
+static const char *check_string(const char *s, Py_ssize_t len, uint64_t area)
+{
+    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
+    uint64_t total = 0;
+    Py_ssize_t p = 0;
+    while (p < len) {
+        int64_t x;
+        const char *problem = next_count_fast(s, len, &p, &x);
+        if (problem != NULL) return problem;
+        if (k > 2) x += before;
+        if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+        total += (uint64_t)x;
+        before = last;
+        last = x;
+        k++;
+    }
+    return total == area ? NULL : "the counts do not sum to height * width";
+}
+
+PyDoc_STRVAR(check_strings_doc,
+"check_strings(blob, starts, heights, widths)\n"
+"--\n\n"
+"measure_strings without the areas and boxes: a string that does not decode, or whose\n"
+"counts do not sum to height * width, raises ValueError(index, problem). Releases the\n"
+"GIL.");
+
+static PyObject *check_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[4];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &b[0], &b[1], &b[2], &b[3])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = string_batch(&b[0], &b[1]);
+    if (n < 0 || check_items(&b[2], 8, n, "heights") || check_items(&b[3], 8, n, "widths"))
+        goto done;
+    const char *blob = b[0].buf;
+    const int64_t *starts = b[1].buf, *heights = b[2].buf, *widths = b[3].buf;
+    const char *problem = NULL;
+    Py_ssize_t bad = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && problem == NULL; i++) {
+        uint64_t area = (uint64_t)(uint32_t)heights[i] * (uint64_t)(uint32_t)widths[i];
+        problem = check_string(blob + starts[i], starts[i + 1] - starts[i], area);
+        bad = i;
+    }
+    Py_END_ALLOW_THREADS
+    if (problem != NULL) located(bad, problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, 4);
+    return result;
+}
+
 enum { SD_BLOB, SD_STARTS, SD_BOX, SG_COUNTS, SG_OFFSETS, SG_BOX, S_CROWD, S_DT, S_GT, S_OUT,
        N_STRING_IOU };
 
@@ -1049,7 +1105,7 @@ done:
 }
 
 enum { GD_DATA, GD_STARTS, GD_BOX, GD_AREA, GG_COUNTS, GG_OFFSETS, GG_BOX, GG_AREA, GG_HEIGHT,
-       G_CROWD, G_DET_ROWS, G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT,
+       GG_WIDTH, G_CROWD, G_DET_ROWS, G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT,
        N_GROUP_IOU };
 
 /* The IoU of two masks of h rows as runs_iou computes it, from their intersection in the
@@ -1121,22 +1177,40 @@ static int check_groups(Py_buffer *b, Py_ssize_t nd, Py_ssize_t ng, Py_ssize_t k
     return 0;
 }
 
+/* The runs of detection `row`: decoded into *scratch from its string (compressed), or
+ * where they are (counts, offsets); NULL, or why the string does not decode. */
+static const char *runs_of(int compressed, const char *blob, const uint32_t *counts,
+                           const int64_t *offsets, int64_t row, uint32_t **scratch, size_t *cap,
+                           const uint32_t **runs, int64_t *m)
+{
+    if (!compressed) {
+        *runs = counts + offsets[row];
+        *m = offsets[row + 1] - offsets[row];
+        return NULL;
+    }
+    const char *problem = decode_into(blob + offsets[row], offsets[row + 1] - offsets[row],
+                                      scratch, cap, m);
+    *runs = *scratch;
+    return problem;
+}
+
 PyDoc_STRVAR(group_iou_doc,
 "group_iou(dt_data, dt_starts, compressed, dt_box, dt_area, gt_counts, gt_offsets, gt_box,\n"
-"          gt_area, gt_height, crowd, det_rows, gt_rows, det_start, gt_lo, gt_hi,\n"
+"          gt_area, gt_height, gt_width, crowd, det_rows, gt_rows, det_start, gt_lo, gt_hi,\n"
 "          block_start, out, k0, k1)\n"
 "--\n\n"
 "The IoU of every (detection, ground truth) pair of groups k0..k1-1, as pair_iou\n"
-"computes each (rleIou), each detection's mask decoded once for its group. The\n"
-"detections' masks are compressed strings (compressed=1: dt_data the blob, dt_starts\n"
-"int64 (D + 1,), checked by measure_strings) or runs (0: counts uint32 and offsets int64\n"
-"(D + 1,)); gt_counts, gt_offsets the G ground-truth masks; dt_box (D, 4), gt_box (G, 4)\n"
-"their boxes, dt_area uint32 (D,), gt_area (G,) their areas, gt_height int64 (G,) the\n"
-"ground truths' heights (a pair's two masks are of one size); crowd uint8 (G,). Only the\n"
-"columns both boxes span are walked. Group k pairs detections det_rows[det_start[k]:\n"
-"det_start[k + 1]] with ground truths gt_rows[gt_lo[k]:gt_hi[k]] (int64 rows of the\n"
-"masks); its IoUs go to out (float64) from block_start[k] on, detection-major. Releases\n"
-"the GIL.");
+"computes each (rleIou), each detection's mask decoded once for its group, only the\n"
+"columns both boxes span walked. The detections' masks are compressed strings\n"
+"(compressed=1: dt_data the blob, dt_starts int64 (D + 1,), checked by check_strings or\n"
+"measure_strings) or runs (0: counts uint32 and offsets int64 (D + 1,)); gt_counts,\n"
+"gt_offsets the G ground-truth masks; dt_box (D, 4), gt_box (G, 4) their boxes, dt_area\n"
+"uint32 (D,), gt_area (G,) their areas (dt_box and dt_area empty: each detection's are\n"
+"taken from its runs where its group has ground truth), gt_height and gt_width int64\n"
+"(G,) the ground truths' sizes (a pair's two masks are of one size); crowd uint8 (G,).\n"
+"Group k pairs detections det_rows[det_start[k]:det_start[k + 1]] with ground truths\n"
+"gt_rows[gt_lo[k]:gt_hi[k]] (int64 rows of the masks); its IoUs go to out (float64) from\n"
+"block_start[k] on, detection-major. Releases the GIL.");
 
 static PyObject *group_iou(PyObject *self, PyObject *args)
 {
@@ -1145,9 +1219,10 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
     int compressed;
     Py_ssize_t k0, k1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*py*y*y*y*y*y*y*y*y*y*y*y*y*y*w*nn", &b[GD_DATA],
+    if (!PyArg_ParseTuple(args, "y*y*py*y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*nn", &b[GD_DATA],
                           &b[GD_STARTS], &compressed, &b[GD_BOX], &b[GD_AREA], &b[GG_COUNTS],
-                          &b[GG_OFFSETS], &b[GG_BOX], &b[GG_AREA], &b[GG_HEIGHT], &b[G_CROWD],
+                          &b[GG_OFFSETS], &b[GG_BOX], &b[GG_AREA], &b[GG_HEIGHT], &b[GG_WIDTH],
+                          &b[G_CROWD],
                           &b[G_DET_ROWS], &b[G_GT_ROWS], &b[G_DET_START], &b[G_GT_LO],
                           &b[G_GT_HI], &b[G_BLOCK_START], &b[G_OUT], &k0, &k1))
         return NULL;
@@ -1155,10 +1230,14 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
     Py_ssize_t nd = compressed ? string_batch(&b[GD_DATA], &b[GD_STARTS])
                                : batch_size(&b[GD_DATA], &b[GD_STARTS]);
     Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[GG_COUNTS], &b[GG_OFFSETS]);
-    if (ng < 0 || check_items(&b[GD_BOX], 32, nd, "dt_box") ||
-        check_items(&b[GD_AREA], 4, nd, "dt_area") || check_items(&b[GG_BOX], 32, ng, "gt_box") ||
-        check_items(&b[GG_AREA], 4, ng, "gt_area") ||
+    /* no boxes and areas of the detections: each is measured when its group has ground
+     * truth (in its image: the ground truth's size) */
+    int measured = b[GD_BOX].len != 0 || nd == 0;
+    if (ng < 0 || check_items(&b[GD_BOX], 32, measured ? nd : 0, "dt_box") ||
+        check_items(&b[GD_AREA], 4, measured ? nd : 0, "dt_area") ||
+        check_items(&b[GG_BOX], 32, ng, "gt_box") || check_items(&b[GG_AREA], 4, ng, "gt_area") ||
         check_items(&b[GG_HEIGHT], 8, ng, "gt_height") ||
+        check_items(&b[GG_WIDTH], 8, ng, "gt_width") ||
         check_items(&b[G_CROWD], 1, ng, "crowd") || check_groups(b, nd, ng, k0, k1))
         goto done;
     const char *blob = b[GD_DATA].buf;
@@ -1166,7 +1245,7 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
     const int64_t *dof = b[GD_STARTS].buf, *gof = b[GG_OFFSETS].buf;
     const double *db = b[GD_BOX].buf, *gb = b[GG_BOX].buf;
     const uint32_t *dt_area = b[GD_AREA].buf, *gt_area = b[GG_AREA].buf;
-    const int64_t *gt_height = b[GG_HEIGHT].buf;
+    const int64_t *gt_height = b[GG_HEIGHT].buf, *gt_width = b[GG_WIDTH].buf;
     const uint8_t *crowd = b[G_CROWD].buf;
     const int64_t *det_rows = b[G_DET_ROWS].buf, *gt_rows = b[G_GT_ROWS].buf;
     const int64_t *det_start = b[G_DET_START].buf, *lo = b[G_GT_LO].buf, *hi = b[G_GT_HI].buf;
@@ -1178,30 +1257,39 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = k0; k < k1 && problem == NULL; k++) {
         double *o = out + block[k];
+        if (lo[k] == hi[k]) continue; /* no pair */
+        const int64_t first_gt = gt_rows[lo[k]];
         for (int64_t d = det_start[k]; d < det_start[k + 1] && problem == NULL; d++) {
             const int64_t row = det_rows[d];
             const uint32_t *runs = NULL;
             int64_t m = 0;
+            double box[4];
+            const double *dbox = box;
+            uint32_t darea;
+            if (measured) {
+                dbox = db + 4 * row;
+                darea = dt_area[row];
+            } else {
+                problem = runs_of(compressed, blob, dc, dof, row, &scratch, &cap, &runs, &m);
+                if (problem != NULL) break;
+                bbox_of(runs, m, (uint32_t)gt_height[first_gt], (uint32_t)gt_width[first_gt], box);
+                darea = area_of(runs, m);
+            }
             for (int64_t j = lo[k]; j < hi[k]; j++, o++) {
                 const int64_t g = gt_rows[j];
-                double iou = box_iou(db + 4 * row, gb + 4 * g, crowd[g]);
+                const double *t = gb + 4 * g;
+                double iou = box_iou(dbox, t, crowd[g]);
                 if (iou > 0) {
-                    if (runs == NULL && compressed) {
-                        problem = decode_into(blob + dof[row], dof[row + 1] - dof[row],
-                                              &scratch, &cap, &m);
+                    if (runs == NULL) {
+                        problem = runs_of(compressed, blob, dc, dof, row, &scratch, &cap, &runs, &m);
                         if (problem != NULL) break;
-                        runs = scratch;
-                    } else if (runs == NULL) {
-                        runs = dc + dof[row];
-                        m = dof[row + 1] - dof[row];
                     }
-                    const double *d = db + 4 * row, *t = gb + 4 * g;
                     uint64_t h = (uint64_t)gt_height[g];
-                    uint64_t lo = (uint64_t)(d[0] > t[0] ? d[0] : t[0]) * h;
-                    double end_d = d[0] + d[2], end_t = t[0] + t[2];
-                    uint64_t hi = (uint64_t)(end_d < end_t ? end_d : end_t) * h;
-                    iou = window_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], lo, hi,
-                                     dt_area[row], gt_area[g], crowd[g]);
+                    uint64_t x0 = (uint64_t)(dbox[0] > t[0] ? dbox[0] : t[0]) * h;
+                    double end_d = dbox[0] + dbox[2], end_t = t[0] + t[2];
+                    uint64_t x1 = (uint64_t)(end_d < end_t ? end_d : end_t) * h;
+                    iou = window_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], x0, x1, darea,
+                                     gt_area[g], crowd[g]);
                 }
                 *o = iou;
             }
@@ -1775,6 +1863,7 @@ static PyObject *map_large_blocks(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
+    {"check_strings", check_strings, METH_VARARGS, check_strings_doc},
     {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
     {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
     {"group_iou", group_iou, METH_VARARGS, group_iou_doc},

@@ -110,6 +110,7 @@ def group_iou(
     gt_box: NDArray[np.float64],
     gt_area: NDArray[np.uint32],
     gt_height: NDArray[np.int64],
+    gt_width: NDArray[np.int64],
     crowd: NDArray[np.uint8],
     det_rows: NDArray[np.int64],
     gt_rows: NDArray[np.int64],
@@ -129,5 +130,12 @@ def place(
     at: NDArray[np.int64],
     out_offsets: NDArray[np.int64],
     out: NDArray[np.uint32],
+    /,
+) -> None: ...
+def check_strings(
+    blob: bytes | memoryview,
+    starts: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
     /,
 ) -> None: ...

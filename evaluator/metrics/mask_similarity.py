@@ -55,7 +55,9 @@ def mask_similarity(
     np.cumsum(block_size[:-1], out=block_start[1:])
     crowd = np.zeros(len(gt_masks), dtype=np.uint8)
     crowd[gt_rows] = gt_crowd
-    dt_measures = det_masks.to_bbox(), det_masks.area()
+    dt_measures = None  # strings not measured: measured in their groups, as needed
+    if isinstance(det_masks, RunLengths) or det_masks.boxes is not None:
+        dt_measures = det_masks.to_bbox(), det_masks.area()
     gt_measures = gt_masks.to_bbox(), gt_masks.area()
     values = np.empty(int(block_size.sum()), dtype=np.float64)
     groups = Groups(
