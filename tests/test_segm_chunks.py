@@ -16,7 +16,7 @@ from segm_cases import random_segm_case
 from evaluator import InputError
 from evaluator.input import mask_results
 from evaluator.input.columns import Predictions
-from evaluator.input.loading import load_ground_truth, load_predictions
+from evaluator.input.loading import load_evaluation_inputs, load_ground_truth, load_predictions
 from evaluator.masks.compressed import CompressedMasks, MaskBatch
 
 
@@ -99,3 +99,28 @@ def test_columns_grow_past_their_estimate(monkeypatch: pytest.MonkeyPatch, tmp_p
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     _same(_load(gt, path), _load(gt, results))
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("form", ["path", "bytes"])
+def test_inputs_loaded_together_as_one_after_the_other(form: str, tmp_path: Path) -> None:
+    """The results scanned while the ground truth loads (held at half the file until it
+    is in) load as they do after it; a ground truth that fails is reported first."""
+    gt, results = random_segm_case(3)
+    results = [r for r in results if isinstance(r["segmentation"], dict)]
+    results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    src = path if form == "path" else path.read_bytes()
+    truth, preds = load_evaluation_inputs(gt, src, iou_type="segm")
+    _same(preds, _load(gt, results))
+    assert truth.masks is not None
+    np.testing.assert_array_equal(
+        truth.masks.counts,
+        load_ground_truth(gt, iou_type="segm").masks.counts,  # type: ignore[union-attr]
+    )
+    path.write_text(json.dumps(results)[:-30])  # malformed results
+    bad_gt = {**gt, "images": [{"id": 1}]}
+    with pytest.raises(InputError) as error:
+        load_evaluation_inputs(bad_gt, path, iou_type="segm")
+    assert error.value.location.startswith("ground_truth")

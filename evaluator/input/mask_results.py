@@ -3,10 +3,11 @@
 A segm results file is mostly its masks' strings (279 MB for 500,000 masks, 211 MB of
 them strings). Reading it whole and then scanning it holds the file and the strings at
 once; here the file is read a chunk at a time, each chunk cut between two results and
-closed as a JSON array of its own, and the chunks are scanned and their masks measured
-on worker threads (the kernels release the GIL) while the next ones are read. Each
-chunk's strings are copied into one block as soon as it is done, so the peak holds the
-strings and a few chunks.
+closed as a JSON array of its own, and the chunks are scanned on worker threads (the
+scanner releases the GIL) while the next ones are read. Each chunk's columns are copied
+into blocks sized for the whole file as soon as it is done, so the peak holds the
+strings and a few chunks. The scan needs nothing of the ground truth; the masks are then
+checked against their images (:func:`check_masks`).
 
 A cut between results is the last ``}`` ``,`` ``{`` of a chunk outside any string or
 nested value; a cut anywhere else leaves one of the two chunks unbalanced (a string or
@@ -19,6 +20,7 @@ from __future__ import annotations
 import io
 import mmap
 import re
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,9 +33,16 @@ from numpy.typing import NDArray
 from evaluator.input import _scan
 from evaluator.masks._engine import rle
 from evaluator.masks.compressed import check_into, measure_into
-from evaluator.threads import threads
+from evaluator.threads import run_in_chunks, threads
 
-__all__ = ["ImageSizes", "ScannedMasks", "image_sizes", "scan_mask_file"]
+__all__ = [
+    "ImageSizes",
+    "MaskCheck",
+    "ScannedResults",
+    "check_masks",
+    "image_sizes",
+    "scan_mask_file",
+]
 
 CHUNK_BYTES = 1 << 23  # 8 MB of the file per chunk
 _TAIL = 1 << 16  # where the last cut is looked for first: the chunk's last 64 KB
@@ -44,8 +53,8 @@ ImageSizes = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 
 @dataclass(frozen=True)
-class ScannedMasks:
-    """The columns of a plain results file of masks.
+class ScannedResults:
+    """The columns of a plain results file of masks, as scanned (nothing checked yet).
 
     Attributes
     ----------
@@ -55,21 +64,12 @@ class ScannedMasks:
     scores : ndarray of shape (n,), dtype float64
     boxed : bool
         Whether the results carry a ``bbox`` (all of them do, or none).
-    heights, widths : ndarray of shape (n,), dtype int64
-        The size of each result's image (0 for an image the ground truth lacks).
+    given_sizes : ndarray of shape (n, 2), dtype int64
+        Each segmentation's ``size``, as written.
     blob : memoryview
         The masks' compressed strings one after the other.
     starts : ndarray of shape (n + 1,), dtype int64
         Mask ``i`` is ``blob[starts[i]:starts[i + 1]]``.
-    areas : ndarray of shape (n,), dtype uint32, or None
-    mask_boxes : ndarray of shape (n, 4), dtype float64, or None
-        Each mask's area and ``xywh`` box, up to the first string that does not decode;
-        None for results with a ``bbox``: their masks are only checked (the evaluation
-        measures those it compares, a fraction of them).
-    wrong_size : tuple of (int, list of int), or None
-        The first result whose segmentation's ``size`` is not its image's, and that size.
-    problem : tuple of (int, str), or None
-        The first mask whose string does not decode at its image's size, and why.
     """
 
     image_ids: NDArray[np.int64]
@@ -77,17 +77,39 @@ class ScannedMasks:
     boxes: NDArray[np.float64]
     scores: NDArray[np.float64]
     boxed: bool
-    heights: NDArray[np.int64]
-    widths: NDArray[np.int64]
+    given_sizes: NDArray[np.int64]
     blob: memoryview
     starts: NDArray[np.int64]
-    areas: NDArray[np.uint32] | None
-    mask_boxes: NDArray[np.float64] | None
-    wrong_size: tuple[int, list[int]] | None
+
+
+@dataclass(frozen=True)
+class MaskCheck:
+    """The scanned masks against their images.
+
+    Attributes
+    ----------
+    heights, widths : ndarray of shape (n,), dtype int64
+        The size of each result's image (0 for an image the ground truth lacks).
+    wrong_size : int or None
+        The first result whose segmentation's ``size`` is not its image's.
+    problem : tuple of (int, str), or None
+        The first mask whose string does not decode at its image's size, and why.
+    measures : (areas (n,) uint32, boxes (n, 4) float64), or None
+        Each mask's area and ``xywh`` box, for results without a ``bbox``; None for
+        results with one: their masks are only checked (the evaluation measures those it
+        compares, a fraction of them).
+    """
+
+    heights: NDArray[np.int64]
+    widths: NDArray[np.int64]
+    wrong_size: int | None
     problem: tuple[int, str] | None
+    measures: tuple[NDArray[np.uint32], NDArray[np.float64]] | None
 
 
-def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> ScannedMasks | None:
+def scan_mask_file(
+    file: io.BufferedIOBase, size: int, hold: threading.Event | None = None
+) -> ScannedResults | None:
     """The columns of an open results file of masks, or None when the scanner does not
     read it (then the general loader does).
 
@@ -96,16 +118,18 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
     file : binary file open for reading, at its start
     size : int
         Its length in bytes.
-    sizes : (keys, heights, widths)
-        The ground truth's images (keys sorted) and their sizes.
+    hold : threading.Event, optional
+        Read no more than half the file until it is set: while the ground truth loads
+        beside the scan, its own peak and all the results' strings would be held at once.
     """
     gathered = _Gathered(size)
     workers = threads()
     blocks = _Blocks()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[tuple[Future[ScannedMasks | None], mmap.mmap]] = deque()
-        for block, chunk in _chunks(file, size, blocks):
-            pending.append((pool.submit(_scan_chunk, chunk, sizes), block))
+        pending: deque[tuple[Future[tuple[Any, ...] | None], mmap.mmap]] = deque()
+        for block, chunk in _chunks(file, size, blocks, hold):
+            # any buffer will do; the columns come back as buffers of the scanner's
+            pending.append((pool.submit(_scan.scan_mask_results, cast(bytes, chunk)), block))
             del chunk  # the worker holds it until it is scanned
             while len(pending) > workers or (pending and pending[0][0].done()):
                 future, done = pending.popleft()
@@ -120,6 +144,39 @@ def scan_mask_file(file: io.BufferedIOBase, size: int, sizes: ImageSizes) -> Sca
     del blocks
     rle.release_freed()  # the chunks' columns, freed on the worker threads
     return gathered.result()
+
+
+def check_masks(scanned: ScannedResults, sizes: ImageSizes) -> MaskCheck:
+    """Check the scanned masks against their images' sizes, on every core; measure them
+    when the results have no ``bbox`` (their boxes and areas are then the mask's)."""
+    _, heights, widths = image_sizes(scanned.image_ids, sizes)
+    given = scanned.given_sizes
+    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))[:1]
+    starts, n = scanned.starts, heights.shape[0]
+    measures = None
+    if not scanned.boxed:
+        measures = np.zeros(n, dtype=np.uint32), np.zeros((n, 4), dtype=np.float64)
+    problems: list[tuple[int, str]] = []  # (index, problem) of each chunk's first
+
+    def check(first: int, last: int) -> None:
+        lo, hi = int(starts[first]), int(starts[last])
+        part = scanned.blob[lo:hi], starts[first : last + 1] - lo, heights[first:last]
+        if measures is None:
+            problem = check_into(*part, widths[first:last])
+        else:
+            areas, boxes = measures[0][first:last], measures[1][first:last]
+            problem = measure_into(*part, widths[first:last], areas, boxes)
+        if problem is not None:
+            problems.append((first + problem[0], problem[1]))
+
+    run_in_chunks(check, np.diff(starts) + 1)  # work: characters per string
+    return MaskCheck(
+        heights,
+        widths,
+        int(wrong[0]) if wrong.size else None,
+        min(problems) if problems else None,
+        measures,
+    )
 
 
 class _Blocks:
@@ -141,15 +198,17 @@ class _Blocks:
 
 
 def _chunks(
-    file: io.BufferedIOBase, size: int, blocks: _Blocks
+    file: io.BufferedIOBase, size: int, blocks: _Blocks, hold: threading.Event | None
 ) -> Iterator[tuple[mmap.mmap, memoryview]]:
     """The ``size`` bytes of a file in chunks of about :data:`CHUNK_BYTES`, each cut
     between two results and closed as a JSON array (``[`` before, ``]`` after, except
     where the file has its own): each chunk's block (to give back to ``blocks`` once the
-    chunk is scanned) and the chunk in it."""
+    chunk is scanned) and the chunk in it. Past half the file, waits for ``hold``."""
     carry = b""  # the start of the next chunk: "[" and the results after the last cut
     left = size
     while True:
+        if hold is not None and 2 * left < size:
+            hold.wait()
         block = blocks.take(len(carry) + min(CHUNK_BYTES, left))
         block[: len(carry)] = carry
         got = file.readinto(memoryview(block)[len(carry) : len(carry) + min(CHUNK_BYTES, left)])
@@ -180,41 +239,6 @@ def _last_cut(text: mmap.mmap, end: int) -> tuple[int, int] | None:
     return None
 
 
-def _scan_chunk(chunk: memoryview, sizes: ImageSizes) -> ScannedMasks | None:
-    """One chunk's columns, its masks checked and measured (on a worker thread), or None."""
-    # any buffer will do; its columns are read as the buffers they are
-    scanned: tuple[Any, ...] | None = _scan.scan_mask_results(cast(bytes, chunk))
-    if scanned is None:
-        return None
-    n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, strings, start_raw = scanned
-    image_ids = np.frombuffer(image_raw, dtype=np.int64)
-    _, heights, widths = image_sizes(image_ids, sizes)
-    given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
-    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))[:1]
-    starts = np.frombuffer(start_raw, dtype=np.int64)
-    areas = mask_boxes = None
-    if boxed:
-        problem = check_into(strings, starts, heights, widths)
-    else:
-        areas, mask_boxes = np.zeros(n, dtype=np.uint32), np.zeros((n, 4), dtype=np.float64)
-        problem = measure_into(strings, starts, heights, widths, areas, mask_boxes)
-    return ScannedMasks(
-        image_ids,
-        np.frombuffer(category_raw, dtype=np.int64),
-        np.frombuffer(box_raw, dtype=np.float64).reshape(n, 4),
-        np.frombuffer(score_raw, dtype=np.float64),
-        bool(boxed),
-        heights,
-        widths,
-        memoryview(strings),
-        starts,
-        areas,
-        mask_boxes,
-        (int(wrong[0]), given[wrong[0]].tolist()) if wrong.size else None,
-        problem,
-    )
-
-
 def image_sizes(
     image_ids: NDArray[np.int64], sizes: ImageSizes
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
@@ -237,10 +261,7 @@ _ROW_COLUMNS = {
     "category_ids": (np.int64, ()),
     "boxes": (np.float64, (4,)),
     "scores": (np.float64, ()),
-    "heights": (np.int64, ()),
-    "widths": (np.int64, ()),
-    "areas": (np.uint32, ()),
-    "mask_boxes": (np.float64, (4,)),
+    "given_sizes": (np.int64, (2,)),
 }
 
 
@@ -258,30 +279,27 @@ class _Gathered:
         self.starts = np.zeros(rows + 1, dtype=np.int64)
         self.n = 0
         self.boxed: set[bool] = set()
-        self.wrong_size: tuple[int, list[int]] | None = None
-        self.problem: tuple[int, str] | None = None
 
-    def add(self, part: ScannedMasks | None) -> bool:
-        """Append a chunk's columns; False when the scanner did not read it."""
-        if part is None:
+    def add(self, scanned: tuple[Any, ...] | None) -> bool:
+        """Append a chunk's columns, as the scanner gives them; False when it did not read
+        the chunk."""
+        if scanned is None:
             return False
-        n, m = self.n, part.image_ids.shape[0]
+        m, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, strings, start_raw = (
+            scanned
+        )
+        n = self.n
         if n + m > self.starts.shape[0] - 1:  # not a plain file after all: room anyway
             self._grow(n + m)
-        for name, column in self.columns.items():
-            values = getattr(part, name)
-            if values is not None:  # the masks' measures: only without a bbox
-                column[n : n + m] = values
+        raw = (image_raw, category_raw, box_raw, score_raw, size_raw)
+        for column, values in zip(self.columns.values(), raw, strict=True):
+            column[n : n + m] = np.frombuffer(values, column.dtype).reshape(m, *column.shape[1:])
+        starts = np.frombuffer(start_raw, dtype=np.int64)
         used = int(self.starts[n])
-        length = int(part.starts[-1])
-        self.blob[used : used + length] = np.frombuffer(part.blob, dtype=np.uint8)
-        self.starts[n + 1 : n + m + 1] = part.starts[1:] + used
+        self.blob[used : used + int(starts[-1])] = np.frombuffer(strings, dtype=np.uint8)
+        self.starts[n + 1 : n + m + 1] = starts[1:] + used
         self.n += m
-        self.boxed.add(part.boxed)
-        if self.wrong_size is None and part.wrong_size is not None:
-            self.wrong_size = (n + part.wrong_size[0], part.wrong_size[1])
-        if self.problem is None and part.problem is not None:
-            self.problem = (n + part.problem[0], part.problem[1])
+        self.boxed.add(bool(boxed))
         return True
 
     def _grow(self, rows: int) -> None:
@@ -293,7 +311,7 @@ class _Gathered:
         starts[: self.n + 1] = self.starts[: self.n + 1]
         self.starts = starts
 
-    def result(self) -> ScannedMasks | None:
+    def result(self) -> ScannedResults | None:
         """The file's columns; None when the results mix chunks with and without a
         ``bbox`` (the scanner refuses such a file too)."""
         if len(self.boxed) > 1:
@@ -302,19 +320,13 @@ class _Gathered:
         strings = self.blob[: int(self.starts[n])]
         strings.flags.writeable = False
         rows = {name: column[:n] for name, column in self.columns.items()}
-        boxed = self.boxed != {False}
-        return ScannedMasks(
+        return ScannedResults(
             image_ids=rows["image_ids"],
             category_ids=rows["category_ids"],
             boxes=rows["boxes"],
             scores=rows["scores"],
-            boxed=boxed,
-            heights=rows["heights"],
-            widths=rows["widths"],
+            boxed=self.boxed != {False},
+            given_sizes=rows["given_sizes"],
             blob=strings.data,
             starts=self.starts[: n + 1],
-            areas=None if boxed else rows["areas"],
-            mask_boxes=None if boxed else rows["mask_boxes"],
-            wrong_size=self.wrong_size,
-            problem=self.problem,
         )

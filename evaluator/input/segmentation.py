@@ -20,7 +20,9 @@ import io
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Generic, Literal, TypeVar
@@ -52,7 +54,13 @@ from evaluator.input.coco_json import (
     refuse_unknown_images,
 )
 from evaluator.input.ids import IdValue, check_id, integral
-from evaluator.input.mask_results import ImageSizes, ScannedMasks, image_sizes, scan_mask_file
+from evaluator.input.mask_results import (
+    ImageSizes,
+    ScannedResults,
+    check_masks,
+    image_sizes,
+    scan_mask_file,
+)
 from evaluator.masks import RunLengths
 from evaluator.masks._engine import rle
 from evaluator.masks.compressed import CompressedMasks
@@ -396,7 +404,7 @@ def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root
     return warnings
 
 
-def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
+def _scanned_predictions(scanned: ScannedResults, gt: GroundTruth) -> Predictions:
     """The columns of mask results the compiled scanner read, checked against the images.
 
     The scanner reads the plain shape: a JSON array of objects with integer ``image_id``
@@ -407,20 +415,21 @@ def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
     root = "predictions"
     # Unknown images first (load_predictions' own check): their masks have no size.
     refuse_unknown_images(scanned.image_ids, gt)
-    heights, widths = scanned.heights, scanned.widths
-    if scanned.wrong_size is not None:
-        i, given = scanned.wrong_size
+    check = check_masks(scanned, _image_size_columns(gt))
+    heights, widths = check.heights, check.widths
+    if check.wrong_size is not None:
+        i = check.wrong_size
         raise InputError(
             f"{root}[{i}].segmentation.size",
-            f"{given} differs from the image's {[int(heights[i]), int(widths[i])]}",
+            f"{scanned.given_sizes[i].tolist()} differs from the image's "
+            f"{[int(heights[i]), int(widths[i])]}",
         )
-    if scanned.problem is not None:
-        index, problem = scanned.problem
+    if check.problem is not None:
+        index, problem = check.problem
         raise InputError(f"{root}[{index}].segmentation.counts", problem)
-    measures = None
-    if scanned.areas is not None and scanned.mask_boxes is not None:
-        measures = scanned.areas, scanned.mask_boxes
-    masks = CompressedMasks.of_checked(scanned.blob, scanned.starts, heights, widths, measures)
+    masks = CompressedMasks.of_checked(
+        scanned.blob, scanned.starts, heights, widths, check.measures
+    )
     boxes, areas = scanned.boxes, None
     if not scanned.boxed:
         boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
@@ -429,17 +438,57 @@ def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
     )
 
 
-def _scan_results(src: str | os.PathLike[str] | bytes, sizes: ImageSizes) -> ScannedMasks | None:
+def _image_size_columns(gt: GroundTruth) -> ImageSizes:
+    """The ground truth's image keys and their heights and widths."""
+    if gt.image_sizes is None:
+        raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+    return gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1]
+
+
+def _scan_results(
+    src: str | os.PathLike[str] | bytes, hold: threading.Event | None = None
+) -> ScannedResults | None:
     """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file does not
     open (the general loader then says why)."""
     if isinstance(src, bytes):
-        return scan_mask_file(io.BytesIO(src), len(src), sizes)
+        return scan_mask_file(io.BytesIO(src), len(src), hold)
     try:
         file = open(src, "rb")  # noqa: SIM115 (closed below)
     except OSError:
         return None
     with file:
-        return scan_mask_file(file, os.fstat(file.fileno()).st_size, sizes)
+        return scan_mask_file(file, os.fstat(file.fileno()).st_size, hold)
+
+
+def load_segmentation_inputs(
+    gt_src: Source | GroundTruth,
+    pred_src: Source | Predictions,
+    unknown_categories: Literal["drop", "error"] = "drop",
+) -> tuple[GroundTruth, Predictions]:
+    """:func:`load_segmentation_ground_truth` then :func:`load_segmentation_predictions`,
+    a results file (or bytes) read and scanned on a second thread while the ground truth
+    loads (the scanner needs nothing of it; the masks are checked against it after), up to
+    half the file (the ground truth's peak and all the results' strings would otherwise be
+    held at once). The outcome, errors included, is that of the two calls in turn.
+
+    Returns
+    -------
+    GroundTruth, Predictions
+    """
+    if not isinstance(pred_src, str | os.PathLike | bytes):
+        gt = load_segmentation_ground_truth(gt_src)
+        return gt, load_segmentation_predictions(pred_src, gt, unknown_categories)
+    rle.map_large_blocks()  # before the scan's first blocks
+    loaded = threading.Event()  # the scan reads half the file before the ground truth is in
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(_scan_results, pred_src, loaded)
+        try:
+            gt = load_segmentation_ground_truth(gt_src)
+        finally:
+            loaded.set()
+        scanned = scanning.result()
+    del scanning  # it holds the columns too
+    return gt, _load_predictions(pred_src, gt, unknown_categories, scanned)
 
 
 def load_segmentation_predictions(
@@ -471,18 +520,30 @@ def load_segmentation_predictions(
         not its image's, a bbox on some results but not on the first, and whatever
         :func:`load_predictions` refuses.
     """
+    scanned = None
+    if isinstance(src, str | os.PathLike | bytes) and gt.image_sizes is not None:
+        scanned = None if gt.image_names else _scan_results(src)
+    return _load_predictions(src, gt, unknown_categories, scanned)
+
+
+def _load_predictions(
+    src: Source | Predictions,
+    gt: GroundTruth,
+    unknown_categories: Literal["drop", "error"],
+    scanned: ScannedResults | None,
+) -> Predictions:
+    """:func:`load_segmentation_predictions`, with what the scanner read of a file or
+    bytes ``src`` (None: it does not read it)."""
     if isinstance(src, Predictions):
         if src.masks is None:
             raise InputError("predictions", "no masks loaded (load with iou_type='segm')")
         return load_predictions(src, gt, unknown_categories)
-    if gt.image_sizes is None:
-        raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
-    sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
+    sizes = _image_size_columns(gt)
     if not isinstance(src, list | dict):
         # A file is read in chunks by the scanner, never whole (its strings alone stay).
-        scanned = None if gt.image_names else _scan_results(src, sizes)
-        if scanned is not None:
+        if scanned is not None and not gt.image_names:
             return load_predictions(_scanned_predictions(scanned, gt), gt, unknown_categories)
+        del scanned
         src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
     results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
