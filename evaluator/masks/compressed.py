@@ -2,8 +2,8 @@
 
 A results file of 500,000 masks holds about 140 million runs: half a gigabyte decoded.
 pycocotools decodes each image's masks when it compares them; :class:`CompressedMasks`
-does the same in the compiled kernel: the strings are checked, measured (area, box) once,
-and decoded again only for the pairs whose boxes overlap.
+does the same in the compiled kernel: the strings are checked once, measured (area, box)
+when asked, and decoded again for the groups of pairs they are compared in, once each.
 """
 
 from __future__ import annotations
