@@ -17,7 +17,7 @@ import pytest
 from evaluator import InputError
 from evaluator.input import _scan
 from evaluator.masks import RunLengths
-from evaluator.masks.compressed import CompressedMasks, pair_iou_into
+from evaluator.masks.compressed import CompressedMasks, Groups, group_iou_into, pair_iou_into
 
 
 def _random_masks(rng: np.random.Generator, n: int, h: int, w: int) -> list[dict]:
@@ -64,6 +64,41 @@ def test_measured_and_compared_as_pycocotools(seed: int, monkeypatch: pytest.Mon
     taken = compressed.take([3, 0, 3])
     assert taken.blob == dts[3]["counts"] + dts[0]["counts"] + dts[3]["counts"]
     np.testing.assert_array_equal(taken.area(), compressed.area()[[3, 0, 3]])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_groups_compared_as_pycocotools(seed: int) -> None:
+    """group_iou_into: groups of detections and ground truths (rows in any order, some
+    empty on either side), masks as strings (measured or not) or runs, IoUs
+    detection-major per group."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+    dts, gts = _random_masks(rng, 40, h, w), _random_masks(rng, 15, h, w)
+    blob, starts = _blob(dts)
+    compressed = CompressedMasks.from_strings(blob, starts, [h] * 40, [w] * 40)
+    compressed_sizes = np.full(40, h, dtype=np.int64), np.full(40, w, dtype=np.int64)
+    gt = RunLengths.from_coco(gts)
+    crowd = (rng.random(15) < 0.3).astype(np.uint8)
+    want = mask_utils.iou(dts, gts, crowd.tolist())  # (40, 15)
+    det_rows, gt_rows = rng.permutation(40).astype(np.int64), rng.permutation(15).astype(np.int64)
+    det_start = np.r_[0, np.sort(rng.integers(0, 41, 5)), 40].astype(np.int64)  # 6 groups
+    gt_cut = np.r_[0, np.sort(rng.integers(0, 16, 5)), 15].astype(np.int64)
+    gt_lo, gt_hi = gt_cut[:-1].copy(), gt_cut[1:].copy()
+    size = np.diff(det_start) * (gt_hi - gt_lo)
+    block_start = np.r_[0, np.cumsum(size)[:-1]].astype(np.int64)
+    groups = Groups(det_rows, gt_rows, det_start, gt_lo, gt_hi, block_start)
+    unmeasured = CompressedMasks.of_checked(compressed.blob, compressed.starts, *compressed_sizes)
+    for dt in (compressed, RunLengths.from_coco(dts), unmeasured):
+        out = np.full(int(size.sum()), np.nan)
+        dt_measures = None if dt is unmeasured else (dt.to_bbox(), dt.area())
+        gt_measures = gt.to_bbox(), gt.area()
+        group_iou_into(dt, dt_measures, gt, gt_measures, crowd, groups, out, 0, 3)
+        group_iou_into(dt, dt_measures, gt, gt_measures, crowd, groups, out, 3, 6)
+        for k in range(6):
+            d = det_rows[det_start[k] : det_start[k + 1]]
+            g = gt_rows[gt_lo[k] : gt_hi[k]]
+            block = out[block_start[k] : block_start[k] + size[k]]
+            np.testing.assert_array_equal(block, want[np.ix_(d, g)].ravel())
 
 
 def test_the_first_bad_string_is_named_whatever_the_chunks(
@@ -129,3 +164,14 @@ def test_mask_results_off_the_plain_shape_go_to_the_loader(
     results = _results(_random_masks(np.random.default_rng(2), 3, 5, 5), boxed=True)
     edit(results)
     assert _scan.scan_mask_results(json.dumps(results).encode()) is None
+
+
+def test_unmeasured_masks_are_measured_when_asked() -> None:
+    masks = _random_masks(np.random.default_rng(9), 25, 12, 17)
+    blob, starts = _blob(masks)
+    sizes = np.full(25, 12, dtype=np.int64), np.full(25, 17, dtype=np.int64)
+    unmeasured = CompressedMasks.of_checked(blob, starts, *sizes)
+    assert unmeasured.areas is None and unmeasured.boxes is None
+    np.testing.assert_array_equal(unmeasured.to_bbox(), mask_utils.toBbox(masks), strict=True)
+    np.testing.assert_array_equal(unmeasured.area(), mask_utils.area(masks), strict=True)
+    np.testing.assert_array_equal(unmeasured.take([4, 1]).area(), mask_utils.area(masks)[[4, 1]])

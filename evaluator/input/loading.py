@@ -20,6 +20,7 @@ from evaluator.input.keypoints import load_keypoint_ground_truth, load_keypoint_
 from evaluator.input.result_scan import scan_results
 from evaluator.input.segmentation import (
     load_segmentation_ground_truth,
+    load_segmentation_inputs,
     load_segmentation_predictions,
 )
 
@@ -103,16 +104,19 @@ def load_evaluation_inputs(
 ) -> tuple[GroundTruth, Predictions]:
     """:func:`load_ground_truth` then :func:`load_predictions`, overlapped where they can be.
 
-    Box and keypoint results in a file or bytes are read and scanned on a second thread
-    while the ground truth loads (the scanners release the GIL); they are checked against
-    it once both are there. The outcome, errors included, is that of the two calls in turn: a
-    ground truth that fails to load is reported before anything about the results.
+    Box, keypoint and mask results in a file or bytes are read and scanned on a second
+    thread while the ground truth loads (the scanners release the GIL); they are checked
+    against it once both are there. The outcome, errors included, is that of the two calls
+    in turn: a ground truth that fails to load is reported before anything about the
+    results.
 
     Returns
     -------
     GroundTruth, Predictions
     """
     kind: dict[str, Any] = {"iou_type": iou_type, "n_keypoints": n_keypoints}
+    if iou_type == "segm" and not isinstance(pred_src, np.ndarray):
+        return load_segmentation_inputs(gt_src, pred_src, unknown_categories)
     if iou_type == "segm" or not isinstance(pred_src, str | os.PathLike | bytes):
         gt = load_ground_truth(gt_src, **kind)
         return gt, load_predictions(pred_src, gt, unknown_categories, **kind)

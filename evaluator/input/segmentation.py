@@ -16,9 +16,13 @@ with a warning.
 from __future__ import annotations
 
 import copy
+import io
 import json
+import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Generic, Literal, TypeVar
@@ -28,7 +32,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.errors import InputError
-from evaluator.input import _scan
 from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
@@ -51,7 +54,15 @@ from evaluator.input.coco_json import (
     refuse_unknown_images,
 )
 from evaluator.input.ids import IdValue, check_id, integral
+from evaluator.input.mask_results import (
+    ImageSizes,
+    ScannedResults,
+    check_masks,
+    image_sizes,
+    scan_mask_file,
+)
 from evaluator.masks import RunLengths
+from evaluator.masks._engine import rle
 from evaluator.masks.compressed import CompressedMasks
 from evaluator.masks.parse import check_size
 
@@ -59,6 +70,7 @@ Id = TypeVar("Id")
 _ABSENT = msgspec.UNSET
 # The mask of an annotation that is never evaluated (its image is not declared).
 _NO_MASK = {"size": [0, 0], "counts": []}
+_NO_MASK_TEXT = msgspec.Raw(b'{"size": [0, 0], "counts": []}')
 
 
 class _SizedImage(msgspec.Struct, gc=False):
@@ -76,6 +88,15 @@ class _SegmentationFile(msgspec.Struct, gc=False):
     annotations: list[_Segmentation] = []
 
 
+class _SegmentationText(msgspec.Struct, gc=False):
+    segmentation: msgspec.Raw = msgspec.Raw()  # empty: absent
+
+
+class _SegmentationTextFile(msgspec.Struct, gc=False):
+    images: list[_SizedImage]
+    annotations: list[_SegmentationText] = []
+
+
 class _MaskResult(msgspec.Struct, Generic[Id], gc=False):
     image_id: Id
     category_id: Id
@@ -91,6 +112,10 @@ class _MaskResultFile(msgspec.Struct, Generic[Id], gc=False):
 _GT_DECODERS = (
     msgspec.json.Decoder(_SegmentationFile),
     msgspec.json.Decoder(_SegmentationFile),
+)
+_GT_TEXT_DECODERS = (
+    msgspec.json.Decoder(_SegmentationTextFile),
+    msgspec.json.Decoder(_SegmentationTextFile),
 )
 _LIST_DECODERS = (
     msgspec.json.Decoder(list[_MaskResult[int]]),
@@ -123,14 +148,31 @@ def _walk_segmentations(doc: Any) -> _SegmentationFile:
     return _SegmentationFile(images=images, annotations=anns)
 
 
-def _segmentation_file(src: dict[str, Any] | list[Any] | bytes) -> _SegmentationFile:
+def _without_segmentation(document: _SegmentationFile | _SegmentationTextFile) -> list[int]:
+    """The annotations that have no ``segmentation`` (as JSON text: an empty one)."""
+    if isinstance(document, _SegmentationTextFile):
+        lengths = np.fromiter(
+            (len(a.segmentation) for a in document.annotations),
+            dtype=np.int64,
+            count=len(document.annotations),
+        )
+        return np.flatnonzero(lengths == 0).tolist()
+    return [i for i, a in enumerate(document.annotations) if a.segmentation is _ABSENT]
+
+
+def _segmentation_file(
+    src: dict[str, Any] | list[Any] | bytes, as_text: bool = True
+) -> _SegmentationFile | _SegmentationTextFile:
+    """The images and segmentations of the ground truth: with ``as_text`` each
+    segmentation as its JSON text when the fast decoder reads the file, else as Python
+    objects."""
     if isinstance(src, dict | list):
         return _walk_segmentations(src)
-    decoded = _decode_fast(_GT_DECODERS, src, "ground_truth")
+    decoded = _decode_fast(_GT_TEXT_DECODERS if as_text else _GT_DECODERS, src, "ground_truth")
     if decoded is None:
         with _gc_paused():
             return _walk_segmentations(_parse_slow(src, "ground_truth"))
-    document: _SegmentationFile = decoded[0]
+    document: _SegmentationFile | _SegmentationTextFile = decoded[0]
     return document
 
 
@@ -194,19 +236,6 @@ def _masks(
         return RunLengths.from_coco(segmentations, heights, widths, where=root)
 
 
-def _sizes_of(
-    image_keys: NDArray[np.int64], sizes: tuple[NDArray[np.int64], ...]
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
-    """Whether each key is a declared image, and its height and width (0 if not)."""
-    keys, heights, widths = sizes
-    if keys.size == 0:
-        zeros = np.zeros(image_keys.shape[0], dtype=np.int64)
-        return np.zeros(image_keys.shape[0], dtype=bool), zeros, zeros
-    at = np.minimum(np.searchsorted(keys, image_keys), keys.shape[0] - 1)
-    known = keys[at] == image_keys
-    return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
-
-
 def _columns_without_boxes(
     src: dict[str, Any] | list[Any] | bytes,
 ) -> tuple[GroundTruth, NDArray[np.int64]]:
@@ -227,6 +256,35 @@ def _columns_without_boxes(
     for i in boxless:
         anns[i]["bbox"] = [0.0, 0.0, 0.0, 0.0]  # type: ignore[index]
     return load_ground_truth(doc), np.array(boxless, dtype=np.int64)
+
+
+def _annotation_masks(
+    src: dict[str, Any] | list[Any] | bytes,
+    annotations: Sequence[_Segmentation | _SegmentationText],
+    known: NDArray[np.bool_],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+) -> RunLengths:
+    """Each annotation's mask (an empty one where ``known`` is False: its image is not
+    declared), read from the JSON text of the segmentations when the fast decoder gave
+    it; a segmentation it does not decode (a number beyond its range) sends the file to
+    the general reader, as for the rest of the document."""
+    loc = "ground_truth.annotations"
+    if annotations and isinstance(annotations[0], _SegmentationText):
+        texts = [
+            a.segmentation if ok else _NO_MASK_TEXT
+            for a, ok in zip(annotations, known.tolist(), strict=True)
+        ]
+        try:
+            with _inside_segmentation(loc):
+                return RunLengths.from_json(texts, heights, widths, where=loc)
+        except msgspec.MsgspecError:
+            annotations = _segmentation_file(src, as_text=False).annotations
+    segmentations = [
+        a.segmentation if ok else _NO_MASK
+        for a, ok in zip(annotations, known.tolist(), strict=True)
+    ]
+    return _masks(segmentations, heights, widths, loc)
 
 
 def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
@@ -255,24 +313,23 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
         if src.masks is None:
             raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
         return src
+    rle.map_large_blocks()  # else blocks of megabytes freed on worker threads stay
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
     gt, boxless = _columns_without_boxes(src)
     document = _segmentation_file(src)
     loc = "ground_truth.annotations"
-    for i, ann in enumerate(document.annotations):
-        if ann.segmentation is _ABSENT:
-            raise InputError(
-                f"{loc}[{i}].segmentation",
-                "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
-            )
+    annotations: Sequence[_Segmentation | _SegmentationText] = document.annotations
+    for i in _without_segmentation(document)[:1]:
+        raise InputError(
+            f"{loc}[{i}].segmentation",
+            "missing; a segm evaluation needs each annotation's mask (polygons or RLE)",
+        )
     keys, image_heights, image_widths = _image_sizes(document.images, gt)
-    known, heights, widths = _sizes_of(gt.ann_image_ids, (keys, image_heights, image_widths))
-    segmentations = [
-        ann.segmentation if ok else _NO_MASK
-        for ann, ok in zip(document.annotations, known.tolist(), strict=True)
-    ]
-    masks = _masks(segmentations, heights, widths, loc)
+    known, heights, widths = image_sizes(gt.ann_image_ids, (keys, image_heights, image_widths))
+    masks = _annotation_masks(src, annotations, known, heights, widths)
+    del document, annotations
+    rle.release_freed()  # what the rasteriser's threads freed
     sizes = np.stack([image_heights, image_widths], axis=1)
     if boxless.size:  # their masks' boxes stand in: a segm evaluation never reads them
         boxes = gt.boxes.copy()
@@ -347,41 +404,91 @@ def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root
     return warnings
 
 
-def _scanned_predictions(
-    scanned: tuple[Any, ...], gt: GroundTruth, sizes: tuple[NDArray[np.int64], ...]
-) -> Predictions:
+def _scanned_predictions(scanned: ScannedResults, gt: GroundTruth) -> Predictions:
     """The columns of mask results the compiled scanner read, checked against the images.
 
     The scanner reads the plain shape: a JSON array of objects with integer ``image_id``
     and ``category_id``, a numeric ``score``, a ``segmentation`` that is a compressed RLE
     object, and a ``bbox`` of 4 numbers on every result or on none: what detectron2 and
-    mmdetection write. The masks stay compressed (:class:`CompressedMasks`), in the
-    scanner's own block of memory.
+    mmdetection write. The masks stay compressed (:class:`CompressedMasks`).
     """
-    n, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, blob, start_raw = scanned
-    image_ids = np.frombuffer(image_raw, dtype=np.int64)
-    category_ids = np.frombuffer(category_raw, dtype=np.int64)
-    scores = np.frombuffer(score_raw, dtype=np.float64)
     root = "predictions"
     # Unknown images first (load_predictions' own check): their masks have no size.
-    refuse_unknown_images(image_ids, gt)
-    _, heights, widths = _sizes_of(image_ids, sizes)
-    given = np.frombuffer(size_raw, dtype=np.int64).reshape(n, 2)
-    wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))
-    if wrong.size:
-        i = int(wrong[0])
+    refuse_unknown_images(scanned.image_ids, gt)
+    check = check_masks(scanned, _image_size_columns(gt))
+    heights, widths = check.heights, check.widths
+    if check.wrong_size is not None:
+        i = check.wrong_size
         raise InputError(
             f"{root}[{i}].segmentation.size",
-            f"{given[i].tolist()} differs from the image's {[int(heights[i]), int(widths[i])]}",
+            f"{scanned.given_sizes[i].tolist()} differs from the image's "
+            f"{[int(heights[i]), int(widths[i])]}",
         )
-    starts = np.frombuffer(start_raw, dtype=np.int64)
-    with _inside_segmentation(root):
-        masks = CompressedMasks.from_strings(blob, starts, heights, widths, where=root)
-    if boxed:
-        boxes, areas = np.frombuffer(box_raw, dtype=np.float64).reshape(n, 4), None
-    else:
+    if check.problem is not None:
+        index, problem = check.problem
+        raise InputError(f"{root}[{index}].segmentation.counts", problem)
+    masks = CompressedMasks.of_checked(
+        scanned.blob, scanned.starts, heights, widths, check.measures
+    )
+    boxes, areas = scanned.boxes, None
+    if not scanned.boxed:
         boxes, areas = masks.to_bbox(), masks.area().astype(np.float64)
-    return Predictions(image_ids, category_ids, boxes, scores, masks=masks, areas=areas)
+    return Predictions(
+        scanned.image_ids, scanned.category_ids, boxes, scanned.scores, masks=masks, areas=areas
+    )
+
+
+def _image_size_columns(gt: GroundTruth) -> ImageSizes:
+    """The ground truth's image keys and their heights and widths."""
+    if gt.image_sizes is None:
+        raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
+    return gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1]
+
+
+def _scan_results(
+    src: str | os.PathLike[str] | bytes, hold: threading.Event | None = None
+) -> ScannedResults | None:
+    """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file does not
+    open (the general loader then says why)."""
+    if isinstance(src, bytes):
+        return scan_mask_file(io.BytesIO(src), len(src), hold)
+    try:
+        file = open(src, "rb")  # noqa: SIM115 (closed below)
+    except OSError:
+        return None
+    with file:
+        return scan_mask_file(file, os.fstat(file.fileno()).st_size, hold)
+
+
+def load_segmentation_inputs(
+    gt_src: Source | GroundTruth,
+    pred_src: Source | Predictions,
+    unknown_categories: Literal["drop", "error"] = "drop",
+) -> tuple[GroundTruth, Predictions]:
+    """:func:`load_segmentation_ground_truth` then :func:`load_segmentation_predictions`,
+    a results file (or bytes) read and scanned on a second thread while the ground truth
+    loads (the scanner needs nothing of it; the masks are checked against it after), up to
+    half the file (the ground truth's peak and all the results' strings would otherwise be
+    held at once). The outcome, errors included, is that of the two calls in turn.
+
+    Returns
+    -------
+    GroundTruth, Predictions
+    """
+    if not isinstance(pred_src, str | os.PathLike | bytes):
+        gt = load_segmentation_ground_truth(gt_src)
+        return gt, load_segmentation_predictions(pred_src, gt, unknown_categories)
+    rle.map_large_blocks()  # before the scan's first blocks
+    loaded = threading.Event()  # the scan reads half the file before the ground truth is in
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(_scan_results, pred_src, loaded)
+        try:
+            gt = load_segmentation_ground_truth(gt_src)
+        finally:
+            loaded.set()
+        scanned = scanning.result()
+    del scanning  # it holds the columns too
+    return gt, _load_predictions(pred_src, gt, unknown_categories, scanned)
 
 
 def load_segmentation_predictions(
@@ -413,26 +520,37 @@ def load_segmentation_predictions(
         not its image's, a bbox on some results but not on the first, and whatever
         :func:`load_predictions` refuses.
     """
+    scanned = None
+    if isinstance(src, str | os.PathLike | bytes) and gt.image_sizes is not None:
+        scanned = None if gt.image_names else _scan_results(src)
+    return _load_predictions(src, gt, unknown_categories, scanned)
+
+
+def _load_predictions(
+    src: Source | Predictions,
+    gt: GroundTruth,
+    unknown_categories: Literal["drop", "error"],
+    scanned: ScannedResults | None,
+) -> Predictions:
+    """:func:`load_segmentation_predictions`, with what the scanner read of a file or
+    bytes ``src`` (None: it does not read it)."""
     if isinstance(src, Predictions):
         if src.masks is None:
             raise InputError("predictions", "no masks loaded (load with iou_type='segm')")
         return load_predictions(src, gt, unknown_categories)
-    if gt.image_sizes is None:
-        raise InputError("ground_truth", "no masks loaded (load with iou_type='segm')")
-    sizes = (gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1])
+    sizes = _image_size_columns(gt)
     if not isinstance(src, list | dict):
+        # A file is read in chunks by the scanner, never whole (its strings alone stay).
+        if scanned is not None and not gt.image_names:
+            return load_predictions(_scanned_predictions(scanned, gt), gt, unknown_categories)
+        del scanned
         src = src if isinstance(src, bytes) else _read_bytes(src, "predictions")
-        scanned = None if gt.image_names else _scan.scan_mask_results(src)
-        if scanned is not None:
-            del src  # a file's bytes go now: the scanner's columns hold all that is needed
-            plain = _scanned_predictions(scanned, gt, sizes)
-            return load_predictions(plain, gt, unknown_categories)
     results, root, checked = read_results(src, _LIST_DECODERS, _DICT_DECODERS, _read_mask_result)
     image_ids, category_ids, float_ids = _prediction_ids(results, root, gt, checked)
     scores = _column(results, "score", np.float64)
     # Unknown images first (load_predictions' own check): their masks have no size.
     refuse_unknown_images(image_ids, gt, root, results)
-    _, heights, widths = _sizes_of(image_ids, sizes)
+    _, heights, widths = image_sizes(image_ids, sizes)
     boxed = bool(results) and bool(results[0].bbox)  # loadRes' bbox branch
     given = bbox_branch_boxes(results, root) if boxed else None
     segmentations = _result_segmentations(results, given, root)

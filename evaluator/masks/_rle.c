@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #ifdef __clang__ /* GCC ignores the pragma; -ffp-contract=off (setup.py) covers it */
 #pragma STDC FP_CONTRACT OFF
@@ -137,6 +140,56 @@ static size_t to_string(const uint32_t *counts, int64_t m, char *s)
     return p;
 }
 
+/* The count coded at s[*p:] (before the difference to the count two before), *p moved
+ * past it: NULL, or why the string does not decode there. Most counts of a mask differ
+ * little from the one two before: one character, taken first. */
+static inline const char *next_count(const char *s, Py_ssize_t len, Py_ssize_t *p, int64_t *x)
+{
+    int c = (unsigned char)s[*p] - 48;
+    if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
+    (*p)++;
+    if (!(c & 0x20)) { /* the last character: 0x10 is the sign */
+        *x = (c & 0x10) ? (int64_t)(c & 0x1f) - 32 : (int64_t)c;
+        return NULL;
+    }
+    int64_t value = c & 0x1f;
+    int shift = 5;
+    for (;;) {
+        if (*p == len) return "the string ends inside a count";
+        c = (unsigned char)s[*p] - 48;
+        if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
+        if (shift > 30) return "a count longer than 7 characters";
+        value |= (int64_t)(c & 0x1f) << shift;
+        (*p)++;
+        shift += 5;
+        if (!(c & 0x20)) {
+            if (c & 0x10) value -= (int64_t)1 << shift; /* sign extension */
+            *x = value;
+            return NULL;
+        }
+    }
+}
+
+/* next_count, the counts of one or two characters (96% of a mask's, as COCO's masks go)
+ * read without a branch on their length. */
+static inline const char *next_count_fast(const char *s, Py_ssize_t len, Py_ssize_t *p,
+                                          int64_t *x)
+{
+    Py_ssize_t q = *p;
+    if (q + 1 < len) {
+        int c0 = (unsigned char)s[q] - 48, c1 = (unsigned char)s[q + 1] - 48;
+        if (c0 >= 0 && c0 <= 63 && c1 >= 0 && c1 <= 63 && !(c0 & c1 & 0x20)) {
+            int two = (c0 >> 5) & 1; /* c0 says more follow: c1 is the count's last */
+            int64_t one = (int64_t)(c0 & 0x1f) - ((c0 & 0x10) ? 32 : 0);
+            int64_t both = (int64_t)((c0 & 0x1f) | ((c1 & 0x1f) << 5)) - ((c1 & 0x10) ? 1024 : 0);
+            *x = two ? both : one;
+            *p = q + 1 + two;
+            return NULL;
+        }
+    }
+    return next_count(s, len, p, x);
+}
+
 /* Why string s[0:len] does not decode into `m` counts (NULL when it does), the counts
  * written to counts (NULL: only count them) and their number to *m. */
 static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, int64_t *m)
@@ -144,19 +197,9 @@ static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, 
     int64_t k = 0;
     Py_ssize_t p = 0;
     while (p < len) {
-        int64_t x = 0;
-        int shift = 0, more = 1;
-        while (more) {
-            if (p == len) return "the string ends inside a count";
-            int c = (unsigned char)s[p] - 48;
-            if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
-            if (shift > 30) return "a count longer than 7 characters";
-            x |= (int64_t)(c & 0x1f) << shift;
-            more = c & 0x20;
-            p++;
-            shift += 5;
-            if (!more && (c & 0x10)) x -= (int64_t)1 << shift; /* sign extension */
-        }
+        int64_t x;
+        const char *problem = next_count_fast(s, len, &p, &x);
+        if (problem != NULL) return problem;
         if (counts != NULL) {
             if (k > 2) x += (int64_t)counts[k - 2];
             if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
@@ -438,44 +481,112 @@ static inline void advance(uint32_t *column, uint32_t *row, uint32_t by, uint32_
     }
 }
 
-/* The xywh box of counts[0:m] of an h x w mask into bb, as rleToBbox in pycocotools
- * 2.0.11 (which fixed cocoapi's box of runs that wrap to the next column). */
-static void bbox_of(const uint32_t *counts, int64_t m, uint32_t h, uint32_t w, double *bb)
+/* The extent of a mask's pixels, followed run by run, as rleToBbox in pycocotools 2.0.11
+ * (which fixed cocoapi's box of runs that wrap to the next column). */
+typedef struct {
+    uint32_t h, column, row, xs, ys, xe, ye; /* (column, row) of the next pixel */
+} Extent;
+
+static inline void extent_start(Extent *e, uint32_t h, uint32_t w)
 {
-    m = (m / 2) * 2;
-    uint32_t xs = w, ys = h, xe = 0, ye = 0;
-    if (m == 0) {
+    e->h = h;
+    e->column = e->row = 0;
+    e->xs = w;
+    e->ys = h;
+    e->xe = e->ye = 0;
+}
+
+/* Run j (background when j is even) of `count` pixels, without a division for the runs
+ * shorter than a column (most of them): pixel p is (p / h, p % h). */
+static inline void extent_run(Extent *e, int64_t j, uint32_t count)
+{
+    if (j % 2 == 0 || count == 0) { /* background, or an empty run */
+        advance(&e->column, &e->row, count, e->h);
+        return;
+    }
+    if ((uint64_t)e->row + count <= e->h) { /* within its column, as most are */
+        uint32_t y_end = e->row + count - 1;
+        if (e->column < e->xs) e->xs = e->column;
+        if (e->column > e->xe) e->xe = e->column;
+        if (e->row < e->ys) e->ys = e->row;
+        if (y_end > e->ye) e->ye = y_end;
+        e->row = y_end + 1;
+        if (e->row == e->h) {
+            e->row = 0;
+            e->column++;
+        }
+        return;
+    }
+    uint32_t x_start = e->column, y_start = e->row;
+    advance(&e->column, &e->row, count - 1, e->h); /* the run's last pixel */
+    uint32_t x_end = e->column, y_end = e->row;
+    advance(&e->column, &e->row, 1, e->h);
+    if (x_start < e->xs) e->xs = x_start;
+    if (x_end > e->xe) e->xe = x_end;
+    if (x_start < x_end) { /* the run wraps to the next column: all rows */
+        e->ys = 0;
+        e->ye = e->h - 1;
+    } else {
+        if (y_start < e->ys) e->ys = y_start;
+        if (y_end > e->ye) e->ye = y_end;
+    }
+}
+
+/* The xywh box of a mask of m runs whose runs went through extent_run, into bb. */
+static inline void extent_box(const Extent *e, int64_t m, double *bb)
+{
+    if (m < 2) { /* rleToBbox reads whole (background, foreground) pairs: none */
         bb[0] = bb[1] = bb[2] = bb[3] = 0;
         return;
     }
-    /* (column, row) of the next pixel, followed run by run without a division for the
-     * runs shorter than a column (most of them): pixel p is (p / h, p % h). */
-    uint32_t column = 0, row = 0;
-    for (int64_t j = 0; j < m; j++) {
-        if (j % 2 == 0 || counts[j] == 0) { /* background, or an empty run */
-            advance(&column, &row, counts[j], h);
-            continue;
-        }
-        uint32_t x_start = column, y_start = row;
-        advance(&column, &row, counts[j] - 1, h); /* the run's last pixel */
-        uint32_t x_end = column, y_end = row;
-        advance(&column, &row, 1, h);
-        if (x_start < xs) xs = x_start;
-        if (x_end > xe) xe = x_end;
-        if (x_start < x_end) { /* the run wraps to the next column: all rows */
-            ys = 0;
-            ye = h - 1;
-        } else {
-            if (y_start < ys) ys = y_start;
-            if (y_end > ye) ye = y_end;
-        }
-    }
     /* unsigned, as maskApi.c: a mask with no pixel but an even number of runs gets the
      * wrapped widths it gets */
-    bb[0] = xs;
-    bb[2] = (uint32_t)(xe - xs + 1);
-    bb[1] = ys;
-    bb[3] = (uint32_t)(ye - ys + 1);
+    bb[0] = e->xs;
+    bb[2] = (uint32_t)(e->xe - e->xs + 1);
+    bb[1] = e->ys;
+    bb[3] = (uint32_t)(e->ye - e->ys + 1);
+}
+
+/* The xywh box of counts[0:m] of an h x w mask into bb, as rleToBbox (its last run,
+ * background when m is odd, changes nothing). */
+static void bbox_of(const uint32_t *counts, int64_t m, uint32_t h, uint32_t w, double *bb)
+{
+    Extent e;
+    extent_start(&e, h, w);
+    for (int64_t j = 0; j < m; j++) extent_run(&e, j, counts[j]);
+    extent_box(&e, m, bb);
+}
+
+/* Decode string s[0:len] of an h x w mask without keeping its counts: NULL and its area
+ * (as rleArea) and box (as rleToBbox), or why it does not decode or its counts do not
+ * sum to h * w (from_string's problems first, in its order). */
+static const char *measure_string(const char *s, Py_ssize_t len, uint32_t h, uint32_t w,
+                                  uint32_t *area, double *bb)
+{
+    Extent e;
+    extent_start(&e, h, w);
+    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
+    uint64_t total = 0;
+    uint32_t a = 0;
+    Py_ssize_t p = 0;
+    while (p < len) {
+        int64_t x;
+        const char *problem = next_count_fast(s, len, &p, &x);
+        if (problem != NULL) return problem;
+        if (k > 2) x += before;
+        if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+        uint32_t count = (uint32_t)x;
+        total += count;
+        if (k % 2) a += count;
+        if (h) extent_run(&e, k, count); /* 0 rows: every count of a valid mask is 0 */
+        before = last;
+        last = count;
+        k++;
+    }
+    if (total != (uint64_t)h * (uint64_t)w) return "the counts do not sum to height * width";
+    *area = a;
+    extent_box(&e, k, bb);
+    return NULL;
 }
 
 PyDoc_STRVAR(area_doc,
@@ -849,29 +960,77 @@ static PyObject *measure_strings(PyObject *self, PyObject *args)
     double *boxes = b[5].buf;
     const char *problem = NULL;
     Py_ssize_t bad = -1;
-    uint32_t *scratch = NULL;
-    size_t cap = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t m;
-        problem = decode_into(blob + starts[i], starts[i + 1] - starts[i], &scratch, &cap, &m);
-        if (problem == NULL &&
-            !sums_to(scratch, m, (uint64_t)heights[i] * (uint64_t)widths[i]))
-            problem = "the counts do not sum to height * width";
+        problem = measure_string(blob + starts[i], starts[i + 1] - starts[i],
+                                 (uint32_t)heights[i], (uint32_t)widths[i], areas + i,
+                                 boxes + 4 * i);
         if (problem != NULL) {
             bad = i;
             break;
         }
-        areas[i] = area_of(scratch, m);
-        bbox_of(scratch, m, (uint32_t)heights[i], (uint32_t)widths[i], boxes + 4 * i);
     }
     Py_END_ALLOW_THREADS
-    free(scratch);
-    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
-    else if (problem != NULL) located(bad, problem);
+    if (problem != NULL) located(bad, problem);
     else result = Py_NewRef(Py_None);
 done:
     release(b, 6);
+    return result;
+}
+
+/* measure_string without the area and box: NULL, or why string s[0:len] does not decode
+ * or its counts do not sum to `area` (the same problems, in the same order). */
+static const char *check_string(const char *s, Py_ssize_t len, uint64_t area)
+{
+    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
+    uint64_t total = 0;
+    Py_ssize_t p = 0;
+    while (p < len) {
+        int64_t x;
+        const char *problem = next_count_fast(s, len, &p, &x);
+        if (problem != NULL) return problem;
+        if (k > 2) x += before;
+        if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+        total += (uint64_t)x;
+        before = last;
+        last = x;
+        k++;
+    }
+    return total == area ? NULL : "the counts do not sum to height * width";
+}
+
+PyDoc_STRVAR(check_strings_doc,
+"check_strings(blob, starts, heights, widths)\n"
+"--\n\n"
+"measure_strings without the areas and boxes: a string that does not decode, or whose\n"
+"counts do not sum to height * width, raises ValueError(index, problem). Releases the\n"
+"GIL.");
+
+static PyObject *check_strings(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[4];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &b[0], &b[1], &b[2], &b[3])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = string_batch(&b[0], &b[1]);
+    if (n < 0 || check_items(&b[2], 8, n, "heights") || check_items(&b[3], 8, n, "widths"))
+        goto done;
+    const char *blob = b[0].buf;
+    const int64_t *starts = b[1].buf, *heights = b[2].buf, *widths = b[3].buf;
+    const char *problem = NULL;
+    Py_ssize_t bad = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && problem == NULL; i++) {
+        uint64_t area = (uint64_t)(uint32_t)heights[i] * (uint64_t)(uint32_t)widths[i];
+        problem = check_string(blob + starts[i], starts[i + 1] - starts[i], area);
+        bad = i;
+    }
+    Py_END_ALLOW_THREADS
+    if (problem != NULL) located(bad, problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, 4);
     return result;
 }
 
@@ -945,6 +1104,207 @@ done:
     return result;
 }
 
+enum { GD_DATA, GD_STARTS, GD_BOX, GD_AREA, GG_COUNTS, GG_OFFSETS, GG_BOX, GG_AREA, GG_HEIGHT,
+       GG_WIDTH, G_CROWD, G_DET_ROWS, G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT,
+       N_GROUP_IOU };
+
+/* The IoU of two masks of h rows as runs_iou computes it, from their intersection in the
+ * columns both boxes span (positions lo to hi - 1; the runs before are skipped, those after
+ * never read) and their areas: the union that rleIou counts along the runs is area_a +
+ * area_b - i (in uint32, as it counts). */
+static double window_iou(const uint32_t *a, int64_t ka, const uint32_t *b, int64_t kb,
+                         uint64_t lo, uint64_t hi, uint32_t area_a, uint32_t area_b, int crowd)
+{
+    uint32_t i = 0;
+    if (area_a && area_b) {
+        int64_t ia = 0, ib = 0;
+        uint64_t pa = 0, pb = 0; /* where runs ia and ib start */
+        while (ia < ka && pa + a[ia] <= lo) pa += a[ia++];
+        while (ib < kb && pb + b[ib] <= lo) pb += b[ib++];
+        while (ia < ka && ib < kb && pa < hi && pb < hi) {
+            uint64_t ea = pa + a[ia], eb = pb + b[ib];
+            if (ia & ib & 1) { /* both foreground (odd runs) */
+                uint64_t start = pa > pb ? pa : pb, end = ea < eb ? ea : eb;
+                if (end > start) i += (uint32_t)(end - start);
+            }
+            if (ea <= eb) { pa = ea; ia++; }
+            else { pb = eb; ib++; }
+        }
+    }
+    uint32_t u = i == 0 ? 1 : crowd ? area_a : area_a + area_b - i;
+    return (double)i / (double)u;
+}
+
+/* Check the groups k0..k1-1 of group_iou against the sizes of their arrays; 0, or -1 with
+ * an error set. */
+static int check_groups(Py_buffer *b, Py_ssize_t nd, Py_ssize_t ng, Py_ssize_t k0, Py_ssize_t k1)
+{
+    Py_ssize_t n_det_rows = items(&b[G_DET_ROWS], 8, "det_rows");
+    Py_ssize_t n_gt_rows = items(&b[G_GT_ROWS], 8, "gt_rows");
+    Py_ssize_t k = items(&b[G_GT_LO], 8, "gt_lo"), n_out = items(&b[G_OUT], 8, "out");
+    if (n_det_rows < 0 || n_gt_rows < 0 || k < 0 || n_out < 0 ||
+        check_items(&b[G_DET_START], 8, k + 1, "det_start") ||
+        check_items(&b[G_GT_HI], 8, k, "gt_hi") ||
+        check_items(&b[G_BLOCK_START], 8, k, "block_start"))
+        return -1;
+    if (k0 < 0 || k1 > k || k0 > k1) {
+        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the groups");
+        return -1;
+    }
+    const int64_t *det_rows = b[G_DET_ROWS].buf, *gt_rows = b[G_GT_ROWS].buf;
+    const int64_t *det_start = b[G_DET_START].buf, *lo = b[G_GT_LO].buf, *hi = b[G_GT_HI].buf;
+    const int64_t *block = b[G_BLOCK_START].buf;
+    for (Py_ssize_t g = k0; g < k1; g++) {
+        int64_t d0 = det_start[g], d1 = det_start[g + 1];
+        if (d0 < 0 || d0 > d1 || d1 > n_det_rows || lo[g] < 0 || lo[g] > hi[g] ||
+            hi[g] > n_gt_rows || block[g] < 0 || block[g] + (d1 - d0) * (hi[g] - lo[g]) > n_out) {
+            PyErr_Format(PyExc_ValueError, "group %zd: outside its arrays", g);
+            return -1;
+        }
+        for (int64_t d = d0; d < d1; d++) {
+            if (det_rows[d] < 0 || det_rows[d] >= nd) {
+                PyErr_Format(PyExc_ValueError, "det_rows[%lld]: no such mask", (long long)d);
+                return -1;
+            }
+        }
+        for (int64_t j = lo[g]; j < hi[g]; j++) {
+            if (gt_rows[j] < 0 || gt_rows[j] >= ng) {
+                PyErr_Format(PyExc_ValueError, "gt_rows[%lld]: no such mask", (long long)j);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The runs of detection `row`: decoded into *scratch from its string (compressed), or
+ * where they are (counts, offsets); NULL, or why the string does not decode. */
+static const char *runs_of(int compressed, const char *blob, const uint32_t *counts,
+                           const int64_t *offsets, int64_t row, uint32_t **scratch, size_t *cap,
+                           const uint32_t **runs, int64_t *m)
+{
+    if (!compressed) {
+        *runs = counts + offsets[row];
+        *m = offsets[row + 1] - offsets[row];
+        return NULL;
+    }
+    const char *problem = decode_into(blob + offsets[row], offsets[row + 1] - offsets[row],
+                                      scratch, cap, m);
+    *runs = *scratch;
+    return problem;
+}
+
+PyDoc_STRVAR(group_iou_doc,
+"group_iou(dt_data, dt_starts, compressed, dt_box, dt_area, gt_counts, gt_offsets, gt_box,\n"
+"          gt_area, gt_height, gt_width, crowd, det_rows, gt_rows, det_start, gt_lo, gt_hi,\n"
+"          block_start, out, k0, k1)\n"
+"--\n\n"
+"The IoU of every (detection, ground truth) pair of groups k0..k1-1, as pair_iou\n"
+"computes each (rleIou), each detection's mask decoded once for its group, only the\n"
+"columns both boxes span walked. The detections' masks are compressed strings\n"
+"(compressed=1: dt_data the blob, dt_starts int64 (D + 1,), checked by check_strings or\n"
+"measure_strings) or runs (0: counts uint32 and offsets int64 (D + 1,)); gt_counts,\n"
+"gt_offsets the G ground-truth masks; dt_box (D, 4), gt_box (G, 4) their boxes, dt_area\n"
+"uint32 (D,), gt_area (G,) their areas (dt_box and dt_area empty: each detection's are\n"
+"taken from its runs where its group has ground truth), gt_height and gt_width int64\n"
+"(G,) the ground truths' sizes (a pair's two masks are of one size); crowd uint8 (G,).\n"
+"Group k pairs detections det_rows[det_start[k]:det_start[k + 1]] with ground truths\n"
+"gt_rows[gt_lo[k]:gt_hi[k]] (int64 rows of the masks); its IoUs go to out (float64) from\n"
+"block_start[k] on, detection-major. Releases the GIL.");
+
+static PyObject *group_iou(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[N_GROUP_IOU];
+    int compressed;
+    Py_ssize_t k0, k1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*py*y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*nn", &b[GD_DATA],
+                          &b[GD_STARTS], &compressed, &b[GD_BOX], &b[GD_AREA], &b[GG_COUNTS],
+                          &b[GG_OFFSETS], &b[GG_BOX], &b[GG_AREA], &b[GG_HEIGHT], &b[GG_WIDTH],
+                          &b[G_CROWD],
+                          &b[G_DET_ROWS], &b[G_GT_ROWS], &b[G_DET_START], &b[G_GT_LO],
+                          &b[G_GT_HI], &b[G_BLOCK_START], &b[G_OUT], &k0, &k1))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t nd = compressed ? string_batch(&b[GD_DATA], &b[GD_STARTS])
+                               : batch_size(&b[GD_DATA], &b[GD_STARTS]);
+    Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[GG_COUNTS], &b[GG_OFFSETS]);
+    /* no boxes and areas of the detections: each is measured when its group has ground
+     * truth (in its image: the ground truth's size) */
+    int measured = b[GD_BOX].len != 0 || nd == 0;
+    if (ng < 0 || check_items(&b[GD_BOX], 32, measured ? nd : 0, "dt_box") ||
+        check_items(&b[GD_AREA], 4, measured ? nd : 0, "dt_area") ||
+        check_items(&b[GG_BOX], 32, ng, "gt_box") || check_items(&b[GG_AREA], 4, ng, "gt_area") ||
+        check_items(&b[GG_HEIGHT], 8, ng, "gt_height") ||
+        check_items(&b[GG_WIDTH], 8, ng, "gt_width") ||
+        check_items(&b[G_CROWD], 1, ng, "crowd") || check_groups(b, nd, ng, k0, k1))
+        goto done;
+    const char *blob = b[GD_DATA].buf;
+    const uint32_t *dc = b[GD_DATA].buf, *gc = b[GG_COUNTS].buf;
+    const int64_t *dof = b[GD_STARTS].buf, *gof = b[GG_OFFSETS].buf;
+    const double *db = b[GD_BOX].buf, *gb = b[GG_BOX].buf;
+    const uint32_t *dt_area = b[GD_AREA].buf, *gt_area = b[GG_AREA].buf;
+    const int64_t *gt_height = b[GG_HEIGHT].buf, *gt_width = b[GG_WIDTH].buf;
+    const uint8_t *crowd = b[G_CROWD].buf;
+    const int64_t *det_rows = b[G_DET_ROWS].buf, *gt_rows = b[G_GT_ROWS].buf;
+    const int64_t *det_start = b[G_DET_START].buf, *lo = b[G_GT_LO].buf, *hi = b[G_GT_HI].buf;
+    const int64_t *block = b[G_BLOCK_START].buf;
+    double *out = b[G_OUT].buf;
+    const char *problem = NULL;
+    uint32_t *scratch = NULL;
+    size_t cap = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = k0; k < k1 && problem == NULL; k++) {
+        double *o = out + block[k];
+        if (lo[k] == hi[k]) continue; /* no pair */
+        const int64_t first_gt = gt_rows[lo[k]];
+        for (int64_t d = det_start[k]; d < det_start[k + 1] && problem == NULL; d++) {
+            const int64_t row = det_rows[d];
+            const uint32_t *runs = NULL;
+            int64_t m = 0;
+            double box[4];
+            const double *dbox = box;
+            uint32_t darea;
+            if (measured) {
+                dbox = db + 4 * row;
+                darea = dt_area[row];
+            } else {
+                problem = runs_of(compressed, blob, dc, dof, row, &scratch, &cap, &runs, &m);
+                if (problem != NULL) break;
+                bbox_of(runs, m, (uint32_t)gt_height[first_gt], (uint32_t)gt_width[first_gt], box);
+                darea = area_of(runs, m);
+            }
+            for (int64_t j = lo[k]; j < hi[k]; j++, o++) {
+                const int64_t g = gt_rows[j];
+                const double *t = gb + 4 * g;
+                double iou = box_iou(dbox, t, crowd[g]);
+                if (iou > 0) {
+                    if (runs == NULL) {
+                        problem = runs_of(compressed, blob, dc, dof, row, &scratch, &cap, &runs, &m);
+                        if (problem != NULL) break;
+                    }
+                    uint64_t h = (uint64_t)gt_height[g];
+                    uint64_t x0 = (uint64_t)(dbox[0] > t[0] ? dbox[0] : t[0]) * h;
+                    double end_d = dbox[0] + dbox[2], end_t = t[0] + t[2];
+                    uint64_t x1 = (uint64_t)(end_d < end_t ? end_d : end_t) * h;
+                    iou = window_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], x0, x1, darea,
+                                     gt_area[g], crowd[g]);
+                }
+                *o = iou;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    if (problem != NULL && problem[0] == '\0') PyErr_NoMemory();
+    else if (problem != NULL) PyErr_Format(PyExc_ValueError, "a detection's mask: %s", problem);
+    else result = Py_NewRef(Py_None);
+done:
+    release(b, N_GROUP_IOU);
+    return result;
+}
+
 PyDoc_STRVAR(box_iou_doc,
 "box_iou(dt_box, gt_box, crowd, out)\n"
 "--\n\n"
@@ -978,15 +1338,75 @@ done:
 /* ------------------------------------------------------------------------------------ */
 /* Polygons: rleFrPoly.                                                                  */
 
-/* qsort's comparison of two uint32. */
-static int by_value(const void *a, const void *b)
+/* Insertion sort of a[0:n] ascending: quick on short or nearly sorted lists. */
+static void insertion_sort(uint32_t *a, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x > y ? 1 : x < y ? -1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t value = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > value) { a[j] = a[j - 1]; j--; }
+        a[j] = value;
+    }
+}
+
+/* Sort the boundary points x * h + y of an outline ascending, given the column x of each
+ * (columns[i] for points[i]); `scratch` is scratch. 0, or -1 when memory runs out.
+ *
+ * A counting sort by column first: an outline spans few columns for its points (it
+ * crosses each column of its extent at least twice), so the counts are short; the
+ * insertion sort after it only moves values within a column. (A point x * h + h, a row
+ * clamped to h, equals the point (x + 1) * h + 0 of the next column: in either bucket it
+ * sorts the same.) */
+static int sort_points(Runs *points, const Runs *columns, Runs *scratch)
+{
+    uint32_t *a = points->data;
+    const uint32_t *x = columns->data;
+    size_t n = points->n;
+    if (n < 32) {
+        insertion_sort(a, n);
+        return 0;
+    }
+    uint32_t lo = x[0], hi = x[0];
+    for (size_t i = 1; i < n; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
+    size_t span = (size_t)(hi - lo) + 1;
+    scratch->n = 0;
+    if (reserve(scratch, n + span + 1)) return -1;
+    uint32_t *sorted = scratch->data, *start = scratch->data + n;
+    memset(start, 0, (span + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++) start[x[i] - lo + 1]++;
+    for (size_t c = 1; c <= span; c++) start[c] += start[c - 1];
+    for (size_t i = 0; i < n; i++) sorted[start[x[i] - lo]++] = a[i];
+    insertion_sort(sorted, n);
+    memcpy(a, sorted, n * sizeof(uint32_t));
+    return 0;
+}
+
+/* Whether rleFrPoly keeps a boundary point in upsampled column x of a w-column image:
+ * when xd = (x + .5) / 5 - .5 is a whole number in [0, w - 1], exactly when x - 2 is a
+ * multiple of 5 (xd is exact then, and at least .2 off a whole number otherwise, far above
+ * the rounding for |x| <= 1e9). */
+static inline int kept_column(int64_t x, int64_t w)
+{
+    return x >= 2 && (x - 2) % 5 == 0 && (x - 2) / 5 < w;
+}
+
+/* Append the boundary point of kept upsampled column x whose upsampled row is y, and its
+ * column; 0, or -1 when memory runs out. Its row is ceil((y + .5) / 5 - .5) clamped to
+ * [0, h], as rleFrPoly: as for x, ceil((y - 2) / 5) in whole numbers. */
+static inline int keep_point(Runs *points, Runs *columns, int64_t x, int64_t y, int64_t h)
+{
+    int64_t row = y < 2 ? 0 : (y + 2) / 5;
+    if (row > h) row = h;
+    return push(points, (uint32_t)((x - 2) / 5 * h + row)) ||
+           push(columns, (uint32_t)((x - 2) / 5));
 }
 
 /* The counts of polygon xy[0:2k] (x0, y0, x1, y1, ...) rasterised on an h x w image,
- * as rleFrPoly, appended to `runs`; `points` is scratch. 0, or -1 when memory runs out.
+ * as rleFrPoly, appended to `runs`; `points`, `columns` and `scratch` are scratch. 0, or
+ * -1 when memory runs out.
  *
  * rleFrPoly walks the outline, upsampled 5 times, pixel by pixel (a DDA with rounding
  * by (int)(v + .5)); every step between two columns gives a point of the boundary in y,
@@ -995,13 +1415,12 @@ static int by_value(const void *a, const void *b)
  * become the counts by differences, dropping runs of length 0 as it does. It stores all
  * points of the outline first; this streams them, with the same arithmetic. */
 static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs *points,
-                        Runs *runs)
+                        Runs *columns, Runs *scratch, Runs *runs)
 {
     const double scale = 5;
-    points->n = 0;
+    points->n = columns->n = 0;
     int have_previous = 0;
     int pu = 0, pv = 0;
-    const double x_max = (double)(w - 1), y_max = (double)h;
     for (int64_t j = 0; j < k; j++) {
         int64_t next = j + 1 < k ? j + 1 : 0;
         int xs = (int)(scale * xy[2 * j] + .5), xe = (int)(scale * xy[2 * next] + .5);
@@ -1026,37 +1445,37 @@ static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs 
                 v = t + ys;
                 u = (int)(xs + s * t + .5);
             }
-            if (have_previous && u != pu) {
-                double xd = (double)(u < pu ? u : u - 1);
-                xd = (xd + .5) / scale - .5;
-                if (!(floor(xd) != xd || xd < 0 || xd > x_max)) {
-                    double yd = (double)(v < pv ? v : pv);
-                    yd = (yd + .5) / scale - .5;
-                    if (yd < 0) yd = 0;
-                    else if (yd > y_max) yd = y_max;
-                    yd = ceil(yd);
-                    if (push(points, (uint32_t)((int64_t)xd * h + (int64_t)yd))) return -1;
-                }
-            }
+            int64_t x = u < pu ? u : (int64_t)u - 1;
+            if (have_previous && u != pu && kept_column(x, w) &&
+                keep_point(points, columns, x, v < pv ? v : pv, h))
+                return -1;
             pu = u;
             pv = v;
             have_previous = 1;
+            if (dx >= dy && d == 0) break; /* the rest of a step along x below */
+        }
+        if (dx >= dy) {
+            /* along x, u moves by one at each step: each step after the first gives the
+             * column min(u, pu), and the rows of a step and the one before are worked out
+             * only where that column is kept (one step in five) */
+            for (int d = 1; d <= steps; d++) {
+                int t1 = flip ? steps - d : d, t0 = flip ? t1 + 1 : t1 - 1;
+                int u = t1 + xs;
+                int64_t x = u < pu ? u : pu;
+                if (kept_column(x, w)) {
+                    int v1 = (int)(ys + s * t1 + .5), v0 = (int)(ys + s * t0 + .5);
+                    if (keep_point(points, columns, x, v1 < v0 ? v1 : v0, h)) return -1;
+                }
+                pu = u;
+            }
+            t = flip ? 0 : steps;
+            pv = (int)(ys + s * t + .5);
         }
     }
-    if (push(points, (uint32_t)(h * w))) return -1;
+    /* the boundary points ascending, then h * w (no point is above it) */
+    if (sort_points(points, columns, scratch) || push(points, (uint32_t)(h * w))) return -1;
     uint32_t *a = points->data;
     size_t n = points->n;
-    /* sort ascending (insertion sort for the usual short lists, else qsort) */
-    if (n < 32) {
-        for (size_t i = 1; i < n; i++) {
-            uint32_t value = a[i];
-            size_t j = i;
-            while (j > 0 && a[j - 1] > value) { a[j] = a[j - 1]; j--; }
-            a[j] = value;
-        }
-    } else {
-        qsort(a, n, sizeof(uint32_t), by_value);
-    }
     uint32_t previous = 0;
     for (size_t j = 0; j < n; j++) {
         uint32_t value = a[j];
@@ -1101,7 +1520,7 @@ static PyObject *polygons(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     int64_t *offsets = NULL, *single = NULL;
-    Runs runs = {0}, points = {0}, parts = {0};
+    Runs runs = {0}, points = {0}, columns = {0}, parts = {0}, scratch = {0};
     Py_ssize_t n_coords = items(&b[COORDS], 8, "coords");
     Py_ssize_t n_poly = items(&b[POLY_START], 8, "poly_start") - 1;
     Py_ssize_t n = items(&b[OBJECT_START], 8, "object_start") - 1;
@@ -1154,7 +1573,7 @@ static PyObject *polygons(PyObject *self, PyObject *args)
         single[0] = 0;
         for (int64_t p = first; p < last && status == 0; p++) {
             status = polygon_runs(coords + poly[p], (poly[p + 1] - poly[p]) / 2, heights[i],
-                                  widths[i], &points, &parts);
+                                  widths[i], &points, &columns, &scratch, &parts);
             single[p - first + 1] = (int64_t)parts.n;
         }
         if (status == 0)
@@ -1169,15 +1588,285 @@ done:
     free(single);
     free(runs.data);
     free(points.data);
+    free(columns.data);
     free(parts.data);
+    free(scratch.data);
     release(b, N_POLY);
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Polygons as JSON text, read to the doubles Python's JSON readers give.                 */
+
+/* A growable array of items of one size. */
+typedef struct {
+    char *data;
+    size_t n, cap;
+} Items;
+
+/* Append `size` bytes at `item`; 0, or -1 when memory runs out. */
+static int append(Items *a, const void *item, size_t size)
+{
+    if (a->n + size > a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 4096;
+        while (cap < a->n + size) cap *= 2;
+        char *grown = realloc(a->data, cap);
+        if (grown == NULL) return -1;
+        a->data = grown;
+        a->cap = cap;
+    }
+    memcpy(a->data + a->n, item, size);
+    a->n += size;
+    return 0;
+}
+
+typedef struct {
+    const char *p, *end;
+} Text;
+
+static void skip_blanks(Text *t)
+{
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r'))
+        t->p++;
+}
+
+static int is_digit(const Text *t, const char *q) { return q < t->end && *q >= '0' && *q <= '9'; }
+
+static const double POWERS_OF_TEN[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* The JSON number at t->p, as json / msgspec and then float() read it (correctly rounded;
+ * an integer as the float of the int, so -0 is 0.0): 1, or 0 when there is none. Holds
+ * the GIL (PyOS_string_to_double, for the numbers of more than 15 digits or an exponent). */
+static int read_number(Text *t, double *out)
+{
+    const char *start = t->p, *q = t->p;
+    int negative = q < t->end && *q == '-', integer = 1;
+    q += negative;
+    if (!is_digit(t, q)) return 0;
+    uint64_t m = 0;
+    int digits = 0, decimals = 0;
+    if (*q == '0') {
+        q++;
+    } else {
+        for (; is_digit(t, q); q++, digits++) m = digits < 16 ? 10 * m + (uint64_t)(*q - '0') : m;
+    }
+    if (q < t->end && *q == '.') {
+        q++;
+        if (!is_digit(t, q)) return 0;
+        for (; is_digit(t, q); q++, decimals++, digits++)
+            m = digits < 16 ? 10 * m + (uint64_t)(*q - '0') : m;
+        integer = 0;
+    }
+    int exponent = q < t->end && (*q == 'e' || *q == 'E');
+    if (exponent) {
+        integer = 0;
+        q++;
+        if (q < t->end && (*q == '+' || *q == '-')) q++;
+        if (!is_digit(t, q)) return 0;
+        while (is_digit(t, q)) q++;
+    }
+    t->p = q;
+    if (!exponent && digits <= 15) {
+        /* m and 10^decimals are exact doubles: one correctly rounded division */
+        double v = decimals ? (double)m / POWERS_OF_TEN[decimals] : (double)m;
+        *out = negative && (m != 0 || !integer) ? -v : v;
+        return 1;
+    }
+    char token[64];
+    size_t len = (size_t)(q - start);
+    if (len >= sizeof token) return 0; /* the caller takes the general path */
+    memcpy(token, start, len);
+    token[len] = '\0';
+    *out = PyOS_string_to_double(token, NULL, NULL);
+    if (*out == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (integer && *out == 0.0) *out = 0.0; /* -0 as an int is 0 */
+    return 1;
+}
+
+/* One object's text, [[x0, y0, ...], ...], appended to the columns: 1, 0 when it is not
+ * a non-empty list of polygons of at least 6 numbers, an even count, each within 2e8 (the
+ * general reader then explains), -1 when memory runs out. */
+static int read_polygons(Text *t, Items *coords, Items *poly_start)
+{
+    skip_blanks(t);
+    if (t->p >= t->end || *t->p != '[') return 0;
+    t->p++;
+    for (;;) {
+        skip_blanks(t);
+        if (t->p >= t->end || *t->p != '[') return 0;
+        t->p++;
+        size_t first = coords->n / sizeof(double);
+        for (;;) {
+            double v;
+            skip_blanks(t);
+            if (!read_number(t, &v) || !(fabs(v) <= 2e8)) return 0;
+            if (append(coords, &v, sizeof v)) return -1;
+            skip_blanks(t);
+            if (t->p < t->end && *t->p == ',') { t->p++; continue; }
+            if (t->p < t->end && *t->p == ']') { t->p++; break; }
+            return 0;
+        }
+        int64_t end = (int64_t)(coords->n / sizeof(double)), count = end - (int64_t)first;
+        if (count < 6 || count % 2) return 0;
+        if (append(poly_start, &end, sizeof end)) return -1;
+        skip_blanks(t);
+        if (t->p < t->end && *t->p == ',') { t->p++; continue; }
+        if (t->p < t->end && *t->p == ']') { t->p++; break; }
+        return 0;
+    }
+    skip_blanks(t);
+    return t->p == t->end;
+}
+
+PyDoc_STRVAR(parse_polygons_doc,
+"parse_polygons(blob, starts) -> (coords, poly_start, object_start, is_polygons) or None\n"
+"--\n\n"
+"The polygons of n objects given as their JSON text, blob[starts[i]:starts[i + 1]] (starts\n"
+"int64 (n + 1,)), as the columns polygons() takes (bytearrays of float64 and int64; an\n"
+"object that is not a list has no polygons there, and is_polygons, uint8 (n,), says which\n"
+"are lists); the numbers are the doubles Python's JSON readers give. None when a list is\n"
+"not a non-empty list of polygons of at least 6 numbers, an even count, each within 2e8:\n"
+"the general reader then says why.");
+
+static PyObject *parse_polygons(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[2];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*", &b[0], &b[1])) return NULL;
+    PyObject *result = NULL;
+    Items coords = {0}, poly_start = {0}, object_start = {0}, is_polygons = {0};
+    Py_ssize_t n = string_batch(&b[0], &b[1]);
+    if (n < 0) goto done;
+    const char *blob = b[0].buf;
+    const int64_t *starts = b[1].buf;
+    int64_t zero = 0, status = 1;
+    if (append(&poly_start, &zero, sizeof zero) || append(&object_start, &zero, sizeof zero))
+        status = -1;
+    for (Py_ssize_t i = 0; i < n && status == 1; i++) {
+        Text t = {blob + starts[i], blob + starts[i + 1]};
+        skip_blanks(&t);
+        uint8_t list = t.p < t.end && *t.p == '[';
+        if (list) status = read_polygons(&t, &coords, &poly_start);
+        int64_t polygons = (int64_t)(poly_start.n / sizeof(int64_t)) - 1;
+        if (status == 1 && (append(&object_start, &polygons, sizeof polygons) ||
+                            append(&is_polygons, &list, 1)))
+            status = -1;
+    }
+    if (status < 0) {
+        PyErr_NoMemory();
+    } else if (status == 0) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *c = bytearray_of(coords.data, coords.n, 1);
+        PyObject *p = bytearray_of(poly_start.data, poly_start.n, 1);
+        PyObject *o = bytearray_of(object_start.data, object_start.n, 1);
+        PyObject *l = bytearray_of(is_polygons.data, is_polygons.n, 1);
+        if (c != NULL && p != NULL && o != NULL && l != NULL) result = PyTuple_Pack(4, c, p, o, l);
+        Py_XDECREF(c);
+        Py_XDECREF(p);
+        Py_XDECREF(o);
+        Py_XDECREF(l);
+    }
+done:
+    free(coords.data);
+    free(poly_start.data);
+    free(object_start.data);
+    free(is_polygons.data);
+    release(b, 2);
+    return result;
+}
+
+PyDoc_STRVAR(place_doc,
+"place(counts, offsets, at, out_offsets, out)\n"
+"--\n\n"
+"Copy mask j of a batch (counts uint32, offsets int64 (m + 1,)) into mask at[j] (int64\n"
+"(m,)) of a batch out (uint32) whose masks start at out_offsets (int64 (n + 1,)); a mask\n"
+"has as many counts in both. Releases the GIL.");
+
+static PyObject *place(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[5];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4])) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t m = batch_size(&b[0], &b[1]);
+    Py_ssize_t n = m < 0 ? -1 : batch_size(&b[4], &b[3]);
+    if (n < 0 || check_items(&b[2], 8, m, "at")) goto done;
+    const uint32_t *counts = b[0].buf;
+    uint32_t *out = b[4].buf;
+    const int64_t *offsets = b[1].buf, *at = b[2].buf, *to = b[3].buf;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (at[j] < 0 || at[j] >= n || to[at[j] + 1] - to[at[j]] != offsets[j + 1] - offsets[j]) {
+            PyErr_Format(PyExc_ValueError, "mask %zd: no mask of its length at its place", j);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < m; j++)
+        memcpy(out + to[at[j]], counts + offsets[j],
+               (size_t)(offsets[j + 1] - offsets[j]) * sizeof(uint32_t));
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 5);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The heap after a large load.                                                          */
+
+PyDoc_STRVAR(release_freed_doc,
+"release_freed()\n"
+"--\n\n"
+"Give the heap's free pages back to the OS (glibc's malloc_trim; nothing elsewhere).\n"
+"Blocks of a few megabytes freed on worker threads stay in those threads' heaps\n"
+"otherwise, counted in the process's memory for the rest of its life.");
+
+static PyObject *release_freed(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+#ifdef __GLIBC__
+    Py_BEGIN_ALLOW_THREADS
+    malloc_trim(0);
+    Py_END_ALLOW_THREADS
+#endif
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(map_large_blocks_doc,
+"map_large_blocks()\n"
+"--\n\n"
+"From now on, have the process's heap map blocks of 16 MiB or more from the OS and unmap\n"
+"them when freed (glibc's M_MMAP_THRESHOLD, fixed; nothing elsewhere). By default glibc\n"
+"raises that threshold up to 32 MiB, to the largest block freed so far, and keeps freed\n"
+"blocks below it in the heap of the thread that made them: a segm evaluation passes\n"
+"hundreds of megabytes through such blocks on worker threads, and about 80 MB of them\n"
+"would stay with the process at COCO's scale. Smaller blocks stay in the heap, reused\n"
+"without the OS zeroing fresh pages for them (a 1 MiB threshold doubles the system time).");
+
+static PyObject *map_large_blocks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
+    {"check_strings", check_strings, METH_VARARGS, check_strings_doc},
     {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
     {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
+    {"group_iou", group_iou, METH_VARARGS, group_iou_doc},
     {"decode_strings", decode_strings, METH_VARARGS, decode_strings_doc},
     {"encode_strings", encode_strings, METH_VARARGS, encode_strings_doc},
     {"encode_masks", encode_masks, METH_VARARGS, encode_masks_doc},
@@ -1188,6 +1877,10 @@ static PyMethodDef methods[] = {
     {"iou", iou, METH_VARARGS, iou_doc},
     {"box_iou", boxes_iou, METH_VARARGS, box_iou_doc},
     {"polygons", polygons, METH_VARARGS, polygons_doc},
+    {"parse_polygons", parse_polygons, METH_VARARGS, parse_polygons_doc},
+    {"place", place, METH_VARARGS, place_doc},
+    {"release_freed", release_freed, METH_NOARGS, release_freed_doc},
+    {"map_large_blocks", map_large_blocks, METH_NOARGS, map_large_blocks_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -95,3 +95,47 @@ def pair_iou_strings(
     out: NDArray[np.float64],
     /,
 ) -> None: ...
+def parse_polygons(
+    blob: bytes | memoryview, starts: NDArray[np.int64], /
+) -> tuple[bytearray, bytearray, bytearray, bytearray] | None: ...
+def release_freed() -> None: ...
+def group_iou(
+    dt_data: bytes | memoryview | NDArray[np.uint32],
+    dt_starts: NDArray[np.int64],
+    compressed: bool,
+    dt_box: NDArray[np.float64],
+    dt_area: NDArray[np.uint32],
+    gt_counts: NDArray[np.uint32],
+    gt_offsets: NDArray[np.int64],
+    gt_box: NDArray[np.float64],
+    gt_area: NDArray[np.uint32],
+    gt_height: NDArray[np.int64],
+    gt_width: NDArray[np.int64],
+    crowd: NDArray[np.uint8],
+    det_rows: NDArray[np.int64],
+    gt_rows: NDArray[np.int64],
+    det_start: NDArray[np.int64],
+    gt_lo: NDArray[np.int64],
+    gt_hi: NDArray[np.int64],
+    block_start: NDArray[np.int64],
+    out: NDArray[np.float64],
+    k0: int,
+    k1: int,
+    /,
+) -> None: ...
+def map_large_blocks() -> None: ...
+def place(
+    counts: NDArray[np.uint32],
+    offsets: NDArray[np.int64],
+    at: NDArray[np.int64],
+    out_offsets: NDArray[np.int64],
+    out: NDArray[np.uint32],
+    /,
+) -> None: ...
+def check_strings(
+    blob: bytes | memoryview,
+    starts: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    /,
+) -> None: ...

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
@@ -26,8 +27,10 @@ __all__ = [
     "bbox_polygons",
     "check_columns",
     "check_size",
+    "parse_json_segmentations",
     "parse_segmentations",
     "rasterise",
+    "rasterise_columns",
 ]
 
 #: Counts are uint32: an image may have at most this many pixels.
@@ -139,7 +142,29 @@ def rasterise(
     ``objects[i]`` is a non-empty list of (location, polygon) on a ``heights[i]`` x
     ``widths[i]`` image (at least 1 x 1, checked by the caller).
     """
-    coords, poly_start, object_start = _flatten_polygons(objects)
+    return rasterise_columns(*_flatten_polygons(objects), heights, widths)
+
+
+def rasterise_columns(
+    coords: NDArray[np.float64],
+    poly_start: NDArray[np.int64],
+    object_start: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """:func:`rasterise` of checked polygons as columns, on every core.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (2 * points,), dtype float64
+        x0, y0, x1, y1, ... of every polygon, finite, within ``MAX_COORDINATE``.
+    poly_start : ndarray of shape (P + 1,), dtype int64
+        Polygon p is ``coords[poly_start[p]:poly_start[p + 1]]`` (6 numbers or more, even).
+    object_start : ndarray of shape (n + 1,), dtype int64
+        Object i has polygons ``object_start[i]`` to ``object_start[i + 1] - 1`` (one or more).
+    heights, widths : ndarray of shape (n,), dtype int64
+        Each object's image, at least 1 x 1.
+    """
     parts: dict[int, tuple[NDArray[np.uint32], NDArray[np.int64]]] = {}
 
     def run(first: int, last: int) -> None:  # objects first..last-1, on one thread
@@ -270,28 +295,89 @@ def parse_segmentations(
     return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
 
 
+def parse_json_segmentations(
+    texts: Sequence[msgspec.Raw | bytes],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    where: str,
+) -> Columns:
+    """:func:`parse_segmentations` of segmentations given as their JSON text.
+
+    The lists of polygons (text starting with ``[``) are read by the compiled reader, to
+    the doubles a JSON reader gives, without a Python object per coordinate; the others
+    are decoded and read as :func:`parse_segmentations` reads them. When a list of
+    polygons is not plain (too few numbers, an odd count, a coordinate out of range, an
+    image smaller than 1 x 1), all are decoded, for :func:`parse_segmentations` to say
+    where and why.
+
+    Parameters
+    ----------
+    texts : sequence of n msgspec.Raw or bytes
+        Each segmentation's JSON text, valid JSON.
+    heights, widths : ndarray of shape (n,), dtype int64
+        The images' sizes, already checked with :func:`check_size`.
+    where : str
+    """
+    n = len(texts)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=n), out=starts[1:])
+    parsed = rle.parse_polygons(b"".join(texts), starts)
+    if parsed is None:
+        return _decoded(texts, heights, widths, where)
+    coords = np.frombuffer(parsed[0], np.float64)
+    poly_start, object_start = (
+        np.frombuffer(parsed[1], np.int64),
+        np.frombuffer(parsed[2], np.int64),
+    )
+    is_polygons = np.frombuffer(parsed[3], np.bool_)
+    at = np.flatnonzero(is_polygons)
+    if np.any((heights[at] < 1) | (widths[at] < 1)):
+        return _decoded(texts, heights, widths, where)
+    sizes = np.stack([heights, widths]).astype(np.int64)  # (2, n)
+    forms = _Forms()
+    for i in np.flatnonzero(~is_polygons).tolist():
+        forms.add(i, msgspec.json.decode(texts[i]), sizes[:, i], True, where)
+    pieces = forms.pieces(sizes, where)
+    if at.size:
+        h, w = np.ascontiguousarray(heights[at]), np.ascontiguousarray(widths[at])
+        objects = np.append(object_start[at], object_start[-1])  # non-lists have none
+        pieces.append((at, *rasterise_columns(coords, poly_start, objects, h, w)))
+    counts, offsets = _in_input_order(pieces, n)
+    return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
+
+
+def _decoded(
+    texts: Sequence[msgspec.Raw | bytes],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+    where: str,
+) -> Columns:
+    """:func:`parse_segmentations` of the decoded texts."""
+    decoded = [msgspec.json.decode(text) for text in texts]
+    return parse_segmentations(decoded, heights, widths, where)
+
+
 def _in_input_order(
     pieces: Sequence[Piece], n: int
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
     """One batch from sub-batches ``(positions, counts, offsets)`` that cover ``range(n)``."""
     lengths = np.zeros(n, dtype=np.int64)
-    source_start = np.zeros(n, dtype=np.int64)
-    base = 0
-    for at, counts, offsets in pieces:
+    for at, _, offsets in pieces:
         lengths[at] = np.diff(offsets)
-        source_start[at] = base + offsets[:-1]
-        base += len(counts)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out_offsets[1:])
     if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
-        return pieces[0][1], offsets
-    every = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.uint32)
-    # Mask i's runs are every[source_start[i]:source_start[i] + lengths[i]]: one slice per
-    # mask, joined (a gather index per run would take three times their memory).
-    ends = source_start + lengths
-    slices = [every[a:b] for a, b in zip(source_start.tolist(), ends.tolist())]
-    joined = np.concatenate(slices) if slices else np.zeros(0, dtype=np.uint32)
-    return joined, offsets
+        return pieces[0][1], out_offsets
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
+    for at, counts, offsets in pieces:
+        rle.place(
+            np.ascontiguousarray(counts, dtype=np.uint32),
+            np.ascontiguousarray(offsets, dtype=np.int64),
+            np.ascontiguousarray(at, dtype=np.int64),
+            out_offsets,
+            out,
+        )
+    return out, out_offsets
 
 
 def check_columns(counts: object, offsets: object, heights: object, widths: object) -> Columns:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -20,6 +21,7 @@ from evaluator.masks.parse import (
     Columns,
     check_columns,
     check_size,
+    parse_json_segmentations,
     parse_segmentations,
 )
 
@@ -119,6 +121,24 @@ class RunLengths:
                     where, f"heights and widths must have shape ({len(segmentations)},)"
                 )
         return cls._of_valid(parse_segmentations(segmentations, h, w, where))
+
+    @classmethod
+    def from_json(
+        cls,
+        texts: Sequence[msgspec.Raw | bytes],
+        heights: NDArray[np.int64],
+        widths: NDArray[np.int64],
+        *,
+        where: str = "segmentations",
+    ) -> RunLengths:
+        """:meth:`from_coco` of segmentations given as their JSON text (as
+        ``msgspec.Raw`` keeps them), read without a Python object per polygon coordinate.
+
+        ``heights`` and ``widths`` (int64, shape (n,)) are the images' sizes, already
+        checked with :func:`evaluator.masks.parse.check_size`; the errors are
+        :meth:`from_coco`'s.
+        """
+        return cls._of_valid(parse_json_segmentations(texts, heights, widths, where))
 
     def __len__(self) -> int:
         return len(self.heights)

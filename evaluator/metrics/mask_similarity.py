@@ -1,10 +1,10 @@
 """Mask IoU of every pair in a group, as pycocotools' ``computeIoU`` for segm (``iou``).
 
-The pairs are the groups' blocks of :func:`keypoint_similarity.pair_rows`; each IoU is
-maskApi.c's ``rleIou`` in the compiled kernel of :mod:`evaluator.masks` (the boxes of
-the two masks first, then, where they overlap, the runs), with crowd semantics:
-intersection over the detection's area for a crowd ground truth. Chunks of pairs run
-on every core.
+The pairs are the groups' blocks of :func:`keypoint_similarity.pair_rows`, computed group
+by group without listing them; each IoU is maskApi.c's ``rleIou`` in the compiled kernel
+of :mod:`evaluator.masks` (the boxes of the two masks first, then, where they overlap,
+the runs, each detection's mask decoded once), with crowd semantics: intersection over
+the detection's area for a crowd ground truth. Chunks of groups run on every core.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.masks import RunLengths
-from evaluator.masks.compressed import MaskBatch, pair_iou_into
+from evaluator.masks.compressed import Groups, MaskBatch, group_iou_into
 from evaluator.metrics.greedy import GroupSimilarity
-from evaluator.metrics.keypoint_similarity import pair_rows
 from evaluator.metrics.parallel import run_in_chunks
 
 
@@ -50,19 +49,28 @@ def mask_similarity(
     -------
     GroupSimilarity
     """
-    pair_det, pair_gt, block_start = pair_rows(det_start, gt_lo, gt_hi)
-    dt = np.ascontiguousarray(det_rows[pair_det], dtype=np.int64)  # (P,) mask rows
-    gt = np.ascontiguousarray(gt_rows[pair_gt], dtype=np.int64)  # (P,)
+    n_det = np.diff(det_start)  # (K,) per group
+    block_size = n_det * (gt_hi - gt_lo)
+    block_start = np.zeros(block_size.shape[0], dtype=np.int64)
+    np.cumsum(block_size[:-1], out=block_start[1:])
     crowd = np.zeros(len(gt_masks), dtype=np.uint8)
     crowd[gt_rows] = gt_crowd
-    dt_box, gt_box = det_masks.to_bbox(), gt_masks.to_bbox()
-    values = np.empty(dt.shape[0], dtype=np.float64)
+    dt_measures = None  # strings not measured: measured in their groups, as needed
+    if isinstance(det_masks, RunLengths) or det_masks.boxes is not None:
+        dt_measures = det_masks.to_bbox(), det_masks.area()
+    gt_measures = gt_masks.to_bbox(), gt_masks.area()
+    values = np.empty(int(block_size.sum()), dtype=np.float64)
+    groups = Groups(
+        *(
+            np.ascontiguousarray(a, dtype=np.int64)
+            for a in (det_rows, gt_rows, det_start, gt_lo, gt_hi, block_start)
+        )
+    )
 
     def run(first: int, last: int) -> None:
-        pair_iou_into(
-            det_masks, dt_box, gt_masks, gt_box, crowd, dt[first:last], gt[first:last],
-            values[first:last],
-        )  # fmt: skip
+        group_iou_into(
+            det_masks, dt_measures, gt_masks, gt_measures, crowd, groups, values, first, last
+        )
 
-    run_in_chunks(run, np.ones(dt.shape[0], dtype=np.int64))
+    run_in_chunks(run, block_size + n_det)
     return GroupSimilarity(values, block_start)
