@@ -11,6 +11,7 @@ import copy
 import functools
 import math
 import random
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,10 @@ from typing import Any
 import numpy as np
 from coco_oracle import COCO_AREA_RANGES, OracleResult, bbox_iou, evaluate_coco_oracle, make_params
 from cocoeval_reference import run_cocoeval
+
+from evaluator import DataWarning, load_ground_truth, load_predictions
+from evaluator.metrics.matching import Matching, match_detections
+from evaluator.metrics.params import CocoParams
 
 # Category id that no generated dataset declares (detections there must be dropped).
 UNDECLARED_CATEGORY = 999_999
@@ -409,6 +414,18 @@ _PROFILES: tuple[dict[str, Any], ...] = (
 )
 
 RANDOM_SEEDS: tuple[int, ...] = tuple(range(50))
+
+
+def matched_random_case(seed: int, **knobs: Any) -> tuple[Matching, CocoParams, Any]:
+    """:func:`random_case` loaded and matched with the default parameters (its data
+    warnings silenced): the matching, the parameters and the ground truth's category ids."""
+    gt, dets = random_case(seed, **knobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        ground = load_ground_truth(gt)
+        preds = load_predictions(dets, ground)
+    params = CocoParams()
+    return match_detections(ground, preds, params), params, ground.category_ids
 
 
 def random_cases() -> list[CocoCase]:

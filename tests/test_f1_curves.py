@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
-from coco_cases import random_case
+from coco_cases import matched_random_case
 
-from evaluator import DataWarning, load_ground_truth, load_predictions
 from evaluator.analyses.f1_curves import f1_curve, f1_curves_section
 from evaluator.analyses.operating_points import operating_points
-from evaluator.metrics.matching import match_detections
-from evaluator.metrics.params import CocoParams
 
 
 def _loop_curve(scores, tp, fp, n_positive):
@@ -30,13 +26,7 @@ def _loop_curve(scores, tp, fp, n_positive):
 
 
 def _case(seed: int):
-    gt, dets = random_case(seed, score_decimals=1)  # many ties
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
-        ground = load_ground_truth(gt)
-        preds = load_predictions(dets, ground)
-    params = CocoParams()
-    return match_detections(ground, preds, params), params, ground.category_ids
+    return matched_random_case(seed, score_decimals=1)  # many ties
 
 
 @pytest.mark.parametrize("seed", range(4))

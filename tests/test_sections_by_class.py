@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import gc
 import json
-import warnings
 import weakref
 from typing import Any
 
 import numpy as np
 import pytest
-from coco_cases import random_case
+from coco_cases import matched_random_case
 from numpy.typing import NDArray
 
-from evaluator import DataWarning, load_ground_truth, load_predictions
 from evaluator.analyses.f1_curves import f1_curve, f1_curves_section
 from evaluator.analyses.operating_points import (
     counts_by_threshold,
@@ -28,7 +26,7 @@ from evaluator.analyses.operating_points import (
     pooled_counts,
     section_counts,
 )
-from evaluator.metrics.matching import Matching, match_detections
+from evaluator.metrics.matching import Matching
 from evaluator.metrics.params import CocoParams
 
 Arrays = tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], int]
@@ -110,15 +108,9 @@ def _reference_point(arrays: Arrays, threshold: float | None) -> dict[str, Any]:
 
 
 def _case(seed: int, decimals: int | None) -> tuple[Matching, CocoParams, NDArray[np.int64]]:
-    gt, dets = random_case(
+    return matched_random_case(
         seed, n_images=12, dets_per_gt=(1, 2, 3), crowd_rate=0.2, score_decimals=decimals
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
-        ground = load_ground_truth(gt)
-        preds = load_predictions(dets, ground)
-    params = CocoParams()
-    return match_detections(ground, preds, params), params, ground.category_ids
 
 
 def _by_class(matching: Matching) -> tuple[list[Arrays], Arrays]:
