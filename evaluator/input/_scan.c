@@ -102,6 +102,14 @@ static Number scan_number(const Cursor *c)
     return n;
 }
 
+/* The token of `length` (< MAX_NUMBER_CHARS) bytes at c->p, NUL-terminated into `text`,
+ * for the C library's converters. */
+static void copy_token(const Cursor *c, Py_ssize_t length, char *text)
+{
+    memcpy(text, c->p, (size_t)length);
+    text[length] = '\0';
+}
+
 static int read_int(Cursor *c, int64_t *out)
 {
     skip_space(c);
@@ -111,8 +119,7 @@ static int read_int(Cursor *c, int64_t *out)
         *out = n.negative ? -(int64_t)n.m : (int64_t)n.m;
     } else {
         char text[MAX_NUMBER_CHARS];
-        memcpy(text, c->p, (size_t)n.length);
-        text[n.length] = '\0';
+        copy_token(c, n.length, text);
         errno = 0;
         char *stop;
         long long v = strtoll(text, &stop, 10);
@@ -181,8 +188,7 @@ static int read_double(Cursor *c, double *out)
         *out = n.negative && !(n.integral && n.m == 0) ? -v : v; /* "-0": the integer 0 */
     } else {
         char text[MAX_NUMBER_CHARS];
-        memcpy(text, c->p, (size_t)n.length);
-        text[n.length] = '\0';
+        copy_token(c, n.length, text);
         errno = 0;
         char *stop;
         double v = strtod(text, &stop);
