@@ -38,7 +38,7 @@ from evaluator.threads import run_in_chunks, threads
 __all__ = [
     "ImageSizes",
     "MaskCheck",
-    "ScannedResults",
+    "ScannedMasks",
     "check_masks",
     "image_sizes",
     "scan_mask_file",
@@ -53,7 +53,7 @@ ImageSizes = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 
 @dataclass(frozen=True)
-class ScannedResults:
+class ScannedMasks:
     """The columns of a plain results file of masks, as scanned (nothing checked yet).
 
     Attributes
@@ -109,7 +109,7 @@ class MaskCheck:
 
 def scan_mask_file(
     file: io.BufferedIOBase, size: int, hold: threading.Event | None = None
-) -> ScannedResults | None:
+) -> ScannedMasks | None:
     """The columns of an open results file of masks, or None when the scanner does not
     read it (then the general loader does).
 
@@ -146,7 +146,7 @@ def scan_mask_file(
     return gathered.result()
 
 
-def check_masks(scanned: ScannedResults, sizes: ImageSizes) -> MaskCheck:
+def check_masks(scanned: ScannedMasks, sizes: ImageSizes) -> MaskCheck:
     """Check the scanned masks against their images' sizes, on every core; measure them
     when the results have no ``bbox`` (their boxes and areas are then the mask's)."""
     _, heights, widths = image_sizes(scanned.image_ids, sizes)
@@ -311,7 +311,7 @@ class _Gathered:
         starts[: self.n + 1] = self.starts[: self.n + 1]
         self.starts = starts
 
-    def result(self) -> ScannedResults | None:
+    def result(self) -> ScannedMasks | None:
         """The file's columns; None when the results mix chunks with and without a
         ``bbox`` (the scanner refuses such a file too)."""
         if len(self.boxed) > 1:
@@ -320,7 +320,7 @@ class _Gathered:
         strings = self.blob[: int(self.starts[n])]
         strings.flags.writeable = False
         rows = {name: column[:n] for name, column in self.columns.items()}
-        return ScannedResults(
+        return ScannedMasks(
             image_ids=rows["image_ids"],
             category_ids=rows["category_ids"],
             boxes=rows["boxes"],

@@ -56,7 +56,7 @@ from evaluator.input.coco_json import (
 from evaluator.input.ids import IdValue, check_id, integral
 from evaluator.input.mask_results import (
     ImageSizes,
-    ScannedResults,
+    ScannedMasks,
     check_masks,
     image_sizes,
     scan_mask_file,
@@ -404,7 +404,7 @@ def _odd_results_warnings(results: Sequence[_MaskResult[Any]], boxed: bool, root
     return warnings
 
 
-def _scanned_predictions(scanned: ScannedResults, gt: GroundTruth) -> Predictions:
+def _scanned_predictions(scanned: ScannedMasks, gt: GroundTruth) -> Predictions:
     """The columns of mask results the compiled scanner read, checked against the images.
 
     The scanner reads the plain shape: a JSON array of objects with integer ``image_id``
@@ -447,7 +447,7 @@ def _image_size_columns(gt: GroundTruth) -> ImageSizes:
 
 def _scan_results(
     src: str | os.PathLike[str] | bytes, hold: threading.Event | None = None
-) -> ScannedResults | None:
+) -> ScannedMasks | None:
     """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file does not
     open (the general loader then says why)."""
     if isinstance(src, bytes):
@@ -530,7 +530,7 @@ def _load_predictions(
     src: Source | Predictions,
     gt: GroundTruth,
     unknown_categories: Literal["drop", "error"],
-    scanned: ScannedResults | None,
+    scanned: ScannedMasks | None,
 ) -> Predictions:
     """:func:`load_segmentation_predictions`, with what the scanner read of a file or
     bytes ``src`` (None: it does not read it)."""
