@@ -16,9 +16,10 @@ from evaluator.analyses.tide import error_section
 from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source
 from evaluator.input.columns import GroundTruth, Predictions
+from evaluator.input.ids import index_of
 from evaluator.input.loading import load_evaluation_inputs
 from evaluator.metrics.accumulation import accumulate
-from evaluator.metrics.matching import Progress, index_of, match_detections, section_planes
+from evaluator.metrics.matching import Progress, match_detections, section_planes
 from evaluator.metrics.params import CocoParams, IouType, Mode
 from evaluator.metrics.voc import evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport

@@ -750,7 +750,7 @@ def test_text_set_as_coco_gives_the_same_voc_ap() -> None:
 def test_image_positions_are_index_of(spread: int) -> None:
     """Every annotation's image found; a detection elsewhere (below, between, above the
     declared ids) gets the negative marker."""
-    from evaluator.metrics.matching import index_of
+    from evaluator.input.ids import index_of
     from evaluator.metrics.pairs import image_positions
 
     rng = np.random.default_rng(3)

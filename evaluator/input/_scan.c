@@ -15,6 +15,8 @@
  * significant digits and a power of ten up to 22), else by strtod, which is correctly
  * rounded (as msgspec and Python's float() are), on a copy of the token validated
  * against JSON's number grammar.
+ *
+ * Also the lookup of the ids read in the ground truth's sorted ids (positions).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -859,10 +861,93 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Looking ids up in a sorted list of ids.                                              */
+
+/* Ids this much denser than their range, or more, are looked up in a table. */
+#define TABLE_SPREAD 4
+
+PyDoc_STRVAR(positions_doc,
+"positions(sorted_ids, ids, position, found) -> int\n"
+"--\n\n"
+"For each id, its position in sorted_ids (int64 (m,), ascending, distinct) into position\n"
+"(int64 (n,); 0 where it is absent) and whether it is there into found (uint8 (n,));\n"
+"returns how many are. ids: int64 (n,). A table when the ids' range is at most\n"
+"TABLE_SPREAD times max(m, n) wide, else a binary search. Releases the GIL.");
+
+static PyObject *positions(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[4];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &b[0], &b[1], &b[2], &b[3])) return NULL;
+    PyObject *result = NULL;
+    int32_t *table = NULL;
+    Py_ssize_t m = b[0].len / 8, n = b[1].len / 8;
+    if (b[0].len % 8 || b[1].len % 8 || b[2].len != b[1].len || b[3].len != n) {
+        PyErr_SetString(PyExc_ValueError, "positions: arrays of the wrong sizes");
+        goto done;
+    }
+    const int64_t *sorted = b[0].buf, *ids = b[1].buf;
+    int64_t *out = b[2].buf;
+    uint8_t *found = b[3].buf;
+    for (Py_ssize_t j = 1; j < m; j++) {
+        if (sorted[j] <= sorted[j - 1]) {
+            PyErr_Format(PyExc_ValueError, "sorted_ids[%zd]: not above the one before", j);
+            goto done;
+        }
+    }
+    Py_ssize_t n_found = 0;
+    /* Unsigned span: no overflow whatever the ids' signs. */
+    uint64_t span = m ? (uint64_t)sorted[m - 1] - (uint64_t)sorted[0] : 0;
+    uint64_t widest = (uint64_t)TABLE_SPREAD * (uint64_t)(m > n ? m : n);
+    if (m > 0 && m < INT32_MAX && span < widest) {
+        table = malloc((size_t)(span + 1) * sizeof(int32_t));
+        if (table == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (table != NULL) {
+        int64_t low = sorted[0];
+        for (uint64_t v = 0; v <= span; v++) table[v] = -1;
+        for (Py_ssize_t j = 0; j < m; j++) table[(uint64_t)sorted[j] - (uint64_t)low] = (int32_t)j;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t offset = (uint64_t)ids[i] - (uint64_t)low; /* below low wraps above span */
+            int32_t at = offset <= span ? table[offset] : -1;
+            out[i] = at < 0 ? 0 : at;
+            found[i] = at >= 0;
+            n_found += at >= 0;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t lo = 0, hi = m; /* the first sorted id >= ids[i] is in [lo, hi] */
+            while (lo < hi) {
+                Py_ssize_t mid = lo + (hi - lo) / 2;
+                if (sorted[mid] < ids[i]) lo = mid + 1;
+                else hi = mid;
+            }
+            int hit = lo < m && sorted[lo] == ids[i];
+            out[i] = hit ? lo : 0;
+            found[i] = (uint8_t)hit;
+            n_found += hit;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromSsize_t(n_found);
+done:
+    free(table);
+    for (int i = 0; i < 4; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
     {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
     {"count_byte", count_byte, METH_VARARGS, count_byte_doc},
+    {"positions", positions, METH_VARARGS, positions_doc},
     {"scan_number_rows", scan_number_rows, METH_VARARGS, scan_number_rows_doc},
     {NULL, NULL, 0, NULL},
 };

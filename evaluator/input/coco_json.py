@@ -45,6 +45,7 @@ from evaluator.input.ids import (
     IdValue,
     check_id,
     image_id_column,
+    index_of,
     int64_column,
     integral,
     kind_of,
@@ -444,11 +445,14 @@ def _box_column(items: Sequence[Any]) -> NDArray[np.float64]:
 
 
 def _check_boxes(boxes: NDArray[np.float64], loc: str) -> None:
-    # One flat pass each when the boxes are fine (the rule); row by row only to locate.
-    if not np.isfinite(boxes).all():
+    # One reduction each when the boxes are fine (the rule); row by row only to locate. A
+    # NaN or an infinity makes the sum non-finite (so can an overflow: then look closer).
+    if boxes.size == 0:
+        return
+    if not np.isfinite(boxes.sum()) and not np.isfinite(boxes).all():
         i = int(np.argmax(~np.isfinite(boxes).all(axis=1)))
         raise InputError(f"{loc}[{i}].bbox", f"must be finite numbers, got {boxes[i].tolist()}")
-    if (boxes[:, 2:] < 0).any():
+    if boxes[:, 2:].min() < 0:
         i = int(np.argmax((boxes[:, 2] < 0) | (boxes[:, 3] < 0)))
         raise InputError(
             f"{loc}[{i}].bbox",
@@ -706,7 +710,7 @@ def refuse_unknown_images(
 ) -> None:
     """InputError at the first result whose image the ground truth lacks (pycocotools
     refuses these too); ``written``: the results as read, for the id as it was written."""
-    unknown = ~np.isin(image_ids, gt.image_ids)
+    unknown = ~index_of(gt.image_ids, image_ids)[1]
     if unknown.any():
         i = int(np.argmax(unknown))
         value = written[i].image_id if written is not None else int(image_ids[i])
@@ -808,7 +812,7 @@ or ScannedResults
     _check_values(preds.scores, root, "score", None)
     warnings = list(preds.warnings)
     refuse_unknown_images(preds.image_ids, gt, root, written)
-    unknown_cat = ~np.isin(preds.category_ids, gt.category_ids)
+    unknown_cat = ~index_of(gt.category_ids, preds.category_ids)[1]
     if unknown_cat.any():
         i = int(np.argmax(unknown_cat))
         where = f"{root}[{i}].category_id"

@@ -12,6 +12,8 @@ ids, a mix of strings and numbers cannot be scored. The loaders accept the same:
   order, by which it breaks score ties; the strings are kept to match the results;
 * an id that names no declared image (a string among integer ids, or one that is not
   among the strings) gets a stand-in that no declared image has, so it reads as unknown.
+
+Once read, ids are found in the ground truth's sorted ids by :func:`index_of`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluator.errors import InputError
+from evaluator.errors import ENGINE_NOT_BUILT, InputError
 from evaluator.input.limits import shown
+
+try:
+    from evaluator.input import _scan
+except ImportError:  # a checkout used without installing it
+    raise ImportError(ENGINE_NOT_BUILT) from None
 
 IdValue = int | float | str
 """An id as the lenient decoder and the walker let it through (strictly decoded: int)."""
@@ -168,3 +175,28 @@ def image_id_column(
         stand_in = absent_id(declared)
         values = [stand_in if isinstance(v, str) else v for v in values]
     return int64_column(values, location, field)  # type: ignore[arg-type]
+
+
+def index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
+    """Position of each id in ``sorted_ids`` and whether it is there at all.
+
+    Parameters
+    ----------
+    sorted_ids : ndarray of shape (M,), dtype int64
+        Ascending and distinct.
+    ids : ndarray of shape (N,), integer
+
+    Returns
+    -------
+    position : ndarray of shape (N,), dtype int64
+        0 where the id is absent.
+    found : ndarray of shape (N,), dtype bool
+
+    Ids in a range not much wider than the list of ids (COCO's image and category ids)
+    are looked up in a table, others by binary search, in one compiled pass.
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    position = np.empty(ids.shape, dtype=np.int64)
+    found = np.empty(ids.shape, dtype=bool)
+    _scan.positions(np.ascontiguousarray(sorted_ids, dtype=np.int64), ids, position, found)
+    return position, found

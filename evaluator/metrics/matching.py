@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input.coco_json import GroundTruth, Predictions
+from evaluator.input.ids import index_of
 from evaluator.metrics.greedy import group_bounds, match_groups
 from evaluator.metrics.keypoint_similarity import keypoint_similarity
 from evaluator.metrics.mask_similarity import mask_similarity
@@ -108,30 +109,6 @@ class Matching:
     gt: EvaluatedGroundTruth
     gt_ignored: NDArray[np.bool_]
     n_positive: NDArray[np.int64]
-
-
-def index_of(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
-    """Position of each id in ``sorted_ids`` and whether it is there at all.
-
-    Ids in a range not much wider than the list of ids (COCO's image and category ids)
-    are looked up in a table, one gather; others by binary search.
-    """
-    if sorted_ids.size == 0:
-        return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
-    low, high = int(sorted_ids[0]), int(sorted_ids[-1])
-    # Non-negative ids well inside int64, so that ``ids - low`` cannot wrap into the table.
-    if low >= 0 and high < 2**62 and high - low < 4 * max(ids.shape[0], sorted_ids.shape[0]):
-        table = np.full(high - low + 2, -1, dtype=np.int64)  # last slot: out of range
-        table[sorted_ids - low] = np.arange(sorted_ids.shape[0])
-        pos = ids - low  # a fresh array, turned into the positions in place
-        # Out of range (below wraps to above): to slot -1, the last one.
-        np.clip(pos, -1, high - low + 1, out=pos)
-        np.take(table, pos, out=pos)
-        found = pos >= 0
-        np.maximum(pos, 0, out=pos)
-        return pos, found
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
-    return pos, sorted_ids[pos] == ids
 
 
 def _last_with_same_id(ids: NDArray[np.int64]) -> NDArray[np.int64]:

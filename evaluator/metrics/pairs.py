@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluator.input.ids import index_of
 from evaluator.masks import RunLengths
 from evaluator.masks.compressed import MaskBatch, pair_iou_into
-from evaluator.metrics.matching import index_of
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
 
