@@ -304,8 +304,7 @@ def _restrict(matching: Matching, t: int) -> Matching:
     return replace(
         matching,
         matched_gt=matching.matched_gt[t : t + 1],
-        true_positive=matching.true_positive[:1, t : t + 1],
-        ignored=matching.ignored[:1, t : t + 1],
+        outcome=matching.outcome[:1, t : t + 1],
         gt_ignored=matching.gt_ignored[:1],
         n_positive=matching.n_positive[:, :1],
     )

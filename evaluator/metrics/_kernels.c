@@ -34,6 +34,12 @@
  * rows lie elsewhere in the results (their file order), so every read misses the cache. */
 #define ROWS_AHEAD 16
 
+/* A detection's outcome at one area range and threshold: a false positive is 0. The
+ * matching writes one of the two; the accumulation also takes them as bits, both set
+ * counting as a true positive. */
+#define OUTCOME_TRUE_POSITIVE 1
+#define OUTCOME_IGNORED 2
+
 typedef struct {
     Py_ssize_t n_groups, n_det, n_rows, n_gt, n_area, n_thr;
     const int64_t *det_start;  /* (K + 1,) detections of group k: [det_start[k], det_start[k+1]) */
@@ -53,8 +59,7 @@ typedef struct {
     const int64_t *sim_start;  /* (K,) group k's (n_d, n_g) block starts here */
     int32_t *matched;          /* (T, D) out: ground truth matched in area range 0, or -1;
                                   NULL: not asked for */
-    uint8_t *true_positive;    /* (A, T, D) out */
-    uint8_t *ignored;          /* (A, T, D) out */
+    uint8_t *outcome;          /* (A, T, D) out: 0, OUTCOME_TRUE_POSITIVE or OUTCOME_IGNORED */
 } Problem;
 
 /* The output column and judged area of one detection of the group being matched. */
@@ -70,10 +75,11 @@ static void mark_unmatched(const Problem *p, const Detection *det, int64_t nd)
     const Py_ssize_t plane = p->n_thr * p->n_det;
     for (Py_ssize_t a = 0; a < p->n_area; a++) {
         const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
-        uint8_t *ignored = p->ignored + a * plane;
+        uint8_t *outcome = p->outcome + a * plane;
         for (int64_t d = 0; d < nd; d++) {
             if (!(det[d].area < lo || det[d].area > hi)) continue;
-            for (Py_ssize_t t = 0; t < p->n_thr; t++) ignored[t * p->n_det + det[d].column] = 1;
+            for (Py_ssize_t t = 0; t < p->n_thr; t++)
+                outcome[t * p->n_det + det[d].column] = OUTCOME_IGNORED;
         }
     }
 }
@@ -153,8 +159,7 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
             const double lo = p->area_range[2 * a], hi = p->area_range[2 * a + 1];
             for (Py_ssize_t t = 0; t < p->n_thr; t++) {
                 const double threshold = p->thresholds[t];
-                uint8_t *true_positive = p->true_positive + a * plane + t * p->n_det;
-                uint8_t *ignored = p->ignored + a * plane + t * p->n_det;
+                uint8_t *outcome = p->outcome + a * plane + t * p->n_det;
                 int32_t *matched =
                     a == 0 && p->matched != NULL ? p->matched + t * p->n_det : NULL;
                 memset(used, 0, (size_t)ng);
@@ -187,9 +192,9 @@ static int match_groups(const Problem *p, Py_ssize_t first, Py_ssize_t last)
                         ignore = outside;
                     }
                     if (ignore)
-                        ignored[det[d].column] = 1;
+                        outcome[det[d].column] = OUTCOME_IGNORED;
                     else if (counted)
-                        true_positive[det[d].column] = 1;
+                        outcome[det[d].column] = OUTCOME_TRUE_POSITIVE;
                 }
             }
         }
@@ -207,14 +212,13 @@ fail:
 
 enum {
     DET_START, GT_LO, GT_HI, DET_ROW, DET_BOX, DET_AREA, POSITION, GT_BOX, GT_CROWD, GT_COUNTS,
-    GT_IGNORED, AREA_RANGE, THRESHOLDS, SIMILARITY, SIM_START, MATCHED, TRUE_POSITIVE, IGNORED,
-    N_BUFFERS
+    GT_IGNORED, AREA_RANGE, THRESHOLDS, SIMILARITY, SIM_START, MATCHED, OUTCOME, N_BUFFERS
 };
 
 PyDoc_STRVAR(match_doc,
 "match(det_start, gt_lo, gt_hi, det_row, det_box, det_area, position, gt_box, gt_crowd,\n"
 "      gt_counts, gt_ignored, area_range, thresholds, similarity, sim_start, matched,\n"
-"      true_positive, ignored, first, last)\n"
+"      outcome, first, last)\n"
 "--\n\n"
 "Greedy COCO matching of the groups [first, last) and its outcome per detection.\n\n"
 "det_start: int64 (K + 1,); gt_lo, gt_hi: int64 (K,); det_row: int64 (D,), the row of\n"
@@ -225,8 +229,9 @@ PyDoc_STRVAR(match_doc,
 "area_range: float64 (A, 2); thresholds: float64 (T,); similarity: float64, the\n"
 "(n_d, n_g) IoU or OKS block of group k from sim_start[k] (int64 (K,)), or both empty:\n"
 "then the box IoU of det_box and gt_box. Written, into outputs that arrive zeroed\n"
-"(matched: -1): matched int32 (T, D) (area range 0; empty: not written), true_positive\n"
-"and ignored uint8 (A, T, D), at the columns of the detections of those groups.\n"
+"(matched: -1): matched int32 (T, D) (area range 0; empty: not written), and outcome\n"
+"uint8 (A, T, D), 1 for a true positive and 2 for an ignored detection, at the columns\n"
+"of the detections of those groups.\n"
 "Releases the GIL while it works.");
 
 static PyObject *match(PyObject *self, PyObject *args)
@@ -236,11 +241,11 @@ static PyObject *match(PyObject *self, PyObject *args)
     Py_ssize_t first, last;
     Problem p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[DET_START],
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*y*y*y*w*w*nn", &b[DET_START],
                           &b[GT_LO], &b[GT_HI], &b[DET_ROW], &b[DET_BOX], &b[DET_AREA], &b[POSITION], &b[GT_BOX],
                           &b[GT_CROWD], &b[GT_COUNTS], &b[GT_IGNORED], &b[AREA_RANGE],
                           &b[THRESHOLDS], &b[SIMILARITY], &b[SIM_START], &b[MATCHED],
-                          &b[TRUE_POSITIVE], &b[IGNORED], &first, &last))
+                          &b[OUTCOME], &first, &last))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t starts = items(&b[DET_START], 8, "det_start");
@@ -279,8 +284,7 @@ static PyObject *match(PyObject *self, PyObject *args)
         check_items(&b[GT_COUNTS], 1, p.n_gt, "gt_counts") ||
         check_items(&b[GT_IGNORED], 1, p.n_area * p.n_gt, "gt_ignored") ||
         (n_matched && check_items(&b[MATCHED], 4, p.n_thr * p.n_det, "matched")) ||
-        check_items(&b[TRUE_POSITIVE], 1, p.n_area * p.n_thr * p.n_det, "true_positive") ||
-        check_items(&b[IGNORED], 1, p.n_area * p.n_thr * p.n_det, "ignored"))
+        check_items(&b[OUTCOME], 1, p.n_area * p.n_thr * p.n_det, "outcome"))
         goto done;
     if (first < 0 || last > p.n_groups || first > last) {
         PyErr_SetString(PyExc_ValueError, "first, last: outside the groups");
@@ -302,8 +306,7 @@ static PyObject *match(PyObject *self, PyObject *args)
     p.similarity = given ? b[SIMILARITY].buf : NULL;
     p.sim_start = given ? b[SIM_START].buf : NULL;
     p.matched = n_matched ? b[MATCHED].buf : NULL;
-    p.true_positive = b[TRUE_POSITIVE].buf;
-    p.ignored = b[IGNORED].buf;
+    p.outcome = b[OUTCOME].buf;
     for (Py_ssize_t k = first; k < last; k++) {
         if (p.det_start[k] < 0 || p.det_start[k] > p.det_start[k + 1] ||
             p.det_start[k + 1] > p.n_det || p.gt_lo[k] < 0 || p.gt_lo[k] > p.gt_hi[k] ||
@@ -1349,8 +1352,7 @@ typedef struct {
     const int64_t *det_rank;      /* (D,) rank in its group: kept under maxDets m if < max_dets[m] */
     const uint8_t *counted;       /* (D,) 0: left out altogether; NULL: every detection counts */
     const double *det_score;      /* (D,) */
-    const uint8_t *true_positive; /* (A, T, D) */
-    const uint8_t *ignored;       /* (A, T, D) */
+    const uint8_t *outcome;       /* (A, T, D) bits OUTCOME_TRUE_POSITIVE, OUTCOME_IGNORED */
     const int64_t *n_positive;    /* (K, A) non-ignored ground truths */
     const int64_t *max_dets;      /* (M,) */
     const double *rec_thrs;       /* (R,) ascending */
@@ -1435,8 +1437,7 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                 const int64_t npig = p->n_positive[k * A + a];
                 if (npig == 0) continue;
                 for (Py_ssize_t t = 0; t < T; t++) {
-                    const uint8_t *tp_flag = p->true_positive + (a * T + t) * p->n_det;
-                    const uint8_t *ig_flag = p->ignored + (a * T + t) * p->n_det;
+                    const uint8_t *outcome = p->outcome + (a * T + t) * p->n_det;
                     /* Precision only rises at a true positive, so the envelope is a
                      * running maximum over true positives alone, and the first position
                      * reaching a recall r > 0 is the c-th true positive, c the least with
@@ -1448,11 +1449,11 @@ static int accumulate_classes(const Accumulation *p, Py_ssize_t first, Py_ssize_
                     Py_ssize_t ntp = 0;
                     for (Py_ssize_t i = 0; i < nd; i++) {
                         const int64_t d = kept[i];
-                        const int is_tp = tp_flag[d] != 0;
+                        const uint8_t o = outcome[d];
                         fp_before[ntp] = fp;
                         tp_det[ntp] = d;
-                        ntp += is_tp;
-                        fp += !is_tp && !ig_flag[d];
+                        ntp += o & OUTCOME_TRUE_POSITIVE;
+                        fp += o == 0;
                     }
                     /* The running counts as pycocotools' cumsum gives them, as doubles
                      * (exact integers): tp / (fp + tp + eps). */
@@ -1495,18 +1496,19 @@ fail:
 }
 
 enum {
-    CLASS_START, DET_RANK, COUNTED, DET_SCORE, ACC_TRUE_POSITIVE, ACC_IGNORED, N_POSITIVE, MAX_DETS,
+    CLASS_START, DET_RANK, COUNTED, DET_SCORE, ACC_OUTCOME, N_POSITIVE, MAX_DETS,
     REC_THRS, PRECISION, RECALL, SCORES, N_ACC_BUFFERS
 };
 
 PyDoc_STRVAR(accumulate_doc,
-"accumulate(class_start, det_rank, counted, det_score, true_positive, ignored, n_positive,\n"
+"accumulate(class_start, det_rank, counted, det_score, outcome, n_positive,\n"
 "           max_dets, rec_thrs, precision, recall, scores, first, last)\n"
 "--\n\n"
 "COCOeval.accumulate() for the classes [first, last), written into the outputs.\n\n"
 "class_start: int64 (K + 1,); det_rank: int64 (D,); counted: uint8 (D,), 0 for a detection\n"
 "left out altogether, or empty: all count; det_score: float64 (D,);\n"
-"true_positive, ignored: uint8 (A, T, D); n_positive: int64 (K, A); max_dets: int64 (M,);\n"
+"outcome: uint8 (A, T, D), bit 1 a true positive, bit 2 ignored (0: a false positive;\n"
+"both: a true positive); n_positive: int64 (K, A); max_dets: int64 (M,);\n"
 "rec_thrs: float64 (R,). Written: precision and scores float64 (T, R, K, A, M), recall\n"
 "float64 (T, K, A, M), for the classes with positives (others keep their values).\n"
 "Releases the GIL while it works.");
@@ -1518,8 +1520,8 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     Py_ssize_t first, last;
     Accumulation p;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*w*w*nn", &b[CLASS_START], &b[DET_RANK],
-                          &b[COUNTED], &b[DET_SCORE], &b[ACC_TRUE_POSITIVE], &b[ACC_IGNORED], &b[N_POSITIVE],
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*w*w*nn", &b[CLASS_START], &b[DET_RANK],
+                          &b[COUNTED], &b[DET_SCORE], &b[ACC_OUTCOME], &b[N_POSITIVE],
                           &b[MAX_DETS], &b[REC_THRS], &b[PRECISION], &b[RECALL], &b[SCORES],
                           &first, &last))
         return NULL;
@@ -1550,8 +1552,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     p.n_thr = cells ? recalls / cells : 0;
     if (check_items(&b[DET_RANK], 8, p.n_det, "det_rank") ||
         (n_counted && check_items(&b[COUNTED], 1, p.n_det, "counted")) ||
-        check_items(&b[ACC_TRUE_POSITIVE], 1, p.n_area * p.n_thr * p.n_det, "true_positive") ||
-        check_items(&b[ACC_IGNORED], 1, p.n_area * p.n_thr * p.n_det, "ignored") ||
+        check_items(&b[ACC_OUTCOME], 1, p.n_area * p.n_thr * p.n_det, "outcome") ||
         check_items(&b[RECALL], 8, p.n_thr * p.n_class * p.n_area * p.n_maxdet, "recall") ||
         check_items(&b[PRECISION], 8, p.n_thr * p.n_rec * p.n_class * p.n_area * p.n_maxdet,
                     "precision") ||
@@ -1566,8 +1567,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     p.det_rank = b[DET_RANK].buf;
     p.counted = n_counted ? b[COUNTED].buf : NULL;
     p.det_score = b[DET_SCORE].buf;
-    p.true_positive = b[ACC_TRUE_POSITIVE].buf;
-    p.ignored = b[ACC_IGNORED].buf;
+    p.outcome = b[ACC_OUTCOME].buf;
     p.n_positive = b[N_POSITIVE].buf;
     p.max_dets = b[MAX_DETS].buf;
     p.rec_thrs = b[REC_THRS].buf;

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluator.metrics.greedy import IGNORED, TRUE_POSITIVE
 from evaluator.metrics.matching import Matching
 from evaluator.metrics.parallel import kernels, run_in_chunks
 from evaluator.metrics.params import CocoParams
@@ -47,14 +48,14 @@ def accumulate(matching: Matching, params: CocoParams) -> Accumulated:
     precision envelope, and the first position reaching each recall threshold. Classes
     are spread over the cores.
     """
-    return accumulate_ranked(
+    return _accumulate_outcome(
         matching.det_class,
         matching.det_rank,
         matching.det_score,
-        matching.true_positive,
-        matching.ignored,
+        matching.outcome,
         matching.n_positive,
         params,
+        None,
     )
 
 
@@ -87,6 +88,22 @@ def accumulate_ranked(
     counted : ndarray of shape (D,), dtype bool, optional
         False for a detection left out, as if it were not there; None: all count.
     """
+    outcome = np.asarray(true_positive, dtype=np.uint8) * np.uint8(TRUE_POSITIVE)
+    outcome |= np.asarray(ignored, dtype=np.uint8) * np.uint8(IGNORED)
+    return _accumulate_outcome(det_class, det_rank, det_score, outcome, n_positive, params, counted)
+
+
+def _accumulate_outcome(
+    det_class: NDArray[np.int64],
+    det_rank: NDArray[np.int64],
+    det_score: NDArray[np.float64],
+    outcome: NDArray[np.uint8],
+    n_positive: NDArray[np.int64],
+    params: CocoParams,
+    counted: NDArray[np.bool_] | None,
+) -> Accumulated:
+    """:func:`accumulate_ranked` on an outcome plane, (A, T, D) uint8, as
+    :class:`Matching` holds it (both bits set: a true positive)."""
     n_thr, n_rec = params.iou_thresholds.shape[0], params.recall_thresholds.shape[0]
     n_classes, n_area = n_positive.shape
     n_maxdet = len(params.max_dets)
@@ -101,8 +118,7 @@ def accumulate_ranked(
         else np.ascontiguousarray(counted, dtype=bool).view(np.uint8)
     )
     det_score = np.ascontiguousarray(det_score, dtype=np.float64)
-    tp_bytes = np.ascontiguousarray(true_positive).view(np.uint8)
-    ignored_bytes = np.ascontiguousarray(ignored).view(np.uint8)
+    outcome = np.ascontiguousarray(outcome, dtype=np.uint8)
     n_positive = np.ascontiguousarray(n_positive, dtype=np.int64)
     max_dets = np.array(params.max_dets, dtype=np.int64)
     rec_thrs = np.ascontiguousarray(params.recall_thresholds, dtype=np.float64)
@@ -113,8 +129,7 @@ def accumulate_ranked(
             det_rank,
             counted_bytes,
             det_score,
-            tp_bytes,
-            ignored_bytes,
+            outcome,
             n_positive,
             max_dets,
             rec_thrs,

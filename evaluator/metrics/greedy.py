@@ -15,6 +15,11 @@ from numpy.typing import NDArray
 
 from evaluator.metrics.parallel import kernels, run_in_chunks
 
+# A detection's outcome at one area range and IoU threshold, one byte in a plane of them
+# (0: a false positive). Bits: where callers combine them, both read as a true positive.
+TRUE_POSITIVE = 1
+IGNORED = 2
+
 
 @dataclass(frozen=True, eq=False)
 class GroupMatches:
@@ -25,13 +30,12 @@ class GroupMatches:
     matched : ndarray of shape (T, D) or (0, D), dtype int32
         Ground truth each detection matches in the first area range, -1 for none; no
         rows when not asked for.
-    true_positive, ignored : ndarray of shape (A, T, D), dtype bool
-        A detection that is neither is a false positive.
+    outcome : ndarray of shape (A, T, D), dtype uint8
+        :data:`TRUE_POSITIVE`, :data:`IGNORED`, or 0 for a false positive.
     """
 
     matched: NDArray[np.int32]
-    true_positive: NDArray[np.bool_]
-    ignored: NDArray[np.bool_]
+    outcome: NDArray[np.uint8]
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,8 +135,7 @@ def match_groups(
     """
     n_area, n_thr, n_det = gt_ignored.shape[0], thresholds.shape[0], det_group.shape[0]
     matched = np.full((n_thr if with_matches else 0, n_det), -1, dtype=np.int32)
-    true_positive = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
-    ignored = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
+    outcome = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
     det_start, gt_lo, gt_hi = group_bounds(det_group, gt_group)
     given = similarity if similarity is not None else GroupSimilarity.none()
     boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
@@ -166,11 +169,10 @@ def match_groups(
             given.values,
             given.block_start,
             matched,
-            true_positive,
-            ignored,
+            outcome,
             first,
             last,
         )
 
     run_in_chunks(run, np.diff(det_start) * (gt_hi - gt_lo + 1))  # work: pairs per group
-    return GroupMatches(matched, true_positive.view(bool), ignored.view(bool))
+    return GroupMatches(matched, outcome)

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from evaluator.input.coco_json import GroundTruth, Predictions
 from evaluator.input.ids import index_of
-from evaluator.metrics.greedy import group_bounds, match_groups
+from evaluator.metrics.greedy import IGNORED, TRUE_POSITIVE, group_bounds, match_groups
 from evaluator.metrics.keypoint_similarity import keypoint_similarity
 from evaluator.metrics.mask_similarity import mask_similarity
 from evaluator.metrics.parallel import kernels, run_in_chunks
@@ -89,8 +89,10 @@ class Matching:
         Index into ``gt`` of the match at each IoU threshold in the first area range
         (``"all"`` by default), -1 if none; shape (0, D) when the matching was asked
         not to keep it.
-    true_positive, ignored : ndarray of shape (A, T, D), dtype bool
-        A detection that is neither is a false positive.
+    outcome : ndarray of shape (A, T, D), dtype uint8
+        At each area range and IoU threshold: :data:`~evaluator.metrics.greedy.TRUE_POSITIVE`,
+        :data:`~evaluator.metrics.greedy.IGNORED`, or 0 for a false positive (one byte:
+        at COCO's scale two planes of flags would be tens of megabytes more).
     gt : EvaluatedGroundTruth
     gt_ignored : ndarray of shape (A, G), dtype bool
     n_positive : ndarray of shape (C, A), dtype int64
@@ -104,11 +106,20 @@ class Matching:
     det_rank: NDArray[np.int64]
     det_score: NDArray[np.float64]
     matched_gt: NDArray[np.int32]
-    true_positive: NDArray[np.bool_]
-    ignored: NDArray[np.bool_]
+    outcome: NDArray[np.uint8]
     gt: EvaluatedGroundTruth
     gt_ignored: NDArray[np.bool_]
     n_positive: NDArray[np.int64]
+
+    @property
+    def true_positive(self) -> NDArray[np.bool_]:
+        """(A, T, D) bool, where ``outcome`` is a true positive (a new array)."""
+        return (self.outcome & TRUE_POSITIVE).astype(bool)
+
+    @property
+    def ignored(self) -> NDArray[np.bool_]:
+        """(A, T, D) bool, where ``outcome`` is ignored (a new array)."""
+        return (self.outcome & IGNORED).astype(bool)
 
 
 def _last_with_same_id(ids: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -200,7 +211,7 @@ def section_planes(matching: Matching, params: CocoParams) -> tuple[Matching, Co
 
     The sections (operating points, F1 curves, TIDE) read one IoU threshold, 0.5 (else the
     first one), and the area ranges "all" and the first; at COCO's scale the other planes
-    of ``true_positive`` and ``ignored`` are tens of megabytes.
+    of ``outcome`` are tens of megabytes.
 
     Returns
     -------
@@ -217,8 +228,7 @@ def section_planes(matching: Matching, params: CocoParams) -> tuple[Matching, Co
     kept = replace(
         matching,
         matched_gt=matching.matched_gt[t : t + 1].copy(),
-        true_positive=matching.true_positive[:, t][areas][:, None],  # (A', 1, D), a copy
-        ignored=matching.ignored[:, t][areas][:, None],
+        outcome=matching.outcome[:, t][areas][:, None],  # (A', 1, D), a copy
         gt_ignored=matching.gt_ignored[areas],
         n_positive=matching.n_positive[:, areas],
     )
@@ -344,7 +354,7 @@ def match_detections(
             # computeOks ignores useCats: it looks the pairs up under category -1, finds
             # none, and nothing matches. No similarity ever reaches a threshold.
             similarity = replace(similarity, values=np.full_like(similarity.values, -np.inf))
-    outcome = match_groups(
+    matches = match_groups(
         det_group,
         det_src,
         preds.boxes,
@@ -364,7 +374,7 @@ def match_detections(
         progress(0.8)
     del position
     # Into accumulation order one column at a time, each let go as its copy is made: at
-    # COCO's scale they are megabytes apiece, and the outcome planes are held meanwhile.
+    # COCO's scale they are megabytes apiece, and the outcome plane is held meanwhile.
     det_src = det_src[order]
     det_group = det_group[order]
     det_rank = det_rank[order]
@@ -377,7 +387,6 @@ def match_detections(
     else:
         det_category = gt.category_ids.searchsorted(preds.category_ids[det_src])
         det_image = det_group
-    matched, true_positive, ignored = outcome.matched, outcome.true_positive, outcome.ignored
 
     gt_class = gts.category_index if params.use_cats else np.zeros_like(gts.category_index)
     n_positive = np.stack(
@@ -391,9 +400,8 @@ def match_detections(
         det_image_index=det_image,
         det_rank=det_rank,
         det_score=det_score,
-        matched_gt=matched,
-        true_positive=true_positive,
-        ignored=ignored,
+        matched_gt=matches.matched,
+        outcome=matches.outcome,
         gt=gts,
         gt_ignored=gt_ignored,
         n_positive=n_positive.reshape(n_classes, n_area),
