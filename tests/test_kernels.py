@@ -22,6 +22,8 @@ def test_stable_order_is_numpys_lexsort(seed: int) -> None:
     tiebreak = rng.integers(0, 3, n).astype(np.int64)
     got = stable_order(key, score, tiebreak, n_keys)
     np.testing.assert_array_equal(got, np.lexsort((tiebreak, -score, key)))
+    no_tiebreak = stable_order(key, score, None, n_keys)
+    np.testing.assert_array_equal(no_tiebreak, np.lexsort((-score, key)))
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -37,8 +39,9 @@ def test_stable_order_by_score_alone_is_numpys_lexsort(seed: int) -> None:
     picked = rng.random(n) < 0.2
     score[picked] = rng.choice(special, int(picked.sum()))  # ties among the specials
     tiebreak = np.full(n, seed, dtype=np.int64)
-    got = stable_order(key, score, tiebreak, n_keys)
-    np.testing.assert_array_equal(got, np.lexsort((tiebreak, -score, key)))
+    want = np.lexsort((tiebreak, -score, key))
+    np.testing.assert_array_equal(stable_order(key, score, tiebreak, n_keys), want)
+    np.testing.assert_array_equal(stable_order(key, score, None, n_keys), want)  # no tiebreak
 
 
 def _pairs_by_numpy(

@@ -704,21 +704,28 @@ static inline uint64_t descending_key(double score)
     return ~bits;
 }
 
-/* Stable LSD radix sort of r[0:n] by key, a byte per pass, tmp[0:n] as scratch; passes
-   where every item has the same byte are skipped. Returns where the sorted items are. */
+/* Stable LSD radix sort of r[0:n] by key, a byte per pass, tmp[0:n] as scratch; the
+   counts of every pass are taken in one read, and passes where every item has the same
+   byte are skipped. Returns where the sorted items are. */
 static Keyed *keyed_sort(Keyed *r, Keyed *tmp, int64_t n)
 {
-    for (int shift = 0; shift < 64; shift += 8) {
-        int64_t count[256] = {0};
-        for (int64_t i = 0; i < n; i++) count[(r[i].key >> shift) & 255]++;
-        if (count[(r[0].key >> shift) & 255] == n) continue;
+    int64_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t key = r[i].key;
+        for (int pass = 0; pass < 8; pass++) count[pass][(key >> (8 * pass)) & 255]++;
+    }
+    for (int pass = 0; pass < 8; pass++) {
+        const int shift = 8 * pass;
+        int64_t *at = count[pass];
+        if (at[(r[0].key >> shift) & 255] == n) continue;
         int64_t offset = 0;
         for (int d = 0; d < 256; d++) {
-            int64_t c = count[d];
-            count[d] = offset;
+            int64_t c = at[d];
+            at[d] = offset;
             offset += c;
         }
-        for (int64_t i = 0; i < n; i++) tmp[count[(r[i].key >> shift) & 255]++] = r[i];
+        for (int64_t i = 0; i < n; i++) tmp[at[(r[i].key >> shift) & 255]++] = r[i];
         Keyed *swap = r;
         r = tmp;
         tmp = swap;
@@ -727,12 +734,13 @@ static Keyed *keyed_sort(Keyed *r, Keyed *tmp, int64_t n)
 }
 
 /* Sort one key's run of item positions: by radix on the score when every tiebreak in it
-   is the same and the run is long enough to pay for the passes, else by merge sort. */
+   is the same (or there are none: NULL) and the run is long enough to pay for the passes,
+   else by merge sort. */
 static void sort_run(int64_t *run, int64_t m, const double *score, const int64_t *tiebreak,
                      void *scratch, int64_t capacity)
 {
     int same_tiebreak = 1;
-    for (int64_t i = 1; i < m && same_tiebreak; i++)
+    for (int64_t i = 1; tiebreak != NULL && i < m && same_tiebreak; i++)
         same_tiebreak = tiebreak[run[i]] == tiebreak[run[0]];
     if (m >= 256 && same_tiebreak) {
         Keyed *r = scratch, *tmp = r + capacity;
@@ -742,7 +750,8 @@ static void sort_run(int64_t *run, int64_t m, const double *score, const int64_t
         return;
     }
     Ranked *r = scratch;
-    for (int64_t i = 0; i < m; i++) r[i] = (Ranked){score[run[i]], tiebreak[run[i]], run[i]};
+    for (int64_t i = 0; i < m; i++)
+        r[i] = (Ranked){score[run[i]], tiebreak != NULL ? tiebreak[run[i]] : 0, run[i]};
     ranked_sort(r, r + capacity, m);
     for (int64_t i = 0; i < m; i++) run[i] = r[i].index;
 }
@@ -798,7 +807,8 @@ PyDoc_STRVAR(order_runs_doc,
 "Sort in place each run order[start[k]:start[k + 1]], k0 <= k < k1, of item positions by\n"
 "descending score, then ascending tiebreak, then position (stable), as order_by_key left\n"
 "them. order: int64 (n,), positions in [0, n); start: int64 (K + 1,), non-decreasing,\n"
-"within [0, n]; score: float64 (n,), no NaN; tiebreak: int64 (n,). Releases the GIL.");
+"within [0, n]; score: float64 (n,), no NaN; tiebreak: int64 (n,), or empty: none.\n"
+"Releases the GIL.");
 
 static PyObject *order_runs(PyObject *self, PyObject *args)
 {
@@ -812,13 +822,14 @@ static PyObject *order_runs(PyObject *self, PyObject *args)
     Ranked *buf = NULL; /* scratch for two runs, of Ranked or of (smaller) Keyed items */
     Py_ssize_t n = items(&b[0], 8, "order"), n_starts = items(&b[1], 8, "start");
     if (n < 0 || n_starts < 0) goto done;
-    if (check_items(&b[2], 8, n, "score") || check_items(&b[3], 8, n, "tiebreak")) goto done;
+    if (check_items(&b[2], 8, n, "score") || (b[3].len && check_items(&b[3], 8, n, "tiebreak")))
+        goto done;
     if (k0 < 0 || k1 < k0 || k1 >= n_starts) {
         PyErr_SetString(PyExc_ValueError, "k0, k1: outside the runs");
         goto done;
     }
     int64_t *out = b[0].buf;
-    const int64_t *start = b[1].buf, *tiebreak = b[3].buf;
+    const int64_t *start = b[1].buf, *tiebreak = b[3].len ? b[3].buf : NULL;
     const double *score = b[2].buf;
     int64_t longest = 0;
     for (Py_ssize_t k = k0; k < k1; k++) {

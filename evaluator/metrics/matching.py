@@ -177,7 +177,7 @@ def _select_ground_truth(gt: GroundTruth, params: CocoParams) -> EvaluatedGround
 def stable_order(
     key: NDArray[np.int64],
     score: NDArray[np.float64],
-    tiebreak: NDArray[np.int64],
+    tiebreak: NDArray[np.int64] | None,
     n_keys: int,
     start: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
@@ -186,7 +186,8 @@ def stable_order(
     What ``np.lexsort((tiebreak, -score, key))`` gives: a counting sort by ``key`` in
     ``[0, n_keys)`` (``_kernels.order_by_key``), then each key's run sorted
     (``_kernels.order_runs``: a radix sort of the scores' bits where the run's tiebreaks
-    agree, else a merge sort), the keys spread over the cores.
+    agree, else a merge sort), the keys spread over the cores. ``tiebreak`` None: none
+    (ties stay in position order).
 
     ``start``, when given (shape ``(n_keys + 1,)``, dtype int64), receives where each
     key's run begins in the sorted order.
@@ -196,7 +197,11 @@ def stable_order(
         start = np.empty(n_keys + 1, dtype=np.int64)
     kernels.order_by_key(np.ascontiguousarray(key, dtype=np.int64), n_keys, permutation, start)
     score = np.ascontiguousarray(score, dtype=np.float64)
-    tiebreak = np.ascontiguousarray(tiebreak, dtype=np.int64)
+    tiebreak = (
+        np.zeros(0, dtype=np.int64)
+        if tiebreak is None
+        else np.ascontiguousarray(tiebreak, dtype=np.int64)
+    )
 
     def run(k0: int, k1: int) -> None:
         kernels.order_runs(permutation, start, score, tiebreak, k0, k1)
@@ -270,7 +275,7 @@ def _rank_detections(
         del img_pos
         n_groups = gt.category_ids.shape[0] * n_images
         start = np.empty(n_groups + 1, dtype=np.int64)
-        order = stable_order(group, scores, np.zeros_like(group), n_groups, start)
+        order = stable_order(group, scores, None, n_groups, start)
     else:
         # Class-agnostic lists are concatenated category by category before sorting.
         group = img_pos
@@ -317,7 +322,7 @@ def match_detections(
     # by (group, rank) now, as the kernel takes them, and a stable sort on (class,
     # -score) keeps that order for ties; the kernel writes each into its final column.
     n_classes = gt.category_ids.shape[0] if params.use_cats else 1
-    order = stable_order(det_class, det_score, np.zeros_like(det_class), n_classes)
+    order = stable_order(det_class, det_score, None, n_classes)
     # Sorted by class, the classes are runs of known lengths; the scores are gathered
     # again once sorted. Neither column is held through the matching.
     class_sizes = np.bincount(det_class, minlength=n_classes)
