@@ -8,7 +8,8 @@ picks what is evaluated: boxes (``bbox``: 12 stats; 10 IoU thresholds, 101 recal
 points, maxDets 1/10/100, COCO's area ranges), masks (``segm``: the same 12 stats by
 mask IoU) or person keypoints (``keypoints``: 10 stats; OKS with COCO's 17 sigmas,
 maxDets 20, areas all/medium/large), every tool with its defaults for that type. A tool
-that cannot evaluate the input is shown as "not supported". Rounds are interleaved and
+that cannot evaluate the input is shown as "not supported". Rounds are interleaved, each
+starting one tool further down the list, with a pause before each run (``--pause``), and
 the medians are reported.
 
 Run from the repository root::
@@ -448,10 +449,14 @@ def benchmark(
     repeat: int,
     timeout: float,
     skip: dict[str, str] | None = None,
+    pause: float = 0.0,
 ) -> dict[str, ToolResult]:
     """Run every tool ``repeat`` times (pycocotools once), interleaved, in fresh processes.
 
-    ``skip`` maps tools not to run to the reason, which the table shows.
+    Each round starts one tool further down the list, so that no tool always runs right
+    after the same one (a process that kept both cores busy leaves the next one slower
+    on a shared machine: up to 20% here), and ``pause`` seconds of rest come before each
+    run. ``skip`` maps tools not to run to the reason, which the table shows.
     """
     versions = tool_versions()
     results = {tool: ToolResult(tool, versions.get(DISTRIBUTIONS[tool])) for tool in tools}
@@ -459,10 +464,12 @@ def benchmark(
         if tool in results:
             results[tool].status, results[tool].reason = "skipped", reason
     for round_ in range(repeat):
-        for tool in tools:
+        shift = round_ % len(tools)
+        for tool in tools[shift:] + tools[:shift]:
             res = results[tool]
             if res.status != "ok" or (tool == SLOW and res.all_seconds):
                 continue
+            time.sleep(pause)
             print(f"[{round_ + 1}/{repeat}] {tool} ...", end=" ", flush=True)
             if tool == OURS_CLI:
                 out = run_cli(iou_type, gt_path, preds_path, timeout)
@@ -650,6 +657,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pycocotools-max-images", type=int, default=5000,
         help="skip pycocotools on synthetic sets with more images (it takes minutes)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        help="seconds of rest before each run, so that one run's load does not slow the next",
+    )
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start runs")
     parser.add_argument(
         "--sections", action="store_true",
@@ -701,7 +714,14 @@ def main(argv: list[str] | None = None) -> int:
         if images is not None and images > args.pycocotools_max_images:
             skip[SLOW] = f"not run above {args.pycocotools_max_images} images (too slow)"
         results = benchmark(
-            args.tools, args.iou_type, gt_path, preds_path, args.repeat, args.timeout, skip
+            args.tools,
+            args.iou_type,
+            gt_path,
+            preds_path,
+            args.repeat,
+            args.timeout,
+            skip,
+            args.pause,
         )
         tables.append(f"### {name}, {args.iou_type}\n\n{format_table(results)}")
         set_payloads.append(

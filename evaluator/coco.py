@@ -18,6 +18,7 @@ from evaluator.input.coco_json import Source
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.ids import index_of
 from evaluator.input.loading import load_evaluation_inputs
+from evaluator.memory import ordinary_pages
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections, section_planes
 from evaluator.metrics.params import CocoParams, IouType, Mode
@@ -95,11 +96,12 @@ def evaluate_coco(
     )
     kind = {"iou_type": params.iou_type, "n_keypoints": params.oks_sigmas.shape[0]}
     _report(progress, 0.1)  # the parameters are good: the loading starts
-    gt, preds = load_evaluation_inputs(gt, predictions, unknown_categories, **kind)
-    _report(progress, 0.3)
-    for message in gt.warnings + preds.warnings:
-        warnings.warn(message, DataWarning, stacklevel=2)
-    return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
+    with ordinary_pages():
+        gt, preds = load_evaluation_inputs(gt, predictions, unknown_categories, **kind)
+        _report(progress, 0.3)
+        for message in gt.warnings + preds.warnings:
+            warnings.warn(message, DataWarning, stacklevel=2)
+        return evaluate_loaded(gt, preds, params, score_threshold, extras, progress)
 
 
 # The sections built on box IoU; a report of another type says why they are absent.

@@ -38,6 +38,7 @@ PACKAGES = ("evaluator", "service", "workers", "deteval")
 EVALUATOR_LAYERS = (
     "evaluator.errors",
     "evaluator.threads",
+    "evaluator.memory",
     "evaluator.geometry",
     "evaluator.input",
     "evaluator.metrics",
