@@ -19,8 +19,10 @@ class BuildWithAHint(build_ext):
 
 
 # -ffp-contract=off: no fused multiply-add, so that every double equals pycocotools'.
-# Buffer helpers and box IoU, included by the kernels and the masks (see its comment).
+# Buffer helpers and box IoU, included by the kernels and the masks; the reading of RLE
+# strings, by the masks and the results scanner (see their comments).
 SHARED_HEADER = "evaluator/_engine.h"
+RLE_STRING_HEADER = "evaluator/masks/_rle_string.h"
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-Wall", "-Wextra"]
 
 setup(
@@ -31,11 +33,16 @@ setup(
             depends=[SHARED_HEADER],
             extra_compile_args=FLAGS,
         ),
-        Extension("evaluator.input._scan", ["evaluator/input/_scan.c"], extra_compile_args=FLAGS),
+        Extension(
+            "evaluator.input._scan",
+            ["evaluator/input/_scan.c"],
+            depends=[RLE_STRING_HEADER],
+            extra_compile_args=FLAGS,
+        ),
         Extension(
             "evaluator.masks._rle",
             ["evaluator/masks/_rle.c"],
-            depends=[SHARED_HEADER],
+            depends=[SHARED_HEADER, RLE_STRING_HEADER],
             extra_compile_args=FLAGS,
         ),
     ],

@@ -137,14 +137,44 @@ def test_scanned_mask_results_are_the_general_loader_s(boxed: bool) -> None:
         result.update(items)
     scanned = _scan.scan_mask_results(json.dumps(results).encode())
     assert scanned is not None
-    n, image, category, box, score, has_boxes, size, blob, starts = scanned
+    n, image, category, box, score, has_boxes, size, blob, starts, totals = scanned
     assert n == 25 and bool(has_boxes) == boxed
+    assert np.frombuffer(totals, np.int64).tolist() == [17 * 13] * n  # each string's sum
     assert np.frombuffer(image, np.int64).tolist() == [r["image_id"] for r in results]
     assert np.frombuffer(score, np.float64).tolist() == [r["score"] for r in results]
     assert np.frombuffer(size, np.int64).reshape(n, 2).tolist() == [[17, 13]] * n
     assert bytes(memoryview(blob)) == b"".join(m["counts"] for m in masks)
     if boxed:
         assert np.frombuffer(box, np.float64).reshape(n, 4).tolist() == [r["bbox"] for r in results]
+
+
+@pytest.mark.parametrize(
+    ("counts", "total"),
+    [
+        ("", 0),
+        ("52203", 5 + 2 + 2 + (0 + 2) + (3 + 2)),  # from the fourth: a difference to two before
+        ("0?", 15),  # "?" is "0" + 15
+        ("0p", "a character outside '0' (48) to 'o' (111)"),  # "p" is "0" + 64
+        ("0P", "the string ends inside a count"),  # "P" is "0" + 32: more should follow
+        ("PPPPPPP0", "a count longer than 7 characters"),
+        ("0@", "a count outside 0 to 2**32 - 1"),  # "@" is "0" + 16: the sign, -16
+        ("000@", "a count outside 0 to 2**32 - 1"),  # 0 - 16 from the fourth count
+    ],
+)
+def test_the_scanner_sums_each_string_or_says_why_it_does_not_decode(
+    counts: str, total: int | str
+) -> None:
+    """Each string's counts are summed as it is read (the check against the image's size
+    then needs no second pass); a string that does not decode gets -k, k naming why."""
+    results = [{"image_id": 1, "category_id": 1, "score": 0.5,
+                "segmentation": {"size": [1, 1], "counts": counts}}]  # fmt: skip
+    scanned = _scan.scan_mask_results(json.dumps(results).encode())
+    assert scanned is not None
+    got = int(np.frombuffer(scanned[9], np.int64)[0])
+    if isinstance(total, str):
+        assert got < 0 and _scan.STRING_PROBLEMS[-got] == total
+    else:
+        assert got == total
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../masks/_rle_string.h"
+
 #define MAX_SKIP_DEPTH 64
 #define MAX_NUMBER_CHARS 64
 
@@ -658,6 +660,7 @@ enum { M_IMAGE_ID = 1, M_CATEGORY_ID = 2, M_BBOX = 4, M_SCORE = 8, M_SEGMENTATIO
 typedef struct {
     int64_t *image, *category, *size; /* size: (n, 2) */
     double *box, *score;
+    int64_t *totals;                  /* the sum of a string's counts, or -(problem code) */
     int64_t *starts;                  /* (n + 1,) into the blob */
     Py_ssize_t n, cap;
     Blob blob;
@@ -676,7 +679,9 @@ static int grow_mask_columns(MaskColumns *m)
     if (b2) m->box = b2;
     double *s2 = b2 ? realloc(m->score, (size_t)cap * 8) : NULL;
     if (s2) m->score = s2;
-    int64_t *t2 = s2 ? realloc(m->starts, (size_t)(cap + 1) * 8) : NULL;
+    int64_t *u2 = s2 ? realloc(m->totals, (size_t)cap * 8) : NULL;
+    if (u2) m->totals = u2;
+    int64_t *t2 = u2 ? realloc(m->starts, (size_t)(cap + 1) * 8) : NULL;
     if (t2) m->starts = t2;
     if (!t2) return 0;
     m->cap = cap;
@@ -718,6 +723,25 @@ static int read_mask_result(Cursor *c, MaskColumns *m, int *seen_out, int *no_me
     }
 }
 
+/* Why a string does not decode, by code (the scanner's totals hold -code): index 0 is
+   no problem. Exposed to Python as STRING_PROBLEMS. */
+static const char *const string_problems[] = {
+    "", RLE_BAD_CHARACTER, RLE_ENDS_INSIDE_COUNT, RLE_COUNT_TOO_LONG, RLE_COUNT_OUT_OF_RANGE,
+};
+#define N_STRING_PROBLEMS ((int)(sizeof string_problems / sizeof string_problems[0]))
+
+/* The sum of the counts of string s[0:len], or -(code of its problem). Checked as it is
+   read, while the string is in the cache: no second pass over the strings. */
+static int64_t checked_total(const char *s, Py_ssize_t len)
+{
+    uint64_t total = 0;
+    const char *problem = string_total(s, len, &total);
+    if (problem == NULL) return (int64_t)total; /* under 2**32 counts of under 2**32 */
+    for (int code = 1; code < N_STRING_PROBLEMS; code++)
+        if (strcmp(problem, string_problems[code]) == 0) return -code;
+    return -1;
+}
+
 /* The results; the count, or -1 (not plain: a bbox on some results only too), -2 (memory). */
 static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
 {
@@ -735,6 +759,9 @@ static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
         int has_box = (seen & M_BBOX) != 0;
         if (m->n == 0) *boxed = has_box;
         else if (has_box != *boxed) return -1;
+        Py_ssize_t start = (Py_ssize_t)m->starts[m->n];
+        const char *string = m->blob.data != NULL ? m->blob.data + start : "";
+        m->totals[m->n] = checked_total(string, (Py_ssize_t)m->blob.n - start);
         m->n++;
         m->starts[m->n] = (int64_t)m->blob.n;
         skip_space(c);
@@ -816,11 +843,13 @@ PyDoc_STRVAR(scan_mask_results_doc,
 "--\n\n"
 "COCO segm results JSON (a top-level array of plain result objects whose segmentation\n"
 "is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) as columns, or None.\n\n"
-"Returns (n, image_id, category_id, bbox, score, boxed, size, blob, starts): the count,\n"
-"read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox) and\n"
-"float64 (n,), whether the results carry a bbox (all do, or none), the masks' sizes int64\n"
-"(n, 2), their strings one after the other and int64 (n + 1,) where each starts. None\n"
-"when the document is not of that shape. Releases the GIL while it reads.");
+"Returns (n, image_id, category_id, bbox, score, boxed, size, blob, starts, totals): the\n"
+"count, read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox)\n"
+"and float64 (n,), whether the results carry a bbox (all do, or none), the masks' sizes\n"
+"int64 (n, 2), their strings one after the other, int64 (n + 1,) where each starts, and\n"
+"int64 (n,) the sum of each string's counts, or -k where it does not decode, for the\n"
+"reason STRING_PROBLEMS[k]. None when the document is not of that shape. Releases the\n"
+"GIL while it reads.");
 
 static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 {
@@ -845,17 +874,18 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
         /* The strings change hands without a copy; an empty blob still gets a block. */
         char *strings = m.blob.data != NULL ? m.blob.data : malloc(1);
         m.blob.data = NULL;
-        result = Py_BuildValue("nNNNNiNNN", n, owned_column(&m.image, n, 8),
+        result = Py_BuildValue("nNNNNiNNNN", n, owned_column(&m.image, n, 8),
                                owned_column(&m.category, n, 8), owned_column(&m.box, n, 32),
                                owned_column(&m.score, n, 8), boxed, owned_column(&m.size, n, 16),
                                owned(strings, (Py_ssize_t)m.blob.n),
-                               owned_column(&m.starts, n + 1, 8));
+                               owned_column(&m.starts, n + 1, 8), owned_column(&m.totals, n, 8));
     }
     free(m.image);
     free(m.category);
     free(m.size);
     free(m.box);
     free(m.score);
+    free(m.totals);
     free(m.starts);
     free(m.blob.data);
     return result;
@@ -960,5 +990,18 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__scan(void)
 {
     if (PyType_Ready(&OwnedBufferType) < 0) return NULL;
-    return PyModule_Create(&module);
+    PyObject *made = PyModule_Create(&module);
+    if (made == NULL) return NULL;
+    PyObject *problems = PyTuple_New(N_STRING_PROBLEMS);
+    for (int code = 0; problems != NULL && code < N_STRING_PROBLEMS; code++) {
+        PyObject *text = PyUnicode_FromString(string_problems[code]);
+        if (text == NULL) Py_CLEAR(problems);
+        else PyTuple_SET_ITEM(problems, code, text);
+    }
+    if (problems == NULL || PyModule_AddObject(made, "STRING_PROBLEMS", problems) < 0) {
+        Py_XDECREF(problems);
+        Py_DECREF(made);
+        return NULL;
+    }
+    return made;
 }

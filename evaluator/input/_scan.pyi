@@ -2,6 +2,9 @@ import mmap
 
 import numpy as np
 
+#: Why a mask's string does not decode, by the code a scanner's totals hold as -code.
+STRING_PROBLEMS: tuple[str, ...]
+
 class OwnedBuffer:
     """A read-only block of memory the scanner filled (the buffer protocol)."""
 
@@ -17,6 +20,7 @@ def scan_mask_results(
         OwnedBuffer,
         OwnedBuffer,
         bool,
+        OwnedBuffer,
         OwnedBuffer,
         OwnedBuffer,
         OwnedBuffer,

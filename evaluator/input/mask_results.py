@@ -32,8 +32,8 @@ from numpy.typing import NDArray
 
 from evaluator.input import _scan
 from evaluator.masks._engine import rle
-from evaluator.masks.compressed import check_into, measure_into
-from evaluator.threads import run_in_chunks, threads
+from evaluator.masks.compressed import measure_batch
+from evaluator.threads import threads
 
 __all__ = [
     "ImageSizes",
@@ -70,6 +70,10 @@ class ScannedMasks:
         The masks' compressed strings one after the other.
     starts : ndarray of shape (n + 1,), dtype int64
         Mask ``i`` is ``blob[starts[i]:starts[i + 1]]``.
+    totals : ndarray of shape (n,), dtype int64
+        The sum of each string's counts (its image's height * width, when it is right),
+        or ``-k`` where the string does not decode, for the reason
+        ``_scan.STRING_PROBLEMS[k]``.
     """
 
     image_ids: NDArray[np.int64]
@@ -80,6 +84,7 @@ class ScannedMasks:
     given_sizes: NDArray[np.int64]
     blob: memoryview
     starts: NDArray[np.int64]
+    totals: NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -147,36 +152,26 @@ def scan_mask_file(
 
 
 def check_masks(scanned: ScannedMasks, sizes: ImageSizes) -> MaskCheck:
-    """Check the scanned masks against their images' sizes, on every core; measure them
-    when the results have no ``bbox`` (their boxes and areas are then the mask's)."""
+    """Check the scanned masks against their images' sizes (the scanner decoded each
+    string and summed its counts); measure them, on every core, when the results have no
+    ``bbox`` (their boxes and areas are then the mask's)."""
     _, heights, widths = image_sizes(scanned.image_ids, sizes)
     given = scanned.given_sizes
     wrong = np.flatnonzero((given[:, 0] != heights) | (given[:, 1] != widths))[:1]
-    starts, n = scanned.starts, heights.shape[0]
+    totals = scanned.totals
+    bad = np.flatnonzero(totals != heights * widths)[:1]
+    problem = None
+    if bad.size:
+        code = int(totals[bad[0]])
+        why = (
+            _scan.STRING_PROBLEMS[-code] if code < 0 else "the counts do not sum to height * width"
+        )
+        problem = int(bad[0]), why
     measures = None
-    if not scanned.boxed:
-        measures = np.zeros(n, dtype=np.uint32), np.zeros((n, 4), dtype=np.float64)
-    problems: list[tuple[int, str]] = []  # (index, problem) of each chunk's first
-
-    def check(first: int, last: int) -> None:
-        lo, hi = int(starts[first]), int(starts[last])
-        part = scanned.blob[lo:hi], starts[first : last + 1] - lo, heights[first:last]
-        if measures is None:
-            problem = check_into(*part, widths[first:last])
-        else:
-            areas, boxes = measures[0][first:last], measures[1][first:last]
-            problem = measure_into(*part, widths[first:last], areas, boxes)
-        if problem is not None:
-            problems.append((first + problem[0], problem[1]))
-
-    run_in_chunks(check, np.diff(starts) + 1)  # work: characters per string
-    return MaskCheck(
-        heights,
-        widths,
-        int(wrong[0]) if wrong.size else None,
-        min(problems) if problems else None,
-        measures,
-    )
+    if not scanned.boxed and problem is None:
+        areas, boxes, _ = measure_batch(scanned.blob, scanned.starts, heights, widths)
+        measures = areas, boxes
+    return MaskCheck(heights, widths, int(wrong[0]) if wrong.size else None, problem, measures)
 
 
 class _Blocks:
@@ -262,6 +257,7 @@ _ROW_COLUMNS = {
     "boxes": (np.float64, (4,)),
     "scores": (np.float64, ()),
     "given_sizes": (np.int64, (2,)),
+    "totals": (np.int64, ()),
 }
 
 
@@ -286,12 +282,13 @@ class _Gathered:
         if scanned is None:
             return False
         m, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, strings, start_raw = (
-            scanned
+            scanned[:9]
         )
+        total_raw = scanned[9]
         n = self.n
         if n + m > self.starts.shape[0] - 1:  # not a plain file after all: room anyway
             self._grow(n + m)
-        raw = (image_raw, category_raw, box_raw, score_raw, size_raw)
+        raw = (image_raw, category_raw, box_raw, score_raw, size_raw, total_raw)
         for column, values in zip(self.columns.values(), raw, strict=True):
             column[n : n + m] = np.frombuffer(values, column.dtype).reshape(m, *column.shape[1:])
         starts = np.frombuffer(start_raw, dtype=np.int64)
@@ -329,4 +326,5 @@ class _Gathered:
             given_sizes=rows["given_sizes"],
             blob=strings.data,
             starts=self.starts[: n + 1],
+            totals=rows["totals"],
         )

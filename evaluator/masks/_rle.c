@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "../_engine.h"
+#include "_rle_string.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -140,55 +141,7 @@ static size_t to_string(const uint32_t *counts, int64_t m, char *s)
     return p;
 }
 
-/* The count coded at s[*p:] (before the difference to the count two before), *p moved
- * past it: NULL, or why the string does not decode there. Most counts of a mask differ
- * little from the one two before: one character, taken first. */
-static inline const char *next_count(const char *s, Py_ssize_t len, Py_ssize_t *p, int64_t *x)
-{
-    int c = (unsigned char)s[*p] - 48;
-    if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
-    (*p)++;
-    if (!(c & 0x20)) { /* the last character: 0x10 is the sign */
-        *x = (c & 0x10) ? (int64_t)(c & 0x1f) - 32 : (int64_t)c;
-        return NULL;
-    }
-    int64_t value = c & 0x1f;
-    int shift = 5;
-    for (;;) {
-        if (*p == len) return "the string ends inside a count";
-        c = (unsigned char)s[*p] - 48;
-        if (c < 0 || c > 63) return "a character outside '0' (48) to 'o' (111)";
-        if (shift > 30) return "a count longer than 7 characters";
-        value |= (int64_t)(c & 0x1f) << shift;
-        (*p)++;
-        shift += 5;
-        if (!(c & 0x20)) {
-            if (c & 0x10) value -= (int64_t)1 << shift; /* sign extension */
-            *x = value;
-            return NULL;
-        }
-    }
-}
-
-/* next_count, the counts of one or two characters (96% of a mask's, as COCO's masks go)
- * read without a branch on their length. */
-static inline const char *next_count_fast(const char *s, Py_ssize_t len, Py_ssize_t *p,
-                                          int64_t *x)
-{
-    Py_ssize_t q = *p;
-    if (q + 1 < len) {
-        int c0 = (unsigned char)s[q] - 48, c1 = (unsigned char)s[q + 1] - 48;
-        if (c0 >= 0 && c0 <= 63 && c1 >= 0 && c1 <= 63 && !(c0 & c1 & 0x20)) {
-            int two = (c0 >> 5) & 1; /* c0 says more follow: c1 is the count's last */
-            int64_t one = (int64_t)(c0 & 0x1f) - ((c0 & 0x10) ? 32 : 0);
-            int64_t both = (int64_t)((c0 & 0x1f) | ((c1 & 0x1f) << 5)) - ((c1 & 0x10) ? 1024 : 0);
-            *x = two ? both : one;
-            *p = q + 1 + two;
-            return NULL;
-        }
-    }
-    return next_count(s, len, p, x);
-}
+/* next_count and next_count_fast: evaluator/masks/_rle_string.h. */
 
 /* Why string s[0:len] does not decode into `m` counts (NULL when it does), the counts
  * written to counts (NULL: only count them) and their number to *m. */
@@ -202,7 +155,7 @@ static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, 
         if (problem != NULL) return problem;
         if (counts != NULL) {
             if (k > 2) x += (int64_t)counts[k - 2];
-            if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+            if (x < 0 || x > UINT32_MAX) return RLE_COUNT_OUT_OF_RANGE;
             counts[k] = (uint32_t)x;
         }
         k++;
@@ -282,7 +235,7 @@ static PyObject *decode_strings(PyObject *self, PyObject *args)
         if (problem == NULL) problem = from_string(text[i], length[i], runs.data + runs.n, &m);
         if (problem == NULL &&
             !sums_to(runs.data + runs.n, m, (uint64_t)heights[i] * (uint64_t)widths[i]))
-            problem = "the counts do not sum to height * width";
+            problem = RLE_WRONG_SUM;
         if (problem != NULL) {
             bad = i;
             break;
@@ -574,7 +527,7 @@ static const char *measure_string(const char *s, Py_ssize_t len, uint32_t h, uin
         const char *problem = next_count_fast(s, len, &p, &x);
         if (problem != NULL) return problem;
         if (k > 2) x += before;
-        if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
+        if (x < 0 || x > UINT32_MAX) return RLE_COUNT_OUT_OF_RANGE;
         uint32_t count = (uint32_t)x;
         total += count;
         if (k % 2) a += count;
@@ -583,7 +536,7 @@ static const char *measure_string(const char *s, Py_ssize_t len, uint32_t h, uin
         last = count;
         k++;
     }
-    if (total != (uint64_t)h * (uint64_t)w) return "the counts do not sum to height * width";
+    if (total != (uint64_t)h * (uint64_t)w) return RLE_WRONG_SUM;
     *area = a;
     extent_box(&e, k, bb);
     return NULL;
@@ -978,62 +931,6 @@ done:
     return result;
 }
 
-/* measure_string without the area and box: NULL, or why string s[0:len] does not decode
- * or its counts do not sum to `area` (the same problems, in the same order). */
-static const char *check_string(const char *s, Py_ssize_t len, uint64_t area)
-{
-    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
-    uint64_t total = 0;
-    Py_ssize_t p = 0;
-    while (p < len) {
-        int64_t x;
-        const char *problem = next_count_fast(s, len, &p, &x);
-        if (problem != NULL) return problem;
-        if (k > 2) x += before;
-        if (x < 0 || x > UINT32_MAX) return "a count outside 0 to 2**32 - 1";
-        total += (uint64_t)x;
-        before = last;
-        last = x;
-        k++;
-    }
-    return total == area ? NULL : "the counts do not sum to height * width";
-}
-
-PyDoc_STRVAR(check_strings_doc,
-"check_strings(blob, starts, heights, widths)\n"
-"--\n\n"
-"measure_strings without the areas and boxes: a string that does not decode, or whose\n"
-"counts do not sum to height * width, raises ValueError(index, problem). Releases the\n"
-"GIL.");
-
-static PyObject *check_strings(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer b[4];
-    memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &b[0], &b[1], &b[2], &b[3])) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t n = string_batch(&b[0], &b[1]);
-    if (n < 0 || check_items(&b[2], 8, n, "heights") || check_items(&b[3], 8, n, "widths"))
-        goto done;
-    const char *blob = b[0].buf;
-    const int64_t *starts = b[1].buf, *heights = b[2].buf, *widths = b[3].buf;
-    const char *problem = NULL;
-    Py_ssize_t bad = -1;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n && problem == NULL; i++) {
-        uint64_t area = (uint64_t)(uint32_t)heights[i] * (uint64_t)(uint32_t)widths[i];
-        problem = check_string(blob + starts[i], starts[i + 1] - starts[i], area);
-        bad = i;
-    }
-    Py_END_ALLOW_THREADS
-    if (problem != NULL) located(bad, problem);
-    else result = Py_NewRef(Py_None);
-done:
-    release(b, 4);
-    return result;
-}
-
 enum { SD_BLOB, SD_STARTS, SD_BOX, SG_COUNTS, SG_OFFSETS, SG_BOX, S_CROWD, S_DT, S_GT, S_OUT,
        N_STRING_IOU };
 
@@ -1202,8 +1099,8 @@ PyDoc_STRVAR(group_iou_doc,
 "The IoU of every (detection, ground truth) pair of groups k0..k1-1, as pair_iou\n"
 "computes each (rleIou), each detection's mask decoded once for its group, only the\n"
 "columns both boxes span walked. The detections' masks are compressed strings\n"
-"(compressed=1: dt_data the blob, dt_starts int64 (D + 1,), checked by check_strings or\n"
-"measure_strings) or runs (0: counts uint32 and offsets int64 (D + 1,)); gt_counts,\n"
+"(compressed=1: dt_data the blob, dt_starts int64 (D + 1,), checked as the results\n"
+"scanner reads them or by measure_strings) or runs (0: counts uint32 and offsets int64 (D + 1,)); gt_counts,\n"
 "gt_offsets the G ground-truth masks; dt_box (D, 4), gt_box (G, 4) their boxes, dt_area\n"
 "uint32 (D,), gt_area (G,) their areas (dt_box and dt_area empty: each detection's are\n"
 "taken from its runs where its group has ground truth), gt_height and gt_width int64\n"
@@ -1863,7 +1760,6 @@ static PyObject *map_large_blocks(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"measure_strings", measure_strings, METH_VARARGS, measure_strings_doc},
-    {"check_strings", check_strings, METH_VARARGS, check_strings_doc},
     {"pair_iou_strings", pair_iou_strings, METH_VARARGS, pair_iou_strings_doc},
     {"pair_iou", pair_iou, METH_VARARGS, pair_iou_doc},
     {"group_iou", group_iou, METH_VARARGS, group_iou_doc},

@@ -132,10 +132,3 @@ def place(
     out: NDArray[np.uint32],
     /,
 ) -> None: ...
-def check_strings(
-    blob: bytes | memoryview,
-    starts: NDArray[np.int64],
-    heights: NDArray[np.int64],
-    widths: NDArray[np.int64],
-    /,
-) -> None: ...

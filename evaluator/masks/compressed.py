@@ -23,8 +23,8 @@ __all__ = [
     "CompressedMasks",
     "Groups",
     "MaskBatch",
-    "check_into",
     "group_iou_into",
+    "measure_batch",
     "measure_into",
     "pair_iou_into",
 ]
@@ -78,7 +78,7 @@ class CompressedMasks:
         h = np.ascontiguousarray(heights, dtype=np.int64)
         w = np.ascontiguousarray(widths, dtype=np.int64)
         view = memoryview(blob)
-        areas, boxes, problem = _measured(view, start, h, w)
+        areas, boxes, problem = measure_batch(view, start, h, w)
         if problem is not None:
             raise InputError(f"{where}[{problem[0]}].counts", problem[1])
         return cls.of_checked(view, start, h, w, (areas, boxes))
@@ -92,9 +92,9 @@ class CompressedMasks:
         widths: NDArray[np.int64],
         measures: tuple[NDArray[np.uint32], NDArray[np.float64]] | None = None,
     ) -> CompressedMasks:
-        """Masks whose strings :func:`check_into` or :func:`measure_into` checked, without
-        a copy (the columns are made read-only); ``measures``: their (areas, boxes), when
-        measured."""
+        """Masks whose strings were checked (as the results scanner reads them, or by
+        :func:`measure_into`), without a copy (the columns are made read-only);
+        ``measures``: their (areas, boxes), when measured."""
         columns = (starts, heights, widths, *(measures or ()))
         for column in columns:
             column.flags.writeable = False
@@ -115,7 +115,7 @@ class CompressedMasks:
         """(areas, boxes), measured now when they were not."""
         if self.areas is None or self.boxes is None:
             view = memoryview(self.blob)
-            areas, boxes, _ = _measured(view, self.starts, self.heights, self.widths)
+            areas, boxes, _ = measure_batch(view, self.starts, self.heights, self.widths)
             for name, column in (("areas", areas), ("boxes", boxes)):
                 column.flags.writeable = False
                 object.__setattr__(self, name, column)
@@ -144,7 +144,7 @@ class CompressedMasks:
 MaskBatch = RunLengths | CompressedMasks
 
 
-def _measured(
+def measure_batch(
     view: memoryview,
     starts: NDArray[np.int64],
     heights: NDArray[np.int64],
@@ -166,22 +166,6 @@ def _measured(
 
     run_in_chunks(measure, np.diff(starts) + 1)  # work: characters per string
     return areas, boxes, min(problems) if problems else None
-
-
-def check_into(
-    blob: bytes | memoryview,
-    starts: NDArray[np.int64],
-    heights: NDArray[np.int64],
-    widths: NDArray[np.int64],
-) -> tuple[int, str] | None:
-    """:func:`measure_into` without the areas and boxes, on this thread: the first string
-    that does not decode, or whose counts do not sum to its height * width, and why."""
-    try:
-        rle.check_strings(blob, starts, heights, widths)
-    except ValueError as error:  # ValueError(index, problem) from the kernel
-        index, problem = error.args
-        return int(index), str(problem)
-    return None
 
 
 def measure_into(
