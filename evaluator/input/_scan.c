@@ -566,27 +566,17 @@ done:
 /* Mask results: {"image_id", "category_id", "score", "segmentation": {"size": [h, w],    */
 /* "counts": "compressed RLE"}, "bbox" optional}; the strings land in one blob.           */
 
+/* The masks' strings one after the other, moved to the start of the very buffer being
+   read: each string read lies beyond the ones already moved, and unescaped it is no
+   longer than its text, so the blob never overtakes the reading. No memory of its own. */
 typedef struct {
     char *data;
-    size_t n, cap;
+    size_t n;
 } Blob;
 
-/* Room for `more` bytes in the blob; 0 when memory runs out. */
-static int blob_reserve(Blob *b, size_t more)
-{
-    if (b->n + more <= b->cap) return 1;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->n + more) cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (grown == NULL) return 0;
-    b->data = grown;
-    b->cap = cap;
-    return 1;
-}
-
-/* A JSON string of printable ASCII into the blob; the escapes \\ and \/ only (RLE strings
- * hold backslashes). 0 on anything else, or when memory runs out (*no_memory set). */
-static int read_blob_string(Cursor *c, Blob *b, int *no_memory)
+/* A JSON string of printable ASCII onto the blob; the escapes \\ and \/ only (RLE strings
+ * hold backslashes). 0 on anything else. */
+static int read_blob_string(Cursor *c, Blob *b)
 {
     skip_space(c);
     if (c->p >= c->end || *c->p != '"') return 0;
@@ -603,19 +593,15 @@ static int read_blob_string(Cursor *c, Blob *b, int *no_memory)
     }
     if (outside) return 0;
     int escaped = backslashes != 0;
-    if (!blob_reserve(b, (size_t)(q - s))) {
-        *no_memory = 1;
-        return 0;
-    }
     if (!escaped) {
-        memcpy(b->data + b->n, s, (size_t)(q - s));
+        memmove(b->data + b->n, s, (size_t)(q - s));
         b->n += (size_t)(q - s);
     } else { /* runs between escapes copied whole; only \\ and \/ (a \" ended it early) */
         const char *r = s;
         while (r < q) {
             const char *slash = memchr(r, '\\', (size_t)(q - r));
             const char *stop = slash != NULL ? slash : q;
-            memcpy(b->data + b->n, r, (size_t)(stop - r));
+            memmove(b->data + b->n, r, (size_t)(stop - r));
             b->n += (size_t)(stop - r);
             if (slash == NULL) break;
             if (slash + 1 >= q || (slash[1] != '\\' && slash[1] != '/')) return 0;
@@ -630,7 +616,7 @@ static int read_blob_string(Cursor *c, Blob *b, int *no_memory)
 enum { SEG_SIZE = 1, SEG_COUNTS = 2 };
 
 /* {"size": [h, w], "counts": "..."} in either order, nothing else. */
-static int read_segmentation(Cursor *c, int64_t *size, Blob *b, int *no_memory)
+static int read_segmentation(Cursor *c, int64_t *size, Blob *b)
 {
     if (!expect(c, '{')) return 0;
     int seen = 0;
@@ -644,7 +630,7 @@ static int read_segmentation(Cursor *c, int64_t *size, Blob *b, int *no_memory)
                 return 0;
             seen |= SEG_SIZE;
         } else if (len == 6 && memcmp(key, "counts", 6) == 0 && !(seen & SEG_COUNTS)) {
-            if (!read_blob_string(c, b, no_memory)) return 0;
+            if (!read_blob_string(c, b)) return 0;
             seen |= SEG_COUNTS;
         } else {
             return 0;
@@ -689,7 +675,7 @@ static int grow_mask_columns(MaskColumns *m)
 }
 
 /* One mask result into row n; the fields it had in *seen_out. */
-static int read_mask_result(Cursor *c, MaskColumns *m, int *seen_out, int *no_memory)
+static int read_mask_result(Cursor *c, MaskColumns *m, int *seen_out)
 {
     const Py_ssize_t i = m->n;
     if (!expect(c, '{')) return 0;
@@ -712,7 +698,7 @@ static int read_mask_result(Cursor *c, MaskColumns *m, int *seen_out, int *no_me
         else if (field == M_CATEGORY_ID) ok = read_int(c, m->category + i);
         else if (field == M_BBOX) ok = read_numbers(c, m->box + 4 * i, 4);
         else if (field == M_SCORE) ok = read_double(c, m->score + i);
-        else if (field == M_SEGMENTATION) ok = read_segmentation(c, m->size + 2 * i, &m->blob, no_memory);
+        else if (field == M_SEGMENTATION) ok = read_segmentation(c, m->size + 2 * i, &m->blob);
         else ok = skip_value(c);
         if (!ok) return 0;
         skip_space(c);
@@ -745,7 +731,6 @@ static int64_t checked_total(const char *s, Py_ssize_t len)
 /* The results; the count, or -1 (not plain: a bbox on some results only too), -2 (memory). */
 static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
 {
-    int no_memory = 0;
     *boxed = 1;
     if (!grow_mask_columns(m)) return -2;
     m->starts[0] = 0;
@@ -755,13 +740,12 @@ static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
     for (;;) {
         if (m->n == m->cap && !grow_mask_columns(m)) return -2;
         int seen = 0;
-        if (!read_mask_result(c, m, &seen, &no_memory)) return no_memory ? -2 : -1;
+        if (!read_mask_result(c, m, &seen)) return -1;
         int has_box = (seen & M_BBOX) != 0;
         if (m->n == 0) *boxed = has_box;
         else if (has_box != *boxed) return -1;
         Py_ssize_t start = (Py_ssize_t)m->starts[m->n];
-        const char *string = m->blob.data != NULL ? m->blob.data + start : "";
-        m->totals[m->n] = checked_total(string, (Py_ssize_t)m->blob.n - start);
+        m->totals[m->n] = checked_total(m->blob.data + start, (Py_ssize_t)m->blob.n - start);
         m->n++;
         m->starts[m->n] = (int64_t)m->blob.n;
         skip_space(c);
@@ -776,7 +760,7 @@ end:
 
 /* ------------------------------------------------------------------------------------ */
 /* A read-only buffer that owns a malloc'd block: a column handed to Python without a   */
-/* copy (the masks' strings of a results file run to hundreds of megabytes).            */
+/* copy (a chunk's columns run to megabytes).                                         */
 
 typedef struct {
     PyObject_HEAD
@@ -842,22 +826,24 @@ PyDoc_STRVAR(scan_mask_results_doc,
 "scan_mask_results(data)\n"
 "--\n\n"
 "COCO segm results JSON (a top-level array of plain result objects whose segmentation\n"
-"is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) as columns, or None.\n\n"
-"Returns (n, image_id, category_id, bbox, score, boxed, size, blob, starts, totals): the\n"
-"count, read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a bbox)\n"
-"and float64 (n,), whether the results carry a bbox (all do, or none), the masks' sizes\n"
-"int64 (n, 2), their strings one after the other, int64 (n + 1,) where each starts, and\n"
-"int64 (n,) the sum of each string's counts, or -k where it does not decode, for the\n"
-"reason STRING_PROBLEMS[k]. None when the document is not of that shape. Releases the\n"
-"GIL while it reads.");
+"is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) in a writable buffer, as columns,\n"
+"or None. The masks' strings are moved to the start of data, one after the other (what\n"
+"is there is overwritten, also when the answer is None).\n\n"
+"Returns (n, image_id, category_id, bbox, score, boxed, size, length, starts, totals):\n"
+"the count, read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a\n"
+"bbox) and float64 (n,), whether the results carry a bbox (all do, or none), the masks'\n"
+"sizes int64 (n, 2), the length of their strings at the start of data, int64 (n + 1,)\n"
+"where each starts there, and int64 (n,) the sum of each string's counts, or -k where it\n"
+"does not decode, for the reason STRING_PROBLEMS[k]. Releases the GIL while it reads.");
 
 static PyObject *scan_mask_results(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    if (!PyArg_ParseTuple(args, "w*", &data)) return NULL;
     MaskColumns m;
     memset(&m, 0, sizeof m);
+    m.blob.data = data.buf;
     Py_ssize_t n;
     int boxed;
     Cursor c = {data.buf, (const char *)data.buf + data.len};
@@ -871,14 +857,11 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
     } else if (n == -1) {
         result = Py_NewRef(Py_None);
     } else {
-        /* The strings change hands without a copy; an empty blob still gets a block. */
-        char *strings = m.blob.data != NULL ? m.blob.data : malloc(1);
-        m.blob.data = NULL;
-        result = Py_BuildValue("nNNNNiNNNN", n, owned_column(&m.image, n, 8),
+        result = Py_BuildValue("nNNNNiNnNN", n, owned_column(&m.image, n, 8),
                                owned_column(&m.category, n, 8), owned_column(&m.box, n, 32),
                                owned_column(&m.score, n, 8), boxed, owned_column(&m.size, n, 16),
-                               owned(strings, (Py_ssize_t)m.blob.n),
-                               owned_column(&m.starts, n + 1, 8), owned_column(&m.totals, n, 8));
+                               (Py_ssize_t)m.blob.n, owned_column(&m.starts, n + 1, 8),
+                               owned_column(&m.totals, n, 8));
     }
     free(m.image);
     free(m.category);
@@ -887,7 +870,6 @@ static PyObject *scan_mask_results(PyObject *self, PyObject *args)
     free(m.score);
     free(m.totals);
     free(m.starts);
-    free(m.blob.data);
     return result;
 }
 

@@ -11,7 +11,7 @@ class OwnedBuffer:
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 def scan_mask_results(
-    data: bytes, /
+    data: bytearray | memoryview | mmap.mmap, /
 ) -> (
     tuple[
         int,
@@ -21,7 +21,7 @@ def scan_mask_results(
         OwnedBuffer,
         bool,
         OwnedBuffer,
-        OwnedBuffer,
+        int,
         OwnedBuffer,
         OwnedBuffer,
     ]

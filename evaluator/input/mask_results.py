@@ -4,9 +4,10 @@ A segm results file is mostly its masks' strings (279 MB for 500,000 masks, 211 
 them strings). Reading it whole and then scanning it holds the file and the strings at
 once; here the file is read a chunk at a time, each chunk cut between two results and
 closed as a JSON array of its own, and the chunks are scanned on worker threads (the
-scanner releases the GIL) while the next ones are read. Each chunk's columns are copied
-into blocks sized for the whole file as soon as it is done, so the peak holds the
-strings and a few chunks. The scan needs nothing of the ground truth; the masks are then
+scanner releases the GIL) while the next ones are read. The scanner moves a chunk's
+strings to its start, in place; its columns and those strings are copied into blocks
+sized for the whole file as soon as it is done, so the peak holds the strings and a few
+chunks. The scan needs nothing of the ground truth; the masks are then
 checked against their images (:func:`check_masks`).
 
 A cut between results is the last ``}`` ``,`` ``{`` of a chunk outside any string or
@@ -25,7 +26,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -133,18 +134,20 @@ def scan_mask_file(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[tuple[Future[tuple[Any, ...] | None], mmap.mmap]] = deque()
         for block, chunk in _chunks(file, size, blocks, hold):
-            # any buffer will do; the columns come back as buffers of the scanner's
-            pending.append((pool.submit(_scan.scan_mask_results, cast(bytes, chunk)), block))
+            # the columns come back as buffers of the scanner's, the strings at the
+            # chunk's start (moved there in place: no memory of their own)
+            pending.append((pool.submit(_scan.scan_mask_results, chunk), block))
             del chunk  # the worker holds it until it is scanned
             while len(pending) > workers or (pending and pending[0][0].done()):
                 future, done = pending.popleft()
-                blocks.free.append(done)
-                if not gathered.add(future.result()):
+                if not gathered.add(future.result(), done):
                     for future, _ in pending:
                         future.cancel()
                     return None
+                blocks.free.append(done)  # its strings are gathered: read the next chunk in
         while pending:
-            if not gathered.add(pending.popleft()[0].result()):
+            future, done = pending.popleft()
+            if not gathered.add(future.result(), done):
                 return None
     del blocks
     rle.release_freed()  # the chunks' columns, freed on the worker threads
@@ -276,12 +279,12 @@ class _Gathered:
         self.n = 0
         self.boxed: set[bool] = set()
 
-    def add(self, scanned: tuple[Any, ...] | None) -> bool:
-        """Append a chunk's columns, as the scanner gives them; False when it did not read
-        the chunk."""
+    def add(self, scanned: tuple[Any, ...] | None, chunk: mmap.mmap) -> bool:
+        """Append a chunk's columns, as the scanner gives them, and its strings (at the
+        start of ``chunk``); False when it did not read the chunk."""
         if scanned is None:
             return False
-        m, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, strings, start_raw = (
+        m, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, length, start_raw = (
             scanned[:9]
         )
         total_raw = scanned[9]
@@ -293,7 +296,7 @@ class _Gathered:
             column[n : n + m] = np.frombuffer(values, column.dtype).reshape(m, *column.shape[1:])
         starts = np.frombuffer(start_raw, dtype=np.int64)
         used = int(self.starts[n])
-        self.blob[used : used + int(starts[-1])] = np.frombuffer(strings, dtype=np.uint8)
+        self.blob[used : used + length] = np.frombuffer(chunk, dtype=np.uint8, count=length)
         self.starts[n + 1 : n + m + 1] = starts[1:] + used
         self.n += m
         self.boxed.add(bool(boxed))

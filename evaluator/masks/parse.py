@@ -31,6 +31,7 @@ __all__ = [
     "parse_segmentations",
     "rasterise",
     "rasterise_columns",
+    "rasterised_pieces",
 ]
 
 #: Counts are uint32: an image may have at most this many pixels.
@@ -85,6 +86,10 @@ def _uncompressed(counts: object, area: int, where: str) -> NDArray[np.uint32]:
     if int(array.sum(dtype=np.uint64)) != area:
         raise InputError(where, f"the counts sum to {int(array.sum())}, not height * width {area}")
     return array.astype(np.uint32)
+
+
+#: Masks of one form: their positions in the batch, and their (counts, offsets).
+Piece = tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]
 
 
 #: An object's polygons, each with its location for error messages.
@@ -152,7 +157,24 @@ def rasterise_columns(
     heights: NDArray[np.int64],
     widths: NDArray[np.int64],
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
-    """:func:`rasterise` of checked polygons as columns, on every core.
+    """:func:`rasterise` of checked polygons as columns, on every core (the parameters
+    are :func:`rasterised_pieces`')."""
+    chunks = rasterised_pieces(coords, poly_start, object_start, heights, widths)
+    counts = np.concatenate([c for _, c, _ in chunks]) if chunks else np.zeros(0, np.uint32)
+    shift = np.cumsum([0] + [int(o[-1]) for _, _, o in chunks[:-1]])
+    offsets = np.concatenate([[0]] + [o[1:] + s for (_, _, o), s in zip(chunks, shift)])
+    return counts, offsets.astype(np.int64)
+
+
+def rasterised_pieces(
+    coords: NDArray[np.float64],
+    poly_start: NDArray[np.int64],
+    object_start: NDArray[np.int64],
+    heights: NDArray[np.int64],
+    widths: NDArray[np.int64],
+) -> list[Piece]:
+    """:func:`rasterise` of checked polygons, on every core, as the pieces each thread
+    made (in order): put together where they go, they are copied once.
 
     Parameters
     ----------
@@ -164,8 +186,14 @@ def rasterise_columns(
         Object i has polygons ``object_start[i]`` to ``object_start[i + 1] - 1`` (one or more).
     heights, widths : ndarray of shape (n,), dtype int64
         Each object's image, at least 1 x 1.
+
+    Returns
+    -------
+    list of (rows, counts, offsets)
+        Objects ``rows`` (int64 (m,), consecutive) as a batch: counts uint32, offsets
+        int64 (m + 1,).
     """
-    parts: dict[int, tuple[NDArray[np.uint32], NDArray[np.int64]]] = {}
+    parts: dict[int, Piece] = {}
 
     def run(first: int, last: int) -> None:  # objects first..last-1, on one thread
         p0, p1 = int(object_start[first]), int(object_start[last])
@@ -174,15 +202,12 @@ def rasterise_columns(
             coords[c0:c1], poly_start[p0 : p1 + 1] - c0, object_start[first : last + 1] - p0,
             np.ascontiguousarray(heights[first:last]), np.ascontiguousarray(widths[first:last]),
         )  # fmt: skip
-        parts[first] = np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)
+        rows = np.arange(first, last, dtype=np.int64)
+        parts[first] = rows, np.frombuffer(counts, np.uint32), np.frombuffer(offsets, np.int64)
 
     coordinates = poly_start[object_start[1:]] - poly_start[object_start[:-1]]  # per object
     run_in_chunks(run, coordinates + 1)
-    chunks = [parts[first] for first in sorted(parts)]
-    counts = np.concatenate([c for c, _ in chunks]) if chunks else np.zeros(0, np.uint32)
-    shift = np.cumsum([0] + [int(o[-1]) for _, o in chunks[:-1]])
-    offsets = np.concatenate([[0]] + [o[1:] + s for (_, o), s in zip(chunks, shift)])
-    return counts, offsets.astype(np.int64)
+    return [parts[first] for first in sorted(parts)]
 
 
 def bbox_polygons(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -193,10 +218,6 @@ def bbox_polygons(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
     x, y = boxes[:, 0], boxes[:, 1]
     xe, ye = x + boxes[:, 2], y + boxes[:, 3]  # (n,)
     return np.stack([x, y, x, ye, xe, ye, xe, y], axis=1)  # (n, 8)
-
-
-#: Masks of one form: their positions in the batch, and their (counts, offsets).
-Piece = tuple[NDArray[np.int64], NDArray[np.uint32], NDArray[np.int64]]
 
 
 class _Forms:
@@ -341,7 +362,8 @@ def parse_json_segmentations(
     if at.size:
         h, w = np.ascontiguousarray(heights[at]), np.ascontiguousarray(widths[at])
         objects = np.append(object_start[at], object_start[-1])  # non-lists have none
-        pieces.append((at, *rasterise_columns(coords, poly_start, objects, h, w)))
+        for rows, counts, offsets in rasterised_pieces(coords, poly_start, objects, h, w):
+            pieces.append((at[rows], counts, offsets))
     counts, offsets = _in_input_order(pieces, n)
     return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
 
