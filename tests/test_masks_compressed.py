@@ -178,6 +178,64 @@ def test_the_scanner_sums_each_string_or_says_why_it_does_not_decode(
         assert got == total
 
 
+def _reference_total(counts: str) -> int | str:
+    """The sum of the counts of a string as maskApi.c's rleFrString reads it, or the first
+    problem, written from its description (characters 48..111, 5 value bits, 0x20 = more,
+    0x10 in the last = negative, from the fourth count on a difference to two before)."""
+    values: list[int] = []
+    p = 0
+    while p < len(counts):
+        x, shift, more = 0, 0, True
+        while more:
+            if p == len(counts):
+                return "the string ends inside a count"
+            c = ord(counts[p]) - 48
+            if not 0 <= c <= 63:
+                return "a character outside '0' (48) to 'o' (111)"
+            if shift > 30:
+                return "a count longer than 7 characters"
+            x |= (c & 0x1F) << shift
+            more, p, shift = bool(c & 0x20), p + 1, shift + 5
+            if not more and c & 0x10:
+                x -= 1 << shift
+        if len(values) > 2:
+            x += values[-2]
+        if not 0 <= x <= 2**32 - 1:
+            return "a count outside 0 to 2**32 - 1"
+        values.append(x)
+    return sum(values)
+
+
+def _random_string(rng: random.Random) -> str:
+    """Mask-like strings (counts of 1-2 characters mostly, some up to 8), or any
+    characters, some outside the code, of lengths around the scanner's 64-character
+    blocks."""
+    length = rng.choice([0, 1, 2, 3, 7, 8, 9, 63, 64, 65, 127, 128, 129, 300])
+    if rng.random() < 0.5:
+        chars: list[str] = []
+        while len(chars) < length:
+            size = rng.choice([1, 1, 1, 2, 2, 3, 4, 7, 8])
+            chars += [chr(80 + rng.randrange(32)) for _ in range(size - 1)]
+            chars.append(chr(48 + rng.randrange(32)))
+        return "".join(chars[:length])
+    alphabet = [chr(c) for c in range(48, 112)] + ["p", "/", " ", "~", "*"] * (rng.random() < 0.3)
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def test_the_scanner_sums_random_strings_as_rle_fr_string_reads_them() -> None:
+    """Its block-at-a-time reading gives every sum and every first problem of the
+    count-at-a-time one, on 20,000 strings."""
+    rng = random.Random(0)
+    strings = [_random_string(rng) for _ in range(20_000)]
+    results = [{"image_id": 1, "category_id": 1, "score": 0.5,
+                "segmentation": {"size": [1, 1], "counts": s}} for s in strings]  # fmt: skip
+    scanned = _scan.scan_mask_results(bytearray(json.dumps(results).encode()))
+    assert scanned is not None
+    totals = np.frombuffer(scanned[9], np.int64).tolist()
+    got = [t if t >= 0 else _scan.STRING_PROBLEMS[-t] for t in totals]
+    assert got == [_reference_total(s) for s in strings]
+
+
 @pytest.mark.parametrize(
     "edit",
     [

@@ -147,6 +147,8 @@ static size_t to_string(const uint32_t *counts, int64_t m, char *s)
  * written to counts (NULL: only count them) and their number to *m. */
 static const char *from_string(const char *s, Py_ssize_t len, uint32_t *counts, int64_t *m)
 {
+    uint64_t total;
+    if (decode_fast(s, len, counts, m, &total)) return NULL;
     int64_t k = 0;
     Py_ssize_t p = 0;
     while (p < len) {

