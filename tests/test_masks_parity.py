@@ -173,6 +173,33 @@ def test_polygons_of_coco_sized_images_equal_pycocotools() -> None:
         same_rle(masks.RunLengths.from_coco([polygons], [h], [w]).to_coco()[0], M.merge(theirs))
 
 
+def _edgy_polygon(rng: np.random.Generator, kind: int, h: int, w: int) -> list[float]:
+    """A polygon of long near-vertical (kind 0) or near-horizontal (1) edges, of
+    coordinates thousands of pixels off the image (2), or on half pixels (3)."""
+    k = int(rng.integers(3, 9))
+    xs, ys = rng.uniform(-20, w + 20, k), rng.uniform(-20, h + 20, k)
+    if kind == 0:  # each odd point nearly above the one before: steps along y, rarely x
+        xs[1::2] = xs[0::2][: k // 2] + rng.uniform(-0.05, 0.05, k // 2)
+    elif kind == 1:
+        ys[1::2] = ys[0::2][: k // 2] + rng.uniform(-0.05, 0.05, k // 2)
+    elif kind == 2:
+        xs, ys = rng.uniform(-2e4, 2e4, k), rng.uniform(-2e4, 2e4, k)
+    else:
+        xs, ys = np.round(xs * 2) / 2, np.round(ys * 2) / 2
+    return np.stack([xs, ys], axis=1).ravel().tolist()  # type: ignore[no-any-return]
+
+
+def test_polygons_of_long_steep_and_shallow_edges_equal_pycocotools() -> None:
+    """The walk along an edge passes over the steps that give no point (along x, four
+    columns in five; along a steep edge, the steps within one column): every point it
+    keeps is pycocotools'."""
+    rng = np.random.default_rng(12)
+    for i in range(2000):
+        h, w = int(rng.integers(1, 120)), int(rng.integers(1, 120))
+        polygon = _edgy_polygon(rng, i % 4, h, w)
+        same_rle(masks.from_polygons([polygon], h, w)[0], M.frPyObjects([polygon], h, w)[0])
+
+
 def test_one_polygon_alone_is_one_object() -> None:
     polygon = [0.5, 0.5, 6.2, 1.0, 3.0, 4.9]
     same_rle(masks.from_polygons(polygon, 7, 8), M.frPyObjects([polygon], 7, 8)[0])

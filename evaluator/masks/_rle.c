@@ -17,6 +17,7 @@
 #include <Python.h>
 #include "../_engine.h"
 #include "_rle_string.h"
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1303,6 +1304,20 @@ static inline int keep_point(Runs *points, Runs *columns, int64_t x, int64_t y, 
            push(columns, (uint32_t)((x - 2) / 5));
 }
 
+/* Whole steps of `delta` (|delta| < 1, f's change per step) that f takes before it can
+ * reach the next whole number in its direction, or fewer: never more. A margin of 1e-6
+ * and 1e-14 of |f| covers the rounding of f as rleFrPoly computes it, xs + s * t + .5
+ * with |xs| <= 1e9 (coordinates are at most 2e8, upsampled five times). */
+static inline int steps_before_crossing(double f, double delta)
+{
+    if (delta == 0) return INT_MAX;
+    double room = delta > 0 ? floor(f) + 1 - f : f - floor(f);
+    room -= 1e-6 + 1e-14 * fabs(f);
+    if (room <= 0) return 0;
+    double steps = room / fabs(delta);
+    return steps >= INT_MAX ? INT_MAX : (int)steps;
+}
+
 /* The counts of polygon xy[0:2k] (x0, y0, x1, y1, ...) rasterised on an h x w image,
  * as rleFrPoly, appended to `runs`; `points`, `columns` and `scratch` are scratch. 0, or
  * -1 when memory runs out.
@@ -1334,15 +1349,18 @@ static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs 
          * its neighbours are in its own column */
         double s = dx >= dy ? (dx ? (double)(ye - ys) / dx : 0) : (double)(xe - xs) / dy;
         int steps = dx >= dy ? dx : dy;
+        int steep = dx < dy && fabs(s) < .25; /* runs of 4 steps or more in one column */
         for (int d = 0; d <= steps; d++) {
             int u, v;
             t = flip ? steps - d : d;
+            double f = 0; /* along y: u before truncation */
             if (dx >= dy) {
                 u = t + xs;
                 v = (int)(ys + s * t + .5);
             } else {
                 v = t + ys;
-                u = (int)(xs + s * t + .5);
+                f = xs + s * t + .5;
+                u = (int)f;
             }
             int64_t x = u < pu ? u : (int64_t)u - 1;
             if (have_previous && u != pu && kept_column(x, w) &&
@@ -1352,21 +1370,33 @@ static int polygon_runs(const double *xy, int64_t k, int64_t h, int64_t w, Runs 
             pv = v;
             have_previous = 1;
             if (dx >= dy && d == 0) break; /* the rest of a step along x below */
+            if (!steep) continue;
+            /* along a steep edge, u changes only where f crosses a whole number (one step
+             * in |1 / s| or fewer): the steps before that are passed over, a whole step
+             * short of it (f is computed afresh at each step taken, so rounding cannot
+             * skip one) */
+            int skip = steps_before_crossing(f, flip ? -s : s) - 1;
+            if (skip > steps - d - 1) skip = steps - d - 1;
+            if (skip > 0) {
+                d += skip;
+                pv = (flip ? steps - d : d) + ys; /* v of the last step passed over */
+            }
         }
         if (dx >= dy) {
             /* along x, u moves by one at each step: each step after the first gives the
-             * column min(u, pu), and the rows of a step and the one before are worked out
-             * only where that column is kept (one step in five) */
-            for (int d = 1; d <= steps; d++) {
+             * column min(u, pu), xs - 1 + d (or xs + steps - d, flipped), and the rows of
+             * a step and the one before are worked out only where that column is kept:
+             * one step in five, taken in strides of five */
+            int first = flip ? xs + steps - 3 : 2 - xs; /* d that gives a column 2 mod 5 */
+            for (int d = 1 + ((first % 5) + 5) % 5; d <= steps; d += 5) {
                 int t1 = flip ? steps - d : d, t0 = flip ? t1 + 1 : t1 - 1;
-                int u = t1 + xs;
-                int64_t x = u < pu ? u : pu;
+                int64_t x = flip ? (int64_t)xs + steps - d : (int64_t)xs - 1 + d;
                 if (kept_column(x, w)) {
                     int v1 = (int)(ys + s * t1 + .5), v0 = (int)(ys + s * t0 + .5);
                     if (keep_point(points, columns, x, v1 < v0 ? v1 : v0, h)) return -1;
                 }
-                pu = u;
             }
+            if (steps > 0) pu = flip ? xs : xs + steps;
             t = flip ? 0 : steps;
             pv = (int)(ys + s * t + .5);
         }

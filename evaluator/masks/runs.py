@@ -24,6 +24,7 @@ from evaluator.masks.parse import (
     parse_json_segmentations,
     parse_segmentations,
 )
+from evaluator.threads import run_in_chunks
 
 __all__ = ["RunLengths", "pairwise_iou"]
 
@@ -156,7 +157,12 @@ class RunLengths:
     def area(self) -> NDArray[np.uint32]:
         """Pixels in each mask: ndarray of shape (n,), dtype uint32 (pycocotools' ``area``)."""
         out = np.empty(len(self), dtype=np.uint32)
-        rle.area(self.counts, self.offsets, out)
+
+        def run(first: int, last: int) -> None:
+            counts, offsets = self._runs_of(first, last)
+            rle.area(counts, offsets, out[first:last])
+
+        run_in_chunks(run, np.diff(self.offsets) + 1)
         return out
 
     def to_bbox(self) -> NDArray[np.float64]:
@@ -165,8 +171,20 @@ class RunLengths:
         As pycocotools' ``toBbox``: ``[0, 0, 0, 0]`` for a mask without runs of pixels.
         """
         out = np.empty((len(self), 4), dtype=np.float64)
-        rle.to_bbox(self.counts, self.offsets, self.heights, self.widths, out)
+
+        def run(first: int, last: int) -> None:
+            counts, offsets = self._runs_of(first, last)
+            h, w = self.heights[first:last], self.widths[first:last]
+            rle.to_bbox(counts, offsets, h, w, out[first:last])
+
+        run_in_chunks(run, np.diff(self.offsets) + 1)
         return out
+
+    def _runs_of(self, first: int, last: int) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+        """The counts and offsets (from 0) of masks ``first`` to ``last - 1``."""
+        start = int(self.offsets[first])
+        counts = self.counts[start : int(self.offsets[last])]
+        return counts, self.offsets[first : last + 1] - start
 
     def to_coco(self) -> list[dict[str, object]]:
         """Each mask as a compressed COCO RLE object ``{"size": [h, w], "counts": bytes}``."""
