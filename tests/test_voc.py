@@ -340,6 +340,26 @@ def test_matches_loop_oracle(seed, interpolation, pixel_offset):
         assert result.mAP == pytest.approx(sum(defined) / len(defined), rel=1e-15, abs=0)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_curves_are_worked_out_when_first_read_and_agree_with_the_counts(seed):
+    """A VOC result holds its precision / recall / score curves unworked until one is
+    read (a report reads only the APs); then every category's curve agrees with its
+    counts: last recall tp / n_gt, last precision tp / (tp + fp), scores non-increasing."""
+    result = evaluate_voc(*_arrays(*_random_set(seed)), iou_threshold=0.5)
+    curves = result.per_class[0].curves
+    assert all(c.curves is curves for c in result.per_class)
+    assert curves._curves is None  # nothing worked out yet
+    for c in result.per_class:
+        k = c.tp + c.fp
+        assert c.precision.shape == c.recall.shape == c.score.shape == (k,)
+        if k:
+            assert c.precision[-1] == c.tp / k
+            if c.n_gt:
+                assert c.recall[-1] == c.tp / c.n_gt
+            assert np.all(np.diff(c.score) <= 0)
+    assert curves._curves is not None
+
+
 # --------------------------------------------------------------------------- toy cases
 
 

@@ -1265,43 +1265,52 @@ done:
 
 enum {
     CURVE_RANK, CURVE_START, CURVE_IGNORED, CURVE_TP, CURVE_N_POS, CURVE_SCORE, CURVE_PRECISION,
-    CURVE_RECALL, CURVE_OUT_SCORE, CURVE_OUT_TP, CURVE_KEPT_START, N_CURVE_BUFFERS
+    CURVE_RECALL, CURVE_OUT_SCORE, CURVE_OUT_TP, CURVE_KEPT_START, CURVE_TP_START, N_CURVE_BUFFERS
 };
 
 PyDoc_STRVAR(ranked_curves_doc,
 "ranked_curves(rank, start, ignored, true_positive, n_pos, score, precision, recall,\n"
-"              out_score, out_tp, kept_start)\n"
+"              out_score, out_tp, kept_start, tp_start, every_kept)\n"
 "--\n\n"
 "Precision and recall after each ranked detection that is not ignored, class by class:\n"
 "class k's detections are rank[start[k]:start[k + 1]] (int64 (D,), (K + 1,)); with c\n"
 "true positives among the first n kept ones, precision = c / n and recall = c / n_pos[k]\n"
 "(doubles; NaN where n_pos[k] is 0). ignored, true_positive: uint8 (D,) and score:\n"
 "float64 (D,), by detection; n_pos: int64 (K,). Written, over the k kept detections in\n"
-"rank order: precision, recall, out_score (float64 (k,)), out_tp (uint8 (k,)), and\n"
-"kept_start (int64 (K + 1,)): where each class's kept ones begin. Releases the GIL.");
+"rank order (every_kept true) or over the true positives among them only (false: all\n"
+"an average precision reads): precision, recall, out_score (float64 (k,)), out_tp\n"
+"(uint8 (k,)); and kept_start, tp_start (int64 (K + 1,)): where each class's kept ones\n"
+"and its true positives begin among the kept ones and among the true positives of all\n"
+"classes. Releases the GIL.");
+
+/* How many ranked detections ahead ranked_curves asks for the rows it will read. */
+#define CURVE_AHEAD 16
 
 static PyObject *ranked_curves(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer b[N_CURVE_BUFFERS];
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*w*", &b[CURVE_RANK], &b[CURVE_START],
+    int every_kept;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*w*w*p", &b[CURVE_RANK], &b[CURVE_START],
                           &b[CURVE_IGNORED], &b[CURVE_TP], &b[CURVE_N_POS], &b[CURVE_SCORE],
                           &b[CURVE_PRECISION], &b[CURVE_RECALL], &b[CURVE_OUT_SCORE],
-                          &b[CURVE_OUT_TP], &b[CURVE_KEPT_START]))
+                          &b[CURVE_OUT_TP], &b[CURVE_KEPT_START], &b[CURVE_TP_START],
+                          &every_kept))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n_det = items(&b[CURVE_RANK], 8, "rank"), n_class = items(&b[CURVE_N_POS], 8, "n_pos");
-    Py_ssize_t n_kept = items(&b[CURVE_PRECISION], 8, "precision");
-    if (n_det < 0 || n_class < 0 || n_kept < 0) goto done;
+    Py_ssize_t n_rows = items(&b[CURVE_PRECISION], 8, "precision");
+    if (n_det < 0 || n_class < 0 || n_rows < 0) goto done;
     if (check_items(&b[CURVE_START], 8, n_class + 1, "start") ||
         check_items(&b[CURVE_IGNORED], 1, n_det, "ignored") ||
         check_items(&b[CURVE_TP], 1, n_det, "true_positive") ||
         check_items(&b[CURVE_SCORE], 8, n_det, "score") ||
-        check_items(&b[CURVE_RECALL], 8, n_kept, "recall") ||
-        check_items(&b[CURVE_OUT_SCORE], 8, n_kept, "out_score") ||
-        check_items(&b[CURVE_OUT_TP], 1, n_kept, "out_tp") ||
-        check_items(&b[CURVE_KEPT_START], 8, n_class + 1, "kept_start"))
+        check_items(&b[CURVE_RECALL], 8, n_rows, "recall") ||
+        check_items(&b[CURVE_OUT_SCORE], 8, n_rows, "out_score") ||
+        check_items(&b[CURVE_OUT_TP], 1, n_rows, "out_tp") ||
+        check_items(&b[CURVE_KEPT_START], 8, n_class + 1, "kept_start") ||
+        check_items(&b[CURVE_TP_START], 8, n_class + 1, "tp_start"))
         goto done;
     const int64_t *rank = b[CURVE_RANK].buf, *start = b[CURVE_START].buf;
     const int64_t *n_pos = b[CURVE_N_POS].buf;
@@ -1310,8 +1319,8 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
     double *precision = b[CURVE_PRECISION].buf, *recall = b[CURVE_RECALL].buf;
     double *out_score = b[CURVE_OUT_SCORE].buf;
     uint8_t *out_tp = b[CURVE_OUT_TP].buf;
-    int64_t *kept_start = b[CURVE_KEPT_START].buf;
-    Py_ssize_t kept = 0;
+    int64_t *kept_start = b[CURVE_KEPT_START].buf, *tp_start = b[CURVE_TP_START].buf;
+    Py_ssize_t kept = 0, kept_tp = 0;
     for (Py_ssize_t k = 0; k < n_class; k++) {
         if (start[k] < 0 || start[k] > start[k + 1] || start[k + 1] > n_det) {
             PyErr_Format(PyExc_ValueError, "class %zd: bounds outside the detections", k);
@@ -1323,30 +1332,52 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
             PyErr_Format(PyExc_ValueError, "rank[%zd]: outside the detections", i);
             goto done;
         }
-        kept += !ignored[rank[i]];
     }
-    if (kept != n_kept) {
-        PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd kept", n_kept, kept);
+    /* rank is a permutation: its reads are scattered, so each is asked for ahead */
+    for (Py_ssize_t i = 0; i < n_det; i++) {
+        if (i + CURVE_AHEAD < n_det) {
+            PREFETCH(ignored + rank[i + CURVE_AHEAD]);
+            PREFETCH(true_positive + rank[i + CURVE_AHEAD]);
+        }
+        kept += !ignored[rank[i]];
+        kept_tp += !ignored[rank[i]] && true_positive[rank[i]];
+    }
+    if ((every_kept ? kept : kept_tp) != n_rows) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd to write", n_rows,
+                     every_kept ? kept : kept_tp);
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t j = 0;
+    Py_ssize_t j = 0, row = 0; /* kept ones so far, rows written */
+    int64_t tps = 0;
     for (Py_ssize_t k = 0; k < n_class; k++) {
         kept_start[k] = j;
+        tp_start[k] = tps;
         int64_t seen = 0, found = 0;
         for (int64_t i = start[k]; i < start[k + 1]; i++) {
             const int64_t d = rank[i];
+            if (i + CURVE_AHEAD < n_det) {
+                const int64_t ahead = rank[i + CURVE_AHEAD];
+                PREFETCH(ignored + ahead);
+                PREFETCH(true_positive + ahead);
+                PREFETCH(score + ahead);
+            }
             if (ignored[d]) continue;
+            const int tp = true_positive[d] != 0;
             seen++;
-            found += true_positive[d] != 0;
-            precision[j] = (double)found / (double)seen;
-            recall[j] = n_pos[k] > 0 ? (double)found / (double)n_pos[k] : NAN;
-            out_score[j] = score[d];
-            out_tp[j] = true_positive[d] != 0;
+            found += tp;
             j++;
+            if (!every_kept && !tp) continue;
+            precision[row] = (double)found / (double)seen;
+            recall[row] = n_pos[k] > 0 ? (double)found / (double)n_pos[k] : NAN;
+            out_score[row] = score[d];
+            out_tp[row] = (uint8_t)tp;
+            row++;
         }
+        tps += found;
     }
     kept_start[n_class] = j;
+    tp_start[n_class] = tps;
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:

@@ -51,6 +51,8 @@ def ranked_curves(
     out_score: NDArray[np.float64],
     out_tp: NDArray[np.uint8],
     kept_start: NDArray[np.int64],
+    tp_start: NDArray[np.int64],
+    every_kept: bool,
     /,
 ) -> None: ...
 def greedy_match(

@@ -31,9 +31,10 @@ when it is the first (in rank order) qualifying detection aimed at its ground tr
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -57,6 +58,56 @@ _ELEVEN_RECALLS = np.linspace(0, 1, 11)
 
 
 # --------------------------------------------------------------------------- result
+
+
+class RankedCurves:
+    """Precision, recall and score after each ranked detection that is not ignored, of
+    every category, worked out the first time one is read (a report reads only the
+    average precisions, which need the true positives' points alone).
+
+    Parameters
+    ----------
+    rank : ndarray of shape (D,), dtype int64
+        The detections by category, then descending score.
+    bounds : ndarray of shape (K + 1,), dtype int64
+        Category k's detections are ``rank[bounds[k]:bounds[k + 1]]``.
+    ignored, true_positive : ndarray of shape (D,), dtype bool
+        By detection.
+    n_pos : ndarray of shape (K,), dtype int64
+        Non-difficult ground truth by category.
+    scores : ndarray of shape (D,), dtype float64
+    n_kept : int
+        Detections not ignored.
+    """
+
+    def __init__(
+        self,
+        rank: NDArray[np.int64],
+        bounds: NDArray[np.int64],
+        ignored: NDArray[np.bool_],
+        true_positive: NDArray[np.bool_],
+        n_pos: NDArray[np.int64],
+        scores: NDArray[np.float64],
+        n_kept: int,
+    ) -> None:
+        self._inputs = (rank, bounds, ignored, true_positive, n_pos, scores, n_kept)
+        self._curves: tuple[NDArray[np.float64], ...] | None = None
+        self._lock = threading.Lock()
+
+    def curves(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """(precision, recall, score), each of shape (n_kept,), read-only, in rank order."""
+        with self._lock:
+            if self._curves is None:
+                rank, bounds, ignored, true_positive, n_pos, scores, n_kept = self._inputs
+                precision, recall, score = np.empty((3, n_kept))
+                kernels.ranked_curves(
+                    rank, bounds, ignored.view(np.uint8), true_positive.view(np.uint8), n_pos,
+                    scores, precision, recall, score, np.empty(n_kept, dtype=np.uint8),
+                    np.empty_like(bounds), np.empty_like(bounds), True,
+                )  # fmt: skip
+                self._curves = tuple(readonly(values) for values in (precision, recall, score))
+            precision, recall, score = self._curves
+            return precision, recall, score
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,20 +134,42 @@ class VOCClassResult:
     tp, fp : int
     n_ignored : int
         Detections matched to difficult ground truth: ``n_det - tp - fp``.
+    curves : RankedCurves
+        Every category's curves, shared by the results of one evaluation.
+    kept_start : int
+        Where this category's points begin in them.
     """
 
     category_id: int
     name: str | None
     ap: float
-    precision: NDArray[np.float64]
-    recall: NDArray[np.float64]
-    score: NDArray[np.float64]
     n_gt: int
     n_difficult: int
     n_det: int
     tp: int
     fp: int
     n_ignored: int
+    curves: RankedCurves = field(repr=False)
+    kept_start: int = field(repr=False)  # where this category's points are in the curves
+
+    @property
+    def precision(self) -> NDArray[np.float64]:
+        """Shape (k,), dtype float64: see the class's docstring."""
+        return self.curves.curves()[0][self._points]
+
+    @property
+    def recall(self) -> NDArray[np.float64]:
+        """Shape (k,), dtype float64: see the class's docstring."""
+        return self.curves.curves()[1][self._points]
+
+    @property
+    def score(self) -> NDArray[np.float64]:
+        """Shape (k,), dtype float64: see the class's docstring."""
+        return self.curves.curves()[2][self._points]
+
+    @property
+    def _points(self) -> slice:
+        return slice(self.kept_start, self.kept_start + self.tp + self.fp)
 
     @property
     def undefined_reason(self) -> str | None:
@@ -420,38 +493,28 @@ def evaluate_voc_interpolations(
     is_tp = np.zeros(rank.shape[0], dtype=bool)  # by detection
     is_tp[rank[ranked_candidate[first[first < ranked_candidate.shape[0]]]]] = True
 
-    # The curves of all categories in one pass over the ranked detections not ignored.
-    n_kept_all = rank.shape[0] - int(ignored.sum())
-    precision_all, recall_all, score_all = np.empty((3, n_kept_all))
-    tp_kept = np.empty(n_kept_all, dtype=bool)
+    # The points of all categories' curves at their true positives (what the average
+    # precisions read), in one pass over the ranked detections; whole curves when asked.
+    scores = np.ascontiguousarray(detections.scores, dtype=np.float64)
+    n_pos = n_pos.astype(np.int64)
+    n_tp_all = int(is_tp.sum())
+    precision_tp, recall_tp, score_tp = np.empty((3, n_tp_all))
     kept_start = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,)
+    tp_start = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,)
     kernels.ranked_curves(
-        rank,
-        bounds,
-        ignored.view(np.uint8),
-        is_tp.view(np.uint8),
-        n_pos.astype(np.int64),
-        np.ascontiguousarray(detections.scores, dtype=np.float64),
-        precision_all,
-        recall_all,
-        score_all,
-        tp_kept.view(np.uint8),
-        kept_start,
-    )
-    n_kept = np.diff(kept_start)  # (K,)
-    for values in (precision_all, recall_all, score_all):
-        readonly(values)
-    at_tp = np.flatnonzero(tp_kept)  # (n_tp,)
-    tp_start = np.searchsorted(at_tp, kept_start)  # (K + 1,)
-    n_tp = np.diff(tp_start)
+        rank, bounds, ignored.view(np.uint8), is_tp.view(np.uint8), n_pos, scores,
+        precision_tp, recall_tp, score_tp, np.empty(n_tp_all, dtype=np.uint8), kept_start,
+        tp_start,
+        False,
+    )  # fmt: skip
+    n_kept, n_tp = np.diff(kept_start), np.diff(tp_start)  # (K,)
     ap_by = {
-        i: _average_precisions(precision_all[at_tp], recall_all[at_tp], tp_start, n_pos, i)
-        for i in interpolations
+        i: _average_precisions(precision_tp, recall_tp, tp_start, n_pos, i) for i in interpolations
     }
+    curves = RankedCurves(rank, bounds, ignored, is_tp, n_pos, scores, int(kept_start[-1]))
 
     per_class: dict[str, list[VOCClassResult]] = {i: [] for i in interpolations}
     for k, category_id in enumerate(categories.tolist()):
-        curve = slice(kept_start[k], kept_start[k + 1])
         n_det = int(bounds[k + 1] - bounds[k])
         for interpolation in interpolations:
             per_class[interpolation].append(
@@ -459,15 +522,14 @@ def evaluate_voc_interpolations(
                     category_id=category_id,
                     name=names.get(category_id),
                     ap=float(ap_by[interpolation][k]),
-                    precision=precision_all[curve],
-                    recall=recall_all[curve],
-                    score=score_all[curve],
                     n_gt=int(n_pos[k]),
                     n_difficult=int(n_hard[k]),
                     n_det=n_det,
                     tp=int(n_tp[k]),
                     fp=int(n_kept[k] - n_tp[k]),
                     n_ignored=n_det - int(n_kept[k]),
+                    curves=curves,
+                    kept_start=int(kept_start[k]),
                 )
             )
     with_gt = n_pos > 0
