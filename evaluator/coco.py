@@ -24,6 +24,7 @@ from evaluator.metrics.matching import Progress, match_detections, section_plane
 from evaluator.metrics.params import CocoParams, IouType, Mode
 from evaluator.metrics.voc import evaluate_voc_interpolations
 from evaluator.report.coco_report import CocoReport
+from evaluator.threads import on_this_thread
 
 
 def evaluate_coco(
@@ -119,7 +120,16 @@ def _extra_sections(
     gt: GroundTruth, preds: Predictions, score_threshold: float, with_voc: bool
 ) -> dict[str, Any]:
     """The ``confusion_matrix`` report section (by mask IoU when ``preds`` hold masks), and
-    with ``with_voc`` the ``voc`` section."""
+    with ``with_voc`` the ``voc`` section, on the calling thread alone (they run beside
+    the error breakdown, which has the thread pool)."""
+    with on_this_thread():
+        return _confusion_and_voc(gt, preds, score_threshold, with_voc)
+
+
+def _confusion_and_voc(
+    gt: GroundTruth, preds: Predictions, score_threshold: float, with_voc: bool
+) -> dict[str, Any]:
+    """:func:`_extra_sections` on any thread."""
     names = dict(zip(gt.category_ids.tolist(), gt.category_names, strict=True))
     preds = preds.of_declared_categories(gt)
     confusion = detection_confusion_matrix(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["available_cores", "run_in_chunks", "threads"]
+__all__ = ["available_cores", "on_this_thread", "run_in_chunks", "threads"]
 
 # Below this much work in a chunk, a thread costs more than it saves.
 _WORK_PER_CHUNK = 1 << 16
@@ -25,6 +26,8 @@ _WORK_PER_CHUNK = 1 << 16
 # callers on several threads can share them without waiting on each other's chunks.
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
+# Threads whose kernels run their chunks themselves (see on_this_thread).
+_alone = threading.local()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
@@ -64,6 +67,21 @@ def threads() -> int:
     return available_cores()
 
 
+@contextmanager
+def on_this_thread() -> Iterator[None]:
+    """Run the kernels called in the body on the calling thread alone, not on the pool.
+
+    For work done beside other work that has the pool: its chunks would otherwise wait
+    in the pool's queue behind the other work's, and its time would be the other's too.
+    """
+    before = getattr(_alone, "active", False)
+    _alone.active = True
+    try:
+        yield
+    finally:
+        _alone.active = before
+
+
 def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> None:
     """Call ``run(first, last)`` on consecutive ranges of items that cover them all.
 
@@ -76,6 +94,9 @@ def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> N
     """
     n = work.shape[0]
     if n == 0:
+        return
+    if getattr(_alone, "active", False):
+        run(0, n)
         return
     cumulative = np.cumsum(work)
     total = int(cumulative[-1])

@@ -9,6 +9,7 @@ import pytest
 
 from evaluator.metrics.matching import stable_order
 from evaluator.metrics.pairs import best_pair_per_detection, overlapping_pairs
+from evaluator.metrics.parallel import kernels
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -277,3 +278,18 @@ def test_nearest_ground_truth_is_the_best_pair(seed: int) -> None:
         _, best = best_pair_per_detection(det, iou, gt, n)
         want = np.where(best >= 0, gt[best] if gt.size else 0, -1)
         np.testing.assert_array_equal(got, want)
+
+
+def test_ranked_curves_refuses_a_ranking_that_repeats_a_detection() -> None:
+    """The rows to write are counted by detection, so a ranking that names a true
+    positive twice would write past them: refused, nothing written beyond the room."""
+    rank = np.array([0, 0, 0], np.int64)  # detection 0, a true positive, three times
+    bounds = np.array([0, 3], np.int64)
+    ignored, true_positive = np.zeros(3, np.uint8), np.array([1, 0, 0], np.uint8)
+    precision, recall, score = np.empty((3, 1))
+    with pytest.raises(ValueError, match="not a permutation"):
+        kernels.ranked_curves(
+            rank, bounds, ignored, true_positive, np.array([1], np.int64), np.ones(3),
+            precision, recall, score, np.empty(1, np.uint8), np.empty(2, np.int64),
+            np.empty(2, np.int64), False,
+        )  # fmt: skip

@@ -49,6 +49,31 @@ def test_the_threads_are_kept_between_calls() -> None:
 
 
 @pytest.mark.usefixtures("many_chunks")
+def test_on_this_thread_the_calling_thread_runs_all_items_itself() -> None:
+    """Work beside the pool's (the confusion matrix and VOC beside TIDE) does not queue
+    behind it: one range, on the calling thread; the pool again after, also nested."""
+    ran_on: list[int] = []
+
+    def run(first: int, last: int) -> None:
+        ran_on.append(threading.get_ident())
+
+    with threads.on_this_thread():
+        assert _covered(100) == [(0, 100)]
+        with threads.on_this_thread():
+            assert _covered(7) == [(0, 7)]
+        assert _covered(100) == [(0, 100)]
+        threads.run_in_chunks(run, np.ones(50, dtype=np.int64))
+    assert ran_on == [threading.get_ident()]
+    assert len(_covered(100)) > 1
+    other: list[list[tuple[int, int]]] = []
+    with threads.on_this_thread():  # only the thread that asked
+        worker = threading.Thread(target=lambda: other.append(_covered(100)))
+        worker.start()
+        worker.join()
+    assert len(other[0]) > 1
+
+
+@pytest.mark.usefixtures("many_chunks")
 def test_a_failing_chunk_is_raised_once_every_chunk_has_ended() -> None:
     ended: list[int] = []
 

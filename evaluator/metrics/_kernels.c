@@ -1333,23 +1333,21 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
             goto done;
         }
     }
-    /* rank is a permutation: its reads are scattered, so each is asked for ahead */
-    for (Py_ssize_t i = 0; i < n_det; i++) {
-        if (i + CURVE_AHEAD < n_det) {
-            PREFETCH(ignored + rank[i + CURVE_AHEAD]);
-            PREFETCH(true_positive + rank[i + CURVE_AHEAD]);
-        }
-        kept += !ignored[rank[i]];
-        kept_tp += !ignored[rank[i]] && true_positive[rank[i]];
+    /* Counted in detection order (rank is a permutation of them: the same counts without
+     * its scattered reads); the rows written are checked against the room as they go. */
+    for (Py_ssize_t d = 0; d < n_det; d++) {
+        kept += !ignored[d];
+        kept_tp += !ignored[d] && true_positive[d];
     }
     if ((every_kept ? kept : kept_tp) != n_rows) {
         PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd to write", n_rows,
                      every_kept ? kept : kept_tp);
         goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
     Py_ssize_t j = 0, row = 0; /* kept ones so far, rows written */
     int64_t tps = 0;
+    int overflow = 0; /* rank repeats a detection: more rows than counted */
+    Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < n_class; k++) {
         kept_start[k] = j;
         tp_start[k] = tps;
@@ -1368,6 +1366,10 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
             found += tp;
             j++;
             if (!every_kept && !tp) continue;
+            if (row == n_rows) {
+                overflow = 1;
+                break;
+            }
             precision[row] = (double)found / (double)seen;
             recall[row] = n_pos[k] > 0 ? (double)found / (double)n_pos[k] : NAN;
             out_score[row] = score[d];
@@ -1379,6 +1381,10 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
     kept_start[n_class] = j;
     tp_start[n_class] = tps;
     Py_END_ALLOW_THREADS
+    if (overflow || row != n_rows) {
+        PyErr_SetString(PyExc_ValueError, "rank: not a permutation of the detections");
+        goto done;
+    }
     result = Py_NewRef(Py_None);
 done:
     release(b, N_CURVE_BUFFERS);
