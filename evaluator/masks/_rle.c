@@ -521,23 +521,17 @@ static const char *measure_string(const char *s, Py_ssize_t len, uint32_t h, uin
 {
     Extent e;
     extent_start(&e, h, w);
-    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
+    int64_t k = 0, before = 0, last = 0;
     uint64_t total = 0;
     uint32_t a = 0;
     Py_ssize_t p = 0;
-    while (p < len) {
-        int64_t x;
-        const char *problem = next_count_fast(s, len, &p, &x);
+    for (; p < len; k++) {
+        uint32_t count;
+        const char *problem = next_run(s, len, &p, k, &before, &last, &count);
         if (problem != NULL) return problem;
-        if (k > 2) x += before;
-        if (x < 0 || x > UINT32_MAX) return RLE_COUNT_OUT_OF_RANGE;
-        uint32_t count = (uint32_t)x;
         total += count;
         if (k % 2) a += count;
         if (h) extent_run(&e, k, count); /* 0 rows: every count of a valid mask is 0 */
-        before = last;
-        last = count;
-        k++;
     }
     if (total != (uint64_t)h * (uint64_t)w) return RLE_WRONG_SUM;
     *area = a;

@@ -72,6 +72,23 @@ static inline const char *next_count_fast(const char *s, Py_ssize_t len, Py_ssiz
     return next_count(s, len, p, x);
 }
 
+/* Count k of the string at s[*p:] (the exact walk), *p moved past it, in *count: the
+ * difference to count k - 2 undone (*before and *last hold counts k - 2 and k - 1, and
+ * move on by one) and checked to be in 0 to 2**32 - 1. NULL, or why it is not a count. */
+static inline const char *next_run(const char *s, Py_ssize_t len, Py_ssize_t *p, int64_t k,
+                                   int64_t *before, int64_t *last, uint32_t *count)
+{
+    int64_t x;
+    const char *problem = next_count_fast(s, len, p, &x);
+    if (problem != NULL) return problem;
+    if (k > 2) x += *before;
+    if (x < 0 || x > UINT32_MAX) return RLE_COUNT_OUT_OF_RANGE;
+    *before = *last;
+    *last = x;
+    *count = (uint32_t)x;
+    return NULL;
+}
+
 #define BYTES_OF(b) (0x0101010101010101ULL * (uint64_t)(b)) /* b in each of 8 bytes */
 
 /* The counts string s[0:len] decodes into, written to counts (unless NULL), their number
@@ -154,19 +171,14 @@ static inline const char *string_total(const char *s, Py_ssize_t len, uint64_t *
 {
     int64_t m;
     if (decode_fast(s, len, NULL, &m, total)) return NULL;
-    int64_t k = 0, before = 0, last = 0; /* counts k - 2 and k - 1 */
+    int64_t before = 0, last = 0;
     uint64_t sum = 0;
     Py_ssize_t p = 0;
-    while (p < len) {
-        int64_t x;
-        const char *problem = next_count_fast(s, len, &p, &x);
+    for (int64_t k = 0; p < len; k++) {
+        uint32_t count;
+        const char *problem = next_run(s, len, &p, k, &before, &last, &count);
         if (problem != NULL) return problem;
-        if (k > 2) x += before;
-        if (x < 0 || x > UINT32_MAX) return RLE_COUNT_OUT_OF_RANGE;
-        sum += (uint64_t)x;
-        before = last;
-        last = x;
-        k++;
+        sum += count;
     }
     *total = sum;
     return NULL;
