@@ -284,14 +284,22 @@ class _Gathered:
         start of ``chunk``); False when it did not read the chunk."""
         if scanned is None:
             return False
-        m, image_raw, category_raw, box_raw, score_raw, boxed, size_raw, length, start_raw = (
-            scanned[:9]
-        )
-        total_raw = scanned[9]
+        (
+            m,
+            image_raw,
+            category_raw,
+            box_raw,
+            score_raw,
+            boxed,
+            size_raw,
+            length,
+            start_raw,
+            totals,
+        ) = scanned
         n = self.n
         if n + m > self.starts.shape[0] - 1:  # not a plain file after all: room anyway
             self._grow(n + m)
-        raw = (image_raw, category_raw, box_raw, score_raw, size_raw, total_raw)
+        raw = (image_raw, category_raw, box_raw, score_raw, size_raw, totals)
         for column, values in zip(self.columns.values(), raw, strict=True):
             column[n : n + m] = np.frombuffer(values, column.dtype).reshape(m, *column.shape[1:])
         starts = np.frombuffer(start_raw, dtype=np.int64)
