@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,36 +21,37 @@ def _numpy_setting() -> bool:
     return before
 
 
-@pytest.mark.parametrize("setting", [True, False])
-def test_off_inside_and_restored_after(setting: bool) -> None:
+@contextmanager
+def _numpy_set_to(setting: bool) -> Iterator[None]:
+    """NumPy's setting at ``setting`` for the body, what it was after."""
     assert memory._switch is not None
     previous = memory._switch(setting)
     try:
+        yield
+    finally:
+        memory._switch(previous)
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_off_inside_and_restored_after(setting: bool) -> None:
+    with _numpy_set_to(setting):
         with memory.ordinary_pages():
             assert _numpy_setting() is False
             with memory.ordinary_pages():  # nested: still off, the outer one restores
                 assert _numpy_setting() is False
             assert _numpy_setting() is False
         assert _numpy_setting() is setting
-    finally:
-        memory._switch(previous)
 
 
 def test_restored_after_an_error() -> None:
-    assert memory._switch is not None
-    previous = memory._switch(True)
-    try:
+    with _numpy_set_to(True):
         with pytest.raises(RuntimeError), memory.ordinary_pages():
             raise RuntimeError("inside")
         assert _numpy_setting() is True
-    finally:
-        memory._switch(previous)
 
 
 def test_overlapping_evaluations_restore_once_the_last_ends() -> None:
     """Two threads' evaluations overlap: the setting comes back after the later one."""
-    assert memory._switch is not None
-    previous = memory._switch(True)
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, bool] = {}
 
@@ -65,7 +68,7 @@ def test_overlapping_evaluations_restore_once_the_last_ends() -> None:
             first_out.wait(5)
             seen["after the first left"] = _numpy_setting()
 
-    try:
+    with _numpy_set_to(True):
         threads = [threading.Thread(target=first), threading.Thread(target=second)]
         for thread in threads:
             thread.start()
@@ -73,8 +76,6 @@ def test_overlapping_evaluations_restore_once_the_last_ends() -> None:
             thread.join(10)
         assert seen == {"after the first left": False}
         assert _numpy_setting() is True
-    finally:
-        memory._switch(previous)
 
 
 def test_evaluate_coco_runs_with_ordinary_pages(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,12 +95,8 @@ def test_evaluate_coco_runs_with_ordinary_pages(monkeypatch: pytest.MonkeyPatch)
         "categories": [{"id": 1, "name": "a"}],
     }  # fmt: skip
     preds = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 0.9}]
-    assert memory._switch is not None
-    previous = memory._switch(True)
-    try:
+    with _numpy_set_to(True):
         report = evaluate_coco(gt, preds)
         assert _numpy_setting() is True
-    finally:
-        memory._switch(previous)
     assert seen == [False]
     assert report.stats[0] == pytest.approx(1.0)
