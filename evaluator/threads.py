@@ -82,27 +82,33 @@ def on_this_thread() -> Iterator[None]:
         _alone.active = before
 
 
-def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64]) -> None:
+def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64] | int) -> None:
     """Call ``run(first, last)`` on consecutive ranges of items that cover them all.
 
     Parameters
     ----------
     run : callable
         Processes items ``first`` to ``last - 1``; calls may run at the same time.
-    work : ndarray of shape (n,), dtype int64
-        Cost of each item; the ranges get about the same total, at most four per core.
+    work : ndarray of shape (n,), dtype int64, or int
+        Cost of each item, or the number of items when they cost the same; the ranges get
+        about the same total, at most four per core.
     """
-    n = work.shape[0]
+    n = work if isinstance(work, int) else work.shape[0]
     if n == 0:
         return
     if getattr(_alone, "active", False):
         run(0, n)
         return
-    cumulative = np.cumsum(work)
-    total = int(cumulative[-1])
     workers = threads()
-    n_chunks = min(max(total // _WORK_PER_CHUNK, 1), 4 * workers, n)
-    cuts = np.searchsorted(cumulative, np.linspace(0, total, n_chunks + 1)[1:-1])
+    if isinstance(work, int):
+        n_chunks = min(max(n // _WORK_PER_CHUNK, 1), 4 * workers, n)
+        # Where the cumulative cost 1, 2, ..., n first reaches each even share.
+        cuts = np.maximum(np.ceil(np.linspace(0, n, n_chunks + 1)[1:-1]) - 1, 0).astype(np.int64)
+    else:
+        cumulative = np.cumsum(work)
+        total = int(cumulative[-1])
+        n_chunks = min(max(total // _WORK_PER_CHUNK, 1), 4 * workers, n)
+        cuts = np.searchsorted(cumulative, np.linspace(0, total, n_chunks + 1)[1:-1])
     bounds = np.unique(np.r_[0, cuts, n]).tolist()
     chunks = list(zip(bounds[:-1], bounds[1:]))
     if len(chunks) == 1 or workers == 1:

@@ -19,7 +19,9 @@ def many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DETEVAL_THREADS", "3")
 
 
-def _covered(n: int) -> list[tuple[int, int]]:
+def _covered(n: int, alike: bool = False) -> list[tuple[int, int]]:
+    """The ranges run_in_chunks hands out for n items of cost 1 (given as their number
+    with ``alike``)."""
     seen: list[tuple[int, int]] = []
     lock = threading.Lock()
 
@@ -27,16 +29,18 @@ def _covered(n: int) -> list[tuple[int, int]]:
         with lock:
             seen.append((first, last))
 
-    threads.run_in_chunks(run, np.ones(n, dtype=np.int64))
+    threads.run_in_chunks(run, n if alike else np.ones(n, dtype=np.int64))
     return sorted(seen)
 
 
 @pytest.mark.usefixtures("many_chunks")
-def test_chunks_cover_every_item_once() -> None:
-    for n in (1, 2, 7, 100):
-        chunks = _covered(n)
+@pytest.mark.parametrize("alike", [False, True])
+def test_chunks_cover_every_item_once(alike: bool) -> None:
+    for n in (0, 1, 2, 7, 100):
+        chunks = _covered(n, alike)
         assert [i for first, last in chunks for i in range(first, last)] == list(range(n))
-    assert len(_covered(100)) > 1
+    assert len(_covered(100, alike)) > 1
+    assert _covered(100, alike) == _covered(100)  # the same ranges either way
 
 
 @pytest.mark.usefixtures("many_chunks")

@@ -189,7 +189,7 @@ def detection_confusion_matrix(
     order = stable_order(
         np.where(det_key >= 0, det_key, n_images),
         detections.scores[kept],
-        np.zeros(n_det, dtype=np.int64),
+        None,
         n_images + 1,
     )
 

@@ -733,6 +733,9 @@ static Keyed *keyed_sort(Keyed *r, Keyed *tmp, int64_t n)
     return r;
 }
 
+/* How many items ahead sort_run asks for the scores it will read. */
+#define SORT_AHEAD 16
+
 /* Sort one key's run of item positions: by radix on the score when every tiebreak in it
    is the same (or there are none: NULL) and the run is long enough to pay for the passes,
    else by merge sort. */
@@ -744,7 +747,10 @@ static void sort_run(int64_t *run, int64_t m, const double *score, const int64_t
         same_tiebreak = tiebreak[run[i]] == tiebreak[run[0]];
     if (m >= 256 && same_tiebreak) {
         Keyed *r = scratch, *tmp = r + capacity;
-        for (int64_t i = 0; i < m; i++) r[i] = (Keyed){descending_key(score[run[i]]), run[i]};
+        for (int64_t i = 0; i < m; i++) { /* the scores lie apart: ask for them early */
+            if (i + SORT_AHEAD < m) PREFETCH(score + run[i + SORT_AHEAD]);
+            r[i] = (Keyed){descending_key(score[run[i]]), run[i]};
+        }
         Keyed *sorted = keyed_sort(r, tmp, m);
         for (int64_t i = 0; i < m; i++) run[i] = sorted[i].index;
         return;
@@ -972,70 +978,91 @@ static inline double pair_iou(const double *d, const double *g, int crowd)
     return overlap ? iou : 0.0; /* box_iou's early return on w or h */
 }
 
-/* The ground truths detection d meets: the run of gt_order of its key, none for a key
- * outside the tables. */
-static inline int64_t key_run(const int64_t *key_first, const int64_t *key_count,
-                              Py_ssize_t n_keys, int64_t key, int64_t *first)
+/* The ground truths a detection meets: the run [key_start[slot], key_start[slot + 1]) of
+ * gt_order, none for a slot outside [0, n_keys). Its two bounds are neighbours, so one
+ * cache line usually holds both. */
+static inline int64_t key_run(const int64_t *key_start, Py_ssize_t n_keys, int64_t slot,
+                              int64_t *first)
 {
-    if (key < 0 || key >= n_keys) return 0;
-    *first = key_first[key];
-    return key_count[key];
+    if (slot < 0 || slot >= n_keys) return 0;
+    *first = key_start[slot];
+    return key_start[slot + 1] - key_start[slot];
+}
+
+/* Whether a run read by key_run lies inside gt_order's n_gt items. */
+static inline int run_inside(int64_t first, int64_t count, Py_ssize_t n_gt)
+{
+    return count == 0 || (first >= 0 && count > 0 && first <= n_gt - count);
+}
+
+/* The number of keys of a key_start buffer (its items less one), -1 with an error set. */
+static Py_ssize_t key_slots(Py_buffer *key_start)
+{
+    Py_ssize_t n = items(key_start, 8, "key_start");
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "key_start: needs at least one item");
+        return -1;
+    }
+    return n < 0 ? -1 : n - 1;
 }
 
 PyDoc_STRVAR(pair_candidates_doc,
-"pair_candidates(key_first, key_count, det_key, d0, d1)\n"
+"pair_candidates(key_start, det_slot, d0, d1)\n"
 "--\n\n"
-"How many ground truths detections [d0, d1) meet: the sum of key_count[det_key[d]]\n"
-"(key_first, key_count: int64 (K,); det_key: int64 (D,), a key outside [0, K) meets\n"
-"none). The room pairs() needs for them.");
+"How many ground truths detections [d0, d1) meet: the sum of the lengths of their runs,\n"
+"key_start[s + 1] - key_start[s] for s = det_slot[d] (key_start: int64 (K + 1,);\n"
+"det_slot: int64 (D,), a slot outside [0, K) meets none). The room pairs() needs.");
 
 static PyObject *pair_candidates(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[3];
+    Py_buffer b[2];
     Py_ssize_t d0, d1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*nn", &b[0], &b[1], &b[2], &d0, &d1)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*nn", &b[0], &b[1], &d0, &d1)) return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_keys = items(&b[0], 8, "key_first"), n_det = items(&b[2], 8, "det_key");
-    if (n_keys < 0 || n_det < 0 || check_items(&b[1], 8, n_keys, "key_count")) goto done;
+    Py_ssize_t n_keys = key_slots(&b[0]), n_det = items(&b[1], 8, "det_slot");
+    if (n_keys < 0 || n_det < 0) goto done;
     if (d0 < 0 || d1 > n_det || d0 > d1) {
         PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    const int64_t *key_first = b[0].buf, *key_count = b[1].buf, *det_key = b[2].buf;
+    const int64_t *key_start = b[0].buf, *det_slot = b[1].buf;
     int64_t total = 0, first;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t d = d0; d < d1; d++) total += key_run(key_first, key_count, n_keys, det_key[d], &first);
+    for (Py_ssize_t d = d0; d < d1; d++) total += key_run(key_start, n_keys, det_slot[d], &first);
     Py_END_ALLOW_THREADS
     result = PyLong_FromLongLong((long long)total);
 done:
-    release(b, 3);
+    release(b, 2);
     return result;
 }
 
 /* How many detections ahead pairs() asks for the boxes it will read. */
 #define PAIRS_AHEAD 16
 
+/* What stopped a pairs() or nearest() loop, found with the GIL released. */
+enum { PAIRS_DONE, PAIRS_BAD_RUN, PAIRS_BAD_ROW, PAIRS_NO_ROOM };
+
 enum {
-    PAIR_KEY_FIRST, PAIR_KEY_COUNT, PAIR_DET_KEY, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX,
-    PAIR_GT_BOX, PAIR_CROWD, PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
+    PAIR_KEY_START, PAIR_DET_SLOT, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX, PAIR_GT_BOX,
+    PAIR_CROWD, PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
 };
 
 PyDoc_STRVAR(pairs_doc,
-"pairs(key_first, key_count, det_key, gt_order, det_row, det_box, gt_box, gt_crowd,\n"
-"      min_iou, d0, d1, out_det, out_gt, out_iou)\n"
+"pairs(key_start, det_slot, gt_order, det_row, det_box, gt_box, gt_crowd, min_iou, d0, d1,\n"
+"      out_det, out_gt, out_iou)\n"
 "--\n\n"
 "The pairs of detections [d0, d1) with the ground truths of their key whose IoU (as\n"
 "maskApi's bbIou, crowd: over the detection's area) is >= min_iou, written to the\n"
 "front of the outputs; returns how many.\n\n"
-"key_first, key_count: int64 (K,), the run of gt_order (int64 (G,)) holding key k;\n"
-"det_key: int64 (D,), a key outside [0, K) meets no ground truth; det_row: int64 (D,),\n"
-"detection d's row of det_box (float64 (R, 4)), or empty: row d; gt_box: float64 (G, 4)\n"
-"and gt_crowd: uint8 (G,), in gt_order's order (so that each run is contiguous).\n"
-"out_det, out_gt: int64, out_iou: float64, each with room for\n"
-"pair_candidates() pairs: detection indices, ground-truth indices and IoUs, by\n"
-"detection then by position in gt_order. Releases the GIL.");
+"key_start: int64 (K + 1,), key k's run of gt_order (int64 (G,)) is\n"
+"[key_start[k], key_start[k + 1]); det_slot: int64 (D,), each detection's key, one\n"
+"outside [0, K) meets no ground truth; det_row: int64 (D,), detection d's row of det_box\n"
+"(float64 (R, 4)), or empty: row d; gt_box: float64 (G, 4) and gt_crowd: uint8 (G,), in\n"
+"gt_order's order (so that each run is contiguous). out_det, out_gt: int64, out_iou:\n"
+"float64, each with room for pair_candidates() pairs: detection indices, ground-truth\n"
+"indices and IoUs, by detection then by position in gt_order. Releases the GIL.");
 
 static PyObject *pairs(PyObject *self, PyObject *args)
 {
@@ -1044,21 +1071,20 @@ static PyObject *pairs(PyObject *self, PyObject *args)
     double min_iou;
     Py_ssize_t d0, d1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*dnnw*w*w*", &b[PAIR_KEY_FIRST],
-                          &b[PAIR_KEY_COUNT], &b[PAIR_DET_KEY], &b[PAIR_GT_ORDER], &b[PAIR_DET_ROW],
-                          &b[PAIR_DET_BOX], &b[PAIR_GT_BOX], &b[PAIR_CROWD], &min_iou, &d0, &d1,
-                          &b[PAIR_OUT_DET], &b[PAIR_OUT_GT], &b[PAIR_OUT_IOU]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dnnw*w*w*", &b[PAIR_KEY_START], &b[PAIR_DET_SLOT],
+                          &b[PAIR_GT_ORDER], &b[PAIR_DET_ROW], &b[PAIR_DET_BOX], &b[PAIR_GT_BOX],
+                          &b[PAIR_CROWD], &min_iou, &d0, &d1, &b[PAIR_OUT_DET], &b[PAIR_OUT_GT],
+                          &b[PAIR_OUT_IOU]))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_keys = items(&b[PAIR_KEY_FIRST], 8, "key_first");
-    Py_ssize_t n_det = items(&b[PAIR_DET_KEY], 8, "det_key");
+    Py_ssize_t n_keys = key_slots(&b[PAIR_KEY_START]);
+    Py_ssize_t n_det = items(&b[PAIR_DET_SLOT], 8, "det_slot");
     Py_ssize_t n_gt = items(&b[PAIR_GT_BOX], 32, "gt_box");
     Py_ssize_t n_rows = items(&b[PAIR_DET_BOX], 32, "det_box");
     Py_ssize_t n_given = items(&b[PAIR_DET_ROW], 8, "det_row");
     Py_ssize_t room = items(&b[PAIR_OUT_DET], 8, "out_det");
     if (n_keys < 0 || n_det < 0 || n_gt < 0 || n_rows < 0 || n_given < 0 || room < 0) goto done;
-    if (check_items(&b[PAIR_KEY_COUNT], 8, n_keys, "key_count") ||
-        check_items(&b[PAIR_GT_ORDER], 8, n_gt, "gt_order") ||
+    if (check_items(&b[PAIR_GT_ORDER], 8, n_gt, "gt_order") ||
         check_items(&b[PAIR_CROWD], 1, n_gt, "gt_crowd") ||
         (n_given && check_items(&b[PAIR_DET_ROW], 8, n_det, "det_row")) ||
         (!n_given && check_items(&b[PAIR_DET_BOX], 32, n_det, "det_box")) ||
@@ -1069,8 +1095,8 @@ static PyObject *pairs(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    const int64_t *key_first = b[PAIR_KEY_FIRST].buf, *key_count = b[PAIR_KEY_COUNT].buf;
-    const int64_t *det_key = b[PAIR_DET_KEY].buf, *order = b[PAIR_GT_ORDER].buf;
+    const int64_t *key_start = b[PAIR_KEY_START].buf, *det_slot = b[PAIR_DET_SLOT].buf;
+    const int64_t *order = b[PAIR_GT_ORDER].buf;
     const int64_t *det_row = n_given ? b[PAIR_DET_ROW].buf : NULL;
     const double *det_box = b[PAIR_DET_BOX].buf, *gt_box = b[PAIR_GT_BOX].buf;
     const uint8_t *crowd = b[PAIR_CROWD].buf;
@@ -1082,31 +1108,22 @@ static PyObject *pairs(PyObject *self, PyObject *args)
             goto done;
         }
     }
-    int64_t candidates = 0, first = 0;
-    for (Py_ssize_t d = d0; d < d1; d++) {
-        if (det_row != NULL && (det_row[d] < 0 || det_row[d] >= n_rows)) {
-            PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
-            goto done;
-        }
-        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
-        if (count && (first < 0 || count < 0 || first > n_gt - count)) {
-            PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
-            goto done;
-        }
-        candidates += count;
-    }
-    if (candidates > room) {
-        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, %lld candidates", room,
-                     (long long)candidates);
-        goto done;
-    }
-    Py_ssize_t n = 0;
+    Py_ssize_t n = 0, d = d0;
+    int stop = PAIRS_DONE;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t d = d0; d < d1; d++) {
-        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+    for (; d < d1; d++) {
+        int64_t first = 0;
+        const int64_t count = key_run(key_start, n_keys, det_slot[d], &first);
+        if (!run_inside(first, count, n_gt)) { stop = PAIRS_BAD_RUN; break; }
+        if (count > room - n) { stop = PAIRS_NO_ROOM; break; } /* at most count pairs */
+        if (det_row != NULL && (det_row[d] < 0 || det_row[d] >= n_rows)) {
+            stop = PAIRS_BAD_ROW;
+            break;
+        }
         if (d + PAIRS_AHEAD < d1) { /* the boxes read soon, elsewhere in memory */
             int64_t ahead = 0;
-            if (key_run(key_first, key_count, n_keys, det_key[d + PAIRS_AHEAD], &ahead))
+            if (key_run(key_start, n_keys, det_slot[d + PAIRS_AHEAD], &ahead) && ahead >= 0 &&
+                ahead < n_gt)
                 PREFETCH(gt_box + 4 * ahead);
             if (det_row != NULL) PREFETCH(det_box + 4 * det_row[d + PAIRS_AHEAD]);
         }
@@ -1122,63 +1139,74 @@ static PyObject *pairs(PyObject *self, PyObject *args)
         }
     }
     Py_END_ALLOW_THREADS
-    result = PyLong_FromSsize_t(n);
+    if (stop == PAIRS_BAD_RUN)
+        PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+    else if (stop == PAIRS_BAD_ROW)
+        PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
+    else if (stop == PAIRS_NO_ROOM)
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, detection %zd needs more",
+                     room, d);
+    else
+        result = PyLong_FromSsize_t(n);
 done:
     release(b, N_PAIR_BUFFERS);
     return result;
 }
 
 PyDoc_STRVAR(nearest_doc,
-"nearest(key_first, key_count, det_key, gt_order, det_box, gt_box, gt_crowd, min_iou, d0,\n"
-"        d1, out_gt)\n"
+"nearest(key_start, det_slot, gt_order, det_box, gt_box, gt_crowd, det_class, gt_class,\n"
+"        min_iou, d0, d1, out_gt)\n"
 "--\n\n"
 "For each detection d of [d0, d1), the ground truth of its key with the highest IoU\n"
 "(as pairs() computes it) if that IoU is >= min_iou, the first in gt_order on equal IoU:\n"
-"out_gt[d] = its index (int64 (D,)), -1 where there is none. The other arguments as\n"
-"pairs() takes them (det_box: float64 (D, 4)). Releases the GIL.");
+"out_gt[d] = its index (int64 (D,)), -1 where there is none. det_class: int64 (D,) and\n"
+"gt_class: int64 (G,) in gt_order's order, or both empty: when given, only the ground\n"
+"truths of the detection's class count (a key's run holds every class, so that the\n"
+"key table stays small). The other arguments as pairs() takes them (det_box: float64\n"
+"(D, 4)). Releases the GIL.");
 
 static PyObject *nearest(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer b[8];
+    Py_buffer b[9];
     double min_iou;
     Py_ssize_t d0, d1;
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dnnw*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                          &b[6], &min_iou, &d0, &d1, &b[7]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*dnnw*", &b[0], &b[1], &b[2], &b[3], &b[4],
+                          &b[5], &b[6], &b[7], &min_iou, &d0, &d1, &b[8]))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_keys = items(&b[0], 8, "key_first"), n_det = items(&b[2], 8, "det_key");
-    Py_ssize_t n_gt = items(&b[5], 32, "gt_box");
+    Py_ssize_t n_keys = key_slots(&b[0]), n_det = items(&b[1], 8, "det_slot");
+    Py_ssize_t n_gt = items(&b[4], 32, "gt_box");
     if (n_keys < 0 || n_det < 0 || n_gt < 0) goto done;
-    if (check_items(&b[1], 8, n_keys, "key_count") || check_items(&b[3], 8, n_gt, "gt_order") ||
-        check_items(&b[4], 32, n_det, "det_box") || check_items(&b[6], 1, n_gt, "gt_crowd") ||
-        check_items(&b[7], 8, n_det, "out_gt"))
+    const int by_class = b[6].len > 0 || b[7].len > 0;
+    if (check_items(&b[2], 8, n_gt, "gt_order") || check_items(&b[3], 32, n_det, "det_box") ||
+        check_items(&b[5], 1, n_gt, "gt_crowd") || check_items(&b[8], 8, n_det, "out_gt") ||
+        (by_class && (check_items(&b[6], 8, n_det, "det_class") ||
+                      check_items(&b[7], 8, n_gt, "gt_class"))))
         goto done;
     if (d0 < 0 || d1 > n_det || d0 > d1) {
         PyErr_SetString(PyExc_ValueError, "d0, d1: outside the detections");
         goto done;
     }
-    const int64_t *key_first = b[0].buf, *key_count = b[1].buf, *det_key = b[2].buf;
-    const int64_t *order = b[3].buf;
-    const double *det_box = b[4].buf, *gt_box = b[5].buf;
-    const uint8_t *crowd = b[6].buf;
-    int64_t *out_gt = b[7].buf;
-    int64_t first = 0;
-    for (Py_ssize_t d = d0; d < d1; d++) {
-        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
-        if (count && (first < 0 || count < 0 || first > n_gt - count)) {
-            PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
-            goto done;
-        }
-    }
+    const int64_t *key_start = b[0].buf, *det_slot = b[1].buf, *order = b[2].buf;
+    const double *det_box = b[3].buf, *gt_box = b[4].buf;
+    const uint8_t *crowd = b[5].buf;
+    const int64_t *det_class = b[6].buf, *gt_class = b[7].buf;
+    int64_t *out_gt = b[8].buf;
+    Py_ssize_t d = d0;
+    int stop = PAIRS_DONE;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t d = d0; d < d1; d++) {
-        const int64_t count = key_run(key_first, key_count, n_keys, det_key[d], &first);
+    for (; d < d1; d++) {
+        int64_t first = 0;
+        const int64_t count = key_run(key_start, n_keys, det_slot[d], &first);
+        if (!run_inside(first, count, n_gt)) { stop = PAIRS_BAD_RUN; break; }
+        if (d + PAIRS_AHEAD < d1) PREFETCH(det_box + 4 * (d + PAIRS_AHEAD));
         const double *box = det_box + 4 * d;
         int64_t best = -1;
         double best_iou = 0.0;
         for (int64_t j = first; j < first + count; j++) {
+            if (by_class && gt_class[j] != det_class[d]) continue;
             const double iou = pair_iou(box, gt_box + 4 * j, crowd[j]);
             if (iou >= min_iou && (best < 0 || iou > best_iou)) {
                 best = j;
@@ -1188,9 +1216,12 @@ static PyObject *nearest(PyObject *self, PyObject *args)
         out_gt[d] = best < 0 ? -1 : order[best];
     }
     Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
+    if (stop == PAIRS_BAD_RUN)
+        PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+    else
+        result = Py_NewRef(Py_None);
 done:
-    release(b, 8);
+    release(b, 9);
     return result;
 }
 

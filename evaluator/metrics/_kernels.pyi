@@ -65,13 +65,14 @@ def greedy_match(
     /,
 ) -> None: ...
 def nearest(
-    key_first: NDArray[np.int64],
-    key_count: NDArray[np.int64],
-    det_key: NDArray[np.int64],
+    key_start: NDArray[np.int64],
+    det_slot: NDArray[np.int64],
     gt_order: NDArray[np.int64],
     det_box: NDArray[np.float64],
     gt_box: NDArray[np.float64],
     gt_crowd: NDArray[np.uint8],
+    det_class: NDArray[np.int64],
+    gt_class: NDArray[np.int64],
     min_iou: float,
     d0: int,
     d1: int,
@@ -79,17 +80,15 @@ def nearest(
     /,
 ) -> None: ...
 def pair_candidates(
-    key_first: NDArray[np.int64],
-    key_count: NDArray[np.int64],
-    det_key: NDArray[np.int64],
+    key_start: NDArray[np.int64],
+    det_slot: NDArray[np.int64],
     d0: int,
     d1: int,
     /,
 ) -> int: ...
 def pairs(
-    key_first: NDArray[np.int64],
-    key_count: NDArray[np.int64],
-    det_key: NDArray[np.int64],
+    key_start: NDArray[np.int64],
+    det_slot: NDArray[np.int64],
     gt_order: NDArray[np.int64],
     det_row: NDArray[np.int64],
     det_box: NDArray[np.float64],

@@ -46,27 +46,39 @@ def image_positions(
 
 def _key_runs(
     gt_key: NDArray[np.int64], sorted_key: NDArray[np.int64], det_key: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Where each key's ground truths start among the sorted keys and how many there are,
-    and each detection's key among them (the kernel looks the runs up).
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Where each key's ground truths start among the sorted keys, and each detection's
+    key among them (the kernels look the runs up).
 
     Keys that are small non-negative integers (dense codes of image and class) index the
-    tables directly, counted; others are searched, a table slot per detection.
+    table directly, counted; others are searched among the distinct keys of the ground
+    truth.
 
     Returns
     -------
-    key_first, key_count : ndarray of shape (K,), dtype int64
+    key_start : ndarray of shape (K + 1,), dtype int64
+        Key ``k``'s ground truths are ``sorted_key[key_start[k]:key_start[k + 1]]``.
     det_slot : ndarray of shape (n,), dtype int64
-        Each detection's slot in the tables; outside ``[0, K)``: no ground truth.
+        Each detection's key in the table; outside ``[0, K)``: no ground truth.
     """
     n = max(gt_key.shape[0], det_key.shape[0])
+    key_start = np.zeros(1, dtype=np.int64)
     if gt_key.size and gt_key.min() >= 0 and gt_key.max() < 4 * n + 1024:
-        per_key = np.bincount(gt_key).astype(np.int64)  # (max key + 1,)
-        start = np.cumsum(per_key) - per_key
-        return start, per_key, np.ascontiguousarray(det_key, dtype=np.int64)
-    first = np.searchsorted(sorted_key, det_key, side="left").astype(np.int64)  # (n,)
-    count = np.searchsorted(sorted_key, det_key, side="right").astype(np.int64) - first
-    return first, count, np.arange(det_key.shape[0], dtype=np.int64)
+        per_key = np.bincount(gt_key)  # (max key + 1,)
+        key_start = np.empty(per_key.shape[0] + 1, dtype=np.int64)
+        key_start[0] = 0
+        np.cumsum(per_key, out=key_start[1:])
+        return key_start, np.ascontiguousarray(det_key, dtype=np.int64)
+    if not gt_key.size:
+        return key_start, np.full(det_key.shape[0], -1, dtype=np.int64)
+    distinct_at = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])  # (K,)
+    distinct = sorted_key[distinct_at]
+    key_start = np.r_[distinct_at, sorted_key.shape[0]].astype(np.int64)
+    slot = np.searchsorted(distinct, det_key).astype(np.int64)  # (n,)
+    found = slot < distinct.shape[0]
+    found[found] = distinct[slot[found]] == det_key[found]
+    slot[~found] = -1
+    return key_start, slot
 
 
 def overlapping_pairs(
@@ -104,7 +116,7 @@ def overlapping_pairs(
     iou : ndarray of shape (P,), dtype float64
     """
     gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
-    key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
+    key_start, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
     rows = np.zeros(0, np.int64) if det_rows is None else np.ascontiguousarray(det_rows, np.int64)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
     gt_box = np.ascontiguousarray(gt_boxes[gt_order], dtype=np.float64)  # runs contiguous
@@ -112,11 +124,10 @@ def overlapping_pairs(
     found: dict[int, tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = {}
 
     def run(d0: int, d1: int) -> None:
-        room = kernels.pair_candidates(key_first, key_count, det_slot, d0, d1)
+        room = kernels.pair_candidates(key_start, det_slot, d0, d1)
         out = (np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.float64))
         n = kernels.pairs(
-            key_first,
-            key_count,
+            key_start,
             det_slot,
             gt_order,
             rows,
@@ -130,7 +141,7 @@ def overlapping_pairs(
         )
         found[d0] = (out[0][:n], out[1][:n], out[2][:n])
 
-    run_in_chunks(run, np.ones(det_slot.shape[0], dtype=np.int64))  # work: detections
+    run_in_chunks(run, det_slot.shape[0])  # work: detections, alike
     chunks = [found[d0] for d0 in sorted(found)]
     if not chunks:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
@@ -148,23 +159,39 @@ def nearest_ground_truth(
     gt_boxes: NDArray[np.float64],
     gt_crowd: NDArray[np.bool_],
     min_iou: float,
+    det_class: NDArray[np.int64] | None = None,
+    gt_class: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
-    """For each detection, the ground truth of its key with the highest IoU, if that IoU
-    is at least ``min_iou``: what :func:`best_pair_per_detection` picks among the pairs of
-    :func:`overlapping_pairs` (ties: the lowest index), without forming the pairs.
+    """For each detection, the ground truth of its key (and class, when given) with the
+    highest IoU, if that IoU is at least ``min_iou``: what :func:`best_pair_per_detection`
+    picks among the pairs of :func:`overlapping_pairs` (ties: the lowest index), without
+    forming the pairs.
 
     Parameters
     ----------
     det_key, det_boxes, gt_key, gt_boxes, gt_crowd, min_iou
         As for :func:`overlapping_pairs`.
+    det_class, gt_class : ndarray of shape (n,) and (m,), dtype int64, optional
+        Both or neither: only ground truth of the detection's class counts. The same as
+        keys made of key and class, with a table of the keys alone: an image's classes
+        are then read from a few neighbouring items instead of a table of every (image,
+        class) pair, most of it out of cache.
 
     Returns
     -------
     ndarray of shape (n,), dtype int64
         Index into the ground truth, -1 for a detection without one.
     """
-    gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
-    key_first, key_count, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
+    if (det_class is None) != (gt_class is None):
+        raise ValueError("det_class and gt_class: give both or neither")
+    if gt_class is None:
+        gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
+        det_class = gt_class = np.zeros(0, dtype=np.int64)
+    else:
+        gt_order = np.lexsort((gt_class, gt_key)).astype(np.int64)  # by key, then class
+        gt_class = np.ascontiguousarray(gt_class[gt_order], dtype=np.int64)
+        det_class = np.ascontiguousarray(det_class, dtype=np.int64)
+    key_start, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
     gt_box = np.ascontiguousarray(gt_boxes[gt_order], dtype=np.float64)  # runs contiguous
     crowd = np.ascontiguousarray(gt_crowd[gt_order], dtype=np.uint8)
@@ -172,20 +199,21 @@ def nearest_ground_truth(
 
     def run(d0: int, d1: int) -> None:
         kernels.nearest(
-            key_first,
-            key_count,
+            key_start,
             det_slot,
             gt_order,
             det_box,
             gt_box,
             crowd,
+            det_class,
+            gt_class,
             float(min_iou),
             d0,
             d1,
             out,
         )
 
-    run_in_chunks(run, np.ones(det_slot.shape[0], dtype=np.int64))  # work: detections
+    run_in_chunks(run, det_slot.shape[0])  # work: detections, alike
     return out
 
 

@@ -268,7 +268,6 @@ def _best_ground_truth(
     det: Predictions,
     gt_code: NDArray[np.int64],
     det_code: NDArray[np.int64],
-    n_codes: int,
     pixel_offset: int,
     min_iou: float,
 ) -> NDArray[np.int64]:
@@ -284,8 +283,7 @@ def _best_ground_truth(
         Every annotation on a declared image.
     det : Predictions
     gt_code, det_code : ndarray of shape (n_gt,) and (n_det,), dtype int64
-        Category codes in ``[0, n_codes)``.
-    n_codes : int
+        Category codes.
     pixel_offset, min_iou
         As for :func:`evaluate_voc`.
 
@@ -299,17 +297,16 @@ def _best_ground_truth(
     n_det, n_gt = len(det), len(gt)
     if n_det == 0 or n_gt == 0:
         return np.full(n_det, -1, dtype=np.int64)
-    # Dense codes for (image, category), so that one integer names a group; a detection
-    # on an undeclared image gets -1 (it meets no ground truth).
+    # Dense image positions (negative for a detection on an undeclared image: it meets no
+    # ground truth); the category is matched inside each image's ground truth.
     gt_image, det_image = image_positions(gt.image_ids, gt.ann_image_ids, det.image_ids)
-    gt_key = gt_image * n_codes + gt_code
-    det_key = det_image * n_codes + det_code  # negative where the image is unknown
     det_boxes, gt_boxes = det.boxes, gt.boxes
     if pixel_offset:  # the +1 pixel convention: a box spans w + 1 pixels, so widen them all
         grow = np.array([0, 0, pixel_offset, pixel_offset], dtype=np.float64)
         det_boxes, gt_boxes = det_boxes + grow, gt_boxes + grow
+    no_crowd = np.zeros(n_gt, dtype=bool)
     return nearest_ground_truth(
-        det_key, det_boxes, gt_key, gt_boxes, np.zeros(n_gt, dtype=bool), min_iou
+        det_image, det_boxes, gt_image, gt_boxes, no_crowd, min_iou, det_code, gt_code
     )
 
 
@@ -473,7 +470,6 @@ def evaluate_voc_interpolations(
         detections,
         gt_code,
         det_code,
-        categories.shape[0],
         pixel_offset,
         iou_threshold,
     )
@@ -483,9 +479,8 @@ def evaluate_voc_interpolations(
     candidate = hit & ~ignored
 
     # Rank: by category, then descending score, ties in input order.
-    no_tiebreak = np.zeros(len(detections), dtype=np.int64)
     bounds = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,) each class's run
-    rank = stable_order(det_code, detections.scores, no_tiebreak, categories.shape[0], bounds)
+    rank = stable_order(det_code, detections.scores, None, categories.shape[0], bounds)
     # A true positive: the first candidate in rank order aimed at its ground truth.
     ranked_candidate = np.flatnonzero(candidate[rank])  # (c,) ascending
     first = np.full(len(ground_truth), ranked_candidate.shape[0])  # (n_gt,)
