@@ -278,6 +278,49 @@ def test_nearest_ground_truth_is_the_best_pair(seed: int) -> None:
         _, best = best_pair_per_detection(det, iou, gt, n)
         want = np.where(best >= 0, gt[best] if gt.size else 0, -1)
         np.testing.assert_array_equal(got, want)
+        # With classes: the same as keys that combine key and class.
+        det_class = rng.integers(0, 3, n).astype(np.int64)
+        gt_class = rng.integers(0, 3, m).astype(np.int64)
+        got = nearest_ground_truth(
+            det_key, det_boxes, gt_key, gt_boxes, crowd, floor, det_class, gt_class
+        )
+        det_both = np.where(det_key >= 0, det_key * 3 + det_class, -1)
+        want = nearest_ground_truth(
+            det_both, det_boxes, gt_key * 3 + gt_class, gt_boxes, crowd, floor
+        )
+        np.testing.assert_array_equal(got, want)
+
+
+def test_nearest_ground_truth_takes_classes_on_both_sides_or_neither() -> None:
+    from evaluator.metrics.pairs import nearest_ground_truth
+
+    one = np.zeros(1, dtype=np.int64)
+    with pytest.raises(ValueError, match="both or neither"):
+        nearest_ground_truth(one, np.ones((1, 4)), one, np.ones((1, 4)), one == 1, 0.5, one)
+
+
+def test_pair_kernels_refuse_a_key_table_that_points_outside_the_ground_truth() -> None:
+    """A run past the ground truth is refused with the detection, found inside the loop
+    that reads it (with the GIL released), before anything is read out of bounds."""
+    from evaluator.metrics.parallel import kernels
+
+    key_start = np.array([0, 1, 5], dtype=np.int64)  # key 1's run: 4 of 2 ground truths
+    det_slot = np.array([0, 1], dtype=np.int64)
+    gt_order = np.arange(2, dtype=np.int64)
+    boxes, crowd = np.ones((2, 4)), np.zeros(2, dtype=np.uint8)
+    none = np.zeros(0, dtype=np.int64)
+    out = [np.empty(8, np.int64), np.empty(8, np.int64), np.empty(8)]
+    with pytest.raises(ValueError, match="detection 1: its key's run is outside"):
+        kernels.pairs(key_start, det_slot, gt_order, none, boxes, boxes, crowd, 0.0, 0, 2, *out)
+    with pytest.raises(ValueError, match="detection 1: its key's run is outside"):
+        kernels.nearest(
+            key_start, det_slot, gt_order, boxes, boxes, crowd, none, none, 0.0, 0, 2, out[0][:2]
+        )
+    with pytest.raises(ValueError, match="key_start: needs at least one item"):
+        kernels.pair_candidates(none, det_slot, 0, 2)
+    with pytest.raises(ValueError, match="room for 0 pairs"):
+        kernels.pairs(key_start[:2], det_slot, gt_order, none, boxes, boxes, crowd, 0.0, 0, 2,
+                      none, none, np.zeros(0))  # fmt: skip
 
 
 def test_ranked_curves_refuses_a_ranking_that_repeats_a_detection() -> None:
