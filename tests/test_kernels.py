@@ -323,16 +323,70 @@ def test_pair_kernels_refuse_a_key_table_that_points_outside_the_ground_truth() 
                       none, none, np.zeros(0))  # fmt: skip
 
 
-def test_ranked_curves_refuses_a_ranking_that_repeats_a_detection() -> None:
-    """The rows to write are counted by detection, so a ranking that names a true
-    positive twice would write past them: refused, nothing written beyond the room."""
-    rank = np.array([0, 0, 0], np.int64)  # detection 0, a true positive, three times
-    bounds = np.array([0, 3], np.int64)
-    ignored, true_positive = np.zeros(3, np.uint8), np.array([1, 0, 0], np.uint8)
+@pytest.mark.parametrize("seed", range(10))
+def test_ranked_columns_are_the_values_in_stable_order(seed: int) -> None:
+    """Grouped as read, each group sorted in place: the values in stable_order's order,
+    on short groups (merge sort) and long ones (radix), with ties and both zeros."""
+    from evaluator.metrics.matching import ranked_columns
+
+    rng = np.random.default_rng(300 + seed)
+    n = int(rng.integers(0, 20000))
+    n_keys = int(rng.integers(1, 40))
+    key = (rng.integers(0, n_keys, n) ** 2 % n_keys).astype(np.int64)  # uneven groups
+    specials = np.array([0.9, 0.5, 0.0, -0.0, 1e-300, -np.inf, np.inf])
+    score = np.where(rng.random(n) < 0.3, rng.choice(specials, n), rng.random(n))
+    column = rng.integers(-5, 10**12, n).astype(np.int64)
+    start = np.empty(n_keys + 1, dtype=np.int64)
+    ranked_score, ranked_column = ranked_columns(key, score, n_keys, start, column)
+    want = stable_order(key, score, None, n_keys)
+    np.testing.assert_array_equal(ranked_score, score[want])
+    np.testing.assert_array_equal(np.signbit(ranked_score), np.signbit(score[want]))
+    np.testing.assert_array_equal(ranked_column, column[want])
+    np.testing.assert_array_equal(start, np.r_[0, np.cumsum(np.bincount(key, minlength=n_keys))])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_ranked_claims_is_a_plain_loop(seed: int) -> None:
+    """VOC's rule, walked in rank order: a detection aimed at hard ground truth is
+    ignored; the first kept one aimed at a ground truth takes it; the rest are false."""
+    rng = np.random.default_rng(400 + seed)
+    n_det, n_gt = int(rng.integers(0, 300)), int(rng.integers(0, 40))
+    target = (
+        rng.integers(-1, max(n_gt, 1), n_det).astype(np.int64)
+        if n_gt
+        else -np.ones(n_det, dtype=np.int64)
+    )
+    hard = (rng.random(n_gt) < 0.2).astype(np.uint8)
+    flags = np.empty(n_det, dtype=np.uint8)
+    n_tp = kernels.ranked_claims(target, hard, flags)
+    taken: set[int] = set()
+    want = []
+    for t in target.tolist():
+        if t >= 0 and hard[t]:
+            want.append(0)
+        elif t >= 0 and t not in taken:
+            taken.add(t)
+            want.append(3)
+        else:
+            want.append(1)
+    np.testing.assert_array_equal(flags, np.array(want, dtype=np.uint8))
+    assert n_tp == len(taken)
+
+
+def test_ranked_claims_and_curves_refuse_what_does_not_fit() -> None:
+    flags = np.empty(2, dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"target\[1\]: outside"):
+        kernels.ranked_claims(np.array([0, 2], np.int64), np.zeros(2, np.uint8), flags)
+    flags = np.array([3, 1], dtype=np.uint8)  # a true positive, then a false positive
+    bounds, n_pos = np.array([0, 2], np.int64), np.array([1], np.int64)
     precision, recall, score = np.empty((3, 1))
-    with pytest.raises(ValueError, match="not a permutation"):
+    with pytest.raises(ValueError, match="room for 1, 2 to write"):
         kernels.ranked_curves(
-            rank, bounds, ignored, true_positive, np.array([1], np.int64), np.ones(3),
-            precision, recall, score, np.empty(1, np.uint8), np.empty(2, np.int64),
-            np.empty(2, np.int64), False,
+            bounds, flags, n_pos, np.ones(2), precision, recall, score, np.empty(1, np.uint8),
+            np.empty(2, np.int64), np.empty(2, np.int64), True,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="class 0: bounds outside"):
+        kernels.ranked_curves(
+            np.array([0, 3], np.int64), flags, n_pos, np.ones(2), precision, recall, score,
+            np.empty(1, np.uint8), np.empty(2, np.int64), np.empty(2, np.int64), False,
         )  # fmt: skip

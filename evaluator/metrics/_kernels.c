@@ -869,6 +869,129 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(group_by_key_doc,
+"group_by_key(key, n_keys, score, column, start, grouped_score, grouped_column)\n"
+"--\n\n"
+"Counting sort that carries the values: the items' scores and column values grouped by\n"
+"ascending key, in item order inside a key, into grouped_score (float64 (n,)) and\n"
+"grouped_column (int64 (n,)); start (int64 (n_keys + 1,)) receives where each key's\n"
+"group begins. key: int64 (n,) in [0, n_keys); score: float64 (n,); column: int64 (n,).\n"
+"The input is read in order. Releases the GIL.");
+
+static PyObject *group_by_key(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[6];
+    Py_ssize_t n_keys;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*ny*y*w*w*w*", &b[0], &n_keys, &b[1], &b[2], &b[3], &b[4], &b[5]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = items(&b[0], 8, "key");
+    if (n < 0) goto done;
+    if (n_keys < 0 || (size_t)n_keys >= SIZE_MAX / sizeof(int64_t) - 1) {
+        PyErr_SetString(PyExc_ValueError, "n_keys: out of range");
+        goto done;
+    }
+    if (check_items(&b[1], 8, n, "score") || check_items(&b[2], 8, n, "column") ||
+        check_items(&b[3], 8, n_keys + 1, "start") || check_items(&b[4], 8, n, "grouped_score") ||
+        check_items(&b[5], 8, n, "grouped_column"))
+        goto done;
+    const int64_t *key = b[0].buf, *column = b[2].buf;
+    const double *score = b[1].buf;
+    int64_t *start = b[3].buf, *grouped_column = b[5].buf;
+    double *grouped_score = b[4].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (key[i] < 0 || key[i] >= n_keys) {
+            PyErr_Format(PyExc_ValueError, "key[%zd]: outside [0, n_keys)", i);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    memset(start, 0, ((size_t)n_keys + 1) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
+    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t at = start[key[i]]++;
+        grouped_score[at] = score[i];
+        grouped_column[at] = column[i];
+    }
+    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
+    start[0] = 0;
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 6);
+    return result;
+}
+
+PyDoc_STRVAR(sort_groups_doc,
+"sort_groups(start, score, column, k0, k1)\n"
+"--\n\n"
+"Sort in place each group start[k]:start[k + 1], k0 <= k < k1, of score (float64 (n,),\n"
+"no NaN) and column (int64 (n,)) by descending score, ties in their order (stable), as\n"
+"group_by_key left them. start: int64 (K + 1,), non-decreasing, within [0, n]. Each group\n"
+"is read and written within itself. Releases the GIL.");
+
+static PyObject *sort_groups(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    Py_ssize_t k0, k1;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*w*w*nn", &b[0], &b[1], &b[2], &k0, &k1)) return NULL;
+    PyObject *result = NULL;
+    Ranked *buf = NULL; /* the sort's scratch, then the group's values being moved */
+    int64_t *at = NULL; /* the group's positions, sorted */
+    Py_ssize_t n_starts = items(&b[0], 8, "start"), n = items(&b[1], 8, "score");
+    if (n_starts < 0 || n < 0 || check_items(&b[2], 8, n, "column")) goto done;
+    if (k0 < 0 || k1 < k0 || k1 >= n_starts) {
+        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the groups");
+        goto done;
+    }
+    const int64_t *start = b[0].buf;
+    double *score = b[1].buf;
+    int64_t *column = b[2].buf;
+    int64_t longest = 0;
+    for (Py_ssize_t k = k0; k < k1; k++) {
+        if (start[k] < 0 || start[k + 1] < start[k] || start[k + 1] > n) {
+            PyErr_Format(PyExc_ValueError, "start[%zd]: outside the items or decreasing", k);
+            goto done;
+        }
+        if (start[k + 1] - start[k] > longest) longest = start[k + 1] - start[k];
+    }
+    buf = malloc((size_t)(2 * longest + 1) * sizeof(Ranked));
+    at = malloc((size_t)(longest + 1) * sizeof(int64_t));
+    if (buf == NULL || at == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = k0; k < k1; k++) {
+        const int64_t m = start[k + 1] - start[k];
+        if (m < 2) continue;
+        double *s = score + start[k];
+        int64_t *c = column + start[k];
+        for (int64_t j = 0; j < m; j++) at[j] = j;
+        sort_run(at, m, s, NULL, buf, longest);
+        double *moved_score = (double *)buf; /* 2 * longest Ranked hold both copies */
+        int64_t *moved_column = (int64_t *)(moved_score + m);
+        for (int64_t j = 0; j < m; j++) {
+            moved_score[j] = s[at[j]];
+            moved_column[j] = c[at[j]];
+        }
+        memcpy(s, moved_score, (size_t)m * sizeof(double));
+        memcpy(c, moved_column, (size_t)m * sizeof(int64_t));
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(buf);
+    free(at);
+    release(b, 3);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The best pair of each detection.                                                     */
 
@@ -1294,28 +1417,88 @@ done:
     return result;
 }
 
+/* The bits of a ranked detection's flags (ranked_claims writes them, ranked_curves reads). */
+#define RANKED_KEPT 1u /* not ignored: not aimed at hard ground truth */
+#define RANKED_TP 2u   /* a true positive */
+
+PyDoc_STRVAR(ranked_claims_doc,
+"ranked_claims(target, hard, flags)\n"
+"--\n\n"
+"PASCAL VOC's true positives, walking the detections in rank order: each aims at a\n"
+"ground truth (target: int64 (D,), in [0, G), -1 for none); one aimed at a hard (hard:\n"
+"uint8 (G,), difficult or crowd) ground truth is ignored; the others are kept, and a kept\n"
+"one is a true positive when no earlier one claimed its ground truth. Writes flags[i]\n"
+"(uint8 (D,): bit 0 kept, bit 1 true positive), as ranked_curves reads them. Returns the\n"
+"number of true positives. Releases the GIL.");
+
+static PyObject *ranked_claims(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b[3];
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*w*", &b[0], &b[1], &b[2])) return NULL;
+    PyObject *result = NULL;
+    uint8_t *taken = NULL;
+    Py_ssize_t n_det = items(&b[0], 8, "target"), n_gt = items(&b[1], 1, "hard");
+    if (n_det < 0 || n_gt < 0 || check_items(&b[2], 1, n_det, "flags")) goto done;
+    const int64_t *target = b[0].buf;
+    const uint8_t *hard = b[1].buf;
+    uint8_t *flags = b[2].buf;
+    for (Py_ssize_t i = 0; i < n_det; i++) {
+        if (target[i] < -1 || target[i] >= n_gt) {
+            PyErr_Format(PyExc_ValueError, "target[%zd]: outside [-1, len(hard))", i);
+            goto done;
+        }
+    }
+    taken = calloc((size_t)n_gt + 1, 1);
+    if (taken == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n_tp = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n_det; i++) {
+        const int64_t t = target[i];
+        uint8_t flag = 0;
+        if (t < 0) {
+            flag = RANKED_KEPT; /* a false positive */
+        } else if (!hard[t]) {
+            flag = RANKED_KEPT;
+            if (!taken[t]) {
+                taken[t] = 1;
+                flag |= RANKED_TP;
+                n_tp++;
+            }
+        }
+        flags[i] = flag;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromSsize_t(n_tp);
+done:
+    free(taken);
+    release(b, 3);
+    return result;
+}
+
 enum {
-    CURVE_RANK, CURVE_START, CURVE_IGNORED, CURVE_TP, CURVE_N_POS, CURVE_SCORE, CURVE_PRECISION,
-    CURVE_RECALL, CURVE_OUT_SCORE, CURVE_OUT_TP, CURVE_KEPT_START, CURVE_TP_START, N_CURVE_BUFFERS
+    CURVE_START, CURVE_FLAGS, CURVE_N_POS, CURVE_SCORE, CURVE_PRECISION, CURVE_RECALL,
+    CURVE_OUT_SCORE, CURVE_OUT_TP, CURVE_KEPT_START, CURVE_TP_START, N_CURVE_BUFFERS
 };
 
 PyDoc_STRVAR(ranked_curves_doc,
-"ranked_curves(rank, start, ignored, true_positive, n_pos, score, precision, recall,\n"
-"              out_score, out_tp, kept_start, tp_start, every_kept)\n"
+"ranked_curves(start, flags, n_pos, ranked_score, precision, recall, out_score, out_tp,\n"
+"              kept_start, tp_start, every_kept)\n"
 "--\n\n"
-"Precision and recall after each ranked detection that is not ignored, class by class:\n"
-"class k's detections are rank[start[k]:start[k + 1]] (int64 (D,), (K + 1,)); with c\n"
-"true positives among the first n kept ones, precision = c / n and recall = c / n_pos[k]\n"
-"(doubles; NaN where n_pos[k] is 0). ignored, true_positive: uint8 (D,) and score:\n"
-"float64 (D,), by detection; n_pos: int64 (K,). Written, over the k kept detections in\n"
-"rank order (every_kept true) or over the true positives among them only (false: all\n"
-"an average precision reads): precision, recall, out_score (float64 (k,)), out_tp\n"
-"(uint8 (k,)); and kept_start, tp_start (int64 (K + 1,)): where each class's kept ones\n"
-"and its true positives begin among the kept ones and among the true positives of all\n"
-"classes. Releases the GIL.");
-
-/* How many ranked detections ahead ranked_curves asks for the rows it will read. */
-#define CURVE_AHEAD 16
+"Precision and recall after each ranked detection that is kept, class by class, from\n"
+"what ranked_claims wrote in rank order: class k's detections are positions\n"
+"start[k]:start[k + 1] (int64 (K + 1,)) of flags (uint8 (D,)) and ranked_score (float64\n"
+"(D,)). With c true positives among the first n kept ones, precision = c / n and\n"
+"recall = c / n_pos[k] (doubles; NaN where n_pos[k] is 0); n_pos: int64 (K,). Written,\n"
+"over the k kept detections (every_kept true) or over the true positives among them only\n"
+"(false: all an average precision reads): precision, recall, out_score (float64 (k,)),\n"
+"out_tp (uint8 (k,)); and kept_start, tp_start (int64 (K + 1,)): where each class's kept\n"
+"ones and its true positives begin among the kept ones and among the true positives of\n"
+"all classes. Releases the GIL.");
 
 static PyObject *ranked_curves(PyObject *self, PyObject *args)
 {
@@ -1323,87 +1506,62 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
     Py_buffer b[N_CURVE_BUFFERS];
     memset(b, 0, sizeof b);
     int every_kept;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*w*w*w*w*p", &b[CURVE_RANK], &b[CURVE_START],
-                          &b[CURVE_IGNORED], &b[CURVE_TP], &b[CURVE_N_POS], &b[CURVE_SCORE],
-                          &b[CURVE_PRECISION], &b[CURVE_RECALL], &b[CURVE_OUT_SCORE],
-                          &b[CURVE_OUT_TP], &b[CURVE_KEPT_START], &b[CURVE_TP_START],
-                          &every_kept))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*w*w*p", &b[CURVE_START], &b[CURVE_FLAGS],
+                          &b[CURVE_N_POS], &b[CURVE_SCORE], &b[CURVE_PRECISION],
+                          &b[CURVE_RECALL], &b[CURVE_OUT_SCORE], &b[CURVE_OUT_TP],
+                          &b[CURVE_KEPT_START], &b[CURVE_TP_START], &every_kept))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n_det = items(&b[CURVE_RANK], 8, "rank"), n_class = items(&b[CURVE_N_POS], 8, "n_pos");
+    Py_ssize_t n_det = items(&b[CURVE_FLAGS], 1, "flags");
+    Py_ssize_t n_class = items(&b[CURVE_N_POS], 8, "n_pos");
     Py_ssize_t n_rows = items(&b[CURVE_PRECISION], 8, "precision");
     if (n_det < 0 || n_class < 0 || n_rows < 0) goto done;
     if (check_items(&b[CURVE_START], 8, n_class + 1, "start") ||
-        check_items(&b[CURVE_IGNORED], 1, n_det, "ignored") ||
-        check_items(&b[CURVE_TP], 1, n_det, "true_positive") ||
-        check_items(&b[CURVE_SCORE], 8, n_det, "score") ||
+        check_items(&b[CURVE_SCORE], 8, n_det, "ranked_score") ||
         check_items(&b[CURVE_RECALL], 8, n_rows, "recall") ||
         check_items(&b[CURVE_OUT_SCORE], 8, n_rows, "out_score") ||
         check_items(&b[CURVE_OUT_TP], 1, n_rows, "out_tp") ||
         check_items(&b[CURVE_KEPT_START], 8, n_class + 1, "kept_start") ||
         check_items(&b[CURVE_TP_START], 8, n_class + 1, "tp_start"))
         goto done;
-    const int64_t *rank = b[CURVE_RANK].buf, *start = b[CURVE_START].buf;
-    const int64_t *n_pos = b[CURVE_N_POS].buf;
-    const uint8_t *ignored = b[CURVE_IGNORED].buf, *true_positive = b[CURVE_TP].buf;
+    const int64_t *start = b[CURVE_START].buf, *n_pos = b[CURVE_N_POS].buf;
+    const uint8_t *flags = b[CURVE_FLAGS].buf;
     const double *score = b[CURVE_SCORE].buf;
     double *precision = b[CURVE_PRECISION].buf, *recall = b[CURVE_RECALL].buf;
     double *out_score = b[CURVE_OUT_SCORE].buf;
     uint8_t *out_tp = b[CURVE_OUT_TP].buf;
     int64_t *kept_start = b[CURVE_KEPT_START].buf, *tp_start = b[CURVE_TP_START].buf;
-    Py_ssize_t kept = 0, kept_tp = 0;
     for (Py_ssize_t k = 0; k < n_class; k++) {
         if (start[k] < 0 || start[k] > start[k + 1] || start[k + 1] > n_det) {
             PyErr_Format(PyExc_ValueError, "class %zd: bounds outside the detections", k);
             goto done;
         }
     }
-    for (Py_ssize_t i = 0; i < n_det; i++) {
-        if (rank[i] < 0 || rank[i] >= n_det) {
-            PyErr_Format(PyExc_ValueError, "rank[%zd]: outside the detections", i);
-            goto done;
-        }
-    }
-    /* Counted in detection order (rank is a permutation of them: the same counts without
-     * its scattered reads); the rows written are checked against the room as they go. */
-    for (Py_ssize_t d = 0; d < n_det; d++) {
-        kept += !ignored[d];
-        kept_tp += !ignored[d] && true_positive[d];
-    }
-    if ((every_kept ? kept : kept_tp) != n_rows) {
-        PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd to write", n_rows,
-                     every_kept ? kept : kept_tp);
+    const uint8_t wanted_bit = every_kept ? RANKED_KEPT : RANKED_TP;
+    Py_ssize_t wanted = 0; /* the rows to write, counted over the classes' positions */
+    for (Py_ssize_t k = 0; k < n_class; k++)
+        for (int64_t i = start[k]; i < start[k + 1]; i++) wanted += (flags[i] & wanted_bit) != 0;
+    if (wanted != n_rows) {
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd, %zd to write", n_rows, wanted);
         goto done;
     }
     Py_ssize_t j = 0, row = 0; /* kept ones so far, rows written */
     int64_t tps = 0;
-    int overflow = 0; /* rank repeats a detection: more rows than counted */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < n_class; k++) {
         kept_start[k] = j;
         tp_start[k] = tps;
         int64_t seen = 0, found = 0;
         for (int64_t i = start[k]; i < start[k + 1]; i++) {
-            const int64_t d = rank[i];
-            if (i + CURVE_AHEAD < n_det) {
-                const int64_t ahead = rank[i + CURVE_AHEAD];
-                PREFETCH(ignored + ahead);
-                PREFETCH(true_positive + ahead);
-                PREFETCH(score + ahead);
-            }
-            if (ignored[d]) continue;
-            const int tp = true_positive[d] != 0;
+            if (!(flags[i] & RANKED_KEPT)) continue;
+            const int tp = (flags[i] & RANKED_TP) != 0;
             seen++;
             found += tp;
             j++;
-            if (!every_kept && !tp) continue;
-            if (row == n_rows) {
-                overflow = 1;
-                break;
-            }
+            if (!(flags[i] & wanted_bit)) continue;
             precision[row] = (double)found / (double)seen;
             recall[row] = n_pos[k] > 0 ? (double)found / (double)n_pos[k] : NAN;
-            out_score[row] = score[d];
+            out_score[row] = score[i];
             out_tp[row] = (uint8_t)tp;
             row++;
         }
@@ -1412,10 +1570,6 @@ static PyObject *ranked_curves(PyObject *self, PyObject *args)
     kept_start[n_class] = j;
     tp_start[n_class] = tps;
     Py_END_ALLOW_THREADS
-    if (overflow || row != n_rows) {
-        PyErr_SetString(PyExc_ValueError, "rank: not a permutation of the detections");
-        goto done;
-    }
     result = Py_NewRef(Py_None);
 done:
     release(b, N_CURVE_BUFFERS);
@@ -1685,8 +1839,11 @@ static PyMethodDef methods[] = {
     {"nearest", nearest, METH_VARARGS, nearest_doc},
     {"greedy_match", greedy_match, METH_VARARGS, greedy_match_doc},
     {"ranked_curves", ranked_curves, METH_VARARGS, ranked_curves_doc},
+    {"ranked_claims", ranked_claims, METH_VARARGS, ranked_claims_doc},
     {"order_by_key", order_by_key, METH_VARARGS, order_by_key_doc},
     {"order_runs", order_runs, METH_VARARGS, order_runs_doc},
+    {"group_by_key", group_by_key, METH_VARARGS, group_by_key_doc},
+    {"sort_groups", sort_groups, METH_VARARGS, sort_groups_doc},
     {NULL, NULL, 0, NULL},
 };
 

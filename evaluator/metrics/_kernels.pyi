@@ -39,13 +39,14 @@ def accumulate(
     last: int,
     /,
 ) -> None: ...
+def ranked_claims(
+    target: NDArray[np.int64], hard: NDArray[np.uint8], flags: NDArray[np.uint8], /
+) -> int: ...
 def ranked_curves(
-    rank: NDArray[np.int64],
     start: NDArray[np.int64],
-    ignored: NDArray[np.uint8],
-    true_positive: NDArray[np.uint8],
+    flags: NDArray[np.uint8],
     n_pos: NDArray[np.int64],
-    score: NDArray[np.float64],
+    ranked_score: NDArray[np.float64],
     precision: NDArray[np.float64],
     recall: NDArray[np.float64],
     out_score: NDArray[np.float64],
@@ -151,5 +152,23 @@ def oks_group_means(
     terms: NDArray[np.float64],
     small: NDArray[np.float64],
     out: NDArray[np.float64],
+    /,
+) -> None: ...
+def group_by_key(
+    key: NDArray[np.int64],
+    n_keys: int,
+    score: NDArray[np.float64],
+    column: NDArray[np.int64],
+    start: NDArray[np.int64],
+    grouped_score: NDArray[np.float64],
+    grouped_column: NDArray[np.int64],
+    /,
+) -> None: ...
+def sort_groups(
+    start: NDArray[np.int64],
+    score: NDArray[np.float64],
+    column: NDArray[np.int64],
+    k0: int,
+    k1: int,
     /,
 ) -> None: ...

@@ -188,7 +188,7 @@ def nearest_ground_truth(
         gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
         det_class = gt_class = np.zeros(0, dtype=np.int64)
     else:
-        gt_order = np.lexsort((gt_class, gt_key)).astype(np.int64)  # by key, then class
+        gt_order = _by_key_then_class(gt_key, gt_class)
         gt_class = np.ascontiguousarray(gt_class[gt_order], dtype=np.int64)
         det_class = np.ascontiguousarray(det_class, dtype=np.int64)
     key_start, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
@@ -215,6 +215,26 @@ def nearest_ground_truth(
 
     run_in_chunks(run, det_slot.shape[0])  # work: detections, alike
     return out
+
+
+def _by_key_then_class(key: NDArray[np.int64], cls: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The stable order by key, then class: two counting sorts where both are small
+    non-negative integers (image positions and class codes), else a lexsort."""
+    n = key.shape[0]
+    dense = n and min(key.min(), cls.min()) >= 0 and max(key.max(), cls.max()) < 4 * n + 1024
+    if not dense:
+        return np.lexsort((cls, key)).astype(np.int64)
+    by_class = np.empty(n, dtype=np.int64)
+    kernels.order_by_key(
+        np.ascontiguousarray(cls, dtype=np.int64), int(cls.max()) + 1, by_class,
+        np.empty(int(cls.max()) + 2, dtype=np.int64),
+    )  # fmt: skip
+    by_key = np.empty(n, dtype=np.int64)
+    kernels.order_by_key(
+        np.ascontiguousarray(key[by_class], dtype=np.int64), int(key.max()) + 1, by_key,
+        np.empty(int(key.max()) + 2, dtype=np.int64),
+    )  # fmt: skip
+    return by_class[by_key]  # stable: the class order is kept inside each key
 
 
 def best_pair_per_detection(

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from evaluator.errors import DataWarning
 from evaluator.input.coco_json import Source, load_ground_truth, load_predictions
 from evaluator.input.columns import GroundTruth, Predictions, readonly
-from evaluator.metrics.matching import index_of, stable_order
+from evaluator.metrics.matching import index_of, ranked_columns
 from evaluator.metrics.pairs import image_positions, nearest_ground_truth
 from evaluator.metrics.parallel import kernels
 
@@ -67,30 +67,29 @@ class RankedCurves:
 
     Parameters
     ----------
-    rank : ndarray of shape (D,), dtype int64
-        The detections by category, then descending score.
     bounds : ndarray of shape (K + 1,), dtype int64
-        Category k's detections are ``rank[bounds[k]:bounds[k + 1]]``.
-    ignored, true_positive : ndarray of shape (D,), dtype bool
-        By detection.
+        Category k's detections are positions ``bounds[k]:bounds[k + 1]`` of the ranking
+        (by category, then descending score).
+    flags : ndarray of shape (D,), dtype uint8
+        By position in the ranking, as ``_kernels.ranked_claims`` writes them: bit 0 not
+        ignored, bit 1 a true positive.
     n_pos : ndarray of shape (K,), dtype int64
         Non-difficult ground truth by category.
-    scores : ndarray of shape (D,), dtype float64
+    ranked_score : ndarray of shape (D,), dtype float64
+        The scores, by position in the ranking.
     n_kept : int
         Detections not ignored.
     """
 
     def __init__(
         self,
-        rank: NDArray[np.int64],
         bounds: NDArray[np.int64],
-        ignored: NDArray[np.bool_],
-        true_positive: NDArray[np.bool_],
+        flags: NDArray[np.uint8],
         n_pos: NDArray[np.int64],
-        scores: NDArray[np.float64],
+        ranked_score: NDArray[np.float64],
         n_kept: int,
     ) -> None:
-        self._inputs = (rank, bounds, ignored, true_positive, n_pos, scores, n_kept)
+        self._inputs = (bounds, flags, n_pos, ranked_score, n_kept)
         self._curves: tuple[NDArray[np.float64], ...] | None = None
         self._lock = threading.Lock()
 
@@ -98,12 +97,12 @@ class RankedCurves:
         """(precision, recall, score), each of shape (n_kept,), read-only, in rank order."""
         with self._lock:
             if self._curves is None:
-                rank, bounds, ignored, true_positive, n_pos, scores, n_kept = self._inputs
+                bounds, flags, n_pos, ranked_score, n_kept = self._inputs
                 precision, recall, score = np.empty((3, n_kept))
                 kernels.ranked_curves(
-                    rank, bounds, ignored.view(np.uint8), true_positive.view(np.uint8), n_pos,
-                    scores, precision, recall, score, np.empty(n_kept, dtype=np.uint8),
-                    np.empty_like(bounds), np.empty_like(bounds), True,
+                    bounds, flags, n_pos, ranked_score, precision, recall, score,
+                    np.empty(n_kept, dtype=np.uint8), np.empty_like(bounds),
+                    np.empty_like(bounds), True,
                 )  # fmt: skip
                 self._curves = tuple(readonly(values) for values in (precision, recall, score))
             precision, recall, score = self._curves
@@ -473,40 +472,33 @@ def evaluate_voc_interpolations(
         pixel_offset,
         iou_threshold,
     )
-    hit = target >= 0  # (n_det,)
-    ignored = np.zeros(len(detections), dtype=bool)
-    ignored[hit] = hard[target[hit]]
-    candidate = hit & ~ignored
 
-    # Rank: by category, then descending score, ties in input order.
+    # Rank: by category, then descending score, ties in input order; each detection's
+    # score and ground truth in that order. Then which ones are kept (not aimed at hard
+    # ground truth) and which are true positives (the first kept one aimed at its ground
+    # truth), and the points of every category's curve at its true positives (what the
+    # average precisions read), each in one pass; whole curves when asked.
     bounds = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,) each class's run
-    rank = stable_order(det_code, detections.scores, None, categories.shape[0], bounds)
-    # A true positive: the first candidate in rank order aimed at its ground truth.
-    ranked_candidate = np.flatnonzero(candidate[rank])  # (c,) ascending
-    first = np.full(len(ground_truth), ranked_candidate.shape[0])  # (n_gt,)
-    np.minimum.at(first, target[rank[ranked_candidate]], np.arange(ranked_candidate.shape[0]))
-    is_tp = np.zeros(rank.shape[0], dtype=bool)  # by detection
-    is_tp[rank[ranked_candidate[first[first < ranked_candidate.shape[0]]]]] = True
-
-    # The points of all categories' curves at their true positives (what the average
-    # precisions read), in one pass over the ranked detections; whole curves when asked.
-    scores = np.ascontiguousarray(detections.scores, dtype=np.float64)
+    ranked_score, ranked_target = ranked_columns(
+        det_code, detections.scores, categories.shape[0], bounds, target
+    )
+    del target
+    flags = np.empty(ranked_score.shape[0], dtype=np.uint8)
+    n_tp_all = kernels.ranked_claims(ranked_target, hard.view(np.uint8), flags)
+    del ranked_target
     n_pos = n_pos.astype(np.int64)
-    n_tp_all = int(is_tp.sum())
     precision_tp, recall_tp, score_tp = np.empty((3, n_tp_all))
     kept_start = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,)
     tp_start = np.empty(categories.shape[0] + 1, dtype=np.int64)  # (K + 1,)
     kernels.ranked_curves(
-        rank, bounds, ignored.view(np.uint8), is_tp.view(np.uint8), n_pos, scores,
-        precision_tp, recall_tp, score_tp, np.empty(n_tp_all, dtype=np.uint8), kept_start,
-        tp_start,
-        False,
+        bounds, flags, n_pos, ranked_score, precision_tp, recall_tp, score_tp,
+        np.empty(n_tp_all, dtype=np.uint8), kept_start, tp_start, False,
     )  # fmt: skip
     n_kept, n_tp = np.diff(kept_start), np.diff(tp_start)  # (K,)
     ap_by = {
         i: _average_precisions(precision_tp, recall_tp, tp_start, n_pos, i) for i in interpolations
     }
-    curves = RankedCurves(rank, bounds, ignored, is_tp, n_pos, scores, int(kept_start[-1]))
+    curves = RankedCurves(bounds, flags, n_pos, ranked_score, int(kept_start[-1]))
 
     per_class: dict[str, list[VOCClassResult]] = {i: [] for i in interpolations}
     for k, category_id in enumerate(categories.tolist()):
