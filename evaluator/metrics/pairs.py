@@ -115,7 +115,7 @@ def overlapping_pairs(
         ground-truth index.
     iou : ndarray of shape (P,), dtype float64
     """
-    gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
+    gt_order = _stable_order_of(gt_key)
     key_start, det_slot = _key_runs(gt_key, gt_key[gt_order], det_key)
     rows = np.zeros(0, np.int64) if det_rows is None else np.ascontiguousarray(det_rows, np.int64)
     det_box = np.ascontiguousarray(det_boxes, dtype=np.float64)
@@ -185,7 +185,7 @@ def nearest_ground_truth(
     if (det_class is None) != (gt_class is None):
         raise ValueError("det_class and gt_class: give both or neither")
     if gt_class is None:
-        gt_order = np.argsort(gt_key, kind="stable").astype(np.int64)
+        gt_order = _stable_order_of(gt_key)
         det_class = gt_class = np.zeros(0, dtype=np.int64)
     else:
         gt_order = _by_key_then_class(gt_key, gt_class)
@@ -217,24 +217,23 @@ def nearest_ground_truth(
     return out
 
 
-def _by_key_then_class(key: NDArray[np.int64], cls: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The stable order by key, then class: two counting sorts where both are small
-    non-negative integers (image positions and class codes), else a lexsort."""
+def _stable_order_of(key: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The stable order by ``key``: a counting sort where the keys are small non-negative
+    integers (image positions, class codes), else NumPy's stable sort."""
     n = key.shape[0]
-    dense = n and min(key.min(), cls.min()) >= 0 and max(key.max(), cls.max()) < 4 * n + 1024
-    if not dense:
-        return np.lexsort((cls, key)).astype(np.int64)
-    by_class = np.empty(n, dtype=np.int64)
-    kernels.order_by_key(
-        np.ascontiguousarray(cls, dtype=np.int64), int(cls.max()) + 1, by_class,
-        np.empty(int(cls.max()) + 2, dtype=np.int64),
-    )  # fmt: skip
-    by_key = np.empty(n, dtype=np.int64)
-    kernels.order_by_key(
-        np.ascontiguousarray(key[by_class], dtype=np.int64), int(key.max()) + 1, by_key,
-        np.empty(int(key.max()) + 2, dtype=np.int64),
-    )  # fmt: skip
-    return by_class[by_key]  # stable: the class order is kept inside each key
+    if not n or key.min() < 0 or key.max() >= 4 * n + 1024:
+        return np.argsort(key, kind="stable").astype(np.int64)
+    order = np.empty(n, dtype=np.int64)
+    n_keys = int(key.max()) + 1
+    start = np.empty(n_keys + 1, dtype=np.int64)
+    kernels.order_by_key(np.ascontiguousarray(key, dtype=np.int64), n_keys, order, start)
+    return order
+
+
+def _by_key_then_class(key: NDArray[np.int64], cls: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The stable order by key, then class (two stable sorts, the class first)."""
+    by_class = _stable_order_of(cls)
+    return by_class[_stable_order_of(key[by_class])]  # the class order kept inside each key
 
 
 def best_pair_per_detection(
