@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import mmap
 import re
-import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -113,9 +112,7 @@ class MaskCheck:
     measures: tuple[NDArray[np.uint32], NDArray[np.float64]] | None
 
 
-def scan_mask_file(
-    file: io.BufferedIOBase, size: int, hold: threading.Event | None = None
-) -> ScannedMasks | None:
+def scan_mask_file(file: io.BufferedIOBase, size: int) -> ScannedMasks | None:
     """The columns of an open results file of masks, or None when the scanner does not
     read it (then the general loader does).
 
@@ -124,16 +121,13 @@ def scan_mask_file(
     file : binary file open for reading, at its start
     size : int
         Its length in bytes.
-    hold : threading.Event, optional
-        Read no more than half the file until it is set: while the ground truth loads
-        beside the scan, its own peak and all the results' strings would be held at once.
     """
     gathered = _Gathered(size)
     workers = threads()
     blocks = _Blocks()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[tuple[Future[tuple[Any, ...] | None], mmap.mmap]] = deque()
-        for block, chunk in _chunks(file, size, blocks, hold):
+        for block, chunk in _chunks(file, size, blocks):
             # the columns come back as buffers of the scanner's, the strings at the
             # chunk's start (moved there in place: no memory of their own)
             pending.append((pool.submit(_scan.scan_mask_results, chunk), block))
@@ -196,17 +190,15 @@ class _Blocks:
 
 
 def _chunks(
-    file: io.BufferedIOBase, size: int, blocks: _Blocks, hold: threading.Event | None
+    file: io.BufferedIOBase, size: int, blocks: _Blocks
 ) -> Iterator[tuple[mmap.mmap, memoryview]]:
     """The ``size`` bytes of a file in chunks of about :data:`CHUNK_BYTES`, each cut
     between two results and closed as a JSON array (``[`` before, ``]`` after, except
     where the file has its own): each chunk's block (to give back to ``blocks`` once the
-    chunk is scanned) and the chunk in it. Past half the file, waits for ``hold``."""
+    chunk is scanned) and the chunk in it."""
     carry = b""  # the start of the next chunk: "[" and the results after the last cut
     left = size
     while True:
-        if hold is not None and 2 * left < size:
-            hold.wait()
         block = blocks.take(len(carry) + min(CHUNK_BYTES, left))
         block[: len(carry)] = carry
         got = file.readinto(memoryview(block)[len(carry) : len(carry) + min(CHUNK_BYTES, left)])

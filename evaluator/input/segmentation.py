@@ -20,7 +20,6 @@ import io
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -445,19 +444,17 @@ def _image_size_columns(gt: GroundTruth) -> ImageSizes:
     return gt.image_ids, gt.image_sizes[:, 0], gt.image_sizes[:, 1]
 
 
-def _scan_results(
-    src: str | os.PathLike[str] | bytes, hold: threading.Event | None = None
-) -> ScannedMasks | None:
+def _scan_results(src: str | os.PathLike[str] | bytes) -> ScannedMasks | None:
     """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file does not
     open (the general loader then says why)."""
     if isinstance(src, bytes):
-        return scan_mask_file(io.BytesIO(src), len(src), hold)
+        return scan_mask_file(io.BytesIO(src), len(src))
     try:
         file = open(src, "rb")  # noqa: SIM115 (closed below)
     except OSError:
         return None
     with file:
-        return scan_mask_file(file, os.fstat(file.fileno()).st_size, hold)
+        return scan_mask_file(file, os.fstat(file.fileno()).st_size)
 
 
 def load_segmentation_inputs(
@@ -467,9 +464,8 @@ def load_segmentation_inputs(
 ) -> tuple[GroundTruth, Predictions]:
     """:func:`load_segmentation_ground_truth` then :func:`load_segmentation_predictions`,
     a results file (or bytes) read and scanned on a second thread while the ground truth
-    loads (the scanner needs nothing of it; the masks are checked against it after), up to
-    half the file (the ground truth's peak and all the results' strings would otherwise be
-    held at once). The outcome, errors included, is that of the two calls in turn.
+    loads (the scanner needs nothing of it; the masks are checked against it after). The
+    outcome, errors included, is that of the two calls in turn.
 
     Returns
     -------
@@ -479,13 +475,9 @@ def load_segmentation_inputs(
         gt = load_segmentation_ground_truth(gt_src)
         return gt, load_segmentation_predictions(pred_src, gt, unknown_categories)
     rle.map_large_blocks()  # before the scan's first blocks
-    loaded = threading.Event()  # the scan reads half the file before the ground truth is in
     with ThreadPoolExecutor(max_workers=1) as pool:
-        scanning = pool.submit(_scan_results, pred_src, loaded)
-        try:
-            gt = load_segmentation_ground_truth(gt_src)
-        finally:
-            loaded.set()
+        scanning = pool.submit(_scan_results, pred_src)
+        gt = load_segmentation_ground_truth(gt_src)
         scanned = scanning.result()
     del scanning  # it holds the columns too
     return gt, _load_predictions(pred_src, gt, unknown_categories, scanned)
