@@ -15,6 +15,22 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The index of the lowest set bit of a non-zero word: one instruction where the compiler
+ * has it, a loop elsewhere. */
+#if defined(__GNUC__) || defined(__clang__)
+#define lowest_bit(word) __builtin_ctzll(word)
+#else
+static inline int lowest_bit(uint64_t word)
+{
+    int bit = 0;
+    while (!(word & 1)) {
+        word >>= 1;
+        bit++;
+    }
+    return bit;
+}
+#endif
+
 /* Why a string is not a mask's, in the order they are found. */
 #define RLE_BAD_CHARACTER "a character outside '0' (48) to 'o' (111)"
 #define RLE_ENDS_INSIDE_COUNT "the string ends inside a count"
@@ -130,7 +146,7 @@ static inline int decode_fast(const char *s, Py_ssize_t len, uint32_t *counts, i
         if (bad) return 0;
         if (n < 64) ends &= ((uint64_t)1 << n) - 1;
         while (ends) {
-            Py_ssize_t end = base + __builtin_ctzll(ends);
+            Py_ssize_t end = base + lowest_bit(ends);
             ends &= ends - 1;
             Py_ssize_t chars = end - start + 1;
             int hi = (unsigned char)s[end] - 48;
