@@ -21,8 +21,7 @@ def image_positions(
     image_ids: NDArray[np.int64], gt_ids: NDArray[np.int64], det_ids: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Positions of the annotations' and the detections' images among ``image_ids``
-    (sorted, unique): dense keys for :func:`overlapping_pairs`, from one table for both
-    when the ids are not much sparser than them (:func:`index_of` otherwise).
+    (sorted, unique): dense keys for :func:`overlapping_pairs`.
 
     Returns
     -------
@@ -31,17 +30,9 @@ def image_positions(
     det_image : ndarray of shape (n_det,), dtype int64
         ``-(len(image_ids) + 1)`` for a detection on another image.
     """
-    missing = -(image_ids.shape[0] + 1)
-    low = int(image_ids[0]) if image_ids.size else 0
-    span = int(image_ids[-1]) - low + 1 if image_ids.size else 0
-    if not image_ids.size or low < 0 or span > 4 * max(det_ids.shape[0], image_ids.shape[0]):
-        det_image, known = index_of(image_ids, det_ids)
-        return index_of(image_ids, gt_ids)[0], np.where(known, det_image, missing)
-    table = np.full(span + 1, missing, dtype=np.int64)  # last slot: out of range
-    table[image_ids - low] = np.arange(image_ids.shape[0])
-    det_image = det_ids - low
-    np.clip(det_image, -1, span, out=det_image)  # out of range, below wraps: slot -1
-    return table[gt_ids - low], np.take(table, det_image, out=det_image)
+    det_image, known = index_of(image_ids, det_ids)
+    np.copyto(det_image, -(image_ids.shape[0] + 1), where=~known)
+    return index_of(image_ids, gt_ids)[0], det_image
 
 
 def _key_runs(
