@@ -390,3 +390,15 @@ def test_ranked_claims_and_curves_refuse_what_does_not_fit() -> None:
             np.array([0, 3], np.int64), flags, n_pos, np.ones(2), precision, recall, score,
             np.empty(1, np.uint8), np.empty(2, np.int64), np.empty(2, np.int64), False,
         )  # fmt: skip
+
+
+def test_counting_sorts_refuse_keys_outside_their_range() -> None:
+    key = np.array([0, 2, 1], dtype=np.int64)
+    start = np.empty(3, dtype=np.int64)
+    values = np.zeros(3), np.zeros(3, dtype=np.int64)
+    with pytest.raises(ValueError, match=r"key\[1\]: outside \[0, n_keys\)"):
+        kernels.order_by_key(key, 2, np.empty(3, dtype=np.int64), start)
+    with pytest.raises(ValueError, match=r"key\[1\]: outside \[0, n_keys\)"):
+        kernels.group_by_key(key, 2, *values, start, np.empty(3), np.empty(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="n_keys: out of range"):
+        kernels.group_by_key(key, -1, *values, start, np.empty(3), np.empty(3, dtype=np.int64))

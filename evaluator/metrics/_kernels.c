@@ -762,6 +762,44 @@ static void sort_run(int64_t *run, int64_t m, const double *score, const int64_t
     for (int64_t i = 0; i < m; i++) run[i] = r[i].index;
 }
 
+/* A counting sort's number of keys: 0 when its start table fits in memory, else -1 with
+ * an error set. */
+static int check_key_count(Py_ssize_t n_keys)
+{
+    if (n_keys < 0 || (size_t)n_keys >= SIZE_MAX / sizeof(int64_t) - 1) {
+        PyErr_SetString(PyExc_ValueError, "n_keys: out of range");
+        return -1;
+    }
+    return 0;
+}
+
+/* Each key[i] in [0, n_keys): 0, else -1 with an error set. */
+static int check_keys(const int64_t *key, Py_ssize_t n, Py_ssize_t n_keys)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (key[i] < 0 || key[i] >= n_keys) {
+            PyErr_Format(PyExc_ValueError, "key[%zd]: outside [0, n_keys)", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* start[k] (n_keys + 1 entries) = where key k's items begin once grouped. */
+static void key_starts(const int64_t *key, Py_ssize_t n, Py_ssize_t n_keys, int64_t *start)
+{
+    memset(start, 0, ((size_t)n_keys + 1) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
+    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
+}
+
+/* Undo the placing: each start[k] was moved to where key k's items end, start[k + 1]. */
+static void restore_starts(int64_t *start, Py_ssize_t n_keys)
+{
+    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
+    start[0] = 0;
+}
+
 PyDoc_STRVAR(order_by_key_doc,
 "order_by_key(key, n_keys, order, start)\n"
 "--\n\n"
@@ -778,33 +816,42 @@ static PyObject *order_by_key(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*nw*w*", &b[0], &n_keys, &b[1], &b[2])) return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = items(&b[0], 8, "key");
-    if (n < 0) goto done;
-    if (n_keys < 0 || (size_t)n_keys >= SIZE_MAX / sizeof(int64_t) - 1) {
-        PyErr_SetString(PyExc_ValueError, "n_keys: out of range");
-        goto done;
-    }
+    if (n < 0 || check_key_count(n_keys)) goto done;
     if (check_items(&b[1], 8, n, "order") || check_items(&b[2], 8, n_keys + 1, "start"))
         goto done;
     const int64_t *key = b[0].buf;
     int64_t *out = b[1].buf, *start = b[2].buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (key[i] < 0 || key[i] >= n_keys) {
-            PyErr_Format(PyExc_ValueError, "key[%zd]: outside [0, n_keys)", i);
-            goto done;
-        }
-    }
+    if (check_keys(key, n, n_keys)) goto done;
     Py_BEGIN_ALLOW_THREADS
-    memset(start, 0, ((size_t)n_keys + 1) * sizeof(int64_t));
-    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
-    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
+    key_starts(key, n, n_keys, start);
     for (Py_ssize_t i = 0; i < n; i++) out[start[key[i]]++] = i;
-    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
-    start[0] = 0;
+    restore_starts(start, n_keys);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
     release(b, 3);
     return result;
+}
+
+/* The longest of the runs start[k]:start[k + 1], k0 <= k < k1, of n items (start: n_starts
+ * entries), checking that k0..k1 and each run lie inside them; -1 with an error set where
+ * not. */
+static int64_t longest_run(const int64_t *start, Py_ssize_t n_starts, Py_ssize_t k0,
+                           Py_ssize_t k1, Py_ssize_t n)
+{
+    if (k0 < 0 || k1 < k0 || k1 >= n_starts) {
+        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the runs");
+        return -1;
+    }
+    int64_t longest = 0;
+    for (Py_ssize_t k = k0; k < k1; k++) {
+        if (start[k] < 0 || start[k + 1] < start[k] || start[k + 1] > n) {
+            PyErr_Format(PyExc_ValueError, "start[%zd]: outside the items or decreasing", k);
+            return -1;
+        }
+        if (start[k + 1] - start[k] > longest) longest = start[k + 1] - start[k];
+    }
+    return longest;
 }
 
 PyDoc_STRVAR(order_runs_doc,
@@ -830,21 +877,11 @@ static PyObject *order_runs(PyObject *self, PyObject *args)
     if (n < 0 || n_starts < 0) goto done;
     if (check_items(&b[2], 8, n, "score") || (b[3].len && check_items(&b[3], 8, n, "tiebreak")))
         goto done;
-    if (k0 < 0 || k1 < k0 || k1 >= n_starts) {
-        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the runs");
-        goto done;
-    }
     int64_t *out = b[0].buf;
     const int64_t *start = b[1].buf, *tiebreak = b[3].len ? b[3].buf : NULL;
     const double *score = b[2].buf;
-    int64_t longest = 0;
-    for (Py_ssize_t k = k0; k < k1; k++) {
-        if (start[k] < 0 || start[k + 1] < start[k] || start[k + 1] > n) {
-            PyErr_Format(PyExc_ValueError, "start[%zd]: outside the items or decreasing", k);
-            goto done;
-        }
-        if (start[k + 1] - start[k] > longest) longest = start[k + 1] - start[k];
-    }
+    const int64_t longest = longest_run(start, n_starts, k0, k1, n);
+    if (longest < 0) goto done;
     for (Py_ssize_t i = start[k0]; i < start[k1]; i++) {
         if (out[i] < 0 || out[i] >= n) {
             PyErr_Format(PyExc_ValueError, "order[%zd]: outside the items", i);
@@ -888,11 +925,7 @@ static PyObject *group_by_key(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = items(&b[0], 8, "key");
-    if (n < 0) goto done;
-    if (n_keys < 0 || (size_t)n_keys >= SIZE_MAX / sizeof(int64_t) - 1) {
-        PyErr_SetString(PyExc_ValueError, "n_keys: out of range");
-        goto done;
-    }
+    if (n < 0 || check_key_count(n_keys)) goto done;
     if (check_items(&b[1], 8, n, "score") || check_items(&b[2], 8, n, "column") ||
         check_items(&b[3], 8, n_keys + 1, "start") || check_items(&b[4], 8, n, "grouped_score") ||
         check_items(&b[5], 8, n, "grouped_column"))
@@ -901,23 +934,15 @@ static PyObject *group_by_key(PyObject *self, PyObject *args)
     const double *score = b[1].buf;
     int64_t *start = b[3].buf, *grouped_column = b[5].buf;
     double *grouped_score = b[4].buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (key[i] < 0 || key[i] >= n_keys) {
-            PyErr_Format(PyExc_ValueError, "key[%zd]: outside [0, n_keys)", i);
-            goto done;
-        }
-    }
+    if (check_keys(key, n, n_keys)) goto done;
     Py_BEGIN_ALLOW_THREADS
-    memset(start, 0, ((size_t)n_keys + 1) * sizeof(int64_t));
-    for (Py_ssize_t i = 0; i < n; i++) start[key[i] + 1]++;
-    for (Py_ssize_t k = 0; k < n_keys; k++) start[k + 1] += start[k];
+    key_starts(key, n, n_keys, start);
     for (Py_ssize_t i = 0; i < n; i++) {
         const int64_t at = start[key[i]]++;
         grouped_score[at] = score[i];
         grouped_column[at] = column[i];
     }
-    for (Py_ssize_t k = n_keys; k > 0; k--) start[k] = start[k - 1];
-    start[0] = 0;
+    restore_starts(start, n_keys);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -945,21 +970,11 @@ static PyObject *sort_groups(PyObject *self, PyObject *args)
     int64_t *at = NULL; /* the group's positions, sorted */
     Py_ssize_t n_starts = items(&b[0], 8, "start"), n = items(&b[1], 8, "score");
     if (n_starts < 0 || n < 0 || check_items(&b[2], 8, n, "column")) goto done;
-    if (k0 < 0 || k1 < k0 || k1 >= n_starts) {
-        PyErr_SetString(PyExc_ValueError, "k0, k1: outside the groups");
-        goto done;
-    }
     const int64_t *start = b[0].buf;
     double *score = b[1].buf;
     int64_t *column = b[2].buf;
-    int64_t longest = 0;
-    for (Py_ssize_t k = k0; k < k1; k++) {
-        if (start[k] < 0 || start[k + 1] < start[k] || start[k + 1] > n) {
-            PyErr_Format(PyExc_ValueError, "start[%zd]: outside the items or decreasing", k);
-            goto done;
-        }
-        if (start[k + 1] - start[k] > longest) longest = start[k + 1] - start[k];
-    }
+    const int64_t longest = longest_run(start, n_starts, k0, k1, n);
+    if (longest < 0) goto done;
     buf = malloc((size_t)(2 * longest + 1) * sizeof(Ranked));
     at = malloc((size_t)(longest + 1) * sizeof(int64_t));
     if (buf == NULL || at == NULL) {
