@@ -1559,8 +1559,9 @@ static const double POWERS_OF_TEN[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 
                                          1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
 /* The JSON number at t->p, as json / msgspec and then float() read it (correctly rounded;
- * an integer as the float of the int, so -0 is 0.0): 1, or 0 when there is none. Holds
- * the GIL (PyOS_string_to_double, for the numbers of more than 15 digits or an exponent). */
+ * an integer as the float of the int, so -0 is 0.0): 1, or 0 when there is none. Takes
+ * the GIL for the numbers of more than 15 digits or with an exponent (Python's
+ * PyOS_string_to_double reads those), so that callers may run without it. */
 static int read_number(Text *t, double *out)
 {
     const char *start = t->p, *q = t->p;
@@ -1601,11 +1602,12 @@ static int read_number(Text *t, double *out)
     if (len >= sizeof token) return 0; /* the caller takes the general path */
     memcpy(token, start, len);
     token[len] = '\0';
+    PyGILState_STATE gil = PyGILState_Ensure();
     *out = PyOS_string_to_double(token, NULL, NULL);
-    if (*out == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
+    const int failed = *out == -1.0 && PyErr_Occurred();
+    if (failed) PyErr_Clear();
+    PyGILState_Release(gil);
+    if (failed) return 0;
     if (integer && *out == 0.0) *out = 0.0; /* -0 as an int is 0 */
     return 1;
 }
@@ -1653,7 +1655,7 @@ PyDoc_STRVAR(parse_polygons_doc,
 "object that is not a list has no polygons there, and is_polygons, uint8 (n,), says which\n"
 "are lists); the numbers are the doubles Python's JSON readers give. None when a list is\n"
 "not a non-empty list of polygons of at least 6 numbers, an even count, each within 2e8:\n"
-"the general reader then says why.");
+"the general reader then says why. Releases the GIL.");
 
 static PyObject *parse_polygons(PyObject *self, PyObject *args)
 {
@@ -1670,6 +1672,7 @@ static PyObject *parse_polygons(PyObject *self, PyObject *args)
     int64_t zero = 0, status = 1;
     if (append(&poly_start, &zero, sizeof zero) || append(&object_start, &zero, sizeof zero))
         status = -1;
+    Py_BEGIN_ALLOW_THREADS /* the text is read without the GIL, which other threads want */
     for (Py_ssize_t i = 0; i < n && status == 1; i++) {
         Text t = {blob + starts[i], blob + starts[i + 1]};
         skip_blanks(&t);
@@ -1680,6 +1683,7 @@ static PyObject *parse_polygons(PyObject *self, PyObject *args)
                             append(&is_polygons, &list, 1)))
             status = -1;
     }
+    Py_END_ALLOW_THREADS
     if (status < 0) {
         PyErr_NoMemory();
     } else if (status == 0) {
