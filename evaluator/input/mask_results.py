@@ -160,9 +160,7 @@ def check_masks(scanned: ScannedMasks, sizes: ImageSizes) -> MaskCheck:
     problem = None
     if bad.size:
         code = int(totals[bad[0]])
-        why = (
-            _scan.STRING_PROBLEMS[-code] if code < 0 else "the counts do not sum to height * width"
-        )
+        why = _scan.STRING_PROBLEMS[-code] if code < 0 else rle.WRONG_SUM
         problem = int(bad[0]), why
     measures = None
     if not scanned.boxed and problem is None:

@@ -1815,4 +1815,11 @@ static struct PyModuleDef module = {
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__rle(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rle(void)
+{
+    PyObject *made = PyModule_Create(&module);
+    /* The message of counts that do not sum to a mask's area, for the checks in Python. */
+    if (made != NULL && PyModule_AddStringConstant(made, "WRONG_SUM", RLE_WRONG_SUM) < 0)
+        Py_CLEAR(made);
+    return made;
+}

@@ -3,6 +3,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+WRONG_SUM: str
+
 def decode_strings(
     strings: Sequence[str | bytes],
     heights: NDArray[np.int64],

@@ -433,5 +433,5 @@ def check_columns(counts: object, offsets: object, heights: object, widths: obje
     np.cumsum(c, dtype=np.uint64, out=total[1:])
     bad = np.flatnonzero(total[o[1:]] - total[o[:-1]] != (h * w).astype(np.uint64))
     if bad.size:
-        raise InputError(f"RunLengths[{bad[0]}]", "the counts do not sum to height * width")
+        raise InputError(f"RunLengths[{bad[0]}]", rle.WRONG_SUM)
     return Columns(c, o, h, w)
