@@ -1182,6 +1182,20 @@ done:
 /* What stopped a pairs() or nearest() loop, found with the GIL released. */
 enum { PAIRS_DONE, PAIRS_BAD_RUN, PAIRS_BAD_ROW, PAIRS_NO_ROOM };
 
+/* Whether a loop stopped early (at detection d; room: the pairs' outputs), with the error
+ * set saying why. Called with the GIL held again. */
+static int pairs_stopped(int stop, Py_ssize_t d, Py_ssize_t room)
+{
+    if (stop == PAIRS_BAD_RUN)
+        PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
+    else if (stop == PAIRS_BAD_ROW)
+        PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
+    else if (stop == PAIRS_NO_ROOM)
+        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, detection %zd needs more",
+                     room, d);
+    return stop != PAIRS_DONE;
+}
+
 enum {
     PAIR_KEY_START, PAIR_DET_SLOT, PAIR_GT_ORDER, PAIR_DET_ROW, PAIR_DET_BOX, PAIR_GT_BOX,
     PAIR_CROWD, PAIR_OUT_DET, PAIR_OUT_GT, PAIR_OUT_IOU, N_PAIR_BUFFERS
@@ -1277,15 +1291,7 @@ static PyObject *pairs(PyObject *self, PyObject *args)
         }
     }
     Py_END_ALLOW_THREADS
-    if (stop == PAIRS_BAD_RUN)
-        PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
-    else if (stop == PAIRS_BAD_ROW)
-        PyErr_Format(PyExc_ValueError, "det_row[%zd]: outside det_box", d);
-    else if (stop == PAIRS_NO_ROOM)
-        PyErr_Format(PyExc_ValueError, "outputs: room for %zd pairs, detection %zd needs more",
-                     room, d);
-    else
-        result = PyLong_FromSsize_t(n);
+    if (!pairs_stopped(stop, d, room)) result = PyLong_FromSsize_t(n);
 done:
     release(b, N_PAIR_BUFFERS);
     return result;
@@ -1354,10 +1360,7 @@ static PyObject *nearest(PyObject *self, PyObject *args)
         out_gt[d] = best < 0 ? -1 : order[best];
     }
     Py_END_ALLOW_THREADS
-    if (stop == PAIRS_BAD_RUN)
-        PyErr_Format(PyExc_ValueError, "detection %zd: its key's run is outside gt_order", d);
-    else
-        result = Py_NewRef(Py_None);
+    if (!pairs_stopped(stop, d, 0)) result = Py_NewRef(Py_None);
 done:
     release(b, 9);
     return result;

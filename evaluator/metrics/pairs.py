@@ -52,16 +52,14 @@ def _key_runs(
     det_slot : ndarray of shape (n,), dtype int64
         Each detection's key in the table; outside ``[0, K)``: no ground truth.
     """
-    n = max(gt_key.shape[0], det_key.shape[0])
-    key_start = np.zeros(1, dtype=np.int64)
-    if gt_key.size and gt_key.min() >= 0 and gt_key.max() < 4 * n + 1024:
+    if not gt_key.size:
+        return np.zeros(1, dtype=np.int64), np.full(det_key.shape[0], -1, dtype=np.int64)
+    if _small_keys(gt_key, max(gt_key.shape[0], det_key.shape[0])):
         per_key = np.bincount(gt_key)  # (max key + 1,)
         key_start = np.empty(per_key.shape[0] + 1, dtype=np.int64)
         key_start[0] = 0
         np.cumsum(per_key, out=key_start[1:])
         return key_start, np.ascontiguousarray(det_key, dtype=np.int64)
-    if not gt_key.size:
-        return key_start, np.full(det_key.shape[0], -1, dtype=np.int64)
     distinct_at = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])  # (K,)
     distinct = sorted_key[distinct_at]
     key_start = np.r_[distinct_at, sorted_key.shape[0]].astype(np.int64)
@@ -208,11 +206,18 @@ def nearest_ground_truth(
     return out
 
 
+def _small_keys(key: NDArray[np.int64], n: int) -> bool:
+    """Whether the (non-empty) keys are small non-negative integers (image positions,
+    class codes): under ``4 * n + 1024``, so that a table of them is about as long as the
+    ``n`` items looked up in it."""
+    return bool(key.min() >= 0 and key.max() < 4 * n + 1024)
+
+
 def _stable_order_of(key: NDArray[np.int64]) -> NDArray[np.int64]:
     """The stable order by ``key``: a counting sort where the keys are small non-negative
-    integers (image positions, class codes), else NumPy's stable sort."""
+    integers, else NumPy's stable sort."""
     n = key.shape[0]
-    if not n or key.min() < 0 or key.max() >= 4 * n + 1024:
+    if not n or not _small_keys(key, n):
         return np.argsort(key, kind="stable").astype(np.int64)
     order = np.empty(n, dtype=np.int64)
     n_keys = int(key.max()) + 1
