@@ -125,6 +125,12 @@ def _results(masks: list[dict], boxed: bool) -> list[dict]:
     return results
 
 
+def _scan_whole(results: list[dict]) -> tuple:
+    """The scanner's columns of a whole results document."""
+    text = json.dumps(results).encode()
+    return _scan.scan_mask_part(text, 0, -1, bytearray(len(text)))
+
+
 @pytest.mark.parametrize("boxed", [True, False])
 def test_scanned_mask_results_are_the_general_loader_s(boxed: bool) -> None:
     masks = _random_masks(np.random.default_rng(5), 25, 17, 13)
@@ -135,18 +141,39 @@ def test_scanned_mask_results_are_the_general_loader_s(boxed: bool) -> None:
         layout.shuffle(items)
         result.clear()
         result.update(items)
-    text = bytearray(json.dumps(results).encode())
-    scanned = _scan.scan_mask_results(text)
-    assert scanned is not None
-    n, image, category, box, score, has_boxes, size, length, starts, totals = scanned
-    assert n == 25 and bool(has_boxes) == boxed
+    text = json.dumps(results).encode()
+    strings = bytearray(len(text))
+    status, n, image, category, box, score, has_boxes, size, length, starts, totals = (
+        _scan.scan_mask_part(text, 0, -1, strings)
+    )
+    assert status == 2 and n == 25 and bool(has_boxes) == boxed
     assert np.frombuffer(totals, np.int64).tolist() == [17 * 13] * n  # each string's sum
     assert np.frombuffer(image, np.int64).tolist() == [r["image_id"] for r in results]
     assert np.frombuffer(score, np.float64).tolist() == [r["score"] for r in results]
     assert np.frombuffer(size, np.int64).reshape(n, 2).tolist() == [[17, 13]] * n
-    assert bytes(text[:length]) == b"".join(m["counts"] for m in masks)  # moved to the start
+    assert bytes(strings[:length]) == b"".join(m["counts"] for m in masks)  # one after another
     if boxed:
         assert np.frombuffer(box, np.float64).reshape(n, 4).tolist() == [r["bbox"] for r in results]
+
+
+def test_a_part_that_runs_past_its_stop_says_so() -> None:
+    """A stop inside a result: the result is read past it (status 3), also when its string
+    does not fit the block, which is as long as the text to the stop; a block shorter than
+    that text is refused."""
+    noise = np.random.default_rng(3).random((40, 40)) < 0.3
+    masks = [mask_utils.encode(np.asfortranarray(m, dtype=np.uint8)) for m in (noise, ~noise)]
+    results = _results(masks, boxed=False)
+    text = json.dumps(results).encode()
+    second = text.index(b"{", text.index(b"}}"))  # where the second result starts
+    into = text.index(b"counts", second) + 12 - second  # a few characters into its string
+    assert len(results[1]["segmentation"]["counts"]) > into
+    for block in (into, len(text)):  # its string overflows the block, or fits
+        assert _scan.scan_mask_part(text, second, second + into, bytearray(block))[0] == 3
+    first = text.index(b"}}") + 2  # the end of the first result
+    status, n = _scan.scan_mask_part(text, 0, first, bytearray(first))[:2]
+    assert (status, n) == (1, 1)
+    with pytest.raises(ValueError, match="shorter than the text"):
+        _scan.scan_mask_part(text, 0, first, bytearray(first - 1))
 
 
 @pytest.mark.parametrize(
@@ -169,9 +196,8 @@ def test_the_scanner_sums_each_string_or_says_why_it_does_not_decode(
     then needs no second pass); a string that does not decode gets -k, k naming why."""
     results = [{"image_id": 1, "category_id": 1, "score": 0.5,
                 "segmentation": {"size": [1, 1], "counts": counts}}]  # fmt: skip
-    scanned = _scan.scan_mask_results(bytearray(json.dumps(results).encode()))
-    assert scanned is not None
-    got = int(np.frombuffer(scanned[9], np.int64)[0])
+    scanned = _scan_whole(results)
+    got = int(np.frombuffer(scanned[10], np.int64)[0])
     if isinstance(total, str):
         assert got < 0 and _scan.STRING_PROBLEMS[-got] == total
     else:
@@ -229,9 +255,7 @@ def test_the_scanner_sums_random_strings_as_rle_fr_string_reads_them() -> None:
     strings = [_random_string(rng) for _ in range(20_000)]
     results = [{"image_id": 1, "category_id": 1, "score": 0.5,
                 "segmentation": {"size": [1, 1], "counts": s}} for s in strings]  # fmt: skip
-    scanned = _scan.scan_mask_results(bytearray(json.dumps(results).encode()))
-    assert scanned is not None
-    totals = np.frombuffer(scanned[9], np.int64).tolist()
+    totals = np.frombuffer(_scan_whole(results)[10], np.int64).tolist()
     got = [t if t >= 0 else _scan.STRING_PROBLEMS[-t] for t in totals]
     assert got == [_reference_total(s) for s in strings]
 
@@ -252,7 +276,7 @@ def test_mask_results_off_the_plain_shape_go_to_the_loader(
 ) -> None:
     results = _results(_random_masks(np.random.default_rng(2), 3, 5, 5), boxed=True)
     edit(results)
-    assert _scan.scan_mask_results(bytearray(json.dumps(results).encode())) is None
+    assert _scan_whole(results)[0] == 0  # not the plain shape
 
 
 def test_unmeasured_masks_are_measured_when_asked() -> None:

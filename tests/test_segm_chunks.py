@@ -1,7 +1,7 @@
-"""A segm results file read in chunks (:mod:`evaluator.input.mask_results`) loads as the
-whole document does: the same columns however the chunks fall, whatever the spacing
-between results; text that looks like a cut inside a string leaves the file to the
-general loader; a bad mask in a later chunk is located by its index in the file."""
+"""A segm results file read in parts (:mod:`evaluator.input.mask_results`) loads as the
+whole document does: the same columns however the parts fall, whatever the spacing
+between results; text that looks like a cut inside a string has the file scanned again
+as one part; a bad mask in a later part is located by its index in the file."""
 
 from __future__ import annotations
 
@@ -43,16 +43,15 @@ def _strings(masks: MaskBatch) -> list[bytes]:
 
 
 @pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of a few results each, and a short tail to look for the cut in."""
-    monkeypatch.setattr(mask_results, "CHUNK_BYTES", 700)
-    monkeypatch.setattr(mask_results, "_TAIL", 64)
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of a few results each."""
+    monkeypatch.setattr(mask_results, "PART_BYTES", 700)
 
 
-@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.usefixtures("small_parts")
 @pytest.mark.parametrize("indent", [None, 2])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_chunks_load_as_the_whole_document(seed: int, indent: int | None, tmp_path: Path) -> None:
+def test_parts_load_as_the_whole_document(seed: int, indent: int | None, tmp_path: Path) -> None:
     gt, results = random_segm_case(seed)
     results = [r for r in results if isinstance(r["segmentation"], dict)]
     results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
@@ -62,8 +61,10 @@ def test_chunks_load_as_the_whole_document(seed: int, indent: int | None, tmp_pa
     _same(_load(gt, path.read_bytes()), _load(gt, results))
 
 
-@pytest.mark.usefixtures("small_chunks")
-def test_a_cut_inside_a_string_leaves_the_file_to_the_general_loader(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("small_parts")
+def test_a_cut_inside_a_string_has_the_file_scanned_as_one_part(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     gt, results = random_segm_case(0)
     results = [r for r in results if isinstance(r["segmentation"], dict)]
     results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
@@ -71,16 +72,26 @@ def test_a_cut_inside_a_string_leaves_the_file_to_the_general_loader(tmp_path: P
         result["note"] = "a}, {b" * (i % 7) + "},{" * 30
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
+    scans: list[int] = []
+    scan_parts = mask_results._scan_parts
+
+    def counted(data: Any, cuts: list[tuple[int, int]]) -> Any:
+        scanned = scan_parts(data, cuts)
+        scans.append(len(cuts) if scanned is not None else -len(cuts))
+        return scanned
+
+    monkeypatch.setattr(mask_results, "_scan_parts", counted)
     _same(_load(gt, path), _load(gt, results))
+    assert scans[0] < -1 and scans[1:] == [1]  # parts refused, then the whole scanned
 
 
-@pytest.mark.usefixtures("small_chunks")
-def test_a_bad_mask_in_a_later_chunk_is_located_in_the_file(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("small_parts")
+def test_a_bad_mask_in_a_later_part_is_located_in_the_file(tmp_path: Path) -> None:
     gt, results = random_segm_case(1)
     results = [r for r in results if isinstance(r["segmentation"], dict)]
     results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
     bad = len(results) - 2
-    assert len(json.dumps(results[:bad])) > 3 * mask_results.CHUNK_BYTES
+    assert len(json.dumps(results[:bad])) > 3 * mask_results.PART_BYTES
     results[bad]["segmentation"]["counts"] += "1"
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
@@ -89,9 +100,9 @@ def test_a_bad_mask_in_a_later_chunk_is_located_in_the_file(tmp_path: Path) -> N
     assert error.value.location == f"predictions[{bad}].segmentation.counts"
 
 
-@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.usefixtures("small_parts")
 def test_columns_grow_past_their_estimate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Room for one result per 10 kB of file: the gathered columns grow as chunks come."""
+    """Room for one result per 10 kB of file: the gathered columns grow as parts come."""
     monkeypatch.setattr(mask_results, "_MIN_RESULT_BYTES", 10_000)
     gt, results = random_segm_case(2)
     results = [r for r in results if isinstance(r["segmentation"], dict)]
@@ -101,11 +112,11 @@ def test_columns_grow_past_their_estimate(monkeypatch: pytest.MonkeyPatch, tmp_p
     _same(_load(gt, path), _load(gt, results))
 
 
-@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.usefixtures("small_parts")
 @pytest.mark.parametrize("form", ["path", "bytes"])
 def test_inputs_loaded_together_as_one_after_the_other(form: str, tmp_path: Path) -> None:
-    """The results scanned while the ground truth loads (held at half the file until it
-    is in) load as they do after it; a ground truth that fails is reported first."""
+    """The results scanned while the ground truth loads load as they do after it; a
+    ground truth that fails is reported first."""
     gt, results = random_segm_case(3)
     results = [r for r in results if isinstance(r["segmentation"], dict)]
     results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]

@@ -566,16 +566,17 @@ done:
 /* Mask results: {"image_id", "category_id", "score", "segmentation": {"size": [h, w],    */
 /* "counts": "compressed RLE"}, "bbox" optional}; the strings land in one blob.           */
 
-/* The masks' strings one after the other, moved to the start of the very buffer being
-   read: each string read lies beyond the ones already moved, and unescaped it is no
-   longer than its text, so the blob never overtakes the reading. No memory of its own. */
+/* The masks' strings one after the other, in a block of `cap` bytes the caller gives.
+   Unescaped, a string is no longer than its text: a block as long as the text read holds
+   them all. */
 typedef struct {
     char *data;
-    size_t n;
+    size_t n, cap;
+    int full; /* a string did not fit */
 } Blob;
 
 /* A JSON string of printable ASCII onto the blob; the escapes \\ and \/ only (RLE strings
- * hold backslashes). 0 on anything else. */
+ * hold backslashes). 0 on anything else, or when it does not fit (b->full set). */
 static int read_blob_string(Cursor *c, Blob *b)
 {
     skip_space(c);
@@ -592,6 +593,10 @@ static int read_blob_string(Cursor *c, Blob *b)
         backslashes |= (unsigned char)(ch == '\\');
     }
     if (outside) return 0;
+    if ((size_t)(q - s) > b->cap - b->n) {
+        b->full = 1;
+        return 0;
+    }
     int escaped = backslashes != 0;
     if (!escaped) {
         memmove(b->data + b->n, s, (size_t)(q - s));
@@ -728,34 +733,49 @@ static int64_t checked_total(const char *s, Py_ssize_t len)
     return -1;
 }
 
-/* The results; the count, or -1 (not plain: a bbox on some results only too), -2 (memory). */
-static Py_ssize_t scan_masks(Cursor *c, MaskColumns *m, int *boxed)
+enum { PART_NO_MEMORY = -1 };
+
+/*
+ * The mask results from c->p on, as scan_part reads a part of box results (after the
+ * opening '[' when `first`, else where a result starts; to the result that ends at
+ * `stop`, or to the closing ']' and the end with `stop` NULL), into columns that grow as
+ * they fill; *boxed as scan_part's. Returns a PART_ status, or PART_NO_MEMORY. A part
+ * whose strings overflow the blob read past `stop` (the blob is as long as the text to
+ * `stop`): PART_PAST_STOP.
+ */
+static int scan_mask_part(Cursor *c, const char *stop, int first, MaskColumns *m, int *boxed)
 {
-    *boxed = 1;
-    if (!grow_mask_columns(m)) return -2;
+    *boxed = -1;
+    if (!grow_mask_columns(m)) return PART_NO_MEMORY;
     m->starts[0] = 0;
-    if (!expect(c, '[')) return -1;
-    skip_space(c);
-    if (c->p < c->end && *c->p == ']') { c->p++; goto end; }
+    if (first) {
+        if (!expect(c, '[')) return PART_FAILED;
+        skip_space(c);
+        if (c->p < c->end && *c->p == ']') {
+            c->p++;
+            skip_space(c);
+            return c->p == c->end ? PART_AT_END : PART_FAILED;
+        }
+    }
     for (;;) {
-        if (m->n == m->cap && !grow_mask_columns(m)) return -2;
+        if (m->n == m->cap && !grow_mask_columns(m)) return PART_NO_MEMORY;
         int seen = 0;
-        if (!read_mask_result(c, m, &seen)) return -1;
+        if (!read_mask_result(c, m, &seen)) return m->blob.full ? PART_PAST_STOP : PART_FAILED;
         int has_box = (seen & M_BBOX) != 0;
-        if (m->n == 0) *boxed = has_box;
-        else if (has_box != *boxed) return -1;
+        if (*boxed == -1) *boxed = has_box;
+        else if (has_box != *boxed) return PART_FAILED;
         Py_ssize_t start = (Py_ssize_t)m->starts[m->n];
         m->totals[m->n] = checked_total(m->blob.data + start, (Py_ssize_t)m->blob.n - start);
         m->n++;
         m->starts[m->n] = (int64_t)m->blob.n;
+        if (stop != NULL && c->p == stop) return PART_AT_STOP;
+        if (stop != NULL && c->p > stop) return PART_PAST_STOP;
         skip_space(c);
         if (c->p < c->end && *c->p == ',') { c->p++; continue; }
-        if (!expect(c, ']')) return -1;
-        break;
+        if (!expect(c, ']')) return PART_FAILED;
+        skip_space(c);
+        return c->p == c->end ? PART_AT_END : PART_FAILED;
     }
-end:
-    skip_space(c);
-    return c->p == c->end ? m->n : -1;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -822,47 +842,66 @@ static PyObject *owned_column(void *data_ptr, Py_ssize_t n, Py_ssize_t size)
     return owned(block, (Py_ssize_t)len);
 }
 
-PyDoc_STRVAR(scan_mask_results_doc,
-"scan_mask_results(data)\n"
+PyDoc_STRVAR(scan_mask_part_doc,
+"scan_mask_part(data, start, stop, strings)\n"
 "--\n\n"
-"COCO segm results JSON (a top-level array of plain result objects whose segmentation\n"
-"is {\"size\": [h, w], \"counts\": \"compressed RLE\"}) in a writable buffer, as columns,\n"
-"or None. The masks' strings are moved to the start of data, one after the other (what\n"
-"is there is overwritten, also when the answer is None).\n\n"
-"Returns (n, image_id, category_id, bbox, score, boxed, size, length, starts, totals):\n"
-"the count, read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a\n"
-"bbox) and float64 (n,), whether the results carry a bbox (all do, or none), the masks'\n"
-"sizes int64 (n, 2), the length of their strings at the start of data, int64 (n + 1,)\n"
-"where each starts there, and int64 (n,) the sum of each string's counts, or -k where it\n"
-"does not decode, for the reason STRING_PROBLEMS[k]. Releases the GIL while it reads.");
+"One part of COCO segm results JSON (a top-level array of plain result objects whose\n"
+"segmentation is {\"size\": [h, w], \"counts\": \"compressed RLE\"}), as columns.\n\n"
+"Reads as scan_results_part does: from byte `start` (0: the document's start, its '['\n"
+"included; else where a result starts) to the result that ends at byte `stop` (-1: to\n"
+"the closing ']' and the document's end). The masks' strings are written one after the\n"
+"other to the start of `strings`, a writable buffer at least as long as the text read\n"
+"(stop - start, or to the end).\n\n"
+"Returns (status, n, image_id, category_id, bbox, score, boxed, size, length, starts,\n"
+"totals): scan_results_part's status (1 stopped at `stop`, 2 read to the end, 3 a result\n"
+"ran past `stop`, 0 not the plain shape, a bbox on some results only included), the\n"
+"count, read-only buffers of int64 (n,), int64 (n,), float64 (n, 4) (zeros without a\n"
+"bbox) and float64 (n,), whether the results carry a bbox (-1: none read), the masks'\n"
+"sizes int64 (n, 2), the length of their strings at the start of `strings`, int64\n"
+"(n + 1,) where each starts there, and int64 (n,) the sum of each string's counts, or -k\n"
+"where it does not decode, for the reason STRING_PROBLEMS[k]. Releases the GIL while it\n"
+"reads.");
 
-static PyObject *scan_mask_results(PyObject *self, PyObject *args)
+static PyObject *scan_mask_part_py(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer data;
-    if (!PyArg_ParseTuple(args, "w*", &data)) return NULL;
+    Py_buffer data, strings;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "y*nnw*", &data, &start, &stop, &strings)) return NULL;
+    PyObject *result = NULL;
     MaskColumns m;
     memset(&m, 0, sizeof m);
-    m.blob.data = data.buf;
-    Py_ssize_t n;
-    int boxed;
-    Cursor c = {data.buf, (const char *)data.buf + data.len};
-    Py_BEGIN_ALLOW_THREADS
-    n = scan_masks(&c, &m, &boxed);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
-    PyObject *result = NULL;
-    if (n == -2) {
-        PyErr_NoMemory();
-    } else if (n == -1) {
-        result = Py_NewRef(Py_None);
-    } else {
-        result = Py_BuildValue("nNNNNiNnNN", n, owned_column(&m.image, n, 8),
-                               owned_column(&m.category, n, 8), owned_column(&m.box, n, 32),
-                               owned_column(&m.score, n, 8), boxed, owned_column(&m.size, n, 16),
-                               (Py_ssize_t)m.blob.n, owned_column(&m.starts, n + 1, 8),
-                               owned_column(&m.totals, n, 8));
+    if (start < 0 || start > data.len || stop < -1 || stop > data.len ||
+        (stop >= 0 && stop < start)) {
+        PyErr_SetString(PyExc_ValueError, "start or stop out of range");
+        goto done;
     }
+    Py_ssize_t span = (stop < 0 ? data.len : stop) - start;
+    if (strings.len < span) {
+        PyErr_SetString(PyExc_ValueError, "strings: shorter than the text to read");
+        goto done;
+    }
+    m.blob.data = strings.buf;
+    m.blob.cap = (size_t)strings.len;
+    const char *text = data.buf;
+    Cursor c = {text + start, text + data.len};
+    int boxed, status;
+    Py_BEGIN_ALLOW_THREADS
+    status = scan_mask_part(&c, stop < 0 ? NULL : text + stop, start == 0, &m, &boxed);
+    Py_END_ALLOW_THREADS
+    if (status == PART_NO_MEMORY) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n = m.n;
+    result = Py_BuildValue("inNNNNiNnNN", status, n, owned_column(&m.image, n, 8),
+                           owned_column(&m.category, n, 8), owned_column(&m.box, n, 32),
+                           owned_column(&m.score, n, 8), boxed, owned_column(&m.size, n, 16),
+                           (Py_ssize_t)m.blob.n, owned_column(&m.starts, n + 1, 8),
+                           owned_column(&m.totals, n, 8));
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&strings);
     free(m.image);
     free(m.category);
     free(m.size);
@@ -960,7 +999,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"scan_mask_results", scan_mask_results, METH_VARARGS, scan_mask_results_doc},
+    {"scan_mask_part", scan_mask_part_py, METH_VARARGS, scan_mask_part_doc},
     {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
     {"count_byte", count_byte, METH_VARARGS, count_byte_doc},
     {"positions", positions, METH_VARARGS, positions_doc},

@@ -10,23 +10,25 @@ class OwnedBuffer:
 
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
-def scan_mask_results(
-    data: bytearray | memoryview | mmap.mmap, /
-) -> (
-    tuple[
-        int,
-        OwnedBuffer,
-        OwnedBuffer,
-        OwnedBuffer,
-        OwnedBuffer,
-        bool,
-        OwnedBuffer,
-        int,
-        OwnedBuffer,
-        OwnedBuffer,
-    ]
-    | None
-): ...
+def scan_mask_part(
+    data: bytes | mmap.mmap,
+    start: int,
+    stop: int,
+    strings: bytearray | memoryview | mmap.mmap,
+    /,
+) -> tuple[
+    int,
+    int,
+    OwnedBuffer,
+    OwnedBuffer,
+    OwnedBuffer,
+    OwnedBuffer,
+    int,
+    OwnedBuffer,
+    int,
+    OwnedBuffer,
+    OwnedBuffer,
+]: ...
 def scan_results_part(
     data: bytes | mmap.mmap,
     n_keypoints: int,

@@ -1,29 +1,28 @@
-"""A results file of masks read in chunks by the compiled scanner, on every core.
+"""A results file of masks read in parts by the compiled scanner, on every core.
 
 A segm results file is mostly its masks' strings (279 MB for 500,000 masks, 211 MB of
-them strings). Reading it whole and then scanning it holds the file and the strings at
-once; here the file is read a chunk at a time, each chunk cut between two results and
-closed as a JSON array of its own, and the chunks are scanned on worker threads (the
-scanner releases the GIL) while the next ones are read. The scanner moves a chunk's
-strings to its start, in place; its columns and those strings are copied into blocks
-sized for the whole file as soon as it is done, so the peak holds the strings and a few
-chunks. The scan needs nothing of the ground truth; the masks are then
-checked against their images (:func:`check_masks`).
+them strings). The file is mapped, not read; it is cut into parts of about
+:data:`PART_BYTES` between two results, and each worker thread scans part after part
+straight from the mapping, writing the part's strings to a block of its own, then lets
+the part's pages go. Nothing of a part passes through Python on the way (a thread that
+holds the GIL, the ground truth's loader, does not hold the scan up). The parts' columns
+and strings are gathered in file order into arrays sized for the whole file, each block
+given back as soon as its part is gathered, so the peak holds the strings and a few
+blocks. The scan needs nothing of the ground truth; the masks are then checked against
+their images (:func:`check_masks`).
 
-A cut between results is the last ``}`` ``,`` ``{`` of a chunk outside any string or
-nested value; a cut anywhere else leaves one of the two chunks unbalanced (a string or
-a value left open), which the scanner refuses, and the file is then read by the general
-loader, as a file the scanner does not read.
+A cut is a ``}`` ``,`` ``{`` near an even share of the bytes; whether it falls between
+two results only the scan of the part before it can tell (the part's last result must
+end there). When one does not, the file is scanned again as one part; when that fails
+too, the file is read by the general loader, as a file the scanner does not read.
 """
 
 from __future__ import annotations
 
-import io
 import mmap
 import re
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluator.input import _scan
+from evaluator.input.ids import index_of
+from evaluator.input.result_scan import Text, forget
 from evaluator.masks._engine import rle
 from evaluator.masks.compressed import measure_batch
 from evaluator.threads import threads
@@ -44,9 +45,9 @@ __all__ = [
     "scan_mask_file",
 ]
 
-CHUNK_BYTES = 1 << 23  # 8 MB of the file per chunk
-_TAIL = 1 << 16  # where the last cut is looked for first: the chunk's last 64 KB
+PART_BYTES = 1 << 22  # 4 MB of the file per part
 _CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
+_FAILED, _AT_STOP, _AT_END = 0, 1, 2  # how a part's scan ends (3: past its stop)
 
 #: An image's (keys (k,), heights (k,), widths (k,)) of the ground truth, int64.
 ImageSizes = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
@@ -112,39 +113,58 @@ class MaskCheck:
     measures: tuple[NDArray[np.uint32], NDArray[np.float64]] | None
 
 
-def scan_mask_file(file: io.BufferedIOBase, size: int) -> ScannedMasks | None:
-    """The columns of an open results file of masks, or None when the scanner does not
-    read it (then the general loader does).
+def scan_mask_file(data: Text) -> ScannedMasks | None:
+    """The columns of a results file of masks (mapped, or bytes), or None when the scanner
+    does not read it (then the general loader does)."""
+    cuts = _cuts(data)
+    scanned = _scan_parts(data, cuts)
+    if scanned is None and len(cuts) > 1:
+        scanned = _scan_parts(data, [(0, -1)])  # a cut fell inside a result
+    rle.release_freed()  # the parts' columns, freed on the worker threads
+    return scanned
 
-    Parameters
-    ----------
-    file : binary file open for reading, at its start
-    size : int
-        Its length in bytes.
-    """
-    gathered = _Gathered(size)
+
+def _cuts(data: Text) -> list[tuple[int, int]]:
+    """Byte ranges ``(start, stop)`` of about :data:`PART_BYTES` each, every one but the
+    last ending after a ``}`` followed by ``,`` and ``{`` (where the next starts); the
+    last one's stop is -1 (to the end)."""
+    cuts, start = [], 0
+    for share in range(PART_BYTES, len(data), PART_BYTES):
+        cut = _CUT.search(data, max(share, start), share + PART_BYTES)
+        if cut is not None:
+            cuts.append((start, cut.start() + 1))
+            start = cut.end()
+    return [*cuts, (start, -1)]
+
+
+def _scan_parts(data: Text, cuts: list[tuple[int, int]]) -> ScannedMasks | None:
+    """The parts ``cuts`` of ``data`` scanned on the worker threads and gathered in order;
+    None when one of them did not end where it should (a cut fell inside a result, or the
+    file is not of the plain shape)."""
+    spans = [(len(data) if stop < 0 else stop) - start for start, stop in cuts]
     workers = threads()
-    blocks = _Blocks()
+    blocks = _Blocks(min(workers + 1, len(cuts)), max(spans))
+    gathered = _Gathered(len(data))
+
+    def scan(k: int) -> tuple[Any, ...] | None:
+        block = blocks.take(k)
+        if block is None:  # the gathering stopped
+            return None
+        start, stop = cuts[k]
+        outcome = _scan.scan_mask_part(data, start, stop, block)
+        forget(data, start, start + spans[k])
+        return outcome
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[tuple[Future[tuple[Any, ...] | None], mmap.mmap]] = deque()
-        for block, chunk in _chunks(file, size, blocks):
-            # the columns come back as buffers of the scanner's, the strings at the
-            # chunk's start (moved there in place: no memory of their own)
-            pending.append((pool.submit(_scan.scan_mask_results, chunk), block))
-            del chunk  # the worker holds it until it is scanned
-            while len(pending) > workers or (pending and pending[0][0].done()):
-                future, done = pending.popleft()
-                if not gathered.add(future.result(), done):
-                    for future, _ in pending:
-                        future.cancel()
+        try:
+            outcomes = [pool.submit(scan, k) for k in range(len(cuts))]
+            for k, outcome in enumerate(outcomes):
+                expected = _AT_END if k == len(cuts) - 1 else _AT_STOP
+                if not gathered.add(outcome.result(), expected, blocks.block(k)):
                     return None
-                blocks.free.append(done)  # its strings are gathered: read the next chunk in
-        while pending:
-            future, done = pending.popleft()
-            if not gathered.add(future.result(), done):
-                return None
-    del blocks
-    rle.release_freed()  # the chunks' columns, freed on the worker threads
+                blocks.give_back(k)
+        finally:
+            blocks.close()
     return gathered.result()
 
 
@@ -170,61 +190,48 @@ def check_masks(scanned: ScannedMasks, sizes: ImageSizes) -> MaskCheck:
 
 
 class _Blocks:
-    """Blocks of memory mapped from the OS for the chunks: a few, each reused once its
-    chunk is scanned (a new block costs the OS zeroing its pages), all unmapped when the
-    last view of them goes (freed blocks of a few megabytes from the heap would stay with
-    the process)."""
+    """Blocks of memory for the parts' strings, mapped from the OS (all unmapped when the
+    last view of them goes): part ``k`` writes to block ``k % count``, once part
+    ``k - count`` is gathered, so that the workers run at most ``count`` parts ahead of
+    the gathering."""
 
-    def __init__(self) -> None:
-        self.free: list[mmap.mmap] = []
+    def __init__(self, count: int, size: int) -> None:
+        self._blocks: list[mmap.mmap | None] = [None] * count
+        self._size = max(size, 1)
+        self._gathered = 0  # the parts gathered so far
+        self._closed = False
+        self._changed = threading.Condition()
 
-    def take(self, size: int) -> mmap.mmap:
-        """A block of at least ``size`` bytes."""
-        while self.free:
-            block = self.free.pop()
-            if len(block) >= size:
-                return block
-        return mmap.mmap(-1, max(size, CHUNK_BYTES + _TAIL))
+    def take(self, k: int) -> mmap.mmap | None:
+        """Part ``k``'s block, once it is free; None once the gathering has stopped."""
+        count = len(self._blocks)
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or k < self._gathered + count)
+            if self._closed:
+                return None
+        block = self._blocks[k % count]
+        if block is None:  # only part k uses this slot now
+            block = self._blocks[k % count] = mmap.mmap(-1, self._size)
+        return block
 
+    def block(self, k: int) -> mmap.mmap:
+        """The block part ``k`` wrote to (it has been taken)."""
+        block = self._blocks[k % len(self._blocks)]
+        assert block is not None
+        return block
 
-def _chunks(
-    file: io.BufferedIOBase, size: int, blocks: _Blocks
-) -> Iterator[tuple[mmap.mmap, memoryview]]:
-    """The ``size`` bytes of a file in chunks of about :data:`CHUNK_BYTES`, each cut
-    between two results and closed as a JSON array (``[`` before, ``]`` after, except
-    where the file has its own): each chunk's block (to give back to ``blocks`` once the
-    chunk is scanned) and the chunk in it."""
-    carry = b""  # the start of the next chunk: "[" and the results after the last cut
-    left = size
-    while True:
-        block = blocks.take(len(carry) + min(CHUNK_BYTES, left))
-        block[: len(carry)] = carry
-        got = file.readinto(memoryview(block)[len(carry) : len(carry) + min(CHUNK_BYTES, left)])
-        left -= got
-        end = len(carry) + got
-        cut = None if left <= 0 or got == 0 else _last_cut(block, end)
-        if cut is None:
-            if left <= 0 or got == 0:  # the end of the file
-                yield block, memoryview(block)[:end]
-                return
-            carry = block[:end]  # no cut yet (a result longer than a chunk): read on
-            blocks.free.append(block)
-            continue
-        close, start = cut
-        carry = b"[" + block[start:end]
-        block[close] = ord("]")  # in place of the space or comma after the "}"
-        yield block, memoryview(block)[: close + 1]
+    def give_back(self, k: int) -> None:
+        """Part ``k`` is gathered: its block is free for part ``k + count``."""
+        with self._changed:
+            self._gathered = k + 1
+            self._changed.notify_all()
 
-
-def _last_cut(text: mmap.mmap, end: int) -> tuple[int, int] | None:
-    """(just after the ``}``, the ``{``) of the last cut in ``text[:end]``, or None."""
-    last = None
-    for lo in sorted({max(end - _TAIL, 0), 0}, reverse=True):
-        for last in _CUT.finditer(text, lo, end):  # noqa: B007 (the last one is kept)
-            pass
-        if last is not None:
-            return last.start() + 1, last.end()
-    return None
+    def close(self) -> None:
+        """Stop handing out blocks (the parts still to scan are skipped) and let them go."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._blocks = []
 
 
 def image_sizes(
@@ -235,8 +242,7 @@ def image_sizes(
     if keys.size == 0:
         zeros = np.zeros(image_ids.shape[0], dtype=np.int64)
         return np.zeros(image_ids.shape[0], dtype=bool), zeros, zeros
-    at = np.minimum(np.searchsorted(keys, image_ids), keys.shape[0] - 1)
-    known = keys[at] == image_ids
+    at, known = index_of(keys, image_ids)
     return known, np.where(known, heights[at], 0), np.where(known, widths[at], 0)
 
 
@@ -255,7 +261,7 @@ _ROW_COLUMNS = {
 
 
 class _Gathered:
-    """The chunks' columns gathered in file order into blocks sized for the whole file
+    """The parts' columns gathered in file order into blocks sized for the whole file
     (the pages never written cost no memory): no copy of them all at the end."""
 
     def __init__(self, size: int) -> None:
@@ -269,12 +275,14 @@ class _Gathered:
         self.n = 0
         self.boxed: set[bool] = set()
 
-    def add(self, scanned: tuple[Any, ...] | None, chunk: mmap.mmap) -> bool:
-        """Append a chunk's columns, as the scanner gives them, and its strings (at the
-        start of ``chunk``); False when it did not read the chunk."""
-        if scanned is None:
+    def add(self, outcome: tuple[Any, ...] | None, expected: int, block: mmap.mmap) -> bool:
+        """Append a part's columns, as the scanner gives them, and its strings (at the
+        start of ``block``); False when it was not scanned or did not end as
+        ``expected``."""
+        if outcome is None:
             return False
         (
+            status,
             m,
             image_raw,
             category_raw,
@@ -285,7 +293,9 @@ class _Gathered:
             length,
             start_raw,
             totals,
-        ) = scanned
+        ) = outcome
+        if status != expected:
+            return False
         n = self.n
         if n + m > self.starts.shape[0] - 1:  # not a plain file after all: room anyway
             self._grow(n + m)
@@ -294,10 +304,11 @@ class _Gathered:
             column[n : n + m] = np.frombuffer(values, column.dtype).reshape(m, *column.shape[1:])
         starts = np.frombuffer(start_raw, dtype=np.int64)
         used = int(self.starts[n])
-        self.blob[used : used + length] = np.frombuffer(chunk, dtype=np.uint8, count=length)
+        self.blob[used : used + length] = np.frombuffer(block, dtype=np.uint8, count=length)
         self.starts[n + 1 : n + m + 1] = starts[1:] + used
         self.n += m
-        self.boxed.add(bool(boxed))
+        if boxed >= 0:  # -1: no result in the part
+            self.boxed.add(bool(boxed))
         return True
 
     def _grow(self, rows: int) -> None:
@@ -310,7 +321,7 @@ class _Gathered:
         self.starts = starts
 
     def result(self) -> ScannedMasks | None:
-        """The file's columns; None when the results mix chunks with and without a
+        """The file's columns; None when the results mix parts with and without a
         ``bbox`` (the scanner refuses such a file too)."""
         if len(self.boxed) > 1:
             return None

@@ -28,7 +28,15 @@ try:
 except ImportError:  # a checkout used without installing it
     raise ImportError(ENGINE_NOT_BUILT) from None
 
-__all__ = ["ScannedResults", "scan_columns", "scan_file", "scan_plain", "scan_results"]
+__all__ = [
+    "ScannedResults",
+    "forget",
+    "map_file",
+    "scan_columns",
+    "scan_file",
+    "scan_plain",
+    "scan_results",
+]
 
 _PART_BYTES = 1 << 22  # a results file is read in parts of about this size
 _FAILED, _AT_STOP, _AT_END = 0, 1, 2  # how a part's scan ends (3: past its stop)
@@ -49,7 +57,7 @@ def _cuts(data: Text, parts: int) -> list[tuple[int, int]]:
     return [*bounds, (start, -1)]
 
 
-def _forget(data: Text, start: int, stop: int) -> None:
+def forget(data: Text, start: int, stop: int) -> None:
     """Let a mapped file's bytes ``start:stop`` leave memory (read again if touched)."""
     if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
         first = start - start % mmap.PAGESIZE
@@ -72,7 +80,7 @@ def scan_columns(data: Text, n_keypoints: int, parts: int) -> tuple[int, bool, l
     def count(first: int, last: int) -> None:  # a bound on each part's results: its '{'
         for i in range(first, last):
             rows[i] = _scan.count_byte(data, ord("{"), *spans[i])
-            _forget(data, *spans[i])
+            forget(data, *spans[i])
 
     work = np.array([stop - start for start, stop in spans], dtype=np.int64)
     run_in_chunks(count, work)
@@ -91,7 +99,7 @@ def scan_columns(data: Text, n_keypoints: int, parts: int) -> tuple[int, bool, l
         for i in range(first, last):
             part = [column[firsts[i] : firsts[i + 1]] for column in columns]
             outcomes[i] = _scan.scan_results_part(data, n_keypoints, *cuts[i], *part)
-            _forget(data, *spans[i])
+            forget(data, *spans[i])
 
     run_in_chunks(scan, work)
     statuses = [status for _, _, status in outcomes]
@@ -133,18 +141,26 @@ def scan_plain(data: Text, n_keypoints: int) -> Predictions | None:
     return Predictions(*columns, keypoints=keypoints[:n], areas=areas)
 
 
-def scan_file(path: str | os.PathLike[str], n_keypoints: int) -> Predictions | None:
-    """:func:`scan_plain` on a file mapped into memory (none of it copied); None too when
-    it cannot be mapped (missing, empty, not a file: the general reader says why)."""
+def map_file(path: str | os.PathLike[str]) -> mmap.mmap | None:
+    """A file mapped into memory, read-only (none of it copied); None when it cannot be
+    mapped (missing, empty, not a file: the general reader says why)."""
     try:
         file = open(path, "rb")  # noqa: SIM115 (closed below, once mapped)
     except OSError:
         return None
     with file:
         try:
-            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):
             return None
+
+
+def scan_file(path: str | os.PathLike[str], n_keypoints: int) -> Predictions | None:
+    """:func:`scan_plain` on a file mapped into memory; None too when it cannot be
+    mapped."""
+    data = map_file(path)
+    if data is None:
+        return None
     with data:
         return scan_plain(data, n_keypoints)
 

@@ -16,7 +16,6 @@ with a warning.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import re
@@ -60,6 +59,7 @@ from evaluator.input.mask_results import (
     image_sizes,
     scan_mask_file,
 )
+from evaluator.input.result_scan import map_file
 from evaluator.masks import RunLengths
 from evaluator.masks._engine import rle
 from evaluator.masks.compressed import CompressedMasks
@@ -445,16 +445,15 @@ def _image_size_columns(gt: GroundTruth) -> ImageSizes:
 
 
 def _scan_results(src: str | os.PathLike[str] | bytes) -> ScannedMasks | None:
-    """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file does not
-    open (the general loader then says why)."""
+    """:func:`scan_mask_file` of a path or of JSON bytes; None also when the file cannot
+    be mapped (the general loader then says why)."""
     if isinstance(src, bytes):
-        return scan_mask_file(io.BytesIO(src), len(src))
-    try:
-        file = open(src, "rb")  # noqa: SIM115 (closed below)
-    except OSError:
+        return scan_mask_file(src)
+    data = map_file(src)
+    if data is None:
         return None
-    with file:
-        return scan_mask_file(file, os.fstat(file.fileno()).st_size)
+    with data:
+        return scan_mask_file(data)
 
 
 def load_segmentation_inputs(
@@ -532,7 +531,7 @@ def _load_predictions(
         return load_predictions(src, gt, unknown_categories)
     sizes = _image_size_columns(gt)
     if not isinstance(src, list | dict):
-        # A file is read in chunks by the scanner, never whole (its strings alone stay).
+        # A file is scanned in parts, never read whole (its strings alone stay).
         if scanned is not None and not gt.image_names:
             return load_predictions(_scanned_predictions(scanned, gt), gt, unknown_categories)
         del scanned

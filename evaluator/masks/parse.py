@@ -364,6 +364,7 @@ def parse_json_segmentations(
         objects = np.append(object_start[at], object_start[-1])  # non-lists have none
         for rows, counts, offsets in rasterised_pieces(coords, poly_start, objects, h, w):
             pieces.append((at[rows], counts, offsets))
+    del parsed, coords, poly_start, object_start  # the polygons are rasterised
     counts, offsets = _in_input_order(pieces, n)
     return Columns(counts, offsets, sizes[0].copy(), sizes[1].copy())
 
@@ -379,10 +380,12 @@ def _decoded(
     return parse_segmentations(decoded, heights, widths, where)
 
 
-def _in_input_order(
-    pieces: Sequence[Piece], n: int
-) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
-    """One batch from sub-batches ``(positions, counts, offsets)`` that cover ``range(n)``."""
+def _in_input_order(pieces: list[Piece], n: int) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """One batch from sub-batches ``(positions, counts, offsets)`` that cover ``range(n)``.
+
+    The list is emptied as the pieces are placed, each let go once copied: the batch and
+    all of its pieces are never held at once.
+    """
     lengths = np.zeros(n, dtype=np.int64)
     for at, _, offsets in pieces:
         lengths[at] = np.diff(offsets)
@@ -391,7 +394,9 @@ def _in_input_order(
     if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
         return pieces[0][1], out_offsets
     out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
-    for at, counts, offsets in pieces:
+    pieces.reverse()  # popped from the end, in order
+    while pieces:
+        at, counts, offsets = pieces.pop()
         rle.place(
             np.ascontiguousarray(counts, dtype=np.uint32),
             np.ascontiguousarray(offsets, dtype=np.int64),

@@ -59,9 +59,11 @@ class GroupSimilarity:
         return cls(np.zeros(0, np.float64), np.zeros(0, np.int64))
 
 
-def group_bounds(
-    det_group: NDArray[np.int64], gt_group: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+#: (det_start (K + 1,), gt_lo (K,), gt_hi (K,)), int64: what :func:`group_bounds` gives.
+GroupBounds = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+
+
+def group_bounds(det_group: NDArray[np.int64], gt_group: NDArray[np.int64]) -> GroupBounds:
     """The groups that have detections, and where their rows are.
 
     Returns
@@ -94,6 +96,7 @@ def match_groups(
     similarity: GroupSimilarity | None = None,
     det_areas: NDArray[np.float64] | None = None,
     with_matches: bool = True,
+    bounds: GroupBounds | None = None,
 ) -> GroupMatches:
     """Greedy matching of every group at every area range and threshold, and its outcome.
 
@@ -128,6 +131,8 @@ def match_groups(
     with_matches : bool
         Whether to keep which ground truth each detection matched (``matched``); without
         it, ``matched`` has no rows.
+    bounds : (det_start, gt_lo, gt_hi), optional
+        ``group_bounds(det_group, gt_group)``, when the caller has it already.
 
     Returns
     -------
@@ -136,7 +141,7 @@ def match_groups(
     n_area, n_thr, n_det = gt_ignored.shape[0], thresholds.shape[0], det_group.shape[0]
     matched = np.full((n_thr if with_matches else 0, n_det), -1, dtype=np.int32)
     outcome = np.zeros((n_area, n_thr, n_det), dtype=np.uint8)
-    det_start, gt_lo, gt_hi = group_bounds(det_group, gt_group)
+    det_start, gt_lo, gt_hi = bounds if bounds is not None else group_bounds(det_group, gt_group)
     given = similarity if similarity is not None else GroupSimilarity.none()
     boxes = np.ascontiguousarray(det_boxes, dtype=np.float64)
     # None: the kernel takes w * h of each box (no column of D areas held meanwhile).

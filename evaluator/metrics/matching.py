@@ -380,9 +380,9 @@ def match_detections(
     del det_class, det_score
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
-    similarity = None
+    similarity, bounds = None, None
     if params.iou_type == "segm":
-        det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
+        bounds = det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
         similarity = mask_similarity(
             det_start,
             gt_lo,
@@ -394,7 +394,7 @@ def match_detections(
             gts.crowd,
         )
     elif params.iou_type == "keypoints":
-        det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
+        bounds = det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
         similarity = keypoint_similarity(
             det_start,
             gt_lo,
@@ -425,6 +425,7 @@ def match_detections(
         similarity,
         preds.areas,
         with_matches,
+        bounds,
     )
     if progress is not None:
         progress(0.8)
