@@ -34,14 +34,18 @@ from evaluator.input.coco_json import (
     GroundTruth,
     Predictions,
     Source,
+    _Annotation,
     _as_id,
     _as_list,
     _as_number,
     _as_object,
+    _Category,
     _column,
     _decode_fast,
     _gc_paused,
     _get,
+    _ground_truth_columns,
+    _Image,
     _parse_slow,
     _prediction_ids,
     _read_bytes,
@@ -108,6 +112,28 @@ class _MaskResultFile(msgspec.Struct, Generic[Id], gc=False):
     annotations: list[_MaskResult[Id]]
 
 
+class _MaskedImage(_Image[Id], Generic[Id], gc=False):
+    height: Any = None
+    width: Any = None
+
+
+class _MaskedAnnotation(_Annotation[Id], Generic[Id], gc=False):
+    segmentation: msgspec.Raw = msgspec.Raw()  # empty: absent
+
+
+class _MaskedGroundTruthFile(msgspec.Struct, Generic[Id], gc=False):
+    """The box loader's ground truth with each image's size and each annotation's
+    segmentation as its JSON text: both read in one decode."""
+
+    images: list[_MaskedImage[Id]]
+    categories: list[_Category[Id]]
+    annotations: list[_MaskedAnnotation[Id]] = []
+
+
+_MASKED_GT_DECODERS = (
+    msgspec.json.Decoder(_MaskedGroundTruthFile[int]),
+    msgspec.json.Decoder(_MaskedGroundTruthFile[IdValue]),
+)
 _GT_DECODERS = (
     msgspec.json.Decoder(_SegmentationFile),
     msgspec.json.Decoder(_SegmentationFile),
@@ -257,6 +283,26 @@ def _columns_without_boxes(
     return load_ground_truth(doc), np.array(boxless, dtype=np.int64)
 
 
+def _ground_truth_and_segmentations(
+    src: dict[str, Any] | list[Any] | bytes,
+) -> tuple[GroundTruth, NDArray[np.int64], _SegmentationFile | _SegmentationTextFile]:
+    """The ground truth's columns, the annotations that had no ``bbox``, and its images'
+    sizes and segmentations: JSON bytes the fast decoder reads (every annotation with a
+    ``bbox``) in one decode, anything else by the box loader and then the segmentation
+    reader (:func:`_columns_without_boxes`, :func:`_segmentation_file`)."""
+    if isinstance(src, bytes):
+        decoded = _decode_fast(_MASKED_GT_DECODERS, src, "ground_truth")
+        if decoded is not None:
+            doc, checked = decoded
+            with _gc_paused():
+                gt = _ground_truth_columns(doc, checked)
+            # its images and annotations have the fields the segmentation reader's have
+            sized = _SegmentationTextFile(images=doc.images, annotations=doc.annotations)
+            return gt, np.zeros(0, dtype=np.int64), sized
+    gt, boxless = _columns_without_boxes(src)
+    return gt, boxless, _segmentation_file(src)
+
+
 def _annotation_masks(
     src: dict[str, Any] | list[Any] | bytes,
     annotations: Sequence[_Segmentation | _SegmentationText],
@@ -269,7 +315,7 @@ def _annotation_masks(
     it; a segmentation it does not decode (a number beyond its range) sends the file to
     the general reader, as for the rest of the document."""
     loc = "ground_truth.annotations"
-    if annotations and isinstance(annotations[0], _SegmentationText):
+    if annotations and isinstance(annotations[0].segmentation, msgspec.Raw):
         texts = [
             a.segmentation if ok else _NO_MASK_TEXT
             for a, ok in zip(annotations, known.tolist(), strict=True)
@@ -315,8 +361,7 @@ def load_segmentation_ground_truth(src: Source | GroundTruth) -> GroundTruth:
     rle.map_large_blocks()  # else blocks of megabytes freed on worker threads stay
     if not isinstance(src, dict | list | bytes):
         src = _read_bytes(src, "ground_truth")
-    gt, boxless = _columns_without_boxes(src)
-    document = _segmentation_file(src)
+    gt, boxless, document = _ground_truth_and_segmentations(src)
     loc = "ground_truth.annotations"
     annotations: Sequence[_Segmentation | _SegmentationText] = document.annotations
     for i in _without_segmentation(document)[:1]:
