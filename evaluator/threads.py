@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["available_cores", "on_this_thread", "run_in_chunks", "threads"]
+__all__ = ["available_cores", "beside", "on_this_thread", "run_in_chunks", "threads"]
 
 # Below this much work in a chunk, a thread costs more than it saves.
 _WORK_PER_CHUNK = 1 << 16
@@ -80,6 +81,25 @@ def on_this_thread() -> Iterator[None]:
         yield
     finally:
         _alone.active = before
+
+
+T = TypeVar("T")
+
+
+def beside(work: Callable[[], T]) -> Future[T]:
+    """Start ``work`` on a thread of its own, its kernels on that thread alone
+    (:func:`on_this_thread`), while the caller goes on: for work the caller needs later
+    and would otherwise do alone, on one core."""
+
+    def alone() -> T:
+        with on_this_thread():
+            return work()
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deteval-beside")
+    try:
+        return executor.submit(alone)
+    finally:
+        executor.shutdown(wait=False)  # the thread ends with the work
 
 
 def run_in_chunks(run: Callable[[int, int], None], work: NDArray[np.int64] | int) -> None:

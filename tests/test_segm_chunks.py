@@ -18,6 +18,7 @@ from evaluator.input import mask_results
 from evaluator.input.columns import Predictions
 from evaluator.input.loading import load_evaluation_inputs, load_ground_truth, load_predictions
 from evaluator.masks.compressed import CompressedMasks, MaskBatch
+from evaluator.threads import threads
 
 
 def _load(gt: Any, results: Any) -> Predictions:
@@ -44,8 +45,9 @@ def _strings(masks: MaskBatch) -> list[bytes]:
 
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parts of a few results each."""
+    """Parts of a few results each, the first ones (one per worker) a few times longer."""
     monkeypatch.setattr(mask_results, "PART_BYTES", 700)
+    monkeypatch.setattr(mask_results, "FIRST_PART_BYTES", 2100)
 
 
 @pytest.mark.usefixtures("small_parts")
@@ -91,7 +93,7 @@ def test_a_bad_mask_in_a_later_part_is_located_in_the_file(tmp_path: Path) -> No
     results = [r for r in results if isinstance(r["segmentation"], dict)]
     results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
     bad = len(results) - 2
-    assert len(json.dumps(results[:bad])) > 3 * mask_results.PART_BYTES
+    assert len(json.dumps(results[:bad])) > threads() * mask_results.FIRST_PART_BYTES
     results[bad]["segmentation"]["counts"] += "1"
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))

@@ -109,3 +109,30 @@ def test_a_forked_child_starts_its_own_threads() -> None:
     child.join(timeout=30)
     assert child.exitcode == 0, "the child's chunks never ran"
     assert queue.get(timeout=5) == 40
+
+
+def test_work_beside_runs_on_its_own_thread_with_its_kernels_there() -> None:
+    """beside() returns at once; the work runs on another thread, whose run_in_chunks
+    calls run there in one range (the pool is left to the caller), and its value or its
+    error comes back through the future."""
+    started = threading.Event()
+    go_on = threading.Event()
+
+    def work() -> tuple[int, list[tuple[int, int]]]:
+        started.set()
+        go_on.wait(5)
+        ranges: list[tuple[int, int]] = []
+        threads.run_in_chunks(lambda a, b: ranges.append((a, b)), 1 << 20)
+        return threading.get_ident(), ranges
+
+    future = threads.beside(work)
+    assert started.wait(5) and not future.done()  # the caller goes on meanwhile
+    go_on.set()
+    ident, ranges = future.result(5)
+    assert ident != threading.get_ident() and ranges == [(0, 1 << 20)]
+
+    def fails() -> None:
+        raise ValueError("inside")
+
+    with pytest.raises(ValueError, match="inside"):
+        threads.beside(fails).result(5)

@@ -46,6 +46,9 @@ __all__ = [
 ]
 
 PART_BYTES = 1 << 22  # 4 MB of the file per part
+# The workers' first parts: they scan on without the GIL while the ground truth's loader
+# holds it (its JSON decode, some 50 ms at COCO's scale).
+FIRST_PART_BYTES = 1 << 25
 _CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
 _FAILED, _AT_STOP, _AT_END = 0, 1, 2  # how a part's scan ends (3: past its stop)
 
@@ -116,7 +119,7 @@ class MaskCheck:
 def scan_mask_file(data: Text) -> ScannedMasks | None:
     """The columns of a results file of masks (mapped, or bytes), or None when the scanner
     does not read it (then the general loader does)."""
-    cuts = _cuts(data)
+    cuts = _cuts(data, threads())
     scanned = _scan_parts(data, cuts)
     if scanned is None and len(cuts) > 1:
         scanned = _scan_parts(data, [(0, -1)])  # a cut fell inside a result
@@ -124,17 +127,22 @@ def scan_mask_file(data: Text) -> ScannedMasks | None:
     return scanned
 
 
-def _cuts(data: Text) -> list[tuple[int, int]]:
-    """Byte ranges ``(start, stop)`` of about :data:`PART_BYTES` each, every one but the
-    last ending after a ``}`` followed by ``,`` and ``{`` (where the next starts); the
-    last one's stop is -1 (to the end)."""
-    cuts, start = [], 0
-    for share in range(PART_BYTES, len(data), PART_BYTES):
-        cut = _CUT.search(data, max(share, start), share + PART_BYTES)
+def _cuts(data: Text, first: int) -> list[tuple[int, int]]:
+    """Byte ranges ``(start, stop)``, every one but the last ending after a ``}`` followed
+    by ``,`` and ``{`` (where the next starts); the last one's stop is -1 (to the end).
+    The ``first`` ones (one per worker) are about :data:`FIRST_PART_BYTES` long, the
+    others about :data:`PART_BYTES`."""
+    cuts: list[tuple[int, int]] = []
+    start = share = 0
+    while True:
+        size = FIRST_PART_BYTES if len(cuts) < first else PART_BYTES
+        share += size
+        if share >= len(data):
+            return [*cuts, (start, -1)]
+        cut = _CUT.search(data, max(share, start), share + size)
         if cut is not None:
             cuts.append((start, cut.start() + 1))
             start = cut.end()
-    return [*cuts, (start, -1)]
 
 
 def _scan_parts(data: Text, cuts: list[tuple[int, int]]) -> ScannedMasks | None:
@@ -143,11 +151,11 @@ def _scan_parts(data: Text, cuts: list[tuple[int, int]]) -> ScannedMasks | None:
     file is not of the plain shape)."""
     spans = [(len(data) if stop < 0 else stop) - start for start, stop in cuts]
     workers = threads()
-    blocks = _Blocks(min(workers + 1, len(cuts)), max(spans))
+    blocks = _Blocks(min(workers + 1, len(cuts)))
     gathered = _Gathered(len(data))
 
     def scan(k: int) -> tuple[Any, ...] | None:
-        block = blocks.take(k)
+        block = blocks.take(k, spans[k])
         if block is None:  # the gathering stopped
             return None
         start, stop = cuts[k]
@@ -190,28 +198,28 @@ def check_masks(scanned: ScannedMasks, sizes: ImageSizes) -> MaskCheck:
 
 
 class _Blocks:
-    """Blocks of memory for the parts' strings, mapped from the OS (all unmapped when the
-    last view of them goes): part ``k`` writes to block ``k % count``, once part
+    """Blocks of memory for the parts' strings, mapped from the OS (each unmapped when the
+    last view of it goes): part ``k`` writes to block ``k % count``, once part
     ``k - count`` is gathered, so that the workers run at most ``count`` parts ahead of
     the gathering."""
 
-    def __init__(self, count: int, size: int) -> None:
+    def __init__(self, count: int) -> None:
         self._blocks: list[mmap.mmap | None] = [None] * count
-        self._size = max(size, 1)
         self._gathered = 0  # the parts gathered so far
         self._closed = False
         self._changed = threading.Condition()
 
-    def take(self, k: int) -> mmap.mmap | None:
-        """Part ``k``'s block, once it is free; None once the gathering has stopped."""
+    def take(self, k: int, size: int) -> mmap.mmap | None:
+        """Part ``k``'s block of ``size`` bytes or a little more, once it is free; None
+        once the gathering has stopped."""
         count = len(self._blocks)
         with self._changed:
             self._changed.wait_for(lambda: self._closed or k < self._gathered + count)
             if self._closed:
                 return None
-        block = self._blocks[k % count]
-        if block is None:  # only part k uses this slot now
-            block = self._blocks[k % count] = mmap.mmap(-1, self._size)
+        block = self._blocks[k % count]  # only part k uses this slot now
+        if block is None or not size <= len(block) <= 2 * size:  # a first part's is larger
+            block = self._blocks[k % count] = mmap.mmap(-1, max(size, 1))
         return block
 
     def block(self, k: int) -> mmap.mmap:

@@ -27,6 +27,7 @@ def mask_similarity(
     gt_masks: RunLengths,
     gt_rows: NDArray[np.int64],
     gt_crowd: NDArray[np.bool_],
+    gt_measures: tuple[NDArray[np.float64], NDArray[np.uint32]] | None = None,
 ) -> GroupSimilarity:
     """Mask IoU of every pair of the groups, in the blocks :func:`match_groups` reads.
 
@@ -44,6 +45,8 @@ def mask_similarity(
         Mask of each ground-truth row in ``gt_masks``.
     gt_crowd : ndarray of shape (G,), dtype bool
         Crowd flag of each ground-truth row.
+    gt_measures : (boxes (n, 4) float64, areas (n,) uint32), optional
+        ``gt_masks.to_bbox()`` and ``gt_masks.area()``, when the caller has them already.
 
     Returns
     -------
@@ -58,7 +61,8 @@ def mask_similarity(
     dt_measures = None  # strings not measured: measured in their groups, as needed
     if isinstance(det_masks, RunLengths) or det_masks.boxes is not None:
         dt_measures = det_masks.to_bbox(), det_masks.area()
-    gt_measures = gt_masks.to_bbox(), gt_masks.area()
+    if gt_measures is None:
+        gt_measures = gt_masks.to_bbox(), gt_masks.area()
     values = np.empty(int(block_size.sum()), dtype=np.float64)
     groups = Groups(
         *(

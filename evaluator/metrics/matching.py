@@ -28,6 +28,7 @@ from evaluator.metrics.keypoint_similarity import keypoint_similarity
 from evaluator.metrics.mask_similarity import mask_similarity
 from evaluator.metrics.parallel import kernels, run_in_chunks
 from evaluator.metrics.params import CocoParams
+from evaluator.threads import beside
 
 Progress = Callable[[float], None]
 
@@ -358,6 +359,10 @@ def match_detections(
     ``with_matches=False`` leaves ``matched_gt`` without rows, for a caller that needs only
     the true and false positives (at COCO's scale it is tens of megabytes).
     """
+    gt_measuring = None
+    if params.iou_type == "segm":  # the masks' boxes and areas, while the detections rank
+        gt_masks = gt.mask_column()
+        gt_measuring = beside(lambda: (gt_masks.to_bbox(), gt_masks.area()))
     gts = _select_ground_truth(gt, params)
     det_src, det_group, det_rank = _rank_detections(gt, preds, params)
     n_images = gt.image_ids.shape[0]
@@ -381,7 +386,7 @@ def match_detections(
     position = np.empty_like(order)
     position[order] = np.arange(order.shape[0])
     similarity, bounds = None, None
-    if params.iou_type == "segm":
+    if gt_measuring is not None:
         bounds = det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
         similarity = mask_similarity(
             det_start,
@@ -392,6 +397,7 @@ def match_detections(
             gt.mask_column(),
             gts.source,
             gts.crowd,
+            gt_measuring.result(),
         )
     elif params.iou_type == "keypoints":
         bounds = det_start, gt_lo, gt_hi = group_bounds(det_group, gts.group)
