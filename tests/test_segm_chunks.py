@@ -17,6 +17,7 @@ from evaluator import InputError
 from evaluator.input import mask_results
 from evaluator.input.columns import Predictions
 from evaluator.input.loading import load_evaluation_inputs, load_ground_truth, load_predictions
+from evaluator.input.result_scan import map_file
 from evaluator.masks.compressed import CompressedMasks, MaskBatch
 from evaluator.threads import threads
 
@@ -137,3 +138,25 @@ def test_inputs_loaded_together_as_one_after_the_other(form: str, tmp_path: Path
     with pytest.raises(InputError) as error:
         load_evaluation_inputs(bad_gt, path, iou_type="segm")
     assert error.value.location.startswith("ground_truth")
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_parts_gather_the_same_strings_run_after_run(tmp_path: Path) -> None:
+    """Many parts per worker, each block reused by later parts of other sizes: the
+    strings come out in file order every time (the blocks are handed out as parts are
+    gathered, never read after another part has taken them)."""
+    _, results = random_segm_case(1)
+    results = [r for r in results if isinstance(r["segmentation"], dict)]
+    results = [r for r in results if isinstance(r["segmentation"]["counts"], str)]
+    want = [r["segmentation"]["counts"].encode() for r in results]
+    text = json.dumps(results, indent=2).encode()
+    path = tmp_path / "results.json"
+    path.write_bytes(text)
+    for _ in range(30):
+        for src in (text, path):
+            data = src if isinstance(src, bytes) else map_file(src)
+            assert data is not None
+            scanned = mask_results.scan_mask_file(data)
+            assert scanned is not None
+            blob, starts = bytes(scanned.blob), scanned.starts.tolist()
+            assert [blob[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)] == want

@@ -155,11 +155,12 @@ def _scan_parts(data: Text, cuts: list[tuple[int, int]]) -> ScannedMasks | None:
     gathered = _Gathered(len(data))
 
     def scan(k: int) -> tuple[Any, ...] | None:
-        block = blocks.take(k, spans[k])
-        if block is None:  # the gathering stopped
+        # the first part's strings are the file's first: written where they stay
+        strings = gathered.blob.data if k == 0 else blocks.take(k, spans[k])
+        if strings is None:  # the gathering stopped
             return None
         start, stop = cuts[k]
-        outcome = _scan.scan_mask_part(data, start, stop, block)
+        outcome = _scan.scan_mask_part(data, start, stop, strings)
         forget(data, start, start + spans[k])
         return outcome
 
@@ -168,7 +169,9 @@ def _scan_parts(data: Text, cuts: list[tuple[int, int]]) -> ScannedMasks | None:
             outcomes = [pool.submit(scan, k) for k in range(len(cuts))]
             for k, outcome in enumerate(outcomes):
                 expected = _AT_END if k == len(cuts) - 1 else _AT_STOP
-                if not gathered.add(outcome.result(), expected, blocks.block(k)):
+                scanned = outcome.result()  # then its block is the slot's
+                block = None if k == 0 else blocks.block(k)
+                if not gathered.add(scanned, expected, block):
                     return None
                 blocks.give_back(k)
         finally:
@@ -283,10 +286,10 @@ class _Gathered:
         self.n = 0
         self.boxed: set[bool] = set()
 
-    def add(self, outcome: tuple[Any, ...] | None, expected: int, block: mmap.mmap) -> bool:
+    def add(self, outcome: tuple[Any, ...] | None, expected: int, block: mmap.mmap | None) -> bool:
         """Append a part's columns, as the scanner gives them, and its strings (at the
-        start of ``block``); False when it was not scanned or did not end as
-        ``expected``."""
+        start of ``block``; None: the first part's, written to the blob's start); False
+        when it was not scanned or did not end as ``expected``."""
         if outcome is None:
             return False
         (
@@ -312,7 +315,8 @@ class _Gathered:
             column[n : n + m] = np.frombuffer(values, column.dtype).reshape(m, *column.shape[1:])
         starts = np.frombuffer(start_raw, dtype=np.int64)
         used = int(self.starts[n])
-        self.blob[used : used + length] = np.frombuffer(block, dtype=np.uint8, count=length)
+        if block is not None:
+            self.blob[used : used + length] = np.frombuffer(block, dtype=np.uint8, count=length)
         self.starts[n + 1 : n + m + 1] = starts[1:] + used
         self.n += m
         if boxed >= 0:  # -1: no result in the part
