@@ -743,7 +743,7 @@ enum { PART_NO_MEMORY = -1 };
  * whose strings overflow the blob read past `stop` (the blob is as long as the text to
  * `stop`): PART_PAST_STOP.
  */
-static int scan_mask_part(Cursor *c, const char *stop, int first, MaskColumns *m, int *boxed)
+static int read_mask_part(Cursor *c, const char *stop, int first, MaskColumns *m, int *boxed)
 {
     *boxed = -1;
     if (!grow_mask_columns(m)) return PART_NO_MEMORY;
@@ -862,7 +862,7 @@ PyDoc_STRVAR(scan_mask_part_doc,
 "where it does not decode, for the reason STRING_PROBLEMS[k]. Releases the GIL while it\n"
 "reads.");
 
-static PyObject *scan_mask_part_py(PyObject *self, PyObject *args)
+static PyObject *scan_mask_part(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer data, strings;
@@ -887,7 +887,7 @@ static PyObject *scan_mask_part_py(PyObject *self, PyObject *args)
     Cursor c = {text + start, text + data.len};
     int boxed, status;
     Py_BEGIN_ALLOW_THREADS
-    status = scan_mask_part(&c, stop < 0 ? NULL : text + stop, start == 0, &m, &boxed);
+    status = read_mask_part(&c, stop < 0 ? NULL : text + stop, start == 0, &m, &boxed);
     Py_END_ALLOW_THREADS
     if (status == PART_NO_MEMORY) {
         PyErr_NoMemory();
@@ -999,7 +999,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"scan_mask_part", scan_mask_part_py, METH_VARARGS, scan_mask_part_doc},
+    {"scan_mask_part", scan_mask_part, METH_VARARGS, scan_mask_part_doc},
     {"scan_results_part", scan_results_part, METH_VARARGS, scan_results_part_doc},
     {"count_byte", count_byte, METH_VARARGS, count_byte_doc},
     {"positions", positions, METH_VARARGS, positions_doc},

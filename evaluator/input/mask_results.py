@@ -238,11 +238,10 @@ class _Blocks:
             self._changed.notify_all()
 
     def close(self) -> None:
-        """Stop handing out blocks (the parts still to scan are skipped) and let them go."""
+        """Stop handing out blocks: the parts still to scan are skipped."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
-        self._blocks = []
 
 
 def image_sizes(
