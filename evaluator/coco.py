@@ -195,6 +195,8 @@ def evaluate_loaded(
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
+        if preds.masks is not None:  # each section reads every mask's box: measured once
+            preds.masks.to_bbox()
         # The confusion matrix and VOC run beside the error breakdown: they are independent,
         # and much of each is single-threaded NumPy.
         with ThreadPoolExecutor(max_workers=1) as pool:

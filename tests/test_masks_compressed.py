@@ -57,10 +57,11 @@ def test_measured_and_compared_as_pycocotools(seed: int, monkeypatch: pytest.Mon
     pair_dt, pair_gt = (a.ravel().astype(np.int64) for a in np.meshgrid(range(40), range(15)))
     order = np.argsort(pair_dt, kind="stable")  # a detection's pairs together, as the engine
     pair_dt, pair_gt = pair_dt[order], pair_gt[order]
-    out = np.empty(pair_dt.shape[0])
-    pair_iou_into(compressed, compressed.to_bbox(), gt, gt.to_bbox(), crowd, pair_dt, pair_gt, out)
     want = mask_utils.iou(dts, gts, crowd.tolist())[pair_dt, pair_gt]
-    np.testing.assert_array_equal(out, want)
+    for dt in (compressed, RunLengths.from_coco(dts)):  # the pairs cut in ranges, on threads
+        out = np.empty(pair_dt.shape[0])
+        pair_iou_into(dt, dt.to_bbox(), gt, gt.to_bbox(), crowd, pair_dt, pair_gt, out)
+        np.testing.assert_array_equal(out, want)
     taken = compressed.take([3, 0, 3])
     assert taken.blob == dts[3]["counts"] + dts[0]["counts"] + dts[3]["counts"]
     np.testing.assert_array_equal(taken.area(), compressed.area()[[3, 0, 3]])

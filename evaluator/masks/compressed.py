@@ -227,17 +227,22 @@ def pair_iou_into(
         Rows of each pair's masks; pairs of one detection are best kept together.
     out : ndarray of shape (P,), dtype float64
         Written: each pair's IoU (over the detection's area for a crowd).
+
+    The pairs are cut into ranges that run on every core.
     """
-    if isinstance(dt, CompressedMasks):
-        rle.pair_iou_strings(
-            dt.blob, dt.starts, dt_box, gt.counts, gt.offsets, gt_box, crowd,
-            pair_dt, pair_gt, out,
-        )  # fmt: skip
-    else:
-        rle.pair_iou(
-            dt.counts, dt.offsets, dt_box, gt.counts, gt.offsets, gt_box, crowd,
-            pair_dt, pair_gt, out,
-        )  # fmt: skip
+
+    def run(first: int, last: int) -> None:
+        pairs = pair_dt[first:last], pair_gt[first:last], out[first:last]
+        if isinstance(dt, CompressedMasks):
+            rle.pair_iou_strings(
+                dt.blob, dt.starts, dt_box, gt.counts, gt.offsets, gt_box, crowd, *pairs
+            )
+        else:
+            rle.pair_iou(
+                dt.counts, dt.offsets, dt_box, gt.counts, gt.offsets, gt_box, crowd, *pairs
+            )
+
+    run_in_chunks(run, int(pair_dt.shape[0]))
 
 
 class Groups(NamedTuple):
