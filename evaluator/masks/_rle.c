@@ -783,35 +783,79 @@ done:
     return result;
 }
 
-enum { PD_COUNTS, PD_OFFSETS, PD_BOX, PG_COUNTS, PG_OFFSETS, PG_BOX, P_CROWD, P_DT, P_GT, P_OUT,
-       N_PAIR_IOU };
+/* The IoU of two masks of h rows as runs_iou computes it, from their intersection in the
+ * columns both boxes span (positions lo to hi - 1; the runs before are skipped, those after
+ * never read) and their areas: the union that rleIou counts along the runs is area_a +
+ * area_b - i (in uint32, as it counts). */
+static double window_iou(const uint32_t *a, int64_t ka, const uint32_t *b, int64_t kb,
+                         uint64_t lo, uint64_t hi, uint32_t area_a, uint32_t area_b, int crowd)
+{
+    uint32_t i = 0;
+    if (area_a && area_b) {
+        int64_t ia = 0, ib = 0;
+        uint64_t pa = 0, pb = 0; /* where runs ia and ib start */
+        while (ia < ka && pa + a[ia] <= lo) pa += a[ia++];
+        while (ib < kb && pb + b[ib] <= lo) pb += b[ib++];
+        while (ia < ka && ib < kb && pa < hi && pb < hi) {
+            uint64_t ea = pa + a[ia], eb = pb + b[ib];
+            if (ia & ib & 1) { /* both foreground (odd runs) */
+                uint64_t start = pa > pb ? pa : pb, end = ea < eb ? ea : eb;
+                if (end > start) i += (uint32_t)(end - start);
+            }
+            if (ea <= eb) { pa = ea; ia++; }
+            else { pb = eb; ib++; }
+        }
+    }
+    uint32_t u = i == 0 ? 1 : crowd ? area_a : area_a + area_b - i;
+    return (double)i / (double)u;
+}
+
+/* window_iou of two masks of h rows whose boxes (xywh, as to_bbox gives them) overlap:
+ * only the columns both boxes span can hold shared pixels. */
+static double boxed_iou(const uint32_t *a, int64_t ka, const double *box_a, uint32_t area_a,
+                        const uint32_t *b, int64_t kb, const double *box_b, uint32_t area_b,
+                        uint64_t h, int crowd)
+{
+    uint64_t x0 = (uint64_t)(box_a[0] > box_b[0] ? box_a[0] : box_b[0]) * h;
+    double end_a = box_a[0] + box_a[2], end_b = box_b[0] + box_b[2];
+    uint64_t x1 = (uint64_t)(end_a < end_b ? end_a : end_b) * h;
+    return window_iou(a, ka, b, kb, x0, x1, area_a, area_b, crowd);
+}
+
+enum { PD_COUNTS, PD_OFFSETS, PD_BOX, PD_AREA, PG_COUNTS, PG_OFFSETS, PG_BOX, PG_AREA,
+       PG_HEIGHT, P_CROWD, P_DT, P_GT, P_OUT, N_PAIR_IOU };
 
 PyDoc_STRVAR(pair_iou_doc,
-"pair_iou(dt_counts, dt_offsets, dt_box, gt_counts, gt_offsets, gt_box, crowd, pair_dt,\n"
-"         pair_gt, out)\n"
+"pair_iou(dt_counts, dt_offsets, dt_box, dt_area, gt_counts, gt_offsets, gt_box, gt_area,\n"
+"         gt_height, crowd, pair_dt, pair_gt, out)\n"
 "--\n\n"
 "The IoU of listed (detection, ground truth) pairs of masks, each as iou computes it\n"
 "(rleIou): out[p] for masks pair_dt[p] of the D detections and pair_gt[p] of the G\n"
 "ground truths (int64 (P,)); crowd uint8 (G,); dt_box (D, 4) and gt_box (G, 4) their\n"
-"to_bbox boxes; out float64 (P,). The two masks of a pair must be of one size (the\n"
-"caller checks). Releases the GIL.");
+"to_bbox boxes, dt_area uint32 (D,) and gt_area (G,) their areas, gt_height int64 (G,);\n"
+"out float64 (P,). The two masks of a pair must be of one size (the caller checks); their\n"
+"runs are compared only in the columns both boxes span. Releases the GIL.");
 
 static PyObject *pair_iou(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer b[N_PAIR_IOU];
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &b[PD_COUNTS], &b[PD_OFFSETS],
-                          &b[PD_BOX], &b[PG_COUNTS], &b[PG_OFFSETS], &b[PG_BOX], &b[P_CROWD],
-                          &b[P_DT], &b[P_GT], &b[P_OUT]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*w*", &b[PD_COUNTS], &b[PD_OFFSETS],
+                          &b[PD_BOX], &b[PD_AREA], &b[PG_COUNTS], &b[PG_OFFSETS], &b[PG_BOX],
+                          &b[PG_AREA], &b[PG_HEIGHT], &b[P_CROWD], &b[P_DT], &b[P_GT],
+                          &b[P_OUT]))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t nd = batch_size(&b[PD_COUNTS], &b[PD_OFFSETS]);
     Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[PG_COUNTS], &b[PG_OFFSETS]);
     Py_ssize_t np_ = ng < 0 ? -1 : items(&b[P_DT], 8, "pair_dt");
     if (np_ < 0 || check_items(&b[PD_BOX], 32, nd, "dt_box") ||
-        check_items(&b[PG_BOX], 32, ng, "gt_box") || check_items(&b[P_CROWD], 1, ng, "crowd") ||
-        check_items(&b[P_GT], 8, np_, "pair_gt") || check_items(&b[P_OUT], 8, np_, "out"))
+        check_items(&b[PD_AREA], 4, nd, "dt_area") || check_items(&b[PG_BOX], 32, ng, "gt_box") ||
+        check_items(&b[PG_AREA], 4, ng, "gt_area") ||
+        check_items(&b[PG_HEIGHT], 8, ng, "gt_height") ||
+        check_items(&b[P_CROWD], 1, ng, "crowd") || check_items(&b[P_GT], 8, np_, "pair_gt") ||
+        check_items(&b[P_OUT], 8, np_, "out"))
         goto done;
     const int64_t *pd = b[P_DT].buf, *pg = b[P_GT].buf;
     for (Py_ssize_t p = 0; p < np_; p++) {
@@ -823,6 +867,8 @@ static PyObject *pair_iou(PyObject *self, PyObject *args)
     const uint32_t *dc = b[PD_COUNTS].buf, *gc = b[PG_COUNTS].buf;
     const int64_t *dof = b[PD_OFFSETS].buf, *gof = b[PG_OFFSETS].buf;
     const double *db = b[PD_BOX].buf, *gb = b[PG_BOX].buf;
+    const uint32_t *da = b[PD_AREA].buf, *ga = b[PG_AREA].buf;
+    const int64_t *gh = b[PG_HEIGHT].buf;
     const uint8_t *crowd = b[P_CROWD].buf;
     double *out = b[P_OUT].buf;
     Py_BEGIN_ALLOW_THREADS
@@ -830,8 +876,8 @@ static PyObject *pair_iou(PyObject *self, PyObject *args)
         const int64_t d = pd[p], g = pg[p];
         double o = box_iou(db + 4 * d, gb + 4 * g, crowd[g]);
         if (o > 0)
-            o = runs_iou(dc + dof[d], dof[d + 1] - dof[d], gc + gof[g], gof[g + 1] - gof[g],
-                         crowd[g]);
+            o = boxed_iou(dc + dof[d], dof[d + 1] - dof[d], db + 4 * d, da[d], gc + gof[g],
+                          gof[g + 1] - gof[g], gb + 4 * g, ga[g], (uint64_t)gh[g], crowd[g]);
         out[p] = o;
     }
     Py_END_ALLOW_THREADS
@@ -928,12 +974,12 @@ done:
     return result;
 }
 
-enum { SD_BLOB, SD_STARTS, SD_BOX, SG_COUNTS, SG_OFFSETS, SG_BOX, S_CROWD, S_DT, S_GT, S_OUT,
-       N_STRING_IOU };
+enum { SD_BLOB, SD_STARTS, SD_BOX, SD_AREA, SG_COUNTS, SG_OFFSETS, SG_BOX, SG_AREA, SG_HEIGHT,
+       S_CROWD, S_DT, S_GT, S_OUT, N_STRING_IOU };
 
 PyDoc_STRVAR(pair_iou_strings_doc,
-"pair_iou_strings(dt_blob, dt_starts, dt_box, gt_counts, gt_offsets, gt_box, crowd,\n"
-"                 pair_dt, pair_gt, out)\n"
+"pair_iou_strings(dt_blob, dt_starts, dt_box, dt_area, gt_counts, gt_offsets, gt_box,\n"
+"                 gt_area, gt_height, crowd, pair_dt, pair_gt, out)\n"
 "--\n\n"
 "pair_iou with the detections' masks as checked compressed strings (measure_strings):\n"
 "each is decoded where its box overlaps the ground truth's, once for a run of pairs of\n"
@@ -944,17 +990,21 @@ static PyObject *pair_iou_strings(PyObject *self, PyObject *args)
     (void)self;
     Py_buffer b[N_STRING_IOU];
     memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*", &b[SD_BLOB], &b[SD_STARTS], &b[SD_BOX],
-                          &b[SG_COUNTS], &b[SG_OFFSETS], &b[SG_BOX], &b[S_CROWD], &b[S_DT],
-                          &b[S_GT], &b[S_OUT]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*y*w*", &b[SD_BLOB], &b[SD_STARTS],
+                          &b[SD_BOX], &b[SD_AREA], &b[SG_COUNTS], &b[SG_OFFSETS], &b[SG_BOX],
+                          &b[SG_AREA], &b[SG_HEIGHT], &b[S_CROWD], &b[S_DT], &b[S_GT],
+                          &b[S_OUT]))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t nd = string_batch(&b[SD_BLOB], &b[SD_STARTS]);
     Py_ssize_t ng = nd < 0 ? -1 : batch_size(&b[SG_COUNTS], &b[SG_OFFSETS]);
     Py_ssize_t np_ = ng < 0 ? -1 : items(&b[S_DT], 8, "pair_dt");
     if (np_ < 0 || check_items(&b[SD_BOX], 32, nd, "dt_box") ||
-        check_items(&b[SG_BOX], 32, ng, "gt_box") || check_items(&b[S_CROWD], 1, ng, "crowd") ||
-        check_items(&b[S_GT], 8, np_, "pair_gt") || check_items(&b[S_OUT], 8, np_, "out"))
+        check_items(&b[SD_AREA], 4, nd, "dt_area") || check_items(&b[SG_BOX], 32, ng, "gt_box") ||
+        check_items(&b[SG_AREA], 4, ng, "gt_area") ||
+        check_items(&b[SG_HEIGHT], 8, ng, "gt_height") ||
+        check_items(&b[S_CROWD], 1, ng, "crowd") || check_items(&b[S_GT], 8, np_, "pair_gt") ||
+        check_items(&b[S_OUT], 8, np_, "out"))
         goto done;
     const int64_t *pd = b[S_DT].buf, *pg = b[S_GT].buf;
     for (Py_ssize_t p = 0; p < np_; p++) {
@@ -967,6 +1017,8 @@ static PyObject *pair_iou_strings(PyObject *self, PyObject *args)
     const int64_t *starts = b[SD_STARTS].buf, *gof = b[SG_OFFSETS].buf;
     const uint32_t *gc = b[SG_COUNTS].buf;
     const double *db = b[SD_BOX].buf, *gb = b[SG_BOX].buf;
+    const uint32_t *da = b[SD_AREA].buf, *ga = b[SG_AREA].buf;
+    const int64_t *gh = b[SG_HEIGHT].buf;
     const uint8_t *crowd = b[S_CROWD].buf;
     double *out = b[S_OUT].buf;
     const char *problem = NULL;
@@ -984,7 +1036,8 @@ static PyObject *pair_iou_strings(PyObject *self, PyObject *args)
                 decoded = d;
             }
             if (problem == NULL)
-                o = runs_iou(scratch, m, gc + gof[g], gof[g + 1] - gof[g], crowd[g]);
+                o = boxed_iou(scratch, m, db + 4 * d, da[d], gc + gof[g], gof[g + 1] - gof[g],
+                              gb + 4 * g, ga[g], (uint64_t)gh[g], crowd[g]);
         }
         out[p] = o;
     }
@@ -1001,33 +1054,6 @@ done:
 enum { GD_DATA, GD_STARTS, GD_BOX, GD_AREA, GG_COUNTS, GG_OFFSETS, GG_BOX, GG_AREA, GG_HEIGHT,
        GG_WIDTH, G_CROWD, G_DET_ROWS, G_GT_ROWS, G_DET_START, G_GT_LO, G_GT_HI, G_BLOCK_START, G_OUT,
        N_GROUP_IOU };
-
-/* The IoU of two masks of h rows as runs_iou computes it, from their intersection in the
- * columns both boxes span (positions lo to hi - 1; the runs before are skipped, those after
- * never read) and their areas: the union that rleIou counts along the runs is area_a +
- * area_b - i (in uint32, as it counts). */
-static double window_iou(const uint32_t *a, int64_t ka, const uint32_t *b, int64_t kb,
-                         uint64_t lo, uint64_t hi, uint32_t area_a, uint32_t area_b, int crowd)
-{
-    uint32_t i = 0;
-    if (area_a && area_b) {
-        int64_t ia = 0, ib = 0;
-        uint64_t pa = 0, pb = 0; /* where runs ia and ib start */
-        while (ia < ka && pa + a[ia] <= lo) pa += a[ia++];
-        while (ib < kb && pb + b[ib] <= lo) pb += b[ib++];
-        while (ia < ka && ib < kb && pa < hi && pb < hi) {
-            uint64_t ea = pa + a[ia], eb = pb + b[ib];
-            if (ia & ib & 1) { /* both foreground (odd runs) */
-                uint64_t start = pa > pb ? pa : pb, end = ea < eb ? ea : eb;
-                if (end > start) i += (uint32_t)(end - start);
-            }
-            if (ea <= eb) { pa = ea; ia++; }
-            else { pb = eb; ib++; }
-        }
-    }
-    uint32_t u = i == 0 ? 1 : crowd ? area_a : area_a + area_b - i;
-    return (double)i / (double)u;
-}
 
 /* Check the groups k0..k1-1 of group_iou against the sizes of their arrays; 0, or -1 with
  * an error set. */
@@ -1178,12 +1204,8 @@ static PyObject *group_iou(PyObject *self, PyObject *args)
                         problem = runs_of(compressed, blob, dc, dof, row, &scratch, &cap, &runs, &m);
                         if (problem != NULL) break;
                     }
-                    uint64_t h = (uint64_t)gt_height[g];
-                    uint64_t x0 = (uint64_t)(dbox[0] > t[0] ? dbox[0] : t[0]) * h;
-                    double end_d = dbox[0] + dbox[2], end_t = t[0] + t[2];
-                    uint64_t x1 = (uint64_t)(end_d < end_t ? end_d : end_t) * h;
-                    iou = window_iou(runs, m, gc + gof[g], gof[g + 1] - gof[g], x0, x1, darea,
-                                     gt_area[g], crowd[g]);
+                    iou = boxed_iou(runs, m, dbox, darea, gc + gof[g], gof[g + 1] - gof[g], t,
+                                    gt_area[g], (uint64_t)gt_height[g], crowd[g]);
                 }
                 *o = iou;
             }

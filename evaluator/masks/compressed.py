@@ -228,19 +228,18 @@ def pair_iou_into(
     out : ndarray of shape (P,), dtype float64
         Written: each pair's IoU (over the detection's area for a crowd).
 
-    The pairs are cut into ranges that run on every core.
+    The masks' runs are compared only in the columns both boxes span (their areas give
+    the union); the pairs are cut into ranges that run on every core.
     """
+    dt_area, gt_area = dt.area(), gt.area()
+    gt_side = (gt.counts, gt.offsets, gt_box, gt_area, gt.heights, crowd)
 
     def run(first: int, last: int) -> None:
         pairs = pair_dt[first:last], pair_gt[first:last], out[first:last]
         if isinstance(dt, CompressedMasks):
-            rle.pair_iou_strings(
-                dt.blob, dt.starts, dt_box, gt.counts, gt.offsets, gt_box, crowd, *pairs
-            )
+            rle.pair_iou_strings(dt.blob, dt.starts, dt_box, dt_area, *gt_side, *pairs)
         else:
-            rle.pair_iou(
-                dt.counts, dt.offsets, dt_box, gt.counts, gt.offsets, gt_box, crowd, *pairs
-            )
+            rle.pair_iou(dt.counts, dt.offsets, dt_box, dt_area, *gt_side, *pairs)
 
     run_in_chunks(run, int(pair_dt.shape[0]))
 
