@@ -67,7 +67,7 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         "--iou-type",
         choices=IOU_TYPES,
         default="bbox",
-        help="what results are scored by: boxes (IoU) or keypoints (OKS)",
+        help="what results are scored by: boxes or masks (IoU), or keypoints (OKS)",
     )
     parser.add_argument(
         "--oks-sigmas",
@@ -88,7 +88,11 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--score-threshold", type=_finite_float, help="also report P/R/F1 at this score"
     )
-    parser.add_argument("--no-extras", action="store_true", help="skip VOC and confusion matrix")
+    parser.add_argument(
+        "--no-extras",
+        action="store_true",
+        help="skip the VOC, confusion matrix and error (TIDE) sections: the stats sooner",
+    )
 
 
 def _finite_float(text: str) -> float:
