@@ -354,7 +354,39 @@ static void keypoint_extent(const double *keypoints, Py_ssize_t nk, double *box)
     box[3] = y1 - y0;
 }
 
-enum { PART_FAILED = 0, PART_AT_STOP = 1, PART_AT_END = 2, PART_PAST_STOP = 3 };
+enum { PART_FAILED = 0, PART_AT_STOP = 1, PART_AT_END = 2, PART_PAST_STOP = 3, PART_GO_ON = 4 };
+
+/* A part's start: the document's '[' when `first` (an empty array is the whole document:
+ * PART_AT_END, or PART_FAILED with anything after it), then PART_GO_ON to the results. */
+static int part_start(Cursor *c, int first)
+{
+    if (!first) return PART_GO_ON;
+    if (!expect(c, '[')) return PART_FAILED;
+    skip_space(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        skip_space(c);
+        return c->p == c->end ? PART_AT_END : PART_FAILED;
+    }
+    return PART_GO_ON;
+}
+
+/* After a result that ends at c->p: PART_AT_STOP at `stop`, PART_PAST_STOP beyond it,
+ * PART_GO_ON past a ',' to the next result, else the closing ']' and the document's end
+ * (PART_AT_END) or PART_FAILED. */
+static int part_after_result(Cursor *c, const char *stop)
+{
+    if (stop != NULL && c->p == stop) return PART_AT_STOP;
+    if (stop != NULL && c->p > stop) return PART_PAST_STOP;
+    skip_space(c);
+    if (c->p < c->end && *c->p == ',') {
+        c->p++;
+        return PART_GO_ON;
+    }
+    if (!expect(c, ']')) return PART_FAILED;
+    skip_space(c);
+    return c->p == c->end ? PART_AT_END : PART_FAILED;
+}
 
 typedef struct {
     int64_t *image, *category;
@@ -374,16 +406,8 @@ static int scan_part(Cursor *c, const char *stop, int first, Py_ssize_t nk, Part
 {
     out->n = 0;
     out->boxed = -1;
-    if (first) {
-        if (!expect(c, '[')) return PART_FAILED;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ']') {
-            c->p++;
-            skip_space(c);
-            return c->p == c->end ? PART_AT_END : PART_FAILED;
-        }
-    }
-    for (Py_ssize_t i = 0;; i++) {
+    int status = part_start(c, first);
+    for (Py_ssize_t i = 0; status == PART_GO_ON; i++) {
         if (i == out->cap) return PART_FAILED;
         int seen = 0;
         double *box = out->box + 4 * i, *keypoints = nk ? out->keypoints + 3 * nk * i : NULL;
@@ -396,14 +420,9 @@ static int scan_part(Cursor *c, const char *stop, int first, Py_ssize_t nk, Part
         else if (has_box != out->boxed) return PART_FAILED;
         if (nk && !has_box) keypoint_extent(keypoints, nk, box);
         out->n = i + 1;
-        if (stop != NULL && c->p == stop) return PART_AT_STOP;
-        if (stop != NULL && c->p > stop) return PART_PAST_STOP;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
-        if (!expect(c, ']')) return PART_FAILED;
-        skip_space(c);
-        return c->p == c->end ? PART_AT_END : PART_FAILED;
+        status = part_after_result(c, stop);
     }
+    return status;
 }
 
 /* Writable C-contiguous buffer of `rows` items of `size` bytes, or -1 (error set). */
@@ -748,16 +767,8 @@ static int read_mask_part(Cursor *c, const char *stop, int first, MaskColumns *m
     *boxed = -1;
     if (!grow_mask_columns(m)) return PART_NO_MEMORY;
     m->starts[0] = 0;
-    if (first) {
-        if (!expect(c, '[')) return PART_FAILED;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ']') {
-            c->p++;
-            skip_space(c);
-            return c->p == c->end ? PART_AT_END : PART_FAILED;
-        }
-    }
-    for (;;) {
+    int status = part_start(c, first);
+    while (status == PART_GO_ON) {
         if (m->n == m->cap && !grow_mask_columns(m)) return PART_NO_MEMORY;
         int seen = 0;
         if (!read_mask_result(c, m, &seen)) return m->blob.full ? PART_PAST_STOP : PART_FAILED;
@@ -768,19 +779,14 @@ static int read_mask_part(Cursor *c, const char *stop, int first, MaskColumns *m
         m->totals[m->n] = checked_total(m->blob.data + start, (Py_ssize_t)m->blob.n - start);
         m->n++;
         m->starts[m->n] = (int64_t)m->blob.n;
-        if (stop != NULL && c->p == stop) return PART_AT_STOP;
-        if (stop != NULL && c->p > stop) return PART_PAST_STOP;
-        skip_space(c);
-        if (c->p < c->end && *c->p == ',') { c->p++; continue; }
-        if (!expect(c, ']')) return PART_FAILED;
-        skip_space(c);
-        return c->p == c->end ? PART_AT_END : PART_FAILED;
+        status = part_after_result(c, stop);
     }
+    return status;
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* A read-only buffer that owns a malloc'd block: a column handed to Python without a   */
-/* copy (a chunk's columns run to megabytes).                                         */
+/* copy (a part's columns run to megabytes).                                            */
 
 typedef struct {
     PyObject_HEAD
