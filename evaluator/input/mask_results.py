@@ -3,13 +3,15 @@
 A segm results file is mostly its masks' strings (279 MB for 500,000 masks, 211 MB of
 them strings). The file is mapped, not read; it is cut into parts of about
 :data:`PART_BYTES` between two results, and each worker thread scans part after part
-straight from the mapping, writing the part's strings to a block of its own, then lets
-the part's pages go. Nothing of a part passes through Python on the way (a thread that
-holds the GIL, the ground truth's loader, does not hold the scan up). The parts' columns
-and strings are gathered in file order into arrays sized for the whole file, each block
-given back as soon as its part is gathered, so the peak holds the strings and a few
-blocks. The scan needs nothing of the ground truth; the masks are then checked against
-their images (:func:`check_masks`).
+straight from the mapping, writing the part's strings to a block of its own (the first
+part's straight to the start of the gathered strings), then lets the part's pages go.
+Nothing of a part passes through Python on the way (a thread that holds the GIL, the
+ground truth's loader, does not hold the scan up; the workers' first parts, of
+:data:`FIRST_PART_BYTES`, last through its JSON decode). The parts' columns and strings
+are gathered in file order into arrays sized for the whole file, each block given back
+as soon as its part is gathered, so the peak holds the strings and a few blocks. The
+scan needs nothing of the ground truth; the masks are then checked against their images
+(:func:`check_masks`).
 
 A cut is a ``}`` ``,`` ``{`` near an even share of the bytes; whether it falls between
 two results only the scan of the part before it can tell (the part's last result must
