@@ -175,11 +175,15 @@ def test_leaderboard_ranks_by_ap_and_links() -> None:
 
 def _open(driver: Any, page: str, name: str) -> None:
     """Write ``page`` to test-artifacts/NAME.html and load it; fail on any console error."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.html"
     path.write_text(page, encoding="utf-8")
     driver.get(path.as_uri())
-    assert driver.execute_script("return document.readyState") == "complete"
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(  # get() may return before the load ends
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
     logs = driver.get_log("browser")
     errors = [entry for entry in logs if entry["level"] in ("SEVERE", "ERROR")]
     assert errors == [], f"console errors on {name}: {errors}"

@@ -152,13 +152,17 @@ def test_report_page_renders_under_its_policy(
     stack: Stack, ids: dict[str, str], browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd(
         "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {KEYS['alice']}"}}
     )
     browser.get(f"{stack.url}/v1/evaluations/{ids['evaluation_id']}/report.html")
-    assert browser.execute_script("return document.readyState") == "complete"
+    # get() can come back before the load ends on a loaded machine (CI ran it to 'loading')
+    WebDriverWait(browser, 30, poll_frequency=0.1).until(
+        lambda b: b.execute_script("return document.readyState") == "complete"
+    )
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == [], errors
     # The charts are drawn and styled: their lines take the stylesheet's stroke.
