@@ -18,6 +18,7 @@ from evaluator.input.coco_json import Source
 from evaluator.input.columns import GroundTruth, Predictions
 from evaluator.input.ids import index_of
 from evaluator.input.loading import load_evaluation_inputs
+from evaluator.masks.compressed import CompressedMasks
 from evaluator.memory import ordinary_pages
 from evaluator.metrics.accumulation import accumulate
 from evaluator.metrics.matching import Progress, match_detections, section_planes
@@ -195,7 +196,8 @@ def evaluate_loaded(
         if threshold is None or not np.isfinite(threshold):
             best = points.overall_best_f1.threshold
             threshold = best if np.isfinite(best) else 0.0
-        if preds.masks is not None:  # each section reads every mask's box: measured once
+        if isinstance(preds.masks, CompressedMasks):
+            # each section reads every mask's box: strings are measured once, kept after
             preds.masks.to_bbox()
         # The confusion matrix and VOC run beside the error breakdown: they are independent,
         # and much of each is single-threaded NumPy.
